@@ -1,0 +1,30 @@
+// Runs every compiled test file (dist/**/*.test.js) with Node's test runner.
+// Usage: node scripts/run-tests.mjs [substring-filter ...]
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (entry.endsWith(".test.js")) out.push(p);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = findTests("dist")
+  .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const res = spawnSync(
+  process.execPath,
+  ["--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  { stdio: "inherit" },
+);
+process.exit(res.status ?? 1);

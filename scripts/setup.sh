@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Strata needs on a fresh Debian 12 machine: npm packages and the Debian tools the
+# kernel layer, tests and lab drive. Idempotent: does nothing when all is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v nsenter >/dev/null || need+=(util-linux)
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v nft >/dev/null || need+=(nftables)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v cc >/dev/null || need+=(gcc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+if ((${#need[@]})); then
+  echo "setup: installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

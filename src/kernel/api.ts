@@ -1,0 +1,274 @@
+/**
+ * The one typed interface through which Strata touches the kernel. Every call names the network
+ * namespace it acts in, so no code ever relies on a process-wide "current" namespace switch.
+ *
+ * Writes are expressed as data (`KernelOp`) and applied in order by `Kernel.apply`; planners build
+ * op lists as pure functions, drivers render them (iproute2 batch today; rtnetlink could replace it
+ * behind this interface).
+ */
+
+/** Which network namespace a call acts in. */
+export type Netns =
+  | { readonly kind: "current" }
+  /** A namespace under /run/netns, as made by `ip netns add`. */
+  | { readonly kind: "named"; readonly name: string }
+  /** Any namespace file: /proc/PID/ns/net, a runtime's bind mount (CNI_NETNS). */
+  | { readonly kind: "path"; readonly path: string };
+
+export const currentNetns: Netns = { kind: "current" };
+export const namedNetns = (name: string): Netns => ({ kind: "named", name });
+export const netnsAtPath = (path: string): Netns => ({ kind: "path", path });
+
+/** Link kinds Strata knows how to create. `tun`/`tap` are created through the tuntap interface. */
+export type LinkKind =
+  | "veth"
+  | "bridge"
+  | "vxlan"
+  | "macvlan"
+  | "ipvlan"
+  | "tun"
+  | "tap"
+  | "ipip"
+  | "gre"
+  | "vlan"
+  | "wireguard"
+  | "geneve"
+  | "dummy"
+  | "vrf";
+
+export type LinkSpec =
+  | {
+      readonly kind: "veth";
+      readonly name: string;
+      readonly mtu?: number;
+      readonly mac?: string;
+      /** The other end; created directly inside `peer.netns` when given (no rename race in the host). */
+      readonly peer: {
+        readonly name: string;
+        readonly netns?: Netns;
+        readonly mtu?: number;
+        readonly mac?: string;
+      };
+    }
+  | { readonly kind: "bridge"; readonly name: string; readonly mtu?: number; readonly mac?: string }
+  | {
+      readonly kind: "vxlan";
+      readonly name: string;
+      readonly vni: number;
+      /** UDP destination port: 4789 (IANA) or 8472 (Linux/Flannel default). */
+      readonly port: number;
+      readonly local?: string;
+      readonly device?: string;
+      readonly learning: boolean;
+      readonly mtu?: number;
+      readonly mac?: string;
+    }
+  | {
+      readonly kind: "macvlan";
+      readonly name: string;
+      readonly parent: string;
+      readonly mode: "bridge" | "private" | "vepa" | "passthru";
+      readonly mtu?: number;
+      readonly mac?: string;
+    }
+  | {
+      readonly kind: "ipvlan";
+      readonly name: string;
+      readonly parent: string;
+      readonly mode: "l2" | "l3" | "l3s";
+      readonly mtu?: number;
+    }
+  | { readonly kind: "tun" | "tap"; readonly name: string; readonly mtu?: number }
+  | {
+      readonly kind: "ipip" | "gre";
+      readonly name: string;
+      readonly local?: string;
+      readonly remote?: string;
+      readonly ttl?: number;
+      readonly mtu?: number;
+    }
+  | {
+      readonly kind: "vlan";
+      readonly name: string;
+      readonly parent: string;
+      readonly id: number;
+      readonly mtu?: number;
+    }
+  | { readonly kind: "dummy" | "wireguard"; readonly name: string; readonly mtu?: number }
+  | {
+      readonly kind: "geneve";
+      readonly name: string;
+      readonly vni: number;
+      readonly remote: string;
+      readonly mtu?: number;
+    }
+  | { readonly kind: "vrf"; readonly name: string; readonly table: number };
+
+export interface NextHop {
+  readonly via?: string;
+  readonly dev?: string;
+  readonly weight?: number;
+  readonly onlink?: boolean;
+}
+
+export interface Route {
+  /** "default" or a CIDR; a bare address means a host route. */
+  readonly dst: string;
+  readonly via?: string;
+  readonly dev?: string;
+  readonly onlink?: boolean;
+  readonly scope?: "global" | "link" | "host";
+  /** Routing table id; main (254) when absent. */
+  readonly table?: number;
+  readonly metric?: number;
+  readonly src?: string;
+  readonly proto?: string;
+  readonly mtu?: number;
+  /** ECMP next hops; when present `via`/`dev` are ignored. */
+  readonly nexthops?: readonly NextHop[];
+  readonly family?: 4 | 6;
+}
+
+export interface Neighbour {
+  readonly dev: string;
+  readonly ip: string;
+  readonly mac?: string;
+  readonly state?: string;
+}
+
+export interface FdbEntry {
+  readonly dev: string;
+  readonly mac: string;
+  /** Remote VTEP address for VXLAN devices. */
+  readonly dst?: string;
+  readonly master?: boolean;
+  readonly self?: boolean;
+  readonly permanent?: boolean;
+}
+
+export interface LinkSettings {
+  readonly up?: boolean;
+  readonly mtu?: number;
+  readonly mac?: string;
+  /** Enslave to a bridge; `null` releases the link from its master. */
+  readonly master?: string | null;
+  /** Move the link into another namespace (applied last). */
+  readonly netns?: Netns;
+  /** Rename the link (the link must be down; applied before `up`). */
+  readonly rename?: string;
+}
+
+export type KernelOp =
+  | { readonly op: "link.add"; readonly spec: LinkSpec; readonly ifAbsent?: boolean }
+  | { readonly op: "link.delete"; readonly name: string; readonly ifPresent?: boolean }
+  | ({ readonly op: "link.set"; readonly name: string } & LinkSettings)
+  | {
+      readonly op: "addr.add";
+      readonly dev: string;
+      /** Address with prefix length, e.g. 10.1.0.5/24. */
+      readonly cidr: string;
+      readonly ifAbsent?: boolean;
+      readonly scope?: "global" | "link" | "host";
+      readonly noPrefixRoute?: boolean;
+      /** Point-to-point peer (e.g. `10.1.0.5/32 peer 169.254.1.1`). */
+      readonly peer?: string;
+    }
+  | { readonly op: "addr.delete"; readonly dev: string; readonly cidr: string; readonly ifPresent?: boolean }
+  | { readonly op: "route.add"; readonly route: Route; readonly ifAbsent?: boolean }
+  | { readonly op: "route.replace"; readonly route: Route }
+  | { readonly op: "route.delete"; readonly route: Route; readonly ifPresent?: boolean }
+  | {
+      readonly op: "neigh.replace";
+      readonly dev: string;
+      readonly ip: string;
+      readonly mac: string;
+      readonly permanent?: boolean;
+    }
+  | { readonly op: "neigh.delete"; readonly dev: string; readonly ip: string; readonly ifPresent?: boolean }
+  | { readonly op: "fdb.append" | "fdb.replace"; readonly entry: FdbEntry }
+  | { readonly op: "fdb.delete"; readonly entry: FdbEntry; readonly ifPresent?: boolean }
+  | { readonly op: "sysctl.set"; readonly key: string; readonly value: string };
+
+export interface Link {
+  readonly index: number;
+  readonly name: string;
+  /** Link kind from IFLA_INFO_KIND ("veth", "bridge", "vxlan", ...); undefined for physical/loopback. */
+  readonly kind?: string;
+  readonly mtu: number;
+  readonly mac?: string;
+  /** Administratively up (IFF_UP). */
+  readonly up: boolean;
+  readonly operState: string;
+  readonly master?: string;
+  /** For veth: ifindex of the peer (in `peerNetnsId`'s namespace when that is set). */
+  readonly peerIndex?: number;
+  readonly peerNetnsId?: number;
+  readonly vxlan?: {
+    readonly vni: number;
+    readonly port: number;
+    readonly local?: string;
+    readonly learning: boolean;
+  };
+}
+
+export interface Address {
+  readonly dev: string;
+  readonly family: 4 | 6;
+  /** Address with prefix length. */
+  readonly cidr: string;
+  readonly scope: string;
+}
+
+export interface RouteQuery {
+  readonly family?: 4 | 6;
+  /** Table id or "all"; main when absent. */
+  readonly table?: number | "all";
+  readonly dev?: string;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** What this kernel can do, found by trying (no module loading is attempted). */
+export interface KernelCapabilities {
+  readonly linkKinds: Readonly<Record<LinkKind, boolean>>;
+  readonly nftables: boolean;
+  readonly iptables: boolean;
+}
+
+export interface NetnsControl {
+  /** `ip netns add`; with ifAbsent an existing namespace is fine. */
+  create(name: string, opts?: { ifAbsent?: boolean }): Promise<void>;
+  /** `ip netns del`; with ifPresent a missing namespace is fine. */
+  delete(name: string, opts?: { ifPresent?: boolean }): Promise<void>;
+  list(): Promise<string[]>;
+  exists(ns: Netns): Promise<boolean>;
+}
+
+export interface Kernel {
+  readonly netns: NetnsControl;
+  /**
+   * Apply ops in order inside `ns`. Stops at the first failure and throws a KernelError naming that
+   * op; ops before it stay applied (callers undo through their own undo stack).
+   * `ifAbsent` / `ifPresent` turn "exists" / "not found" into success.
+   */
+  apply(ns: Netns, ops: readonly KernelOp[]): Promise<void>;
+  links(ns: Netns): Promise<Link[]>;
+  /** undefined when absent. */
+  link(ns: Netns, name: string): Promise<Link | undefined>;
+  addresses(ns: Netns, dev?: string): Promise<Address[]>;
+  routes(ns: Netns, query?: RouteQuery): Promise<Route[]>;
+  neighbours(ns: Netns, dev?: string): Promise<Neighbour[]>;
+  fdb(ns: Netns, dev?: string): Promise<FdbEntry[]>;
+  sysctl(ns: Netns, key: string): Promise<string>;
+  /** Run a program inside `ns` (ping, iperf3, a plugin). */
+  exec(
+    ns: Netns,
+    argv: readonly string[],
+    opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  ): Promise<ExecResult>;
+  probe(): Promise<KernelCapabilities>;
+}

@@ -1,0 +1,18 @@
+import { StrataError } from "../common/errors.js";
+
+/** Why a kernel operation failed, in terms a caller can act on. */
+export type KernelErrorKind = "exists" | "not-found" | "unsupported" | "permission" | "invalid" | "failed";
+
+export class KernelError extends StrataError {
+  readonly kind: KernelErrorKind;
+  /** The operation as the driver rendered it (e.g. the iproute2 command line), for diagnostics. */
+  readonly operation: string;
+  constructor(kind: KernelErrorKind, operation: string, message: string, options?: { cause?: unknown }) {
+    super(`kernel.${kind}`, `${operation}: ${message}`, options);
+    this.kind = kind;
+    this.operation = operation;
+  }
+}
+
+export const isKernelError = (err: unknown, kind?: KernelErrorKind): err is KernelError =>
+  err instanceof KernelError && (kind === undefined || err.kind === kind);
