@@ -23,6 +23,8 @@ export const CniErrorCode = {
   KernelUnsupported: 101,
   /** Strata: a kernel operation failed. */
   KernelFailure: 102,
+  /** Strata: CHECK found the attachment differs from its ADD result. */
+  StateMismatch: 103,
   /** Strata: an internal failure (a bug); the details say where. */
   Internal: 999,
 } as const;

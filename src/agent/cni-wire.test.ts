@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  decodeShimReply,
+  decodeShimRequest,
+  encodeShimReply,
+  encodeShimRequest,
+  ShimWireError,
+} from "./cni-wire.js";
+
+test("a shim request round-trips, including = and ; inside values and UTF-8 stdin", () => {
+  const req = {
+    type: "strata",
+    env: { CNI_COMMAND: "ADD", CNI_ARGS: "K8S_POD_NAME=a=b;X=ü", CNI_PATH: "/opt/cni/bin" },
+    stdin: '{"name":"ñet"}',
+  };
+  assert.deepEqual(decodeShimRequest(encodeShimRequest(req)), req);
+});
+
+test("a reply keeps stdout and stderr apart by the byte length in its header", () => {
+  const buf = encodeShimReply(1, '{"code":7,"msg":"é"}\n', "trace\n");
+  assert.deepEqual(decodeShimReply(buf), {
+    exitCode: 1,
+    stdout: '{"code":7,"msg":"é"}\n',
+    stderr: "trace\n",
+  });
+});
+
+test("a request without the header or with an unterminated env block is refused", () => {
+  assert.throws(() => decodeShimRequest(Buffer.from("GET / HTTP/1.1\r\n")), ShimWireError);
+  assert.throws(() => decodeShimRequest(Buffer.from("STRATA-CNI 1\nstrata\nCNI_COMMAND=ADD")), ShimWireError);
+});

@@ -1,0 +1,3 @@
+/** The CNI plugin types Strata ships, one executable each (named by type). */
+export const pluginTypes = ["strata", "strata-ipam"] as const;
+export type PluginType = (typeof pluginTypes)[number];

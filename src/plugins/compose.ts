@@ -1,0 +1,27 @@
+import { dispatch, type PluginInvocation, type PluginOutcome } from "../cni/skeleton.js";
+import type { Kernel } from "../kernel/api.js";
+import type { PluginType } from "./catalog.js";
+import { createStrataPlugin } from "./strata/plugin.js";
+import { ipamPlugin } from "./strata-ipam/plugin.js";
+
+export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
+
+/**
+ * The composition root of Strata's plugins: each type bound to its dependencies. Used by the
+ * standalone executables and by the agent, so both run exactly the same code.
+ */
+export function composePlugins(
+  kernel: Kernel,
+  opts: { crashAfterStep?: string } = {},
+): Record<PluginType, PluginRunner> {
+  const ipam: PluginRunner = (inv) => dispatch(ipamPlugin, inv);
+  const strata = createStrataPlugin({
+    kernel,
+    delegates: { inProcess: { "strata-ipam": ipam } },
+    crashAfterStep: opts.crashAfterStep,
+  });
+  return {
+    strata: (inv) => dispatch(strata, inv),
+    "strata-ipam": ipam,
+  };
+}

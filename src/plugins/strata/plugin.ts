@@ -1,0 +1,238 @@
+import { access } from "node:fs/promises";
+import { type DelegateOptions, delegateAdd, runDelegate } from "../../cni/delegate.js";
+import { CniError, CniErrorCode } from "../../cni/errors.js";
+import type { CniResult } from "../../cni/result.js";
+import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
+import { describeError } from "../../common/errors.js";
+import { UndoStack } from "../../common/undo-stack.js";
+import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
+import { isKernelError } from "../../kernel/errors.js";
+import { planAttach } from "./attach-plan.js";
+import { parseStrataConfig, type StrataConfig } from "./config.js";
+import { bridgeMac, hostVethName, randomMac } from "./names.js";
+
+export interface StrataPluginDeps {
+  readonly kernel: Kernel;
+  /** Plugins linked into this process (strata-ipam), called without a fork/exec. */
+  readonly delegates?: DelegateOptions;
+  /** Fault injection for crash tests: exit the process right after the named ADD step. */
+  readonly crashAfterStep?: string;
+}
+
+type Req = CniRequest<StrataConfig>;
+
+/** Where the plugin runs is the node's namespace: the host side of every veth lives there. */
+const hostNs: Netns = currentNetns;
+
+function kernelToCni(err: unknown, what: string): CniError {
+  if (err instanceof CniError) return err;
+  if (isKernelError(err, "unsupported")) {
+    return new CniError(
+      CniErrorCode.KernelUnsupported,
+      `${what}: this kernel lacks a needed feature`,
+      err.message,
+    );
+  }
+  if (isKernelError(err, "not-found") && /netns|namespace/i.test(err.message)) {
+    return new CniError(
+      CniErrorCode.UnknownContainer,
+      `${what}: the container's network namespace is gone`,
+      err.message,
+    );
+  }
+  return new CniError(CniErrorCode.KernelFailure, `${what} failed`, describeError(err));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
+  const { kernel } = deps;
+  const stdinOf = (req: Req) => JSON.stringify(req.raw);
+  const crashPoint = (step: string) => {
+    // Simulates kill -9 at a precise point so tests can prove DEL/GC recover from it.
+    if (deps.crashAfterStep === step) process.exit(137);
+  };
+
+  async function add(req: Req): Promise<CniResult> {
+    const c = req.config;
+    if (!(await exists(req.netns))) {
+      throw new CniError(
+        CniErrorCode.UnknownContainer,
+        `network namespace ${req.netns} does not exist`,
+        "the runtime must create the pod's namespace before ADD",
+      );
+    }
+    const podNetns = netnsAtPath(req.netns);
+    const existing = await kernel.link(podNetns, req.ifName).catch((err) => {
+      throw kernelToCni(err, "reading the pod's links");
+    });
+    if (existing) {
+      throw new CniError(
+        CniErrorCode.InvalidEnvironment,
+        `interface ${req.ifName} already exists in ${req.netns}`,
+        "choose another CNI_IFNAME or DEL the previous attachment first",
+      );
+    }
+    const undo = new UndoStack();
+    try {
+      const ipam = await delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates);
+      undo.push("release IPAM addresses", async () => {
+        await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
+      });
+      crashPoint("ipam");
+      if (!ipam.ips || ipam.ips.length === 0) {
+        throw new CniError(
+          CniErrorCode.InvalidNetworkConfig,
+          `IPAM plugin ${c.ipam.type} returned no address`,
+        );
+      }
+      const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
+      const plan = planAttach({
+        mode: c.mode,
+        bridge: c.bridge,
+        bridgeMac: bridgeMac(c.bridge),
+        isGateway: c.isGateway,
+        isDefaultGateway: c.isDefaultGateway,
+        mtu: c.mtu,
+        hostVeth,
+        podIfName: req.ifName,
+        podMac: randomMac(),
+        podNetns,
+        ips: ipam.ips,
+        routes: ipam.routes ?? [],
+      });
+      await kernel.apply(hostNs, plan.hostShared).catch((err) => {
+        throw kernelToCni(err, "preparing the node (bridge, gateway, forwarding)");
+      });
+      // A stale host veth from a crashed ADD of this same attachment would make the add fail.
+      await kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
+      await kernel.apply(hostNs, [plan.createVeth]).catch((err) => {
+        throw kernelToCni(err, "creating the veth pair");
+      });
+      undo.push("delete veth pair", () =>
+        kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]),
+      );
+      crashPoint("veth");
+      await kernel.apply(hostNs, plan.host).catch((err) => {
+        throw kernelToCni(err, "configuring the host side of the veth");
+      });
+      await kernel.apply(podNetns, plan.pod).catch((err) => {
+        throw kernelToCni(err, "configuring the pod interface");
+      });
+      const pod = await kernel.link(podNetns, req.ifName);
+      const host = await kernel.link(hostNs, hostVeth);
+      // Interface indexes: bridge mode lists [bridge, host veth, pod]; routed mode [host veth, pod].
+      const interfaces = [
+        ...(c.mode === "bridge" ? [{ name: c.bridge, mac: bridgeMac(c.bridge) }] : []),
+        { name: hostVeth, mac: host?.mac ?? plan.hostMac },
+        { name: req.ifName, mac: pod?.mac ?? "", sandbox: req.netns, ...(c.mtu ? { mtu: c.mtu } : {}) },
+      ];
+      const podIndex = interfaces.length - 1;
+      const result: CniResult = {
+        cniVersion: req.cniVersion,
+        interfaces,
+        ips: plan.resultIps.map((ip) => ({ ...ip, interface: podIndex })),
+        routes: [...plan.resultRoutes],
+        dns: ipam.dns ?? {},
+      };
+      undo.commit();
+      return result;
+    } catch (err) {
+      const leftovers = await undo.unwind();
+      const cniErr = kernelToCni(err, "ADD");
+      if (leftovers.length > 0) {
+        throw new CniError(
+          cniErr.cniCode,
+          cniErr.message,
+          `${cniErr.details}; cleanup also failed: ${leftovers.join("; ")}`,
+        );
+      }
+      throw cniErr;
+    }
+  }
+
+  async function del(req: Req): Promise<void> {
+    const c = req.config;
+    // IPAM first: an address must never stay reserved because the kernel side is already gone.
+    await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
+    const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
+    const fromPrev = req.prevResult?.interfaces?.find(
+      (i) => !i.sandbox && i.name.startsWith(c.vethPrefix),
+    )?.name;
+    const names = new Set([hostVeth, ...(fromPrev ? [fromPrev] : [])]);
+    try {
+      await kernel.apply(
+        hostNs,
+        [...names].map((name) => ({ op: "link.delete" as const, name, ifPresent: true })),
+      );
+      // The pod end normally vanishes with its peer; remove it explicitly if the namespace remains.
+      if (req.netns && (await exists(req.netns))) {
+        await kernel.apply(netnsAtPath(req.netns), [
+          { op: "link.delete", name: req.ifName, ifPresent: true },
+        ]);
+      }
+    } catch (err) {
+      if (isKernelError(err, "not-found")) return; // the namespace disappeared under us: nothing left
+      throw kernelToCni(err, "DEL");
+    }
+  }
+
+  async function check(req: Req): Promise<void> {
+    const c = req.config;
+    const prev = req.prevResult;
+    if (!prev) {
+      throw new CniError(
+        CniErrorCode.InvalidNetworkConfig,
+        "CHECK needs prevResult",
+        "the runtime must pass the ADD result",
+      );
+    }
+    await runDelegate(c.ipam.type, "CHECK", req, stdinOf(req), deps.delegates);
+    const podNetns = netnsAtPath(req.netns);
+    const fail = (what: string) =>
+      new CniError(CniErrorCode.StateMismatch, `CHECK failed: ${what}`, "DEL and ADD the attachment again");
+    const pod = await kernel.link(podNetns, req.ifName).catch(() => undefined);
+    if (!pod) throw fail(`interface ${req.ifName} is missing in ${req.netns}`);
+    if (!pod.up) throw fail(`interface ${req.ifName} is down`);
+    const addrs = new Set((await kernel.addresses(podNetns, req.ifName)).map((a) => a.cidr));
+    for (const ip of prev.ips ?? []) {
+      if (!addrs.has(ip.address)) throw fail(`address ${ip.address} is missing on ${req.ifName}`);
+    }
+    const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
+    const host = await kernel.link(hostNs, hostVeth);
+    if (!host) throw fail(`host veth ${hostVeth} is missing`);
+    if (c.mode === "bridge" && host.master !== c.bridge)
+      throw fail(`${hostVeth} is not attached to ${c.bridge}`);
+    if (c.mtu && pod.mtu !== c.mtu) throw fail(`${req.ifName} has MTU ${pod.mtu}, expected ${c.mtu}`);
+    const routes = await kernel.routes(podNetns, { dev: req.ifName });
+    for (const r of prev.routes ?? []) {
+      const dst = r.dst === "0.0.0.0/0" || r.dst === "::/0" ? "default" : r.dst;
+      if (!routes.some((x) => x.dst === dst || x.dst === r.dst)) throw fail(`route to ${r.dst} is missing`);
+    }
+  }
+
+  async function gc(req: Req): Promise<void> {
+    await runDelegate(req.config.ipam.type, "GC", req, stdinOf(req), deps.delegates);
+  }
+
+  async function status(req: Req): Promise<void> {
+    await runDelegate(req.config.ipam.type, "STATUS", req, stdinOf(req), deps.delegates);
+  }
+
+  return {
+    type: "strata",
+    parseConfig: (raw) => parseStrataConfig(raw),
+    add,
+    del,
+    check,
+    gc,
+    status,
+  };
+}
