@@ -102,7 +102,7 @@ export type LinkSpec =
       readonly remote: string;
       readonly mtu?: number;
     }
-  | { readonly kind: "vrf"; readonly name: string; readonly table: number };
+  | { readonly kind: "vrf"; readonly name: string; readonly table: number; readonly mtu?: number };
 
 export interface NextHop {
   readonly via?: string;

@@ -1,0 +1,1 @@
+export { createIproute2Kernel, type Iproute2Options } from "./driver.js";
