@@ -12,6 +12,9 @@ command -v nft >/dev/null || need+=(nftables)
 command -v iptables >/dev/null || need+=(iptables)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v cc >/dev/null || need+=(gcc)
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if ((${#need[@]})); then
   echo "setup: installing Debian packages: ${need[*]}"

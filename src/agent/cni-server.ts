@@ -20,7 +20,8 @@ export interface CniServerOptions {
  * request costs no Node start-up. Each connection is one invocation.
  */
 export async function startCniServer(opts: CniServerOptions): Promise<Server> {
-  const server = createServer((socket) => void handle(socket, opts));
+  // allowHalfOpen: the shim half-closes after sending stdin and then reads the reply.
+  const server = createServer({ allowHalfOpen: true }, (socket) => void handle(socket, opts));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.socketName ?? agentSocketName, () => {

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, type CniErrorCode } from "./errors.js";
 import type { PluginOutcome } from "./skeleton.js";
@@ -51,7 +52,9 @@ export function runPlugin(
   att: Partial<Attachment>,
   opts: RuntimeOptions,
 ): Promise<PluginOutcome> {
-  const pluginPath = join(opts.cniPath[0] ?? "/opt/cni/bin", type);
+  // Like libcni: the first directory of CNI_PATH that has the executable.
+  const dirs = opts.cniPath.length > 0 ? opts.cniPath : ["/opt/cni/bin"];
+  const pluginPath = join(dirs.find((d) => existsSync(join(d, type))) ?? (dirs[0] as string), type);
   const argv = [...(opts.execPrefix ?? []), pluginPath];
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",

@@ -63,8 +63,7 @@ static void run_standalone(const char *type, char **argv) {
   exit(1);
 }
 
-static int connect_agent(void) {
-  if (getenv("STRATA_NO_AGENT")) return -1;
+static int try_connect(socklen_t len) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   struct sockaddr_un addr;
@@ -72,12 +71,23 @@ static int connect_agent(void) {
   addr.sun_family = AF_UNIX;
   /* sun_path[0] = '\0' selects the abstract namespace. */
   memcpy(addr.sun_path + 1, SOCKET_NAME, strlen(SOCKET_NAME));
-  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(SOCKET_NAME));
   if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
     close(fd);
     return -1;
   }
   return fd;
+}
+
+static int connect_agent(void) {
+  if (getenv("STRATA_NO_AGENT")) return -1;
+  /*
+   * Abstract names are compared over the whole address length. Node (libuv) binds them padded
+   * with NULs to the full sun_path, so try that first, then the exact-length form other
+   * servers use.
+   */
+  int fd = try_connect((socklen_t)sizeof(struct sockaddr_un));
+  if (fd >= 0) return fd;
+  return try_connect((socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(SOCKET_NAME)));
 }
 
 static int forward(int fd, const char *type) {

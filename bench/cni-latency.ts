@@ -1,0 +1,221 @@
+/**
+ * CNI ADD/DEL latency: Strata (agent fast path, and standalone with no agent) against the
+ * reference `bridge` + `host-local` plugins, measured in the same run on the same machine.
+ *
+ * The benchmark re-executes itself inside a throwaway "node" namespace so that plugins run the
+ * way a runtime on that node runs them (a direct exec, no `ip netns exec` on the measured path).
+ * Usage: node dist/bench/cni-latency.js [--iterations N] [--concurrency C]
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { installCniPlugins } from "../src/cni/install.js";
+import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
+import { pluginTypes } from "../src/plugins/catalog.js";
+import { median, p95 } from "./stats.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const nodeNs = "strata-b-cni-node";
+const podPrefix = "strata-b-cni-pod";
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const iterations = opt("--iterations", 40);
+const concurrency = opt("--concurrency", 20);
+
+interface Flavour {
+  readonly label: string;
+  readonly list: ConfList;
+  readonly env?: Record<string, string>;
+}
+
+function sh(cmd: string, argv: string[]): void {
+  execFileSync(cmd, argv, { stdio: "ignore" });
+}
+
+function cleanupNamespaces(): void {
+  const list = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  for (const line of list.split("\n")) {
+    const name = line.split(" ")[0];
+    if (name?.startsWith("strata-b-cni-")) sh("ip", ["netns", "del", name]);
+  }
+}
+
+/** Outer process: make the node namespace, run the inner benchmark in it, always clean up. */
+function outer(): void {
+  cleanupNamespaces();
+  try {
+    sh("ip", ["netns", "add", nodeNs]);
+    sh("ip", ["-n", nodeNs, "link", "set", "lo", "up"]);
+    const r = spawnSyncInherit("ip", [
+      "netns",
+      "exec",
+      nodeNs,
+      process.execPath,
+      import.meta.filename,
+      "--inner",
+      ...args,
+    ]);
+    process.exitCode = r;
+  } finally {
+    cleanupNamespaces();
+  }
+}
+
+function spawnSyncInherit(cmd: string, argv: string[]): number {
+  try {
+    execFileSync(cmd, argv, { stdio: "inherit" });
+    return 0;
+  } catch (err) {
+    return (err as { status?: number }).status ?? 1;
+  }
+}
+
+async function measure(
+  f: Flavour,
+  cniPath: string[],
+  pods: string[],
+  parallel: number,
+): Promise<{ add: number[]; del: number[]; wallAdd: number; wallDel: number }> {
+  const plugin = f.list.plugins[0] as Record<string, unknown>;
+  const type = String(plugin.type);
+  const opts = { cniPath, env: f.env };
+  const add: number[] = [];
+  const del: number[] = [];
+  const one = async (pod: string, cmd: "ADD" | "DEL", into: number[]) => {
+    const att = { containerId: `bench-${pod}`, netns: `/run/netns/${pod}`, ifName: "eth0" };
+    const started = performance.now();
+    const out = await runPlugin(type, cmd, pluginStdin(f.list, plugin, att), att, opts);
+    into.push(performance.now() - started);
+    if (out.exitCode !== 0) throw new Error(`${f.label} ${cmd} failed: ${out.stdout} ${out.stderr}`);
+  };
+  const runAll = async (cmd: "ADD" | "DEL", into: number[]) => {
+    const started = performance.now();
+    const queue = [...pods];
+    const workers = Array.from({ length: parallel }, async () => {
+      for (let pod = queue.shift(); pod; pod = queue.shift()) await one(pod, cmd, into);
+    });
+    await Promise.all(workers);
+    return performance.now() - started;
+  };
+  const wallAdd = await runAll("ADD", add);
+  const wallDel = await runAll("DEL", del);
+  return { add, del, wallAdd, wallDel };
+}
+
+async function startAgent(): Promise<ChildProcess> {
+  const agent = spawn(process.execPath, [join(root, "bin/strata.js"), "agent", "--log-level", "warn"], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    if (execFileSync("ss", ["-xlnH"], { encoding: "utf8" }).includes("@strata-cni")) return agent;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("agent did not start");
+}
+
+async function inner(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "strata-bench-cni-"));
+  const bin = join(work, "bin");
+  await installCniPlugins({
+    dir: bin,
+    types: pluginTypes,
+    shimPath: join(root, "dist/shim/strata-cni-shim"),
+    nodePath: process.execPath,
+    entryDir: join(root, "dist/src/plugins"),
+  });
+  const cniPath = [bin, "/usr/lib/cni"];
+  const reference: Flavour = {
+    label: "reference bridge+host-local",
+    list: {
+      cniVersion: "1.0.0",
+      name: "bench-ref",
+      plugins: [
+        {
+          type: "bridge",
+          bridge: "cni-ref",
+          isGateway: true,
+          ipam: { type: "host-local", ranges: [[{ subnet: "10.40.0.0/16" }]], dataDir: join(work, "ref") },
+        },
+      ],
+    },
+  };
+  const strata = (label: string, env?: Record<string, string>): Flavour => ({
+    label,
+    env,
+    list: {
+      cniVersion: "1.0.0",
+      name: "bench-strata",
+      plugins: [
+        {
+          type: "strata",
+          mode: "bridge",
+          bridge: "cni-strata",
+          ipam: {
+            type: "strata-ipam",
+            ranges: [[{ subnet: "10.41.0.0/16" }]],
+            dataDir: join(work, "strata"),
+          },
+        },
+      ],
+    },
+  });
+  const count = Math.max(iterations, concurrency);
+  const pods = Array.from({ length: count }, (_, i) => `${podPrefix}${i}`);
+  for (const p of pods) sh("ip", ["netns", "add", p]);
+  const agent = await startAgent();
+  const rows: {
+    label: string;
+    mode: string;
+    add: number[];
+    del: number[];
+    wallAdd: number;
+    wallDel: number;
+  }[] = [];
+  try {
+    const flavours = [
+      reference,
+      strata("strata via agent (shim)"),
+      strata("strata standalone (no agent)", { STRATA_NO_AGENT: "1" }),
+    ];
+    // Warm-up: page cache, bridge creation, first-use costs, for every flavour.
+    for (const f of flavours) await measure(f, cniPath, pods.slice(0, 3), 1);
+    for (const f of flavours) {
+      rows.push({
+        label: f.label,
+        mode: "sequential",
+        ...(await measure(f, cniPath, pods.slice(0, iterations), 1)),
+      });
+      rows.push({
+        label: f.label,
+        mode: `${concurrency} concurrent`,
+        ...(await measure(f, cniPath, pods.slice(0, count), concurrency)),
+      });
+    }
+  } finally {
+    agent.kill("SIGTERM");
+    rmSync(work, { recursive: true, force: true });
+  }
+  const ref = (mode: string) => rows.find((r) => r.label === reference.label && r.mode === mode);
+  const fmt = (n: number) => n.toFixed(1).padStart(7);
+  console.log(
+    `CNI latency, ms (iterations ${iterations}, concurrency ${concurrency}; ratio = median / reference median)`,
+  );
+  console.log(
+    `${"plugin".padEnd(30)} ${"mode".padEnd(14)} ${"ADD p50".padStart(7)} ${"ADD p95".padStart(7)} ${"ratio".padStart(6)}  ${"DEL p50".padStart(7)} ${"DEL p95".padStart(7)} ${"ratio".padStart(6)}`,
+  );
+  for (const r of rows) {
+    const base = ref(r.mode);
+    const ra = base ? median(r.add) / median(base.add) : Number.NaN;
+    const rd = base ? median(r.del) / median(base.del) : Number.NaN;
+    console.log(
+      `${r.label.padEnd(30)} ${r.mode.padEnd(14)} ${fmt(median(r.add))} ${fmt(p95(r.add))} ${ra.toFixed(2).padStart(5)}×  ${fmt(median(r.del))} ${fmt(p95(r.del))} ${rd.toFixed(2).padStart(5)}×`,
+    );
+  }
+}
+
+if (args.includes("--inner")) await inner();
+else outer();

@@ -1,0 +1,43 @@
+import type { NodeLease } from "../../cluster/node-lease.js";
+import { contains } from "../../common/cidr.js";
+import type { Route } from "../../kernel/api.js";
+import type { Backend, DesiredState, LocalNode } from "../api.js";
+
+/** Is `peer` on the same L2 segment as `local` (its underlay address inside our underlay subnet)? */
+export function isL2Adjacent(local: NodeLease, peer: NodeLease): boolean {
+  return contains(`${local.publicIp}/${local.publicPrefix}`, peer.publicIp);
+}
+
+/** The route host-gw installs for a peer: its pod subnet via its underlay address. */
+export function hostGwRoute(peer: NodeLease, underlayDev: string): Route {
+  return { dst: peer.subnet, via: peer.publicIp, dev: underlayDev };
+}
+
+/**
+ * Flannel's host-gw: the node is the router, one route per remote pod subnet via that node's
+ * underlay address. Works only when nodes share an L2 segment; a peer behind a router is
+ * reported unreachable instead of getting a route that would black-hole its traffic.
+ */
+export function createHostGwBackend(): Backend {
+  return {
+    name: "host-gw",
+    podMtu: (underlayMtu) => underlayMtu,
+    localBackendData: () => ({}),
+    desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+      const routes: Route[] = [];
+      const unreachable: { node: string; reason: string }[] = [];
+      for (const peer of peers) {
+        if (peer.node === local.lease.node) continue;
+        if (isL2Adjacent(local.lease, peer)) {
+          routes.push(hostGwRoute(peer, local.underlayDev));
+        } else {
+          unreachable.push({
+            node: peer.node,
+            reason: `host-gw needs a shared L2 segment: ${peer.publicIp} is not on ${local.lease.publicIp}/${local.lease.publicPrefix}; use vxlan or vxlan-crosssubnet`,
+          });
+        }
+      }
+      return { devices: [], addresses: [], routes, neighbours: [], fdb: [], unreachable };
+    },
+  };
+}

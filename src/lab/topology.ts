@@ -1,0 +1,114 @@
+import type { KernelOp } from "../kernel/api.js";
+
+/** The models the lab can bring up. */
+export const labModels = ["host-gw", "vxlan", "vxlan-crosssubnet"] as const;
+export type LabModel = (typeof labModels)[number];
+
+export interface LabSpec {
+  readonly model: LabModel;
+  readonly nodes: number;
+  readonly podsPerNode: number;
+  /** l2: every node on one switch; l3: two subnets joined by a router (odd nodes on A, even on B). */
+  readonly underlay: "l2" | "l3";
+  readonly datastore: "embedded" | "etcd";
+  readonly clusterCidr: string;
+  readonly underlayMtu: number;
+}
+
+export const labPrefix = "strata-lab-";
+/** The namespace that is the underlay: a switch (l2) or a router with two switches (l3). */
+export const underlayNs = `${labPrefix}underlay`;
+/** An address outside the cluster, on the underlay namespace, to test masquerade against. */
+export const outsideIp = "203.0.113.10";
+
+export interface LabNode {
+  readonly name: string;
+  readonly ns: string;
+  readonly ip: string;
+  readonly prefix: number;
+  readonly gateway: string;
+  readonly segment: "a" | "b";
+}
+
+export interface LabPod {
+  readonly name: string;
+  readonly ns: string;
+  readonly node: string;
+  readonly containerId: string;
+}
+
+export interface LabPlan {
+  readonly spec: LabSpec;
+  readonly nodes: readonly LabNode[];
+  readonly pods: readonly LabPod[];
+  /** Ops inside the underlay namespace (bridges, router addresses, forwarding). */
+  readonly underlayOps: readonly KernelOp[];
+  /** Ops inside each node namespace (its uplink veth is created from the node side). */
+  readonly nodeOps: Readonly<Record<string, readonly KernelOp[]>>;
+}
+
+const segmentNet = { a: "192.168.10", b: "192.168.20" } as const;
+
+/** Pure: the namespaces, links and addresses of a lab, before anything runs. */
+export function planLab(spec: LabSpec): LabPlan {
+  if (spec.nodes < 1 || spec.nodes > 200) throw new RangeError("--nodes must be between 1 and 200");
+  if (spec.podsPerNode < 0 || spec.podsPerNode > 100)
+    throw new RangeError("--pods must be between 0 and 100");
+  const nodes: LabNode[] = [];
+  for (let i = 1; i <= spec.nodes; i++) {
+    const segment = spec.underlay === "l3" && i % 2 === 0 ? "b" : "a";
+    nodes.push({
+      name: `n${i}`,
+      ns: `${labPrefix}n${i}`,
+      ip: `${segmentNet[segment]}.${10 + i}`,
+      prefix: 24,
+      gateway: `${segmentNet[segment]}.1`,
+      segment,
+    });
+  }
+  const pods: LabPod[] = [];
+  for (const n of nodes) {
+    for (let p = 1; p <= spec.podsPerNode; p++) {
+      pods.push({
+        name: `${n.name}-p${p}`,
+        ns: `${labPrefix}${n.name}-p${p}`,
+        node: n.name,
+        containerId: `lab-${n.name}-p${p}`,
+      });
+    }
+  }
+  const segments = spec.underlay === "l3" ? (["a", "b"] as const) : (["a"] as const);
+  const underlayOps: KernelOp[] = [
+    { op: "link.set", name: "lo", up: true },
+    { op: "addr.add", dev: "lo", cidr: `${outsideIp}/32`, ifAbsent: true },
+    { op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" },
+  ];
+  for (const s of segments) {
+    underlayOps.push(
+      { op: "link.add", spec: { kind: "bridge", name: `sw-${s}`, mtu: spec.underlayMtu }, ifAbsent: true },
+      { op: "addr.add", dev: `sw-${s}`, cidr: `${segmentNet[s]}.1/24`, ifAbsent: true },
+      { op: "link.set", name: `sw-${s}`, up: true },
+    );
+  }
+  const nodeOps: Record<string, KernelOp[]> = {};
+  for (const n of nodes) {
+    const port = `p-${n.name}`;
+    nodeOps[n.name] = [
+      { op: "link.set", name: "lo", up: true },
+      {
+        op: "link.add",
+        spec: {
+          kind: "veth",
+          name: "eth0",
+          mtu: spec.underlayMtu,
+          peer: { name: port, netns: { kind: "named", name: underlayNs }, mtu: spec.underlayMtu },
+        },
+      },
+      { op: "addr.add", dev: "eth0", cidr: `${n.ip}/${n.prefix}` },
+      { op: "link.set", name: "eth0", up: true },
+      { op: "route.replace", route: { dst: "default", via: n.gateway, dev: "eth0" } },
+    ];
+    underlayOps.push({ op: "link.set", name: port, master: `sw-${n.segment}`, up: true });
+  }
+  return { spec, nodes, pods, underlayOps, nodeOps };
+}
