@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { BackgroundTasks } from "../common/background-tasks.js";
 import type { Kernel } from "../kernel/api.js";
 import { composePlugins } from "../plugins/compose.js";
 import { startCniServer } from "./cni-server.js";
@@ -15,7 +16,10 @@ export interface AgentOptions {
  * standalone plugins.
  */
 export async function runAgent(opts: AgentOptions): Promise<void> {
-  const plugins = composePlugins(opts.kernel);
+  const background = new BackgroundTasks((key, err) =>
+    opts.logger.warn({ key, err: String(err) }, "background kernel cleanup failed"),
+  );
+  const plugins = composePlugins(opts.kernel, { background });
   const server = await startCniServer({
     plugins,
     onRequest: (type, command, ms, exitCode) =>
@@ -27,5 +31,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     opts.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await background.drain();
   opts.logger.info("agent stopped");
 }

@@ -170,6 +170,8 @@ export type KernelOp =
       readonly ifAbsent?: boolean;
       readonly scope?: "global" | "link" | "host";
       readonly noPrefixRoute?: boolean;
+      /** IPv6: skip duplicate address detection (the address is unique by construction). */
+      readonly noDad?: boolean;
       /** Point-to-point peer (e.g. `10.1.0.5/32 peer 169.254.1.1`). */
       readonly peer?: string;
     }

@@ -7,10 +7,18 @@ export class KernelError extends StrataError {
   readonly kind: KernelErrorKind;
   /** The operation as the driver rendered it (e.g. the iproute2 command line), for diagnostics. */
   readonly operation: string;
-  constructor(kind: KernelErrorKind, operation: string, message: string, options?: { cause?: unknown }) {
+  /** For Kernel.apply: the index of the op that failed (every op before it was applied). */
+  readonly failedOpIndex: number | undefined;
+  constructor(
+    kind: KernelErrorKind,
+    operation: string,
+    message: string,
+    options?: { cause?: unknown; failedOpIndex?: number },
+  ) {
     super(`kernel.${kind}`, `${operation}: ${message}`, options);
     this.kind = kind;
     this.operation = operation;
+    this.failedOpIndex = options?.failedOpIndex;
   }
 }
 

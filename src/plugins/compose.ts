@@ -1,4 +1,5 @@
 import { dispatch, type PluginInvocation, type PluginOutcome } from "../cni/skeleton.js";
+import type { BackgroundTasks } from "../common/background-tasks.js";
 import type { Kernel } from "../kernel/api.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
@@ -12,13 +13,14 @@ export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
  */
 export function composePlugins(
   kernel: Kernel,
-  opts: { crashAfterStep?: string } = {},
+  opts: { crashAfterStep?: string; background?: BackgroundTasks } = {},
 ): Record<PluginType, PluginRunner> {
   const ipam: PluginRunner = (inv) => dispatch(ipamPlugin, inv);
   const strata = createStrataPlugin({
     kernel,
     delegates: { inProcess: { "strata-ipam": ipam } },
     crashAfterStep: opts.crashAfterStep,
+    background: opts.background,
   });
   return {
     strata: (inv) => dispatch(strata, inv),

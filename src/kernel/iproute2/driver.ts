@@ -139,7 +139,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
           kind === "unsupported" && op.op === "link.add"
             ? `this kernel has no "${op.spec.kind}" link type (and no loadable modules): ${stderr}`
             : stderr;
-        throw new KernelError(kind, describeOp(op, step.cmd), detail);
+        throw new KernelError(kind, describeOp(op, step.cmd), detail, { failedOpIndex: step.opIndex });
       }
       // Skip the rest of the tolerated op's commands, continue with the next op.
       let next = i + failure.failed + 1;

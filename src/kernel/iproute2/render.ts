@@ -224,6 +224,7 @@ export function renderOp(op: KernelOp): Rendered[] {
             op.dev,
             ...opt("scope", op.scope),
             ...(op.noPrefixRoute ? ["noprefixroute"] : []),
+            ...(op.noDad ? ["nodad"] : []),
           ],
         },
       ];

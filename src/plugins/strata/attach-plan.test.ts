@@ -12,6 +12,7 @@ const base: AttachInput = {
   isDefaultGateway: true,
   mtu: 1450,
   hostVeth: "veth0123456789a",
+  hostMac: "02:00:00:00:00:03",
   podIfName: "eth0",
   podMac: "02:00:00:00:00:02",
   podNetns: netnsAtPath("/run/netns/pod"),
@@ -23,10 +24,10 @@ describe("attach planner", () => {
   test("bridge mode puts the gateway on the bridge and a default route in the pod", () => {
     const p = planAttach(base);
     assert.deepEqual(
-      p.hostShared.find((o) => o.op === "addr.add"),
+      p.shared.find((o) => o.op === "addr.add"),
       { op: "addr.add", dev: "cni0", cidr: "10.22.0.1/24", ifAbsent: true },
     );
-    assert.ok(p.host.some((o) => o.op === "link.set" && o.master === "cni0"));
+    assert.ok(p.attach.some((o) => o.op === "link.set" && o.master === "cni0"));
     assert.ok(p.pod.some((o) => o.op === "addr.add" && o.cidr === "10.22.0.5/24"));
     assert.ok(
       p.pod.some(
@@ -38,28 +39,29 @@ describe("attach planner", () => {
 
   test("the veth is created with its pod end directly in the pod namespace, at the configured MTU", () => {
     const p = planAttach(base);
-    assert.equal(p.createVeth.op, "link.add");
-    if (p.createVeth.op !== "link.add" || p.createVeth.spec.kind !== "veth") throw new Error("not a veth");
-    assert.equal(p.createVeth.spec.mtu, 1450);
-    assert.equal(p.createVeth.spec.peer.mtu, 1450);
-    assert.deepEqual(p.createVeth.spec.peer.netns, netnsAtPath("/run/netns/pod"));
+    const createVeth = p.attach[0];
+    if (createVeth?.op !== "link.add" || createVeth.spec.kind !== "veth") throw new Error("not a veth");
+    assert.equal(createVeth.spec.mtu, 1450);
+    assert.equal(createVeth.spec.peer.mtu, 1450);
+    assert.equal(createVeth.spec.peer.mac, "02:00:00:00:00:02");
+    assert.deepEqual(createVeth.spec.peer.netns, netnsAtPath("/run/netns/pod"));
   });
 
   test("bridge mode without isGateway leaves the bridge unaddressed", () => {
     const p = planAttach({ ...base, isGateway: false });
-    assert.equal(p.hostShared.filter((o) => o.op === "addr.add").length, 0);
+    assert.equal(p.shared.filter((o) => o.op === "addr.add").length, 0);
   });
 
   test("routed mode: /32 on the pod, host route to the veth, proxy ARP, link-local gateway", () => {
     const p = planAttach({ ...base, mode: "routed" });
     assert.ok(p.pod.some((o) => o.op === "addr.add" && o.cidr === "10.22.0.5/32"));
     assert.ok(
-      p.host.some(
+      p.attach.some(
         (o) => o.op === "route.replace" && o.route.dst === "10.22.0.5/32" && o.route.dev === base.hostVeth,
       ),
     );
     assert.ok(
-      p.host.some((o) => o.op === "sysctl.set" && o.key === `net/ipv4/conf/${base.hostVeth}/proxy_arp`),
+      p.attach.some((o) => o.op === "sysctl.set" && o.key === `net/ipv4/conf/${base.hostVeth}/proxy_arp`),
     );
     assert.ok(
       p.pod.some(
@@ -67,14 +69,14 @@ describe("attach planner", () => {
       ),
     );
     assert.equal(
-      p.hostShared.some((o) => o.op === "link.add"),
+      p.shared.some((o) => o.op === "link.add" && o.spec.kind === "bridge"),
       false,
       "routed mode makes no bridge",
     );
     assert.deepEqual(p.resultIps, [{ address: "10.22.0.5/32", gateway: routedGatewayV4 }]);
   });
 
-  test("dual stack bridge mode adds both default routes and disables DAD in the pod", () => {
+  test("dual stack bridge mode adds both default routes and skips DAD for the pod address", () => {
     const p = planAttach({
       ...base,
       ips: [...base.ips, { address: "fd00:22::5/64", gateway: "fd00:22::1" }],
@@ -83,7 +85,7 @@ describe("attach planner", () => {
       p.resultRoutes.map((r) => r.dst),
       ["0.0.0.0/0", "::/0"],
     );
-    assert.ok(p.pod.some((o) => o.op === "sysctl.set" && o.key === "net/ipv6/conf/eth0/accept_dad"));
+    assert.ok(p.pod.some((o) => o.op === "addr.add" && o.cidr === "fd00:22::5/64" && o.noDad === true));
   });
 
   test("IPAM routes are installed via the gateway of their family", () => {

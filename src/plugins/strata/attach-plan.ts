@@ -1,6 +1,6 @@
 import type { CniIpConfig, CniRoute } from "../../cni/result.js";
 import type { KernelOp, Netns } from "../../kernel/api.js";
-import { routedGatewayV4, routedGatewayV6, routedHostMac } from "./names.js";
+import { routedGatewayV4, routedGatewayV6 } from "./names.js";
 
 /** What one pod attachment needs, decided before any kernel call. */
 export interface AttachInput {
@@ -11,6 +11,7 @@ export interface AttachInput {
   readonly isDefaultGateway: boolean;
   readonly mtu?: number;
   readonly hostVeth: string;
+  readonly hostMac: string;
   readonly podIfName: string;
   readonly podMac: string;
   readonly podNetns: Netns;
@@ -20,16 +21,22 @@ export interface AttachInput {
   readonly routes: readonly CniRoute[];
 }
 
-/** Kernel ops for the host namespace and for the pod namespace, in the order they must run. */
+/**
+ * Kernel ops for the host namespace and for the pod namespace. Each list is applied in one go
+ * (one iproute2 batch per namespace), which is what makes an ADD cheap.
+ */
 export interface AttachPlan {
-  /** Shared host state (bridge, gateway address, forwarding): created if absent, never undone. */
-  readonly hostShared: readonly KernelOp[];
-  /** The veth pair: creating it is the first pod-specific side effect. */
-  readonly createVeth: KernelOp;
-  /** Host-side setup of this pod's veth (after it exists). */
-  readonly host: readonly KernelOp[];
+  /**
+   * Shared node state (bridge, gateway address, forwarding): idempotent, never undone, and the same
+   * for every pod of the network, so a resident agent applies it once and skips it afterwards.
+   */
+  readonly shared: readonly KernelOp[];
+  /**
+   * This pod's host side: the veth pair first (its pod end created inside the pod namespace), then
+   * its host-side setup; iproute2 ops first and sysctl writes last, so it runs as one batch.
+   */
+  readonly attach: readonly KernelOp[];
   readonly pod: readonly KernelOp[];
-  readonly hostMac: string;
   /** Routes the pod ends up with, for the CNI result. */
   readonly resultRoutes: readonly CniRoute[];
   /** The ips with their gateway as the pod sees it. */
@@ -41,123 +48,107 @@ const addressOf = (cidr: string) => cidr.split("/")[0] ?? cidr;
 const prefixOf = (cidr: string) => Number(cidr.split("/")[1]);
 const defaultDst = (v6: boolean) => (v6 ? "::/0" : "0.0.0.0/0");
 
+function forwardingSysctls(ips: readonly CniIpConfig[]): KernelOp[] {
+  const out: KernelOp[] = [];
+  if (ips.some((ip) => !isV6(ip.address)))
+    out.push({ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" });
+  if (ips.some((ip) => isV6(ip.address)))
+    out.push({ op: "sysctl.set", key: "net/ipv6/conf/all/forwarding", value: "1" });
+  return out;
+}
+
 /** Pure planner: the kernel changes that attach one pod in bridge or routed mode. */
 export function planAttach(a: AttachInput): AttachPlan {
-  const hostMac = a.mode === "routed" ? routedHostMac : undefined;
   const createVeth: KernelOp = {
     op: "link.add",
     spec: {
       kind: "veth",
       name: a.hostVeth,
       mtu: a.mtu,
-      mac: hostMac,
+      mac: a.hostMac,
       peer: { name: a.podIfName, netns: a.podNetns, mtu: a.mtu, mac: a.podMac },
     },
   };
-  return a.mode === "bridge" ? planBridge(a, createVeth) : planRouted(a, createVeth);
-}
+  const shared: KernelOp[] = [];
+  const hostSide: KernelOp[] = [];
+  const sysctls: KernelOp[] = [];
+  const pod: KernelOp[] = [];
+  const routes: CniRoute[] = [];
+  let resultIps: CniIpConfig[];
 
-function planBridge(a: AttachInput, createVeth: KernelOp): AttachPlan {
-  const families = new Set(a.ips.map((ip) => (isV6(ip.address) ? 6 : 4)));
-  const hostShared: KernelOp[] = [
-    {
-      op: "link.add",
-      spec: { kind: "bridge", name: a.bridge, mtu: a.mtu, mac: a.bridgeMac },
-      ifAbsent: true,
-    },
-    { op: "link.set", name: a.bridge, up: true },
-  ];
-  if (a.isGateway) {
-    for (const ip of a.ips) {
-      if (!ip.gateway) continue;
-      hostShared.push({
-        op: "addr.add",
-        dev: a.bridge,
-        cidr: `${ip.gateway}/${prefixOf(ip.address)}`,
+  if (a.mode === "bridge") {
+    shared.push(
+      {
+        op: "link.add",
+        spec: { kind: "bridge", name: a.bridge, mtu: a.mtu, mac: a.bridgeMac },
         ifAbsent: true,
-      });
+      },
+      { op: "link.set", name: a.bridge, up: true },
+    );
+    if (a.isGateway) {
+      for (const ip of a.ips) {
+        if (ip.gateway) {
+          shared.push({
+            op: "addr.add",
+            dev: a.bridge,
+            cidr: `${ip.gateway}/${prefixOf(ip.address)}`,
+            ifAbsent: true,
+          });
+        }
+      }
+      sysctls.push(...forwardingSysctls(a.ips));
     }
-    if (families.has(4)) hostShared.push({ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" });
-    if (families.has(6))
-      hostShared.push({ op: "sysctl.set", key: "net/ipv6/conf/all/forwarding", value: "1" });
-  }
-  const host: KernelOp[] = [{ op: "link.set", name: a.hostVeth, master: a.bridge, up: true }];
-  const pod: KernelOp[] = [];
-  if (families.has(6)) {
-    // DAD would hold the address tentative for ~1 s after ADD returns; pod addresses are unique by IPAM.
-    pod.push({ op: "sysctl.set", key: `net/ipv6/conf/${a.podIfName}/accept_dad`, value: "0" });
-  }
-  for (const ip of a.ips) pod.push({ op: "addr.add", dev: a.podIfName, cidr: ip.address });
-  pod.push({ op: "link.set", name: a.podIfName, up: true });
-  const routes: CniRoute[] = [];
-  if (a.isDefaultGateway) {
+    hostSide.push({ op: "link.set", name: a.hostVeth, master: a.bridge, up: true });
+    for (const ip of a.ips)
+      pod.push({ op: "addr.add", dev: a.podIfName, cidr: ip.address, noDad: isV6(ip.address) });
+    if (a.isDefaultGateway) {
+      for (const ip of a.ips)
+        if (ip.gateway) routes.push({ dst: defaultDst(isV6(ip.address)), gw: ip.gateway });
+    }
+    for (const r of a.routes)
+      if (!routes.some((x) => x.dst === r.dst)) routes.push({ ...r, gw: r.gw ?? gatewayFor(a, r.dst) });
+    resultIps = a.ips.map((ip) => ({ address: ip.address, gateway: ip.gateway }));
+  } else {
+    sysctls.push(...forwardingSysctls(a.ips));
+    hostSide.push({ op: "link.set", name: a.hostVeth, up: true });
+    resultIps = [];
     for (const ip of a.ips) {
-      if (ip.gateway) routes.push({ dst: defaultDst(isV6(ip.address)), gw: ip.gateway });
+      const v6 = isV6(ip.address);
+      const host32 = `${addressOf(ip.address)}/${v6 ? 128 : 32}`;
+      hostSide.push({ op: "route.replace", route: { dst: host32, dev: a.hostVeth, scope: "link" } });
+      pod.push({ op: "addr.add", dev: a.podIfName, cidr: host32, noDad: v6 });
+      resultIps.push({ address: host32, gateway: v6 ? routedGatewayV6 : routedGatewayV4 });
     }
+    if (a.ips.some((ip) => !isV6(ip.address))) {
+      // Proxy ARP makes the host veth answer for 169.254.1.1; delay 0 so the first packet is not held.
+      sysctls.push({ op: "sysctl.set", key: `net/ipv4/conf/${a.hostVeth}/proxy_arp`, value: "1" });
+      sysctls.push({ op: "sysctl.set", key: `net/ipv4/neigh/${a.hostVeth}/proxy_delay`, value: "0" });
+      routes.push({ dst: "0.0.0.0/0", gw: routedGatewayV4 });
+    }
+    if (a.ips.some((ip) => isV6(ip.address))) routes.push({ dst: "::/0", gw: routedGatewayV6 });
   }
-  for (const r of a.routes) {
-    if (!routes.some((x) => x.dst === r.dst)) routes.push(r);
-  }
-  for (const r of routes) pod.push(podRoute(a, r, r.gw ?? gatewayFor(a, r.dst)));
-  return {
-    hostShared,
-    createVeth,
-    host,
-    pod,
-    hostMac: "",
-    resultRoutes: routes.map((r) => ({ ...r, gw: r.gw ?? gatewayFor(a, r.dst) })),
-    resultIps: a.ips.map((ip) => ({ address: ip.address, gateway: ip.gateway })),
-  };
-}
 
-function planRouted(a: AttachInput, createVeth: KernelOp): AttachPlan {
-  const families = new Set(a.ips.map((ip) => (isV6(ip.address) ? 6 : 4)));
-  const hostShared: KernelOp[] = [];
-  if (families.has(4)) hostShared.push({ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" });
-  if (families.has(6)) hostShared.push({ op: "sysctl.set", key: "net/ipv6/conf/all/forwarding", value: "1" });
-  const host: KernelOp[] = [];
-  if (families.has(4)) {
-    // Proxy ARP makes the host veth answer for 169.254.1.1; delay 0 so the first packet is not held.
-    host.push({ op: "sysctl.set", key: `net/ipv4/conf/${a.hostVeth}/proxy_arp`, value: "1" });
-    host.push({ op: "sysctl.set", key: `net/ipv4/neigh/${a.hostVeth}/proxy_delay`, value: "0" });
-  }
-  host.push({ op: "link.set", name: a.hostVeth, up: true });
-  for (const ip of a.ips) {
-    const v6 = isV6(ip.address);
-    host.push({
-      op: "route.replace",
-      route: { dst: `${addressOf(ip.address)}/${v6 ? 128 : 32}`, dev: a.hostVeth, scope: "link" },
-    });
-  }
-  const pod: KernelOp[] = [];
-  if (families.has(6)) {
-    pod.push({ op: "sysctl.set", key: `net/ipv6/conf/${a.podIfName}/accept_dad`, value: "0" });
-  }
-  const resultIps: CniIpConfig[] = [];
-  for (const ip of a.ips) {
-    const v6 = isV6(ip.address);
-    const host32 = `${addressOf(ip.address)}/${v6 ? 128 : 32}`;
-    pod.push({ op: "addr.add", dev: a.podIfName, cidr: host32 });
-    resultIps.push({ address: host32, gateway: v6 ? routedGatewayV6 : routedGatewayV4 });
-  }
   pod.push({ op: "link.set", name: a.podIfName, up: true });
-  const routes: CniRoute[] = [];
-  if (families.has(4)) {
+  if (a.mode === "routed" && a.ips.some((ip) => !isV6(ip.address))) {
     pod.push({
       op: "route.replace",
       route: { dst: `${routedGatewayV4}/32`, dev: a.podIfName, scope: "link" },
     });
-    routes.push({ dst: "0.0.0.0/0", gw: routedGatewayV4 });
   }
-  if (families.has(6)) routes.push({ dst: "::/0", gw: routedGatewayV6 });
-  for (const r of routes) pod.push(podRoute(a, r, r.gw));
-  return { hostShared, createVeth, host, pod, hostMac: routedHostMac, resultRoutes: routes, resultIps };
-}
-
-function podRoute(a: AttachInput, r: CniRoute, gw: string | undefined): KernelOp {
+  for (const r of routes) {
+    pod.push({
+      op: "route.replace",
+      route: { dst: r.dst, via: r.gw, dev: a.podIfName, ...(r.mtu ? { mtu: r.mtu } : {}) },
+    });
+  }
+  const perPodSysctls = sysctls.filter((o) => o.op === "sysctl.set" && o.key.includes(a.hostVeth));
+  const sharedSysctls = sysctls.filter((o) => !perPodSysctls.includes(o));
   return {
-    op: "route.replace",
-    route: { dst: r.dst, via: gw, dev: a.podIfName, ...(r.mtu ? { mtu: r.mtu } : {}) },
+    shared: [...shared, ...sharedSysctls],
+    attach: [createVeth, ...hostSide, ...perPodSysctls],
+    pod,
+    resultRoutes: routes,
+    resultIps,
   };
 }
 

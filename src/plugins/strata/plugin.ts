@@ -3,18 +3,26 @@ import { type DelegateOptions, delegateAdd, runDelegate } from "../../cni/delega
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import type { CniResult } from "../../cni/result.js";
 import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
+import type { BackgroundTasks } from "../../common/background-tasks.js";
 import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
-import { planAttach } from "./attach-plan.js";
+import { type AttachPlan, planAttach } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
-import { bridgeMac, hostVethName, randomMac } from "./names.js";
+import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
   /** Plugins linked into this process (strata-ipam), called without a fork/exec. */
   readonly delegates?: DelegateOptions;
+  /**
+   * Resident mode (the agent): DEL cuts the pod off (host veth down, address released), answers,
+   * and deletes the veth pair right after; the kernel's unregister wait (an RCU grace period,
+   * ~10-25 ms here) then stays off the runtime's critical path. ADD of the same attachment waits
+   * for a pending deletion. Standalone processes delete synchronously.
+   */
+  readonly background?: BackgroundTasks;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
 }
@@ -54,11 +62,61 @@ async function exists(path: string): Promise<boolean> {
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
   const { kernel } = deps;
+  /** Shared node state this process already applied (one entry per distinct network setup). */
+  const sharedApplied = new Set<string>();
   const stdinOf = (req: Req) => JSON.stringify(req.raw);
   const crashPoint = (step: string) => {
     // Simulates kill -9 at a precise point so tests can prove DEL/GC recover from it.
     if (deps.crashAfterStep === step) process.exit(137);
   };
+
+  /**
+   * Apply the node side in as few iproute2 runs as possible: normally one batch (shared state is
+   * skipped once this process has applied it); the slower paths only run when something is off.
+   */
+  async function applyHostSide(
+    plan: AttachPlan,
+    hostVeth: string,
+    req: Req,
+    undo: UndoStack,
+    deleteVeth: () => Promise<void>,
+  ): Promise<void> {
+    const sharedKey = JSON.stringify(plan.shared);
+    const cached = sharedApplied.has(sharedKey);
+    const ops = cached ? plan.attach : [...plan.shared, ...plan.attach];
+    const vethIndex = ops.length - plan.attach.length;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await kernel.apply(hostNs, ops);
+        sharedApplied.add(sharedKey);
+        undo.push("delete veth pair", deleteVeth);
+        return;
+      } catch (err) {
+        const failedAt = isKernelError(err) ? err.failedOpIndex : undefined;
+        const vethCreated = failedAt === undefined || failedAt > vethIndex;
+        if (attempt === 0 && cached && isKernelError(err, "not-found")) {
+          // Shared state vanished under us (someone deleted the bridge): forget it, re-apply all.
+          if (vethCreated) await deleteVeth();
+          sharedApplied.delete(sharedKey);
+          return applyHostSide(plan, hostVeth, req, undo, deleteVeth);
+        }
+        if (attempt === 0 && failedAt === vethIndex && isKernelError(err, "exists")) {
+          // A crashed ADD of this attachment may have left its host end: remove it and go again.
+          await deleteVeth();
+          continue;
+        }
+        if (vethCreated) undo.push("delete veth pair", deleteVeth);
+        if (failedAt === vethIndex && isKernelError(err, "exists")) {
+          throw new CniError(
+            CniErrorCode.InvalidEnvironment,
+            `interface ${req.ifName} already exists in ${req.netns}`,
+            "choose another CNI_IFNAME or DEL the previous attachment first",
+          );
+        }
+        throw kernelToCni(err, "setting up the node side (bridge, veth, routes)");
+      }
+    }
+  }
 
   async function add(req: Req): Promise<CniResult> {
     const c = req.config;
@@ -70,16 +128,6 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       );
     }
     const podNetns = netnsAtPath(req.netns);
-    const existing = await kernel.link(podNetns, req.ifName).catch((err) => {
-      throw kernelToCni(err, "reading the pod's links");
-    });
-    if (existing) {
-      throw new CniError(
-        CniErrorCode.InvalidEnvironment,
-        `interface ${req.ifName} already exists in ${req.netns}`,
-        "choose another CNI_IFNAME or DEL the previous attachment first",
-      );
-    }
     const undo = new UndoStack();
     try {
       const ipam = await delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates);
@@ -94,6 +142,8 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
         );
       }
       const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
+      const hostMac = c.mode === "routed" ? routedHostMac : randomMac();
+      const podMac = randomMac();
       const plan = planAttach({
         mode: c.mode,
         bridge: c.bridge,
@@ -102,37 +152,25 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
         isDefaultGateway: c.isDefaultGateway,
         mtu: c.mtu,
         hostVeth,
+        hostMac,
         podIfName: req.ifName,
-        podMac: randomMac(),
+        podMac,
         podNetns,
         ips: ipam.ips,
         routes: ipam.routes ?? [],
       });
-      await kernel.apply(hostNs, plan.hostShared).catch((err) => {
-        throw kernelToCni(err, "preparing the node (bridge, gateway, forwarding)");
-      });
-      // A stale host veth from a crashed ADD of this same attachment would make the add fail.
-      await kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
-      await kernel.apply(hostNs, [plan.createVeth]).catch((err) => {
-        throw kernelToCni(err, "creating the veth pair");
-      });
-      undo.push("delete veth pair", () =>
-        kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]),
-      );
+      const deleteVeth = () => kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
+      await deps.background?.settled(hostVeth);
+      await applyHostSide(plan, hostVeth, req, undo, deleteVeth);
       crashPoint("veth");
-      await kernel.apply(hostNs, plan.host).catch((err) => {
-        throw kernelToCni(err, "configuring the host side of the veth");
-      });
       await kernel.apply(podNetns, plan.pod).catch((err) => {
         throw kernelToCni(err, "configuring the pod interface");
       });
-      const pod = await kernel.link(podNetns, req.ifName);
-      const host = await kernel.link(hostNs, hostVeth);
       // Interface indexes: bridge mode lists [bridge, host veth, pod]; routed mode [host veth, pod].
       const interfaces = [
         ...(c.mode === "bridge" ? [{ name: c.bridge, mac: bridgeMac(c.bridge) }] : []),
-        { name: hostVeth, mac: host?.mac ?? plan.hostMac },
-        { name: req.ifName, mac: pod?.mac ?? "", sandbox: req.netns, ...(c.mtu ? { mtu: c.mtu } : {}) },
+        { name: hostVeth, mac: hostMac },
+        { name: req.ifName, mac: podMac, sandbox: req.netns, ...(c.mtu ? { mtu: c.mtu } : {}) },
       ];
       const podIndex = interfaces.length - 1;
       const result: CniResult = {
@@ -160,27 +198,33 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
 
   async function del(req: Req): Promise<void> {
     const c = req.config;
-    // IPAM first: an address must never stay reserved because the kernel side is already gone.
-    await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
     const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
     const fromPrev = req.prevResult?.interfaces?.find(
       (i) => !i.sandbox && i.name.startsWith(c.vethPrefix),
     )?.name;
-    const names = new Set([hostVeth, ...(fromPrev ? [fromPrev] : [])]);
+    const names = [...new Set([hostVeth, ...(fromPrev ? [fromPrev] : [])])];
+    const remove = (name: string) => kernel.apply(hostNs, [{ op: "link.delete", name, ifPresent: true }]);
     try {
-      await kernel.apply(
-        hostNs,
-        [...names].map((name) => ({ op: "link.delete" as const, name, ifPresent: true })),
-      );
-      // The pod end normally vanishes with its peer; remove it explicitly if the namespace remains.
-      if (req.netns && (await exists(req.netns))) {
-        await kernel.apply(netnsAtPath(req.netns), [
-          { op: "link.delete", name: req.ifName, ifPresent: true },
-        ]);
+      // Cut the pod off first; deleting the host end deletes the pair, wherever the pod end is.
+      for (const name of names) {
+        if (!deps.background) {
+          await remove(name);
+          continue;
+        }
+        await deps.background.settled(name);
+        try {
+          await kernel.apply(hostNs, [{ op: "link.set", name, up: false }]);
+        } catch (err) {
+          if (isKernelError(err, "not-found")) continue; // already gone
+          throw err;
+        }
+        deps.background.run(name, () => remove(name));
       }
     } catch (err) {
-      if (isKernelError(err, "not-found")) return; // the namespace disappeared under us: nothing left
       throw kernelToCni(err, "DEL");
+    } finally {
+      // The address is released even when the kernel side failed: it must never stay reserved.
+      await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
     }
   }
 
