@@ -23,3 +23,10 @@ const cc = spawnSync("cc", args, { stdio: "inherit" });
 if (cc.error || cc.status !== 0) {
   console.warn("build-shim: no C compiler or compile failed; install-cni will write shell wrappers instead");
 }
+// The agent's spawn helper (src/shim/spawn-helper.c); without it the agent forks itself (slower).
+const helper = spawnSync(
+  "cc",
+  ["-O2", "-Wall", "-Wextra", "-o", resolve(root, "dist/shim/strata-spawn-helper"), resolve(root, "src/shim/spawn-helper.c")],
+  { stdio: "inherit" },
+);
+if (helper.error || helper.status !== 0) console.warn("build-shim: spawn helper not built; the agent will spawn directly");

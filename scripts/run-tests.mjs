@@ -24,7 +24,7 @@ if (files.length === 0) {
 }
 const res = spawnSync(
   process.execPath,
-  ["--test", "--test-concurrency=2", "--test-reporter=spec", ...files],
+  ["--test", "--test-concurrency=2", "--test-timeout=300000", "--test-reporter=spec", ...files],
   { stdio: "inherit" },
 );
 process.exit(res.status ?? 1);

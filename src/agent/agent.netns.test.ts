@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CniSandbox, ipJson, repoRoot } from "../../test/support/cni.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../cni/runtime-client.js";
+
+async function eventually(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function startAgent(hostNs: string): Promise<{ proc: ChildProcess; log: string[] }> {
   const proc = spawn(
@@ -92,7 +100,15 @@ describe("agent fast path", () => {
       ),
     );
     assert.equal(sandbox.reservations("t-agent").length, 0);
-    assert.deepEqual(ipJson(host, ["link", "show", "type", "veth"]), []);
-    execFileSync("true");
+    // The agent answers DEL once the pod is cut off (host veth down) and deletes the pair right after.
+    const left = ipJson<{ flags: string[] }[]>(host, ["link", "show", "type", "veth"]);
+    assert.ok(
+      left.every((l) => !l.flags.includes("UP")),
+      "every remaining host veth is down when DEL returns",
+    );
+    await eventually(
+      () => ipJson<unknown[]>(host, ["link", "show", "type", "veth"]).length === 0,
+      "veths deleted",
+    );
   });
 });

@@ -1,11 +1,13 @@
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
-import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
+import { SpawnPool } from "../kernel/spawn-pool.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { runDemo } from "./demo.js";
-import { pluginEntryDir, shimPath } from "./paths.js";
+import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 
 const program = new Command();
 program
@@ -38,7 +40,14 @@ program
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
-    await runAgent({ kernel: createIproute2Kernel(), logger, signal: ac.signal });
+    // A few small helper processes start programs for the agent: forking the agent itself costs
+    // more the larger its heap grows (bench/README.md).
+    const pool = existsSync(spawnHelperPath) ? new SpawnPool(spawnHelperPath, 4, spawnProgram) : undefined;
+    try {
+      await runAgent({ kernel: createIproute2Kernel({ runner: pool?.run }), logger, signal: ac.signal });
+    } finally {
+      pool?.close();
+    }
   });
 
 program

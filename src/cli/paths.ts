@@ -4,3 +4,4 @@ import { resolve } from "node:path";
 export const packageRoot = resolve(import.meta.dirname, "../../..");
 export const pluginEntryDir = resolve(packageRoot, "dist/src/plugins");
 export const shimPath = resolve(packageRoot, "dist/shim/strata-cni-shim");
+export const spawnHelperPath = resolve(packageRoot, "dist/shim/strata-spawn-helper");

@@ -28,6 +28,25 @@ class MemoryStore implements ReservationStore {
   async writable() {
     return true;
   }
+  readonly index = new Map<string, string[]>();
+  async indexedAddresses(c: string, i: string) {
+    return this.index.get(`${c}@${i}`);
+  }
+  async writeIndex(c: string, i: string, ips: readonly string[]) {
+    this.index.set(`${c}@${i}`, [...ips]);
+  }
+  async dropIndex(c: string, i: string) {
+    this.index.delete(`${c}@${i}`);
+  }
+  async indexedOwners() {
+    return [...this.index.keys()].map((k) => ({
+      containerId: k.split("@")[0] ?? "",
+      ifName: k.split("@")[1] ?? "",
+    }));
+  }
+  async holder(ip: string) {
+    return this.held.get(ip);
+  }
 }
 
 const set = (raw: unknown) => parseIpamConfig(raw);

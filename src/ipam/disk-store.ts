@@ -16,6 +16,8 @@ import type { Reservation, ReservationStore } from "./store.js";
 /** host-local's line break between container id and ifname inside a reservation file. */
 const lineBreak = "\r\n";
 const tmpPrefix = ".strata-tmp-";
+/** Strata's owner index lives in a hidden subdirectory; host-local ignores its contents. */
+const indexDir = ".strata-owners";
 
 /** IPv6 addresses contain ':' which host-local keeps as-is in file names; so do we. */
 const isReservationFile = (name: string) =>
@@ -72,18 +74,8 @@ export class DiskReservationStore implements ReservationStore {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw err;
     }
-    const out: Reservation[] = [];
-    for (const name of names.filter(isReservationFile)) {
-      let text: string;
-      try {
-        text = await readFile(join(this.dir, name), "utf8");
-      } catch {
-        continue; // released while we listed
-      }
-      const [containerId = "", ifName = ""] = text.split(lineBreak);
-      out.push({ ip: name, containerId: containerId.trim(), ifName: ifName.trim() });
-    }
-    return out;
+    const found = await Promise.all(names.filter(isReservationFile).map((name) => this.holder(name)));
+    return found.filter((r): r is Reservation => r !== undefined); // a file may go while we list
   }
 
   async remove(ip: string): Promise<void> {
@@ -97,6 +89,49 @@ export class DiskReservationStore implements ReservationStore {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     for (const n of names)
       if (n.startsWith(tmpPrefix)) await unlink(join(this.dir, n)).catch(() => undefined);
+  }
+
+  #indexPath(containerId: string, ifName: string): string {
+    // Container ids are [A-Za-z0-9_.-]; interface names have no '/'. '@' separates them safely.
+    return join(this.dir, indexDir, `${containerId}@${ifName}`);
+  }
+
+  async indexedAddresses(containerId: string, ifName: string): Promise<string[] | undefined> {
+    try {
+      const text = await readFile(this.#indexPath(containerId, ifName), "utf8");
+      return text.split("\n").filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async writeIndex(containerId: string, ifName: string, ips: readonly string[]): Promise<void> {
+    const path = this.#indexPath(containerId, ifName);
+    await mkdir(join(this.dir, indexDir), { recursive: true });
+    const tmp = `${path}.${process.pid}.${randomBytes(2).toString("hex")}`;
+    await writeFile(tmp, `${ips.join("\n")}\n`);
+    await rename(tmp, path);
+  }
+
+  async dropIndex(containerId: string, ifName: string): Promise<void> {
+    await unlink(this.#indexPath(containerId, ifName)).catch(() => undefined);
+  }
+
+  async holder(ip: string): Promise<Reservation | undefined> {
+    try {
+      const [containerId = "", ifName = ""] = (await readFile(join(this.dir, ip), "utf8")).split(lineBreak);
+      return { ip, containerId: containerId.trim(), ifName: ifName.trim() };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Owners that have an index (for GC). */
+  async indexedOwners(): Promise<{ containerId: string; ifName: string }[]> {
+    const names = await readdir(join(this.dir, indexDir)).catch(() => [] as string[]);
+    return names
+      .filter((n) => n.includes("@") && !/\.\d+\.[0-9a-f]{4}$/.test(n))
+      .map((n) => ({ containerId: n.slice(0, n.indexOf("@")), ifName: n.slice(n.indexOf("@") + 1) }));
   }
 
   async writable(): Promise<boolean> {

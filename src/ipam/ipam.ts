@@ -4,7 +4,7 @@ import type { CniDns, CniIpConfig, CniRoute } from "../cni/result.js";
 import { formatIp, parseIp } from "./address.js";
 import { candidates, rangeOf } from "./allocator.js";
 import type { IpamConfig, IpRange } from "./config.js";
-import type { ReservationStore } from "./store.js";
+import type { Reservation, ReservationStore } from "./store.js";
 
 export interface Owner {
   readonly containerId: string;
@@ -49,6 +49,11 @@ export async function allocate(
   });
   const ips: CniIpConfig[] = [];
   const taken: string[] = [];
+  /** Record the intent before reserving, so the owner index always covers what the owner holds. */
+  const reserve = async (ip: string, index: number) => {
+    await store.writeIndex(owner.containerId, owner.ifName, [...held.map((h) => h.ip), ...taken, ip]);
+    return store.reserve(ip, owner.containerId, owner.ifName, index);
+  };
   try {
     for (const [index, set] of config.rangeSets.entries()) {
       const mine = held.find((r) => rangeOf(set, parseIp(r.ip)));
@@ -59,7 +64,7 @@ export async function allocate(
       const request = wanted.find((w) => rangeOf(set, w));
       if (request) {
         const ip = formatIp(request);
-        if (!(await store.reserve(ip, owner.containerId, owner.ifName, index))) {
+        if (!(await reserve(ip, index))) {
           throw new CniError(
             CniErrorCode.AddressPoolExhausted,
             `requested IP ${ip} is already in use`,
@@ -73,7 +78,7 @@ export async function allocate(
       const last = await store.lastReserved(index);
       let got: { ip: string; range: IpRange } | undefined;
       for (const c of candidates(set, last ? parseIp(last) : undefined)) {
-        if (await store.reserve(c.ip, owner.containerId, owner.ifName, index)) {
+        if (await reserve(c.ip, index)) {
           got = c;
           break;
         }
@@ -100,16 +105,38 @@ export async function allocate(
   } catch (err) {
     // ADD undoes itself: addresses reserved by this call go back.
     for (const ip of taken) await store.remove(ip);
+    await store.writeIndex(
+      owner.containerId,
+      owner.ifName,
+      held.map((h) => h.ip),
+    );
     throw err;
   }
+  await store.writeIndex(owner.containerId, owner.ifName, [...held.map((h) => h.ip), ...taken]);
   return { ips, routes: config.routes.map((r) => ({ ...r })), ...(config.dns ? { dns: config.dns } : {}) };
 }
 
 /** Release every address the owner holds. Idempotent. */
 export async function release(store: ReservationStore, owner: Owner): Promise<void> {
-  for (const r of await store.list()) {
-    if (r.containerId === owner.containerId && r.ifName === owner.ifName) await store.remove(r.ip);
-  }
+  for (const r of await ownedAddresses(store, owner, { scanWithoutIndex: true })) await store.remove(r.ip);
+  await store.dropIndex(owner.containerId, owner.ifName);
+}
+
+/**
+ * The reservations `owner` holds: through its index when there is one (each entry verified, since
+ * the index may name an address whose reservation never completed), else by reading every
+ * reservation (only for data written by host-local, which keeps no index) when asked to.
+ */
+async function ownedAddresses(
+  store: ReservationStore,
+  owner: Owner,
+  opts: { scanWithoutIndex?: boolean } = {},
+): Promise<Reservation[]> {
+  const isOwner = (r: Reservation | undefined): r is Reservation =>
+    r !== undefined && r.containerId === owner.containerId && r.ifName === owner.ifName;
+  const indexed = await store.indexedAddresses(owner.containerId, owner.ifName);
+  if (indexed) return (await Promise.all(indexed.map((ip) => store.holder(ip)))).filter(isOwner);
+  return opts.scanWithoutIndex ? (await store.list()).filter(isOwner) : [];
 }
 
 /** The owner must hold one address in every range set (and these must be `expected`, when given). */
@@ -153,6 +180,9 @@ export async function gc(store: ReservationStore, valid: readonly Owner[]): Prom
       await store.remove(r.ip);
       released.push(r.ip);
     }
+  }
+  for (const o of await store.indexedOwners()) {
+    if (!keep.has(`${o.containerId}\n${o.ifName}`)) await store.dropIndex(o.containerId, o.ifName);
   }
   return released;
 }

@@ -16,6 +16,7 @@ import type {
   RouteQuery,
 } from "../api.js";
 import { KernelError } from "../errors.js";
+import type { ProgramRunner } from "../spawn-pool.js";
 import { classifyError } from "./classify.js";
 import { ipNetnsArgs, netnsPath, netnsRunDir } from "./netns-args.js";
 import { parseAddresses, parseFdb, parseLinks, parseNeighbours, parseRoutes } from "./parse.js";
@@ -23,6 +24,8 @@ import { batchLine, type Rendered, renderOp, sysctlPath, type Tool } from "./ren
 import { run } from "./run.js";
 
 export interface Iproute2Options {
+  /** How programs are started; a resident agent passes a SpawnPool's runner (see spawn-pool.ts). */
+  readonly runner?: ProgramRunner;
   readonly ip?: string;
   readonly bridge?: string;
   readonly nsenter?: string;
@@ -51,6 +54,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
   const ip = opts.ip ?? "ip";
   const bridge = opts.bridge ?? "bridge";
   const nsenter = opts.nsenter ?? "nsenter";
+  const exe: ProgramRunner = opts.runner ?? ((argv, o) => run(argv, o));
   let capabilities: Promise<KernelCapabilities> | undefined;
 
   const inNs = (ns: Netns, argv: readonly string[]): string[] => {
@@ -59,7 +63,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
   };
 
   async function read(ns: Netns, tool: "ip" | "bridge", args: readonly string[]): Promise<ExecResult> {
-    return run([tool === "ip" ? ip : bridge, ...ipNetnsArgs(ns), ...args]);
+    return exe([tool === "ip" ? ip : bridge, ...ipNetnsArgs(ns), ...args]);
   }
 
   async function readOrThrow(ns: Netns, tool: "ip" | "bridge", args: readonly string[]): Promise<string> {
@@ -91,7 +95,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
       // One process writes every value; it stops at the first failure and names it on stderr.
       const script =
         'i=0; while [ $# -gt 0 ]; do printf "%s" "$2" > "$1" || { echo "FAILED $i" >&2; exit 1; }; i=$((i+1)); shift 2; done';
-      const r = await run([
+      const r = await exe([
         nsenter,
         `--net=${path}`,
         "sh",
@@ -106,11 +110,11 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     }
     const bin = tool === "ip" ? ip : bridge;
     if (steps.length === 1) {
-      const r = await run([bin, ...ipNetnsArgs(ns), ...(steps[0] as Step).cmd.args]);
+      const r = await exe([bin, ...ipNetnsArgs(ns), ...(steps[0] as Step).cmd.args]);
       return r.code === 0 ? undefined : { failed: 0, stderr: r.stderr };
     }
     const input = `${steps.map((s) => batchLine(s.cmd.args)).join("\n")}\n`;
-    const r = await run([bin, ...ipNetnsArgs(ns), "-batch", "-"], { input });
+    const r = await exe([bin, ...ipNetnsArgs(ns), "-batch", "-"], { input });
     if (r.code === 0) return undefined;
     // iproute2 stops at the first failing line and reports "Command failed -:LINE".
     const m = /Command failed -:(\d+)/.exec(r.stderr);
@@ -150,21 +154,21 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
 
   const netns: NetnsControl = {
     async create(name, o) {
-      const r = await run([ip, "netns", "add", name]);
+      const r = await exe([ip, "netns", "add", name]);
       if (r.code === 0) return;
       const kind = classifyError(r.stderr);
       if (kind === "exists" && o?.ifAbsent) return;
       throw new KernelError(kind, `ip netns add ${name}`, r.stderr.trim());
     },
     async delete(name, o) {
-      const r = await run([ip, "netns", "del", name]);
+      const r = await exe([ip, "netns", "del", name]);
       if (r.code === 0) return;
       const kind = classifyError(r.stderr);
       if (kind === "not-found" && o?.ifPresent) return;
       throw new KernelError(kind, `ip netns del ${name}`, r.stderr.trim());
     },
     async list() {
-      const r = await run([ip, "-json", "netns", "list"]);
+      const r = await exe([ip, "-json", "netns", "list"]);
       if (r.code !== 0) throw new KernelError(classifyError(r.stderr), "ip netns list", r.stderr.trim());
       if (!r.stdout.trim()) return [];
       return (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name);
@@ -233,7 +237,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     const file = sysctlPath(key);
     const path = netnsPath(ns);
     if (path === undefined) return (await readFile(file, "utf8")).trim();
-    const r = await run([nsenter, `--net=${path}`, "cat", file]);
+    const r = await exe([nsenter, `--net=${path}`, "cat", file]);
     if (r.code !== 0) throw new KernelError(classifyError(r.stderr), `read ${file}`, r.stderr.trim());
     return r.stdout.trim();
   }
@@ -243,7 +247,8 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     argv: readonly string[],
     o: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
   ): Promise<ExecResult> {
-    return run(inNs(ns, argv), o);
+    // Callers of exec may need env or a timeout, which only a direct spawn offers.
+    return o.env || o.timeoutMs ? run(inNs(ns, argv), o) : exe(inNs(ns, argv), o);
   }
 
   async function probeOnce(): Promise<KernelCapabilities> {

@@ -2,19 +2,23 @@ import type { CniIpConfig, CniRoute } from "../../cni/result.js";
 import type { KernelOp, Netns } from "../../kernel/api.js";
 import { routedGatewayV4, routedGatewayV6 } from "./names.js";
 
-/** What one pod attachment needs, decided before any kernel call. */
-export interface AttachInput {
+/** What wiring one pod needs before its addresses are known. */
+export interface LinkInput {
   readonly mode: "bridge" | "routed";
   readonly bridge: string;
   readonly bridgeMac: string;
-  readonly isGateway: boolean;
-  readonly isDefaultGateway: boolean;
   readonly mtu?: number;
   readonly hostVeth: string;
   readonly hostMac: string;
   readonly podIfName: string;
   readonly podMac: string;
   readonly podNetns: Netns;
+}
+
+/** Everything about one pod attachment, addresses included. */
+export interface AttachInput extends LinkInput {
+  readonly isGateway: boolean;
+  readonly isDefaultGateway: boolean;
   /** Addresses from IPAM (address with prefix length, gateway). */
   readonly ips: readonly CniIpConfig[];
   /** Extra routes from IPAM. */
@@ -22,20 +26,21 @@ export interface AttachInput {
 }
 
 /**
- * Kernel ops for the host namespace and for the pod namespace. Each list is applied in one go
- * (one iproute2 batch per namespace), which is what makes an ADD cheap.
+ * The node-side wiring that needs no address, so it runs while IPAM allocates.
+ * `sharedLink` (the bridge) is the same for every pod: a resident agent applies it once.
  */
-export interface AttachPlan {
-  /**
-   * Shared node state (bridge, gateway address, forwarding): idempotent, never undone, and the same
-   * for every pod of the network, so a resident agent applies it once and skips it afterwards.
-   */
-  readonly shared: readonly KernelOp[];
-  /**
-   * This pod's host side: the veth pair first (its pod end created inside the pod namespace), then
-   * its host-side setup; iproute2 ops first and sysctl writes last, so it runs as one batch.
-   */
-  readonly attach: readonly KernelOp[];
+export interface LinkPlan {
+  readonly sharedLink: readonly KernelOp[];
+  /** The veth pair (pod end created inside the pod namespace) first, then its host-side setup. */
+  readonly link: readonly KernelOp[];
+}
+
+/** The address-dependent part: node side and pod side, applied in parallel (different namespaces). */
+export interface AddressPlan {
+  /** Gateway address on the bridge, forwarding: shared by every pod of the network. */
+  readonly sharedAddress: readonly KernelOp[];
+  /** This pod's host-side routes and sysctls (routed mode). */
+  readonly host: readonly KernelOp[];
   readonly pod: readonly KernelOp[];
   /** Routes the pod ends up with, for the CNI result. */
   readonly resultRoutes: readonly CniRoute[];
@@ -48,17 +53,8 @@ const addressOf = (cidr: string) => cidr.split("/")[0] ?? cidr;
 const prefixOf = (cidr: string) => Number(cidr.split("/")[1]);
 const defaultDst = (v6: boolean) => (v6 ? "::/0" : "0.0.0.0/0");
 
-function forwardingSysctls(ips: readonly CniIpConfig[]): KernelOp[] {
-  const out: KernelOp[] = [];
-  if (ips.some((ip) => !isV6(ip.address)))
-    out.push({ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" });
-  if (ips.some((ip) => isV6(ip.address)))
-    out.push({ op: "sysctl.set", key: "net/ipv6/conf/all/forwarding", value: "1" });
-  return out;
-}
-
-/** Pure planner: the kernel changes that attach one pod in bridge or routed mode. */
-export function planAttach(a: AttachInput): AttachPlan {
+/** Pure planner: the address-free wiring of one pod. */
+export function planLink(a: LinkInput): LinkPlan {
   const createVeth: KernelOp = {
     op: "link.add",
     spec: {
@@ -69,26 +65,44 @@ export function planAttach(a: AttachInput): AttachPlan {
       peer: { name: a.podIfName, netns: a.podNetns, mtu: a.mtu, mac: a.podMac },
     },
   };
-  const shared: KernelOp[] = [];
-  const hostSide: KernelOp[] = [];
-  const sysctls: KernelOp[] = [];
+  if (a.mode === "bridge") {
+    return {
+      sharedLink: [
+        {
+          op: "link.add",
+          spec: { kind: "bridge", name: a.bridge, mtu: a.mtu, mac: a.bridgeMac },
+          ifAbsent: true,
+        },
+        { op: "link.set", name: a.bridge, up: true },
+      ],
+      link: [createVeth, { op: "link.set", name: a.hostVeth, master: a.bridge, up: true }],
+    };
+  }
+  return { sharedLink: [], link: [createVeth, { op: "link.set", name: a.hostVeth, up: true }] };
+}
+
+function forwardingSysctls(ips: readonly CniIpConfig[]): KernelOp[] {
+  const out: KernelOp[] = [];
+  if (ips.some((ip) => !isV6(ip.address)))
+    out.push({ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" });
+  if (ips.some((ip) => isV6(ip.address)))
+    out.push({ op: "sysctl.set", key: "net/ipv6/conf/all/forwarding", value: "1" });
+  return out;
+}
+
+/** Pure planner: addresses, routes and sysctls of one pod in bridge or routed mode. */
+export function planAddresses(a: AttachInput): AddressPlan {
+  const sharedAddress: KernelOp[] = [];
+  const host: KernelOp[] = [];
   const pod: KernelOp[] = [];
   const routes: CniRoute[] = [];
   let resultIps: CniIpConfig[];
 
   if (a.mode === "bridge") {
-    shared.push(
-      {
-        op: "link.add",
-        spec: { kind: "bridge", name: a.bridge, mtu: a.mtu, mac: a.bridgeMac },
-        ifAbsent: true,
-      },
-      { op: "link.set", name: a.bridge, up: true },
-    );
     if (a.isGateway) {
       for (const ip of a.ips) {
         if (ip.gateway) {
-          shared.push({
+          sharedAddress.push({
             op: "addr.add",
             dev: a.bridge,
             cidr: `${ip.gateway}/${prefixOf(ip.address)}`,
@@ -96,9 +110,8 @@ export function planAttach(a: AttachInput): AttachPlan {
           });
         }
       }
-      sysctls.push(...forwardingSysctls(a.ips));
+      sharedAddress.push(...forwardingSysctls(a.ips));
     }
-    hostSide.push({ op: "link.set", name: a.hostVeth, master: a.bridge, up: true });
     for (const ip of a.ips)
       pod.push({ op: "addr.add", dev: a.podIfName, cidr: ip.address, noDad: isV6(ip.address) });
     if (a.isDefaultGateway) {
@@ -109,20 +122,19 @@ export function planAttach(a: AttachInput): AttachPlan {
       if (!routes.some((x) => x.dst === r.dst)) routes.push({ ...r, gw: r.gw ?? gatewayFor(a, r.dst) });
     resultIps = a.ips.map((ip) => ({ address: ip.address, gateway: ip.gateway }));
   } else {
-    sysctls.push(...forwardingSysctls(a.ips));
-    hostSide.push({ op: "link.set", name: a.hostVeth, up: true });
+    sharedAddress.push(...forwardingSysctls(a.ips));
     resultIps = [];
     for (const ip of a.ips) {
       const v6 = isV6(ip.address);
       const host32 = `${addressOf(ip.address)}/${v6 ? 128 : 32}`;
-      hostSide.push({ op: "route.replace", route: { dst: host32, dev: a.hostVeth, scope: "link" } });
+      host.push({ op: "route.replace", route: { dst: host32, dev: a.hostVeth, scope: "link" } });
       pod.push({ op: "addr.add", dev: a.podIfName, cidr: host32, noDad: v6 });
       resultIps.push({ address: host32, gateway: v6 ? routedGatewayV6 : routedGatewayV4 });
     }
     if (a.ips.some((ip) => !isV6(ip.address))) {
       // Proxy ARP makes the host veth answer for 169.254.1.1; delay 0 so the first packet is not held.
-      sysctls.push({ op: "sysctl.set", key: `net/ipv4/conf/${a.hostVeth}/proxy_arp`, value: "1" });
-      sysctls.push({ op: "sysctl.set", key: `net/ipv4/neigh/${a.hostVeth}/proxy_delay`, value: "0" });
+      host.push({ op: "sysctl.set", key: `net/ipv4/conf/${a.hostVeth}/proxy_arp`, value: "1" });
+      host.push({ op: "sysctl.set", key: `net/ipv4/neigh/${a.hostVeth}/proxy_delay`, value: "0" });
       routes.push({ dst: "0.0.0.0/0", gw: routedGatewayV4 });
     }
     if (a.ips.some((ip) => isV6(ip.address))) routes.push({ dst: "::/0", gw: routedGatewayV6 });
@@ -141,15 +153,7 @@ export function planAttach(a: AttachInput): AttachPlan {
       route: { dst: r.dst, via: r.gw, dev: a.podIfName, ...(r.mtu ? { mtu: r.mtu } : {}) },
     });
   }
-  const perPodSysctls = sysctls.filter((o) => o.op === "sysctl.set" && o.key.includes(a.hostVeth));
-  const sharedSysctls = sysctls.filter((o) => !perPodSysctls.includes(o));
-  return {
-    shared: [...shared, ...sharedSysctls],
-    attach: [createVeth, ...hostSide, ...perPodSysctls],
-    pod,
-    resultRoutes: routes,
-    resultIps,
-  };
+  return { sharedAddress, host, pod, resultRoutes: routes, resultIps };
 }
 
 function gatewayFor(a: AttachInput, dst: string): string | undefined {

@@ -8,7 +8,7 @@ import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
-import { type AttachPlan, planAttach } from "./attach-plan.js";
+import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
 import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
 
@@ -71,20 +71,19 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
   };
 
   /**
-   * Apply the node side in as few iproute2 runs as possible: normally one batch (shared state is
-   * skipped once this process has applied it); the slower paths only run when something is off.
+   * Wire the veth pair in one iproute2 batch (the bridge is skipped once this process has made it);
+   * the slower paths only run when something is off.
    */
-  async function applyHostSide(
-    plan: AttachPlan,
-    hostVeth: string,
+  async function wireLink(
+    plan: LinkPlan,
     req: Req,
     undo: UndoStack,
     deleteVeth: () => Promise<void>,
   ): Promise<void> {
-    const sharedKey = JSON.stringify(plan.shared);
+    const sharedKey = JSON.stringify(plan.sharedLink);
     const cached = sharedApplied.has(sharedKey);
-    const ops = cached ? plan.attach : [...plan.shared, ...plan.attach];
-    const vethIndex = ops.length - plan.attach.length;
+    const ops = cached ? plan.link : [...plan.sharedLink, ...plan.link];
+    const vethIndex = ops.length - plan.link.length;
     for (let attempt = 0; ; attempt++) {
       try {
         await kernel.apply(hostNs, ops);
@@ -98,7 +97,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
           // Shared state vanished under us (someone deleted the bridge): forget it, re-apply all.
           if (vethCreated) await deleteVeth();
           sharedApplied.delete(sharedKey);
-          return applyHostSide(plan, hostVeth, req, undo, deleteVeth);
+          return wireLink(plan, req, undo, deleteVeth);
         }
         if (attempt === 0 && failedAt === vethIndex && isKernelError(err, "exists")) {
           // A crashed ADD of this attachment may have left its host end: remove it and go again.
@@ -113,9 +112,23 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
             "choose another CNI_IFNAME or DEL the previous attachment first",
           );
         }
-        throw kernelToCni(err, "setting up the node side (bridge, veth, routes)");
+        throw kernelToCni(err, "wiring the veth pair");
       }
     }
+  }
+
+  /** Node-side and pod-side addressing, in parallel: they touch different namespaces. */
+  async function applyAddresses(plan: AddressPlan, podNetns: Netns): Promise<void> {
+    const sharedKey = JSON.stringify(plan.sharedAddress);
+    const hostOps = sharedApplied.has(sharedKey) ? plan.host : [...plan.sharedAddress, ...plan.host];
+    const node = hostOps.length === 0 ? Promise.resolve() : kernel.apply(hostNs, hostOps);
+    const [n, p] = await Promise.allSettled([node, kernel.apply(podNetns, plan.pod)]);
+    if (n.status === "rejected") {
+      sharedApplied.delete(sharedKey);
+      throw kernelToCni(n.reason, "configuring the node side (gateway, routes)");
+    }
+    if (p.status === "rejected") throw kernelToCni(p.reason, "configuring the pod interface");
+    sharedApplied.add(sharedKey);
   }
 
   async function add(req: Req): Promise<CniResult> {
@@ -128,44 +141,51 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       );
     }
     const podNetns = netnsAtPath(req.netns);
+    const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
+    const hostMac = c.mode === "routed" ? routedHostMac : randomMac();
+    const podMac = randomMac();
+    const link = {
+      mode: c.mode,
+      bridge: c.bridge,
+      bridgeMac: bridgeMac(c.bridge),
+      mtu: c.mtu,
+      hostVeth,
+      hostMac,
+    };
+    const linkInput = { ...link, podIfName: req.ifName, podMac, podNetns };
+    const deleteVeth = () => kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
     const undo = new UndoStack();
     try {
-      const ipam = await delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates);
-      undo.push("release IPAM addresses", async () => {
-        await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
-      });
+      await deps.background?.settled(hostVeth);
+      // IPAM and the address-free wiring run together; each registers its own undo when it succeeds.
+      const [ipamOutcome, linkOutcome] = await Promise.allSettled([
+        delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates).then((r) => {
+          undo.push("release IPAM addresses", async () => {
+            await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
+          });
+          return r;
+        }),
+        wireLink(planLink(linkInput), req, undo, deleteVeth),
+      ]);
+      if (ipamOutcome.status === "rejected") throw ipamOutcome.reason;
+      if (linkOutcome.status === "rejected") throw linkOutcome.reason;
+      const ipam = ipamOutcome.value;
       crashPoint("ipam");
+      crashPoint("veth");
       if (!ipam.ips || ipam.ips.length === 0) {
         throw new CniError(
           CniErrorCode.InvalidNetworkConfig,
           `IPAM plugin ${c.ipam.type} returned no address`,
         );
       }
-      const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
-      const hostMac = c.mode === "routed" ? routedHostMac : randomMac();
-      const podMac = randomMac();
-      const plan = planAttach({
-        mode: c.mode,
-        bridge: c.bridge,
-        bridgeMac: bridgeMac(c.bridge),
+      const plan = planAddresses({
+        ...linkInput,
         isGateway: c.isGateway,
         isDefaultGateway: c.isDefaultGateway,
-        mtu: c.mtu,
-        hostVeth,
-        hostMac,
-        podIfName: req.ifName,
-        podMac,
-        podNetns,
         ips: ipam.ips,
         routes: ipam.routes ?? [],
       });
-      const deleteVeth = () => kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
-      await deps.background?.settled(hostVeth);
-      await applyHostSide(plan, hostVeth, req, undo, deleteVeth);
-      crashPoint("veth");
-      await kernel.apply(podNetns, plan.pod).catch((err) => {
-        throw kernelToCni(err, "configuring the pod interface");
-      });
+      await applyAddresses(plan, podNetns);
       // Interface indexes: bridge mode lists [bridge, host veth, pod]; routed mode [host veth, pod].
       const interfaces = [
         ...(c.mode === "bridge" ? [{ name: c.bridge, mac: bridgeMac(c.bridge) }] : []),

@@ -1,0 +1,143 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { ExecResult } from "./api.js";
+
+/** Runs a program: argv in, exit code and output out. */
+export type ProgramRunner = (argv: readonly string[], opts?: { input?: string }) => Promise<ExecResult>;
+
+interface Job {
+  readonly request: Buffer;
+  readonly resolve: (r: ExecResult) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** Encode one request for src/shim/spawn-helper.c. */
+export function encodeSpawnRequest(argv: readonly string[], input = ""): Buffer {
+  const parts: Buffer[] = [];
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  parts.push(u32(argv.length));
+  for (const a of argv) parts.push(Buffer.from(`${a}\0`, "utf8"));
+  const inp = Buffer.from(input, "utf8");
+  parts.push(u32(inp.length), inp);
+  return Buffer.concat(parts);
+}
+
+/** Decode one reply if `buf` holds a whole one: the result and the bytes it used. */
+export function decodeSpawnReply(buf: Buffer): { result: ExecResult; used: number } | undefined {
+  if (buf.length < 8) return undefined;
+  const code = buf.readInt32LE(0);
+  const outLen = buf.readUInt32LE(4);
+  if (buf.length < 8 + outLen + 4) return undefined;
+  const errLen = buf.readUInt32LE(8 + outLen);
+  const used = 12 + outLen + errLen;
+  if (buf.length < used) return undefined;
+  return {
+    result: {
+      code,
+      stdout: buf.subarray(8, 8 + outLen).toString("utf8"),
+      stderr: buf.subarray(12 + outLen, used).toString("utf8"),
+    },
+    used,
+  };
+}
+
+class Helper {
+  readonly #proc: ChildProcessWithoutNullStreams;
+  #pending: Buffer = Buffer.alloc(0);
+  #job: Job | undefined;
+  #dead = false;
+
+  constructor(
+    path: string,
+    private readonly onIdle: (h: Helper) => void,
+  ) {
+    this.#proc = spawn(path, [], { stdio: ["pipe", "pipe", "pipe"] });
+    this.#proc.stdout.on("data", (d: Buffer) => this.#onData(d));
+    this.#proc.on("exit", () => this.#fail(new Error("spawn helper exited")));
+    this.#proc.on("error", (e) => this.#fail(e));
+    this.#proc.stdin.on("error", (e) => this.#fail(e));
+  }
+
+  get busy(): boolean {
+    return this.#job !== undefined;
+  }
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  start(job: Job): void {
+    this.#job = job;
+    this.#proc.stdin.write(job.request);
+  }
+
+  close(): void {
+    this.#dead = true;
+    this.#proc.stdin.end();
+  }
+
+  #onData(d: Buffer): void {
+    this.#pending = Buffer.concat([this.#pending, d]);
+    const reply = decodeSpawnReply(this.#pending);
+    if (!reply) return;
+    this.#pending = this.#pending.subarray(reply.used);
+    const job = this.#job;
+    this.#job = undefined;
+    job?.resolve(reply.result);
+    this.onIdle(this);
+  }
+
+  #fail(e: Error): void {
+    this.#dead = true;
+    const job = this.#job;
+    this.#job = undefined;
+    job?.reject(e);
+  }
+}
+
+/**
+ * A pool of spawn helpers (src/shim/spawn-helper.c): a resident process with a large heap runs
+ * programs through them instead of forking itself. Falls back to `fallback` when a helper dies.
+ */
+export class SpawnPool {
+  readonly #helpers: Helper[] = [];
+  readonly #queue: Job[] = [];
+
+  constructor(
+    private readonly helperPath: string,
+    private readonly size: number,
+    private readonly fallback: ProgramRunner,
+  ) {
+    for (let i = 0; i < size; i++) this.#helpers.push(this.#newHelper());
+  }
+
+  #newHelper(): Helper {
+    return new Helper(this.helperPath, (h) => this.#next(h));
+  }
+
+  #next(h: Helper): void {
+    const job = this.#queue.shift();
+    if (job && !h.dead) h.start(job);
+  }
+
+  readonly run: ProgramRunner = (argv, opts = {}) =>
+    new Promise<ExecResult>((resolve, reject) => {
+      const job: Job = {
+        request: encodeSpawnRequest(argv, opts.input),
+        resolve,
+        reject: () => this.fallback(argv, opts).then(resolve, reject),
+      };
+      for (const [i, h] of this.#helpers.entries()) {
+        if (h.dead) this.#helpers[i] = this.#newHelper();
+      }
+      const idle = this.#helpers.find((h) => !h.busy && !h.dead);
+      if (idle) idle.start(job);
+      else this.#queue.push(job);
+    });
+
+  close(): void {
+    for (const h of this.#helpers) h.close();
+  }
+}
