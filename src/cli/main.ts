@@ -42,7 +42,10 @@ program
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
     // A few small helper processes start programs for the agent: forking the agent itself costs
     // more the larger its heap grows (bench/README.md).
-    const pool = existsSync(spawnHelperPath) ? new SpawnPool(spawnHelperPath, 4, spawnProgram) : undefined;
+    const helpers = Number(process.env.STRATA_SPAWN_HELPERS ?? 8);
+    const pool = existsSync(spawnHelperPath)
+      ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
+      : undefined;
     try {
       await runAgent({ kernel: createIproute2Kernel({ runner: pool?.run }), logger, signal: ac.signal });
     } finally {

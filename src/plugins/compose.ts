@@ -3,7 +3,7 @@ import type { BackgroundTasks } from "../common/background-tasks.js";
 import type { Kernel } from "../kernel/api.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
-import { ipamPlugin } from "./strata-ipam/plugin.js";
+import { createIpamPlugin } from "./strata-ipam/plugin.js";
 
 export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
 
@@ -15,6 +15,7 @@ export function composePlugins(
   kernel: Kernel,
   opts: { crashAfterStep?: string; background?: BackgroundTasks } = {},
 ): Record<PluginType, PluginRunner> {
+  const ipamPlugin = createIpamPlugin();
   const ipam: PluginRunner = (inv) => dispatch(ipamPlugin, inv);
   const strata = createStrataPlugin({
     kernel,

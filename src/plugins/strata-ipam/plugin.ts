@@ -1,6 +1,7 @@
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import type { CniResult } from "../../cni/result.js";
 import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
+import { KeyedMutex } from "../../common/keyed-mutex.js";
 import { type IpamConfig, parseIpamConfig } from "../../ipam/config.js";
 import { DiskReservationStore } from "../../ipam/disk-store.js";
 import { allocate, check, gc, release } from "../../ipam/ipam.js";
@@ -21,49 +22,58 @@ function requestedIps(req: Req): string[] {
   return list;
 }
 
-/** `strata-ipam`: host-local compatible address management (same keys, same on-disk layout). */
-export const ipamPlugin: CniPlugin<IpamConfig> = {
-  type: "strata-ipam",
-  parseConfig(raw) {
-    if (raw.ipam === undefined || raw.ipam === null || typeof raw.ipam !== "object") {
-      throw new CniError(
-        CniErrorCode.InvalidNetworkConfig,
-        'the network configuration has no "ipam" section',
-        'add "ipam": {"type": "strata-ipam", "ranges": [...]}',
+/**
+ * `strata-ipam`: host-local compatible address management (same keys, same on-disk layout).
+ * Across processes, reservations are safe by the store's exclusive create. Inside one process
+ * (the agent), allocations of a network also take turns, so concurrent ADDs do not all race for
+ * the same next address (host-local serialises with a file lock for the same reason).
+ */
+export function createIpamPlugin(): CniPlugin<IpamConfig> {
+  const turns = new KeyedMutex();
+  return {
+    type: "strata-ipam",
+    parseConfig(raw) {
+      if (raw.ipam === undefined || raw.ipam === null || typeof raw.ipam !== "object") {
+        throw new CniError(
+          CniErrorCode.InvalidNetworkConfig,
+          'the network configuration has no "ipam" section',
+          'add "ipam": {"type": "strata-ipam", "ranges": [...]}',
+        );
+      }
+      return parseIpamConfig(raw.ipam);
+    },
+    async add(req): Promise<CniResult> {
+      const store = storeFor(req);
+      const a = await turns.run(store.dir, () => allocate(req.config, store, owner(req), requestedIps(req)));
+      return { cniVersion: req.cniVersion, ips: a.ips, routes: a.routes, dns: a.dns ?? {} };
+    },
+    async del(req) {
+      await release(storeFor(req), owner(req));
+    },
+    async check(req) {
+      await check(
+        req.config,
+        storeFor(req),
+        owner(req),
+        req.prevResult?.ips?.map((ip) => ip.address),
       );
-    }
-    return parseIpamConfig(raw.ipam);
-  },
-  async add(req): Promise<CniResult> {
-    const a = await allocate(req.config, storeFor(req), owner(req), requestedIps(req));
-    return { cniVersion: req.cniVersion, ips: a.ips, routes: a.routes, dns: a.dns ?? {} };
-  },
-  async del(req) {
-    await release(storeFor(req), owner(req));
-  },
-  async check(req) {
-    await check(
-      req.config,
-      storeFor(req),
-      owner(req),
-      req.prevResult?.ips?.map((ip) => ip.address),
-    );
-  },
-  async gc(req) {
-    const store = storeFor(req);
-    await store.removeStaleTemps();
-    await gc(
-      store,
-      req.validAttachments.map((a) => ({ containerId: a.containerID, ifName: a.ifname })),
-    );
-  },
-  async status(req) {
-    if (!(await storeFor(req).writable())) {
-      throw new CniError(
-        CniErrorCode.PluginNotAvailable,
-        `IPAM data directory ${req.config.dataDir} is not writable`,
-        "fix the directory's permissions or free disk space",
+    },
+    async gc(req) {
+      const store = storeFor(req);
+      await store.removeStaleTemps();
+      await gc(
+        store,
+        req.validAttachments.map((a) => ({ containerId: a.containerID, ifName: a.ifname })),
       );
-    }
-  },
-};
+    },
+    async status(req) {
+      if (!(await storeFor(req).writable())) {
+        throw new CniError(
+          CniErrorCode.PluginNotAvailable,
+          `IPAM data directory ${req.config.dataDir} is not writable`,
+          "fix the directory's permissions or free disk space",
+        );
+      }
+    },
+  };
+}
