@@ -111,7 +111,12 @@ async function startAgent(): Promise<ChildProcess> {
     stdio: ["ignore", "ignore", "inherit"],
   });
   for (let i = 0; i < 100; i++) {
-    if (execFileSync("ss", ["-xlnH"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes("@strata-cni")) return agent;
+    if (
+      execFileSync("ss", ["-xlnH"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
+        "@strata-cni",
+      )
+    )
+      return agent;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error("agent did not start");

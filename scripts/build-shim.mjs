@@ -26,7 +26,15 @@ if (cc.error || cc.status !== 0) {
 // The agent's spawn helper (src/shim/spawn-helper.c); without it the agent forks itself (slower).
 const helper = spawnSync(
   "cc",
-  ["-O2", "-Wall", "-Wextra", "-o", resolve(root, "dist/shim/strata-spawn-helper"), resolve(root, "src/shim/spawn-helper.c")],
+  [
+    "-O2",
+    "-Wall",
+    "-Wextra",
+    "-o",
+    resolve(root, "dist/shim/strata-spawn-helper"),
+    resolve(root, "src/shim/spawn-helper.c"),
+  ],
   { stdio: "inherit" },
 );
-if (helper.error || helper.status !== 0) console.warn("build-shim: spawn helper not built; the agent will spawn directly");
+if (helper.error || helper.status !== 0)
+  console.warn("build-shim: spawn helper not built; the agent will spawn directly");

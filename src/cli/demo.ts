@@ -151,26 +151,29 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
       console.log(`${p.ns.padEnd(28)} ${p.mode.padEnd(7)} ${String(p.ip).padEnd(12)} ${p.addMs?.toFixed(1)}`);
     }
     console.log("\nconnectivity (ping from row to column; node = 192.168.250.2, uplink = 192.168.250.1):");
+    // Short column names: b1 = bridge-pod1, r2 = routed-pod2.
+    const short = (p: DemoPod) => `${p.mode[0]}${p.ns.slice(-1)}`;
     const targets = [
-      ...pods.map((p) => ({ name: p.ns.slice(prefix.length), ip: p.ip ?? "" })),
+      ...pods.map((p) => ({ name: short(p), ip: p.ip ?? "" })),
       { name: "uplink", ip: "192.168.250.1" },
     ];
+    const col = (text: string) => text.padStart(7);
+    console.log(`${"from \\ to".padEnd(8)}${targets.map((t) => col(t.name)).join("")}`);
     for (const from of pods) {
       const cells: string[] = [];
       for (const to of targets) {
         if (to.ip === from.ip) {
-          cells.push("  -  ");
+          cells.push("-");
           continue;
         }
         const r = await kernel.exec(namedNetns(from.ns), ["ping", "-c", "1", "-W", "1", "-q", to.ip]);
         const reachable = r.code === 0;
         // Pods of the two demo networks reach each other through the node: routing, not bridging.
         if (!reachable) ok = false;
-        cells.push(reachable ? " ok  " : "FAIL ");
+        cells.push(reachable ? "ok" : "FAIL");
       }
-      console.log(`${from.ns.slice(prefix.length).padEnd(16)} ${cells.join(" ")}`);
+      console.log(`${short(from).padEnd(8)}${cells.map(col).join("")}`);
     }
-    console.log(`${"".padEnd(16)} ${targets.map((t) => t.name.slice(-5).padStart(5)).join(" ")}`);
     console.log(ok ? "\nall pods reach each other and the node's uplink ✔" : "\nsome pairs could not talk ✘");
     if (!opts.keep) {
       for (const p of pods) {

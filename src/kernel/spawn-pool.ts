@@ -107,7 +107,7 @@ export class SpawnPool {
 
   constructor(
     private readonly helperPath: string,
-    private readonly size: number,
+    size: number,
     private readonly fallback: ProgramRunner,
   ) {
     for (let i = 0; i < size; i++) this.#helpers.push(this.#newHelper());
