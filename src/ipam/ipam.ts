@@ -33,9 +33,8 @@ export async function allocate(
   owner: Owner,
   requested: readonly string[] = [],
 ): Promise<Allocation> {
-  const held = (await store.list()).filter(
-    (r) => r.containerId === owner.containerId && r.ifName === owner.ifName,
-  );
+  // Idempotent ADD: what this owner already holds (through its index, no scan).
+  const held = await ownedAddresses(store, owner);
   const wanted = requested.map((text) => {
     const addr = text.split("/")[0] ?? text;
     if (!ipaddr.isValid(addr)) {
@@ -50,8 +49,14 @@ export async function allocate(
   const ips: CniIpConfig[] = [];
   const taken: string[] = [];
   /** Record the intent before reserving, so the owner index always covers what the owner holds. */
+  let indexed: readonly string[] | undefined;
+  const writeIndex = async (ips: readonly string[]) => {
+    if (indexed && indexed.join() === ips.join()) return;
+    await store.writeIndex(owner.containerId, owner.ifName, ips);
+    indexed = ips;
+  };
   const reserve = async (ip: string, index: number) => {
-    await store.writeIndex(owner.containerId, owner.ifName, [...held.map((h) => h.ip), ...taken, ip]);
+    await writeIndex([...held.map((h) => h.ip), ...taken, ip]);
     return store.reserve(ip, owner.containerId, owner.ifName, index);
   };
   try {
@@ -105,14 +110,10 @@ export async function allocate(
   } catch (err) {
     // ADD undoes itself: addresses reserved by this call go back.
     for (const ip of taken) await store.remove(ip);
-    await store.writeIndex(
-      owner.containerId,
-      owner.ifName,
-      held.map((h) => h.ip),
-    );
+    await writeIndex(held.map((h) => h.ip));
     throw err;
   }
-  await store.writeIndex(owner.containerId, owner.ifName, [...held.map((h) => h.ip), ...taken]);
+  await writeIndex([...held.map((h) => h.ip), ...taken]);
   return { ips, routes: config.routes.map((r) => ({ ...r })), ...(config.dns ? { dns: config.dns } : {}) };
 }
 
@@ -146,9 +147,7 @@ export async function check(
   owner: Owner,
   expected?: readonly string[],
 ): Promise<void> {
-  const held = (await store.list()).filter(
-    (r) => r.containerId === owner.containerId && r.ifName === owner.ifName,
-  );
+  const held = await ownedAddresses(store, owner, { scanWithoutIndex: true });
   for (const [index, set] of config.rangeSets.entries()) {
     const mine = held.find((r) => rangeOf(set, parseIp(r.ip)));
     if (!mine) {
