@@ -11,6 +11,7 @@ import {
   gcNetworkList,
   pluginStdin,
   runPlugin,
+  statusNetworkList,
 } from "../../cni/runtime-client.js";
 
 /** A node namespace with a default route (proxy ARP answers only for destinations it can route). */
@@ -188,6 +189,32 @@ describe("strata plugin in real namespaces", () => {
     assert.equal(sandbox.reservations("t-bridge").length, 1);
     await gcNetworkList(l, [], rt);
     assert.equal(sandbox.reservations("t-bridge").length, 0, "GC released the leaked address");
+  });
+
+  test("VERSION, STATUS (ok, and code 50 when the IPAM store is unusable), and a 0.4.0 result", async () => {
+    const rt = sandbox.runtime(host, { STRATA_NO_AGENT: "1" });
+    const version = await runPlugin("strata", "VERSION", '{"cniVersion":"1.1.0"}', {}, rt);
+    assert.deepEqual(JSON.parse(version.stdout).supportedVersions, [
+      "0.3.0",
+      "0.3.1",
+      "0.4.0",
+      "1.0.0",
+      "1.1.0",
+    ]);
+    await statusNetworkList(list(sandbox, "bridge"), rt);
+    // A data directory below a regular file can never be created: STATUS must say "not available".
+    const broken = list(sandbox, "bridge", {}, { dataDir: "/proc/version/ipam" });
+    await assert.rejects(
+      statusNetworkList(broken, rt),
+      (err: Error & { cniCode?: number }) => err.cniCode === 50,
+    );
+    const old: ConfList = { ...list(sandbox, "bridge"), cniVersion: "0.4.0" };
+    const pod = nss.create("v040");
+    const att = { containerId: "c-v040", netns: nss.path(pod), ifName: "eth0" };
+    const res = (await addNetworkList(old, att, rt)) as { cniVersion: string; ips: { version?: string }[] };
+    assert.equal(res.cniVersion, "0.4.0");
+    assert.equal(res.ips[0]?.version, "4");
+    await delNetworkList(old, att, rt, res);
   });
 
   test("ADD fails with code 3 when the pod namespace does not exist", async () => {
