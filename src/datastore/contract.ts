@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Datastore, WatchEvent } from "./api.js";
+
+/** One conformance suite, run against every Datastore implementation. */
+export interface ContractTarget {
+  readonly name: string;
+  readonly store: () => Datastore;
+  /** Restart the server side; the same store object must keep working afterwards. */
+  readonly restart: () => Promise<void>;
+  /** Shortest lease TTL the implementation honours, seconds. */
+  readonly minTtl: number;
+}
+
+async function collect(it: AsyncIterable<WatchEvent>, n: number, ms = 8000): Promise<WatchEvent[]> {
+  const out: WatchEvent[] = [];
+  const deadline = Date.now() + ms;
+  for await (const e of it) {
+    out.push(e);
+    if (out.length >= n || Date.now() > deadline) break;
+  }
+  return out;
+}
+
+async function eventually(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function datastoreContract(t: ContractTarget): void {
+  const p = `/contract/${t.name}/${Date.now()}`;
+
+  test(`${t.name}: put, get, list by prefix; revisions increase`, async () => {
+    const s = t.store();
+    const r1 = await s.put(`${p}/a/1`, "x");
+    const r2 = await s.put(`${p}/a/2`, "y");
+    await s.put(`${p}/b/1`, "z");
+    assert.ok(r2 > r1);
+    assert.equal((await s.get(`${p}/a/1`))?.value, "x");
+    const l = await s.list(`${p}/a/`);
+    assert.deepEqual(
+      l.items.map((i) => i.key),
+      [`${p}/a/1`, `${p}/a/2`],
+    );
+    assert.ok(l.revision >= r2);
+    assert.equal(await s.get(`${p}/none`), undefined);
+  });
+
+  test(`${t.name}: of concurrent creators exactly one wins`, async () => {
+    const s = t.store();
+    const wins = await Promise.all(Array.from({ length: 10 }, (_, i) => s.create(`${p}/race`, `w${i}`)));
+    assert.equal(wins.filter(Boolean).length, 1);
+  });
+
+  test(`${t.name}: compare-and-swap update and delete detect conflicts`, async () => {
+    const s = t.store();
+    await s.put(`${p}/cas`, "1");
+    const kv = await s.get(`${p}/cas`);
+    assert.ok(kv);
+    assert.equal(await s.update(`${p}/cas`, "2", kv.modRevision), true);
+    assert.equal(await s.update(`${p}/cas`, "3", kv.modRevision), false, "stale revision loses");
+    const now = await s.get(`${p}/cas`);
+    assert.equal(now?.value, "2");
+    assert.equal(await s.deleteIf(`${p}/cas`, kv.modRevision), false);
+    assert.equal(await s.deleteIf(`${p}/cas`, now?.modRevision ?? 0), true);
+    assert.equal(await s.delete(`${p}/cas`), false);
+  });
+
+  test(`${t.name}: watch from a past revision replays in order, then follows live changes`, async () => {
+    const s = t.store();
+    const start = (await s.list(`${p}/w/`)).revision;
+    await s.put(`${p}/w/1`, "a");
+    await s.put(`${p}/w/2`, "b");
+    await s.delete(`${p}/w/1`);
+    await s.put(`${p}/other`, "not mine");
+    const ac = new AbortController();
+    const it = s.watch(`${p}/w/`, start, ac.signal);
+    setTimeout(() => void s.put(`${p}/w/3`, "c"), 200);
+    const events = await collect(it, 4);
+    ac.abort();
+    assert.deepEqual(
+      events.map(
+        (e) =>
+          `${e.type}:${e.type === "put" ? e.kv.key.slice(-3) : e.type === "delete" ? e.key.slice(-3) : ""}`,
+      ),
+      ["put:w/1", "put:w/2", "delete:w/1", "put:w/3"],
+    );
+  });
+
+  test(`${t.name}: keys on a lease vanish when it expires, and watchers see the delete`, async () => {
+    const s = t.store();
+    const lease = await s.grantLease(t.minTtl);
+    await s.put(`${p}/l/node`, "alive", { lease });
+    const rev = (await s.list(`${p}/l/`)).revision;
+    assert.equal(await s.keepAlive(lease), true);
+    const ac = new AbortController();
+    const events = collect(s.watch(`${p}/l/`, rev, ac.signal), 1, (t.minTtl + 8) * 1000);
+    await eventually(
+      async () => (await s.get(`${p}/l/node`)) === undefined,
+      "leased key removed",
+      (t.minTtl + 8) * 1000,
+    );
+    const seen = await events;
+    ac.abort();
+    assert.equal(seen[0]?.type, "delete");
+    assert.equal(await s.keepAlive(lease), false, "an expired lease cannot be renewed");
+  });
+
+  test(`${t.name}: data and revisions survive a server restart`, async () => {
+    const s = t.store();
+    const rev = await s.put(`${p}/durable`, "kept");
+    await t.restart();
+    await eventually(async () => {
+      try {
+        return (await s.get(`${p}/durable`))?.value === "kept";
+      } catch {
+        return false; // reconnecting
+      }
+    }, "value readable after restart");
+    assert.ok((await s.put(`${p}/after`, "x")) > rev, "revisions keep increasing");
+  });
+}

@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe } from "node:test";
+import type { Datastore } from "../api.js";
+import { datastoreContract } from "../contract.js";
+import { connectEmbedded } from "./client.js";
+import { EmbeddedStore } from "./embedded-store.js";
+import { type DatastoreServer, serveDatastore } from "./server.js";
+
+describe("embedded datastore over its UNIX socket", () => {
+  const dir = mkdtempSync(join(tmpdir(), "strata-kv-"));
+  const socket = join(dir, "kv.sock");
+  let store: EmbeddedStore;
+  let server: DatastoreServer;
+  let client: Datastore;
+  const start = async () => {
+    store = new EmbeddedStore({ dir: join(dir, "data") });
+    server = await serveDatastore(store, socket);
+  };
+  const stop = async () => {
+    await store.close();
+    await server.close();
+  };
+  before(async () => {
+    await start();
+    client = connectEmbedded(socket);
+  });
+  after(async () => {
+    await client.close();
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  datastoreContract({
+    name: "embedded",
+    store: () => client,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+    minTtl: 1,
+  });
+});
