@@ -1,0 +1,11 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { pickSubnet } from "./subnet-pick.js";
+
+test("picks the lowest free /24 after the first, keeps a preferred free one, reports a full CIDR", () => {
+  assert.equal(pickSubnet("10.244.0.0/16", 24, new Set()), "10.244.1.0/24");
+  assert.equal(pickSubnet("10.244.0.0/16", 24, new Set(["10.244.1.0/24"])), "10.244.2.0/24");
+  assert.equal(pickSubnet("10.244.0.0/16", 24, new Set(["10.244.1.0/24"]), "10.244.9.0/24"), "10.244.9.0/24");
+  assert.equal(pickSubnet("10.244.0.0/16", 24, new Set(["10.244.9.0/24"]), "10.244.9.0/24"), "10.244.1.0/24");
+  assert.equal(pickSubnet("10.0.0.0/30", 31, new Set(["10.0.0.2/31"])), undefined);
+});
