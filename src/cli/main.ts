@@ -1,13 +1,22 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
+import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
+import { serveDatastore } from "../datastore/embedded/server.js";
+import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../kernel/spawn-pool.js";
+import { type CheckResult, runChecks } from "../lab/check.js";
+import { labDown, labUp, readLabState } from "../lab/runner.js";
+import { type LabSpec, labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
 import { runDemo } from "./demo.js";
-import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
+import { packageRoot, pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
+import { step } from "./progress.js";
 
 const program = new Command();
 program
@@ -33,10 +42,22 @@ program
 program
   .command("agent")
   .description(
-    "run the node agent: serves CNI requests forwarded by the plugin shim in this network namespace",
+    "run the node agent: serves CNI requests forwarded by the plugin shim in this network namespace; with --node, also leases a pod subnet and routes to the other nodes",
   )
   .option("--log-level <level>", "pino log level", "info")
-  .action(async (o: { logLevel: string }) => {
+  .option("--node <name>", "this node's name (enables cluster mode)")
+  .option("--cluster-cidr <cidr>", "pod network of the whole cluster", "10.244.0.0/16")
+  .option("--subnet-len <n>", "prefix length of each node's pod subnet", "24")
+  .option("--backend <name>", "host-gw | vxlan | vxlan-crosssubnet", "vxlan")
+  .option("--vxlan-port <port>", "VXLAN UDP port (8472 Linux/Flannel default, 4789 IANA)", "8472")
+  .option("--vni <vni>", "VXLAN network identifier", "1")
+  .option("--datastore <url>", "embedded:<socket path> or etcd:<http://host:port,...>")
+  .option("--underlay-dev <dev>", "interface carrying node-to-node traffic", "eth0")
+  .option("--state-dir <dir>", "where to write subnet.json and the CNI conflist")
+  .option("--lease-ttl <s>", "subnet lease TTL, seconds", "20")
+  .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
+  .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
+  .action(async (o: AgentCliOptions) => {
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
@@ -46,11 +67,50 @@ program
     const pool = existsSync(spawnHelperPath)
       ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
       : undefined;
+    const store = o.node ? openDatastore(o.datastore) : undefined;
     try {
-      await runAgent({ kernel: createIproute2Kernel({ runner: pool?.run }), logger, signal: ac.signal });
+      await runAgent({
+        kernel: createIproute2Kernel({ runner: pool?.run }),
+        logger,
+        signal: ac.signal,
+        healthPort: Number(o.healthPort),
+        cluster:
+          o.node && store
+            ? {
+                store,
+                node: o.node,
+                clusterCidr: o.clusterCidr,
+                subnetLen: Number(o.subnetLen),
+                underlayDev: o.underlayDev,
+                backend: createBackend(o.backend, o.node, Number(o.vni), Number(o.vxlanPort)),
+                leaseTtlSeconds: Number(o.leaseTtl),
+                resyncMs: 10_000,
+                stateDir: o.stateDir,
+                masquerade: o.masquerade,
+              }
+            : undefined,
+      });
     } finally {
+      await store?.close();
       pool?.close();
     }
+  });
+
+program
+  .command("datastore")
+  .description(
+    "serve the embedded datastore on a UNIX socket (reachable from every namespace on this machine)",
+  )
+  .requiredOption("--socket <path>", "socket path")
+  .requiredOption("--dir <dir>", "directory of its log")
+  .action(async (o: { socket: string; dir: string }) => {
+    const store = new EmbeddedStore({ dir: o.dir });
+    const server = await serveDatastore(store, o.socket);
+    await new Promise<void>((resolve) => {
+      for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
+    });
+    await server.close();
+    await store.close();
   });
 
 program
@@ -62,6 +122,109 @@ program
   .action(async (o: { pods: string; keep?: boolean; down?: boolean }) => {
     const ok = await runDemo({ pods: Number(o.pods), keep: Boolean(o.keep), downOnly: Boolean(o.down) });
     process.exitCode = ok ? 0 : 1;
+  });
+
+const lab = program
+  .command("lab")
+  .description("an emulated multi-node cluster in network namespaces on this machine");
+const labPaths = () => ({
+  root: packageRoot,
+  cliScript: join(packageRoot, "bin/strata.js"),
+  nodePath: process.execPath,
+  shimPath,
+  entryDir: pluginEntryDir,
+});
+const printChecks = (results: CheckResult[]): boolean => {
+  console.log(`\n${"check".padEnd(26)} ${"from".padEnd(10)} ${"to".padEnd(28)} result`);
+  for (const r of results)
+    console.log(`${r.kind.padEnd(26)} ${r.from.padEnd(10)} ${r.to.padEnd(28)} ${r.ok ? "ok" : "FAIL"}`);
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(
+    failed === 0
+      ? `\nall ${results.length} checks passed ✔`
+      : `\n${failed} of ${results.length} checks failed ✘`,
+  );
+  return failed === 0;
+};
+const labOptions = (c: Command) =>
+  c
+    .option("--model <model>", labModels.join(" | "), "vxlan")
+    .option("--nodes <n>", "number of nodes", "3")
+    .option("--pods <m>", "pods per node", "2")
+    .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
+    .option("--datastore <kind>", "embedded | etcd", "embedded");
+type LabCli = { model: string; nodes: string; pods: string; underlay: string; datastore: string };
+const labSpec = (o: LabCli): LabSpec => {
+  if (!(labModels as readonly string[]).includes(o.model))
+    throw new Error(`--model must be one of ${labModels.join(", ")}`);
+  return {
+    model: o.model as LabSpec["model"],
+    nodes: Number(o.nodes),
+    podsPerNode: Number(o.pods),
+    underlay: o.underlay === "l3" ? "l3" : "l2",
+    datastore: o.datastore === "etcd" ? "etcd" : "embedded",
+    clusterCidr: "10.244.0.0/16",
+    underlayMtu: 1500,
+  };
+};
+labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
+  async (o: LabCli) => {
+    const state = await labUp(createIproute2Kernel(), labSpec(o), labPaths(), step);
+    for (const n of state.nodes)
+      console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+  },
+);
+lab
+  .command("status")
+  .description("nodes, subnets, pods and agent health")
+  .action(async () => {
+    const state = await readLabState();
+    if (!state) {
+      console.log("no lab is up (strata lab up)");
+      return;
+    }
+    const kernel = createIproute2Kernel();
+    console.log(
+      `model ${state.spec.model}, underlay ${state.spec.underlay}, datastore ${state.spec.datastore}`,
+    );
+    for (const n of state.nodes) {
+      const h = await kernel.exec(namedNetns(n.ns), [
+        "python3",
+        "-c",
+        "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
+      ]);
+      console.log(
+        `${n.name} ${n.ip} ${n.subnet} agent pid ${n.pid}: ${h.code === 0 ? h.stdout.trim() : "not answering"}`,
+      );
+    }
+    for (const p of state.pods) console.log(`  pod ${p.name} on ${p.node}: ${p.ip}`);
+  });
+lab
+  .command("check")
+  .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
+  .action(async () => {
+    const state = await readLabState();
+    if (!state) throw new Error("no lab is up (strata lab up)");
+    process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
+  });
+lab
+  .command("down")
+  .description("remove the lab (also after a crash)")
+  .action(async () => {
+    await step("removing the lab", () => labDown(createIproute2Kernel()));
+  });
+labOptions(lab.command("run").description("up, check, down: the lab's main job in one go"))
+  .option("--keep", "leave the lab up afterwards")
+  .action(async (o: LabCli & { keep?: boolean }) => {
+    const kernel = createIproute2Kernel();
+    try {
+      const state = await labUp(kernel, labSpec(o), labPaths(), step);
+      for (const n of state.nodes)
+        console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+      process.exitCode = printChecks(await runChecks(kernel, state)) ? 0 : 1;
+    } finally {
+      if (!o.keep) await step("removing the lab", () => labDown(kernel));
+    }
   });
 
 await program.parseAsync(process.argv);

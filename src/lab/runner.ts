@@ -1,0 +1,242 @@
+import { spawn } from "node:child_process";
+import { existsSync, openSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { installCniPlugins } from "../cni/install.js";
+import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
+import { type Kernel, namedNetns } from "../kernel/api.js";
+import { pluginTypes } from "../plugins/catalog.js";
+import { type LabPlan, type LabSpec, labPrefix, planLab, underlayNs } from "./topology.js";
+
+/** Everything the lab writes lives here (removed by `lab down`). */
+export const labDir = "/run/strata-lab";
+
+export interface LabPaths {
+  readonly root: string;
+  readonly cliScript: string;
+  readonly nodePath: string;
+  readonly shimPath: string;
+  readonly entryDir: string;
+}
+
+export interface LabPodState {
+  readonly name: string;
+  readonly ns: string;
+  readonly node: string;
+  readonly ip: string;
+}
+
+export interface LabState {
+  readonly spec: LabSpec;
+  readonly nodes: { name: string; ns: string; ip: string; subnet: string; podMtu: number; pid: number }[];
+  readonly pods: LabPodState[];
+  readonly datastorePid?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Start a long-running process detached from this command, output to a log file. */
+function daemon(argv: string[], log: string): number {
+  const out = openSync(log, "a");
+  const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", out, out] });
+  child.unref();
+  return child.pid ?? -1;
+}
+
+async function waitFor(cond: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`lab: timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export async function labDown(kernel: Kernel): Promise<void> {
+  try {
+    const state = JSON.parse(await readFile(join(labDir, "state.json"), "utf8")) as LabState;
+    for (const pid of [...state.nodes.map((n) => n.pid), state.datastorePid]) {
+      if (pid && pid > 0) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  } catch {
+    // no state (crashed mid-way): fall through to removing by name
+  }
+  // Processes started by a lab that crashed before writing state run inside lab namespaces.
+  for (const name of await kernel.netns.list()) {
+    if (!name.startsWith(labPrefix)) continue;
+    const pids = await kernel
+      .exec({ kind: "named", name }, ["ip", "netns", "pids", name])
+      .catch(() => undefined);
+    for (const pid of (pids?.stdout ?? "").split("\n").filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  }
+  for (const name of await kernel.netns.list()) {
+    if (name.startsWith(labPrefix)) await kernel.netns.delete(name, { ifPresent: true });
+  }
+  await rm(labDir, { recursive: true, force: true });
+}
+
+export async function labUp(
+  kernel: Kernel,
+  spec: LabSpec,
+  paths: LabPaths,
+  step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<LabState> {
+  const plan: LabPlan = planLab(spec);
+  await step("removing an earlier lab", () => labDown(kernel));
+  await mkdir(labDir, { recursive: true });
+  const bin = join(labDir, "bin");
+  await step("installing CNI plugins", () =>
+    installCniPlugins({
+      dir: bin,
+      types: pluginTypes,
+      shimPath: paths.shimPath,
+      nodePath: paths.nodePath,
+      entryDir: paths.entryDir,
+    }),
+  );
+  await step(`building the ${spec.underlay} underlay and ${spec.nodes} node namespaces`, async () => {
+    await kernel.netns.create(underlayNs);
+    for (const n of plan.nodes) await kernel.netns.create(n.ns);
+    for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
+    await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
+  });
+  let datastorePid: number | undefined;
+  let datastoreUrl: string;
+  if (spec.datastore === "embedded") {
+    const socket = join(labDir, "kv.sock");
+    datastorePid = await step("starting the embedded datastore", async () => {
+      const pid = daemon(
+        [paths.nodePath, paths.cliScript, "datastore", "--socket", socket, "--dir", join(labDir, "kv")],
+        join(labDir, "datastore.log"),
+      );
+      await waitFor(async () => existsSync(socket), "the datastore socket");
+      return pid;
+    });
+    datastoreUrl = `embedded:${socket}`;
+  } else {
+    // etcd runs on the underlay namespace's address, reachable from every node.
+    const url = "http://192.168.10.1:2379";
+    datastorePid = await step("starting etcd on the underlay", async () => {
+      const pid = daemon(
+        [
+          "ip",
+          "netns",
+          "exec",
+          underlayNs,
+          "etcd",
+          "--name",
+          "lab",
+          "--data-dir",
+          join(labDir, "etcd"),
+          "--listen-client-urls",
+          url,
+          "--advertise-client-urls",
+          url,
+          "--listen-peer-urls",
+          "http://192.168.10.1:2380",
+          "--initial-advertise-peer-urls",
+          "http://192.168.10.1:2380",
+          "--initial-cluster",
+          "lab=http://192.168.10.1:2380",
+        ],
+        join(labDir, "etcd.log"),
+      );
+      await waitFor(
+        async () =>
+          (await readFile(join(labDir, "etcd.log"), "utf8").catch(() => "")).includes(
+            "ready to serve client requests",
+          ),
+        "etcd",
+      );
+      return pid;
+    });
+    datastoreUrl = `etcd:${url}`;
+  }
+  const backend = spec.model;
+  const nodes: LabState["nodes"] = [];
+  await step(`starting ${spec.nodes} strata agents (${backend})`, async () => {
+    for (const n of plan.nodes) {
+      const stateDir = join(labDir, n.name);
+      await mkdir(stateDir, { recursive: true });
+      const pid = daemon(
+        [
+          "ip",
+          "netns",
+          "exec",
+          n.ns,
+          paths.nodePath,
+          paths.cliScript,
+          "agent",
+          "--node",
+          n.name,
+          "--backend",
+          backend,
+          "--cluster-cidr",
+          spec.clusterCidr,
+          "--datastore",
+          datastoreUrl,
+          "--underlay-dev",
+          "eth0",
+          "--state-dir",
+          stateDir,
+          "--lease-ttl",
+          "10",
+        ],
+        join(stateDir, "agent.log"),
+      );
+      nodes.push({ name: n.name, ns: n.ns, ip: n.ip, subnet: "", podMtu: 0, pid });
+    }
+    for (const node of nodes) {
+      const file = join(labDir, node.name, "subnet.json");
+      await waitFor(async () => existsSync(file), `${node.name}'s subnet lease`);
+      const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
+      node.subnet = s.subnet;
+      node.podMtu = s.mtu;
+    }
+  });
+  const pods: LabPodState[] = [];
+  if (plan.pods.length > 0) {
+    await step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
+      for (const p of plan.pods) {
+        await kernel.netns.create(p.ns);
+        const list = JSON.parse(
+          await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
+        ) as ConfList;
+        const node = plan.nodes.find((n) => n.name === p.node);
+        const result = (await addNetworkList(
+          list,
+          {
+            containerId: p.containerId,
+            netns: `/run/netns/${p.ns}`,
+            ifName: "eth0",
+            args: { K8S_POD_NAME: p.name },
+          },
+          { cniPath: [bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
+        )) as { ips: { address: string }[] };
+        pods.push({ name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" });
+      }
+    });
+  }
+  const state: LabState = { spec, nodes, pods, datastorePid };
+  await writeFile(join(labDir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+  return state;
+}
+
+export async function readLabState(): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(join(labDir, "state.json"), "utf8")) as LabState;
+  } catch {
+    return undefined;
+  }
+}
