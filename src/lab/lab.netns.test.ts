@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { repoRoot } from "../../test/support/cni.js";
+import { namedNetns } from "../kernel/api.js";
+import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { runChecks } from "./check.js";
+import { labDown, labUp } from "./runner.js";
+import type { LabSpec } from "./topology.js";
+
+const kernel = createIproute2Kernel();
+const paths = {
+  root: repoRoot,
+  cliScript: join(repoRoot, "bin/strata.js"),
+  nodePath: process.execPath,
+  shimPath: join(repoRoot, "dist/shim/strata-cni-shim"),
+  entryDir: join(repoRoot, "dist/src/plugins"),
+};
+const quiet = <T>(_label: string, fn: () => Promise<T>) => fn();
+const spec = (o: Partial<LabSpec>): LabSpec => ({
+  model: "vxlan",
+  nodes: 3,
+  podsPerNode: 2,
+  underlay: "l2",
+  datastore: "embedded",
+  clusterCidr: "10.244.0.0/16",
+  underlayMtu: 1500,
+  ...o,
+});
+
+async function health(
+  ns: string,
+): Promise<{ unreachable: { node: string; reason: string }[]; subnet?: string }> {
+  const r = await kernel.exec(namedNetns(ns), [
+    "python3",
+    "-c",
+    "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
+  ]);
+  return JSON.parse(r.stdout);
+}
+
+describe("the lab (agents as processes, one per node namespace)", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  for (const s of [
+    spec({ model: "vxlan", underlay: "l3" }),
+    spec({ model: "host-gw", underlay: "l2", datastore: "etcd" }),
+    spec({ model: "vxlan-crosssubnet", underlay: "l3", datastore: "etcd" }),
+  ]) {
+    test(`${s.model} on ${s.underlay} with ${s.datastore}: every check passes`, async () => {
+      const state = await labUp(kernel, s, paths, quiet);
+      const results = await runChecks(kernel, state);
+      assert.deepEqual(
+        results.filter((r) => !r.ok),
+        [],
+      );
+      assert.ok(results.length >= 15);
+      await labDown(kernel);
+    });
+  }
+
+  test("host-gw on an l3 underlay is reported as not workable, with no black-hole route", async () => {
+    const state = await labUp(
+      kernel,
+      spec({ model: "host-gw", underlay: "l3", podsPerNode: 1 }),
+      paths,
+      quiet,
+    );
+    const n1 = state.nodes[0];
+    const n2 = state.nodes[1];
+    assert.ok(n1 && n2);
+    const h = await health(n1.ns);
+    assert.equal(h.unreachable[0]?.node, "n2");
+    assert.match(h.unreachable[0]?.reason ?? "", /shared L2 segment/);
+    const routes = await kernel.routes(namedNetns(n1.ns), { family: 4 });
+    assert.equal(
+      routes.some((r) => r.dst === n2.subnet),
+      false,
+    );
+    await labDown(kernel);
+  });
+
+  test("an agent killed -9 and restarted keeps its subnet; running traffic is not interrupted", async () => {
+    const state = await labUp(kernel, spec({ model: "vxlan", nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const [a, b] = state.pods;
+    const n1 = state.nodes[0];
+    assert.ok(a && b && n1);
+    // ping every 50 ms for 4 s while node 1's agent is killed and started again
+    const pinger = kernel.exec(namedNetns(a.ns), ["ping", "-i", "0.05", "-w", "4", "-q", b.ip]);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(n1.pid, "SIGKILL");
+    const { spawn } = await import("node:child_process");
+    const restarted = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        n1.ns,
+        process.execPath,
+        paths.cliScript,
+        "agent",
+        "--node",
+        "n1",
+        "--backend",
+        "vxlan",
+        "--datastore",
+        "embedded:/run/strata-lab/kv.sock",
+        "--state-dir",
+        "/run/strata-lab/n1",
+      ],
+      { stdio: "ignore", detached: true },
+    );
+    restarted.unref();
+    const out = (await pinger).stdout;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    assert.ok(m, out);
+    const lost = Number(m[1]) - Number(m[2]);
+    assert.ok(lost <= 1, `lost ${lost} of ${m[1]} pings during the agent restart`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await health(n1.ns)).subnet, n1.subnet, "same subnet after restart");
+    process.kill(restarted.pid ?? 0, "SIGKILL");
+    await labDown(kernel);
+  });
+});
