@@ -31,6 +31,8 @@ export interface LabState {
   readonly nodes: { name: string; ns: string; ip: string; subnet: string; podMtu: number; pid: number }[];
   readonly pods: LabPodState[];
   readonly datastorePid?: number;
+  /** How the datastore was started, so it can be restarted (outage tests). */
+  readonly datastoreArgv?: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,14 +114,21 @@ export async function labUp(
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
   });
   let datastorePid: number | undefined;
+  let datastoreArgv: string[] = [];
   let datastoreUrl: string;
   if (spec.datastore === "embedded") {
     const socket = join(labDir, "kv.sock");
     datastorePid = await step("starting the embedded datastore", async () => {
-      const pid = daemon(
-        [paths.nodePath, paths.cliScript, "datastore", "--socket", socket, "--dir", join(labDir, "kv")],
-        join(labDir, "datastore.log"),
-      );
+      datastoreArgv = [
+        paths.nodePath,
+        paths.cliScript,
+        "datastore",
+        "--socket",
+        socket,
+        "--dir",
+        join(labDir, "kv"),
+      ];
+      const pid = daemon(datastoreArgv, join(labDir, "datastore.log"));
       await waitFor(async () => existsSync(socket), "the datastore socket");
       return pid;
     });
@@ -128,30 +137,28 @@ export async function labUp(
     // etcd runs on the underlay namespace's address, reachable from every node.
     const url = "http://192.168.10.1:2379";
     datastorePid = await step("starting etcd on the underlay", async () => {
-      const pid = daemon(
-        [
-          "ip",
-          "netns",
-          "exec",
-          underlayNs,
-          "etcd",
-          "--name",
-          "lab",
-          "--data-dir",
-          join(labDir, "etcd"),
-          "--listen-client-urls",
-          url,
-          "--advertise-client-urls",
-          url,
-          "--listen-peer-urls",
-          "http://192.168.10.1:2380",
-          "--initial-advertise-peer-urls",
-          "http://192.168.10.1:2380",
-          "--initial-cluster",
-          "lab=http://192.168.10.1:2380",
-        ],
-        join(labDir, "etcd.log"),
-      );
+      datastoreArgv = [
+        "ip",
+        "netns",
+        "exec",
+        underlayNs,
+        "etcd",
+        "--name",
+        "lab",
+        "--data-dir",
+        join(labDir, "etcd"),
+        "--listen-client-urls",
+        url,
+        "--advertise-client-urls",
+        url,
+        "--listen-peer-urls",
+        "http://192.168.10.1:2380",
+        "--initial-advertise-peer-urls",
+        "http://192.168.10.1:2380",
+        "--initial-cluster",
+        "lab=http://192.168.10.1:2380",
+      ];
+      const pid = daemon(datastoreArgv, join(labDir, "etcd.log"));
       await waitFor(
         async () =>
           (await readFile(join(labDir, "etcd.log"), "utf8").catch(() => "")).includes(
@@ -228,9 +235,18 @@ export async function labUp(
       }
     });
   }
-  const state: LabState = { spec, nodes, pods, datastorePid };
+  const state: LabState = { spec, nodes, pods, datastorePid, datastoreArgv };
   await writeFile(join(labDir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
   return state;
+}
+
+/** Kill the lab's datastore (an outage); returns a function that starts it again. */
+export function stopDatastore(state: LabState): () => Promise<number> {
+  if (state.datastorePid) process.kill(state.datastorePid, "SIGKILL");
+  return async () => {
+    const log = join(labDir, state.spec.datastore === "etcd" ? "etcd.log" : "datastore.log");
+    return daemon(state.datastoreArgv ?? [], log);
+  };
 }
 
 export async function readLabState(): Promise<LabState | undefined> {
