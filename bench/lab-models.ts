@@ -1,0 +1,270 @@
+/**
+ * Per-model data path in the lab: iperf3 TCP throughput and ping latency pod→pod across nodes,
+ * against the raw underlay (node→node) measured in the same lab, and against a hand-built kernel
+ * configuration of the same model (routes / VXLAN device made with plain `ip` commands, no agent).
+ * Also: convergence (a node joins → every other node has its route) and agent memory with 1,000
+ * simulated remote nodes. Usage: node dist/bench/lab-models.js [--seconds S] [--rounds R]
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { join, resolve } from "node:path";
+import { type Kernel, namedNetns } from "../src/kernel/api.js";
+import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { labDir, labDown, labUp } from "../src/lab/runner.js";
+import type { LabModel, LabSpec } from "../src/lab/topology.js";
+import { median } from "./stats.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1]) || 3;
+const kernel = createIproute2Kernel();
+const paths = {
+  root,
+  cliScript: join(root, "bin/strata.js"),
+  nodePath: process.execPath,
+  shimPath: join(root, "dist/shim/strata-cni-shim"),
+  entryDir: join(root, "dist/src/plugins"),
+};
+const quiet = <T>(_l: string, fn: () => Promise<T>) => fn();
+const spec = (model: LabModel, underlay: "l2" | "l3", nodes = 2): LabSpec => ({
+  model,
+  nodes,
+  podsPerNode: 1,
+  underlay,
+  datastore: "embedded",
+  clusterCidr: "10.244.0.0/16",
+  underlayMtu: 1500,
+});
+
+async function throughput(k: Kernel, fromNs: string, toNs: string, toIp: string): Promise<number> {
+  const server = spawn("ip", ["netns", "exec", toNs, "iperf3", "-s", "-1", "-B", toIp], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    const r = await k.exec(namedNetns(fromNs), ["iperf3", "-c", toIp, "-t", String(seconds), "-J"]);
+    const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } } };
+    return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
+  } finally {
+    server.kill();
+  }
+}
+
+async function latency(k: Kernel, fromNs: string, toIp: string): Promise<number> {
+  const r = await k.exec(namedNetns(fromNs), ["ping", "-c", "30", "-i", "0.01", toIp]);
+  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  return median(rtts) * 1000;
+}
+
+interface Row {
+  label: string;
+  gbps: number;
+  us: number;
+}
+
+const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 3;
+const medianRow = (label: string, runs: Row[]): Row => ({
+  label,
+  gbps: median(runs.map((r) => r.gbps)),
+  us: median(runs.map((r) => r.us)),
+});
+
+/** Pod→pod and node→node in one lab. */
+async function measureLab(model: LabModel, underlay: "l2" | "l3"): Promise<{ pod: Row; raw: Row }> {
+  const state = await labUp(kernel, spec(model, underlay), paths, quiet);
+  try {
+    const [a, b] = state.pods;
+    const [n1, n2] = state.nodes;
+    if (!a || !b || !n1 || !n2) throw new Error("lab incomplete");
+    const pod = {
+      label: `${model} (${underlay}) pod→pod`,
+      gbps: await throughput(kernel, a.ns, b.ns, b.ip),
+      us: await latency(kernel, a.ns, b.ip),
+    };
+    const raw = {
+      label: `raw underlay (${underlay}) node→node`,
+      gbps: await throughput(kernel, n1.ns, n2.ns, n2.ip),
+      us: await latency(kernel, n1.ns, n2.ip),
+    };
+    return { pod, raw };
+  } finally {
+    await labDown(kernel);
+  }
+}
+
+/** The same model wired by hand: the lab's underlay and pods, but routes/VXLAN made with ip(8). */
+async function measureHandBuilt(model: "host-gw" | "vxlan", underlay: "l2" | "l3"): Promise<Row> {
+  const state = await labUp(kernel, { ...spec(model, underlay), podsPerNode: 1 }, paths, quiet);
+  try {
+    // Stop the agents and strip what they made, then wire the model by hand.
+    for (const n of state.nodes) process.kill(n.pid, "SIGKILL");
+    const [n1, n2] = state.nodes;
+    const [a, b] = state.pods;
+    if (!n1 || !n2 || !a || !b) throw new Error("lab incomplete");
+    const sh = (ns: string, ...args: string[]) =>
+      execFileSync("ip", ["-n", ns, ...args], { stdio: "ignore" });
+    const flush = (ns: string) => {
+      for (const line of execFileSync("ip", ["-n", ns, "route", "show", "proto", "147"], { encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean)) {
+        sh(ns, "route", "del", ...line.trim().split(/\s+/));
+      }
+      try {
+        sh(ns, "link", "del", "strata.1");
+      } catch {
+        // host-gw has none
+      }
+    };
+    flush(n1.ns);
+    flush(n2.ns);
+    const nodes = [n1, n2];
+    const vtepMac = (i: number) => `02:00:00:00:01:0${i + 1}`;
+    const vtep = (subnet: string) => subnet.replace(/\/24$/, "");
+    for (const [i, self] of nodes.entries()) {
+      const peer = nodes[1 - i] as typeof self;
+      if (model === "host-gw") {
+        sh(self.ns, "route", "add", peer.subnet, "via", peer.ip, "dev", "eth0");
+        continue;
+      }
+      sh(
+        self.ns,
+        "link",
+        "add",
+        "name",
+        "vx0",
+        "address",
+        vtepMac(i),
+        "mtu",
+        "1450",
+        "type",
+        "vxlan",
+        "id",
+        "7",
+        "dstport",
+        "8472",
+        "local",
+        self.ip,
+        "dev",
+        "eth0",
+        "nolearning",
+      );
+      sh(self.ns, "addr", "add", `${vtep(self.subnet)}/32`, "dev", "vx0");
+      sh(self.ns, "link", "set", "vx0", "up");
+      execFileSync("bridge", [
+        "-n",
+        self.ns,
+        "fdb",
+        "append",
+        vtepMac(1 - i),
+        "dev",
+        "vx0",
+        "dst",
+        peer.ip,
+        "self",
+        "permanent",
+      ]);
+      sh(
+        self.ns,
+        "neigh",
+        "replace",
+        vtep(peer.subnet),
+        "lladdr",
+        vtepMac(1 - i),
+        "dev",
+        "vx0",
+        "nud",
+        "permanent",
+      );
+      sh(self.ns, "route", "add", peer.subnet, "via", vtep(peer.subnet), "dev", "vx0", "onlink");
+    }
+    return {
+      label: `hand-built ${model} (${underlay}) pod→pod`,
+      gbps: await throughput(kernel, a.ns, b.ns, b.ip),
+      us: await latency(kernel, a.ns, b.ip),
+    };
+  } finally {
+    await labDown(kernel);
+  }
+}
+
+/** A third node joins a running lab: time until both others have its route. */
+async function convergence(): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const state = await labUp(kernel, { ...spec("host-gw", "l2", 3), podsPerNode: 0 }, paths, quiet);
+    try {
+      const [n1, n2, n3] = state.nodes;
+      if (!n1 || !n2 || !n3) throw new Error("lab incomplete");
+      // Take n3 out (agent stopped, lease revoked by expiry is slow: delete its key), then rejoin.
+      process.kill(n3.pid, "SIGKILL");
+      const hasRoute = async (ns: string) =>
+        (await kernel.routes(namedNetns(ns), { family: 4 })).some(
+          (r) => r.dst === n3.subnet && r.proto === "147",
+        );
+      // Wait for n3's lease to expire everywhere (TTL 10 s in the lab).
+      while ((await hasRoute(n1.ns)) || (await hasRoute(n2.ns))) await new Promise((r) => setTimeout(r, 200));
+      const started = performance.now();
+      const child = spawn(
+        "ip",
+        [
+          "netns",
+          "exec",
+          n3.ns,
+          process.execPath,
+          paths.cliScript,
+          "agent",
+          "--node",
+          "n3",
+          "--backend",
+          "host-gw",
+          "--datastore",
+          `embedded:${labDir}/kv.sock`,
+          "--state-dir",
+          `${labDir}/n3`,
+          "--lease-ttl",
+          "10",
+        ],
+        { stdio: "ignore" },
+      );
+      while (!((await hasRoute(n1.ns)) && (await hasRoute(n2.ns))))
+        await new Promise((r) => setTimeout(r, 10));
+      samples.push(performance.now() - started);
+      child.kill("SIGKILL");
+    } finally {
+      await labDown(kernel);
+    }
+  }
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const rows: { model: Row; raw: Row; hand?: Row }[] = [];
+  for (const [model, underlay] of [
+    ["host-gw", "l2"],
+    ["vxlan", "l2"],
+    ["vxlan", "l3"],
+    ["vxlan-crosssubnet", "l3"],
+  ] as const) {
+    const m = await measureLab(model, underlay);
+    const hand =
+      model === "host-gw" || model === "vxlan" ? await measureHandBuilt(model, underlay) : undefined;
+    rows.push({ model: m.pod, raw: m.raw, hand });
+  }
+  console.log(
+    `lab data path (iperf3 TCP ${seconds} s, ping median of 30; medians of ${rounds} interleaved rounds; ratios against the same run)`,
+  );
+  console.log(
+    `${"path".padEnd(40)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)}  ${"×raw".padStart(6)} ${"×hand".padStart(6)}`,
+  );
+  for (const r of rows) {
+    const f = (row: Row, raw?: Row, hand?: Row) =>
+      `${row.label.padEnd(40)} ${row.gbps.toFixed(2).padStart(7)} ${row.us.toFixed(0).padStart(7)}  ${(raw ? (row.gbps / raw.gbps).toFixed(2) : "").padStart(6)} ${(hand ? (row.gbps / hand.gbps).toFixed(2) : "").padStart(6)}`;
+    console.log(f(r.raw));
+    if (r.hand) console.log(f(r.hand, r.raw));
+    console.log(f(r.model, r.raw, r.hand));
+  }
+  const conv = await convergence();
+  console.log(
+    `\nconvergence (host-gw, a node rejoins → both other nodes route to it): median ${median(conv).toFixed(0)} ms of ${conv.map((c) => c.toFixed(0)).join(", ")}`,
+  );
+  const rss = execFileSync(process.execPath, [join(root, "dist/bench/agent-rss.js")], { encoding: "utf8" });
+  console.log(rss.trim());
+}
+
+await main();
