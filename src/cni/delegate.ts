@@ -1,7 +1,7 @@
-import { spawn } from "node:child_process";
 import { access, constants } from "node:fs/promises";
 import { join } from "node:path";
 import { describeError } from "../common/errors.js";
+import { runProgram } from "../process/run-program.js";
 import { CniError, CniErrorCode } from "./errors.js";
 import { type CniResult, parseResult } from "./result.js";
 import type { CniCommand, CniRequest, PluginInvocation, PluginOutcome } from "./skeleton.js";
@@ -48,21 +48,9 @@ async function findOnPath(type: string, cniPath: readonly string[]): Promise<str
   );
 }
 
-function execPlugin(path: string, inv: PluginInvocation): Promise<PluginOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path, [], { env: inv.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ exitCode: code ?? 1, stdout, stderr }));
-    child.stdin.end(inv.stdin);
-  });
+async function execPlugin(path: string, inv: PluginInvocation): Promise<PluginOutcome> {
+  const r = await runProgram([path], { input: inv.stdin, env: inv.env as NodeJS.ProcessEnv });
+  return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function runDelegate(

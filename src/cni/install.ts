@@ -1,5 +1,6 @@
-import { access, chmod, copyFile, mkdir, rename, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { pathExists } from "../process/run-program.js";
 
 export interface InstallOptions {
   readonly dir: string;
@@ -17,7 +18,7 @@ export interface InstallOptions {
  */
 export async function installCniPlugins(opts: InstallOptions): Promise<string[]> {
   await mkdir(opts.dir, { recursive: true });
-  const shim = opts.shimPath && (await isFile(opts.shimPath)) ? opts.shimPath : undefined;
+  const shim = opts.shimPath && (await pathExists(opts.shimPath)) ? opts.shimPath : undefined;
   const written: string[] = [];
   for (const type of opts.types) {
     const target = join(opts.dir, type);
@@ -33,13 +34,4 @@ export async function installCniPlugins(opts: InstallOptions): Promise<string[]>
     written.push(target);
   }
   return written;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { runProgram } from "../process/run-program.js";
 import { CniError, type CniErrorCode } from "./errors.js";
 import type { PluginOutcome } from "./skeleton.js";
 
@@ -72,20 +72,11 @@ export function runPlugin(
         }
       : {}),
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ exitCode: code ?? 1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  return runProgram(argv, { input: stdin, env }).then((r) => ({
+    exitCode: r.code,
+    stdout: r.stdout,
+    stderr: r.stderr,
+  }));
 }
 
 function failure(type: string, command: string, outcome: PluginOutcome): PluginFailed {

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
-import { run } from "./iproute2/run.js";
+import { runProgram as run } from "../process/run-program.js";
 import { decodeSpawnReply, encodeSpawnRequest, SpawnPool } from "./spawn-pool.js";
 
 const helper = join(repoRoot, "dist/shim/strata-spawn-helper");

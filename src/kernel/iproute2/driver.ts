@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { access, readFile, writeFile } from "node:fs/promises";
+import { runProgram as run } from "../../process/run-program.js";
 import type {
   Address,
   ExecResult,
@@ -21,7 +22,6 @@ import { classifyError } from "./classify.js";
 import { ipNetnsArgs, netnsPath, netnsRunDir } from "./netns-args.js";
 import { parseAddresses, parseFdb, parseLinks, parseNeighbours, parseRoutes } from "./parse.js";
 import { batchLine, type Rendered, renderOp, sysctlPath, type Tool } from "./render.js";
-import { run } from "./run.js";
 
 export interface Iproute2Options {
   /** How programs are started; a resident agent passes a SpawnPool's runner (see spawn-pool.ts). */

@@ -1,4 +1,3 @@
-import { access } from "node:fs/promises";
 import { type DelegateOptions, delegateAdd, runDelegate } from "../../cni/delegate.js";
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import type { CniResult } from "../../cni/result.js";
@@ -8,6 +7,7 @@ import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
+import { pathExists } from "../../process/run-program.js";
 import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
 import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
@@ -49,15 +49,6 @@ function kernelToCni(err: unknown, what: string): CniError {
     );
   }
   return new CniError(CniErrorCode.KernelFailure, `${what} failed`, describeError(err));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
@@ -133,7 +124,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
 
   async function add(req: Req): Promise<CniResult> {
     const c = req.config;
-    if (!(await exists(req.netns))) {
+    if (!(await pathExists(req.netns))) {
       throw new CniError(
         CniErrorCode.UnknownContainer,
         `network namespace ${req.netns} does not exist`,

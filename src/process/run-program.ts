@@ -1,11 +1,20 @@
 import { spawn } from "node:child_process";
-import type { ExecResult } from "../api.js";
+import { access } from "node:fs/promises";
 
-/** Run a program without a shell; resolves with its exit code and output, rejects only if it cannot start. */
-export function run(
+export interface ProgramResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Run a program without a shell, feeding `input` on stdin; resolves with its exit code (128 when
+ * killed by a signal) and output; rejects only when it cannot be started.
+ */
+export function runProgram(
   argv: readonly string[],
   opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<ExecResult> {
+): Promise<ProgramResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       env: opts.env ?? process.env,
@@ -24,4 +33,13 @@ export function run(
     child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
+}
+
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
