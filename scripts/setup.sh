@@ -15,6 +15,7 @@ command -v ping >/dev/null || need+=(iputils-ping)
 command -v cc >/dev/null || need+=(gcc)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
+command -v containerd >/dev/null || need+=(containerd)
 [ -x /bin/busybox ] || need+=(busybox-static)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if ((${#need[@]})); then
