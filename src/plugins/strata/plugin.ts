@@ -161,6 +161,8 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       if (ipamOutcome.status === "rejected") throw ipamOutcome.reason;
       if (linkOutcome.status === "rejected") throw linkOutcome.reason;
       const ipam = ipamOutcome.value;
+      // IPAM and the veth run in parallel, so both crash points sit here: either name leaves an
+      // address reserved and a veth pair behind, for DEL and GC to clean up.
       crashPoint("ipam");
       crashPoint("veth");
       if (!ipam.ips || ipam.ips.length === 0) {
