@@ -9,6 +9,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { type Kernel, namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { rttMicros, throughputGbps } from "../src/lab/measure.js";
 import { labDir, labDown, labUp } from "../src/lab/runner.js";
 import type { LabModel, LabSpec } from "../src/lab/topology.js";
 import { median } from "./stats.js";
@@ -34,23 +35,9 @@ const spec = (model: LabModel, underlay: "l2" | "l3", nodes = 2): LabSpec => ({
   underlayMtu: 1500,
 });
 
-async function throughput(k: Kernel, fromNs: string, toNs: string, toIp: string): Promise<number> {
-  const server = spawn("ip", ["netns", "exec", toNs, "iperf3", "-s", "-1", "-B", toIp], { stdio: "ignore" });
-  await new Promise((r) => setTimeout(r, 300));
-  try {
-    const r = await k.exec(namedNetns(fromNs), ["iperf3", "-c", toIp, "-t", String(seconds), "-J"]);
-    const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } } };
-    return (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
-  } finally {
-    server.kill();
-  }
-}
-
-async function latency(k: Kernel, fromNs: string, toIp: string): Promise<number> {
-  const r = await k.exec(namedNetns(fromNs), ["ping", "-c", "30", "-i", "0.01", toIp]);
-  const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
-  return median(rtts) * 1000;
-}
+const throughput = (k: Kernel, fromNs: string, toNs: string, toIp: string) =>
+  throughputGbps(k, fromNs, toNs, toIp, seconds);
+const latency = (k: Kernel, fromNs: string, toIp: string) => rttMicros(k, fromNs, toIp);
 
 interface Row {
   label: string;

@@ -10,6 +10,7 @@ import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../kernel/spawn-pool.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
+import { benchLab } from "../lab/measure.js";
 import { labDown, labUp, readLabState } from "../lab/runner.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
@@ -207,6 +208,26 @@ lab
     if (!state) throw new Error("no lab is up (strata lab up)");
     process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
   });
+lab
+  .command("bench")
+  .description("iperf3 throughput and ping latency per path type, the raw underlay measured in the same run")
+  .option("--seconds <s>", "iperf3 duration per path", "3")
+  .action(async (o: { seconds: string }) => {
+    const state = await readLabState();
+    if (!state) throw new Error("no lab is up (strata lab up)");
+    const rows = await benchLab(createIproute2Kernel(), state, Number(o.seconds));
+    const raw = rows[0];
+    console.log(
+      `${"path".padEnd(28)} ${"from → to".padEnd(16)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)} ${"× raw".padStart(6)}`,
+    );
+    for (const r of rows) {
+      const ratio = raw && r !== raw ? (r.gbps / raw.gbps).toFixed(2) : "";
+      console.log(
+        `${r.path.padEnd(28)} ${`${r.from} → ${r.to}`.padEnd(16)} ${r.gbps.toFixed(2).padStart(7)} ${r.rttUs.toFixed(0).padStart(7)} ${ratio.padStart(6)}`,
+      );
+    }
+  });
+
 lab
   .command("down")
   .description("remove the lab (also after a crash)")
