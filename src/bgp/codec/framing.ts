@@ -1,0 +1,34 @@
+import { BgpCodecError } from "./errors.js";
+import { headerLength, maxMessageLength } from "./messages.js";
+
+/**
+ * Splits a TCP byte stream into whole BGP messages, whatever the chunk boundaries: 16-octet
+ * marker, 2-octet length (19..4096), then the rest.
+ */
+export class BgpFrameParser {
+  #buffer: Uint8Array = new Uint8Array();
+
+  /** Add received bytes; returns every message now complete (header included). */
+  push(chunk: Uint8Array): Uint8Array[] {
+    const merged = new Uint8Array(this.#buffer.length + chunk.length);
+    merged.set(this.#buffer);
+    merged.set(chunk, this.#buffer.length);
+    const out: Uint8Array[] = [];
+    let i = 0;
+    while (merged.length - i >= headerLength) {
+      const length = ((merged[i + 16] ?? 0) << 8) | (merged[i + 17] ?? 0);
+      if (length < headerLength || length > maxMessageLength) {
+        throw new BgpCodecError(1, 2, `bad message length ${length}`, merged.subarray(i + 16, i + 18));
+      }
+      if (merged.length - i < length) break;
+      out.push(merged.slice(i, i + length));
+      i += length;
+    }
+    this.#buffer = merged.slice(i);
+    return out;
+  }
+
+  get pending(): number {
+    return this.#buffer.length;
+  }
+}

@@ -1,0 +1,155 @@
+import { AttrError, attributeTable, be16, cat, encodeAttribute, Flag, findAttribute } from "./attributes.js";
+import { BgpCodecError } from "./errors.js";
+import { decodePrefixes, encodePrefixes } from "./prefix.js";
+import type { CodecContext, ErrorOutcome, PathAttributes, UpdateMessage } from "./types.js";
+
+/** Body of an UPDATE (after the 19-byte header). */
+export function encodeUpdate(m: UpdateMessage, ctx: CodecContext): Uint8Array {
+  const withdrawn = encodePrefixes(m.withdrawn, 4);
+  const attrs: Uint8Array[] = [];
+  for (const row of attributeTable) {
+    const value = m.attributes[row.key];
+    if (value === undefined) continue;
+    // biome-ignore lint/suspicious/noExplicitAny: the table pairs each key with its own codec.
+    attrs.push(encodeAttribute(row.flags, row.code, (row.encode as any)(value, ctx)));
+  }
+  for (const u of m.attributes.unknown ?? []) {
+    // Passing on an unrecognised optional transitive attribute sets Partial (RFC 4271 §5).
+    const flags = u.flags & Flag.Transitive ? u.flags | Flag.Partial : u.flags;
+    attrs.push(encodeAttribute(flags, u.code, u.data));
+  }
+  const attrBytes = cat(...attrs);
+  return cat(be16(withdrawn.length), withdrawn, be16(attrBytes.length), attrBytes, encodePrefixes(m.nlri, 4));
+}
+
+/**
+ * Decode an UPDATE body. Unrecoverable errors throw BgpCodecError (session reset); recoverable
+ * ones (RFC 7606) are applied and listed in `outcomes`: a treat-as-withdraw outcome means the
+ * message's NLRI must be handled as withdrawn.
+ */
+export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
+  if (b.length < 4) throw new BgpCodecError(3, 1, "UPDATE shorter than its length fields");
+  const wLen = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
+  if (2 + wLen + 2 > b.length) throw new BgpCodecError(3, 1, "withdrawn routes length overruns the message");
+  let withdrawn: string[];
+  try {
+    withdrawn = decodePrefixes(b.subarray(2, 2 + wLen), 4);
+  } catch (err) {
+    // A withdrawn-routes field we cannot parse leaves no safe interpretation (RFC 7606 §5.3).
+    throw new BgpCodecError(3, 1, `withdrawn routes are malformed: ${(err as Error).message}`);
+  }
+  const aLen = ((b[2 + wLen] ?? 0) << 8) | (b[3 + wLen] ?? 0);
+  const aStart = 4 + wLen;
+  if (aStart + aLen > b.length) throw new BgpCodecError(3, 1, "path attribute length overruns the message");
+  const attrs: Record<string, unknown> = {};
+  const unknown: { flags: number; code: number; data: Uint8Array }[] = [];
+  const outcomes: ErrorOutcome[] = [];
+  const seen = new Set<number>();
+  let i = aStart;
+  const end = aStart + aLen;
+  while (i < end) {
+    if (i + 3 > end) {
+      outcomes.push({
+        action: "treat-as-withdraw",
+        attribute: 0,
+        subcode: 1,
+        reason: "truncated attribute header",
+      });
+      break;
+    }
+    const flags = b[i] as number;
+    const code = b[i + 1] as number;
+    const ext = (flags & Flag.ExtendedLength) !== 0;
+    if (ext && i + 4 > end) {
+      outcomes.push({
+        action: "treat-as-withdraw",
+        attribute: code,
+        subcode: 1,
+        reason: "truncated attribute header",
+      });
+      break;
+    }
+    const len = ext ? ((b[i + 2] ?? 0) << 8) | (b[i + 3] ?? 0) : (b[i + 2] as number);
+    const bodyStart = i + (ext ? 4 : 3);
+    if (bodyStart + len > end) {
+      // RFC 7606 §4: an attribute overrunning the attribute section → treat-as-withdraw.
+      outcomes.push({
+        action: "treat-as-withdraw",
+        attribute: code,
+        subcode: 5,
+        reason: "attribute length overruns the attribute section",
+      });
+      break;
+    }
+    const body = b.subarray(bodyStart, bodyStart + len);
+    i = bodyStart + len;
+    if (seen.has(code)) {
+      if (code === 14 || code === 15) throw new BgpCodecError(3, 1, "MP_REACH/MP_UNREACH_NLRI appears twice");
+      continue; // RFC 7606 §3.g: keep the first, discard repeats
+    }
+    seen.add(code);
+    const row = findAttribute(code);
+    if (!row) {
+      if (!(flags & Flag.Optional)) {
+        throw new BgpCodecError(
+          3,
+          2,
+          `unrecognized well-known attribute ${code}`,
+          b.subarray(bodyStart - (ext ? 4 : 3), bodyStart + len),
+        );
+      }
+      unknown.push({ flags, code, data: Uint8Array.from(body) });
+      continue;
+    }
+    if ((flags & (Flag.Optional | Flag.Transitive)) !== row.flags) {
+      if (code === 14 || code === 15) throw new BgpCodecError(3, 4, `attribute ${code} has wrong flags`);
+      outcomes.push({
+        action: "treat-as-withdraw",
+        attribute: code,
+        subcode: 4,
+        reason: `attribute ${code} has wrong flags`,
+      });
+      continue;
+    }
+    try {
+      attrs[row.key] = row.decode(body, ctx);
+    } catch (err) {
+      if (!(err instanceof AttrError)) throw err;
+      if (err.action === "session-reset") throw new BgpCodecError(3, err.subcode, err.message, body);
+      outcomes.push({ action: err.action, attribute: code, subcode: err.subcode, reason: err.message });
+    }
+  }
+  let nlri: string[];
+  try {
+    nlri = decodePrefixes(b.subarray(end), 4);
+  } catch (err) {
+    throw new BgpCodecError(3, 10, `NLRI is malformed: ${(err as Error).message}`);
+  }
+  const hasReach = nlri.length > 0 || attrs.mpReach !== undefined;
+  if (hasReach) {
+    // RFC 4271 §6.3 / RFC 7606 §3.d: missing mandatory attributes → treat-as-withdraw.
+    const needed: [number, string][] = [
+      [1, "origin"],
+      [2, "asPath"],
+      ...(nlri.length > 0 ? ([[3, "nextHop"]] as [number, string][]) : []),
+    ];
+    for (const [code, key] of needed) {
+      if (attrs[key] === undefined && !outcomes.some((o) => o.attribute === code)) {
+        outcomes.push({
+          action: "treat-as-withdraw",
+          attribute: code,
+          subcode: 3,
+          reason: `missing well-known attribute ${key}`,
+        });
+      }
+    }
+  }
+  if (unknown.length > 0) attrs.unknown = unknown;
+  return {
+    type: "update",
+    withdrawn,
+    attributes: attrs as PathAttributes,
+    nlri,
+    ...(outcomes.length > 0 ? { outcomes } : {}),
+  };
+}
