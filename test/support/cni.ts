@@ -61,3 +61,13 @@ export function canPing(fromNs: string, ip: string): boolean {
     return false;
   }
 }
+
+/** Are these programs installed (each answers --version)? */
+export function hasCommands(...names: string[]): boolean {
+  try {
+    for (const n of names) execFileSync(n, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

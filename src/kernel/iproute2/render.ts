@@ -15,150 +15,67 @@ const opt = (flag: string, value: string | number | undefined): string[] =>
 
 function linkAdd(spec: LinkSpec): Rendered[] {
   // Always "name X": iproute2 accepts abbreviations, so a bare "a" would parse as "address".
-  const common = (s: { name: string; mtu?: number; mac?: string }) => [
+  const head = [
     "name",
-    s.name,
-    ...opt("mtu", s.mtu),
-    ...opt("address", s.mac),
+    spec.name,
+    ...opt("mtu", "mtu" in spec ? spec.mtu : undefined),
+    ...opt("address", "mac" in spec ? spec.mac : undefined),
   ];
+  const add = (...rest: string[]): Rendered[] => [{ tool: "ip", args: ["link", "add", ...head, ...rest] }];
   switch (spec.kind) {
     case "veth":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            ...common(spec),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            spec.peer.name,
-            ...opt("mtu", spec.peer.mtu),
-            ...opt("address", spec.peer.mac),
-            ...(spec.peer.netns ? ["netns", netnsRef(spec.peer.netns)] : []),
-          ],
-        },
-      ];
+      return add(
+        "type",
+        "veth",
+        "peer",
+        "name",
+        spec.peer.name,
+        ...opt("mtu", spec.peer.mtu),
+        ...opt("address", spec.peer.mac),
+        ...(spec.peer.netns ? ["netns", netnsRef(spec.peer.netns)] : []),
+      );
     case "bridge":
     case "dummy":
     case "wireguard":
-      return [{ tool: "ip", args: ["link", "add", ...common(spec), "type", spec.kind] }];
+      return add("type", spec.kind);
     case "vxlan":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            ...common(spec),
-            "type",
-            "vxlan",
-            "id",
-            String(spec.vni),
-            "dstport",
-            String(spec.port),
-            ...opt("local", spec.local),
-            ...opt("dev", spec.device),
-            ...(spec.learning ? ["learning"] : ["nolearning"]),
-          ],
-        },
-      ];
+      return add(
+        "type",
+        "vxlan",
+        "id",
+        String(spec.vni),
+        "dstport",
+        String(spec.port),
+        ...opt("local", spec.local),
+        ...opt("dev", spec.device),
+        spec.learning ? "learning" : "nolearning",
+      );
     case "macvlan":
-      return [
-        {
-          tool: "ip",
-          args: ["link", "add", ...common(spec), "link", spec.parent, "type", "macvlan", "mode", spec.mode],
-        },
-      ];
     case "ipvlan":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            "name",
-            spec.name,
-            ...opt("mtu", spec.mtu),
-            "link",
-            spec.parent,
-            "type",
-            "ipvlan",
-            "mode",
-            spec.mode,
-          ],
-        },
-      ];
+      return add("link", spec.parent, "type", spec.kind, "mode", spec.mode);
+    case "vlan":
+      return add("link", spec.parent, "type", "vlan", "id", String(spec.id));
+    case "ipip":
+    case "gre":
+      return add(
+        "type",
+        spec.kind,
+        ...opt("local", spec.local),
+        ...opt("remote", spec.remote),
+        ...opt("ttl", spec.ttl),
+      );
+    case "geneve":
+      return add("type", "geneve", "id", String(spec.vni), "remote", spec.remote);
+    case "vrf":
+      return add("type", "vrf", "table", String(spec.table));
     case "tun":
     case "tap": {
+      // Tuntap devices are made through their own command; MTU follows as a link setting.
       const out: Rendered[] = [{ tool: "ip", args: ["tuntap", "add", "dev", spec.name, "mode", spec.kind] }];
       if (spec.mtu !== undefined)
         out.push({ tool: "ip", args: ["link", "set", "dev", spec.name, "mtu", String(spec.mtu)] });
       return out;
     }
-    case "ipip":
-    case "gre":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            "name",
-            spec.name,
-            ...opt("mtu", spec.mtu),
-            "type",
-            spec.kind,
-            ...opt("local", spec.local),
-            ...opt("remote", spec.remote),
-            ...opt("ttl", spec.ttl),
-          ],
-        },
-      ];
-    case "vlan":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            "name",
-            spec.name,
-            ...opt("mtu", spec.mtu),
-            "link",
-            spec.parent,
-            "type",
-            "vlan",
-            "id",
-            String(spec.id),
-          ],
-        },
-      ];
-    case "geneve":
-      return [
-        {
-          tool: "ip",
-          args: [
-            "link",
-            "add",
-            "name",
-            spec.name,
-            ...opt("mtu", spec.mtu),
-            "type",
-            "geneve",
-            "id",
-            String(spec.vni),
-            "remote",
-            spec.remote,
-          ],
-        },
-      ];
-    case "vrf":
-      return [
-        { tool: "ip", args: ["link", "add", "name", spec.name, "type", "vrf", "table", String(spec.table)] },
-      ];
   }
 }
 

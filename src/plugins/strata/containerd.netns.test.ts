@@ -3,7 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CniSandbox, canPing } from "../../../test/support/cni.js";
+import { CniSandbox, canPing, hasCommands } from "../../../test/support/cni.js";
 import { buildPauseImage, CriClient } from "../../../test/support/cri.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
 
@@ -18,15 +18,7 @@ const listNetns = () =>
     .map((l) => l.split(" ")[0] ?? "")
     .filter(Boolean);
 
-const hasContainerd = (() => {
-  try {
-    execFileSync("containerd", ["--version"], { stdio: "ignore" });
-    execFileSync("runc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasContainerd = hasCommands("containerd", "runc");
 
 describe("containerd (CRI) runs pod sandboxes on a strata network", {
   skip: !hasContainerd && "containerd/runc not installed",

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CniSandbox } from "../../../test/support/cni.js";
+import { CniSandbox, hasCommands } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
 
 /**
@@ -12,15 +12,7 @@ import { TestNamespaces } from "../../../test/support/netns.js";
  * runtime), so the node side of the attachment never touches the machine's own namespace.
  * The container's root filesystem is busybox, built locally: no image registry is needed.
  */
-const hasPodman = (() => {
-  try {
-    execFileSync("podman", ["--version"], { stdio: "ignore" });
-    execFileSync("runc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPodman = hasCommands("podman", "runc");
 
 describe("podman (CNI backend) runs containers on a strata network", {
   skip: !hasPodman && "podman/runc not installed",
