@@ -1,0 +1,217 @@
+/**
+ * The BGP finite state machine of RFC 4271 §8 as a pure step function: (state, event) → (state,
+ * actions). No sockets, no timers: the speaker performs the actions and feeds back events, with
+ * an injected clock, so timer behaviour is tested without waiting.
+ */
+import type { OpenMessage } from "../codec/types.js";
+
+export type FsmStateName = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
+
+export interface FsmConfig {
+  /** Proposed hold time, seconds (RFC 4271 suggests 90). */
+  readonly holdTime: number;
+  readonly connectRetrySeconds: number;
+  /** Passive sessions wait for the peer to connect (§8.1.1 PassiveTcpEstablishment). */
+  readonly passive: boolean;
+  readonly peerAs: number;
+}
+
+export interface FsmState {
+  readonly name: FsmStateName;
+  readonly connectRetryCounter: number;
+  /** Negotiated hold time (0: no keepalives, no hold timer). */
+  readonly holdTime: number;
+  readonly keepaliveTime: number;
+}
+
+export type TimerName = "ConnectRetry" | "Hold" | "Keepalive";
+
+/** RFC 4271 §8.1 event names (the subset a speaker raises). */
+export type FsmEvent =
+  | { readonly name: "ManualStart" }
+  | { readonly name: "ManualStop" }
+  | { readonly name: "ConnectRetryTimer_Expires" }
+  | { readonly name: "HoldTimer_Expires" }
+  | { readonly name: "KeepaliveTimer_Expires" }
+  | { readonly name: "TcpConnection_Valid" }
+  | { readonly name: "Tcp_CR_Acked" }
+  | { readonly name: "TcpConnectionConfirmed" }
+  | { readonly name: "TcpConnectionFails" }
+  | { readonly name: "BGPOpen"; readonly open: OpenMessage }
+  | {
+      readonly name: "BGPHeaderErr" | "BGPOpenMsgErr" | "UpdateMsgErr";
+      readonly code: number;
+      readonly subcode: number;
+    }
+  | { readonly name: "NotifMsg" }
+  | { readonly name: "KeepAliveMsg" }
+  | { readonly name: "UpdateMsg" };
+
+export type FsmAction =
+  | { readonly do: "connect" }
+  | { readonly do: "listen" }
+  | { readonly do: "drop-connection" }
+  | { readonly do: "send-open" }
+  | { readonly do: "send-keepalive" }
+  | { readonly do: "send-notification"; readonly code: number; readonly subcode: number }
+  | { readonly do: "start-timer"; readonly timer: TimerName; readonly seconds: number }
+  | { readonly do: "stop-timer"; readonly timer: TimerName }
+  | { readonly do: "session-up" }
+  | { readonly do: "session-down" }
+  | { readonly do: "process-update" };
+
+export const initialState: FsmState = { name: "Idle", connectRetryCounter: 0, holdTime: 0, keepaliveTime: 0 };
+
+/** Before OPEN is exchanged the hold timer runs with a large value (§8.2.2: 4 minutes suggested). */
+const largeHoldTime = 240;
+
+const to = (s: FsmState, name: FsmStateName, patch: Partial<FsmState> = {}): FsmState => ({
+  ...s,
+  ...patch,
+  name,
+});
+
+/** Tear the session down: the common "go to Idle" path of §8.2.2 for errors in most states. */
+function toIdle(
+  s: FsmState,
+  actions: FsmAction[],
+  notify?: { code: number; subcode: number },
+): [FsmState, FsmAction[]] {
+  const out: FsmAction[] = [...actions];
+  if (notify) out.push({ do: "send-notification", ...notify });
+  out.push(
+    { do: "stop-timer", timer: "ConnectRetry" },
+    { do: "stop-timer", timer: "Hold" },
+    { do: "stop-timer", timer: "Keepalive" },
+    { do: "drop-connection" },
+  );
+  if (s.name === "Established") out.push({ do: "session-down" });
+  return [
+    to(s, "Idle", { connectRetryCounter: s.connectRetryCounter + 1, holdTime: 0, keepaliveTime: 0 }),
+    out,
+  ];
+}
+
+export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAction[]] {
+  if (e.name === "ManualStop") {
+    if (s.name === "Idle") return [s, []];
+    const [idle, actions] = toIdle(
+      s,
+      [],
+      s.name === "OpenSent" || s.name === "OpenConfirm" || s.name === "Established"
+        ? { code: 6, subcode: 2 }
+        : undefined,
+    );
+    return [{ ...idle, connectRetryCounter: 0 }, actions];
+  }
+  switch (s.name) {
+    case "Idle":
+      if (e.name === "ManualStart") {
+        const timer: FsmAction = {
+          do: "start-timer",
+          timer: "ConnectRetry",
+          seconds: cfg.connectRetrySeconds,
+        };
+        return cfg.passive
+          ? [to(s, "Active"), [timer, { do: "listen" }]]
+          : [to(s, "Connect"), [timer, { do: "connect" }, { do: "listen" }]];
+      }
+      return [s, []];
+
+    case "Connect":
+    case "Active":
+      if (e.name === "ConnectRetryTimer_Expires") {
+        return [
+          to(s, "Connect"),
+          [
+            { do: "drop-connection" },
+            { do: "start-timer", timer: "ConnectRetry", seconds: cfg.connectRetrySeconds },
+            { do: "connect" },
+          ],
+        ];
+      }
+      if (e.name === "Tcp_CR_Acked" || e.name === "TcpConnectionConfirmed") {
+        return [
+          to(s, "OpenSent"),
+          [
+            { do: "stop-timer", timer: "ConnectRetry" },
+            { do: "send-open" },
+            { do: "start-timer", timer: "Hold", seconds: largeHoldTime },
+          ],
+        ];
+      }
+      if (e.name === "TcpConnectionFails") {
+        return s.name === "Connect"
+          ? [
+              to(s, "Active"),
+              [{ do: "start-timer", timer: "ConnectRetry", seconds: cfg.connectRetrySeconds }],
+            ]
+          : toIdle(s, []);
+      }
+      if (e.name === "TcpConnection_Valid" || e.name === "ManualStart") return [s, []];
+      return toIdle(s, []);
+
+    case "OpenSent":
+      if (e.name === "BGPOpen") return onOpen(s, e.open, cfg);
+      if (e.name === "TcpConnectionFails") {
+        return [
+          to(s, "Active"),
+          [
+            { do: "drop-connection" },
+            { do: "start-timer", timer: "ConnectRetry", seconds: cfg.connectRetrySeconds },
+          ],
+        ];
+      }
+      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "BGPHeaderErr" || e.name === "BGPOpenMsgErr")
+        return toIdle(s, [], { code: e.code, subcode: e.subcode });
+      if (e.name === "NotifMsg") return toIdle(s, []);
+      // Anything else here is an FSM error (§6.6): NOTIFICATION 5, subcode 1 = unexpected in OpenSent.
+      return toIdle(s, [], { code: 5, subcode: 1 });
+
+    case "OpenConfirm":
+      if (e.name === "KeepAliveMsg") {
+        return [to(s, "Established"), [...restartHold(s), { do: "session-up" }]];
+      }
+      if (e.name === "KeepaliveTimer_Expires") return [s, keepalive(s)];
+      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "BGPHeaderErr" || e.name === "BGPOpenMsgErr")
+        return toIdle(s, [], { code: e.code, subcode: e.subcode });
+      if (e.name === "NotifMsg" || e.name === "TcpConnectionFails") return toIdle(s, []);
+      return toIdle(s, [], { code: 5, subcode: 2 });
+
+    case "Established":
+      if (e.name === "KeepAliveMsg") return [s, restartHold(s)];
+      if (e.name === "UpdateMsg") return [s, [...restartHold(s), { do: "process-update" }]];
+      if (e.name === "KeepaliveTimer_Expires") return [s, keepalive(s)];
+      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "BGPHeaderErr" || e.name === "UpdateMsgErr")
+        return toIdle(s, [], { code: e.code, subcode: e.subcode });
+      if (e.name === "NotifMsg" || e.name === "TcpConnectionFails") return toIdle(s, []);
+      return toIdle(s, [], { code: 5, subcode: 3 });
+  }
+}
+
+/** §4.2 / §6.2: negotiate the hold time (the smaller one; 0 disables keepalives) and confirm. */
+function onOpen(s: FsmState, open: OpenMessage, cfg: FsmConfig): [FsmState, FsmAction[]] {
+  if (open.asn !== cfg.peerAs) return toIdle(s, [], { code: 2, subcode: 2 });
+  const hold = Math.min(cfg.holdTime, open.holdTime);
+  const keepaliveTime = Math.floor(hold / 3);
+  const next = to(s, "OpenConfirm", { holdTime: hold, keepaliveTime });
+  const actions: FsmAction[] = [{ do: "stop-timer", timer: "ConnectRetry" }, { do: "send-keepalive" }];
+  if (hold > 0) {
+    actions.push({ do: "start-timer", timer: "Keepalive", seconds: keepaliveTime });
+    actions.push({ do: "start-timer", timer: "Hold", seconds: hold });
+  } else {
+    actions.push({ do: "stop-timer", timer: "Hold" });
+  }
+  return [next, actions];
+}
+
+const restartHold = (s: FsmState): FsmAction[] =>
+  s.holdTime > 0 ? [{ do: "start-timer", timer: "Hold", seconds: s.holdTime }] : [];
+
+const keepalive = (s: FsmState): FsmAction[] =>
+  s.holdTime > 0
+    ? [{ do: "send-keepalive" }, { do: "start-timer", timer: "Keepalive", seconds: s.keepaliveTime }]
+    : [];
