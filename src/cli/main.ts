@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
+import { BgpSession } from "../bgp/speaker/session.js";
 import { installCniPlugins } from "../cni/install.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
@@ -124,6 +125,69 @@ program
     const ok = await runDemo({ pods: Number(o.pods), keep: Boolean(o.keep), downOnly: Boolean(o.down) });
     process.exitCode = ok ? 0 : 1;
   });
+
+program
+  .command("bgp-peer")
+  .description("run one BGP session (active) and print its state changes and received routes as JSON lines")
+  .requiredOption("--local-as <asn>", "our AS")
+  .requiredOption("--router-id <id>", "our BGP identifier")
+  .requiredOption("--peer <address>", "the peer's address")
+  .requiredOption("--peer-as <asn>", "the peer's AS")
+  .option("--hold <s>", "proposed hold time", "90")
+  .option("--announce <prefixes>", "comma-separated IPv4 prefixes to announce")
+  .option("--next-hop <address>", "next hop for announced prefixes")
+  .action(
+    (o: {
+      localAs: string;
+      routerId: string;
+      peer: string;
+      peerAs: string;
+      hold: string;
+      announce?: string;
+      nextHop?: string;
+    }) => {
+      const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
+      const session = new BgpSession({
+        localAs: Number(o.localAs),
+        routerId: o.routerId,
+        holdTime: Number(o.hold),
+        peerAddress: o.peer,
+        peerAs: Number(o.peerAs),
+        onState: (state) => print({ event: "state", state }),
+        onUpdate: (u) =>
+          print({
+            event: "update",
+            nlri: u.nlri,
+            withdrawn: u.withdrawn,
+            attributes: u.attributes,
+            outcomes: u.outcomes,
+          }),
+      });
+      if (o.announce) {
+        session.announce({
+          type: "update",
+          withdrawn: [],
+          // eBGP: the path starts with our AS (RFC 4271 §5.1.2); iBGP: empty path, LOCAL_PREF set.
+          attributes:
+            o.localAs === o.peerAs
+              ? { origin: "igp", asPath: [], nextHop: o.nextHop ?? o.peer, localPref: 100 }
+              : {
+                  origin: "igp",
+                  asPath: [{ type: "sequence", asns: [Number(o.localAs)] }],
+                  nextHop: o.nextHop ?? o.peer,
+                },
+          nlri: o.announce.split(","),
+        });
+      }
+      for (const sig of ["SIGINT", "SIGTERM"] as const) {
+        process.once(sig, () => {
+          session.stop();
+          session.close();
+        });
+      }
+      session.start();
+    },
+  );
 
 const lab = program
   .command("lab")
