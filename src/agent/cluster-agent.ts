@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Backend, LocalNode } from "../backends/api.js";
@@ -105,10 +105,11 @@ export class ClusterAgent {
   async #writeCniState(lease: NodeLease, podMtu: number): Promise<void> {
     const dir = this.o.stateDir as string;
     await mkdir(dir, { recursive: true });
-    await writeFile(
-      join(dir, "subnet.json"),
-      `${JSON.stringify({ subnet: lease.subnet, mtu: podMtu, clusterCidr: this.o.clusterCidr })}\n`,
-    );
+    // Written beside and renamed into place: readers (the runtime, the lab) never see half a file.
+    const publish = async (name: string, text: string) => {
+      await writeFile(join(dir, `.${name}.tmp`), text);
+      await rename(join(dir, `.${name}.tmp`), join(dir, name));
+    };
     const conflist = {
       cniVersion: "1.0.0",
       name: "strata",
@@ -122,7 +123,12 @@ export class ClusterAgent {
         },
       ],
     };
-    await writeFile(join(dir, "10-strata.conflist"), `${JSON.stringify(conflist, null, 2)}\n`);
+    await publish("10-strata.conflist", `${JSON.stringify(conflist, null, 2)}\n`);
+    // subnet.json last: its presence says the node is ready for pods.
+    await publish(
+      "subnet.json",
+      `${JSON.stringify({ subnet: lease.subnet, mtu: podMtu, clusterCidr: this.o.clusterCidr })}\n`,
+    );
   }
 
   /** Run until the signal aborts: watch, reconcile, repair, renew. */
