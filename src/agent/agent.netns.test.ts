@@ -5,14 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { CniSandbox, ipJson, repoRoot } from "../../test/support/cni.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../cni/runtime-client.js";
-
-async function eventually(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { eventually } from "../common/eventually.js";
 
 function startAgent(hostNs: string): Promise<{ proc: ChildProcess; log: string[] }> {
   const proc = spawn(

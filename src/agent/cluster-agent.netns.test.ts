@@ -6,6 +6,7 @@ import { TestNamespaces } from "../../test/support/netns.js";
 import type { Backend } from "../backends/api.js";
 import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
+import { eventually as poll } from "../common/eventually.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
@@ -115,13 +116,8 @@ const ping = (from: string, to: string) => {
   }
 };
 
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = (cond: () => boolean | Promise<boolean>, what: string) =>
+  poll(cond, what, { timeoutMs: 15_000 });
 
 describe("cluster agents in real namespaces", () => {
   const all: Node[] = [];

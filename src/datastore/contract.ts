@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { eventually } from "../common/eventually.js";
 import type { Datastore, WatchEvent } from "./api.js";
 
 /** One conformance suite, run against every Datastore implementation. */
@@ -20,14 +21,6 @@ async function collect(it: AsyncIterable<WatchEvent>, n: number, ms = 8000): Pro
     if (out.length >= n || Date.now() > deadline) break;
   }
   return out;
-}
-
-async function eventually(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export function datastoreContract(t: ContractTarget): void {
@@ -98,11 +91,9 @@ export function datastoreContract(t: ContractTarget): void {
     assert.equal(await s.keepAlive(lease), true);
     const ac = new AbortController();
     const events = collect(s.watch(`${p}/l/`, rev, ac.signal), 1, (t.minTtl + 8) * 1000);
-    await eventually(
-      async () => (await s.get(`${p}/l/node`)) === undefined,
-      "leased key removed",
-      (t.minTtl + 8) * 1000,
-    );
+    await eventually(async () => (await s.get(`${p}/l/node`)) === undefined, "leased key removed", {
+      timeoutMs: (t.minTtl + 8) * 1000,
+    });
     const seen = await events;
     ac.abort();
     assert.equal(seen[0]?.type, "delete");
@@ -113,13 +104,11 @@ export function datastoreContract(t: ContractTarget): void {
     const s = t.store();
     const rev = await s.put(`${p}/durable`, "kept");
     await t.restart();
-    await eventually(async () => {
-      try {
-        return (await s.get(`${p}/durable`))?.value === "kept";
-      } catch {
-        return false; // reconnecting
-      }
-    }, "value readable after restart");
+    // Reads fail while the client reconnects; eventually() treats that as "not yet".
+    await eventually(
+      async () => (await s.get(`${p}/durable`))?.value === "kept",
+      "value readable after restart",
+    );
     assert.ok((await s.put(`${p}/after`, "x")) > rev, "revisions keep increasing");
   });
 }

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
+import { eventually } from "../common/eventually.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { type LabPlan, type LabSpec, labPrefix, planLab, underlayNs } from "./topology.js";
@@ -35,7 +36,8 @@ export interface LabState {
   readonly datastoreArgv?: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Lab processes (Node, etcd) can take a while to start on a busy 2-core machine. */
+const waitFor = (cond: () => Promise<boolean>, what: string) => eventually(cond, what, { timeoutMs: 20_000 });
 
 /** Start a long-running process detached from this command, output to a log file. */
 function daemon(argv: string[], log: string): number {
@@ -43,14 +45,6 @@ function daemon(argv: string[], log: string): number {
   const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", out, out] });
   child.unref();
   return child.pid ?? -1;
-}
-
-async function waitFor(cond: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`lab: timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 export async function labDown(kernel: Kernel): Promise<void> {

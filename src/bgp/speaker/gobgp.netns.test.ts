@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { hasCommands, repoRoot } from "../../../test/support/cni.js";
+import { linkedPair, startBgpPeer } from "../../../test/support/bgp.js";
+import { hasCommands } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
+import { eventually } from "../../common/eventually.js";
 
 /** Strata's speaker against a real GoBGP (Debian gobgpd), each in its own namespace. */
 describe("BGP session with GoBGP", { skip: !hasCommands("gobgpd") && "gobgpd not installed" }, () => {
@@ -19,14 +21,7 @@ describe("BGP session with GoBGP", { skip: !hasCommands("gobgpd") && "gobgpd not
   });
 
   test("eBGP session reaches Established and routes flow both ways", async () => {
-    const a = nss.create("gobgp");
-    const b = nss.create("strata");
-    const sh = (ns: string, ...args: string[]) => execFileSync("ip", ["-n", ns, ...args]);
-    sh(a, "link", "add", "name", "eth0", "type", "veth", "peer", "name", "eth0", "netns", b);
-    sh(a, "addr", "add", "192.168.61.1/24", "dev", "eth0");
-    sh(b, "addr", "add", "192.168.61.2/24", "dev", "eth0");
-    sh(a, "link", "set", "eth0", "up");
-    sh(b, "link", "set", "eth0", "up");
+    const [a, b] = linkedPair(nss, ["gobgp", "strata"], ["192.168.61.1", "192.168.61.2"]);
     writeFileSync(
       join(dir, "gobgpd.toml"),
       `[global.config]
@@ -48,70 +43,44 @@ describe("BGP session with GoBGP", { skip: !hasCommands("gobgpd") && "gobgpd not
       afi-safi-name = "ipv4-unicast"
 `,
     );
-    const gobgpd = spawn(
-      "ip",
-      ["netns", "exec", a, "gobgpd", "-f", join(dir, "gobgpd.toml"), "--api-hosts", "127.0.0.1:50051"],
-      {
-        stdio: "ignore",
-      },
+    procs.push(
+      spawn(
+        "ip",
+        ["netns", "exec", a, "gobgpd", "-f", join(dir, "gobgpd.toml"), "--api-hosts", "127.0.0.1:50051"],
+        { stdio: "ignore" },
+      ),
     );
-    procs.push(gobgpd);
     const cli = (...args: string[]) =>
       execFileSync("ip", ["netns", "exec", a, "gobgp", "-u", "127.0.0.1", "-p", "50051", ...args], {
         encoding: "utf8",
       });
-    const until = async (cond: () => boolean, what: string) => {
-      for (let i = 0; i < 100; i++) {
-        try {
-          if (cond()) return;
-        } catch {
-          // not up yet
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.fail(`timed out: ${what}`);
-    };
-    await until(() => {
+    await eventually(() => {
       cli("global", "rib", "add", "10.244.5.0/24", "nexthop", "192.168.61.1");
       return true;
     }, "gobgpd API up");
-    const peer = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        b,
-        process.execPath,
-        join(repoRoot, "bin/strata.js"),
-        "bgp-peer",
-        "--local-as",
-        "65002",
-        "--router-id",
-        "192.168.61.2",
-        "--peer",
-        "192.168.61.1",
-        "--peer-as",
-        "65001",
-        "--hold",
-        "9",
-        "--announce",
-        "10.244.8.0/24",
-        "--next-hop",
-        "192.168.61.2",
-      ],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    procs.push(peer);
-    const events: { state?: string; nlri?: string[]; attributes?: Record<string, unknown> }[] = [];
-    peer.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      for (const line of d.split("\n").filter(Boolean)) events.push(JSON.parse(line));
-    });
-    await until(() => events.some((e) => e.state === "Established"), "session Established");
-    await until(() => events.some((e) => e.nlri?.includes("10.244.5.0/24")), "GoBGP's route received");
+    const { proc, events } = startBgpPeer(b, [
+      "--local-as",
+      "65002",
+      "--router-id",
+      "192.168.61.2",
+      "--peer",
+      "192.168.61.1",
+      "--peer-as",
+      "65001",
+      "--hold",
+      "9",
+      "--announce",
+      "10.244.8.0/24",
+      "--next-hop",
+      "192.168.61.2",
+    ]);
+    procs.push(proc);
+    await eventually(() => events.some((e) => e.state === "Established"), "session Established");
+    await eventually(() => events.some((e) => e.nlri?.includes("10.244.5.0/24")), "GoBGP's route received");
     assert.deepEqual(events.find((e) => e.nlri?.includes("10.244.5.0/24"))?.attributes?.asPath, [
       { type: "sequence", asns: [65001] },
     ]);
-    await until(
+    await eventually(
       () => /10\.244\.8\.0\/24\s+192\.168\.61\.2\s+65002/.test(cli("global", "rib")),
       "GoBGP has our route",
     );
