@@ -1,0 +1,101 @@
+import type { PathAttributes, UpdateMessage } from "../codec/types.js";
+import { bestPath } from "./decision.js";
+import type { Path, PeerInfo } from "./path.js";
+import { exportAttributes, isReflectionLoop, type LocalSpeaker, shouldAdvertise } from "./reflection.js";
+
+/** A change of the best path for a prefix (what the kernel and Adj-RIBs-Out must follow). */
+export type BestChange =
+  | { readonly kind: "best"; readonly prefix: string; readonly path: Path }
+  | { readonly kind: "gone"; readonly prefix: string };
+
+/**
+ * Adj-RIB-In per peer, Loc-RIB by the decision process, and what each peer must be sent
+ * (RFC 4271 §3.2, §9). Pure data structure: updates in, changes out; the speaker does the I/O.
+ */
+export class Rib {
+  /** prefix → peer id (or "" for local) → path */
+  readonly #in = new Map<string, Map<string, Path>>();
+  readonly #best = new Map<string, Path>();
+
+  constructor(private readonly local: LocalSpeaker) {}
+
+  get size(): number {
+    return this.#best.size;
+  }
+
+  best(prefix: string): Path | undefined {
+    return this.#best.get(prefix);
+  }
+
+  /** Originate (or withdraw, with undefined) a local route. */
+  originate(prefix: string, attributes: PathAttributes | undefined): BestChange[] {
+    return this.#set(prefix, "", attributes && { prefix, attributes });
+  }
+
+  /** Apply a received UPDATE from `peer` (treat-as-withdraw outcomes withdraw its NLRI too). */
+  receive(peer: PeerInfo, u: UpdateMessage): BestChange[] {
+    const changes: BestChange[] = [];
+    const withdrawAll = u.outcomes?.some((o) => o.action === "treat-as-withdraw") ?? false;
+    const loop = isReflectionLoop(this.local, u.attributes) || this.#asLoop(peer, u.attributes);
+    for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])])
+      changes.push(...this.#set(p, peer.id, undefined));
+    const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
+    for (const p of reach) {
+      changes.push(
+        ...this.#set(
+          p,
+          peer.id,
+          withdrawAll || loop ? undefined : { prefix: p, attributes: u.attributes, from: peer },
+        ),
+      );
+    }
+    return changes;
+  }
+
+  /** Every path learned from `peer` goes (session down). */
+  dropPeer(peerId: string): BestChange[] {
+    const changes: BestChange[] = [];
+    for (const [prefix, paths] of this.#in)
+      if (paths.has(peerId)) changes.push(...this.#set(prefix, peerId, undefined));
+    return changes;
+  }
+
+  /** The UPDATE content `to` should get for these changes (announcements and withdrawals). */
+  exportTo(
+    to: PeerInfo,
+    changes: readonly BestChange[],
+  ): { announce: { prefix: string; attributes: PathAttributes }[]; withdraw: string[] } {
+    const announce: { prefix: string; attributes: PathAttributes }[] = [];
+    const withdraw: string[] = [];
+    for (const c of changes) {
+      if (c.kind === "best" && shouldAdvertise(this.local, c.path, to)) {
+        announce.push({ prefix: c.prefix, attributes: exportAttributes(this.local, c.path, to) });
+      } else {
+        withdraw.push(c.prefix);
+      }
+    }
+    return { announce, withdraw };
+  }
+
+  /** eBGP loop check (RFC 4271 §9.1.2): our own AS in a path from outside. */
+  #asLoop(peer: PeerInfo, a: PathAttributes): boolean {
+    return !peer.ibgp && (a.asPath ?? []).some((s) => s.asns.includes(this.local.asn));
+  }
+
+  #set(prefix: string, source: string, path: Path | undefined): BestChange[] {
+    const paths = this.#in.get(prefix) ?? new Map<string, Path>();
+    if (path) paths.set(source, path);
+    else paths.delete(source);
+    if (paths.size === 0) this.#in.delete(prefix);
+    else this.#in.set(prefix, paths);
+    const before = this.#best.get(prefix);
+    const { best } = bestPath([...paths.values()]);
+    if (best === before) return [];
+    if (!best) {
+      this.#best.delete(prefix);
+      return [{ kind: "gone", prefix }];
+    }
+    this.#best.set(prefix, best);
+    return [{ kind: "best", prefix, path: best }];
+  }
+}
