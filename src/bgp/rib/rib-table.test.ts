@@ -107,3 +107,16 @@ describe("RIB (Adj-RIB-In → Loc-RIB → export)", () => {
     assert.equal(c[0]?.kind === "best" && c[0].path.from, undefined);
   });
 });
+
+describe("max-prefix (RFC 4486)", () => {
+  test("past the limit the peer gets Cease/1 with AFI, SAFI and the limit", async () => {
+    const { maxPrefixNotification } = await import("./max-prefix.js");
+    const rib = new Rib({ asn: 65000, routerId: "10.0.0.100" });
+    rib.receive(peer("1"), update(["10.1.0.0/24", "10.1.1.0/24", "10.1.2.0/24"]));
+    assert.equal(rib.prefixCount("1"), 3);
+    assert.equal(maxPrefixNotification(rib.prefixCount("1"), 3), undefined);
+    rib.receive(peer("1"), update(["10.1.3.0/24"]));
+    const n = maxPrefixNotification(rib.prefixCount("1"), 3);
+    assert.deepEqual(n, { code: 6, subcode: 1, data: Uint8Array.of(0, 1, 1, 0, 0, 0, 3) });
+  });
+});

@@ -52,6 +52,13 @@ export class Rib {
     return changes;
   }
 
+  /** How many prefixes `peerId` currently has in the Adj-RIB-In (for max-prefix limits). */
+  prefixCount(peerId: string): number {
+    let n = 0;
+    for (const paths of this.#in.values()) if (paths.has(peerId)) n++;
+    return n;
+  }
+
   /** Every path learned from `peer` goes (session down). */
   dropPeer(peerId: string): BestChange[] {
     const changes: BestChange[] = [];
