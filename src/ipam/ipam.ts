@@ -4,12 +4,10 @@ import type { CniDns, CniIpConfig, CniRoute } from "../cni/result.js";
 import { formatIp, parseIp } from "./address.js";
 import { candidates, rangeOf } from "./allocator.js";
 import type { IpamConfig, IpRange } from "./config.js";
+import { isCompleteRecord, type Owner, ownershipOf } from "./reservation.js";
 import type { Reservation, ReservationStore } from "./store.js";
 
-export interface Owner {
-  readonly containerId: string;
-  readonly ifName: string;
-}
+export type { Owner } from "./reservation.js";
 
 export interface Allocation {
   readonly ips: CniIpConfig[];
@@ -52,12 +50,12 @@ export async function allocate(
   let indexed: readonly string[] | undefined;
   const writeIndex = async (ips: readonly string[]) => {
     if (indexed && indexed.join() === ips.join()) return;
-    await store.writeIndex(owner.containerId, owner.ifName, ips);
+    await store.writeIndex(owner, ips);
     indexed = ips;
   };
   const reserve = async (ip: string, index: number) => {
     await writeIndex([...held.map((h) => h.ip), ...taken, ip]);
-    return store.reserve(ip, owner.containerId, owner.ifName, index);
+    return store.reserve(ip, owner, index);
   };
   try {
     for (const [index, set] of config.rangeSets.entries()) {
@@ -117,27 +115,43 @@ export async function allocate(
   return { ips, routes: config.routes.map((r) => ({ ...r })), ...(config.dns ? { dns: config.dns } : {}) };
 }
 
-/** Release every address the owner holds. Idempotent. */
+/**
+ * Release every address the owner holds. Idempotent. Besides its complete reservations this also
+ * removes, among the addresses its index names, files a crashed writer left empty or cut short
+ * (the index is written before each reservation, so those were this owner's attempts), and, like
+ * host-local, files in the old format that hold only the container id.
+ */
 export async function release(store: ReservationStore, owner: Owner): Promise<void> {
-  for (const r of await ownedAddresses(store, owner, { scanWithoutIndex: true })) await store.remove(r.ip);
-  await store.dropIndex(owner.containerId, owner.ifName);
+  const indexed = await store.indexedAddresses(owner);
+  const doomed = indexed
+    ? (await Promise.all(indexed.map((ip) => store.holder(ip)))).filter(
+        (r): r is Reservation => r !== undefined && ownershipOf(r.record, owner) !== "other",
+      )
+    : (await store.list()).filter((r) => isOwnedBy(r, owner));
+  for (const r of doomed) await store.remove(r.ip);
+  await store.dropIndex(owner);
 }
+
+const isOwnedBy = (r: Reservation | undefined, owner: Owner): r is Reservation => {
+  const o = r && ownershipOf(r.record, owner);
+  return o === "owner" || o === "legacy-owner";
+};
 
 /**
  * The reservations `owner` holds: through its index when there is one (each entry verified, since
  * the index may name an address whose reservation never completed), else by reading every
- * reservation (only for data written by host-local, which keeps no index) when asked to.
+ * reservation (data written by host-local, which keeps no index) when asked to.
  */
 async function ownedAddresses(
   store: ReservationStore,
   owner: Owner,
   opts: { scanWithoutIndex?: boolean } = {},
 ): Promise<Reservation[]> {
-  const isOwner = (r: Reservation | undefined): r is Reservation =>
-    r !== undefined && r.containerId === owner.containerId && r.ifName === owner.ifName;
-  const indexed = await store.indexedAddresses(owner.containerId, owner.ifName);
-  if (indexed) return (await Promise.all(indexed.map((ip) => store.holder(ip)))).filter(isOwner);
-  return opts.scanWithoutIndex ? (await store.list()).filter(isOwner) : [];
+  const indexed = await store.indexedAddresses(owner);
+  if (indexed) {
+    return (await Promise.all(indexed.map((ip) => store.holder(ip)))).filter((r) => isOwnedBy(r, owner));
+  }
+  return opts.scanWithoutIndex ? (await store.list()).filter((r) => isOwnedBy(r, owner)) : [];
 }
 
 /** The owner must hold one address in every range set (and these must be `expected`, when given). */
@@ -170,18 +184,46 @@ export async function check(
   }
 }
 
-/** Release every reservation whose owner is not among `valid` (CNI GC). Returns what was released. */
-export async function gc(store: ReservationStore, valid: readonly Owner[]): Promise<string[]> {
+export interface GcOptions {
+  readonly now?: number;
+  /**
+   * How long an empty or cut-short file is left alone: host-local creates the file and then writes
+   * it, so a young partial file may be a reservation in flight, not debris.
+   */
+  readonly graceMs?: number;
+}
+
+/** Default grace for partial files and abandoned temp files. */
+export const defaultGcGraceMs = 60_000;
+
+/**
+ * CNI GC (spec 1.1 "GC"): release every reservation whose owner is not among `valid`, including
+ * files crashed writers left empty or cut short, and drop their owner indexes. Returns the
+ * released addresses.
+ */
+export async function gc(
+  store: ReservationStore,
+  valid: readonly Owner[],
+  opts: GcOptions = {},
+): Promise<string[]> {
+  const now = opts.now ?? Date.now();
+  const graceMs = opts.graceMs ?? defaultGcGraceMs;
   const keep = new Set(valid.map((v) => `${v.containerId}\n${v.ifName}`));
+  const containers = new Set(valid.map((v) => v.containerId));
   const released: string[] = [];
   for (const r of await store.list()) {
-    if (!keep.has(`${r.containerId}\n${r.ifName}`)) {
+    const wanted = isCompleteRecord(r.record)
+      ? keep.has(`${r.containerId}\n${r.ifName}`)
+      : // host-local's old format names only the container; anything else incomplete is debris once old.
+        containers.has(r.record.trim()) || now - r.modifiedMs < graceMs;
+    if (!wanted) {
       await store.remove(r.ip);
       released.push(r.ip);
     }
   }
   for (const o of await store.indexedOwners()) {
-    if (!keep.has(`${o.containerId}\n${o.ifName}`)) await store.dropIndex(o.containerId, o.ifName);
+    if (!keep.has(`${o.containerId}\n${o.ifName}`)) await store.dropIndex(o);
   }
+  await store.sweepAbandonedWrites(now - graceMs);
   return released;
 }

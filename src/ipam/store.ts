@@ -1,8 +1,12 @@
-/** One reserved address: who holds it (container id + interface name, as host-local records it). */
-export interface Reservation {
+import type { Owner } from "./reservation.js";
+
+/** One reservation file: the address, who holds it and the raw record (host-local's format). */
+export interface Reservation extends Owner {
   readonly ip: string;
-  readonly containerId: string;
-  readonly ifName: string;
+  /** The file's content; empty or cut short when a writer crashed (see reservation.ts). */
+  readonly record: string;
+  /** When the reservation was last written (ms since the epoch); GC gives young partial files time. */
+  readonly modifiedMs: number;
 }
 
 /**
@@ -11,9 +15,11 @@ export interface Reservation {
  */
 export interface ReservationStore {
   /** Reserve `ip` for the owner; false when someone already holds it. */
-  reserve(ip: string, containerId: string, ifName: string, rangeSetIndex: number): Promise<boolean>;
+  reserve(ip: string, owner: Owner, rangeSetIndex: number): Promise<boolean>;
   lastReserved(rangeSetIndex: number): Promise<string | undefined>;
   list(): Promise<Reservation[]>;
+  /** Who holds `ip`, if anyone. */
+  holder(ip: string): Promise<Reservation | undefined>;
   /** Remove one reservation (no error when absent). */
   remove(ip: string): Promise<void>;
   /** Whether the store can take writes (STATUS). */
@@ -23,11 +29,11 @@ export interface ReservationStore {
    * so it is always a superset of what the owner holds, also after a crash). Lets ADD and DEL find
    * an owner's addresses without reading every reservation. undefined: no index for this owner.
    */
-  indexedAddresses(containerId: string, ifName: string): Promise<string[] | undefined>;
-  writeIndex(containerId: string, ifName: string, ips: readonly string[]): Promise<void>;
-  dropIndex(containerId: string, ifName: string): Promise<void>;
+  indexedAddresses(owner: Owner): Promise<string[] | undefined>;
+  writeIndex(owner: Owner, ips: readonly string[]): Promise<void>;
+  dropIndex(owner: Owner): Promise<void>;
   /** Owners that have an index (GC drops the indexes of owners that are gone). */
-  indexedOwners(): Promise<{ containerId: string; ifName: string }[]>;
-  /** Who holds `ip`, if anyone. */
-  holder(ip: string): Promise<Reservation | undefined>;
+  indexedOwners(): Promise<Owner[]>;
+  /** Remove half-done writes started before `beforeMs`: what crashed writers left behind. */
+  sweepAbandonedWrites(beforeMs: number): Promise<void>;
 }

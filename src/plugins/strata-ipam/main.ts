@@ -1,7 +1,6 @@
-// Standalone executable of the `strata-ipam` CNI plugin.
+// The `strata-ipam` executable: process env and stdin in, result or error object out.
 import { runPluginProcess } from "../../cni/process-main.js";
 import { dispatch } from "../../cni/skeleton.js";
-import { createIpamPlugin } from "./plugin.js";
+import { ipamPlugin } from "./plugin.js";
 
-const plugin = createIpamPlugin();
-await runPluginProcess((inv) => dispatch(plugin, inv));
+await runPluginProcess((inv) => dispatch(ipamPlugin, inv));

@@ -1,79 +1,57 @@
-import { CniError, CniErrorCode } from "../../cni/errors.js";
-import type { CniResult } from "../../cni/result.js";
-import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
-import { KeyedMutex } from "../../common/keyed-mutex.js";
-import { type IpamConfig, parseIpamConfig } from "../../ipam/config.js";
-import { DiskReservationStore } from "../../ipam/disk-store.js";
-import { allocate, check, gc, release } from "../../ipam/ipam.js";
-
-type Req = CniRequest<IpamConfig>;
-
-const storeFor = (req: Req) => new DiskReservationStore(req.config.dataDir, req.network);
-const owner = (req: Req) => ({ containerId: req.containerId, ifName: req.ifName });
-
-/** Static IPs asked for through runtimeConfig (capability "ips") or CNI_ARGS IP=a,b (host-local's keys). */
-function requestedIps(req: Req): string[] {
-  const fromRuntime = req.runtimeConfig.ips;
-  const list = Array.isArray(fromRuntime)
-    ? fromRuntime.filter((x): x is string => typeof x === "string")
-    : [];
-  const fromArgs = req.args.all.IP;
-  if (fromArgs) list.push(...fromArgs.split(",").filter(Boolean));
-  return list;
-}
+import { invalidConfig } from "../../cni/errors.js";
+import type { CniPlugin } from "../../cni/skeleton.js";
+import {
+  allocateAddresses,
+  checkAddresses,
+  gcAddresses,
+  type IpamConfig,
+  ipamStatus,
+  parseIpamConfig,
+  releaseAddresses,
+  requestedStaticIps,
+} from "../../ipam/index.js";
 
 /**
- * `strata-ipam`: host-local compatible address management (same keys, same on-disk layout).
- * Across processes, reservations are safe by the store's exclusive create. Inside one process
- * (the agent), allocations of a network also take turns, so concurrent ADDs do not all race for
- * the same next address (host-local serialises with a file lock for the same reason).
+ * `strata-ipam`: host-local compatible address management (same keys, same on-disk layout), so
+ * it can sit under any main plugin (bridge, macvlan, strata) and share a data directory with
+ * host-local. The verbs are the IPAM library's; this file only maps CNI requests onto them.
  */
 export function createIpamPlugin(): CniPlugin<IpamConfig> {
-  const turns = new KeyedMutex();
   return {
     type: "strata-ipam",
     parseConfig(raw) {
       if (raw.ipam === undefined || raw.ipam === null || typeof raw.ipam !== "object") {
-        throw new CniError(
-          CniErrorCode.InvalidNetworkConfig,
+        throw invalidConfig(
           'the network configuration has no "ipam" section',
-          'add "ipam": {"type": "strata-ipam", "ranges": [...]}',
+          'add "ipam": {"type": "strata-ipam", "ranges": [[{"subnet": "10.22.0.0/16"}]]}',
         );
       }
       return parseIpamConfig(raw.ipam);
     },
-    async add(req): Promise<CniResult> {
-      const store = storeFor(req);
-      const a = await turns.run(store.dir, () => allocate(req.config, store, owner(req), requestedIps(req)));
+    async add(req) {
+      const requestedIps = requestedStaticIps(req.runtimeConfig, req.args.all);
+      const a = await allocateAddresses(req.config, req.network, req.containerId, req.ifName, {
+        requestedIps,
+      });
+      // IPAM plugins create no interfaces, so the IPs carry no interface index (spec: "ips").
       return { cniVersion: req.cniVersion, ips: a.ips, routes: a.routes, dns: a.dns ?? {} };
     },
     async del(req) {
-      await release(storeFor(req), owner(req));
+      await releaseAddresses(req.config, req.network, req.containerId, req.ifName);
     },
     async check(req) {
-      await check(
-        req.config,
-        storeFor(req),
-        owner(req),
-        req.prevResult?.ips?.map((ip) => ip.address),
-      );
+      const expected = req.prevResult?.ips?.map((ip) => ip.address);
+      await checkAddresses(req.config, req.network, req.containerId, req.ifName, expected);
     },
     async gc(req) {
-      const store = storeFor(req);
-      await store.removeStaleTemps();
-      await gc(
-        store,
-        req.validAttachments.map((a) => ({ containerId: a.containerID, ifName: a.ifname })),
-      );
+      const valid = req.validAttachments.map((a) => ({ containerId: a.containerID, ifName: a.ifname }));
+      await gcAddresses(req.config, req.network, valid);
     },
     async status(req) {
-      if (!(await storeFor(req).writable())) {
-        throw new CniError(
-          CniErrorCode.PluginNotAvailable,
-          `IPAM data directory ${req.config.dataDir} is not writable`,
-          "fix the directory's permissions or free disk space",
-        );
-      }
+      await ipamStatus(req.config, req.network);
     },
   };
 }
+
+/** The plugin as the standalone executable and in-process callers use it. */
+export const ipamPlugin: CniPlugin<IpamConfig> = createIpamPlugin();
