@@ -116,6 +116,25 @@ describe("ipam configuration (host-local keys)", () => {
       { type: "strata-ipam", ranges: [[{ subnet: "10.0.0.0/24" }]], dns: { nameservers: "1.1.1.1" } },
       /dns/,
     ],
+    ["legacy subnet not a CIDR", { type: "strata-ipam", subnet: "10.1.0.0/33" }, /not a CIDR/],
+    [
+      "legacy rangeStart outside the subnet",
+      { type: "strata-ipam", subnet: "10.1.0.0/24", rangeStart: "10.2.0.5" },
+      /rangeStart/,
+    ],
+    ["IPv6 /128 too small", { type: "strata-ipam", ranges: [[{ subnet: "fd00::1/128" }]] }, /too small/],
+    [
+      "IPv6 rangeEnd outside the subnet",
+      { type: "strata-ipam", ranges: [[{ subnet: "fd00::/120", rangeEnd: "fd00::1:1" }]] },
+      /rangeEnd/,
+    ],
+    [
+      "same subnet twice in one set",
+      { type: "strata-ipam", ranges: [[{ subnet: "10.0.0.0/24" }, { subnet: "10.0.0.0/24" }]] },
+      /overlaps/,
+    ],
+    ["empty dataDir", { type: "strata-ipam", ranges: [[{ subnet: "10.0.0.0/24" }]], dataDir: "" }, /dataDir/],
+    ["range is a string", { type: "strata-ipam", ranges: [["10.0.0.0/24"]] }, /ranges/],
   ];
   for (const [name, raw, msg] of bad) {
     test(`rejects ${name} with code 7 and a fix`, () => {
