@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
-import { BgpSession } from "../bgp/speaker/session.js";
 import { installCniPlugins } from "../cni/install.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
@@ -16,6 +15,7 @@ import { labDown, labUp, readLabState } from "../lab/runner.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
+import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { packageRoot, pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 import { step } from "./progress.js";
@@ -127,67 +127,26 @@ program
   });
 
 program
-  .command("bgp-peer")
-  .description("run one BGP session (active) and print its state changes and received routes as JSON lines")
-  .requiredOption("--local-as <asn>", "our AS")
+  .command("bgp-speaker")
+  .description("run Strata's BGP speaker: sessions, routes and a summary as JSON lines")
+  .requiredOption("--asn <asn>", "our AS")
   .requiredOption("--router-id <id>", "our BGP identifier")
-  .requiredOption("--peer <address>", "the peer's address")
-  .requiredOption("--peer-as <asn>", "the peer's AS")
+  .option(
+    "--peer <spec>",
+    "a neighbour: ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self] (repeat)",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .option("--listen <[host:]port>", "accept sessions here (e.g. 179)")
+  .option("--cluster-id <id>", "act as route reflector for rr-client peers")
   .option("--hold <s>", "proposed hold time", "90")
-  .option("--announce <prefixes>", "comma-separated IPv4 prefixes to announce")
-  .option("--next-hop <address>", "next hop for announced prefixes")
-  .action(
-    (o: {
-      localAs: string;
-      routerId: string;
-      peer: string;
-      peerAs: string;
-      hold: string;
-      announce?: string;
-      nextHop?: string;
-    }) => {
-      const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
-      const session = new BgpSession({
-        localAs: Number(o.localAs),
-        routerId: o.routerId,
-        holdTime: Number(o.hold),
-        peerAddress: o.peer,
-        peerAs: Number(o.peerAs),
-        onState: (state) => print({ event: "state", state }),
-        onUpdate: (u) =>
-          print({
-            event: "update",
-            nlri: u.nlri,
-            withdrawn: u.withdrawn,
-            attributes: u.attributes,
-            outcomes: u.outcomes,
-          }),
-      });
-      if (o.announce) {
-        session.announce({
-          type: "update",
-          withdrawn: [],
-          // eBGP: the path starts with our AS (RFC 4271 §5.1.2); iBGP: empty path, LOCAL_PREF set.
-          attributes:
-            o.localAs === o.peerAs
-              ? { origin: "igp", asPath: [], nextHop: o.nextHop ?? o.peer, localPref: 100 }
-              : {
-                  origin: "igp",
-                  asPath: [{ type: "sequence", asns: [Number(o.localAs)] }],
-                  nextHop: o.nextHop ?? o.peer,
-                },
-          nlri: o.announce.split(","),
-        });
-      }
-      for (const sig of ["SIGINT", "SIGTERM"] as const) {
-        process.once(sig, () => {
-          session.stop();
-          session.close();
-        });
-      }
-      session.start();
-    },
-  );
+  .option("--connect-retry <s>", "connect retry time", "5")
+  .option("--announce <prefixes>", "comma-separated prefixes to originate")
+  .option("--next-hop <address>", "NEXT_HOP of originated routes (default: the session's address)")
+  .option("--install-routes", "put learned routes into this namespace's kernel")
+  .option("--route-dev <dev>", "device for installed routes")
+  .option("--quiet", "no line per learned route")
+  .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 
 const lab = program
   .command("lab")

@@ -16,6 +16,7 @@ export class Rib {
   /** prefix → peer id (or "" for local) → path */
   readonly #in = new Map<string, Map<string, Path>>();
   readonly #best = new Map<string, Path>();
+  readonly #counts = new Map<string, number>();
 
   constructor(private readonly local: LocalSpeaker) {}
 
@@ -54,9 +55,12 @@ export class Rib {
 
   /** How many prefixes `peerId` currently has in the Adj-RIB-In (for max-prefix limits). */
   prefixCount(peerId: string): number {
-    let n = 0;
-    for (const paths of this.#in.values()) if (paths.has(peerId)) n++;
-    return n;
+    return this.#counts.get(peerId) ?? 0;
+  }
+
+  /** Every prefix with a best path, and that path. */
+  bestPaths(): IterableIterator<[string, Path]> {
+    return this.#best.entries();
   }
 
   /** Every path learned from `peer` goes (session down). */
@@ -91,8 +95,10 @@ export class Rib {
 
   #set(prefix: string, source: string, path: Path | undefined): BestChange[] {
     const paths = this.#in.get(prefix) ?? new Map<string, Path>();
+    const had = paths.has(source);
     if (path) paths.set(source, path);
     else paths.delete(source);
+    if (had !== paths.has(source)) this.#counts.set(source, (this.#counts.get(source) ?? 0) + (had ? -1 : 1));
     if (paths.size === 0) this.#in.delete(prefix);
     else this.#in.set(prefix, paths);
     const before = this.#best.get(prefix);

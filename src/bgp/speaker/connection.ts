@@ -1,0 +1,275 @@
+import type { Socket } from "node:net";
+import { connect } from "node:net";
+import { BgpCodecError } from "../codec/errors.js";
+import { BgpFrameParser } from "../codec/framing.js";
+import { decodeMessage, encodeMessage } from "../codec/messages.js";
+import type {
+  BgpMessage,
+  CodecContext,
+  NotificationMessage,
+  OpenMessage,
+  UpdateMessage,
+} from "../codec/types.js";
+import {
+  type FsmAction,
+  type FsmEvent,
+  type FsmState,
+  type FsmStateName,
+  initialState,
+  step,
+  type TimerName,
+} from "../fsm/fsm.js";
+
+export interface ConnectionSettings {
+  readonly localAs: number;
+  readonly routerId: string;
+  readonly holdTime: number;
+  readonly peerAs: number;
+  readonly connectRetrySeconds: number;
+  readonly ipv6: boolean;
+}
+
+export interface ConnectionEvents {
+  /** An OPEN arrived; return a NOTIFICATION to refuse it (collision resolution, RFC 4271 §6.8). */
+  readonly onOpen: (c: BgpConnection, open: OpenMessage) => { code: number; subcode: number } | undefined;
+  readonly onEstablished: (c: BgpConnection) => void;
+  readonly onUpdate: (c: BgpConnection, u: UpdateMessage) => void;
+  readonly onRouteRefresh: (c: BgpConnection) => void;
+  /** The connection is finished (Idle); `established` says whether it had been. */
+  readonly onClosed: (c: BgpConnection, established: boolean, reason: string) => void;
+  readonly onState?: (c: BgpConnection, state: FsmStateName) => void;
+}
+
+export type Direction = "outbound" | "inbound";
+
+/**
+ * One TCP connection to a peer and the RFC 4271 FSM that drives it. The FSM decides; this class
+ * performs its actions (connect, send, timers) and feeds what the socket delivers back as events.
+ * A connection runs once: when it returns to Idle it is closed for good and the peer makes a new
+ * one (so collision resolution can keep one of two connections without shared state).
+ */
+export class BgpConnection {
+  #state: FsmState = initialState;
+  #socket: Socket | undefined;
+  #ctx: CodecContext = { fourOctetAs: true };
+  readonly #timers = new Map<TimerName, NodeJS.Timeout>();
+  #pendingUpdate: UpdateMessage | undefined;
+  #errorData: Uint8Array = new Uint8Array();
+  #closed = false;
+  #reason = "stopped";
+  remoteOpen: OpenMessage | undefined;
+  lastNotificationReceived: NotificationMessage | undefined;
+
+  constructor(
+    readonly direction: Direction,
+    private readonly settings: ConnectionSettings,
+    private readonly events: ConnectionEvents,
+  ) {}
+
+  get state(): FsmStateName {
+    return this.#state.name;
+  }
+
+  get codecContext(): CodecContext {
+    return this.#ctx;
+  }
+
+  get localAddress(): string | undefined {
+    return this.#socket?.localAddress?.replace(/^::ffff:/, "");
+  }
+
+  /** Outbound: connect to the peer (retrying on the connect-retry timer). */
+  dial(host: string, port: number, localAddress?: string): void {
+    this.#dialTo = { host, port, localAddress };
+    this.#fire({ name: "ManualStart" });
+  }
+
+  /** Inbound: take a socket the listener accepted. */
+  adopt(socket: Socket): void {
+    this.#fire({ name: "ManualStart" });
+    this.#attach(socket);
+    this.#fire({ name: "TcpConnectionConfirmed" });
+  }
+
+  #dialTo: { host: string; port: number; localAddress?: string } | undefined;
+
+  /** Send pre-encoded messages (UPDATEs built once for many peers). */
+  sendRaw(bufs: readonly Uint8Array[]): void {
+    if (this.#state.name !== "Established" || !this.#socket) return;
+    for (const b of bufs) this.#socket.write(b);
+  }
+
+  /** Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution). */
+  abort(n: { code: number; subcode: number; data?: Uint8Array }, reason: string): void {
+    if (this.#closed) return;
+    this.#send({ type: "notification", code: n.code, subcode: n.subcode, data: n.data ?? new Uint8Array() });
+    this.#finish(reason);
+  }
+
+  /** Administrative stop: Cease / Administrative Shutdown when a session was being set up or up. */
+  stop(): void {
+    this.#reason = "stopped";
+    this.#fire({ name: "ManualStop" });
+    this.#finish("stopped");
+  }
+
+  #fire(e: FsmEvent): void {
+    if (this.#closed) return;
+    const before = this.#state.name;
+    const [next, actions] = step(this.#state, e, {
+      holdTime: this.settings.holdTime,
+      connectRetrySeconds: this.settings.connectRetrySeconds,
+      passive: this.direction === "inbound",
+      peerAs: this.settings.peerAs,
+    });
+    this.#state = next;
+    for (const a of actions) this.#do(a);
+    if (next.name !== before) this.events.onState?.(this, next.name);
+    if (next.name === "Idle" && before !== "Idle") this.#finish(this.#reason, before === "Established");
+  }
+
+  #do(a: FsmAction): void {
+    switch (a.do) {
+      case "connect":
+        if (this.#dialTo) {
+          const { host, port, localAddress } = this.#dialTo;
+          this.#attach(connect({ host, port, localAddress }));
+        }
+        break;
+      case "listen":
+        break; // the speaker's listener accepts and hands sockets over
+      case "drop-connection":
+        this.#hangUp();
+        break;
+      case "send-open":
+        this.#send({
+          type: "open",
+          version: 4,
+          asn: this.settings.localAs,
+          holdTime: this.settings.holdTime,
+          bgpId: this.settings.routerId,
+          capabilities: [
+            { kind: "multiprotocol", afi: 1, safi: 1 },
+            ...(this.settings.ipv6 ? [{ kind: "multiprotocol" as const, afi: 2, safi: 1 }] : []),
+            { kind: "route-refresh" },
+            { kind: "four-octet-as", asn: this.settings.localAs },
+          ],
+        });
+        break;
+      case "send-keepalive":
+        this.#send({ type: "keepalive" });
+        break;
+      case "send-notification":
+        this.#reason = `sent NOTIFICATION ${a.code}/${a.subcode}`;
+        this.#send({ type: "notification", code: a.code, subcode: a.subcode, data: this.#errorData });
+        break;
+      case "start-timer": {
+        clearTimeout(this.#timers.get(a.timer));
+        const event = { name: `${a.timer}Timer_Expires` } as FsmEvent;
+        this.#timers.set(
+          a.timer,
+          setTimeout(() => this.#fire(event), a.seconds * 1000),
+        );
+        break;
+      }
+      case "stop-timer":
+        clearTimeout(this.#timers.get(a.timer));
+        this.#timers.delete(a.timer);
+        break;
+      case "session-up":
+        this.events.onEstablished(this);
+        break;
+      case "session-down":
+        break; // reported by #finish
+      case "process-update":
+        if (this.#pendingUpdate) this.events.onUpdate(this, this.#pendingUpdate);
+        this.#pendingUpdate = undefined;
+        break;
+    }
+  }
+
+  #attach(socket: Socket): void {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    const parser = new BgpFrameParser();
+    socket.on("connect", () => {
+      if (this.#socket === socket) this.#fire({ name: "Tcp_CR_Acked" });
+    });
+    socket.on("error", (err) => {
+      this.#reason = err.message;
+    });
+    socket.on("close", () => {
+      if (this.#socket === socket) {
+        this.#socket = undefined;
+        this.#fire({ name: "TcpConnectionFails" });
+      }
+    });
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        for (const frame of parser.push(chunk)) {
+          if (this.#socket !== socket) return;
+          this.#receive(decodeMessage(frame, this.#ctx));
+        }
+      } catch (err) {
+        if (!(err instanceof BgpCodecError)) throw err;
+        this.#errorData = err.data;
+        this.#reason = `malformed message: ${err.message}`;
+        const name =
+          err.errorCode === 1 ? "BGPHeaderErr" : err.errorCode === 2 ? "BGPOpenMsgErr" : "UpdateMsgErr";
+        this.#fire({ name, code: err.errorCode, subcode: err.subcode });
+      }
+    });
+  }
+
+  #receive(m: BgpMessage): void {
+    switch (m.type) {
+      case "open": {
+        this.#ctx = { fourOctetAs: m.capabilities.some((c) => c.kind === "four-octet-as") };
+        this.remoteOpen = m;
+        const refuse = this.#state.name === "OpenSent" ? this.events.onOpen(this, m) : undefined;
+        if (refuse) this.abort(refuse, "connection collision: the other connection stays");
+        else this.#fire({ name: "BGPOpen", open: m });
+        break;
+      }
+      case "keepalive":
+        this.#fire({ name: "KeepAliveMsg" });
+        break;
+      case "update":
+        this.#pendingUpdate = m;
+        this.#fire({ name: "UpdateMsg" });
+        break;
+      case "notification":
+        this.lastNotificationReceived = m;
+        this.#reason = `peer sent NOTIFICATION ${m.code}/${m.subcode}`;
+        this.#fire({ name: "NotifMsg" });
+        break;
+      case "route-refresh":
+        if (this.#state.name === "Established") this.events.onRouteRefresh(this);
+        break;
+    }
+  }
+
+  #send(m: BgpMessage): void {
+    if (this.#socket && !this.#socket.destroyed) this.#socket.write(encodeMessage(m, this.#ctx));
+  }
+
+  /** end() still flushes a NOTIFICATION written just before; destroy after a grace period anyway. */
+  #hangUp(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket) {
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+  }
+
+  #finish(reason: string, established = this.#state.name === "Established"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    this.#hangUp();
+    this.#state = { ...this.#state, name: "Idle" };
+    this.events.onClosed(this, established, reason);
+  }
+}

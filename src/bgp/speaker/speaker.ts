@@ -1,0 +1,386 @@
+import { createServer, type Server, type Socket } from "node:net";
+import type { Prefix } from "../codec/prefix.js";
+import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
+import type { FsmStateName } from "../fsm/fsm.js";
+import { maxPrefixNotification } from "../rib/max-prefix.js";
+import type { Path, PeerInfo } from "../rib/path.js";
+import { exportAttributes, type LocalSpeaker, shouldAdvertise } from "../rib/reflection.js";
+import { type BestChange, Rib } from "../rib/rib.js";
+import { BgpConnection, type ConnectionEvents } from "./connection.js";
+import { announceUpdates, withdrawUpdates } from "./update-builder.js";
+
+export interface PeerConfig {
+  readonly address: string;
+  readonly asn: number;
+  /** TCP port to dial (179 when absent). */
+  readonly port?: number;
+  /** A route-reflector client of ours (RFC 4456); only meaningful with a cluster id. */
+  readonly rrClient?: boolean;
+  /** Never dial; wait for the peer to connect. */
+  readonly passive?: boolean;
+  /** Close the session (Cease / Maximum Number of Prefixes Reached) past this many prefixes. */
+  readonly maxPrefixes?: number;
+  /** Rewrite NEXT_HOP to ourselves also on iBGP (always done on eBGP). */
+  readonly nextHopSelf?: boolean;
+}
+
+export type SpeakerEvent =
+  | { readonly event: "state"; readonly peer: string; readonly state: FsmStateName }
+  | { readonly event: "established"; readonly peer: string; readonly routerId: string }
+  | { readonly event: "down"; readonly peer: string; readonly reason: string }
+  | { readonly event: "refused"; readonly peer: string; readonly reason: string };
+
+/** A change of the route this speaker would install: nextHop undefined means remove. */
+export interface LearnedRouteChange {
+  readonly prefix: Prefix;
+  readonly nextHop?: string;
+  /** The attributes of the path now chosen (absent on removal). */
+  readonly attributes?: PathAttributes;
+}
+
+export interface SpeakerOptions {
+  readonly asn: number;
+  readonly routerId: string;
+  /** Set to act as a route reflector (RFC 4456) for peers marked rrClient. */
+  readonly clusterId?: string;
+  readonly holdTime?: number;
+  readonly connectRetrySeconds?: number;
+  /** Accept connections here (port 179 when absent); omit to never listen. */
+  readonly listen?: { readonly host?: string; readonly port?: number };
+  /** Source address for outgoing connections. */
+  readonly localAddress?: string;
+  /** NEXT_HOP of originated IPv4 routes (the session's local address when absent). */
+  readonly nextHop?: string;
+  /** NEXT_HOP of originated IPv6 routes; IPv6 unicast is negotiated only when set. */
+  readonly ipv6NextHop?: string;
+  readonly onEvent?: (e: SpeakerEvent) => void;
+  readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
+}
+
+interface Peer {
+  readonly config: PeerConfig;
+  info: PeerInfo;
+  readonly connections: Set<BgpConnection>;
+  established?: BgpConnection;
+  redial?: NodeJS.Timeout;
+  removed: boolean;
+}
+
+const idNumber = (id: string) => id.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const pathNextHop = (p: Path): string | undefined =>
+  p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
+const collision = { code: 6, subcode: 7 } as const;
+
+/**
+ * A BGP speaker: one listener and many peers, each with at most one established connection, all
+ * feeding one RIB (Adj-RIB-In → Loc-RIB) whose changes are sent on to every peer (Adj-RIB-Out is
+ * what was last flushed plus the export rules) and reported as routes to install.
+ */
+export class BgpSpeaker {
+  readonly #peers = new Map<string, Peer>();
+  readonly #rib: Rib;
+  readonly #local: LocalSpeaker;
+  /** The best path per prefix as last sent out: what every peer has been told. */
+  readonly #advertised = new Map<Prefix, Path>();
+  readonly #pending = new Set<Prefix>();
+  #flushQueued = false;
+  #server: Server | undefined;
+  #stopped = false;
+  updatesReceived = 0;
+
+  constructor(private readonly o: SpeakerOptions) {
+    this.#local = { asn: o.asn, routerId: o.routerId, clusterId: o.clusterId };
+    this.#rib = new Rib(this.#local);
+  }
+
+  /** Start listening (when configured) and dial every active peer. Resolves once listening. */
+  async start(peers: readonly PeerConfig[] = []): Promise<void> {
+    if (this.o.listen) {
+      const server = createServer((s) => this.#accept(s));
+      this.#server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen({ host: this.o.listen?.host, port: this.o.listen?.port ?? 179 }, () => resolve());
+      });
+    }
+    this.setPeers(peers);
+  }
+
+  get port(): number | undefined {
+    const a = this.#server?.address();
+    return typeof a === "object" && a ? a.port : undefined;
+  }
+
+  /** Make the peer set exactly `configs` (by address): new ones start, missing ones stop. */
+  setPeers(configs: readonly PeerConfig[]): void {
+    const want = new Map(configs.map((c) => [c.address, c]));
+    for (const [address, peer] of this.#peers) {
+      const c = want.get(address);
+      if (!c || JSON.stringify(c) !== JSON.stringify(peer.config)) this.#removePeer(peer);
+    }
+    for (const c of configs) {
+      if (this.#peers.has(c.address)) continue;
+      const peer: Peer = {
+        config: c,
+        info: this.#infoOf(c, "0.0.0.0"),
+        connections: new Set(),
+        removed: false,
+      };
+      this.#peers.set(c.address, peer);
+      this.#dial(peer);
+    }
+  }
+
+  /** Announce a prefix of our own (attributes default to ORIGIN IGP, empty AS_PATH). */
+  originate(prefix: Prefix, attributes: PathAttributes = { origin: "igp", asPath: [] }): void {
+    this.#queue(this.#rib.originate(prefix, { origin: "igp", asPath: [], ...attributes }));
+  }
+
+  withdraw(prefix: Prefix): void {
+    this.#queue(this.#rib.originate(prefix, undefined));
+  }
+
+  /** Session states by peer address. */
+  sessions(): { peer: string; state: FsmStateName; asn: number; prefixes: number }[] {
+    return [...this.#peers.values()].map((p) => ({
+      peer: p.config.address,
+      asn: p.config.asn,
+      state: p.established ? "Established" : this.#furthest(p),
+      prefixes: this.#rib.prefixCount(p.info.id),
+    }));
+  }
+
+  /** The routes this speaker would install now: best paths learned from peers. */
+  learnedRoutes(): Map<Prefix, string> {
+    const out = new Map<Prefix, string>();
+    for (const [prefix, path] of this.#rib.bestPaths()) {
+      const nh = path.from && pathNextHop(path);
+      if (nh) out.set(prefix, nh);
+    }
+    return out;
+  }
+
+  get ribSize(): number {
+    return this.#rib.size;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const peer of this.#peers.values()) this.#removePeer(peer);
+    const server = this.#server;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  #infoOf(c: PeerConfig, routerId: string): PeerInfo {
+    return {
+      id: c.address,
+      routerId,
+      address: c.address,
+      asn: c.asn,
+      ibgp: c.asn === this.o.asn,
+      rrClient: (c.rrClient ?? false) && this.o.clusterId !== undefined,
+    };
+  }
+
+  #furthest(p: Peer): FsmStateName {
+    const order: FsmStateName[] = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
+    let best: FsmStateName = "Idle";
+    for (const c of p.connections) if (order.indexOf(c.state) > order.indexOf(best)) best = c.state;
+    return best;
+  }
+
+  #removePeer(peer: Peer): void {
+    peer.removed = true;
+    clearTimeout(peer.redial);
+    for (const c of [...peer.connections]) c.stop();
+    this.#peers.delete(peer.config.address);
+  }
+
+  #settings(peer: Peer) {
+    return {
+      localAs: this.o.asn,
+      routerId: this.o.routerId,
+      holdTime: this.o.holdTime ?? 90,
+      peerAs: peer.config.asn,
+      connectRetrySeconds: this.o.connectRetrySeconds ?? 5,
+      ipv6: this.o.ipv6NextHop !== undefined,
+    };
+  }
+
+  #dial(peer: Peer): void {
+    if (peer.config.passive || peer.removed || this.#stopped || peer.established) return;
+    if ([...peer.connections].some((c) => c.direction === "outbound")) return;
+    const c = new BgpConnection("outbound", this.#settings(peer), this.#events(peer));
+    peer.connections.add(c);
+    c.dial(peer.config.address, peer.config.port ?? 179, this.o.localAddress);
+  }
+
+  #scheduleDial(peer: Peer): void {
+    if (peer.config.passive || peer.removed || this.#stopped) return;
+    clearTimeout(peer.redial);
+    peer.redial = setTimeout(() => this.#dial(peer), (this.o.connectRetrySeconds ?? 5) * 1000);
+  }
+
+  #accept(socket: Socket): void {
+    const address = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
+    const peer = this.#peers.get(address);
+    if (!peer || this.#stopped) {
+      // Not a configured neighbour: no session (RFC 4271 §8: connections from unknown peers are refused).
+      this.o.onEvent?.({ event: "refused", peer: address, reason: "not a configured peer" });
+      socket.destroy();
+      return;
+    }
+    const c = new BgpConnection("inbound", this.#settings(peer), this.#events(peer));
+    peer.connections.add(c);
+    c.adopt(socket);
+  }
+
+  #events(peer: Peer): ConnectionEvents {
+    return {
+      onOpen: (c, open) => this.#onOpen(peer, c, open),
+      onEstablished: (c) => {
+        for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
+        peer.established = c;
+        peer.info = this.#infoOf(peer.config, c.remoteOpen?.bgpId ?? "0.0.0.0");
+        clearTimeout(peer.redial);
+        this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
+        this.#sendTable(peer, c);
+      },
+      onUpdate: (c, u) => this.#onUpdate(peer, c, u),
+      onRouteRefresh: (c) => this.#sendTable(peer, c),
+      onClosed: (c, established, reason) => {
+        peer.connections.delete(c);
+        if (peer.established === c) {
+          peer.established = undefined;
+          this.#queue(this.#rib.dropPeer(peer.info.id));
+          this.o.onEvent?.({ event: "down", peer: peer.config.address, reason });
+        }
+        if (!peer.established && (established || c.direction === "outbound")) this.#scheduleDial(peer);
+      },
+      onState: (_c, state) => this.o.onEvent?.({ event: "state", peer: peer.config.address, state }),
+    };
+  }
+
+  /**
+   * RFC 4271 §6.8 collision detection: with two connections to one peer, keep the one opened by
+   * the side with the higher BGP Identifier; a connection to an Established peer is refused.
+   */
+  #onOpen(peer: Peer, c: BgpConnection, open: OpenMessage): { code: number; subcode: number } | undefined {
+    if (open.bgpId === this.o.routerId && peer.config.asn === this.o.asn) return { code: 2, subcode: 3 };
+    for (const other of peer.connections) {
+      if (other === c) continue;
+      if (other.state === "Established") return collision;
+      if (other.state !== "OpenSent" && other.state !== "OpenConfirm") continue;
+      const keepOutbound = idNumber(this.o.routerId) > idNumber(open.bgpId);
+      const keepThis = (c.direction === "outbound") === keepOutbound;
+      if (!keepThis) return collision;
+      other.abort(collision, "collision: the other connection stays");
+    }
+    return undefined;
+  }
+
+  #onUpdate(peer: Peer, c: BgpConnection, u: UpdateMessage): void {
+    if (peer.established !== c) return;
+    this.updatesReceived++;
+    const changes = this.#rib.receive(peer.info, u);
+    const over = maxPrefixNotification(this.#rib.prefixCount(peer.info.id), peer.config.maxPrefixes);
+    this.#queue(changes);
+    if (over) c.abort(over, `more than ${peer.config.maxPrefixes} prefixes`);
+  }
+
+  #queue(changes: readonly BestChange[]): void {
+    for (const ch of changes) this.#pending.add(ch.prefix);
+    if (this.#flushQueued || this.#pending.size === 0) return;
+    this.#flushQueued = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** The attributes `peer` gets for `path`, NEXT_HOP rewritten to us where the rules say so. */
+  #exported(path: Path, peer: Peer, c: BgpConnection): { attrs: PathAttributes; v6?: string; key: string } {
+    const a = exportAttributes(this.#local, path, peer.info);
+    const self = !peer.info.ibgp || peer.config.nextHopSelf === true || !path.from;
+    const nh = self ? ((path.from ? undefined : this.o.nextHop) ?? c.localAddress) : a.nextHop;
+    const v6 = self ? this.o.ipv6NextHop : path.attributes.mpReach?.nextHops[0];
+    const key = `${peer.info.ibgp}|${peer.info.rrClient}|${nh}|${v6}|${c.codecContext.fourOctetAs}`;
+    return { attrs: { ...a, nextHop: nh, mpReach: undefined, mpUnreach: undefined }, v6, key };
+  }
+
+  #encode(
+    cache: Map<PathAttributes, Map<string, Uint8Array[]>>,
+    group: { path: Path; prefixes: Prefix[] },
+    peer: Peer,
+    c: BgpConnection,
+  ): Uint8Array[] {
+    const { attrs, v6, key } = this.#exported(group.path, peer, c);
+    const byKey = cache.get(group.path.attributes) ?? new Map<string, Uint8Array[]>();
+    cache.set(group.path.attributes, byKey);
+    let bufs = byKey.get(key);
+    if (!bufs) {
+      const ctx: CodecContext = c.codecContext;
+      bufs = announceUpdates(attrs, group.prefixes, ctx, v6);
+      byKey.set(key, bufs);
+    }
+    return bufs;
+  }
+
+  /** Everything we advertise that `peer` should have (session up, or a ROUTE-REFRESH). */
+  #sendTable(peer: Peer, c: BgpConnection): void {
+    const groups = new Map<PathAttributes, { path: Path; prefixes: Prefix[] }>();
+    for (const [prefix, path] of this.#advertised) {
+      if (!shouldAdvertise(this.#local, path, peer.info)) continue;
+      const g = groups.get(path.attributes) ?? { path, prefixes: [] };
+      g.prefixes.push(prefix);
+      groups.set(path.attributes, g);
+    }
+    const cache = new Map<PathAttributes, Map<string, Uint8Array[]>>();
+    for (const g of groups.values()) c.sendRaw(this.#encode(cache, g, peer, c));
+  }
+
+  /**
+   * Send what changed since the last flush: for each prefix, the new best goes to every peer that
+   * should have it; a peer that had the old one and must not have the new one gets a withdrawal.
+   * One UPDATE encoding serves every peer that gets the same attributes.
+   */
+  #flush(): void {
+    this.#flushQueued = false;
+    const up = [...this.#peers.values()].filter((p) => p.established);
+    const groups = new Map<PathAttributes, { path: Path; prefixes: Prefix[] }>();
+    const withdraw = new Map<Peer, Prefix[]>();
+    const routes: LearnedRouteChange[] = [];
+    for (const prefix of this.#pending) {
+      const old = this.#advertised.get(prefix);
+      const now = this.#rib.best(prefix);
+      if (old === now) continue;
+      if (now) this.#advertised.set(prefix, now);
+      else this.#advertised.delete(prefix);
+      const oldNh = old?.from && pathNextHop(old);
+      const newNh = now?.from && pathNextHop(now);
+      if (oldNh !== newNh)
+        routes.push({ prefix, nextHop: newNh || undefined, attributes: newNh ? now?.attributes : undefined });
+      if (now) {
+        const g = groups.get(now.attributes) ?? { path: now, prefixes: [] };
+        g.prefixes.push(prefix);
+        groups.set(now.attributes, g);
+      }
+      if (!old) continue;
+      for (const peer of up) {
+        if (now && shouldAdvertise(this.#local, now, peer.info)) continue;
+        if (!shouldAdvertise(this.#local, old, peer.info)) continue;
+        const list = withdraw.get(peer) ?? [];
+        list.push(prefix);
+        withdraw.set(peer, list);
+      }
+    }
+    this.#pending.clear();
+    const cache = new Map<PathAttributes, Map<string, Uint8Array[]>>();
+    for (const peer of up) {
+      const c = peer.established as BgpConnection;
+      const w = withdraw.get(peer);
+      if (w) c.sendRaw(withdrawUpdates(w, c.codecContext));
+      for (const g of groups.values()) {
+        if (shouldAdvertise(this.#local, g.path, peer.info)) c.sendRaw(this.#encode(cache, g, peer, c));
+      }
+    }
+    if (routes.length > 0) this.o.onRoutes?.(routes);
+  }
+}
