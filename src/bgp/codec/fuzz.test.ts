@@ -2,46 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BgpCodecError } from "./errors.js";
 import { BgpFrameParser } from "./framing.js";
+import { mutatedMessage, prng, randomUpdate, seedMessages } from "./fuzz-corpus.js";
 import { decodeMessage, encodeMessage } from "./messages.js";
-import type { BgpMessage, UpdateMessage } from "./types.js";
-
-/** Small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomUpdate(r: () => number): UpdateMessage {
-  const int = (n: number) => Math.floor(r() * n);
-  const v4 = () => `${10 + int(100)}.${int(256)}.${int(256)}.0/${16 + int(9)}`;
-  const masked = (p: string) => {
-    const [a = "", l = "0"] = p.split("/");
-    const bits = Number(l);
-    const n = a.split(".").reduce((x, o) => x * 256 + Number(o), 0);
-    const m = bits === 0 ? 0 : (n >>> (32 - bits)) << (32 - bits);
-    return `${[24, 16, 8, 0].map((s) => (m >>> s) & 255).join(".")}/${bits}`;
-  };
-  return {
-    type: "update",
-    withdrawn: Array.from({ length: int(4) }, () => masked(v4())),
-    attributes: {
-      origin: (["igp", "egp", "incomplete"] as const)[int(3)],
-      asPath: [{ type: "sequence", asns: Array.from({ length: 1 + int(5) }, () => 1 + int(4_000_000_000)) }],
-      nextHop: `192.0.2.${1 + int(250)}`,
-      ...(r() < 0.5 ? { med: int(1000) } : {}),
-      ...(r() < 0.5 ? { localPref: int(1000) } : {}),
-      ...(r() < 0.3 ? { communities: [int(2 ** 32)] } : {}),
-      ...(r() < 0.3 ? { originatorId: "10.0.0.1", clusterList: ["10.0.0.2"] } : {}),
-    },
-    nlri: Array.from({ length: 1 + int(5) }, () => masked(v4())),
-  };
-}
+import type { UpdateMessage } from "./types.js";
 
 test("property: decode(encode(x)) equals x for random UPDATEs", () => {
   const r = prng(7);
@@ -57,49 +20,12 @@ test("property: decode(encode(x)) equals x for random UPDATEs", () => {
 test("fuzz: 100,000 random and mutated messages either decode or raise BgpCodecError", () => {
   const r = prng(42);
   const ctx = { fourOctetAs: true };
-  const seeds: Uint8Array[] = [
-    encodeMessage({ type: "keepalive" }, ctx),
-    encodeMessage(
-      {
-        type: "open",
-        version: 4,
-        asn: 65001,
-        holdTime: 90,
-        bgpId: "1.2.3.4",
-        capabilities: [
-          { kind: "multiprotocol", afi: 1, safi: 1 },
-          { kind: "four-octet-as", asn: 65001 },
-        ],
-      } as BgpMessage,
-      ctx,
-    ),
-    encodeMessage({ type: "notification", code: 6, subcode: 4, data: Uint8Array.of(1) }, ctx),
-    ...Array.from({ length: 20 }, () => encodeMessage(randomUpdate(r), ctx)),
-  ];
+  const seeds = seedMessages(r);
   let decoded = 0;
   let rejected = 0;
   const started = performance.now();
   for (let i = 0; i < 100_000; i++) {
-    const seed = seeds[Math.floor(r() * seeds.length)] as Uint8Array;
-    let m: Uint8Array;
-    const how = r();
-    if (how < 0.1) {
-      m = Uint8Array.from({ length: Math.floor(r() * 64) }, () => Math.floor(r() * 256));
-    } else {
-      m = Uint8Array.from(seed);
-      const flips = 1 + Math.floor(r() * 4);
-      for (let k = 0; k < flips; k++) {
-        // Mostly after the marker, so mutations reach the decoders behind the header checks.
-        const at = 16 + Math.floor(r() * Math.max(1, m.length - 16));
-        m[at] = how < 0.6 ? (m[at] ?? 0) ^ (1 << Math.floor(r() * 8)) : Math.floor(r() * 256);
-      }
-      if (how > 0.9) m = m.subarray(0, Math.floor(r() * m.length));
-      // Keep the length field consistent half of the time so the body decoders get exercised.
-      if (r() < 0.5 && m.length >= 19) {
-        m[16] = m.length >> 8;
-        m[17] = m.length & 0xff;
-      }
-    }
+    const m = mutatedMessage(r, seeds);
     try {
       decodeMessage(m, ctx);
       decoded++;
