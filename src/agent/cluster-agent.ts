@@ -38,6 +38,7 @@ export interface ClusterStatus {
   unreachable: { node: string; reason: string }[];
   reconciles: number;
   lastError?: string;
+  backend?: Record<string, unknown>;
 }
 
 /**
@@ -56,6 +57,12 @@ export class ClusterAgent {
   constructor(private readonly o: ClusterAgentOptions) {
     this.#leases = new SubnetLeases(o.store);
     this.status = { node: o.node, peers: 0, unreachable: [], reconciles: 0 };
+  }
+
+  /** Status with the backend's live part (e.g. BGP session states) read now. */
+  statusNow(): ClusterStatus {
+    this.status.backend = this.o.backend.status?.();
+    return this.status;
   }
 
   async #underlay(): Promise<{ ip: string; prefix: number; mtu: number }> {
@@ -97,6 +104,7 @@ export class ClusterAgent {
       });
       if (r.code !== 0) this.o.logger.warn({ stderr: r.stderr.trim() }, "masquerade rules not installed");
     }
+    await this.o.backend.start?.(this.#local, () => void this.reconcile());
     if (this.o.stateDir) await this.#writeCniState(lease, podMtu);
     this.o.logger.info({ subnet: lease.subnet, podMtu, backend: this.o.backend.name }, "subnet leased");
     return lease;
@@ -181,6 +189,7 @@ export class ClusterAgent {
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
     const peers = this.#peers.filter((p) => p.node !== this.o.node);
+    this.o.backend.peersChanged?.(this.#local, peers);
     const desired = this.o.backend.desired(this.#local, peers);
     const ns = this.o.hostNs;
     const owned = desired.devices.map((d) => d.name);
@@ -204,10 +213,12 @@ export class ClusterAgent {
     }
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
+    this.status.backend = this.o.backend.status?.();
     this.status.reconciles++;
   }
 
   async stop(opts: { releaseLease: boolean }): Promise<void> {
+    await this.o.backend.stop?.();
     if (opts.releaseLease && this.#held) await this.#leases.release(this.#held);
   }
 }

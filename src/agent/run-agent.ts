@@ -45,7 +45,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     running = cluster.run();
   }
   const health = opts.healthPort
-    ? await startHealthServer(opts.healthPort, () => cluster?.status)
+    ? await startHealthServer(opts.healthPort, () => cluster?.statusNow())
     : undefined;
   opts.logger.info({ socket: "@strata-cni" }, "agent serving CNI requests");
   await new Promise<void>((resolve) => {
@@ -53,6 +53,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     opts.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await running;
+  await cluster?.stop({ releaseLease: false });
   health?.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await background.drain();

@@ -35,6 +35,13 @@ export interface Backend {
   localBackendData(): Readonly<Record<string, string>>;
   /** Pure: desired state given this node and every other node's lease. */
   desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState;
+  /** Backends with a control plane of their own (BGP): start it; it calls back when routes change. */
+  start?(local: LocalNode, onRoutesChanged: () => void): Promise<void>;
+  /** The set of other nodes changed (before desired() is asked). */
+  peersChanged?(local: LocalNode, peers: readonly NodeLease[]): void;
+  /** Backend-specific status for /healthz (e.g. BGP sessions). */
+  status?(): Record<string, unknown>;
+  stop?(): Promise<void>;
 }
 
 export type { KernelOp };

@@ -1,6 +1,8 @@
 import type { Backend } from "../backends/api.js";
+import { BgpBackend } from "../backends/bgp/bgp.js";
 import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
+import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
 import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
@@ -19,11 +21,30 @@ export interface AgentCliOptions {
   leaseTtl: string;
   masquerade: boolean;
   healthPort: string;
+  bgpAsn: string;
+  bgpPeer: string[];
+  bgpMesh: boolean;
+  bgpRouteReflectors?: string;
+  bgpClusterId: string;
+  bgpHold: string;
 }
 
 /** The composition root of backends: registered here explicitly, by name. */
-export function createBackend(name: string, node: string, vni: number, port: number): Backend {
-  switch (name) {
+export function createBackend(o: AgentCliOptions, node: string): Backend {
+  const vni = Number(o.vni);
+  const port = Number(o.vxlanPort);
+  switch (o.backend) {
+    case "bgp":
+      return new BgpBackend({
+        asn: Number(o.bgpAsn),
+        mesh: o.bgpMesh,
+        routeReflectors: o.bgpRouteReflectors?.split(",").filter(Boolean) ?? [],
+        external: o.bgpPeer.map(parsePeerSpec),
+        clusterId: o.bgpClusterId,
+        holdTime: Number(o.bgpHold),
+        connectRetrySeconds: 1,
+        port: 179,
+      });
     case "host-gw":
       return createHostGwBackend();
     case "vxlan":
@@ -31,7 +52,7 @@ export function createBackend(name: string, node: string, vni: number, port: num
     case "vxlan-crosssubnet":
       return createVxlanBackend({ vni, port, directRouting: true, node });
     default:
-      throw new Error(`unknown backend "${name}": use host-gw, vxlan or vxlan-crosssubnet`);
+      throw new Error(`unknown backend "${o.backend}": use host-gw, vxlan, vxlan-crosssubnet or bgp`);
   }
 }
 

@@ -6,12 +6,13 @@ import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
-import { namedNetns } from "../kernel/api.js";
+import { type Kernel, namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../kernel/spawn-pool.js";
+import { countBgpSessions } from "../lab/bgp-status.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
 import { benchLab } from "../lab/measure.js";
-import { labDown, labUp, readLabState } from "../lab/runner.js";
+import { type LabState, labDown, labUp, readLabState } from "../lab/runner.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
@@ -50,7 +51,7 @@ program
   .option("--node <name>", "this node's name (enables cluster mode)")
   .option("--cluster-cidr <cidr>", "pod network of the whole cluster", "10.244.0.0/16")
   .option("--subnet-len <n>", "prefix length of each node's pod subnet", "24")
-  .option("--backend <name>", "host-gw | vxlan | vxlan-crosssubnet", "vxlan")
+  .option("--backend <name>", "host-gw | vxlan | vxlan-crosssubnet | bgp", "vxlan")
   .option("--vxlan-port <port>", "VXLAN UDP port (8472 Linux/Flannel default, 4789 IANA)", "8472")
   .option("--vni <vni>", "VXLAN network identifier", "1")
   .option("--datastore <url>", "embedded:<socket path> or etcd:<http://host:port,...>")
@@ -59,6 +60,23 @@ program
   .option("--lease-ttl <s>", "subnet lease TTL, seconds", "20")
   .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
   .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
+  .option("--bgp-asn <asn>", "bgp backend: the cluster's AS", "64512")
+  .option(
+    "--bgp-peer <spec>",
+    "bgp backend: a peer outside the cluster, ADDRESS,as=ASN[,...] as for bgp-speaker (repeat)",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .option(
+    "--no-bgp-mesh",
+    "bgp backend: no node-to-node sessions (only --bgp-peer, e.g. a top-of-rack router)",
+  )
+  .option(
+    "--bgp-route-reflectors <nodes>",
+    "bgp backend: comma-separated node names that reflect; the rest peer only with them",
+  )
+  .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
+  .option("--bgp-hold <s>", "bgp backend: hold time", "9")
   .action(async (o: AgentCliOptions) => {
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
@@ -84,7 +102,7 @@ program
                 clusterCidr: o.clusterCidr,
                 subnetLen: Number(o.subnetLen),
                 underlayDev: o.underlayDev,
-                backend: createBackend(o.backend, o.node, Number(o.vni), Number(o.vxlanPort)),
+                backend: createBackend(o, o.node),
                 leaseTtlSeconds: Number(o.leaseTtl),
                 resyncMs: 10_000,
                 stateDir: o.stateDir,
@@ -170,14 +188,27 @@ const printChecks = (results: CheckResult[]): boolean => {
   );
   return failed === 0;
 };
+const printBgpSessions = async (kernel: Kernel, state: LabState) => {
+  const c = await countBgpSessions(kernel, state);
+  const each = c.ends.map(([n, k]) => `${n} ${k}`).join(" · ");
+  console.log(`BGP sessions (established, port 179): ${each} — ${c.total} in all, ${c.expected} expected`);
+};
 const labOptions = (c: Command) =>
   c
     .option("--model <model>", labModels.join(" | "), "vxlan")
     .option("--nodes <n>", "number of nodes", "3")
     .option("--pods <m>", "pods per node", "2")
     .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
-    .option("--datastore <kind>", "embedded | etcd", "embedded");
-type LabCli = { model: string; nodes: string; pods: string; underlay: string; datastore: string };
+    .option("--datastore <kind>", "embedded | etcd", "embedded")
+    .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0");
+type LabCli = {
+  model: string;
+  nodes: string;
+  pods: string;
+  underlay: string;
+  datastore: string;
+  routeReflectors: string;
+};
 const labSpec = (o: LabCli): LabSpec => {
   if (!(labModels as readonly string[]).includes(o.model))
     throw new Error(`--model must be one of ${labModels.join(", ")}`);
@@ -189,13 +220,16 @@ const labSpec = (o: LabCli): LabSpec => {
     datastore: o.datastore === "etcd" ? "etcd" : "embedded",
     clusterCidr: "10.244.0.0/16",
     underlayMtu: 1500,
+    routeReflectors: Number(o.routeReflectors),
   };
 };
 labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
   async (o: LabCli) => {
-    const state = await labUp(createIproute2Kernel(), labSpec(o), labPaths(), step);
+    const kernel = createIproute2Kernel();
+    const state = await labUp(kernel, labSpec(o), labPaths(), step);
     for (const n of state.nodes)
       console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+    if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
   },
 );
 lab
@@ -222,6 +256,7 @@ lab
       );
     }
     for (const p of state.pods) console.log(`  pod ${p.name} on ${p.node}: ${p.ip}`);
+    if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
   });
 lab
   .command("check")
@@ -265,6 +300,7 @@ labOptions(lab.command("run").description("up, check, down: the lab's main job i
       const state = await labUp(kernel, labSpec(o), labPaths(), step);
       for (const n of state.nodes)
         console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+      if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
       process.exitCode = printChecks(await runChecks(kernel, state)) ? 0 : 1;
     } finally {
       if (!o.keep) await step("removing the lab", () => labDown(kernel));

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
+import { eventually } from "../common/eventually.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
 import type { LabSpec } from "./topology.js";
@@ -57,6 +59,37 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
         [],
       );
       assert.ok(results.length >= 15);
+      await labDown(kernel);
+    });
+  }
+
+  // bgp: full mesh and route reflectors on l2, the router as reflector on l3.
+  for (const s of [
+    spec({ model: "bgp" }),
+    spec({ model: "bgp", nodes: 5, podsPerNode: 1, routeReflectors: 2, datastore: "etcd" }),
+    spec({ model: "bgp", nodes: 4, podsPerNode: 1, underlay: "l3" }),
+  ]) {
+    const label = `bgp on ${s.underlay}${s.routeReflectors ? ` with ${s.routeReflectors} route reflectors` : ""}`;
+    test(`${label}: every check passes, the kernel holds the expected sessions, a node that leaves is withdrawn`, async () => {
+      const state = await labUp(kernel, s, paths, quiet);
+      const results = await runChecks(kernel, state);
+      assert.deepEqual(
+        results.filter((r) => !r.ok),
+        [],
+      );
+      const sessions = await countBgpSessions(kernel, state);
+      assert.equal(sessions.total, sessions.expected, JSON.stringify(sessions.ends));
+      // The last node goes away: everyone else's route to its pods goes with it.
+      const gone = state.nodes.at(-1);
+      const first = state.nodes[0];
+      assert.ok(gone && first && gone !== first);
+      const routesOf = async () =>
+        (await kernel.routes(namedNetns(first.ns), { family: 4 })).map((r) => r.dst);
+      assert.ok((await routesOf()).includes(gone.subnet));
+      process.kill(gone.pid, "SIGKILL");
+      await eventually(async () => !(await routesOf()).includes(gone.subnet), "route withdrawn", {
+        timeoutMs: 12_000,
+      });
       await labDown(kernel);
     });
   }

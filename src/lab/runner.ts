@@ -7,7 +7,15 @@ import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { type LabPlan, type LabSpec, labPrefix, planLab, underlayNs } from "./topology.js";
+import {
+  bgpAgentArgs,
+  type LabPlan,
+  type LabSpec,
+  labPrefix,
+  planLab,
+  routerSpeakerArgs,
+  underlayNs,
+} from "./topology.js";
 
 /** Everything the lab writes lives here (removed by `lab down`). */
 export const labDir = "/run/strata-lab";
@@ -34,6 +42,8 @@ export interface LabState {
   readonly datastorePid?: number;
   /** How the datastore was started, so it can be restarted (outage tests). */
   readonly datastoreArgv?: string[];
+  /** bgp on l3: the router's speaker. */
+  readonly routerPid?: number;
 }
 
 /** Lab processes (Node, etcd) can take a while to start on a busy 2-core machine. */
@@ -50,7 +60,7 @@ function daemon(argv: string[], log: string): number {
 export async function labDown(kernel: Kernel): Promise<void> {
   try {
     const state = JSON.parse(await readFile(join(labDir, "state.json"), "utf8")) as LabState;
-    for (const pid of [...state.nodes.map((n) => n.pid), state.datastorePid]) {
+    for (const pid of [...state.nodes.map((n) => n.pid), state.datastorePid, state.routerPid]) {
       if (pid && pid > 0) {
         try {
           process.kill(pid, "SIGKILL");
@@ -165,6 +175,24 @@ export async function labUp(
     datastoreUrl = `etcd:${url}`;
   }
   const backend = spec.model;
+  let routerPid: number | undefined;
+  if (backend === "bgp" && spec.underlay === "l3") {
+    routerPid = await step("starting the router's BGP speaker (route reflector for every node)", async () =>
+      daemon(
+        [
+          "ip",
+          "netns",
+          "exec",
+          underlayNs,
+          paths.nodePath,
+          paths.cliScript,
+          "bgp-speaker",
+          ...routerSpeakerArgs(plan.nodes),
+        ],
+        join(labDir, "router-bgp.log"),
+      ),
+    );
+  }
   const nodes: LabState["nodes"] = [];
   await step(`starting ${spec.nodes} strata agents (${backend})`, async () => {
     for (const n of plan.nodes) {
@@ -193,6 +221,7 @@ export async function labUp(
           stateDir,
           "--lease-ttl",
           "10",
+          ...(backend === "bgp" ? bgpAgentArgs(spec, n) : []),
         ],
         join(stateDir, "agent.log"),
       );
@@ -206,6 +235,17 @@ export async function labUp(
       node.podMtu = s.mtu;
     }
   });
+  if (backend === "bgp") {
+    await step("waiting for BGP: every node routes to every other node's pods", async () => {
+      for (const node of nodes) {
+        const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
+        await waitFor(async () => {
+          const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
+          return others.every((s) => routes.some((r) => r.dst === s && r.proto === "147"));
+        }, `${node.name}'s BGP routes`);
+      }
+    });
+  }
   const pods: LabPodState[] = [];
   if (plan.pods.length > 0) {
     await step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
@@ -229,7 +269,7 @@ export async function labUp(
       }
     });
   }
-  const state: LabState = { spec, nodes, pods, datastorePid, datastoreArgv };
+  const state: LabState = { spec, nodes, pods, datastorePid, datastoreArgv, routerPid };
   await writeFile(join(labDir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
   return state;
 }

@@ -1,7 +1,7 @@
 import type { KernelOp } from "../kernel/api.js";
 
 /** The models the lab can bring up. */
-export const labModels = ["host-gw", "vxlan", "vxlan-crosssubnet"] as const;
+export const labModels = ["host-gw", "vxlan", "vxlan-crosssubnet", "bgp"] as const;
 export type LabModel = (typeof labModels)[number];
 
 export interface LabSpec {
@@ -13,6 +13,42 @@ export interface LabSpec {
   readonly datastore: "embedded" | "etcd";
   readonly clusterCidr: string;
   readonly underlayMtu: number;
+  /** bgp on l2: how many nodes (the first K) reflect routes; 0 is a full mesh. */
+  readonly routeReflectors?: number;
+}
+
+/** The AS of the lab's BGP model (nodes and, on l3, the router). */
+export const labAsn = 64512;
+
+/**
+ * Pure: the agent flags of the bgp model. l2: full mesh, or the first K nodes reflect for the rest.
+ * l3: nodes peer only with their gateway router, which reflects with itself as next hop.
+ */
+export function bgpAgentArgs(spec: LabSpec, node: LabNode): string[] {
+  const base = ["--bgp-asn", String(labAsn)];
+  if (spec.underlay === "l3") return [...base, "--no-bgp-mesh", "--bgp-peer", `${node.gateway},as=${labAsn}`];
+  const k = spec.routeReflectors ?? 0;
+  if (k <= 0) return base;
+  const names = Array.from({ length: Math.min(k, spec.nodes) }, (_, i) => `n${i + 1}`);
+  return [...base, "--bgp-route-reflectors", names.join(",")];
+}
+
+/** Pure: the router's `strata bgp-speaker` flags on l3 (a reflector for every node). */
+export function routerSpeakerArgs(nodes: readonly LabNode[]): string[] {
+  return [
+    ...["--asn", String(labAsn), "--router-id", "192.168.10.1", "--cluster-id", "192.168.10.1"],
+    ...["--listen", "179", "--hold", "9", "--install-routes", "--quiet"],
+    ...nodes.flatMap((n) => ["--peer", `${n.ip},as=${labAsn},rr-client,passive,next-hop-self`]),
+  ];
+}
+
+/** Sessions the bgp model should have: mesh n(n−1)/2, reflectors k(k−1)/2 + k(n−k), l3 n. */
+export function expectedBgpSessions(spec: LabSpec): number {
+  const n = spec.nodes;
+  if (spec.underlay === "l3") return n;
+  const k = Math.min(spec.routeReflectors ?? 0, n);
+  if (k <= 0) return (n * (n - 1)) / 2;
+  return (k * (k - 1)) / 2 + k * (n - k);
 }
 
 export const labPrefix = "strata-lab-";

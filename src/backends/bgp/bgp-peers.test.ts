@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { NodeLease } from "../../cluster/node-lease.js";
+import { clusterPeers } from "./bgp-peers.js";
+
+const node = (i: number): NodeLease => ({
+  node: `n${i}`,
+  subnet: `10.244.${i}.0/24`,
+  publicIp: `192.168.10.${10 + i}`,
+  publicPrefix: 24,
+  backend: "bgp",
+  backendData: {},
+});
+const nodes = [1, 2, 3, 4, 5].map(node);
+const sessions = (t: { mesh: boolean; routeReflectors: string[] }) => {
+  const pairs = new Set<string>();
+  for (const n of nodes)
+    for (const p of clusterPeers(n, nodes, { asn: 64512, external: [], ...t }))
+      pairs.add([n.publicIp, p.address].sort().join("-"));
+  return pairs.size;
+};
+
+test("full mesh: n(n−1)/2 sessions, each pair dialled from one side only", () => {
+  assert.equal(sessions({ mesh: true, routeReflectors: [] }), 10);
+  const [a, b] = [node(1), node(2)];
+  const ab = clusterPeers(a, nodes, { asn: 64512, mesh: true, routeReflectors: [], external: [] });
+  const ba = clusterPeers(b, nodes, { asn: 64512, mesh: true, routeReflectors: [], external: [] });
+  assert.equal(ab.find((p) => p.address === b.publicIp)?.passive, false);
+  assert.equal(ba.find((p) => p.address === a.publicIp)?.passive, true);
+});
+
+test("route reflectors: clients peer only with reflectors; reflectors with all, clients marked", () => {
+  assert.equal(sessions({ mesh: true, routeReflectors: ["n1", "n2"] }), 1 + 2 * 3);
+  const t = { asn: 64512, mesh: true, routeReflectors: ["n1", "n2"], external: [] };
+  const client = clusterPeers(node(4), nodes, t);
+  assert.deepEqual(
+    client.map((p) => p.address),
+    ["192.168.10.11", "192.168.10.12"],
+  );
+  assert.ok(client.every((p) => !p.rrClient));
+  const rr = clusterPeers(node(1), nodes, t);
+  assert.equal(rr.length, 4);
+  assert.equal(rr.find((p) => p.address === "192.168.10.12")?.rrClient, false, "reflectors are non-clients");
+  assert.equal(rr.find((p) => p.address === "192.168.10.13")?.rrClient, true);
+});
+
+test("no mesh: only the configured external peers (a top-of-rack router)", () => {
+  const tor = { address: "192.168.10.1", asn: 64512 };
+  assert.deepEqual(
+    clusterPeers(node(1), nodes, { asn: 64512, mesh: false, routeReflectors: [], external: [tor] }),
+    [tor],
+  );
+});

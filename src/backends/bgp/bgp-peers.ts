@@ -1,0 +1,39 @@
+import type { PeerConfig } from "../../bgp/speaker/speaker.js";
+import type { NodeLease } from "../../cluster/node-lease.js";
+
+export interface BgpTopology {
+  readonly asn: number;
+  /** Node-to-node sessions: every pair (full mesh), or only through the reflectors. */
+  readonly mesh: boolean;
+  /** Names of the nodes that reflect (RFC 4456); empty: full mesh. */
+  readonly routeReflectors: readonly string[];
+  /** Peers outside the cluster (a top-of-rack router), as configured. */
+  readonly external: readonly PeerConfig[];
+}
+
+/**
+ * Pure: the BGP sessions `self` keeps, from every node's lease. Full mesh: each other node, dialled
+ * only by the node with the lower address so a pair makes one connection (the other listens).
+ * Route-reflector mode: reflectors peer with every node (clients) and with each other
+ * (non-clients); the other nodes peer only with the reflectors — about 2n sessions, not n²/2.
+ */
+export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: BgpTopology): PeerConfig[] {
+  const out: PeerConfig[] = [...t.external];
+  if (!t.mesh) return out;
+  const reflectors = new Set(t.routeReflectors);
+  const iAmReflector = reflectors.has(self.node);
+  for (const n of nodes) {
+    if (n.node === self.node) continue;
+    const theyReflect = reflectors.has(n.node);
+    if (reflectors.size > 0 && !iAmReflector && !theyReflect) continue;
+    out.push({
+      address: n.publicIp,
+      asn: t.asn,
+      rrClient: iAmReflector && !theyReflect,
+      passive: ipNumber(self.publicIp) > ipNumber(n.publicIp),
+    });
+  }
+  return out;
+}
+
+const ipNumber = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);

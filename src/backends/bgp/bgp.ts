@@ -1,0 +1,99 @@
+import { BgpSpeaker, type SpeakerEvent } from "../../bgp/speaker/speaker.js";
+import type { NodeLease } from "../../cluster/node-lease.js";
+import { contains } from "../../common/cidr.js";
+import type { Route } from "../../kernel/api.js";
+import type { Backend, DesiredState, LocalNode } from "../api.js";
+import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
+
+export interface BgpBackendOptions extends BgpTopology {
+  readonly clusterId: string;
+  readonly holdTime: number;
+  readonly connectRetrySeconds: number;
+  /** Port to listen on and to dial other nodes at (179). */
+  readonly port: number;
+  readonly onEvent?: (e: SpeakerEvent) => void;
+}
+
+/**
+ * Calico-style routed pod networking: each node runs a BGP speaker, announces its pod subnet and
+ * installs what it learns (pod subnet via the announcing node, or via the router that passed it
+ * on). No encapsulation: pods get the full underlay MTU.
+ */
+export class BgpBackend implements Backend {
+  readonly name = "bgp";
+  #speaker: BgpSpeaker | undefined;
+
+  constructor(private readonly o: BgpBackendOptions) {}
+
+  podMtu(underlayMtu: number): number {
+    return underlayMtu;
+  }
+
+  localBackendData(): Readonly<Record<string, string>> {
+    return { bgpAsn: String(this.o.asn) };
+  }
+
+  async start(local: LocalNode, onRoutesChanged: () => void): Promise<void> {
+    const lease = local.lease;
+    const reflector = this.o.routeReflectors.includes(lease.node);
+    this.#speaker = new BgpSpeaker({
+      asn: this.o.asn,
+      routerId: lease.publicIp,
+      clusterId: reflector ? this.o.clusterId : undefined,
+      holdTime: this.o.holdTime,
+      connectRetrySeconds: this.o.connectRetrySeconds,
+      listen: { host: lease.publicIp, port: this.o.port },
+      localAddress: lease.publicIp,
+      nextHop: lease.publicIp,
+      onEvent: this.o.onEvent,
+      onRoutes: () => onRoutesChanged(),
+    });
+    this.#speaker.originate(lease.subnet);
+    await this.#speaker.start(this.o.external);
+  }
+
+  peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
+    const all = [local.lease, ...peers];
+    this.#speaker?.setPeers(
+      clusterPeers(local.lease, all, this.o).map((p) =>
+        this.o.external.includes(p) ? p : { ...p, port: this.o.port },
+      ),
+    );
+  }
+
+  desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+    const routes: Route[] = [];
+    const unreachable: { node: string; reason: string }[] = [];
+    const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
+    for (const [prefix, nextHop] of this.#speaker?.learnedRoutes() ?? []) {
+      if (prefix === local.lease.subnet) continue;
+      if (contains(ownNet, nextHop)) routes.push({ dst: prefix, via: nextHop, dev: local.underlayDev });
+    }
+    // A peer whose subnet we have no route to: name why (mesh across a router needs the router to peer).
+    for (const p of peers) {
+      if (routes.some((r) => r.dst === p.subnet)) continue;
+      const s = this.#speaker?.sessions().find((x) => x.peer === p.publicIp);
+      const behindRouter = !contains(ownNet, p.publicIp);
+      unreachable.push({
+        node: p.node,
+        reason:
+          behindRouter && this.o.external.length === 0
+            ? `no BGP route to ${p.subnet}: ${p.publicIp} is behind a router; peer with the router (--bgp-peer) so it passes routes on`
+            : `no BGP route to ${p.subnet} yet (session ${s?.state ?? "not configured"})`,
+      });
+    }
+    return { devices: [], addresses: [], routes, neighbours: [], fdb: [], unreachable };
+  }
+
+  status(): Record<string, unknown> {
+    const sessions = this.#speaker?.sessions() ?? [];
+    return {
+      bgpSessions: sessions,
+      bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.#speaker?.stop();
+  }
+}
