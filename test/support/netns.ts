@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 
 /**
  * Throwaway network namespaces for tests. Every name starts with `strata-t-` plus the test's own
- * prefix, so a crashed run's leftovers can be found and removed (`removeLeftoverNamespaces`).
+ * prefix, so a crashed run's leftovers can be found and removed (scripts/run-tests.mjs removes them after every run).
  */
 export const testNetnsPrefix = "strata-t-";
 
