@@ -3,7 +3,8 @@
  * against the raw underlay (node→node) measured in the same lab, and against a hand-built kernel
  * configuration of the same model (routes / VXLAN device made with plain `ip` commands, no agent).
  * Also: convergence (a node joins → every other node has its route) and agent memory with 1,000
- * simulated remote nodes. Usage: node dist/bench/lab-models.js [--seconds S] [--rounds R]
+ * simulated remote nodes. Usage: node dist/bench/lab-models.js [--seconds S] [--rounds R] [--only MODEL,...]
+ * (--only: just that model's data path, no convergence or memory runs)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
@@ -16,6 +17,7 @@ import { median } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1]) || 3;
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const kernel = createIproute2Kernel();
 const paths = {
   root,
@@ -239,7 +241,10 @@ async function main(): Promise<void> {
     ["vxlan", "l2"],
     ["vxlan", "l3"],
     ["vxlan-crosssubnet", "l3"],
+    ["bgp", "l2"],
+    ["bgp", "l3"],
   ] as const) {
+    if (only && !only.split(",").includes(model)) continue;
     const m = await measureLab(model, underlay);
     const hand =
       model === "host-gw" || model === "vxlan" ? await measureHandBuilt(model, underlay) : undefined;
@@ -258,6 +263,7 @@ async function main(): Promise<void> {
     if (r.hand) console.log(f(r.hand, r.raw));
     console.log(f(r.model, r.raw, r.hand));
   }
+  if (only) return;
   const conv = await convergence();
   console.log(
     `\nconvergence (host-gw, a node rejoins → both other nodes route to it): median ${median(conv).toFixed(0)} ms of ${conv.map((c) => c.toFixed(0)).join(", ")}`,
