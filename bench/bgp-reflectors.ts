@@ -13,6 +13,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { eventually } from "../src/common/eventually.js";
+import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { removeNamespaces } from "../src/kernel/remove-namespaces.js";
 import { median } from "./stats.js";
 
 const [peers = 100, prefixes = 1000, rounds = 3] = process.argv.slice(2).map(Number);
@@ -25,8 +27,10 @@ const repo = join(here, "../..");
 const dir = mkdtempSync(join(tmpdir(), "strata-bgp-bench-"));
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
 
-function setUp(): void {
-  tearDown();
+const tearDown = () => removeNamespaces(createIproute2Kernel(), "strata-bench-");
+
+async function setUp(): Promise<void> {
+  await tearDown();
   ip("netns", "add", rrNs);
   ip("netns", "add", peersNs);
   ip("-n", rrNs, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", peersNs);
@@ -36,27 +40,6 @@ function setUp(): void {
   for (const ns of [rrNs, peersNs]) {
     ip("-n", ns, "link", "set", "lo", "up");
     ip("-n", ns, "link", "set", "eth0", "up");
-  }
-}
-
-function tearDown(): void {
-  for (const ns of [rrNs, peersNs]) {
-    try {
-      for (const pid of execFileSync("ip", ["netns", "pids", ns], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      })
-        .split("\n")
-        .filter(Boolean))
-        process.kill(Number(pid), "SIGKILL");
-    } catch {
-      // no such namespace
-    }
-    try {
-      ip("netns", "del", ns);
-    } catch {
-      // not there
-    }
   }
 }
 
@@ -169,7 +152,7 @@ interface Sample {
 }
 
 async function runOnce(r: Reflector): Promise<Sample> {
-  setUp();
+  await setUp();
   const pid = await r.start();
   const out = execFileSync(
     "ip",
@@ -181,7 +164,7 @@ async function runOnce(r: Reflector): Promise<Sample> {
   );
   const result = JSON.parse(out.trim()) as { convergedMs?: number; error?: string; timeout?: boolean };
   const peakMiB = kib(pid, "VmHWM") / 1024;
-  tearDown();
+  await tearDown();
   if (result.convergedMs === undefined) throw new Error(`${r.name}: ${out.trim()}`);
   return { convergedMs: result.convergedMs, peakMiB };
 }
@@ -213,6 +196,6 @@ try {
     );
   }
 } finally {
-  tearDown();
+  await tearDown();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -22,28 +22,14 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-/** A test file that crashed never ran its cleanup: remove its namespaces (and what runs in them). */
-function removeLeftoverNamespaces() {
-  const list = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
-  for (const name of list.split("\n").map((l) => l.split(" ")[0])) {
-    if (!name?.startsWith("strata-t-")) continue;
-    const pids = spawnSync("ip", ["netns", "pids", name], { encoding: "utf8" }).stdout ?? "";
-    for (const pid of pids.split("\n").filter(Boolean)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-    spawnSync("ip", ["netns", "del", name]);
-    console.error(`removed leftover namespace ${name}`);
-  }
-}
-
 const res = spawnSync(
   process.execPath,
   ["--test", "--test-concurrency=2", "--test-timeout=300000", "--test-reporter=spec", ...files],
   { stdio: "inherit" },
 );
-removeLeftoverNamespaces();
+// A test file that crashed never ran its cleanup: remove its namespaces (and what runs in them).
+const { createIproute2Kernel } = await import("../dist/src/kernel/iproute2/index.js");
+const { removeNamespaces } = await import("../dist/src/kernel/remove-namespaces.js");
+for (const name of await removeNamespaces(createIproute2Kernel(), "strata-t-"))
+  console.error(`removed leftover namespace ${name}`);
 process.exit(res.status ?? 1);

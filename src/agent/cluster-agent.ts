@@ -213,7 +213,6 @@ export class ClusterAgent {
     }
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
-    this.status.backend = this.o.backend.status?.();
     this.status.reconciles++;
   }
 

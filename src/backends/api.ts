@@ -33,7 +33,10 @@ export interface Backend {
   podMtu(underlayMtu: number): number;
   /** Data this node publishes with its lease (before the lease exists). */
   localBackendData(): Readonly<Record<string, string>>;
-  /** Pure: desired state given this node and every other node's lease. */
+  /**
+   * Desired state given this node and every other node's lease (and, for a backend with a control
+   * plane of its own, the routes it holds now); no I/O.
+   */
   desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState;
   /** Backends with a control plane of their own (BGP): start it; it calls back when routes change. */
   start?(local: LocalNode, onRoutesChanged: () => void): Promise<void>;

@@ -2,10 +2,12 @@ import { spawn } from "node:child_process";
 import { existsSync, openSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { strataRouteProto } from "../agent/reconcile-plan.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
+import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import {
   bgpAgentArgs,
@@ -73,22 +75,7 @@ export async function labDown(kernel: Kernel): Promise<void> {
     // no state (crashed mid-way): fall through to removing by name
   }
   // Processes started by a lab that crashed before writing state run inside lab namespaces.
-  for (const name of await kernel.netns.list()) {
-    if (!name.startsWith(labPrefix)) continue;
-    const pids = await kernel
-      .exec({ kind: "named", name }, ["ip", "netns", "pids", name])
-      .catch(() => undefined);
-    for (const pid of (pids?.stdout ?? "").split("\n").filter(Boolean)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  }
-  for (const name of await kernel.netns.list()) {
-    if (name.startsWith(labPrefix)) await kernel.netns.delete(name, { ifPresent: true });
-  }
+  await removeNamespaces(kernel, labPrefix);
   await rm(labDir, { recursive: true, force: true });
 }
 
@@ -241,7 +228,7 @@ export async function labUp(
         const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
         await waitFor(async () => {
           const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
-          return others.every((s) => routes.some((r) => r.dst === s && r.proto === "147"));
+          return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
         }, `${node.name}'s BGP routes`);
       }
     });

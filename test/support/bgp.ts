@@ -81,6 +81,17 @@ export function startStrataSpeaker(
   return { proc, events };
 }
 
+/** `ip route show PREFIX` in `ns` ("" when there is none). */
+export const kernelRoute = (ns: string, prefix: string): string =>
+  execFileSync("ip", ["-n", ns, "route", "show", prefix], { encoding: "utf8" }).trim();
+
+/** Strata as an iBGP client of the reflector at `rrIp`, announcing `announce`, installing what it learns. */
+export const startStrataClient = (m: LanMember, rrIp: string, announce: string) =>
+  startStrataSpeaker(m.ns, [
+    ...["--asn", "64512", "--router-id", m.ip, "--peer", `${rrIp},as=64512`, "--hold", "9"],
+    ...["--connect-retry", "1", "--announce", announce, "--install-routes"],
+  ]);
+
 /** The route to `prefix` Strata last reported (undefined: none, or withdrawn). */
 export function lastRoute(events: readonly SpeakerLine[], prefix: string): SpeakerLine | undefined {
   const last = events.filter((e) => e.event === "route" && e.prefix === prefix).at(-1);

@@ -9,6 +9,8 @@ export interface BgpTopology {
   readonly routeReflectors: readonly string[];
   /** Peers outside the cluster (a top-of-rack router), as configured. */
   readonly external: readonly PeerConfig[];
+  /** Port other nodes' speakers listen on (179 when absent). */
+  readonly port?: number;
 }
 
 /**
@@ -29,6 +31,7 @@ export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: Bg
     out.push({
       address: n.publicIp,
       asn: t.asn,
+      port: t.port,
       rrClient: iAmReflector && !theyReflect,
       passive: ipNumber(self.publicIp) > ipNumber(n.publicIp),
     });

@@ -9,8 +9,6 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly clusterId: string;
   readonly holdTime: number;
   readonly connectRetrySeconds: number;
-  /** Port to listen on and to dial other nodes at (179). */
-  readonly port: number;
   readonly onEvent?: (e: SpeakerEvent) => void;
 }
 
@@ -54,11 +52,7 @@ export class BgpBackend implements Backend {
 
   peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
     const all = [local.lease, ...peers];
-    this.#speaker?.setPeers(
-      clusterPeers(local.lease, all, this.o).map((p) =>
-        this.o.external.includes(p) ? p : { ...p, port: this.o.port },
-      ),
-    );
+    this.#speaker?.setPeers(clusterPeers(local.lease, all, this.o));
   }
 
   desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {

@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { GoBgp, lan, lastRoute, linkedPair, startStrataSpeaker } from "../../../test/support/bgp.js";
+import {
+  GoBgp,
+  kernelRoute,
+  lan,
+  lastRoute,
+  linkedPair,
+  startStrataClient,
+  startStrataSpeaker,
+} from "../../../test/support/bgp.js";
 import { hasCommands } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
 import { eventually } from "../../common/eventually.js";
-
-const kernelRoute = (ns: string, prefix: string) =>
-  execFileSync("ip", ["-n", ns, "route", "show", prefix], { encoding: "utf8" }).trim();
 
 const gobgpConf = (
   asn: number,
@@ -142,13 +146,8 @@ describe("BGP with GoBGP", { skip: !hasCommands("gobgpd", "gobgp") && "gobgpd no
         [s1, s2].map((s) => ({ address: s.ip, asn: 64512, rrClusterId: rr.ip })),
       ),
     );
-    const speaker = (m: { ns: string; ip: string }, announce: string) =>
-      startStrataSpeaker(m.ns, [
-        ...["--asn", "64512", "--router-id", m.ip, "--peer", `${rr.ip},as=64512`, "--hold", "9"],
-        ...["--connect-retry", "1", "--announce", announce, "--install-routes"],
-      ]);
-    const one = speaker(s1, "10.244.7.0/24");
-    const two = speaker(s2, "10.244.10.0/24");
+    const one = startStrataClient(s1, rr.ip, "10.244.7.0/24");
+    const two = startStrataClient(s2, rr.ip, "10.244.10.0/24");
     procs.push(one.proc, two.proc);
     await eventually(() => lastRoute(two.events, "10.244.7.0/24") !== undefined, "s1's route reaches s2", {
       timeoutMs: 20_000,

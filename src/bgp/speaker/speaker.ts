@@ -71,6 +71,14 @@ const pathNextHop = (p: Path): string | undefined =>
   p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
 const collision = { code: 6, subcode: 7 } as const;
 
+/** Prefixes grouped by the attributes object they share (one received UPDATE, one encoding). */
+type Groups = Map<PathAttributes, { path: Path; prefixes: Prefix[] }>;
+function addToGroup(groups: Groups, prefix: Prefix, path: Path): void {
+  const g = groups.get(path.attributes) ?? { path, prefixes: [] };
+  g.prefixes.push(prefix);
+  groups.set(path.attributes, g);
+}
+
 /**
  * A BGP speaker: one listener and many peers, each with at most one established connection, all
  * feeding one RIB (Adj-RIB-In → Loc-RIB) whose changes are sent on to every peer (Adj-RIB-Out is
@@ -325,12 +333,10 @@ export class BgpSpeaker {
 
   /** Everything we advertise that `peer` should have (session up, or a ROUTE-REFRESH). */
   #sendTable(peer: Peer, c: BgpConnection): void {
-    const groups = new Map<PathAttributes, { path: Path; prefixes: Prefix[] }>();
+    const groups: Groups = new Map();
     for (const [prefix, path] of this.#advertised) {
       if (!shouldAdvertise(this.#local, path, peer.info)) continue;
-      const g = groups.get(path.attributes) ?? { path, prefixes: [] };
-      g.prefixes.push(prefix);
-      groups.set(path.attributes, g);
+      addToGroup(groups, prefix, path);
     }
     const cache = new Map<PathAttributes, Map<string, Uint8Array[]>>();
     for (const g of groups.values()) c.sendRaw(this.#encode(cache, g, peer, c));
@@ -344,7 +350,7 @@ export class BgpSpeaker {
   #flush(): void {
     this.#flushQueued = false;
     const up = [...this.#peers.values()].filter((p) => p.established);
-    const groups = new Map<PathAttributes, { path: Path; prefixes: Prefix[] }>();
+    const groups: Groups = new Map();
     const withdraw = new Map<Peer, Prefix[]>();
     const routes: LearnedRouteChange[] = [];
     for (const prefix of this.#pending) {
@@ -358,9 +364,7 @@ export class BgpSpeaker {
       if (oldNh !== newNh)
         routes.push({ prefix, nextHop: newNh || undefined, attributes: newNh ? now?.attributes : undefined });
       if (now) {
-        const g = groups.get(now.attributes) ?? { path: now, prefixes: [] };
-        g.prefixes.push(prefix);
-        groups.set(now.attributes, g);
+        addToGroup(groups, prefix, now);
       }
       if (!old) continue;
       for (const peer of up) {
