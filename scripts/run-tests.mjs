@@ -1,6 +1,7 @@
 // Runs every compiled test file (dist/**/*.test.js) with Node's test runner.
 // Usage: node scripts/run-tests.mjs [substring-filter ...]
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -22,14 +23,16 @@ if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
+// One id per run: the sweep below removes only this run's namespaces, not a parallel run's.
+const runId = randomBytes(2).toString("hex");
 const res = spawnSync(
   process.execPath,
   ["--test", "--test-concurrency=2", "--test-timeout=300000", "--test-reporter=spec", ...files],
-  { stdio: "inherit" },
+  { stdio: "inherit", env: { ...process.env, STRATA_TEST_RUN: runId } },
 );
 // A test file that crashed never ran its cleanup: remove its namespaces (and what runs in them).
 const { createIproute2Kernel } = await import("../dist/src/kernel/iproute2/index.js");
 const { removeNamespaces } = await import("../dist/src/kernel/remove-namespaces.js");
-for (const name of await removeNamespaces(createIproute2Kernel(), "strata-t-"))
+for (const name of await removeNamespaces(createIproute2Kernel(), `strata-t-${runId}-`))
   console.error(`removed leftover namespace ${name}`);
 process.exit(res.status ?? 1);

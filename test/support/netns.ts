@@ -2,10 +2,11 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 
 /**
- * Throwaway network namespaces for tests. Every name starts with `strata-t-` plus the test's own
- * prefix, so a crashed run's leftovers can be found and removed (scripts/run-tests.mjs removes them after every run).
+ * Throwaway network namespaces for tests. Every name starts with `strata-t-`, the test run's id
+ * (STRATA_TEST_RUN, set by scripts/run-tests.mjs) and the test's own prefix, so a crashed run's
+ * leftovers can be found and removed without touching those of another run going on at the same time.
  */
-export const testNetnsPrefix = "strata-t-";
+export const testNetnsPrefix = `strata-t-${process.env.STRATA_TEST_RUN ?? "x"}-`;
 
 export class TestNamespaces {
   readonly names: string[] = [];

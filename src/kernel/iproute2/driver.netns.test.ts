@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
-import { TestNamespaces } from "../../../test/support/netns.js";
+import { TestNamespaces, testNetnsPrefix } from "../../../test/support/netns.js";
 import { type Netns, namedNetns, netnsAtPath } from "../api.js";
 import { isKernelError } from "../errors.js";
 import { createIproute2Kernel } from "./index.js";
@@ -173,7 +173,7 @@ describe("iproute2 kernel driver in real namespaces", () => {
   });
 
   test("namespace control is idempotent where asked", async () => {
-    const name = `strata-t-kern-ctl-${process.pid}`;
+    const name = `${testNetnsPrefix}kern-ctl-${process.pid}`;
     try {
       await k.netns.create(name);
       await k.netns.create(name, { ifAbsent: true });
