@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
 import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
 import { pluginTypes } from "../src/plugins/catalog.js";
@@ -113,7 +114,7 @@ async function startAgent(): Promise<ChildProcess> {
   for (let i = 0; i < 100; i++) {
     if (
       execFileSync("ss", ["-xlnH"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
-        "@strata-cni",
+        defaultCniSocketDir,
       )
     )
       return agent;

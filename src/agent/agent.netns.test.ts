@@ -7,10 +7,13 @@ import { TestNamespaces } from "../../test/support/netns.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
 
-function startAgent(hostNs: string): Promise<{ proc: ChildProcess; log: string[] }> {
+function startAgent(hostNs: string, cniBinDir: string): Promise<{ proc: ChildProcess; log: string[] }> {
   const proc = spawn(
     "ip",
-    ["netns", "exec", hostNs, process.execPath, join(repoRoot, "bin/strata.js"), "agent"],
+    [
+      ...["netns", "exec", hostNs, process.execPath, join(repoRoot, "bin/strata.js"), "agent"],
+      ...["--cni-bin-dir", cniBinDir],
+    ],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },
@@ -52,7 +55,7 @@ describe("agent fast path", () => {
   });
 
   test("the shim forwards ADD to the agent; DEL works after the agent is killed -9", async () => {
-    const agent = await startAgent(host);
+    const agent = await startAgent(host, sandbox.bin);
     agents.push(agent.proc);
     const pod = nss.create("pod");
     const att = { containerId: "c-agent-1", netns: nss.path(pod), ifName: "eth0" };
@@ -72,7 +75,7 @@ describe("agent fast path", () => {
   });
 
   test("50 parallel ADDs through the agent: no duplicate address, no leak after DEL", async () => {
-    const agent = await startAgent(host);
+    const agent = await startAgent(host, sandbox.bin);
     agents.push(agent.proc);
     const rt = sandbox.runtime(host);
     const pods = Array.from({ length: 50 }, (_, i) => ({ i, ns: nss.create(`p${i}`) }));

@@ -1,72 +1,150 @@
+import { chmod } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
+import { CniErrorCode } from "../cni/errors.js";
 import type { PluginInvocation, PluginOutcome } from "../cni/skeleton.js";
 import { describeError } from "../common/errors.js";
-import { decodeShimRequest, encodeShimReply } from "./cni-wire.js";
-
-/** Abstract UNIX socket name (leading NUL): one per network namespace, so one per node. */
-export const agentSocketName = "\0strata-cni";
+import { claimSocketPath, prepareSocketDir } from "./cni-socket.js";
+import { agentRequestEnv, decodeShimRequest, encodeShimReply } from "./cni-wire.js";
 
 export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
+
+/** Bounds on what one caller can hold of the agent. */
+export interface CniServerLimits {
+  /** Bytes of one request (env + network configuration); a CNI config is a few KiB. */
+  readonly maxRequestBytes: number;
+  /** Time from connect until the request has been sent whole (the shim sends at once). */
+  readonly readTimeoutMs: number;
+  /** Connections being read or served at once; more are answered "try again later" at once. */
+  readonly maxInFlight: number;
+}
+
+export const defaultCniServerLimits: CniServerLimits = {
+  maxRequestBytes: 1 << 20,
+  readTimeoutMs: 10_000,
+  maxInFlight: 64,
+};
+
+export type CniRejection = "overload" | "too-large" | "timeout";
 
 export interface CniServerOptions {
   /** Plugin type -> in-process runner (dispatch bound to the plugin). */
   readonly plugins: Readonly<Record<string, PluginRunner>>;
-  readonly socketName?: string;
+  /** The socket file (in a root-only directory, see cni-socket.ts). */
+  readonly socketPath: string;
+  /** The agent's own plugin directories: delegates run from here, whatever a request says. */
+  readonly cniPath: readonly string[];
+  readonly limits?: Partial<CniServerLimits>;
   readonly onRequest?: (type: string, command: string, ms: number, exitCode: number) => void;
+  readonly onRejected?: (reason: CniRejection) => void;
 }
+
+const errorReply = (code: number, msg: string, details: string) =>
+  encodeShimReply(1, `${JSON.stringify({ cniVersion: "1.1.0", code, msg, details })}\n`, "");
 
 /**
  * Serves CNI invocations forwarded by the shim, running the plugin verbs inside the agent so a
- * request costs no Node start-up. Each connection is one invocation.
+ * request costs no Node start-up. Each connection is one invocation. Only root can connect (the
+ * socket is 0600 in a 0700 directory); what a request may set is limited to the per-call CNI
+ * variables, and every connection is bounded in size, time and number.
  */
 export async function startCniServer(opts: CniServerOptions): Promise<Server> {
+  const limits = { ...defaultCniServerLimits, ...opts.limits };
+  const dir = opts.socketPath.slice(0, opts.socketPath.lastIndexOf("/")) || "/";
+  await prepareSocketDir(dir);
+  await claimSocketPath(opts.socketPath);
+  let inFlight = 0;
   // allowHalfOpen: the shim half-closes after sending stdin and then reads the reply.
-  const server = createServer({ allowHalfOpen: true }, (socket) => void handle(socket, opts));
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on("error", () => socket.destroy());
+    if (inFlight >= limits.maxInFlight) {
+      opts.onRejected?.("overload");
+      const reply = errorReply(
+        CniErrorCode.TryAgainLater,
+        "the strata agent is busy",
+        `${inFlight} requests are in flight (limit ${limits.maxInFlight}); retry`,
+      );
+      socket.end(reply, () => socket.destroy());
+      return;
+    }
+    inFlight++;
+    socket.once("close", () => inFlight--);
+    void handle(socket, opts, limits);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.socketName ?? agentSocketName, () => {
+    server.listen(opts.socketPath, () => {
       server.off("error", reject);
       resolve();
     });
   });
+  // The directory already keeps everyone but root out; the socket's own mode says so too.
+  await chmod(opts.socketPath, 0o600);
   return server;
 }
 
-async function handle(socket: Socket, opts: CniServerOptions): Promise<void> {
-  const chunks: Buffer[] = [];
-  socket.on("data", (c: Buffer) => chunks.push(c));
-  socket.on("error", () => socket.destroy());
-  await new Promise<void>((resolve) => socket.once("end", () => resolve()));
+/** The whole request, or why it was cut off. */
+function readRequest(socket: Socket, limits: CniServerLimits): Promise<Buffer | CniRejection> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (r: Buffer | CniRejection) => {
+      clearTimeout(timer);
+      socket.removeAllListeners("data");
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish("timeout"), limits.readTimeoutMs);
+    socket.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limits.maxRequestBytes) finish("too-large");
+      else chunks.push(c);
+    });
+    socket.once("end", () => finish(Buffer.concat(chunks)));
+    socket.once("close", () => finish("timeout"));
+  });
+}
+
+async function handle(socket: Socket, opts: CniServerOptions, limits: CniServerLimits): Promise<void> {
+  const request = await readRequest(socket, limits);
+  if (typeof request === "string") {
+    opts.onRejected?.(request);
+    const reply =
+      request === "too-large"
+        ? errorReply(
+            CniErrorCode.InvalidNetworkConfig,
+            "the CNI request is too large",
+            `requests are limited to ${limits.maxRequestBytes} bytes (environment and network configuration)`,
+          )
+        : errorReply(
+            CniErrorCode.TryAgainLater,
+            "the CNI request was not sent in time",
+            `the whole request must arrive within ${limits.readTimeoutMs} ms; retry`,
+          );
+    if (!socket.destroyed) socket.end(reply, () => socket.destroy());
+    return;
+  }
   const started = performance.now();
   let reply: Buffer;
-  let type = "?";
-  let command = "?";
   try {
-    const req = decodeShimRequest(Buffer.concat(chunks));
-    type = req.type;
-    command = req.env.CNI_COMMAND ?? "?";
+    const req = decodeShimRequest(request);
+    const command = req.env.CNI_COMMAND ?? "?";
     const runner = opts.plugins[req.type];
     if (!runner) {
-      const err = {
-        cniVersion: "1.1.0",
-        code: 7,
-        msg: `the strata agent has no plugin "${req.type}"`,
-        details: `known types: ${Object.keys(opts.plugins).join(", ")}`,
-      };
-      reply = encodeShimReply(1, `${JSON.stringify(err)}\n`, "");
+      reply = errorReply(
+        CniErrorCode.InvalidNetworkConfig,
+        `the strata agent has no plugin "${req.type}"`,
+        `known types: ${Object.keys(opts.plugins).join(", ")}`,
+      );
     } else {
-      const outcome = await runner({ env: { ...process.env, ...req.env }, stdin: req.stdin });
+      const outcome = await runner({ env: agentRequestEnv(req.env, opts.cniPath), stdin: req.stdin });
       reply = encodeShimReply(outcome.exitCode, outcome.stdout, outcome.stderr);
-      opts.onRequest?.(type, command, performance.now() - started, outcome.exitCode);
+      opts.onRequest?.(req.type, command, performance.now() - started, outcome.exitCode);
     }
   } catch (err) {
-    const body = {
-      cniVersion: "1.1.0",
-      code: 999,
-      msg: "strata agent failed to decode the request",
-      details: describeError(err),
-    };
-    reply = encodeShimReply(1, `${JSON.stringify(body)}\n`, "");
+    reply = errorReply(
+      CniErrorCode.DecodingFailure,
+      "strata agent failed to decode the request",
+      describeError(err),
+    );
   }
-  socket.end(reply);
+  if (!socket.destroyed) socket.end(reply);
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  agentRequestEnv,
   decodeShimReply,
   decodeShimRequest,
   encodeShimReply,
@@ -29,4 +30,29 @@ test("a reply keeps stdout and stderr apart by the byte length in its header", (
 test("a request without the header or with an unterminated env block is refused", () => {
   assert.throws(() => decodeShimRequest(Buffer.from("GET / HTTP/1.1\r\n")), ShimWireError);
   assert.throws(() => decodeShimRequest(Buffer.from("STRATA-CNI 1\nstrata\nCNI_COMMAND=ADD")), ShimWireError);
+});
+
+test("a request runs with its per-call CNI variables only, and the agent's own CNI_PATH", () => {
+  const env = agentRequestEnv(
+    {
+      CNI_COMMAND: "ADD",
+      CNI_CONTAINERID: "c1",
+      CNI_NETNS: "/run/netns/p1",
+      CNI_IFNAME: "eth0",
+      CNI_ARGS: "K8S_POD_NAME=a",
+      CNI_PATH: "/home/mallory/bin",
+      LD_PRELOAD: "/home/mallory/evil.so",
+      PATH: "/home/mallory/bin",
+      STRATA_FAULT_CRASH_AFTER: "veth",
+    },
+    ["/opt/cni/bin"],
+  );
+  assert.deepEqual(env, {
+    CNI_COMMAND: "ADD",
+    CNI_CONTAINERID: "c1",
+    CNI_NETNS: "/run/netns/p1",
+    CNI_IFNAME: "eth0",
+    CNI_ARGS: "K8S_POD_NAME=a",
+    CNI_PATH: "/opt/cni/bin",
+  });
 });

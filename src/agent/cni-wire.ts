@@ -44,6 +44,27 @@ export function decodeShimRequest(buf: Buffer): ShimRequest {
   return { type, env, stdin: buf.subarray(pos).toString("utf8") };
 }
 
+/** The variables a CNI request may set; everything else (CNI_PATH too) is the agent's own. */
+const requestVariables = ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"] as const;
+
+/**
+ * Pure: the environment a request runs with inside the agent. Only the per-call CNI variables come
+ * from the request; delegated plugins are found on the agent's own plugin directories, never on a
+ * CNI_PATH the caller chose (that would run the caller's program as root).
+ */
+export function agentRequestEnv(
+  requestEnv: Readonly<Record<string, string>>,
+  cniPath: readonly string[],
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of requestVariables) {
+    const v = requestEnv[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.CNI_PATH = cniPath.join(":");
+  return env;
+}
+
 export function encodeShimRequest(req: ShimRequest): Buffer {
   const envBlock = Object.entries(req.env)
     .map(([k, v]) => `${k}=${v}\0`)

@@ -3,7 +3,8 @@ import { BackgroundTasks } from "../common/background-tasks.js";
 import { currentNetns, type Kernel } from "../kernel/api.js";
 import { composePlugins } from "../plugins/compose.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
-import { startCniServer } from "./cni-server.js";
+import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
+import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
 import { startHealthServer } from "./health-server.js";
 
 export interface AgentOptions {
@@ -14,6 +15,11 @@ export interface AgentOptions {
   readonly cluster?: Omit<ClusterAgentOptions, "kernel" | "logger" | "signal" | "hostNs">;
   /** Local port for /healthz and /metrics (127.0.0.1 of this network namespace). */
   readonly healthPort?: number;
+  /** The agent's own CNI plugin directories (delegates run from here, never from a request's CNI_PATH). */
+  readonly cniBinDirs: readonly string[];
+  /** Root-only directory of the CNI socket (default /run/strata-cni; the shim is built with it). */
+  readonly cniSocketDir?: string;
+  readonly cniLimits?: Partial<CniServerLimits>;
 }
 
 /**
@@ -26,10 +32,28 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     opts.logger.warn({ key, err: String(err) }, "background kernel cleanup failed"),
   );
   const plugins = composePlugins(opts.kernel, { background });
+  const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
+  let lastWarned = 0;
+  // Everything that can be taken by someone else (the socket, the health port) is claimed before
+  // the agent leases a subnet: a start that fails must leave nothing behind in the cluster.
+  const socketPath = cniSocketPath(opts.cniSocketDir ?? defaultCniSocketDir, await netnsInode());
   const server = await startCniServer({
     plugins,
+    socketPath,
+    cniPath: opts.cniBinDirs,
+    limits: opts.cniLimits,
     onRequest: (type, command, ms, exitCode) =>
       opts.logger.info({ type, command, ms: Math.round(ms * 10) / 10, exitCode }, "cni request"),
+    onRejected: (reason) => {
+      rejected[reason]++;
+      // A flood must not also flood the log: one line per 5 s with the counts so far.
+      if (Date.now() - lastWarned < 5_000) return;
+      lastWarned = Date.now();
+      opts.logger.warn(
+        { reason, rejected },
+        "CNI requests refused (agent busy, request too large or too slow)",
+      );
+    },
   });
   let cluster: ClusterAgent | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -41,13 +65,27 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       signal: opts.signal,
       hostNs: currentNetns,
     });
-    await cluster.start();
-    running = cluster.run();
   }
   const health = opts.healthPort
-    ? await startHealthServer(opts.healthPort, () => cluster?.statusNow())
+    ? await startHealthServer(opts.healthPort, () => cluster?.statusNow(), {
+        logger: opts.logger,
+        cni: () => ({ rejected }),
+      }).catch((err) => {
+        server.close();
+        throw err;
+      })
     : undefined;
-  opts.logger.info({ socket: "@strata-cni" }, "agent serving CNI requests");
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (err) {
+      health?.close();
+      server.close();
+      throw err;
+    }
+    running = cluster.run();
+  }
+  opts.logger.info({ socket: socketPath, cniBinDirs: opts.cniBinDirs }, "agent serving CNI requests");
   await new Promise<void>((resolve) => {
     if (opts.signal.aborted) resolve();
     opts.signal.addEventListener("abort", () => resolve(), { once: true });

@@ -21,6 +21,10 @@ export interface AgentCliOptions {
   leaseTtl: string;
   masquerade: boolean;
   healthPort: string;
+  cniBinDir: string;
+  cniSocketDir: string;
+  cniMaxRequests: string;
+  cniReadTimeout: string;
   bgpAsn: string;
   bgpPeer: string[];
   bgpMesh: boolean;

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../cni/runtime-client.js";
 import { namedNetns } from "../kernel/api.js";
@@ -69,11 +70,11 @@ async function startAgent(): Promise<ChildProcess> {
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
-  // The agent's abstract socket appears in the node namespace once it serves.
+  // The agent's socket appears among the node namespace's UNIX sockets once it serves.
   const kernel = createIproute2Kernel();
   for (let i = 0; i < 100; i++) {
     const r = await kernel.exec(namedNetns(nodeNs), ["ss", "-xlnH"]);
-    if (r.stdout.includes("@strata-cni")) return agent;
+    if (r.stdout.includes(defaultCniSocketDir)) return agent;
     await new Promise((res) => setTimeout(res, 50));
   }
   agent.kill();

@@ -2,8 +2,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
+import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
+import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
@@ -18,6 +20,7 @@ import { pluginTypes } from "../plugins/catalog.js";
 import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
+import { positiveInt, UsageError } from "./options.js";
 import { packageRoot, pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 import { step } from "./progress.js";
 
@@ -60,6 +63,22 @@ program
   .option("--lease-ttl <s>", "subnet lease TTL, seconds", "20")
   .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
   .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
+  .option(
+    "--cni-bin-dir <dirs>",
+    "the agent's CNI plugin directories (colon-separated); delegated plugins run only from here, never from a request's CNI_PATH",
+    "/opt/cni/bin",
+  )
+  .option(
+    "--cni-socket-dir <dir>",
+    "root-only directory of the CNI socket (the shim is built with the default)",
+    defaultCniSocketDir,
+  )
+  .option(
+    "--cni-max-requests <n>",
+    "CNI requests in flight at once; more are answered code 11 (try again later)",
+    "64",
+  )
+  .option("--cni-read-timeout <ms>", "time a caller has to send its whole CNI request", "10000")
   .option("--bgp-asn <asn>", "bgp backend: the cluster's AS", "64512")
   .option(
     "--bgp-peer <spec>",
@@ -94,6 +113,12 @@ program
         logger,
         signal: ac.signal,
         healthPort: Number(o.healthPort),
+        cniBinDirs: o.cniBinDir.split(":").filter(Boolean),
+        cniSocketDir: o.cniSocketDir,
+        cniLimits: {
+          maxInFlight: positiveInt("--cni-max-requests", o.cniMaxRequests),
+          readTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
+        },
         cluster:
           o.node && store
             ? {
@@ -307,4 +332,11 @@ labOptions(lab.command("run").description("up, check, down: the lab's main job i
     }
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A Strata error is the user's to fix: one line, no stack trace.
+  if (!(err instanceof StrataError)) throw err;
+  console.error(`strata: ${err.message}`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+}

@@ -120,6 +120,39 @@ describe("CNI skeleton", () => {
     assert.equal(calls[0]?.valid, 1);
   });
 
+  test("GC takes the legacy cni.dev/attachments key (the 1.1.0 spec text's name)", async () => {
+    const { plugin, calls } = recordingPlugin();
+    const out = await dispatch(plugin, {
+      env: { CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf("1.1.0", { "cni.dev/attachments": [{ containerID: "a", ifname: "eth0" }] }),
+    });
+    assert.equal(out.exitCode, 0);
+    assert.equal(calls[0]?.valid, 1);
+  });
+
+  test("GC with both keys keeps every attachment named in either", async () => {
+    const { plugin, calls } = recordingPlugin();
+    const out = await dispatch(plugin, {
+      env: { CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf("1.1.0", {
+        "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }],
+        "cni.dev/attachments": [{ containerID: "b", ifname: "eth0" }],
+      }),
+    });
+    assert.equal(out.exitCode, 0);
+    assert.equal(calls[0]?.valid, 2);
+  });
+
+  test("GC with an empty list is a real GC (the runtime has no attachments left)", async () => {
+    const { plugin, calls } = recordingPlugin();
+    const out = await dispatch(plugin, {
+      env: { CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf("1.1.0", { "cni.dev/valid-attachments": [] }),
+    });
+    assert.equal(out.exitCode, 0);
+    assert.equal(calls[0]?.valid, 0);
+  });
+
   test("STATUS failure is reported with code 50", async () => {
     const { plugin } = recordingPlugin();
     const out = await dispatch(plugin, { env: { CNI_COMMAND: "STATUS", CNI_PATH: "/x" }, stdin: conf() });
@@ -246,6 +279,20 @@ const malformed: { name: string; env: Record<string, string>; stdin: string; cod
     stdin: conf("1.1.0", { "cni.dev/valid-attachments": [{ id: 1 }] }),
     code: 7,
     msg: /valid-attachments/,
+  },
+  {
+    name: "GC legacy attachments malformed",
+    env: env("GC"),
+    stdin: conf("1.1.0", { "cni.dev/attachments": "all" }),
+    code: 7,
+    msg: /cni\.dev\/attachments/,
+  },
+  {
+    name: "GC without any attachment list (would free every live pod)",
+    env: env("GC"),
+    stdin: conf("1.1.0"),
+    code: 7,
+    msg: /GC needs the list/,
   },
   {
     name: "prevResult malformed",

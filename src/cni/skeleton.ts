@@ -6,7 +6,7 @@ import { assertSupportedVersion, atLeast, currentVersion, supportedVersions } fr
 
 export type CniCommand = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
 
-/** One container attachment, as listed in GC's `cni.dev/valid-attachments`. */
+/** One container attachment, as listed in GC's `cni.dev/valid-attachments` (or `cni.dev/attachments`). */
 export interface Attachment {
   readonly containerID: string;
   readonly ifname: string;
@@ -97,18 +97,34 @@ function decodeConfig(stdin: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function decodeAttachments(raw: unknown): Attachment[] {
-  if (raw === undefined) return [];
+function decodeAttachmentList(key: string, raw: unknown): Attachment[] {
   if (
     !Array.isArray(raw) ||
     !raw.every((a) => a && typeof a.containerID === "string" && typeof a.ifname === "string")
   ) {
     throw invalidConfig(
-      "cni.dev/valid-attachments must be a list of {containerID, ifname}",
+      `${key} must be a list of {containerID, ifname}`,
       "the runtime passed a malformed GC attachment list",
     );
   }
   return raw as Attachment[];
+}
+
+/**
+ * GC's list of attachments the runtime still knows. The key is `cni.dev/valid-attachments`; the
+ * released 1.1.0 spec text names it `cni.dev/attachments` and libcni sends both, so either is
+ * taken (and both are joined: an attachment named in either stays). A GC with neither list would
+ * free every live pod's addresses, so it is refused and frees nothing.
+ */
+function decodeAttachments(raw: Readonly<Record<string, unknown>>): Attachment[] {
+  const keys = ["cni.dev/valid-attachments", "cni.dev/attachments"].filter((k) => raw[k] !== undefined);
+  if (keys.length === 0) {
+    throw invalidConfig(
+      "GC needs the list of attachments the runtime still uses",
+      'pass "cni.dev/valid-attachments" (or the legacy "cni.dev/attachments"), [] when there are none; nothing was freed',
+    );
+  }
+  return keys.flatMap((k) => decodeAttachmentList(k, raw[k]));
 }
 
 /** Decode env + stdin into a request; throws CniError. Exported for the agent, which runs verbs in-process. */
@@ -180,7 +196,7 @@ export function decodeRequest<C>(
     raw,
     prevResult: raw.prevResult === undefined ? undefined : parseResult(raw.prevResult),
     runtimeConfig: (runtimeConfig as Record<string, unknown> | undefined) ?? {},
-    validAttachments: command === "GC" ? decodeAttachments(raw["cni.dev/valid-attachments"]) : [],
+    validAttachments: command === "GC" ? decodeAttachments(raw) : [],
   };
 }
 

@@ -208,6 +208,8 @@ export async function labUp(
           stateDir,
           "--lease-ttl",
           "10",
+          "--cni-bin-dir",
+          bin,
           ...(backend === "bgp" ? bgpAgentArgs(spec, n) : []),
         ],
         join(stateDir, "agent.log"),

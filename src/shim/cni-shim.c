@@ -2,11 +2,15 @@
  * strata CNI shim: the executable a runtime finds on CNI_PATH (installed once per plugin type,
  * e.g. /opt/cni/bin/strata and /opt/cni/bin/strata-ipam).
  *
- * Fast path: forward the invocation to the resident node agent over the abstract UNIX socket
- * "@strata-cni". Abstract sockets belong to a network namespace, so a shim always reaches the agent
- * of the node (namespace) it runs in, and several emulated nodes on one machine never mix up.
- * Slow path: when no agent listens, exec Node with the plugin's standalone entry, so every plugin
- * works with no daemon running (and DEL always works with the agent down).
+ * Fast path: forward the invocation to the resident node agent over its UNIX socket
+ * STRATA_SOCKET_DIR/<inode of this network namespace>.sock. The directory is root-only (0700) and
+ * the socket 0600, so nobody but root can reach or squat it; the name carries the namespace, so a
+ * shim always reaches the agent of the node (namespace) it runs in, and several emulated nodes on
+ * one machine never mix up. Before sending anything the shim checks that the listener runs as root
+ * (SO_PEERCRED): the request carries the pod's network configuration.
+ * Slow path: when no agent listens (or it cannot be trusted, or the caller may not reach it), exec
+ * Node with the plugin's standalone entry, so every plugin works with no daemon running (and DEL
+ * always works with the agent down).
  *
  * Wire format (shim -> agent): "STRATA-CNI 1\n", plugin type "\n", then each CNI_* variable as
  * "KEY=VALUE\0", an empty "\0", then stdin bytes until EOF (shutdown of the write side).
@@ -14,12 +18,15 @@
  *
  * Build: cc -O2 -DSTRATA_NODE='"/usr/bin/node"' -DSTRATA_ENTRY_DIR='"/path/dist/src/plugins"'
  */
+#define _GNU_SOURCE /* struct ucred */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,7 +36,9 @@
 #ifndef STRATA_ENTRY_DIR
 #define STRATA_ENTRY_DIR "/usr/lib/strata/dist/src/plugins"
 #endif
-#define SOCKET_NAME "strata-cni"
+#ifndef STRATA_SOCKET_DIR
+#define STRATA_SOCKET_DIR "/run/strata-cni"
+#endif
 
 extern char **environ;
 
@@ -63,39 +72,41 @@ static void run_standalone(const char *type, char **argv) {
   exit(1);
 }
 
-static int try_connect(socklen_t len) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+static int connect_agent(void) {
+  if (getenv("STRATA_NO_AGENT")) return -1;
+  struct stat ns;
+  if (stat("/proc/self/ns/net", &ns) < 0) return -1;
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
-  /* sun_path[0] = '\0' selects the abstract namespace. */
-  memcpy(addr.sun_path + 1, SOCKET_NAME, strlen(SOCKET_NAME));
-  if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
+  int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s/%lu.sock", STRATA_SOCKET_DIR,
+                   (unsigned long)ns.st_ino);
+  if (n < 0 || (size_t)n >= sizeof addr.sun_path) return -1;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  /* ENOENT/ECONNREFUSED: no agent; EACCES: the caller is not root. Either way: standalone. */
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    close(fd);
+    return -1;
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+    fprintf(stderr, "strata shim: %s is not served by root (uid %d); running standalone\n", addr.sun_path,
+            len == sizeof cred ? (int)cred.uid : -1);
     close(fd);
     return -1;
   }
   return fd;
 }
 
-static int connect_agent(void) {
-  if (getenv("STRATA_NO_AGENT")) return -1;
-  /*
-   * Abstract names are compared over the whole address length. Node (libuv) binds them padded
-   * with NULs to the full sun_path, so try that first, then the exact-length form other
-   * servers use.
-   */
-  int fd = try_connect((socklen_t)sizeof(struct sockaddr_un));
-  if (fd >= 0) return fd;
-  return try_connect((socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(SOCKET_NAME)));
-}
-
-static int forward(int fd, const char *type) {
+/* Send the request; 0 when it went whole. */
+static int send_request(int fd, const char *type) {
   char header[256];
   int n = snprintf(header, sizeof header, "STRATA-CNI 1\n%s\n", type);
   if (write_all(fd, header, (size_t)n) < 0) return -1;
   for (char **e = environ; *e; e++) {
-    if (strncmp(*e, "CNI_", 4) != 0 && strncmp(*e, "STRATA_", 7) != 0) continue;
+    if (strncmp(*e, "CNI_", 4) != 0) continue;
     if (write_all(fd, *e, strlen(*e) + 1) < 0) return -1;
   }
   if (write_all(fd, "", 1) < 0) return -1;
@@ -106,6 +117,16 @@ static int forward(int fd, const char *type) {
     if (r <= 0) break;
     if (write_all(fd, buf, (size_t)r) < 0) return -1;
   }
+  return 0;
+}
+
+static int forward(int fd, const char *type) {
+  char buf[65536];
+  /*
+   * The agent may answer before the request is whole (busy: code 11; too large): then writing fails
+   * with EPIPE, and its answer is still there to read.
+   */
+  (void)send_request(fd, type);
   shutdown(fd, SHUT_WR);
 
   /* Reply header. */
@@ -143,6 +164,8 @@ static int forward(int fd, const char *type) {
 
 int main(int argc, char **argv) {
   (void)argc;
+  /* A closed agent connection must be an error to handle, not a signal that kills the plugin. */
+  signal(SIGPIPE, SIG_IGN);
   const char *type = plugin_type(argv[0]);
   int fd = connect_agent();
   if (fd < 0) run_standalone(type, argv);

@@ -157,6 +157,26 @@ describe("strata-ipam through the skeleton (in process)", () => {
     assert.deepEqual(reservations(net.dir), ["10.30.0.2"]);
   });
 
+  test("GC with the legacy cni.dev/attachments key keeps the live pods' addresses", async () => {
+    const net = network(v4);
+    await add(net.conf, "keep");
+    await add(net.conf, "gone");
+    const gc = { ...net.conf, "cni.dev/attachments": [{ containerID: "keep", ifname: "eth0" }] };
+    assert.equal((await run("GC", gc)).exitCode, 0);
+    assert.deepEqual(reservations(net.dir), ["10.30.0.2"]);
+    // The kept address is not handed out again.
+    const next = await add(net.conf, "new");
+    assert.notEqual(next.ips[0]?.address, "10.30.0.2/24");
+  });
+
+  test("GC with no attachment list is refused with code 7 and frees nothing", async () => {
+    const net = network(v4);
+    await add(net.conf, "a");
+    await add(net.conf, "b");
+    assert.equal(errorCode(await run("GC", net.conf)), 7);
+    assert.deepEqual(reservations(net.dir).sort(), ["10.30.0.2", "10.30.0.3"]);
+  });
+
   test("STATUS succeeds when the data dir is writable and is code 50 when it is not", async () => {
     const net = network(v4);
     assert.equal((await run("STATUS", net.conf)).exitCode, 0);

@@ -1,0 +1,15 @@
+import { StrataError } from "../common/errors.js";
+
+/** A flag with a value the command cannot use: the CLI prints one line and exits 2. */
+export class UsageError extends StrataError {
+  constructor(flag: string, what: string) {
+    super("cli.usage", `${flag}: ${what}`);
+  }
+}
+
+/** Pure: a flag's value as a positive integer, or a UsageError that names the flag. */
+export function positiveInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(flag, `"${value}" is not a positive whole number`);
+  return Number(value);
+}
