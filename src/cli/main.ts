@@ -15,12 +15,13 @@ import { countBgpSessions } from "../lab/bgp-status.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
 import { benchLab } from "../lab/measure.js";
 import { type LabState, labDown, labUp, readLabState } from "../lab/runner.js";
-import { type LabSpec, labModels } from "../lab/topology.js";
+import { labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
-import { positiveInt, UsageError } from "./options.js";
+import { type LabFlags, parseLabFlags } from "./lab-flags.js";
+import { CommandError, positiveInt, UsageError } from "./options.js";
 import { packageRoot, pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 import { step } from "./progress.js";
 
@@ -202,6 +203,10 @@ const labPaths = () => ({
   entryDir: pluginEntryDir,
 });
 const printChecks = (results: CheckResult[]): boolean => {
+  if (results.length === 0) {
+    console.log("no checks ran: the lab has no nodes or pods to check (is it up? `strata lab up`)");
+    return false;
+  }
   console.log(`\n${"check".padEnd(26)} ${"from".padEnd(10)} ${"to".padEnd(28)} result`);
   for (const r of results)
     console.log(`${r.kind.padEnd(26)} ${r.from.padEnd(10)} ${r.to.padEnd(28)} ${r.ok ? "ok" : "FAIL"}`);
@@ -226,28 +231,8 @@ const labOptions = (c: Command) =>
     .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
     .option("--datastore <kind>", "embedded | etcd", "embedded")
     .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0");
-type LabCli = {
-  model: string;
-  nodes: string;
-  pods: string;
-  underlay: string;
-  datastore: string;
-  routeReflectors: string;
-};
-const labSpec = (o: LabCli): LabSpec => {
-  if (!(labModels as readonly string[]).includes(o.model))
-    throw new Error(`--model must be one of ${labModels.join(", ")}`);
-  return {
-    model: o.model as LabSpec["model"],
-    nodes: Number(o.nodes),
-    podsPerNode: Number(o.pods),
-    underlay: o.underlay === "l3" ? "l3" : "l2",
-    datastore: o.datastore === "etcd" ? "etcd" : "embedded",
-    clusterCidr: "10.244.0.0/16",
-    underlayMtu: 1500,
-    routeReflectors: Number(o.routeReflectors),
-  };
-};
+type LabCli = LabFlags;
+const labSpec = parseLabFlags;
 labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
   async (o: LabCli) => {
     const kernel = createIproute2Kernel();
@@ -288,7 +273,7 @@ lab
   .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
   .action(async () => {
     const state = await readLabState();
-    if (!state) throw new Error("no lab is up (strata lab up)");
+    if (!state) throw new CommandError("no lab is up (start one with `strata lab up`)");
     process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
   });
 lab
@@ -297,7 +282,7 @@ lab
   .option("--seconds <s>", "iperf3 duration per path", "3")
   .action(async (o: { seconds: string }) => {
     const state = await readLabState();
-    if (!state) throw new Error("no lab is up (strata lab up)");
+    if (!state) throw new CommandError("no lab is up (start one with `strata lab up`)");
     const rows = await benchLab(createIproute2Kernel(), state, Number(o.seconds));
     const raw = rows[0];
     console.log(

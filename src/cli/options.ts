@@ -7,6 +7,13 @@ export class UsageError extends StrataError {
   }
 }
 
+/** A command that cannot go on (e.g. no lab is up): one line, exit 1. */
+export class CommandError extends StrataError {
+  constructor(message: string) {
+    super("cli.command", message);
+  }
+}
+
 /** Pure: a flag's value as a positive integer, or a UsageError that names the flag. */
 export function positiveInt(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)

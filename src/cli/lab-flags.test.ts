@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type LabFlags, parseLabFlags } from "./lab-flags.js";
+import { UsageError } from "./options.js";
+
+const defaults: LabFlags = {
+  model: "vxlan",
+  nodes: "3",
+  pods: "2",
+  underlay: "l2",
+  datastore: "embedded",
+  routeReflectors: "0",
+};
+
+test("the defaults make the default lab", () => {
+  assert.deepEqual(parseLabFlags(defaults), {
+    model: "vxlan",
+    nodes: 3,
+    podsPerNode: 2,
+    underlay: "l2",
+    datastore: "embedded",
+    clusterCidr: "10.244.0.0/16",
+    underlayMtu: 1500,
+    routeReflectors: 0,
+  });
+});
+
+const bad: [Partial<LabFlags>, RegExp][] = [
+  [{ nodes: "abc" }, /^--nodes: "abc" is not a whole number from 1 to 200$/],
+  [{ nodes: "1.5" }, /^--nodes: /],
+  [{ nodes: "0" }, /^--nodes: /],
+  [{ nodes: "201" }, /^--nodes: /],
+  [{ nodes: "-3" }, /^--nodes: /],
+  [{ nodes: "" }, /^--nodes: /],
+  [{ pods: "xyz" }, /^--pods: "xyz" is not a whole number from 0 to 100$/],
+  [{ pods: "101" }, /^--pods: /],
+  [{ model: "ipvlan" }, /^--model: "ipvlan" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp$/],
+  [{ underlay: "l9" }, /^--underlay: "l9" is not one of l2, l3$/],
+  [{ datastore: "mysql" }, /^--datastore: "mysql" is not one of embedded, etcd$/],
+  [{ routeReflectors: "two" }, /^--route-reflectors: /],
+  [{ model: "bgp", routeReflectors: "4" }, /^--route-reflectors: "4" is not a whole number from 0 to 3$/],
+  [{ routeReflectors: "1" }, /^--route-reflectors: applies only to --model bgp on --underlay l2$/],
+  [{ model: "bgp", underlay: "l3", routeReflectors: "1" }, /^--route-reflectors: applies only/],
+];
+for (const [flags, message] of bad) {
+  test(`refused: ${JSON.stringify(flags)}`, () => {
+    assert.throws(
+      () => parseLabFlags({ ...defaults, ...flags }),
+      (e) => e instanceof UsageError && message.test(e.message),
+    );
+  });
+}
+
+test("bgp with reflectors on l2 is taken", () => {
+  const spec = parseLabFlags({ ...defaults, model: "bgp", nodes: "6", routeReflectors: "2" });
+  assert.equal(spec.routeReflectors, 2);
+});
