@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
+import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
 import { installCniPlugins } from "../cni/install.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
@@ -77,6 +78,10 @@ program
   )
   .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
   .option("--bgp-hold <s>", "bgp backend: hold time", "9")
+  .option(
+    "--bgp-password-file <path>",
+    "bgp backend: TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
+  )
   .action(async (o: AgentCliOptions) => {
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
@@ -151,7 +156,7 @@ program
   .requiredOption("--router-id <id>", "our BGP identifier")
   .option(
     "--peer <spec>",
-    "a neighbour: ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self] (repeat)",
+    `a neighbour: ${peerSpecSyntax} (repeat)`,
     (v: string, all: string[]) => [...all, v],
     [] as string[],
   )
