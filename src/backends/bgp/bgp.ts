@@ -13,6 +13,10 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly onEvent?: (e: SpeakerEvent) => void;
 }
 
+/** What the import policy depends on: who owns which subnet at which address. */
+const leasesKey = (all: readonly NodeLease[]) =>
+  all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
+
 /**
  * Calico-style routed pod networking: each node runs a BGP speaker, announces its pod subnet and
  * installs what it learns (pod subnet via the announcing node, or via the router that passed it
@@ -56,13 +60,13 @@ export class BgpBackend implements Backend {
 
   peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
     const all = [local.lease, ...peers];
-    const key = all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
-    if (key !== this.#policyKey) this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
+    if (leasesKey(all) !== this.#policyKey)
+      this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
     this.#speaker?.setPeers(clusterPeers(local.lease, all, this.o));
   }
 
   #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
-    this.#policyKey = all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
+    this.#policyKey = leasesKey(all);
     return clusterImportPolicy(self, all, {
       routeReflectors: this.o.routeReflectors,
       externalWithList: new Set(this.o.external.filter((p) => p.importList).map((p) => p.address)),
