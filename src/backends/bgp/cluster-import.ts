@@ -1,6 +1,6 @@
 import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js";
+import { ipv4Span, spansOverlap } from "../../bgp/rib/prefix-list.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
-import { canonicalCidr, overlaps } from "../../common/cidr.js";
 
 export interface ClusterImportOptions {
   /** Nodes that reflect (RFC 4456): they pass on other nodes' subnets, so they may announce them. */
@@ -29,19 +29,25 @@ export function clusterImportPolicy(
   nodes: readonly NodeLease[],
   o: ClusterImportOptions,
 ): ImportPolicy {
-  const own = canonicalCidr(self.subnet);
-  const others = nodes
-    .filter((n) => n.node !== self.node)
-    .map((n) => ({ lease: n, subnet: canonicalCidr(n.subnet) }));
+  // Leases as numeric spans, computed once per lease change: the checks below run per received
+  // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
+  const spanned = (n: NodeLease) => {
+    const span = ipv4Span(n.subnet);
+    return span && { lease: n, span, subnet: `${numberToIp(span.first)}/${n.subnet.split("/")[1]}` };
+  };
+  const own = spanned(self);
+  const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
   const bySubnet = new Map(others.map((n) => [n.subnet, n.lease]));
   const byAddress = new Map(others.map((n) => [n.lease.publicIp, n.lease]));
   const reflectors = new Set(o.routeReflectors);
   return (from, prefix, attributes) => {
-    if (overlaps(prefix, own)) return `overlaps this node's own pod subnet ${own}`;
+    const span = ipv4Span(prefix);
+    if (span && own && spansOverlap(span, own.span))
+      return `overlaps this node's own pod subnet ${own.subnet}`;
     const owner = bySubnet.get(prefix);
     const peerNode = byAddress.get(from.address);
     if (!owner) {
-      const hit = others.find((n) => overlaps(prefix, n.subnet));
+      const hit = span && others.find((n) => spansOverlap(span, n.span));
       if (hit) return `overlaps node ${hit.lease.node}'s pod subnet ${hit.subnet}`;
       if (peerNode)
         return `not a node's pod subnet (node ${peerNode.node} may announce only ${peerNode.subnet})`;
@@ -58,3 +64,5 @@ export function clusterImportPolicy(
     return undefined;
   };
 }
+
+const numberToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");

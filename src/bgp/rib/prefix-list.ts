@@ -49,10 +49,14 @@ export function parsePrefixRange(text: string): PrefixRange {
 
 /** Does `prefix` (canonical, as the codec decodes it) fall inside `range`? */
 export function rangeMatches(range: PrefixRange, prefix: Prefix): boolean {
-  const [addr, len] = ipaddr.parseCIDR(prefix);
+  const len = Number(prefix.slice(prefix.indexOf("/") + 1));
+  if (len < range.ge || len > range.le) return false;
+  const a = ipv4Span(prefix);
+  const r = ipv4Span(range.prefix);
+  if (a || r) return a !== undefined && r !== undefined && a.first >= r.first && a.last <= r.last;
+  const [addr] = ipaddr.parseCIDR(prefix);
   const [net, netLen] = ipaddr.parseCIDR(range.prefix);
-  if (addr.kind() !== net.kind()) return false;
-  return len >= range.ge && len <= range.le && addr.match(net, netLen);
+  return addr.kind() === net.kind() && addr.match(net, netLen);
 }
 
 export const formatPrefixRange = (r: PrefixRange): string => {
@@ -62,6 +66,28 @@ export const formatPrefixRange = (r: PrefixRange): string => {
   if (r.ge === len) return `${r.prefix}le${r.le}`;
   return r.le === max ? `${r.prefix}ge${r.ge}` : `${r.prefix}ge${r.ge}le${r.le}`;
 };
+
+/**
+ * An IPv4 prefix as the first and last address it covers (unsigned 32-bit numbers), for overlap
+ * checks that run once per received prefix against every lease; undefined for anything else.
+ */
+export function ipv4Span(prefix: Prefix): { readonly first: number; readonly last: number } | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(prefix);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const len = Number(m[5]);
+  if (len > 32 || octets.some((o) => o > 255)) return undefined;
+  const addr = octets.reduce((n, o) => n * 256 + o, 0);
+  const size = 2 ** (32 - len);
+  const first = addr - (addr % size);
+  return { first, last: first + size - 1 };
+}
+
+/** Do two spans share an address? (One prefix contains the other, or they are the same.) */
+export const spansOverlap = (
+  a: { first: number; last: number },
+  b: { first: number; last: number },
+): boolean => a.first <= b.last && b.first <= a.last;
 
 /** A default route (0.0.0.0/0, ::/0): the route that captures everything no one else routes. */
 export const isDefaultRoute = (prefix: Prefix): boolean => prefix.endsWith("/0");
