@@ -2,7 +2,7 @@
 // compiled plugin entries baked in. Without a C compiler the shim is skipped and install-cni
 // falls back to shell wrappers (slower, same behaviour).
 import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
@@ -38,3 +38,31 @@ const helper = spawnSync(
 );
 if (helper.error || helper.status !== 0)
   console.warn("build-shim: spawn helper not built; the agent will spawn directly");
+
+// The BGP speaker's socket-option addon (src/bgp/native/tcp-sockopt.c: TCP-MD5, GTSM), against
+// this Node's own N-API headers. Without it, peers configured with a password or ttl-security
+// refuse to start (they never run unprotected); everything else works.
+const nodeVersion = process.versions.node;
+const headerDirs = [
+  resolve(process.execPath, "../../include/node"),
+  resolve(process.env.HOME ?? "/root", ".cache/node-gyp", nodeVersion, "include/node"),
+  "/usr/include/node",
+].filter((d) => existsSync(resolve(d, "node_api.h")));
+mkdirSync(resolve(root, "dist/native"), { recursive: true });
+const addon = resolve(root, "dist/native/strata-tcp-sockopt.node");
+const built =
+  headerDirs.length > 0 &&
+  spawnSync(
+    "cc",
+    [
+      ...["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", `-I${headerDirs[0]}`],
+      ...["-o", addon, resolve(root, "src/bgp/native/tcp-sockopt.c")],
+    ],
+    { stdio: "inherit" },
+  ).status === 0;
+if (!built) {
+  rmSync(addon, { force: true });
+  console.warn(
+    `build-shim: TCP-MD5/GTSM addon not built (${headerDirs.length ? "compile failed" : "no node_api.h found"}); BGP peers with a password will refuse to start`,
+  );
+}

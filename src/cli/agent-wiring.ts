@@ -2,7 +2,8 @@ import type { Backend } from "../backends/api.js";
 import { BgpBackend } from "../backends/bgp/bgp.js";
 import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
-import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
+import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
+import { checkProtection, readPasswordFile } from "../bgp/speaker/tcp-security.js";
 import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
@@ -31,6 +32,7 @@ export interface AgentCliOptions {
   bgpRouteReflectors?: string;
   bgpClusterId: string;
   bgpHold: string;
+  bgpPasswordFile?: string;
 }
 
 /** The composition root of backends: registered here explicitly, by name. */
@@ -38,17 +40,24 @@ export function createBackend(o: AgentCliOptions, node: string): Backend {
   const vni = Number(o.vni);
   const port = Number(o.vxlanPort);
   switch (o.backend) {
-    case "bgp":
+    case "bgp": {
+      // Secrets are read and TCP-MD5 support checked here, before the agent leases anything.
+      const meshMd5Key = o.bgpPasswordFile ? readPasswordFile(o.bgpPasswordFile) : undefined;
+      if (meshMd5Key) checkProtection("mesh (--bgp-password-file)", { md5Key: meshMd5Key });
+      const external = o.bgpPeer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile));
+      for (const p of external) checkProtection(p.address, p);
       return new BgpBackend({
         asn: Number(o.bgpAsn),
         mesh: o.bgpMesh,
         routeReflectors: o.bgpRouteReflectors?.split(",").filter(Boolean) ?? [],
-        external: o.bgpPeer.map(parsePeerSpec),
+        external,
+        meshMd5Key,
         clusterId: o.bgpClusterId,
         holdTime: Number(o.bgpHold),
         connectRetrySeconds: 1,
         port: 179,
       });
+    }
     case "host-gw":
       return createHostGwBackend();
     case "vxlan":

@@ -1,6 +1,7 @@
 import { KernelRouteInstaller } from "../bgp/speaker/kernel-routes.js";
-import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
+import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { BgpSpeaker } from "../bgp/speaker/speaker.js";
+import { readPasswordFile } from "../bgp/speaker/tcp-security.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 
@@ -45,7 +46,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     },
   });
   for (const p of o.announce?.split(",").filter(Boolean) ?? []) speaker.originate(p);
-  await speaker.start(o.peer.map(parsePeerSpec));
+  await speaker.start(o.peer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile)));
   print({ event: "listening", port: speaker.port });
   const summary = setInterval(
     () =>
@@ -53,6 +54,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
         event: "summary",
         routes: speaker.ribSize,
         updatesReceived: speaker.updatesReceived,
+        rejected: speaker.sessions().reduce((n, s) => n + s.rejectedTotal, 0),
         rssBytes: process.memoryUsage().rss,
       }),
     1000,

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { runAgent } from "../agent/run-agent.js";
+import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
 import { installCniPlugins } from "../cni/install.js";
 import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
@@ -97,6 +98,10 @@ program
   )
   .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
   .option("--bgp-hold <s>", "bgp backend: hold time", "9")
+  .option(
+    "--bgp-password-file <path>",
+    "bgp backend: TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
+  )
   .action(async (o: AgentCliOptions) => {
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
@@ -177,7 +182,7 @@ program
   .requiredOption("--router-id <id>", "our BGP identifier")
   .option(
     "--peer <spec>",
-    "a neighbour: ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self] (repeat)",
+    `a neighbour: ${peerSpecSyntax} (repeat)`,
     (v: string, all: string[]) => [...all, v],
     [] as string[],
   )

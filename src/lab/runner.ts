@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, openSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { strataRouteProto } from "../agent/reconcile-plan.js";
+import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
@@ -162,6 +164,9 @@ export async function labUp(
     datastoreUrl = `etcd:${url}`;
   }
   const backend = spec.model;
+  // BGP sessions of the lab are signed (TCP-MD5) with a fresh key when the addon is built.
+  const bgpKey = backend === "bgp" && tcpSecurityAvailable() ? join(labDir, "bgp-mesh.key") : undefined;
+  if (bgpKey) await writeFile(bgpKey, `${randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
   let routerPid: number | undefined;
   if (backend === "bgp" && spec.underlay === "l3") {
     routerPid = await step("starting the router's BGP speaker (route reflector for every node)", async () =>
@@ -174,7 +179,7 @@ export async function labUp(
           paths.nodePath,
           paths.cliScript,
           "bgp-speaker",
-          ...routerSpeakerArgs(plan.nodes),
+          ...routerSpeakerArgs(plan.nodes, spec.clusterCidr, bgpKey),
         ],
         join(labDir, "router-bgp.log"),
       ),
@@ -210,7 +215,7 @@ export async function labUp(
           "10",
           "--cni-bin-dir",
           bin,
-          ...(backend === "bgp" ? bgpAgentArgs(spec, n) : []),
+          ...(backend === "bgp" ? bgpAgentArgs(spec, n, bgpKey) : []),
         ],
         join(stateDir, "agent.log"),
       );

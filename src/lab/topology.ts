@@ -22,23 +22,35 @@ export const labAsn = 64512;
 
 /**
  * Pure: the agent flags of the bgp model. l2: full mesh, or the first K nodes reflect for the rest.
- * l3: nodes peer only with their gateway router, which reflects with itself as next hop.
+ * l3: nodes peer only with their gateway router, which reflects with itself as next hop. Every
+ * session is signed with the lab's TCP-MD5 key (`keyFile`) when one is given: a pod cannot speak
+ * BGP to a node even with its traffic masqueraded to a node's address.
  */
-export function bgpAgentArgs(spec: LabSpec, node: LabNode): string[] {
-  const base = ["--bgp-asn", String(labAsn)];
-  if (spec.underlay === "l3") return [...base, "--no-bgp-mesh", "--bgp-peer", `${node.gateway},as=${labAsn}`];
+export function bgpAgentArgs(spec: LabSpec, node: LabNode, keyFile?: string): string[] {
+  const base = ["--bgp-asn", String(labAsn), ...(keyFile ? ["--bgp-password-file", keyFile] : [])];
+  const key = keyFile ? `,password-file=${keyFile}` : "";
+  if (spec.underlay === "l3")
+    return [...base, "--no-bgp-mesh", "--bgp-peer", `${node.gateway},as=${labAsn}${key}`];
   const k = spec.routeReflectors ?? 0;
   if (k <= 0) return base;
   const names = Array.from({ length: Math.min(k, spec.nodes) }, (_, i) => `n${i + 1}`);
   return [...base, "--bgp-route-reflectors", names.join(",")];
 }
 
-/** Pure: the router's `strata bgp-speaker` flags on l3 (a reflector for every node). */
-export function routerSpeakerArgs(nodes: readonly LabNode[]): string[] {
+/**
+ * Pure: the router's `strata bgp-speaker` flags on l3 (a reflector for every node). It takes only
+ * pod routes from the nodes (prefixes inside the cluster CIDR), signed with the lab's key if given.
+ */
+export function routerSpeakerArgs(
+  nodes: readonly LabNode[],
+  clusterCidr: string,
+  keyFile?: string,
+): string[] {
+  const opts = `rr-client,passive,next-hop-self,import=${clusterCidr}le32${keyFile ? `,password-file=${keyFile}` : ""}`;
   return [
     ...["--asn", String(labAsn), "--router-id", "192.168.10.1", "--cluster-id", "192.168.10.1"],
     ...["--listen", "179", "--hold", "9", "--install-routes", "--quiet"],
-    ...nodes.flatMap((n) => ["--peer", `${n.ip},as=${labAsn},rr-client,passive,next-hop-self`]),
+    ...nodes.flatMap((n) => ["--peer", `${n.ip},as=${labAsn},${opts}`]),
   ];
 }
 

@@ -11,6 +11,8 @@ export interface BgpTopology {
   readonly external: readonly PeerConfig[];
   /** Port other nodes' speakers listen on (179 when absent). */
   readonly port?: number;
+  /** The mesh's TCP-MD5 key (RFC 2385), on every node-to-node session. */
+  readonly meshMd5Key?: Uint8Array;
 }
 
 /**
@@ -34,6 +36,7 @@ export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: Bg
       port: t.port,
       rrClient: iAmReflector && !theyReflect,
       passive: ipNumber(self.publicIp) > ipNumber(n.publicIp),
+      ...(t.meshMd5Key ? { md5Key: t.meshMd5Key } : {}),
     });
   }
   return out;

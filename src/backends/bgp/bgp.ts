@@ -4,6 +4,7 @@ import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
 import type { Backend, DesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
+import { clusterImportPolicy } from "./cluster-import.js";
 
 export interface BgpBackendOptions extends BgpTopology {
   readonly clusterId: string;
@@ -11,6 +12,10 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly connectRetrySeconds: number;
   readonly onEvent?: (e: SpeakerEvent) => void;
 }
+
+/** What the import policy depends on: who owns which subnet at which address. */
+const leasesKey = (all: readonly NodeLease[]) =>
+  all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
 
 /**
  * Calico-style routed pod networking: each node runs a BGP speaker, announces its pod subnet and
@@ -20,6 +25,8 @@ export interface BgpBackendOptions extends BgpTopology {
 export class BgpBackend implements Backend {
   readonly name = "bgp";
   #speaker: BgpSpeaker | undefined;
+  /** The leases the import policy was last built from (rebuilt only when they change). */
+  #policyKey = "";
 
   constructor(private readonly o: BgpBackendOptions) {}
 
@@ -45,6 +52,7 @@ export class BgpBackend implements Backend {
       nextHop: lease.publicIp,
       onEvent: this.o.onEvent,
       onRoutes: () => onRoutesChanged(),
+      importPolicy: this.#importPolicy(lease, [lease]),
     });
     this.#speaker.originate(lease.subnet);
     await this.#speaker.start(this.o.external);
@@ -52,7 +60,17 @@ export class BgpBackend implements Backend {
 
   peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
     const all = [local.lease, ...peers];
+    if (leasesKey(all) !== this.#policyKey)
+      this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
     this.#speaker?.setPeers(clusterPeers(local.lease, all, this.o));
+  }
+
+  #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
+    this.#policyKey = leasesKey(all);
+    return clusterImportPolicy(self, all, {
+      routeReflectors: this.o.routeReflectors,
+      externalWithList: new Set(this.o.external.filter((p) => p.importList).map((p) => p.address)),
+    });
   }
 
   desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
@@ -84,6 +102,8 @@ export class BgpBackend implements Backend {
     return {
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+      // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
+      bgpRejectedRoutes: sessions.reduce((n, s) => n + s.rejectedTotal, 0),
     };
   }
 

@@ -1,5 +1,6 @@
 import type { PathAttributes, UpdateMessage } from "../codec/types.js";
 import { bestPath } from "./decision.js";
+import { acceptAll, type ImportPolicy } from "./import-policy.js";
 import type { Path, PeerInfo } from "./path.js";
 import { exportAttributes, isReflectionLoop, type LocalSpeaker, shouldAdvertise } from "./reflection.js";
 
@@ -8,15 +9,29 @@ export type BestChange =
   | { readonly kind: "best"; readonly prefix: string; readonly path: Path }
   | { readonly kind: "gone"; readonly prefix: string };
 
+/** A route import policy refused: kept in the Adj-RIB-In (so a policy change can admit it), never in the Loc-RIB. */
+export interface RejectedRoute {
+  readonly path: Path;
+  readonly reason: string;
+}
+
 /**
  * Adj-RIB-In per peer, Loc-RIB by the decision process, and what each peer must be sent
  * (RFC 4271 §3.2, §9). Pure data structure: updates in, changes out; the speaker does the I/O.
+ * Import policy sits between the two (§9.1 Phase 1): a refused route is a filter outcome, never a
+ * session reset — it stays out of the Loc-RIB (so out of the kernel and of every Adj-RIB-Out) and
+ * is counted per peer.
  */
 export class Rib {
-  /** prefix → peer id (or "" for local) → path */
+  /** prefix → peer id (or "" for local) → path: the routes the import policy accepted. */
   readonly #in = new Map<string, Map<string, Path>>();
   readonly #best = new Map<string, Path>();
   readonly #counts = new Map<string, number>();
+  /** peer id → prefix → a route the import policy refused. */
+  readonly #rejected = new Map<string, Map<string, RejectedRoute>>();
+  #policy: ImportPolicy = acceptAll;
+  /** What the import policy refused in the last receive(), in order (for counters and events). */
+  refusedByLastReceive: { readonly prefix: string; readonly reason: string }[] = [];
 
   constructor(private readonly local: LocalSpeaker) {}
 
@@ -36,21 +51,42 @@ export class Rib {
   /** Apply a received UPDATE from `peer` (treat-as-withdraw outcomes withdraw its NLRI too). */
   receive(peer: PeerInfo, u: UpdateMessage): BestChange[] {
     const changes: BestChange[] = [];
+    this.refusedByLastReceive = [];
     const withdrawAll = u.outcomes?.some((o) => o.action === "treat-as-withdraw") ?? false;
     const loop = isReflectionLoop(this.local, u.attributes) || this.#asLoop(peer, u.attributes);
-    for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])])
+    for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
+      this.#rejected.get(peer.id)?.delete(p);
       changes.push(...this.#set(p, peer.id, undefined));
+    }
     const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
     for (const p of reach) {
-      changes.push(
-        ...this.#set(
-          p,
-          peer.id,
-          withdrawAll || loop ? undefined : { prefix: p, attributes: u.attributes, from: peer },
-        ),
-      );
+      const path = withdrawAll || loop ? undefined : { prefix: p, attributes: u.attributes, from: peer };
+      changes.push(...this.#admit(peer.id, p, path));
+      const refused = path && this.#rejected.get(peer.id)?.get(p);
+      if (refused && refused.path === path)
+        this.refusedByLastReceive.push({ prefix: p, reason: refused.reason });
     }
     return changes;
+  }
+
+  /**
+   * Replace the import policy and run it again over every Adj-RIB-In (soft reconfiguration,
+   * RFC 4271 §9.1 — routes are not asked for again): newly refused routes leave the Loc-RIB,
+   * newly allowed ones enter it.
+   */
+  setImportPolicy(policy: ImportPolicy): BestChange[] {
+    this.#policy = policy;
+    const learned: Path[] = [];
+    for (const paths of this.#in.values()) for (const [id, p] of paths) if (id !== "") learned.push(p);
+    for (const rejected of this.#rejected.values()) for (const r of rejected.values()) learned.push(r.path);
+    const changes: BestChange[] = [];
+    for (const p of learned) if (p.from) changes.push(...this.#admit(p.from.id, p.prefix, p));
+    return changes;
+  }
+
+  /** Routes of `peerId` the import policy refused, by prefix (what /healthz shows and counts). */
+  rejected(peerId: string): ReadonlyMap<string, RejectedRoute> {
+    return this.#rejected.get(peerId) ?? new Map();
   }
 
   /** How many prefixes `peerId` currently has in the Adj-RIB-In (for max-prefix limits). */
@@ -65,6 +101,7 @@ export class Rib {
 
   /** Every path learned from `peer` goes (session down). */
   dropPeer(peerId: string): BestChange[] {
+    this.#rejected.delete(peerId);
     const changes: BestChange[] = [];
     for (const [prefix, paths] of this.#in)
       if (paths.has(peerId)) changes.push(...this.#set(prefix, peerId, undefined));
@@ -91,6 +128,18 @@ export class Rib {
   /** eBGP loop check (RFC 4271 §9.1.2): our own AS in a path from outside. */
   #asLoop(peer: PeerInfo, a: PathAttributes): boolean {
     return !peer.ibgp && (a.asPath ?? []).some((s) => s.asns.includes(this.local.asn));
+  }
+
+  /** A received route through the import policy: into the candidates, or into the refused set. */
+  #admit(peerId: string, prefix: string, path: Path | undefined): BestChange[] {
+    const reason = path?.from && this.#policy(path.from, prefix, path.attributes);
+    if (path && reason) {
+      const refused = this.#rejected.get(peerId) ?? new Map<string, RejectedRoute>();
+      this.#rejected.set(peerId, refused.set(prefix, { path, reason }));
+      return this.#set(prefix, peerId, undefined);
+    }
+    this.#rejected.get(peerId)?.delete(prefix);
+    return this.#set(prefix, peerId, path);
   }
 
   #set(prefix: string, source: string, path: Path | undefined): BestChange[] {

@@ -19,6 +19,7 @@ import {
   step,
   type TimerName,
 } from "../fsm/fsm.js";
+import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
 export interface ConnectionSettings {
   readonly localAs: number;
@@ -78,9 +79,9 @@ export class BgpConnection {
     return this.#socket?.localAddress?.replace(/^::ffff:/, "");
   }
 
-  /** Outbound: connect to the peer (retrying on the connect-retry timer). */
-  dial(host: string, port: number, localAddress?: string): void {
-    this.#dialTo = { host, port, localAddress };
+  /** Outbound: connect to the peer (retrying on the connect-retry timer), TCP-MD5/GTSM as asked. */
+  dial(host: string, port: number, localAddress?: string, protection: TcpProtection = {}): void {
+    this.#dialTo = { host, port, localAddress, protection };
     this.#fire({ name: "ManualStart" });
   }
 
@@ -91,7 +92,7 @@ export class BgpConnection {
     this.#fire({ name: "TcpConnectionConfirmed" });
   }
 
-  #dialTo: { host: string; port: number; localAddress?: string } | undefined;
+  #dialTo: { host: string; port: number; localAddress?: string; protection: TcpProtection } | undefined;
 
   /** Send pre-encoded messages (UPDATEs built once for many peers). */
   sendRaw(bufs: readonly Uint8Array[]): void {
@@ -132,8 +133,18 @@ export class BgpConnection {
     switch (a.do) {
       case "connect":
         if (this.#dialTo) {
-          const { host, port, localAddress } = this.#dialTo;
-          this.#attach(connect({ host, port, localAddress }));
+          const { host, port, localAddress, protection } = this.#dialTo;
+          if (!protection.md5Key && !protection.ttlSecurity) {
+            this.#attach(connect({ host, port, localAddress }));
+            break;
+          }
+          try {
+            this.#attach(connectProtected({ host, port, localAddress }, protection));
+          } catch (err) {
+            // Never fall back to an unprotected connection: this attempt fails like a refused one.
+            this.#reason = err instanceof Error ? err.message : String(err);
+            setImmediate(() => this.#fire({ name: "TcpConnectionFails" }));
+          }
         }
         break;
       case "listen":

@@ -1,12 +1,16 @@
 import { StrataError } from "../../common/errors.js";
+import { type PrefixRange, parsePrefixRange } from "../rib/prefix-list.js";
 import type { PeerConfig } from "./speaker.js";
+
+/** The peer options of one `--peer`/`--bgp-peer` argument, before the password file is read. */
+export type PeerSpec = Omit<PeerConfig, "md5Key"> & { readonly passwordFile?: string };
+
+export const peerSpecSyntax =
+  "ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self][,import=PREFIX/LEN[geN][leN]]...[,password-file=PATH][,ttl-security]";
 
 export class PeerSpecError extends StrataError {
   constructor(spec: string, what: string) {
-    super(
-      "bgp.peer-spec",
-      `bad --peer "${spec}": ${what} (write ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self])`,
-    );
+    super("bgp.peer-spec", `bad --peer "${spec}": ${what} (write ${peerSpecSyntax})`);
   }
 }
 
@@ -14,14 +18,21 @@ const asnOf = (s: string) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 0
 const isAddress = (s: string) =>
   /^(\d{1,3}\.){3}\d{1,3}$/.test(s) && s.split(".").every((o) => Number(o) <= 255);
 
-/** Pure: one `--peer` argument into a peer configuration, or an error that says what to write. */
-export function parsePeerSpec(spec: string): PeerConfig {
+/**
+ * Pure: one `--peer` argument into a peer configuration, or an error that says what to write.
+ * `import=` repeats (each adds a range to the peer's import list); the password comes only from a
+ * file (`password-file=`), read later by `withPassword`.
+ */
+export function parsePeerSpec(spec: string): PeerSpec {
   const [address = "", ...opts] = spec.split(",");
   if (!isAddress(address)) throw new PeerSpecError(spec, `"${address}" is not an IPv4 address`);
   let asn: number | undefined;
-  const c: { -readonly [K in keyof PeerConfig]: PeerConfig[K] } = { address, asn: 0 };
+  const c: { -readonly [K in keyof PeerSpec]: PeerSpec[K] } = { address, asn: 0 };
+  const imports: PrefixRange[] = [];
   for (const opt of opts) {
-    const [k = "", v] = opt.split("=");
+    const eq = opt.indexOf("=");
+    const k = eq < 0 ? opt : opt.slice(0, eq);
+    const v = eq < 0 ? undefined : opt.slice(eq + 1);
     const num = () => {
       if (v === undefined || !/^\d+$/.test(v)) throw new PeerSpecError(spec, `${k} needs a number`);
       return Number(v);
@@ -47,10 +58,35 @@ export function parsePeerSpec(spec: string): PeerConfig {
       case "next-hop-self":
         c.nextHopSelf = true;
         break;
+      case "import":
+        try {
+          imports.push(parsePrefixRange(v ?? ""));
+        } catch (err) {
+          throw new PeerSpecError(spec, err instanceof Error ? err.message : String(err));
+        }
+        break;
+      case "password-file":
+        if (!v) throw new PeerSpecError(spec, "password-file needs a path");
+        c.passwordFile = v;
+        break;
+      case "password":
+        throw new PeerSpecError(
+          spec,
+          "password= would show the secret to every local user (ps, /proc/PID/cmdline); put it in a root-only file and write password-file=PATH",
+        );
+      case "ttl-security":
+        c.ttlSecurity = true;
+        break;
       default:
         throw new PeerSpecError(spec, `unknown option "${k}"`);
     }
   }
   if (asn === undefined) throw new PeerSpecError(spec, "as=ASN is required");
-  return { ...c, asn };
+  return { ...c, asn, ...(imports.length > 0 ? { importList: imports } : {}) };
+}
+
+/** The peer's configuration with its password read (`read` is the file reader; throws on a bad file). */
+export function withPassword(spec: PeerSpec, read: (path: string) => Uint8Array): PeerConfig {
+  const { passwordFile, ...config } = spec;
+  return passwordFile === undefined ? config : { ...config, md5Key: read(passwordFile) };
 }

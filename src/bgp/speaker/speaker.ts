@@ -2,11 +2,20 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Prefix } from "../codec/prefix.js";
 import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
+import { acceptAll, type ImportPolicy, prefixListVerdict } from "../rib/import-policy.js";
 import { maxPrefixNotification } from "../rib/max-prefix.js";
 import type { Path, PeerInfo } from "../rib/path.js";
+import type { PrefixRange } from "../rib/prefix-list.js";
 import { exportAttributes, type LocalSpeaker, shouldAdvertise } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
+import {
+  checkProtection,
+  protectAccepted,
+  protectableListener,
+  setListenerKey,
+  type TcpProtection,
+} from "./tcp-security.js";
 import { announceUpdates, withdrawUpdates } from "./update-builder.js";
 
 export interface PeerConfig {
@@ -22,13 +31,46 @@ export interface PeerConfig {
   readonly maxPrefixes?: number;
   /** Rewrite NEXT_HOP to ourselves also on iBGP (always done on eBGP). */
   readonly nextHopSelf?: boolean;
+  /**
+   * Import policy of this peer's own configuration (RFC 4271 §9.1): only prefixes inside these
+   * ranges enter the Loc-RIB. Absent: no list (other policies still apply); a default route is
+   * refused either way unless listed exactly.
+   */
+  readonly importList?: readonly PrefixRange[];
+  /** RFC 2385 TCP-MD5 key for this session (1..80 bytes); the session never runs without it. */
+  readonly md5Key?: Uint8Array;
+  /** RFC 5082 GTSM: directly connected, TTL 255 both ways. */
+  readonly ttlSecurity?: boolean;
 }
 
 export type SpeakerEvent =
   | { readonly event: "state"; readonly peer: string; readonly state: FsmStateName }
   | { readonly event: "established"; readonly peer: string; readonly routerId: string }
   | { readonly event: "down"; readonly peer: string; readonly reason: string }
-  | { readonly event: "refused"; readonly peer: string; readonly reason: string };
+  | { readonly event: "refused"; readonly peer: string; readonly reason: string }
+  | {
+      readonly event: "rejected-routes";
+      readonly peer: string;
+      /** Prefixes of one UPDATE the import policy refused (the first few) and how many in all. */
+      readonly prefixes: readonly { readonly prefix: Prefix; readonly reason: string }[];
+      readonly count: number;
+    };
+
+/** One peer as `sessions()` reports it (and /healthz shows it). */
+export interface SessionStatus {
+  readonly peer: string;
+  readonly state: FsmStateName;
+  readonly asn: number;
+  /** Prefixes accepted from this peer (in the Loc-RIB's candidates). */
+  readonly prefixes: number;
+  /** Prefixes this peer announces now that import policy refused (never installed). */
+  readonly rejected: number;
+  /** Announcements refused since the speaker started (kept across session resets). */
+  readonly rejectedTotal: number;
+  /** A few of the refused prefixes with the reason, for an operator to see what is going on. */
+  readonly rejectedExamples?: readonly { readonly prefix: Prefix; readonly reason: string }[];
+  readonly md5: boolean;
+}
 
 /** A change of the route this speaker would install: nextHop undefined means remove. */
 export interface LearnedRouteChange {
@@ -53,6 +95,11 @@ export interface SpeakerOptions {
   readonly nextHop?: string;
   /** NEXT_HOP of originated IPv6 routes; IPv6 unicast is negotiated only when set. */
   readonly ipv6NextHop?: string;
+  /**
+   * Import policy on top of each peer's own list (e.g. the cluster's: a node only for the subnet
+   * it leases); change it with setImportPolicy.
+   */
+  readonly importPolicy?: ImportPolicy;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
 }
@@ -64,7 +111,10 @@ interface Peer {
   established?: BgpConnection;
   redial?: NodeJS.Timeout;
   removed: boolean;
+  rejectedTotal: number;
 }
+
+const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
 const idNumber = (id: string) => id.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const pathNextHop = (p: Path): string | undefined =>
@@ -93,25 +143,54 @@ export class BgpSpeaker {
   readonly #pending = new Set<Prefix>();
   #flushQueued = false;
   #server: Server | undefined;
+  /** The listener's descriptor when made natively (TCP-MD5 keys are set on it per peer). */
+  #listener: { fd: number; family: 4 | 6 } | undefined;
+  /** Peer address → the key now on the listener. */
+  readonly #listenerKeys = new Map<string, Uint8Array>();
   #stopped = false;
+  #policy: ImportPolicy;
   updatesReceived = 0;
 
   constructor(private readonly o: SpeakerOptions) {
     this.#local = { asn: o.asn, routerId: o.routerId, clusterId: o.clusterId };
     this.#rib = new Rib(this.#local);
+    this.#policy = o.importPolicy ?? acceptAll;
+    this.#rib.setImportPolicy(this.#composedPolicy());
   }
 
-  /** Start listening (when configured) and dial every active peer. Resolves once listening. */
+  /**
+   * Start listening (when configured) and dial every active peer. Resolves once listening.
+   * Throws before anything starts when a peer asks for TCP-MD5/GTSM and the addon is missing.
+   */
   async start(peers: readonly PeerConfig[] = []): Promise<void> {
+    for (const p of peers) checkProtection(p.address, protectionOf(p));
     if (this.o.listen) {
       const server = createServer((s) => this.#accept(s));
       this.#server = server;
+      const host = this.o.listen.host;
+      const port = this.o.listen.port ?? 179;
+      const fd = protectableListener(host, port);
+      if (fd !== undefined) this.#listener = { fd, family: host?.includes(":") ? 6 : 4 };
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen({ host: this.o.listen?.host, port: this.o.listen?.port ?? 179 }, () => resolve());
+        server.listen(fd !== undefined ? { fd } : { host, port }, () => resolve());
       });
     }
     this.setPeers(peers);
+  }
+
+  /** Replace the policy on top of the peers' lists; the Adj-RIBs-In are run through it again. */
+  setImportPolicy(policy: ImportPolicy): void {
+    this.#policy = policy;
+    this.#queue(this.#rib.setImportPolicy(this.#composedPolicy()));
+  }
+
+  /** The peer's own list first (and the default-route rule), then the speaker-wide policy. */
+  #composedPolicy(): ImportPolicy {
+    const policy = this.#policy;
+    return (from, prefix, attributes) =>
+      prefixListVerdict(this.#peers.get(from.address)?.config.importList, prefix) ??
+      policy(from, prefix, attributes);
   }
 
   get port(): number | undefined {
@@ -119,8 +198,14 @@ export class BgpSpeaker {
     return typeof a === "object" && a ? a.port : undefined;
   }
 
-  /** Make the peer set exactly `configs` (by address): new ones start, missing ones stop. */
+  /**
+   * Make the peer set exactly `configs` (by address): new ones start, missing ones stop. Throws,
+   * changing nothing, when a peer asks for TCP protection this process cannot give.
+   */
   setPeers(configs: readonly PeerConfig[]): void {
+    for (const c of configs) checkProtection(c.address, protectionOf(c));
+    if (this.o.listen && !this.#listener && configs.some((c) => c.md5Key))
+      checkProtection("listener", { md5Key: new Uint8Array(1) });
     const want = new Map(configs.map((c) => [c.address, c]));
     for (const [address, peer] of this.#peers) {
       const c = want.get(address);
@@ -133,9 +218,29 @@ export class BgpSpeaker {
         info: this.#infoOf(c, "0.0.0.0"),
         connections: new Set(),
         removed: false,
+        rejectedTotal: 0,
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
+    }
+    this.#syncListenerKeys();
+  }
+
+  /** The listener carries exactly the keys of the configured peers (Linux copies them to accepted sockets). */
+  #syncListenerKeys(): void {
+    const l = this.#listener;
+    if (!l) return;
+    for (const [address, key] of this.#listenerKeys) {
+      const now = this.#peers.get(address)?.config.md5Key;
+      if (now && Buffer.compare(now, key) === 0) continue;
+      setListenerKey(l.fd, l.family, address, undefined);
+      this.#listenerKeys.delete(address);
+    }
+    for (const [address, peer] of this.#peers) {
+      const key = peer.config.md5Key;
+      if (!key || this.#listenerKeys.has(address)) continue;
+      setListenerKey(l.fd, l.family, address, key);
+      this.#listenerKeys.set(address, key);
     }
   }
 
@@ -148,14 +253,27 @@ export class BgpSpeaker {
     this.#queue(this.#rib.originate(prefix, undefined));
   }
 
-  /** Session states by peer address. */
-  sessions(): { peer: string; state: FsmStateName; asn: number; prefixes: number }[] {
-    return [...this.#peers.values()].map((p) => ({
-      peer: p.config.address,
-      asn: p.config.asn,
-      state: p.established ? "Established" : this.#furthest(p),
-      prefixes: this.#rib.prefixCount(p.info.id),
-    }));
+  /** Session states by peer address, with what import policy accepted and refused. */
+  sessions(): SessionStatus[] {
+    return [...this.#peers.values()].map((p) => {
+      const rejected = this.#rib.rejected(p.info.id);
+      return {
+        peer: p.config.address,
+        asn: p.config.asn,
+        state: p.established ? "Established" : this.#furthest(p),
+        prefixes: this.#rib.prefixCount(p.info.id),
+        rejected: rejected.size,
+        rejectedTotal: p.rejectedTotal,
+        ...(rejected.size > 0
+          ? {
+              rejectedExamples: [...rejected]
+                .slice(0, 3)
+                .map(([prefix, r]) => ({ prefix, reason: r.reason })),
+            }
+          : {}),
+        md5: p.config.md5Key !== undefined,
+      };
+    });
   }
 
   /** The routes this speaker would install now: best paths learned from peers. */
@@ -220,7 +338,7 @@ export class BgpSpeaker {
     if ([...peer.connections].some((c) => c.direction === "outbound")) return;
     const c = new BgpConnection("outbound", this.#settings(peer), this.#events(peer));
     peer.connections.add(c);
-    c.dial(peer.config.address, peer.config.port ?? 179, this.o.localAddress);
+    c.dial(peer.config.address, peer.config.port ?? 179, this.o.localAddress, protectionOf(peer.config));
   }
 
   #scheduleDial(peer: Peer): void {
@@ -237,6 +355,15 @@ export class BgpSpeaker {
       this.o.onEvent?.({ event: "refused", peer: address, reason: "not a configured peer" });
       socket.destroy();
       return;
+    }
+    if (peer.config.ttlSecurity) {
+      try {
+        protectAccepted(socket);
+      } catch (err) {
+        this.o.onEvent?.({ event: "refused", peer: address, reason: String(err) });
+        socket.destroy();
+        return;
+      }
     }
     const c = new BgpConnection("inbound", this.#settings(peer), this.#events(peer));
     peer.connections.add(c);
@@ -291,7 +418,19 @@ export class BgpSpeaker {
     if (peer.established !== c) return;
     this.updatesReceived++;
     const changes = this.#rib.receive(peer.info, u);
-    const over = maxPrefixNotification(this.#rib.prefixCount(peer.info.id), peer.config.maxPrefixes);
+    const refused = this.#rib.refusedByLastReceive;
+    if (refused.length > 0) {
+      peer.rejectedTotal += refused.length;
+      this.o.onEvent?.({
+        event: "rejected-routes",
+        peer: peer.config.address,
+        prefixes: refused.slice(0, 5),
+        count: refused.length,
+      });
+    }
+    // Refused routes are held too (a policy change may admit them): they count toward the limit.
+    const held = this.#rib.prefixCount(peer.info.id) + this.#rib.rejected(peer.info.id).size;
+    const over = maxPrefixNotification(held, peer.config.maxPrefixes);
     this.#queue(changes);
     if (over) c.abort(over, `more than ${peer.config.maxPrefixes} prefixes`);
   }

@@ -1,0 +1,68 @@
+import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js";
+import { ipv4Span, spansOverlap } from "../../bgp/rib/prefix-list.js";
+import type { NodeLease } from "../../cluster/node-lease.js";
+
+export interface ClusterImportOptions {
+  /** Nodes that reflect (RFC 4456): they pass on other nodes' subnets, so they may announce them. */
+  readonly routeReflectors: readonly string[];
+  /** External peers (by address) that have an import= list of their own. */
+  readonly externalWithList: ReadonlySet<string>;
+}
+
+/**
+ * Pure: the cluster's import policy, from every node's lease (already validated by the datastore
+ * layer). The datastore says who owns which pod subnet; BGP may only confirm that, never change it.
+ *
+ * - From a cluster node: exactly the subnet it leases — not a more-specific of it (a node
+ *   originates its whole lease and nothing else, so an exact match keeps the kernel's routes the
+ *   datastore's one-to-one and leaves no room for a carve-out), with NEXT_HOP = that node's
+ *   address. A route reflector may also pass on another node's exact subnet, NEXT_HOP unchanged
+ *   (reflection leaves it alone), i.e. still pointing at the owner.
+ * - From an external peer (a top-of-rack router): another node's exact subnet (the router passing
+ *   the cluster's routes on), or — only when the peer has an import= list, which the speaker
+ *   checked first — prefixes that overlap no node's subnet.
+ * - From anyone: nothing that overlaps this node's own subnet, no more-specific or covering prefix
+ *   of another node's subnet.
+ */
+export function clusterImportPolicy(
+  self: NodeLease,
+  nodes: readonly NodeLease[],
+  o: ClusterImportOptions,
+): ImportPolicy {
+  // Leases as numeric spans, computed once per lease change: the checks below run per received
+  // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
+  const spanned = (n: NodeLease) => {
+    const span = ipv4Span(n.subnet);
+    return span && { lease: n, span, subnet: `${numberToIp(span.first)}/${n.subnet.split("/")[1]}` };
+  };
+  const own = spanned(self);
+  const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
+  const bySubnet = new Map(others.map((n) => [n.subnet, n.lease]));
+  const byAddress = new Map(others.map((n) => [n.lease.publicIp, n.lease]));
+  const reflectors = new Set(o.routeReflectors);
+  return (from, prefix, attributes) => {
+    const span = ipv4Span(prefix);
+    if (span && own && spansOverlap(span, own.span))
+      return `overlaps this node's own pod subnet ${own.subnet}`;
+    const owner = bySubnet.get(prefix);
+    const peerNode = byAddress.get(from.address);
+    if (!owner) {
+      const hit = span && others.find((n) => spansOverlap(span, n.span));
+      if (hit) return `overlaps node ${hit.lease.node}'s pod subnet ${hit.subnet}`;
+      if (peerNode)
+        return `not a node's pod subnet (node ${peerNode.node} may announce only ${peerNode.subnet})`;
+      return o.externalWithList.has(from.address)
+        ? undefined
+        : "outside the cluster's node subnets, and this peer has no import= list";
+    }
+    if (!peerNode) return undefined;
+    if (owner.node !== peerNode.node && !reflectors.has(peerNode.node))
+      return `node ${owner.node}'s pod subnet, announced by node ${peerNode.node} (only the owner or a route reflector may)`;
+    const nh = routeNextHop(prefix, attributes);
+    if (nh !== owner.publicIp)
+      return `next hop ${nh ?? "none"} is not node ${owner.node}'s address ${owner.publicIp}`;
+    return undefined;
+  };
+}
+
+const numberToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
