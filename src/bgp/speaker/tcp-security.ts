@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isIPv6, Socket } from "node:net";
 import { resolve } from "node:path";
@@ -152,8 +152,19 @@ export function protectAccepted(socket: Socket): void {
 export function readPasswordFile(path: string): Buffer {
   let text: Buffer;
   try {
+    // A key other users can read (or replace) is no key: refuse it rather than use it.
+    const st = statSync(path);
+    if ((st.mode & 0o077) !== 0)
+      throw new TcpSecurityError(
+        `the BGP password file ${path} is readable or writable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 ${path}`,
+      );
+    if (st.uid !== (process.getuid?.() ?? st.uid))
+      throw new TcpSecurityError(
+        `the BGP password file ${path} belongs to uid ${st.uid}, not to this process`,
+      );
     text = readFileSync(path);
   } catch (err) {
+    if (err instanceof TcpSecurityError) throw err;
     throw new TcpSecurityError(`cannot read the BGP password file ${path}: ${String(err)}`, { cause: err });
   }
   let end = text.length;
