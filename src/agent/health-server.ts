@@ -18,6 +18,11 @@ export async function startHealthServer(
     help: "Peers the backend cannot serve (e.g. host-gw across a router)",
     registers: [registry],
   });
+  const rejectedLeases = new Gauge({
+    name: "strata_rejected_leases",
+    help: "Subnet leases in the datastore that failed validation or lost a conflict (not routed to)",
+    registers: [registry],
+  });
   const reconciles = new Counter({
     name: "strata_reconciles_total",
     help: "Reconcile passes",
@@ -27,7 +32,8 @@ export async function startHealthServer(
   const server = createServer(async (req, res) => {
     const s = status();
     if (req.url === "/healthz") {
-      const ok = s === undefined || s.subnet !== undefined;
+      // Not ok without a subnet, or when this node's own lease is rejected (say so, not route quietly).
+      const ok = s === undefined || (s.subnet !== undefined && s.ownLeaseRejected === undefined);
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
       res.end(`${JSON.stringify({ ok, ...s })}\n`);
       return;
@@ -36,6 +42,7 @@ export async function startHealthServer(
       if (s) {
         peers.set(s.peers);
         unreachable.set(s.unreachable.length);
+        rejectedLeases.set(s.leaseConflicts.length);
         reconciles.inc(s.reconciles - lastReconciles);
         lastReconciles = s.reconciles;
       }
