@@ -75,18 +75,21 @@ export async function makeEtcdPki(dir: string, opts: EtcdPkiOptions): Promise<Et
     await rm(extFile);
   };
   const san = ["127.0.0.1", ...opts.serverIps].map((ip) => `IP:${ip}`).join(",");
-  await sign(
-    "etcd-server",
-    pki.serverKey,
-    pki.serverCert,
-    `subjectAltName=${san},DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
-  );
-  await sign(
-    "strata-agent",
-    pki.clientKey,
-    pki.clientCert,
-    "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
-  );
+  await Promise.all([
+    sign(
+      "etcd-server",
+      pki.serverKey,
+      pki.serverCert,
+      // clientAuth too: etcd's own HTTP/JSON gateway dials its gRPC side with the server's pair.
+      `subjectAltName=${san},DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
+    ),
+    sign(
+      "strata-agent",
+      pki.clientKey,
+      pki.clientCert,
+      "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+    ),
+  ]);
   for (const key of [caKey, pki.serverKey, pki.clientKey]) await chmod(key, 0o600);
   return pki;
 }
