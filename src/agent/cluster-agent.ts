@@ -218,9 +218,12 @@ export class ClusterAgent {
 
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
-    // Never route our own pod subnet elsewhere, whatever the datastore says.
-    const own = this.#local.lease.subnet;
-    const peers = this.#peers.filter((p) => p.node !== this.o.node && !overlaps(p.subnet, own));
+    // Never route our own pod subnet elsewhere, nor anything via our own address, whatever the
+    // datastore says (a lease that won a conflict against ours must not break our reconcile).
+    const { subnet: own, publicIp: self } = this.#local.lease;
+    const peers = this.#peers.filter(
+      (p) => p.node !== this.o.node && p.publicIp !== self && !overlaps(p.subnet, own),
+    );
     this.o.backend.peersChanged?.(this.#local, peers);
     const desired = this.o.backend.desired(this.#local, peers);
     const ns = this.o.hostNs;
