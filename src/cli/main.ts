@@ -4,6 +4,8 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
+import { describeError } from "../common/errors.js";
+import type { Datastore } from "../datastore/api.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
@@ -90,9 +92,17 @@ program
     const pool = existsSync(spawnHelperPath)
       ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
       : undefined;
-    const store = o.node
-      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
-      : undefined;
+    let store: Datastore | undefined;
+    try {
+      store = o.node
+        ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
+        : undefined;
+    } catch (err) {
+      // A datastore flag problem (a missing CA, an unreadable key, ...): one line saying what to fix.
+      console.error(`strata agent: ${describeError(err)}`);
+      process.exitCode = 2;
+      return;
+    }
     try {
       await runAgent({
         kernel: createIproute2Kernel({ runner: pool?.run }),
