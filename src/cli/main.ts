@@ -83,15 +83,6 @@ program
   .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
   .option("--bgp-hold <s>", "bgp backend: hold time", "9")
   .action(async (o: AgentCliOptions) => {
-    const logger = pino({ level: o.logLevel });
-    const ac = new AbortController();
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
-    // A few small helper processes start programs for the agent: forking the agent itself costs
-    // more the larger its heap grows (bench/README.md).
-    const helpers = Number(process.env.STRATA_SPAWN_HELPERS ?? 8);
-    const pool = existsSync(spawnHelperPath)
-      ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
-      : undefined;
     let store: Datastore | undefined;
     try {
       store = o.node
@@ -103,6 +94,15 @@ program
       process.exitCode = 2;
       return;
     }
+    const logger = pino({ level: o.logLevel });
+    const ac = new AbortController();
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
+    // A few small helper processes start programs for the agent: forking the agent itself costs
+    // more the larger its heap grows (bench/README.md).
+    const helpers = Number(process.env.STRATA_SPAWN_HELPERS ?? 8);
+    const pool = existsSync(spawnHelperPath)
+      ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
+      : undefined;
     try {
       await runAgent({
         kernel: createIproute2Kernel({ runner: pool?.run }),

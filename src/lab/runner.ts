@@ -301,7 +301,14 @@ export function stopDatastore(state: LabState): () => Promise<number> {
   if (state.datastorePid) process.kill(state.datastorePid, "SIGKILL");
   return async () => {
     const log = join(labDir, state.spec.datastore === "etcd" ? "etcd.log" : "datastore.log");
-    return daemon(state.datastoreArgv ?? [], log);
+    const pid = daemon(state.datastoreArgv ?? [], log);
+    // Recorded, so `lab down` ends the new process too (the embedded store runs outside the
+    // lab's namespaces, where removing them would not reach it).
+    await writeFile(
+      join(labDir, "state.json"),
+      `${JSON.stringify({ ...state, datastorePid: pid }, null, 2)}\n`,
+    );
+    return pid;
   };
 }
 
