@@ -1,6 +1,5 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { canonicalCidr, contains, overlaps, parseCidr } from "../common/cidr.js";
 import type { KeyValue } from "../datastore/api.js";
 import type { NodeLease } from "./node-lease.js";
 
@@ -85,12 +84,34 @@ const leaseSchema = z.object({
 });
 
 // Addresses no node can be reached at: "this network", loopback, multicast, reserved/broadcast.
-const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"];
+const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"].map((r) =>
+  ipaddr.IPv4.parseCIDR(r),
+);
 
-type Checked = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
+type Compiled = { readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number] };
+const compile = (policy: LeasePolicy): Compiled => ({ cluster: ipaddr.parseCIDR(policy.clusterCidr) });
+
+function networkBytes(bytes: number[], prefix: number): number[] {
+  return bytes.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    return b & ((0xff << (8 - bits)) & 0xff);
+  });
+}
+
+export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
+
+/**
+ * Results of checkLease by key, valid while the key's modRevision is unchanged: a watch event
+ * then re-checks one lease, not all of them.
+ */
+export type LeaseCheckMemo = Map<string, { readonly modRevision: number; readonly checked: CheckedLease }>;
 
 /** Pure: one lease's own rules (shape, key, cluster CIDR, prefix length, public address). */
-export function checkLease(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy): Checked {
+export function checkLease(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy): CheckedLease {
+  return check(kv, policy, compile(policy));
+}
+
+function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Compiled): CheckedLease {
   const reject = (reason: LeaseRejection, detail: string, from?: { node?: unknown; subnet?: unknown }) => {
     const node = typeof from?.node === "string" ? from.node.slice(0, 253) : undefined;
     const subnet = typeof from?.subnet === "string" ? from.subnet.slice(0, 64) : undefined;
@@ -116,35 +137,32 @@ export function checkLease(kv: Pick<KeyValue, "key" | "value">, policy: LeasePol
   }
   const lease: NodeLease = parsed.data;
   const { subnet, publicIp } = lease;
-  if (canonicalCidr(subnet) !== subnet)
-    return reject("malformed", `subnet ${subnet} has host bits set (${canonicalCidr(subnet)}?)`, lease);
+  const [addr, prefix] = ipaddr.parseCIDR(subnet);
+  const canonical = `${ipaddr.fromByteArray(networkBytes(addr.toByteArray(), prefix)).toString()}/${prefix}`;
+  if (canonical !== subnet)
+    return reject("malformed", `subnet ${subnet} has host bits set (${canonical}?)`, lease);
   if (kv.key !== subnetKey(subnet))
     return reject(
       "key-mismatch",
       `key does not name its subnet ${subnet} (expected ${subnetKey(subnet)})`,
       lease,
     );
-  const cluster = parseCidr(policy.clusterCidr);
-  const own = parseCidr(subnet);
-  if (
-    own.addr.kind() !== cluster.addr.kind() ||
-    own.prefix < cluster.prefix ||
-    !contains(policy.clusterCidr, own.addr.toString())
-  )
+  if (addr.kind() !== c.cluster[0].kind() || prefix < c.cluster[1] || !addr.match(c.cluster))
     return reject(
       "outside-cluster-cidr",
       `subnet ${subnet} is not inside the cluster CIDR ${policy.clusterCidr}`,
       lease,
     );
-  if (own.prefix !== policy.subnetLen)
+  if (prefix !== policy.subnetLen)
     return reject(
       "wrong-prefix-length",
       `subnet ${subnet} is not a /${policy.subnetLen} (the per-node prefix length)`,
       lease,
     );
-  if (unusablePublic.some((r) => contains(r, publicIp)) || !ipaddr.IPv4.isValidFourPartDecimal(publicIp))
+  const ip = ipaddr.IPv4.parse(publicIp);
+  if (unusablePublic.some((r) => ip.match(r)))
     return reject("bad-public-ip", `publicIp ${publicIp} cannot be a node address`, lease);
-  if (cluster.addr.kind() === "ipv4" && contains(policy.clusterCidr, publicIp))
+  if (c.cluster[0].kind() === "ipv4" && ip.match(c.cluster))
     return reject(
       "bad-public-ip",
       `publicIp ${publicIp} lies inside the cluster CIDR ${policy.clusterCidr}`,
@@ -159,51 +177,59 @@ export function checkLease(kv: Pick<KeyValue, "key" | "value">, policy: LeasePol
  * older one (lower createRevision: it was there first) keeps the claim — a late forged or buggy
  * write can never take a subnet, a node name or an address away from a node that holds it.
  */
-export function validateLeases(kvs: readonly KeyValue[], policy: LeasePolicy): ValidatedLeases {
+export function validateLeases(
+  kvs: readonly KeyValue[],
+  policy: LeasePolicy,
+  memo?: LeaseCheckMemo,
+): ValidatedLeases {
+  const compiled = compile(policy);
   const rejected: RejectedLease[] = [];
   const candidates: { kv: KeyValue; lease: NodeLease }[] = [];
+  if (memo) {
+    const present = new Set(kvs.map((kv) => kv.key));
+    for (const key of memo.keys()) if (!present.has(key)) memo.delete(key);
+  }
   for (const kv of kvs) {
-    const r = checkLease(kv, policy);
+    const hit = memo?.get(kv.key);
+    const r = hit && hit.modRevision === kv.modRevision ? hit.checked : check(kv, policy, compiled);
+    memo?.set(kv.key, { modRevision: kv.modRevision, checked: r });
     if (r.ok) candidates.push({ kv, lease: r.lease });
     else rejected.push(r.rejected);
   }
   candidates.sort((a, b) => a.kv.createRevision - b.kv.createRevision || (a.kv.key < b.kv.key ? -1 : 1));
-  const kept: { kv: KeyValue; lease: NodeLease }[] = [];
+  // Every candidate is canonical and has the per-node length, so two overlap exactly when their
+  // subnets are equal: one map per claim keeps this linear (a thousand nodes, every watch event).
+  type Kept = { kv: KeyValue; lease: NodeLease };
+  const bySubnet = new Map<string, Kept>();
+  const byNode = new Map<string, Kept>();
+  const byIp = new Map<string, Kept>();
+  const kept: Kept[] = [];
   for (const c of candidates) {
-    const conflict = firstConflict(c.lease, kept);
-    if (!conflict) {
+    const { subnet, node, publicIp } = c.lease;
+    const conflict: [LeaseRejection, string, Kept | undefined][] = [
+      ["overlap", `subnet ${subnet} overlaps ${bySubnet.get(subnet)?.lease.subnet}`, bySubnet.get(subnet)],
+      ["duplicate-node", `node name ${node} is already the node`, byNode.get(node)],
+      ["duplicate-public-ip", `publicIp ${publicIp} is already the address`, byIp.get(publicIp)],
+    ];
+    const lost = conflict.find(([, , winner]) => winner !== undefined);
+    if (!lost) {
       kept.push(c);
+      bySubnet.set(subnet, c);
+      byNode.set(node, c);
+      byIp.set(publicIp, c);
       continue;
     }
+    const [reason, detail, winner] = lost as [LeaseRejection, string, Kept];
     rejected.push({
       key: c.kv.key,
-      node: c.lease.node,
-      subnet: c.lease.subnet,
-      reason: conflict.reason,
-      detail: `${conflict.detail} of the older lease ${conflict.winner.kv.key} (node ${conflict.winner.lease.node}), which wins`,
-      winner: conflict.winner.kv.key,
+      node,
+      subnet,
+      reason,
+      detail: `${detail} of the older lease ${winner.kv.key} (node ${winner.lease.node}), which wins`,
+      winner: winner.kv.key,
     });
   }
   return { leases: kept.map((k) => k.lease), rejected };
-}
-
-function firstConflict(
-  lease: NodeLease,
-  kept: readonly { kv: KeyValue; lease: NodeLease }[],
-): { reason: LeaseRejection; detail: string; winner: { kv: KeyValue; lease: NodeLease } } | undefined {
-  for (const w of kept) {
-    if (overlaps(w.lease.subnet, lease.subnet))
-      return { reason: "overlap", detail: `subnet ${lease.subnet} overlaps ${w.lease.subnet}`, winner: w };
-    if (w.lease.node === lease.node)
-      return { reason: "duplicate-node", detail: `node name ${lease.node} is already the node`, winner: w };
-    if (w.lease.publicIp === lease.publicIp)
-      return {
-        reason: "duplicate-public-ip",
-        detail: `publicIp ${lease.publicIp} is already the address`,
-        winner: w,
-      };
-  }
-  return undefined;
 }
 
 /** A stable identity of a rejection, so a conflict is logged once, not on every pass. */

@@ -1,6 +1,7 @@
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
+  type LeaseCheckMemo,
   type LeasePolicy,
   type RejectedLease,
   subnetKey,
@@ -54,8 +55,10 @@ export class SubnetLeases {
     private readonly policy: LeasePolicy,
   ) {}
 
+  readonly #memo: LeaseCheckMemo = new Map();
+
   #validate(items: readonly KeyValue[]): LeaseView {
-    return validateLeases(items, this.policy);
+    return validateLeases(items, this.policy, this.#memo);
   }
 
   async acquire(req: LeaseRequest, preferred?: string): Promise<HeldLease> {
