@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { KeyValue } from "../datastore/api.js";
-import { checkLease, type LeasePolicy, subnetKey, validateLeases } from "./lease-validation.js";
+import {
+  checkLease,
+  type LeaseCheckMemo,
+  type LeasePolicy,
+  subnetKey,
+  validateLeases,
+} from "./lease-validation.js";
 import type { NodeLease } from "./node-lease.js";
 
 const policy: LeasePolicy = { clusterCidr: "10.244.0.0/16", subnetLen: 24 };
@@ -172,4 +178,18 @@ describe("the lease set", () => {
     );
     assert.deepEqual(r.rejected.map((x) => x.reason).sort(), ["malformed", "outside-cluster-cidr"]);
   });
+});
+
+test("with a memo, a lease is re-checked when its modRevision changes, and vanished keys are forgotten", () => {
+  const memo: LeaseCheckMemo = new Map();
+  const good = kv(lease());
+  assert.equal(validateLeases([good], policy, memo).leases.length, 1);
+  const broken = {
+    ...good,
+    value: JSON.stringify(lease({ publicIp: "127.0.0.1" })),
+    modRevision: good.modRevision + 5,
+  };
+  assert.equal(validateLeases([broken], policy, memo).rejected[0]?.reason, "bad-public-ip");
+  validateLeases([], policy, memo);
+  assert.equal(memo.size, 0);
 });

@@ -29,9 +29,9 @@ export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datast
       return await fn();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      const hint = !tls
-        ? ""
-        : tlsFailure.test(message) || /UNAVAILABLE|No connection established/.test(message)
+      // Only a handshake failure gets the hint; a plain outage ("Failed to connect") does not.
+      const hint =
+        tls && tlsFailure.test(message)
           ? ` (TLS with ${endpoints.join(",")}: is it etcd's CA in --etcd-ca, and is --etcd-cert signed by the CA etcd trusts?)`
           : "";
       throw new DatastoreError("unavailable", `etcd ${what} failed: ${message}${hint}`, { cause: err });
