@@ -4,8 +4,6 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { runAgent } from "../agent/run-agent.js";
 import { installCniPlugins } from "../cni/install.js";
-import { describeError } from "../common/errors.js";
-import type { Datastore } from "../datastore/api.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
@@ -83,17 +81,11 @@ program
   .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
   .option("--bgp-hold <s>", "bgp backend: hold time", "9")
   .action(async (o: AgentCliOptions) => {
-    let store: Datastore | undefined;
-    try {
-      store = o.node
-        ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
-        : undefined;
-    } catch (err) {
-      // A datastore flag problem (a missing CA, an unreadable key, ...): one line saying what to fix.
-      console.error(`strata agent: ${describeError(err)}`);
-      process.exitCode = 2;
-      return;
-    }
+    // First: a datastore flag problem (no CA for https, an unreadable key, ...) stops the agent
+    // before anything starts.
+    const store = o.node
+      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
+      : undefined;
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
