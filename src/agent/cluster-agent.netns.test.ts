@@ -1,16 +1,23 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import type { AddressInfo } from "node:net";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
+import { type EtcdProcess, startEtcd } from "../../test/support/etcd.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import type { Backend } from "../backends/api.js";
 import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
+import { subnetKey } from "../cluster/lease-validation.js";
 import { eventually as poll } from "../common/eventually.js";
+import type { Datastore } from "../datastore/api.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
+import { connectEtcd } from "../datastore/etcd/etcd-store.js";
+import { loadEtcdTls } from "../datastore/etcd/etcd-tls.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { ClusterAgent } from "./cluster-agent.js";
+import { startHealthServer } from "./health-server.js";
 
 const kernel = createIproute2Kernel();
 const logger = pino({ level: "silent" });
@@ -45,7 +52,7 @@ async function addNode(
   segNet: string,
   idx: number,
   backend: (n: string) => Backend,
-  store: EmbeddedStore,
+  store: Datastore,
 ): Promise<Node> {
   const name = `n${idx}`;
   const ns = nss.create(name);
@@ -198,6 +205,147 @@ describe("cluster agents in real namespaces", () => {
       b.podIp as string,
     ]);
     assert.match(df.toString(), /1 received/);
+    await store.close();
+  });
+});
+
+const leaseValue = (node: string, subnet: string, publicIp: string) =>
+  JSON.stringify({ node, subnet, publicIp, publicPrefix: 24, backend: "host-gw", backendData: {} });
+
+/** GET a path of a health server on loopback. */
+async function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: r.status, body: await r.text() };
+}
+
+describe("forged, malformed and overlapping leases (a real store: embedded, and etcd over TLS)", () => {
+  const all: Node[] = [];
+  const nss = new TestNamespaces("lease");
+  let etcd: EtcdProcess | undefined;
+  const stores: { name: string; open: () => Promise<Datastore> }[] = [
+    { name: "embedded", open: async () => new EmbeddedStore() },
+    {
+      name: "etcd with TLS",
+      open: async () => {
+        etcd = await startEtcd({ tls: true });
+        const pki = etcd.pki;
+        assert.ok(pki);
+        return connectEtcd(
+          [etcd.endpoint],
+          loadEtcdTls([etcd.endpoint], { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }),
+        );
+      },
+    },
+  ];
+  after(async () => {
+    for (const n of all) n.ac.abort();
+    nss.cleanup();
+    await etcd?.stop();
+  });
+  const hostGw = () => createHostGwBackend();
+  const routesOf = async (ns: string) =>
+    (await kernel.routes(namedNetns(ns), { family: 4 })).map((r) => r.dst);
+
+  for (const [i, kind] of stores.entries()) {
+    test(`${kind.name}: a forged lease for 203.0.113.0/24, a /25 inside n2's /24 and garbage are rejected; routes to the good peers stay, a joining node routes to every valid peer, /healthz and /metrics show the rejections`, async () => {
+      const store = await kind.open();
+      const seg = `192.168.${61 + i}`;
+      const sw = underlay(nss, [seg]);
+      const base = 10 * (i + 2);
+      const a = await addNode(nss, sw, 0, seg, base + 1, hostGw, store);
+      const b = await addNode(nss, sw, 0, seg, base + 2, hostGw, store);
+      all.push(a, b);
+      const bSubnet = b.agent.status.subnet as string;
+      await eventually(() => a.agent.status.peers === 1, "a sees b");
+      // The attack: writes a pod could have made before the datastore was closed to it.
+      await store.put(subnetKey("203.0.113.0/24"), leaseValue("n9", "203.0.113.0/24", `${seg}.99`));
+      const quarter = bSubnet.replace(/\/24$/, "/25");
+      await store.put(subnetKey(quarter), leaseValue("n8", quarter, `${seg}.98`));
+      // Garbage at the next free subnet's key: a joining node must neither fail nor take it.
+      const next = bSubnet.replace(/^10\.244\.(\d+)/, (_, x) => `10.244.${Number(x) + 1}`);
+      await store.put(subnetKey(next), "{garbage");
+      await eventually(() => a.agent.status.leaseConflicts.length === 3, "a reports three rejected leases");
+      assert.deepEqual(
+        a.agent.status.leaseConflicts.map((c) => [c.key, c.reason]).sort(),
+        [
+          [subnetKey(next), "malformed"],
+          [subnetKey(quarter), "wrong-prefix-length"],
+          [subnetKey("203.0.113.0/24"), "outside-cluster-cidr"],
+        ].sort(),
+      );
+      // Another pass sees the same set: reconciles still succeed and nothing forged is routed.
+      const before = a.agent.status.reconciles;
+      await a.agent.reconcile();
+      assert.ok(a.agent.status.reconciles > before, "the reconcile proceeds with the valid set");
+      assert.equal(a.agent.status.lastError, undefined);
+      const routes = await routesOf(a.ns);
+      assert.ok(routes.includes(bSubnet), "route to the good peer stays");
+      assert.ok(!routes.includes("203.0.113.0/24") && !routes.includes(quarter), routes.join(" "));
+      assert.ok(ping(a.pod, b.podIp as string), "pod a → pod b");
+      // A node joining now gets a clean subnet and routes to every valid peer.
+      const c = await addNode(nss, sw, 0, seg, base + 3, hostGw, store);
+      all.push(c);
+      const cSubnet = c.agent.status.subnet as string;
+      assert.notEqual(cSubnet, next, "the garbage key's subnet is not handed out");
+      await eventually(() => c.agent.status.peers === 2, "the new node sees both valid peers");
+      await eventually(async () => {
+        const r = await routesOf(c.ns);
+        return r.includes(bSubnet) && r.includes(a.agent.status.subnet as string);
+      }, "the new node routes to both");
+      assert.ok(ping(c.pod, a.podIp as string) && ping(c.pod, b.podIp as string), "new pod reaches both");
+      // Health: the rejections are visible, the node itself is fine.
+      const health = await startHealthServer(0, () => a.agent.statusNow());
+      try {
+        const port = (health.address() as AddressInfo).port;
+        const h = await httpGet(port, "/healthz");
+        assert.equal(h.status, 200);
+        const body = JSON.parse(h.body) as { ok: boolean; leaseConflicts: { key: string; reason: string }[] };
+        assert.equal(body.ok, true);
+        assert.ok(body.leaseConflicts.some((x) => x.key === subnetKey("203.0.113.0/24")));
+        assert.match((await httpGet(port, "/metrics")).body, /^strata_rejected_leases 3$/m);
+      } finally {
+        health.close();
+      }
+      // The forged keys go: the rejections clear.
+      for (const k of [subnetKey("203.0.113.0/24"), subnetKey(quarter), subnetKey(next)])
+        await store.delete(k);
+      await eventually(() => a.agent.status.leaseConflicts.length === 0, "rejections cleared");
+      for (const n of [a, b, c]) {
+        n.ac.abort();
+        await n.agent.stop({ releaseLease: true });
+      }
+      await store.close();
+    });
+  }
+
+  test("a node whose own lease loses to an older forged one says so: /healthz is not ok", async () => {
+    const store = new EmbeddedStore();
+    const seg = "192.168.64";
+    const sw = underlay(nss, [seg]);
+    // Written before the node starts, so it is the older lease: it claims the node's own address.
+    await store.put(subnetKey("10.244.200.0/24"), leaseValue("evil", "10.244.200.0/24", `${seg}.51`));
+    const n = await addNode(nss, sw, 0, seg, 41, hostGw, store);
+    all.push(n);
+    await eventually(() => n.agent.status.ownLeaseRejected !== undefined, "own lease reported rejected");
+    assert.match(n.agent.status.ownLeaseRejected ?? "", /^duplicate-public-ip: .*evil/);
+    const health = await startHealthServer(0, () => n.agent.statusNow());
+    try {
+      const port = (health.address() as AddressInfo).port;
+      const h = await httpGet(port, "/healthz");
+      assert.equal(h.status, 503);
+      assert.equal((JSON.parse(h.body) as { ok: boolean }).ok, false);
+    } finally {
+      health.close();
+    }
+    // The forged lease is not routed through ourselves either, and reconciling keeps working.
+    await n.agent.reconcile();
+    assert.equal(n.agent.status.lastError, undefined);
+    assert.ok(!(await routesOf(n.ns)).includes("10.244.200.0/24"));
+    // The forgery removed: the node's lease is valid again and health recovers.
+    await store.delete(subnetKey("10.244.200.0/24"));
+    await eventually(() => n.agent.status.ownLeaseRejected === undefined, "own lease valid again");
+    n.ac.abort();
+    await n.agent.stop({ releaseLease: true });
     await store.close();
   });
 });

@@ -2,8 +2,10 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Backend, LocalNode } from "../backends/api.js";
+import { type RejectedLease, rejectionId, subnetKey } from "../cluster/lease-validation.js";
 import type { NodeLease } from "../cluster/node-lease.js";
-import { type HeldLease, type LeaseRequest, SubnetLeases } from "../cluster/subnet-leases.js";
+import { type HeldLease, type LeaseRequest, type LeaseView, SubnetLeases } from "../cluster/subnet-leases.js";
+import { overlaps } from "../common/cidr.js";
 import { describeError } from "../common/errors.js";
 import type { Datastore } from "../datastore/api.js";
 import type { Kernel, Netns } from "../kernel/api.js";
@@ -39,6 +41,10 @@ export interface ClusterStatus {
   reconciles: number;
   lastError?: string;
   backend?: Record<string, unknown>;
+  /** Leases in the datastore that failed validation or lost a conflict (no route goes to them). */
+  leaseConflicts: Pick<RejectedLease, "key" | "node" | "subnet" | "reason" | "detail">[];
+  /** Set when this node's own lease is among them: the node is not healthy until it is resolved. */
+  ownLeaseRejected?: string;
 }
 
 /**
@@ -52,11 +58,13 @@ export class ClusterAgent {
   #held: HeldLease | undefined;
   #local: LocalNode | undefined;
   #peers: NodeLease[] = [];
+  /** Rejections seen in the last lease view, by identity: each is logged once when it appears. */
+  #rejections = new Map<string, RejectedLease>();
   #reconciling: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ClusterAgentOptions) {
-    this.#leases = new SubnetLeases(o.store);
-    this.status = { node: o.node, peers: 0, unreachable: [], reconciles: 0 };
+    this.#leases = new SubnetLeases(o.store, { clusterCidr: o.clusterCidr, subnetLen: o.subnetLen });
+    this.status = { node: o.node, peers: 0, unreachable: [], reconciles: 0, leaseConflicts: [] };
   }
 
   /** Status with the backend's live part (e.g. BGP session states) read now. */
@@ -78,8 +86,6 @@ export class ClusterAgent {
   #request(u: { ip: string; prefix: number }): LeaseRequest {
     return {
       node: this.o.node,
-      clusterCidr: this.o.clusterCidr,
-      subnetLen: this.o.subnetLen,
       publicIp: u.ip,
       publicPrefix: u.prefix,
       backend: this.o.backend.name,
@@ -147,8 +153,9 @@ export class ClusterAgent {
     try {
       while (!signal.aborted) {
         try {
-          for await (const peers of this.#leases.watch(signal)) {
-            this.#peers = peers;
+          for await (const view of this.#leases.watch(signal)) {
+            this.#peers = view.leases;
+            this.#noteRejected(view);
             await this.reconcile();
           }
         } catch (err) {
@@ -162,6 +169,29 @@ export class ClusterAgent {
       clearInterval(repair);
       clearInterval(renew);
     }
+  }
+
+  /** Rejected leases into status and the log: once when a rejection appears, once when it clears. */
+  #noteRejected(view: LeaseView): void {
+    const ownKey = this.#held ? subnetKey(this.#held.lease.subnet) : undefined;
+    const now = new Map(view.rejected.map((r) => [rejectionId(r), r]));
+    for (const [id, r] of now) {
+      if (this.#rejections.has(id)) continue;
+      if (r.key === ownKey) this.o.logger.error(r, "this node's own subnet lease is rejected");
+      else this.o.logger.warn(r, "lease rejected: no route to it");
+    }
+    for (const [id, r] of this.#rejections)
+      if (!now.has(id)) this.o.logger.info({ key: r.key, reason: r.reason }, "lease rejection cleared");
+    this.#rejections = now;
+    this.status.leaseConflicts = view.rejected.map(({ key, node, subnet, reason, detail }) => ({
+      key,
+      node,
+      subnet,
+      reason,
+      detail,
+    }));
+    const own = view.rejected.find((r) => r.key === ownKey);
+    this.status.ownLeaseRejected = own ? `${own.reason}: ${own.detail}` : undefined;
   }
 
   async #renew(): Promise<void> {
@@ -188,7 +218,12 @@ export class ClusterAgent {
 
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
-    const peers = this.#peers.filter((p) => p.node !== this.o.node);
+    // Never route our own pod subnet elsewhere, nor anything via our own address, whatever the
+    // datastore says (a lease that won a conflict against ours must not break our reconcile).
+    const { subnet: own, publicIp: self } = this.#local.lease;
+    const peers = this.#peers.filter(
+      (p) => p.node !== this.o.node && p.publicIp !== self && !overlaps(p.subnet, own),
+    );
     this.o.backend.peersChanged?.(this.#local, peers);
     const desired = this.o.backend.desired(this.#local, peers);
     const ns = this.o.hostNs;

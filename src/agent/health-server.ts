@@ -46,6 +46,11 @@ export async function startHealthServer(
     help: "Peers the backend cannot serve (e.g. host-gw across a router)",
     registers: [registry],
   });
+  const rejectedLeases = new Gauge({
+    name: "strata_rejected_leases",
+    help: "Subnet leases in the datastore that failed validation or lost a conflict (not routed to)",
+    registers: [registry],
+  });
   const reconciles = new Counter({
     name: "strata_reconciles_total",
     help: "Reconcile passes",
@@ -55,7 +60,8 @@ export async function startHealthServer(
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const s = status();
     if (req.url === "/healthz") {
-      const ok = s === undefined || s.subnet !== undefined;
+      // Not ok without a subnet, or when this node's own lease is rejected (say so, not route quietly).
+      const ok = s === undefined || (s.subnet !== undefined && s.ownLeaseRejected === undefined);
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
       res.end(`${JSON.stringify({ ok, ...s })}\n`);
       return;
@@ -65,6 +71,7 @@ export async function startHealthServer(
       if (s) {
         peers.set(s.peers);
         unreachable.set(s.unreachable.length);
+        rejectedLeases.set(s.leaseConflicts.length);
         reconciles.inc(s.reconciles - lastReconciles);
         lastReconciles = s.reconciles;
       }

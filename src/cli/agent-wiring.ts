@@ -7,6 +7,7 @@ import { checkProtection, readPasswordFile } from "../bgp/speaker/tcp-security.j
 import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
+import { type EtcdTlsFiles, loadEtcdTls } from "../datastore/etcd/etcd-tls.js";
 
 export interface AgentCliOptions {
   logLevel: string;
@@ -17,6 +18,9 @@ export interface AgentCliOptions {
   vxlanPort: string;
   vni: string;
   datastore?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
   underlayDev: string;
   stateDir?: string;
   leaseTtl: string;
@@ -69,8 +73,12 @@ export function createBackend(o: AgentCliOptions, node: string): Backend {
   }
 }
 
-export function openDatastore(url: string | undefined): Datastore {
+/** The datastore of `--datastore` (with `--etcd-ca/--etcd-cert/--etcd-key` for etcd over TLS). */
+export function openDatastore(url: string | undefined, etcdTls: EtcdTlsFiles = {}): Datastore {
   if (url?.startsWith("embedded:")) return connectEmbedded(url.slice("embedded:".length));
-  if (url?.startsWith("etcd:")) return connectEtcd(url.slice("etcd:".length).split(","));
-  throw new Error("--datastore must be embedded:<socket path> or etcd:<http://host:port,...>");
+  if (url?.startsWith("etcd:")) {
+    const endpoints = url.slice("etcd:".length).split(",");
+    return connectEtcd(endpoints, loadEtcdTls(endpoints, etcdTls));
+  }
+  throw new Error("--datastore must be embedded:<socket path> or etcd:<https://host:port,...>");
 }

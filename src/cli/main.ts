@@ -59,7 +59,10 @@ program
   .option("--backend <name>", "host-gw | vxlan | vxlan-crosssubnet | bgp", "vxlan")
   .option("--vxlan-port <port>", "VXLAN UDP port (8472 Linux/Flannel default, 4789 IANA)", "8472")
   .option("--vni <vni>", "VXLAN network identifier", "1")
-  .option("--datastore <url>", "embedded:<socket path> or etcd:<http://host:port,...>")
+  .option("--datastore <url>", "embedded:<socket path> or etcd:<https://host:port,...>")
+  .option("--etcd-ca <file>", "etcd over https: the CA that signed etcd's certificate (PEM)")
+  .option("--etcd-cert <file>", "etcd over https: this agent's client certificate (PEM)")
+  .option("--etcd-key <file>", "etcd over https: the key of --etcd-cert (PEM)")
   .option("--underlay-dev <dev>", "interface carrying node-to-node traffic", "eth0")
   .option("--state-dir <dir>", "where to write subnet.json and the CNI conflist")
   .option("--lease-ttl <s>", "subnet lease TTL, seconds", "20")
@@ -103,6 +106,11 @@ program
     "bgp backend: TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
   )
   .action(async (o: AgentCliOptions) => {
+    // First: a datastore flag problem (no CA for https, an unreadable key, ...) stops the agent
+    // before anything starts.
+    const store = o.node
+      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
+      : undefined;
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
@@ -112,7 +120,6 @@ program
     const pool = existsSync(spawnHelperPath)
       ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
       : undefined;
-    const store = o.node ? openDatastore(o.datastore) : undefined;
     try {
       await runAgent({
         kernel: createIproute2Kernel({ runner: pool?.run }),

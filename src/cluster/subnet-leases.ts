@@ -1,10 +1,18 @@
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
+import {
+  type LeaseCheckMemo,
+  type LeasePolicy,
+  type RejectedLease,
+  subnetKey,
+  subnetPrefix,
+  type ValidatedLeases,
+  validateLeases,
+} from "./lease-validation.js";
 import type { NodeLease } from "./node-lease.js";
 import { pickSubnet } from "./subnet-pick.js";
 
-export const subnetPrefix = "/strata/subnets/";
-const keyOf = (subnet: string) => `${subnetPrefix}${subnet.replace("/", "-")}`;
+export { subnetPrefix };
 
 export class LeaseError extends StrataError {
   constructor(message: string) {
@@ -14,8 +22,6 @@ export class LeaseError extends StrataError {
 
 export interface LeaseRequest {
   readonly node: string;
-  readonly clusterCidr: string;
-  readonly subnetLen: number;
   readonly publicIp: string;
   readonly publicPrefix: number;
   readonly backend: string;
@@ -28,13 +34,15 @@ export interface HeldLease {
   readonly leaseId: string;
 }
 
-const parse = (kv: KeyValue): NodeLease | undefined => {
-  try {
-    return JSON.parse(kv.value) as NodeLease;
-  } catch {
-    return undefined;
-  }
-};
+/** The validated view of every node's lease (what every consumer routes by), and what was rejected. */
+export type LeaseView = ValidatedLeases;
+export type { RejectedLease };
+
+/** The subnet a key names ("/strata/subnets/10.244.1.0-24" → "10.244.1.0/24"), if it names one. */
+function subnetOfKey(key: string): string | undefined {
+  const m = /^(.+)-(\d{1,3})$/.exec(key.slice(subnetPrefix.length));
+  return m ? `${m[1]}/${m[2]}` : undefined;
+}
 
 /**
  * Flannel-style subnet leases in the datastore: one key per node subnet, attached to a datastore
@@ -42,13 +50,28 @@ const parse = (kv: KeyValue): NodeLease | undefined => {
  * subnet; a dead node's key expires with its lease and its routes go away on every other node.
  */
 export class SubnetLeases {
-  constructor(private readonly store: Datastore) {}
+  constructor(
+    private readonly store: Datastore,
+    private readonly policy: LeasePolicy,
+  ) {}
+
+  readonly #memo: LeaseCheckMemo = new Map();
+
+  #validate(items: readonly KeyValue[]): LeaseView {
+    return validateLeases(items, this.policy, this.#memo);
+  }
 
   async acquire(req: LeaseRequest, preferred?: string): Promise<HeldLease> {
+    const { clusterCidr, subnetLen } = this.policy;
     for (let attempt = 0; attempt < 10; attempt++) {
       const { items } = await this.store.list(subnetPrefix);
-      const leases = items.map((kv) => ({ kv, lease: parse(kv) }));
-      const mine = leases.find((l) => l.lease?.node === req.node);
+      const valid = this.#validate(items).leases;
+      // Only a valid lease with our name is ours: a malformed or losing one is never adopted.
+      const mineLease = valid.find((l) => l.node === req.node);
+      const mine = mineLease && {
+        lease: mineLease,
+        kv: items.find((kv) => kv.key === subnetKey(mineLease.subnet)) as KeyValue,
+      };
       const leaseId = await this.store.grantLease(req.ttlSeconds);
       const value = (subnet: string): NodeLease => ({
         node: req.node,
@@ -58,7 +81,7 @@ export class SubnetLeases {
         backend: req.backend,
         backendData: req.backendData,
       });
-      if (mine?.lease) {
+      if (mine) {
         const lease = value(mine.lease.subnet);
         if (
           await this.store.update(mine.kv.key, JSON.stringify(lease), mine.kv.modRevision, { lease: leaseId })
@@ -66,11 +89,18 @@ export class SubnetLeases {
           return { lease, leaseId };
         }
       } else {
-        const taken = new Set(leases.map((l) => l.lease?.subnet).filter((s): s is string => Boolean(s)));
-        const subnet = pickSubnet(req.clusterCidr, req.subnetLen, taken, preferred);
-        if (!subnet) throw new LeaseError(`no free /${req.subnetLen} left in ${req.clusterCidr}`);
+        // Taken: every valid lease's subnet and every subnet a key names, whatever its value (a
+        // garbage value at a key would otherwise make create() lose forever). The ranges of
+        // rejected values are not honoured: every node ignores them, and one forged /16 must not
+        // starve the cluster of subnets.
+        const taken = new Set([
+          ...valid.map((l) => l.subnet),
+          ...items.map((kv) => subnetOfKey(kv.key)).filter((s): s is string => s !== undefined),
+        ]);
+        const subnet = pickSubnet(clusterCidr, subnetLen, taken, preferred);
+        if (!subnet) throw new LeaseError(`no free /${subnetLen} left in ${clusterCidr}`);
         const lease = value(subnet);
-        if (await this.store.create(keyOf(subnet), JSON.stringify(lease), { lease: leaseId }))
+        if (await this.store.create(subnetKey(subnet), JSON.stringify(lease), { lease: leaseId }))
           return { lease, leaseId };
       }
       await this.store.revokeLease(leaseId); // lost a race: try again with fresh state
@@ -88,17 +118,20 @@ export class SubnetLeases {
     await this.store.revokeLease(held.leaseId);
   }
 
-  /** Every node's lease now, and the revision to watch from. */
-  async snapshot(): Promise<{ leases: NodeLease[]; revision: number }> {
+  /** Every node's valid lease now (and the rejected ones), and the revision to watch from. */
+  async snapshot(): Promise<LeaseView & { revision: number }> {
     const { items, revision } = await this.store.list(subnetPrefix);
-    return { leases: items.map(parse).filter((l): l is NodeLease => l !== undefined), revision };
+    return { ...this.#validate(items), revision };
   }
 
-  /** Full lease sets, each time one changes (watch events folded into a map; resync replaces it). */
-  async *watch(signal: AbortSignal): AsyncIterable<NodeLease[]> {
+  /**
+   * The validated lease set, each time a lease changes (watch events folded into a map; resync
+   * replaces it). Validation runs over the whole set, so a conflict resolves when its winner goes.
+   */
+  async *watch(signal: AbortSignal): AsyncIterable<LeaseView> {
     const snap = await this.store.list(subnetPrefix);
     const current = new Map(snap.items.map((kv) => [kv.key, kv]));
-    const view = () => [...current.values()].map(parse).filter((l): l is NodeLease => l !== undefined);
+    const view = () => this.#validate([...current.values()]);
     yield view();
     for await (const e of this.store.watch(subnetPrefix, snap.revision, signal)) {
       if (e.type === "put") current.set(e.kv.key, e.kv);

@@ -51,7 +51,8 @@ export interface Datastore {
 
 export class DatastoreError extends StrataError {
   constructor(
-    readonly kind: "unavailable" | "protocol" | "invalid",
+    /** insecure: a path, file or endpoint others could control or read; the message says what to fix. */
+    readonly kind: "unavailable" | "protocol" | "invalid" | "insecure",
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -62,6 +62,27 @@ export function datastoreContract(t: ContractTarget): void {
     assert.equal(await s.delete(`${p}/cas`), false);
   });
 
+  test(`${t.name}: createRevision orders keys by age and survives updates; a re-created key is younger`, async () => {
+    const s = t.store();
+    await s.put(`${p}/age/old`, "1");
+    await s.put(`${p}/age/young`, "1");
+    const old = await s.get(`${p}/age/old`);
+    const young = await s.get(`${p}/age/young`);
+    assert.ok(old && young);
+    assert.ok(old.createRevision < young.createRevision, "the older key has the lower createRevision");
+    assert.equal(old.createRevision, old.modRevision);
+    await s.put(`${p}/age/old`, "2");
+    const updated = await s.get(`${p}/age/old`);
+    assert.equal(updated?.createRevision, old.createRevision, "an update keeps the creation revision");
+    assert.ok((updated?.modRevision ?? 0) > old.modRevision);
+    const listed = (await s.list(`${p}/age/`)).items.find((kv) => kv.key === `${p}/age/old`);
+    assert.equal(listed?.createRevision, old.createRevision, "list carries it too");
+    await s.delete(`${p}/age/old`);
+    await s.put(`${p}/age/old`, "3");
+    const again = await s.get(`${p}/age/old`);
+    assert.ok((again?.createRevision ?? 0) > young.createRevision, "re-created after young: now younger");
+  });
+
   test(`${t.name}: watch from a past revision replays in order, then follows live changes`, async () => {
     const s = t.store();
     const start = (await s.list(`${p}/w/`)).revision;

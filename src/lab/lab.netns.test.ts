@@ -59,6 +59,13 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
         [],
       );
       assert.ok(results.length >= 15);
+      // The datastore's own boundary is among the checks: a pod cannot write to etcd (no client
+      // certificate), a non-root user cannot reach the embedded store's socket.
+      const boundary = results.find((r) => r.kind.startsWith("datastore refuses"));
+      assert.equal(
+        boundary?.kind,
+        s.datastore === "etcd" ? "datastore refuses pods" : "datastore refuses non-root",
+      );
       await labDown(kernel);
     });
   }
@@ -171,8 +178,7 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
         "n1",
         "--backend",
         "vxlan",
-        "--datastore",
-        "embedded:/run/strata-lab/kv.sock",
+        ...state.agentDatastoreArgs,
         "--state-dir",
         "/run/strata-lab/n1",
       ],

@@ -8,6 +8,7 @@ import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
+import { type EtcdPki, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
@@ -23,6 +24,8 @@ import {
 
 /** Everything the lab writes lives here (removed by `lab down`). */
 export const labDir = "/run/strata-lab";
+/** The embedded store's socket, in a directory of its own that only root can enter. */
+export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
 
 export interface LabPaths {
   readonly root: string;
@@ -46,6 +49,11 @@ export interface LabState {
   readonly datastorePid?: number;
   /** How the datastore was started, so it can be restarted (outage tests). */
   readonly datastoreArgv?: string[];
+  /** The agent flags that reach the datastore (--datastore and, for etcd, the TLS files). */
+  readonly agentDatastoreArgs: string[];
+  /** etcd mode: the lab's CA, etcd's and the agents' certificates (root-only, in the lab dir). */
+  readonly etcdPki?: EtcdPki;
+  readonly etcdEndpoint?: string;
   /** bgp on l3: the router's speaker. */
   readonly routerPid?: number;
 }
@@ -108,9 +116,11 @@ export async function labUp(
   });
   let datastorePid: number | undefined;
   let datastoreArgv: string[] = [];
-  let datastoreUrl: string;
+  let agentDatastoreArgs: string[];
+  let etcdPki: EtcdPki | undefined;
+  let etcdEndpoint: string | undefined;
   if (spec.datastore === "embedded") {
-    const socket = join(labDir, "kv.sock");
+    const socket = labEmbeddedSocket;
     datastorePid = await step("starting the embedded datastore", async () => {
       datastoreArgv = [
         paths.nodePath,
@@ -119,17 +129,23 @@ export async function labUp(
         "--socket",
         socket,
         "--dir",
-        join(labDir, "kv"),
+        join(labDir, "datastore", "log"),
       ];
       const pid = daemon(datastoreArgv, join(labDir, "datastore.log"));
       await waitFor(async () => existsSync(socket), "the datastore socket");
       return pid;
     });
-    datastoreUrl = `embedded:${socket}`;
+    agentDatastoreArgs = ["--datastore", `embedded:${socket}`];
   } else {
-    // etcd runs on the underlay namespace's address, reachable from every node.
-    const url = "http://192.168.10.1:2379";
-    datastorePid = await step("starting etcd on the underlay", async () => {
+    // etcd serves https on the underlay namespace's address, reachable from every node (and pod),
+    // and answers only clients with a certificate of the lab's CA: the agents have one, pods do not.
+    const url = "https://192.168.10.1:2379";
+    const pki = await step("making the lab's etcd CA and certificates", () =>
+      makeEtcdPki(join(labDir, "pki"), { serverIps: ["192.168.10.1"] }),
+    );
+    etcdPki = pki;
+    etcdEndpoint = url;
+    datastorePid = await step("starting etcd on the underlay (TLS, client certificates)", async () => {
       datastoreArgv = [
         "ip",
         "netns",
@@ -144,12 +160,20 @@ export async function labUp(
         url,
         "--advertise-client-urls",
         url,
+        // One member: peer traffic stays on the etcd namespace's loopback, out of pods' reach.
         "--listen-peer-urls",
-        "http://192.168.10.1:2380",
+        "http://127.0.0.1:2380",
         "--initial-advertise-peer-urls",
-        "http://192.168.10.1:2380",
+        "http://127.0.0.1:2380",
         "--initial-cluster",
-        "lab=http://192.168.10.1:2380",
+        "lab=http://127.0.0.1:2380",
+        "--client-cert-auth",
+        "--trusted-ca-file",
+        pki.ca,
+        "--cert-file",
+        pki.serverCert,
+        "--key-file",
+        pki.serverKey,
       ];
       const pid = daemon(datastoreArgv, join(labDir, "etcd.log"));
       await waitFor(
@@ -161,7 +185,10 @@ export async function labUp(
       );
       return pid;
     });
-    datastoreUrl = `etcd:${url}`;
+    agentDatastoreArgs = [
+      ...["--datastore", `etcd:${url}`, "--etcd-ca", pki.ca],
+      ...["--etcd-cert", pki.clientCert, "--etcd-key", pki.clientKey],
+    ];
   }
   const backend = spec.model;
   // BGP sessions of the lab are signed (TCP-MD5) with a fresh key when the addon is built.
@@ -205,8 +232,7 @@ export async function labUp(
           backend,
           "--cluster-cidr",
           spec.clusterCidr,
-          "--datastore",
-          datastoreUrl,
+          ...agentDatastoreArgs,
           "--underlay-dev",
           "eth0",
           "--state-dir",
@@ -263,7 +289,16 @@ export async function labUp(
       }
     });
   }
-  const state: LabState = { spec, nodes, pods, datastorePid, datastoreArgv, routerPid };
+  const state: LabState = {
+    spec,
+    nodes,
+    pods,
+    datastorePid,
+    datastoreArgv,
+    agentDatastoreArgs,
+    ...(etcdPki ? { etcdPki, etcdEndpoint } : {}),
+    routerPid,
+  };
   await writeFile(join(labDir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
   return state;
 }
@@ -273,7 +308,14 @@ export function stopDatastore(state: LabState): () => Promise<number> {
   if (state.datastorePid) process.kill(state.datastorePid, "SIGKILL");
   return async () => {
     const log = join(labDir, state.spec.datastore === "etcd" ? "etcd.log" : "datastore.log");
-    return daemon(state.datastoreArgv ?? [], log);
+    const pid = daemon(state.datastoreArgv ?? [], log);
+    // Recorded, so `lab down` ends the new process too (the embedded store runs outside the
+    // lab's namespaces, where removing them would not reach it).
+    await writeFile(
+      join(labDir, "state.json"),
+      `${JSON.stringify({ ...state, datastorePid: pid }, null, 2)}\n`,
+    );
+    return pid;
   };
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type EtcdPki, makeEtcdPki } from "../../src/datastore/etcd/pki.js";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -16,16 +17,33 @@ async function freePort(): Promise<number> {
 
 export interface EtcdProcess {
   readonly endpoint: string;
+  /** With `tls`: the CA and the client pair every client must use (client-certificate auth). */
+  readonly pki?: EtcdPki;
   stop(): Promise<void>;
   restart(): Promise<void>;
 }
 
-/** A real etcd (Debian etcd-server) on loopback with a throwaway data dir. */
-export async function startEtcd(): Promise<EtcdProcess> {
+/**
+ * A real etcd (Debian etcd-server) on loopback with a throwaway data dir. `tls`: https with
+ * client-certificate auth (a fresh CA), as the lab runs it.
+ */
+export async function startEtcd(opts: { tls?: boolean } = {}): Promise<EtcdProcess> {
   const dir = mkdtempSync(join(tmpdir(), "strata-etcd-"));
   const client = await freePort();
   const peer = await freePort();
-  const endpoint = `http://127.0.0.1:${client}`;
+  const endpoint = `${opts.tls ? "https" : "http"}://127.0.0.1:${client}`;
+  const pki = opts.tls ? await makeEtcdPki(join(dir, "pki"), { serverIps: ["127.0.0.1"] }) : undefined;
+  const tlsArgs = pki
+    ? [
+        "--client-cert-auth",
+        "--trusted-ca-file",
+        pki.ca,
+        "--cert-file",
+        pki.serverCert,
+        "--key-file",
+        pki.serverKey,
+      ]
+    : [];
   let proc: ChildProcess | undefined;
   const launch = async () => {
     proc = spawn(
@@ -45,6 +63,7 @@ export async function startEtcd(): Promise<EtcdProcess> {
         `http://127.0.0.1:${peer}`,
         "--initial-cluster",
         `strata-test=http://127.0.0.1:${peer}`,
+        ...tlsArgs,
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
@@ -75,6 +94,7 @@ export async function startEtcd(): Promise<EtcdProcess> {
   await launch();
   return {
     endpoint,
+    ...(pki ? { pki } : {}),
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });

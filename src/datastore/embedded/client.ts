@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { type Datastore, DatastoreError, type KeyValue, type PutOptions, type WatchEvent } from "../api.js";
 import { AsyncQueue } from "../async-queue.js";
+import { checkSocketOwner } from "./socket-dir.js";
 
 type Reply = { id: number; ok?: boolean; result?: unknown; error?: string; event?: WatchEvent };
 
@@ -17,6 +18,11 @@ export function connectEmbedded(socketPath: string): Datastore {
 
   function open(): Promise<Socket> {
     if (socket && !socket.destroyed) return Promise.resolve(socket);
+    try {
+      checkSocketOwner(socketPath);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
       const s = connect(socketPath);
       let buffered = "";

@@ -28,7 +28,8 @@ export class EmbeddedStore implements Datastore {
     this.#now = opts.now ?? Date.now;
     this.#state = new KvState(opts.historyLimit);
     if (opts.dir) {
-      mkdirSync(opts.dir, { recursive: true });
+      // The log is the cluster's state: root only.
+      mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
       this.#log = join(opts.dir, "kv.log");
       if (existsSync(this.#log)) {
         for (const line of readFileSync(this.#log, "utf8").split("\n")) {

@@ -1,12 +1,17 @@
-import { rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import type { Datastore } from "../api.js";
+import { prepareSocketDir } from "./socket-dir.js";
 
 /**
  * Serves a Datastore on a UNIX socket, newline-delimited JSON. A socket file is reachable from
  * every network namespace on the machine, so one embedded store serves all of a lab's nodes.
  * Request: {"id":1,"op":"put","args":["k","v",{}]}; reply: {"id":1,"ok":true,"result":...}.
  * "watch" streams {"id":n,"event":{...}} until {"id":n,"op":"cancel"} or the connection ends.
+ *
+ * Only root may use it: the socket is created 0600 (bound under umask 0177, then chmod'ed, so it
+ * never exists with wider modes) in a directory only root can change (prepareSocketDir).
  */
 export interface DatastoreServer {
   readonly server: Server;
@@ -15,6 +20,7 @@ export interface DatastoreServer {
 }
 
 export async function serveDatastore(store: Datastore, socketPath: string): Promise<DatastoreServer> {
+  prepareSocketDir(dirname(socketPath));
   rmSync(socketPath, { force: true });
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -24,8 +30,15 @@ export async function serveDatastore(store: Datastore, socketPath: string): Prom
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(socketPath, () => resolve());
+    // bind() happens inside listen(), synchronously: the umask covers exactly the socket's creation.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(socketPath, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
   });
+  chmodSync(socketPath, 0o600);
   return {
     server,
     close: () =>

@@ -1,6 +1,7 @@
 import { Etcd3, type IKeyValue } from "etcd3";
 import { type Datastore, DatastoreError, type KeyValue, type PutOptions, type WatchEvent } from "../api.js";
 import { AsyncQueue } from "../async-queue.js";
+import type { EtcdTls } from "./etcd-tls.js";
 
 const toKv = (kv: IKeyValue): KeyValue => ({
   key: kv.key.toString(),
@@ -10,20 +11,30 @@ const toKv = (kv: IKeyValue): KeyValue => ({
   ...(kv.lease && kv.lease !== "0" ? { lease: String(kv.lease) } : {}),
 });
 
-/** The etcd v3 datastore (the only module that imports `etcd3`). */
-export function connectEtcd(endpoints: readonly string[]): Datastore {
-  const client = new Etcd3({ hosts: [...endpoints], dialTimeout: 3000 });
+// What gRPC says when the TLS handshake fails (wrong CA, no or rejected client certificate).
+const tlsFailure = /SSL|TLS|certificate|handshake|alert/i;
+
+/**
+ * The etcd v3 datastore (the only module that imports `etcd3`). With `tls` (loadEtcdTls), every
+ * endpoint is https://, the server is checked against the CA and the client presents its pair.
+ */
+export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datastore {
+  const client = new Etcd3({
+    hosts: [...endpoints],
+    dialTimeout: 3000,
+    ...(tls ? { credentials: { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert } } : {}),
+  });
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      throw new DatastoreError(
-        "unavailable",
-        `etcd ${what} failed: ${err instanceof Error ? err.message : String(err)}`,
-        {
-          cause: err,
-        },
-      );
+      const message = err instanceof Error ? err.message : String(err);
+      // Only a handshake failure gets the hint; a plain outage ("Failed to connect") does not.
+      const hint =
+        tls && tlsFailure.test(message)
+          ? ` (TLS with ${endpoints.join(",")}: is it etcd's CA in --etcd-ca, and is --etcd-cert signed by the CA etcd trusts?)`
+          : "";
+      throw new DatastoreError("unavailable", `etcd ${what} failed: ${message}${hint}`, { cause: err });
     }
   };
   const putOp = (key: string, value: string, opts: PutOptions) => {

@@ -1,0 +1,237 @@
+import ipaddr from "ipaddr.js";
+import { z } from "zod";
+import type { KeyValue } from "../datastore/api.js";
+import type { NodeLease } from "./node-lease.js";
+
+/** Where subnet leases live in the datastore: one key per node subnet, "/" written as "-". */
+export const subnetPrefix = "/strata/subnets/";
+export const subnetKey = (subnet: string): string => `${subnetPrefix}${subnet.replace("/", "-")}`;
+
+/** What this node's configuration says every lease must look like. */
+export interface LeasePolicy {
+  readonly clusterCidr: string;
+  readonly subnetLen: number;
+}
+
+/** Why a lease read from the datastore is not used (stable codes: logs, /healthz, tests). */
+export type LeaseRejection =
+  | "malformed"
+  | "key-mismatch"
+  | "outside-cluster-cidr"
+  | "wrong-prefix-length"
+  | "bad-public-ip"
+  | "overlap"
+  | "duplicate-node"
+  | "duplicate-public-ip";
+
+export interface RejectedLease {
+  readonly key: string;
+  /** From the value, when it had one. */
+  readonly node?: string;
+  readonly subnet?: string;
+  readonly reason: LeaseRejection;
+  /** What is wrong, for a human. */
+  readonly detail: string;
+  /** A conflict: the key of the older lease that keeps the claim. */
+  readonly winner?: string;
+}
+
+export interface ValidatedLeases {
+  /** Leases that passed every rule and lost no conflict, oldest first. */
+  readonly leases: NodeLease[];
+  readonly rejected: RejectedLease[];
+}
+
+// Kubernetes node names are DNS subdomains (RFC 1123): lowercase, at most 253 characters.
+const nodeName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, "must be a DNS subdomain (lowercase letters, digits, '-', '.')");
+// A unicast MAC: the low bit of the first octet is the group bit.
+const unicastMac = z
+  .string()
+  .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, "must be a MAC address aa:bb:cc:dd:ee:ff")
+  .refine((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== "00:00:00:00:00:00", {
+    message: "must be a unicast, non-zero MAC",
+  });
+const backendData = z
+  .record(
+    z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "keys are identifiers of at most 64 characters"),
+    z
+      .string()
+      .max(256)
+      .regex(/^[\x20-\x7e]*$/, "values are printable ASCII"),
+  )
+  .refine((d) => Object.keys(d).length <= 16, { message: "at most 16 entries" })
+  .superRefine((d, ctx) => {
+    // Known keys go straight into kernel state (FDB, neighbours): check their format here.
+    if (d.vtepMac !== undefined) {
+      const r = unicastMac.safeParse(d.vtepMac);
+      if (!r.success)
+        ctx.addIssue({ code: "custom", path: ["vtepMac"], message: r.error.issues[0]?.message });
+    }
+    if (d.vni !== undefined && !(/^(0|[1-9]\d{0,7})$/.test(d.vni) && Number(d.vni) < 2 ** 24))
+      ctx.addIssue({ code: "custom", path: ["vni"], message: "must be a VXLAN network identifier" });
+  });
+
+const leaseSchema = z.object({
+  node: nodeName,
+  subnet: z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.244.1.0/24" }),
+  publicIp: z.ipv4({ error: "must be an IPv4 address" }),
+  publicPrefix: z.number().int().min(1).max(32),
+  backend: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be a backend name such as vxlan"),
+  backendData,
+});
+
+// Addresses no node can be reached at: "this network", loopback, multicast, reserved/broadcast.
+const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"].map((r) =>
+  ipaddr.IPv4.parseCIDR(r),
+);
+
+type Compiled = { readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number] };
+const compile = (policy: LeasePolicy): Compiled => ({ cluster: ipaddr.parseCIDR(policy.clusterCidr) });
+
+function networkBytes(bytes: number[], prefix: number): number[] {
+  return bytes.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, prefix - i * 8));
+    return b & ((0xff << (8 - bits)) & 0xff);
+  });
+}
+
+export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
+
+/**
+ * Results of checkLease by key, valid while the key's modRevision is unchanged: a watch event
+ * then re-checks one lease, not all of them.
+ */
+export type LeaseCheckMemo = Map<string, { readonly modRevision: number; readonly checked: CheckedLease }>;
+
+/** Pure: one lease's own rules (shape, key, cluster CIDR, prefix length, public address). */
+export function checkLease(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy): CheckedLease {
+  return check(kv, policy, compile(policy));
+}
+
+function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Compiled): CheckedLease {
+  const reject = (reason: LeaseRejection, detail: string, from?: { node?: unknown; subnet?: unknown }) => {
+    const node = typeof from?.node === "string" ? from.node.slice(0, 253) : undefined;
+    const subnet = typeof from?.subnet === "string" ? from.subnet.slice(0, 64) : undefined;
+    return {
+      ok: false as const,
+      rejected: { key: kv.key, ...(node ? { node } : {}), ...(subnet ? { subnet } : {}), reason, detail },
+    };
+  };
+  let json: unknown;
+  try {
+    json = JSON.parse(kv.value);
+  } catch {
+    return reject("malformed", "value is not JSON");
+  }
+  const parsed = leaseSchema.safeParse(json);
+  const loose = (typeof json === "object" && json !== null ? json : {}) as {
+    node?: unknown;
+    subnet?: unknown;
+  };
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "value"} ${i.message}`);
+    return reject("malformed", issues.slice(0, 3).join("; "), loose);
+  }
+  const lease: NodeLease = parsed.data;
+  const { subnet, publicIp } = lease;
+  const [addr, prefix] = ipaddr.parseCIDR(subnet);
+  const canonical = `${ipaddr.fromByteArray(networkBytes(addr.toByteArray(), prefix)).toString()}/${prefix}`;
+  if (canonical !== subnet)
+    return reject("malformed", `subnet ${subnet} has host bits set (${canonical}?)`, lease);
+  if (kv.key !== subnetKey(subnet))
+    return reject(
+      "key-mismatch",
+      `key does not name its subnet ${subnet} (expected ${subnetKey(subnet)})`,
+      lease,
+    );
+  if (addr.kind() !== c.cluster[0].kind() || prefix < c.cluster[1] || !addr.match(c.cluster))
+    return reject(
+      "outside-cluster-cidr",
+      `subnet ${subnet} is not inside the cluster CIDR ${policy.clusterCidr}`,
+      lease,
+    );
+  if (prefix !== policy.subnetLen)
+    return reject(
+      "wrong-prefix-length",
+      `subnet ${subnet} is not a /${policy.subnetLen} (the per-node prefix length)`,
+      lease,
+    );
+  const ip = ipaddr.IPv4.parse(publicIp);
+  if (unusablePublic.some((r) => ip.match(r)))
+    return reject("bad-public-ip", `publicIp ${publicIp} cannot be a node address`, lease);
+  if (c.cluster[0].kind() === "ipv4" && ip.match(c.cluster))
+    return reject(
+      "bad-public-ip",
+      `publicIp ${publicIp} lies inside the cluster CIDR ${policy.clusterCidr}`,
+      lease,
+    );
+  return { ok: true, lease };
+}
+
+/**
+ * Pure: the leases every consumer may use. Each lease must pass its own rules (checkLease); among
+ * those, two leases that overlap, name the same node or the same public address conflict, and the
+ * older one (lower createRevision: it was there first) keeps the claim — a late forged or buggy
+ * write can never take a subnet, a node name or an address away from a node that holds it.
+ */
+export function validateLeases(
+  kvs: readonly KeyValue[],
+  policy: LeasePolicy,
+  memo?: LeaseCheckMemo,
+): ValidatedLeases {
+  const compiled = compile(policy);
+  const rejected: RejectedLease[] = [];
+  const candidates: { kv: KeyValue; lease: NodeLease }[] = [];
+  if (memo) {
+    const present = new Set(kvs.map((kv) => kv.key));
+    for (const key of memo.keys()) if (!present.has(key)) memo.delete(key);
+  }
+  for (const kv of kvs) {
+    const hit = memo?.get(kv.key);
+    const r = hit && hit.modRevision === kv.modRevision ? hit.checked : check(kv, policy, compiled);
+    memo?.set(kv.key, { modRevision: kv.modRevision, checked: r });
+    if (r.ok) candidates.push({ kv, lease: r.lease });
+    else rejected.push(r.rejected);
+  }
+  candidates.sort((a, b) => a.kv.createRevision - b.kv.createRevision || (a.kv.key < b.kv.key ? -1 : 1));
+  // Every candidate is canonical and has the per-node length, so two overlap exactly when their
+  // subnets are equal: one map per claim keeps this linear (a thousand nodes, every watch event).
+  type Kept = { kv: KeyValue; lease: NodeLease };
+  const bySubnet = new Map<string, Kept>();
+  const byNode = new Map<string, Kept>();
+  const byIp = new Map<string, Kept>();
+  const kept: Kept[] = [];
+  for (const c of candidates) {
+    const { subnet, node, publicIp } = c.lease;
+    const conflict: [LeaseRejection, string, Kept | undefined][] = [
+      ["overlap", `subnet ${subnet} overlaps ${bySubnet.get(subnet)?.lease.subnet}`, bySubnet.get(subnet)],
+      ["duplicate-node", `node name ${node} is already the node`, byNode.get(node)],
+      ["duplicate-public-ip", `publicIp ${publicIp} is already the address`, byIp.get(publicIp)],
+    ];
+    const lost = conflict.find(([, , winner]) => winner !== undefined);
+    if (!lost) {
+      kept.push(c);
+      bySubnet.set(subnet, c);
+      byNode.set(node, c);
+      byIp.set(publicIp, c);
+      continue;
+    }
+    const [reason, detail, winner] = lost as [LeaseRejection, string, Kept];
+    rejected.push({
+      key: c.kv.key,
+      node,
+      subnet,
+      reason,
+      detail: `${detail} of the older lease ${winner.kv.key} (node ${winner.lease.node}), which wins`,
+      winner: winner.kv.key,
+    });
+  }
+  return { leases: kept.map((k) => k.lease), rejected };
+}
+
+/** A stable identity of a rejection, so a conflict is logged once, not on every pass. */
+export const rejectionId = (r: RejectedLease): string =>
+  `${r.key}|${r.reason}|${r.node ?? ""}|${r.subnet ?? ""}|${r.winner ?? ""}`;
