@@ -154,9 +154,10 @@ export class EmbeddedStore implements Datastore {
         const { mutation, result } = w.decide(this.#state);
         if (mutation) {
           // Encoded before it is applied, so a record too large to log is never applied.
-          if (mutation.op === "put") records.push(encodeLogRecord(mutation, this.#state.revision + 1));
+          if (mutation.op === "put")
+            records.push(encodeLogRecord(mutation, this.#state.revision + 1, this.#state.nextLease));
           const rev = this.#state.apply(mutation, now);
-          if (mutation.op !== "put") records.push(encodeLogRecord(mutation, rev));
+          if (mutation.op !== "put") records.push(encodeLogRecord(mutation, rev, this.#state.nextLease));
         }
         outcomes.push({ ok: true, value: result });
       } catch (err) {

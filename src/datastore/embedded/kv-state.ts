@@ -166,7 +166,8 @@ export class KvState {
    * over them, so every surviving key keeps the revisions clients saw, and the store's revision
    * never goes backwards.
    */
-  replay(m: Mutation, rev: number, now: number): number {
+  replay(m: Mutation, rev: number, now: number, leaseCounter?: number): number {
+    if (leaseCounter !== undefined && leaseCounter > this.#nextLease) this.#nextLease = leaseCounter;
     if ((m.op === "put" || (m.op === "delete" && this.data.has(m.key))) && rev > this.revision + 1)
       this.revision = rev - 1;
     this.apply(m, now);

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { KvState, type Mutation } from "./kv-state.js";
+import { KvState } from "./kv-state.js";
 import { decodeLegacyLine, decodeLogRecord, decodeSnapshotRecord } from "./log-records.js";
 import { type RecordFault, scanRecords } from "./record-codec.js";
 import { captureSnapshot, writeSnapshotSync } from "./snapshot.js";
@@ -86,11 +86,10 @@ export function loadStore(
       );
     }
     for (const rec of scan.records) {
-      const m = decodeLogRecord(rec.payload);
-      if (!m) throw new StoreCorruptError(file, rec.offset, "a record that is not a log record", dir);
-      const { rev, ...mutation } = m;
+      const r = decodeLogRecord(rec.payload);
+      if (!r) throw new StoreCorruptError(file, rec.offset, "a record that is not a log record", dir);
       try {
-        state.replay(mutation as Mutation, rev, now);
+        state.replay(r.mutation, r.rev, now, r.leaseCounter);
       } catch (err) {
         throw new StoreCorruptError(
           file,

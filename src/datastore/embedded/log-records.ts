@@ -10,7 +10,16 @@ import { decodeJsonPayload, encodeJsonRecord } from "./record-codec.js";
  * and an end record counting the records between them, so a snapshot missing its end is known to
  * be incomplete.
  */
-export type LogRecord = Mutation & { readonly rev: number };
+export interface LogRecord {
+  readonly mutation: Mutation;
+  /** The store revision after the mutation. */
+  readonly rev: number;
+  /**
+   * The next lease id at the time (`lc` on disk). In every record, so that after a repair dropped
+   * a grant, a later record still keeps its id from being handed out again.
+   */
+  readonly leaseCounter: number | undefined;
+}
 
 export type SnapshotRecord =
   | {
@@ -30,25 +39,29 @@ const isTtl = (v: unknown): v is number => typeof v === "number" && Number.isFin
 type Obj = Record<string, unknown>;
 const optLease = (o: Obj) => o.lease === undefined || isStr(o.lease);
 
-export const encodeLogRecord = (m: Mutation, rev: number): Uint8Array => encodeJsonRecord({ ...m, rev });
+export const encodeLogRecord = (m: Mutation, rev: number, leaseCounter?: number): Uint8Array =>
+  encodeJsonRecord({ ...m, rev, ...(leaseCounter !== undefined ? { lc: leaseCounter } : {}) });
 
 /** A log record's payload, or undefined when it is not one (checked field by field). */
 export function decodeLogRecord(payload: Uint8Array): LogRecord | undefined {
   const o = decodeJsonPayload(payload) as Obj | undefined;
-  if (!o || typeof o !== "object" || !isNat(o.rev)) return undefined;
+  if (!o || typeof o !== "object" || !isNat(o.rev) || (o.lc !== undefined && !isNat(o.lc))) return undefined;
+  const mutation = decodeMutation(o);
+  return mutation && { mutation, rev: o.rev, leaseCounter: o.lc as number | undefined };
+}
+
+function decodeMutation(o: Obj): Mutation | undefined {
   switch (o.op) {
     case "put":
       return isStr(o.key) && isStr(o.value) && optLease(o)
-        ? { op: "put", key: o.key, value: o.value, rev: o.rev, ...(isStr(o.lease) ? { lease: o.lease } : {}) }
+        ? { op: "put", key: o.key, value: o.value, ...(isStr(o.lease) ? { lease: o.lease } : {}) }
         : undefined;
     case "delete":
-      return isStr(o.key) ? { op: "delete", key: o.key, rev: o.rev } : undefined;
+      return isStr(o.key) ? { op: "delete", key: o.key } : undefined;
     case "grant":
-      return isStr(o.lease) && isTtl(o.ttl)
-        ? { op: "grant", lease: o.lease, ttl: o.ttl, rev: o.rev }
-        : undefined;
+      return isStr(o.lease) && isTtl(o.ttl) ? { op: "grant", lease: o.lease, ttl: o.ttl } : undefined;
     case "revoke":
-      return isStr(o.lease) ? { op: "revoke", lease: o.lease, rev: o.rev } : undefined;
+      return isStr(o.lease) ? { op: "revoke", lease: o.lease } : undefined;
     default:
       return undefined;
   }
@@ -56,16 +69,12 @@ export function decodeLogRecord(payload: Uint8Array): LogRecord | undefined {
 
 /** A mutation of the old line-based log (`kv.log`, one JSON object a line, no revisions). */
 export function decodeLegacyLine(line: string): Mutation | undefined {
-  let o: Obj;
   try {
-    o = JSON.parse(line) as Obj;
+    const o = JSON.parse(line) as Obj;
+    return o && typeof o === "object" ? decodeMutation(o) : undefined;
   } catch {
     return undefined;
   }
-  const r = decodeLogRecord(new TextEncoder().encode(JSON.stringify({ ...o, rev: 0 })));
-  if (!r) return undefined;
-  const { rev: _, ...m } = r;
-  return m as Mutation;
 }
 
 export const encodeSnapshotRecord = (r: SnapshotRecord): Uint8Array => encodeJsonRecord(r);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, statSync } from "node:fs";
 import { DatastoreError } from "../api.js";
-import { KvState, type Mutation } from "./kv-state.js";
+import { KvState } from "./kv-state.js";
 import { describeFault, legacyLines } from "./load-store.js";
 import {
   decodeLegacyLine,
@@ -70,16 +70,16 @@ export function repairStore(dir: string, now = Date.now()): RepairReport {
     const { records, dropped } = salvage(file);
     const kept: FramedRecord[] = [];
     for (const rec of records) {
-      const m = decodeLogRecord(rec.payload);
+      const r = decodeLogRecord(rec.payload);
       const drop = (reason: string) =>
         dropped.push({ file, offset: rec.offset, length: rec.payload.length + HEADER_BYTES, reason });
-      if (!m) {
+      if (!r) {
         drop("a record that is not a log record");
         continue;
       }
-      const { rev, ...mutation } = m;
+      const m = r.mutation;
       try {
-        state.replay(mutation as Mutation, rev, now);
+        state.replay(m, r.rev, now, r.leaseCounter);
         kept.push(rec);
       } catch (err) {
         drop(`${m.op} of ${"key" in m ? m.key : m.lease} no longer applies: ${(err as Error).message}`);
