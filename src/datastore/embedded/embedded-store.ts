@@ -208,10 +208,22 @@ export class EmbeddedStore implements Datastore {
   }
 
   #maybeCompact(): void {
-    const dir = this.#dir;
-    if (!dir || this.#compaction || this.#walBytes < this.#compactBytes) return;
+    if (!this.#dir || this.#compaction || this.#walBytes < this.#compactBytes) return;
     const live = this.#state.data.size + this.#state.leases.size;
     if (this.#walRecords <= Math.max(2 * live, this.#compactFloor)) return;
+    this.#startCompaction(this.#dir);
+  }
+
+  /** Snapshot the live state now and start a fresh log, whatever the thresholds (bench, tests). */
+  async compact(): Promise<void> {
+    await this.flush();
+    if (!this.#dir || this.#batching || this.#queue.length > 0) return;
+    this.#startCompaction(this.#dir);
+    await this.#compaction;
+  }
+
+  /** Only between batches: the state is then exactly what is durable. */
+  #startCompaction(dir: string): void {
     // From here on writes go to a fresh log; the snapshot holds everything before it.
     const oldGen = this.#walGen;
     const newGen = oldGen + 1;

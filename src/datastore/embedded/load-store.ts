@@ -70,7 +70,23 @@ export function loadStore(
   for (const [i, g] of gens.entries()) {
     const file = walFile(dir, g);
     const bytes = readFileSync(file);
-    const scan = scanRecords(bytes);
+    let count = 0;
+    // Records are applied as they are read, the damage (if any) handled after the good ones.
+    const scan = scanRecords(bytes, (offset, payload) => {
+      const r = decodeLogRecord(payload);
+      if (!r) throw new StoreCorruptError(file, offset, "a record that is not a log record", dir);
+      try {
+        state.replay(r.mutation, r.rev, now, r.leaseCounter);
+      } catch (err) {
+        throw new StoreCorruptError(
+          file,
+          offset,
+          `a record that cannot be applied: ${(err as Error).message}`,
+          dir,
+        );
+      }
+      count++;
+    });
     if (scan.damage) {
       const last = i === gens.length - 1;
       if (!last || scan.damage.resumesAt !== undefined)
@@ -85,21 +101,7 @@ export function loadStore(
         `datastore: cut a torn record off the end of ${file} at byte ${scan.damage.offset} (${describeFault(scan.damage.fault)}, ${bytes.length - scan.goodEnd} bytes): a crash interrupted that append, which was never acknowledged`,
       );
     }
-    for (const rec of scan.records) {
-      const r = decodeLogRecord(rec.payload);
-      if (!r) throw new StoreCorruptError(file, rec.offset, "a record that is not a log record", dir);
-      try {
-        state.replay(r.mutation, r.rev, now, r.leaseCounter);
-      } catch (err) {
-        throw new StoreCorruptError(
-          file,
-          rec.offset,
-          `a record that cannot be applied: ${(err as Error).message}`,
-          dir,
-        );
-      }
-    }
-    walRecords += scan.records.length;
+    walRecords += count;
     walBytes += scan.goodEnd;
     walGen = g;
     walSize = scan.goodEnd;
@@ -110,24 +112,26 @@ export function loadStore(
 
 /** Load a snapshot; returns the first log generation after it. */
 function readSnapshot(state: KvState, file: string, dir: string, now: number): number {
-  const scan = scanRecords(readFileSync(file));
-  // A snapshot is written whole and renamed into place: any damage, also at its end, is real.
-  if (scan.damage)
-    throw new StoreCorruptError(file, scan.damage.offset, describeFault(scan.damage.fault), dir);
-  const [head, ...rest] = scan.records;
-  const header = head && decodeSnapshotRecord(head.payload);
-  if (header?.op !== "snapshot") throw new StoreCorruptError(file, 0, "no snapshot header", dir);
-  state.restoreSnapshot(header.revision, header.nextLease);
+  let walGen: number | undefined;
+  let ended = false;
   let count = 0;
-  for (const [i, rec] of rest.entries()) {
-    const r = decodeSnapshotRecord(rec.payload);
-    const bad = (why: string) => new StoreCorruptError(file, rec.offset, why, dir);
-    if (!r || r.op === "snapshot") throw bad("a record that is not a snapshot record");
+  const scan = scanRecords(readFileSync(file), (offset, payload) => {
+    const bad = (why: string) => new StoreCorruptError(file, offset, why, dir);
+    const r = decodeSnapshotRecord(payload);
+    if (!r) throw bad("a record that is not a snapshot record");
+    if (ended) throw bad("records after the snapshot's end record");
+    if (walGen === undefined) {
+      if (r.op !== "snapshot") throw bad("no snapshot header");
+      state.restoreSnapshot(r.revision, r.nextLease);
+      walGen = r.walGen;
+      return;
+    }
+    if (r.op === "snapshot") throw bad("a second snapshot header");
     if (r.op === "end") {
-      if (i !== rest.length - 1) throw bad("records after the snapshot's end record");
       if (r.records !== count)
         throw bad(`the end record counts ${r.records} records, the snapshot holds ${count}`);
-      return header.walGen;
+      ended = true;
+      return;
     }
     count++;
     if (r.op === "lease") state.restoreLease(r.lease, r.ttl, now);
@@ -138,13 +142,18 @@ function readSnapshot(state: KvState, file: string, dir: string, now: number): n
         throw bad(`a key that cannot be restored: ${(err as Error).message}`);
       }
     }
-  }
-  throw new StoreCorruptError(
-    file,
-    scan.goodEnd,
-    "the snapshot ends without its end record (incomplete)",
-    dir,
-  );
+  });
+  // A snapshot is written whole and renamed into place: any damage, also at its end, is real.
+  if (scan.damage)
+    throw new StoreCorruptError(file, scan.damage.offset, describeFault(scan.damage.fault), dir);
+  if (walGen === undefined || !ended)
+    throw new StoreCorruptError(
+      file,
+      scan.goodEnd,
+      "the snapshot ends without its end record (incomplete)",
+      dir,
+    );
+  return walGen;
 }
 
 /** Lines of the old log with their byte offsets. */

@@ -54,7 +54,9 @@ function decodeMutation(o: Obj): Mutation | undefined {
   switch (o.op) {
     case "put":
       return isStr(o.key) && isStr(o.value) && optLease(o)
-        ? { op: "put", key: o.key, value: o.value, ...(isStr(o.lease) ? { lease: o.lease } : {}) }
+        ? isStr(o.lease)
+          ? { op: "put", key: o.key, value: o.value, lease: o.lease }
+          : { op: "put", key: o.key, value: o.value }
         : undefined;
     case "delete":
       return isStr(o.key) ? { op: "delete", key: o.key } : undefined;

@@ -118,11 +118,15 @@ export interface ScanResult {
 }
 
 /**
- * Read records from the start until the end or the first bad one. Damage with a valid record
+ * Read records from the start until the end or the first bad one (handed to `visit` as they
+ * come, when given, instead of collected in `records`). Damage with a valid record
  * after it is damage in the middle; damage with nothing valid after it is a torn tail (a crash
  * in the middle of an append).
  */
-export function scanRecords(bytes: Uint8Array): ScanResult {
+export function scanRecords(
+  bytes: Uint8Array,
+  visit?: (offset: number, payload: Uint8Array) => void,
+): ScanResult {
   const records: FramedRecord[] = [];
   let offset = 0;
   while (offset < bytes.length) {
@@ -133,7 +137,8 @@ export function scanRecords(bytes: Uint8Array): ScanResult {
         goodEnd: offset,
         damage: { offset, fault: r.fault, resumesAt: findNextRecord(bytes, offset) },
       };
-    records.push({ offset, payload: r.payload });
+    if (visit) visit(offset, r.payload);
+    else records.push({ offset, payload: r.payload });
     offset = r.end;
   }
   return { records, goodEnd: offset, damage: undefined };
