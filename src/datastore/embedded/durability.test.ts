@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { packageRoot } from "../../cli/paths.js";
-import type { KeyValue, WatchEvent } from "../api.js";
+import { DatastoreError, type KeyValue, type WatchEvent } from "../api.js";
 import { EmbeddedStore, type EmbeddedStoreOptions } from "./embedded-store.js";
 import { encodeLogRecord } from "./log-records.js";
-import { scanRecords } from "./record-codec.js";
+import { MAX_PAYLOAD_BYTES, scanRecords } from "./record-codec.js";
 import { repairStore } from "./repair.js";
 import { StoreCorruptError } from "./store-errors.js";
 import { legacyLogFile, snapshotFile, walFile } from "./store-files.js";
@@ -251,6 +251,36 @@ describe("log generations and the old line log", () => {
     const good = JSON.stringify({ op: "put", key: "/a", value: "1" });
     writeFileSync(legacyLogFile(dir), `${good}\n{"op":"pu\n${good}\n`);
     assert.throws(() => open(dir), new RegExp(`kv\\.log is damaged at byte ${good.length + 1} `));
+  });
+});
+
+describe("requests the store refuses", () => {
+  test("a put on an unknown lease, or over the record size limit, fails alone in its batch and is never logged", async () => {
+    const dir = freshDir();
+    const { store } = open(dir);
+    const [a, b, c, d] = await Promise.allSettled([
+      store.put("/a", "1"),
+      store.put("/b", "2", { lease: "999" }),
+      store.put("/c", "x".repeat(MAX_PAYLOAD_BYTES)),
+      store.put("/d", "4"),
+    ]);
+    assert.deepEqual([a.status, d.status], ["fulfilled", "fulfilled"]);
+    assert.equal(a.status === "fulfilled" && a.value, 1);
+    assert.equal(d.status === "fulfilled" && d.value, 2, "the refused writes took no revision");
+    assert.ok(b.status === "rejected" && b.reason instanceof DatastoreError && b.reason.kind === "invalid");
+    assert.match(b.status === "rejected" ? String(b.reason.message) : "", /lease 999 not found/);
+    assert.match(
+      c.status === "rejected" ? String(c.reason.message) : "",
+      /larger than the 16777216-byte limit/,
+    );
+    await store.close();
+    const { store: again, notes } = open(dir);
+    assert.deepEqual(notes, [], "the log is clean");
+    assert.deepEqual(
+      (await again.list("/")).items.map((kv) => kv.key),
+      ["/a", "/d"],
+    );
+    await again.close();
   });
 });
 

@@ -153,11 +153,14 @@ export class EmbeddedStore implements Datastore {
       try {
         const { mutation, result } = w.decide(this.#state);
         if (mutation) {
-          // Encoded before it is applied, so a record too large to log is never applied.
-          if (mutation.op === "put")
-            records.push(encodeLogRecord(mutation, this.#state.revision + 1, this.#state.nextLease));
+          // A put is encoded before it is applied (a record too large to log is never applied) and
+          // logged only once applied (a put on an unknown lease is never logged).
+          const encoded =
+            mutation.op === "put"
+              ? encodeLogRecord(mutation, this.#state.revision + 1, this.#state.nextLease)
+              : undefined;
           const rev = this.#state.apply(mutation, now);
-          if (mutation.op !== "put") records.push(encodeLogRecord(mutation, rev, this.#state.nextLease));
+          records.push(encoded ?? encodeLogRecord(mutation, rev, this.#state.nextLease));
         }
         outcomes.push({ ok: true, value: result });
       } catch (err) {

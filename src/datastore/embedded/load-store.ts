@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { DatastoreError } from "../api.js";
 import { KvState } from "./kv-state.js";
 import { decodeLegacyLine, decodeLogRecord, decodeSnapshotRecord } from "./log-records.js";
 import { type RecordFault, scanRecords } from "./record-codec.js";
@@ -213,7 +214,12 @@ function convertLegacyLog(dir: string, now: number, log: (line: string) => void)
     log(
       `datastore: ignored a torn last line of ${file} at byte ${torn.offset} (a crash in the middle of a write)`,
     );
-  for (const g of listWalGens(dir)) rmSync(walFile(dir, g));
+  const stray = listWalGens(dir)[0];
+  if (stray !== undefined)
+    throw new DatastoreError(
+      "invalid",
+      `datastore directory ${dir} holds both the old line log ${file} and ${walFile(dir, stray)}, and no snapshot: an older Strata wrote here after a newer one. Keep the one you trust and move the other away`,
+    );
   writeSnapshotSync(dir, captureSnapshot(state, 1));
   rmSync(file);
   fsyncDir(dir);

@@ -101,13 +101,20 @@ export function decodeSnapshotRecord(payload: Uint8Array): SnapshotRecord | unde
         optLease(kv)
         ? {
             op: "kv",
-            kv: {
-              key: kv.key,
-              value: kv.value,
-              modRevision: kv.modRevision,
-              createRevision: kv.createRevision,
-              ...(isStr(kv.lease) ? { lease: kv.lease } : {}),
-            },
+            kv: isStr(kv.lease)
+              ? {
+                  key: kv.key,
+                  value: kv.value,
+                  modRevision: kv.modRevision,
+                  createRevision: kv.createRevision,
+                  lease: kv.lease,
+                }
+              : {
+                  key: kv.key,
+                  value: kv.value,
+                  modRevision: kv.modRevision,
+                  createRevision: kv.createRevision,
+                },
           }
         : undefined;
     }
