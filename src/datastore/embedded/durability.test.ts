@@ -339,6 +339,34 @@ describe("snapshot and compaction", () => {
     await again.close();
   });
 
+  test("a damaged snapshot refuses to start; repair keeps its other keys, its revision and its leases", async () => {
+    const dir = freshDir();
+    const before = await populate(dir, 6);
+    const { store } = open(dir);
+    await store.compact();
+    await store.close();
+    const bytes = readFileSync(snapshotFile(dir));
+    // Records: header, the lease, /leased/n1, /k/0 ... /k/5 (map order), end.
+    const rec = scanRecords(bytes).records[4];
+    assert.ok(rec);
+    bytes[rec.offset + 20] = (bytes[rec.offset + 20] as number) ^ 0x02;
+    writeFileSync(snapshotFile(dir), bytes);
+    assert.throws(() => open(dir), new RegExp(`snapshot\\.kv is damaged at byte ${rec.offset} `));
+    const report = repairStore(dir);
+    assert.deepEqual(
+      report.dropped.map((d) => [d.file, d.offset]),
+      [[snapshotFile(dir), rec.offset]],
+    );
+    const { store: again, notes } = open(dir);
+    assert.deepEqual(notes, []);
+    const want = byKey(before.items);
+    want.delete("/k/1");
+    assert.deepEqual(byKey((await again.list("/")).items), want);
+    assert.equal(again.state.revision, before.revision);
+    assert.equal(await again.keepAlive(before.lease), true);
+    await again.close();
+  });
+
   test("a snapshot with leftover older logs (a crash before their removal) replays nothing twice", async () => {
     const dir = freshDir();
     const { store } = open(dir, { compactBytes: 1e9 });
