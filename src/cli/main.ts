@@ -134,17 +134,20 @@ const datastore = program
       process.exitCode = 2;
       return;
     }
-    let store: EmbeddedStore;
+    let store: EmbeddedStore | undefined;
+    let server: Awaited<ReturnType<typeof serveDatastore>>;
     try {
       store = new EmbeddedStore({ dir: o.dir });
+      server = await serveDatastore(store, o.socket);
     } catch (err) {
-      // A damaged store refuses with file, offset and the repair command: one line, no stack.
+      // A damaged store refuses with file, offset and the repair command; an unsafe socket
+      // directory says what to fix: one line, no stack.
+      await store?.close();
       if (!(err instanceof StrataError)) throw err;
       console.error(`strata datastore: ${err.message}`);
       process.exitCode = 1;
       return;
     }
-    const server = await serveDatastore(store, o.socket);
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
     });
