@@ -8,6 +8,7 @@ import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
 import { installCniPlugins } from "../cni/install.js";
 import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
+import { type RepairReport, repairStore } from "../datastore/embedded/repair.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
@@ -30,7 +31,9 @@ const program = new Command();
 program
   .name("strata")
   .description("Strata: Kubernetes pod networking (CNI plugins, node agent, lab of emulated nodes)")
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A command's options count only before its subcommand (`datastore repair --dir` is repair's).
+  .enablePositionalOptions();
 
 program
   .command("install-cni")
@@ -154,21 +157,66 @@ program
     }
   });
 
-program
+const datastore = program
   .command("datastore")
+  .enablePositionalOptions()
   .description(
-    "serve the embedded datastore on a UNIX socket (reachable from every namespace on this machine)",
+    "serve the embedded datastore on a UNIX socket (reachable from every namespace on this machine); `datastore repair` keeps the intact records of a damaged store",
   )
-  .requiredOption("--socket <path>", "socket path")
-  .requiredOption("--dir <dir>", "directory of its log")
-  .action(async (o: { socket: string; dir: string }) => {
-    const store = new EmbeddedStore({ dir: o.dir });
-    const server = await serveDatastore(store, o.socket);
+  .option("--socket <path>", "socket path (required)")
+  .option("--dir <dir>", "directory of its snapshot and logs (required)")
+  .action(async (o: { socket?: string; dir?: string }) => {
+    if (!o.socket || !o.dir) {
+      console.error("strata datastore: --socket <path> and --dir <dir> are required");
+      process.exitCode = 2;
+      return;
+    }
+    let store: EmbeddedStore | undefined;
+    let server: Awaited<ReturnType<typeof serveDatastore>>;
+    try {
+      store = new EmbeddedStore({ dir: o.dir });
+      server = await serveDatastore(store, o.socket);
+    } catch (err) {
+      // A damaged store refuses with file, offset and the repair command; an unsafe socket
+      // directory says what to fix: one line, no stack.
+      await store?.close();
+      if (!(err instanceof StrataError)) throw err;
+      console.error(`strata datastore: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
     });
     await server.close();
     await store.close();
+  });
+datastore
+  .command("repair")
+  .description(
+    "keep every intact record of a store the datastore refused to start from; prints what it drops (stop the store first)",
+  )
+  .requiredOption("--dir <dir>", "the store's directory (its --dir)")
+  .action((o: { dir: string }) => {
+    let report: RepairReport;
+    try {
+      report = repairStore(o.dir);
+    } catch (err) {
+      if (!(err instanceof StrataError)) throw err;
+      console.error(`strata datastore repair: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    for (const d of report.dropped)
+      console.log(
+        `dropped ${d.file} bytes ${d.offset}..${d.offset + d.length} (${d.length} bytes): ${d.reason}`,
+      );
+    for (const n of report.notes) console.log(n);
+    console.log(
+      report.dropped.length === 0 && report.rewritten.length === 0
+        ? `nothing to repair: every record in ${report.dir} is intact (${report.kept} records, revision ${report.revision})`
+        : `kept ${report.kept} records, dropped ${report.dropped.length} damaged ranges or records; rewrote ${report.rewritten.join(", ")}; revision ${report.revision}`,
+    );
   });
 
 program

@@ -3,7 +3,24 @@ import { type Datastore, DatastoreError, type KeyValue, type PutOptions, type Wa
 import { AsyncQueue } from "../async-queue.js";
 import { checkSocketOwner } from "./socket-dir.js";
 
-type Reply = { id: number; ok?: boolean; result?: unknown; error?: string; event?: WatchEvent };
+type Reply = {
+  id: number;
+  ok?: boolean;
+  result?: unknown;
+  error?: string;
+  code?: string;
+  event?: WatchEvent;
+};
+
+/**
+ * The kind of a failed request, from the server's error code: a write the disk refused
+ * (datastore.disk-full, datastore.io) was not applied and may be retried, like an outage.
+ */
+function replyKind(code: string | undefined): DatastoreError["kind"] {
+  if (code === "datastore.disk-full" || code === "datastore.io" || code === "datastore.unavailable")
+    return "unavailable";
+  return "invalid";
+}
 
 /**
  * A Datastore that talks to an embedded store's socket (server.ts). It connects on first use and
@@ -43,7 +60,7 @@ export function connectEmbedded(socketPath: string): Datastore {
           const p = pending.get(msg.id);
           pending.delete(msg.id);
           if (msg.ok) p?.resolve(msg.result);
-          else p?.reject(new DatastoreError("invalid", msg.error ?? "request failed"));
+          else p?.reject(new DatastoreError(replyKind(msg.code), msg.error ?? "request failed"));
         }
       });
       const fail = (err?: Error) => {

@@ -117,7 +117,13 @@ function handle(store: Datastore, socket: Socket): void {
       const result = await fn.apply(store, args);
       send({ id: req.id, ok: true, result: result ?? null });
     } catch (err) {
-      send({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+      const code = (err as { code?: unknown })?.code;
+      send({
+        id: req.id,
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+        ...(typeof code === "string" ? { code } : {}),
+      });
     }
   }
 }
