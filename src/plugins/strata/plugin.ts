@@ -7,6 +7,7 @@ import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
+import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import { pathExists } from "../../process/run-program.js";
 import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
@@ -25,6 +26,8 @@ export interface StrataPluginDeps {
    * for a pending deletion. Standalone processes delete synchronously.
    */
   readonly background?: BackgroundTasks;
+  /** Resident mode: a long-lived `nft -i` for the source guard's writes (see nft-session.ts). */
+  readonly nft?: NftScriptRunner;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
 }
@@ -79,7 +82,7 @@ function kernelToCni(err: unknown, what: string): CniError {
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
   const { kernel } = deps;
-  const guard = new SourceGuard(kernel, hostNs);
+  const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();
   const stdinOf = (req: Req) => JSON.stringify(req.raw);

@@ -1,6 +1,7 @@
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import { describeError } from "../../common/errors.js";
 import type { ExecResult, Kernel, Netns } from "../../kernel/api.js";
+import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import type { ProgramRunner } from "../../kernel/spawn-pool.js";
 import {
   allowScript,
@@ -26,9 +27,10 @@ const noNft = (err: unknown) =>
 const isMissingTable = (r: ExecResult) => r.code !== 0 && /No such file or directory/.test(r.stderr);
 
 /**
- * Applies the source guard (source-guard-plan.ts) in the node's namespace: one `nft -f` per ADD
- * (set elements only, once this process has written the shared rules), a list and one delete per
- * DEL. Every call runs through the kernel's program runner, so the agent uses its spawn helpers.
+ * Applies the source guard (source-guard-plan.ts) in the node's namespace: one nft transaction per
+ * ADD (set elements only, once this process has written the shared rules), a list and one delete
+ * per DEL. Writes go to `session` when given (the agent's resident `nft -i`), else to a spawned
+ * `nft -f`; reads spawn `nft -j` through the kernel's program runner.
  */
 export class SourceGuard {
   /** Families whose shared table and rules this process has written. */
@@ -37,6 +39,7 @@ export class SourceGuard {
   constructor(
     private readonly kernel: Kernel,
     private readonly ns: Netns,
+    private readonly session?: NftScriptRunner,
   ) {}
 
   async #nft(argv: readonly string[], input?: string): Promise<ExecResult> {
@@ -51,7 +54,10 @@ export class SourceGuard {
   }
 
   async #apply(lines: readonly string[], what: string): Promise<void> {
-    const r = await this.#nft(["-f", "-"], `${lines.join("\n")}\n`);
+    const r = this.session
+      ? await this.session(lines)
+      : await this.#nft(["-f", "-"], `${lines.join("\n")}\n`);
+    if (r.code !== 0 && /could not be started/.test(r.stderr)) throw noNft(r.stderr);
     if (r.code !== 0)
       throw new CniError(CniErrorCode.KernelFailure, `${what} failed (nftables)`, r.stderr.trim());
   }
