@@ -4,7 +4,7 @@
  *
  * The benchmark re-executes itself inside a throwaway "node" namespace so that plugins run the
  * way a runtime on that node runs them (a direct exec, no `ip netns exec` on the measured path).
- * Usage: node dist/bench/cni-latency.js [--iterations N] [--concurrency C]
+ * Usage: node dist/bench/cni-latency.js [--iterations N] [--concurrency C] [--only LABEL-SUBSTRING]
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,6 +25,8 @@ const opt = (name: string, dflt: number) => {
 };
 const iterations = opt("--iterations", 40);
 const concurrency = opt("--concurrency", 20);
+/** `--only agent`: measure only flavours whose label contains this (the reference always runs). */
+const only = args.includes("--only") ? String(args[args.indexOf("--only") + 1]) : undefined;
 
 interface Flavour {
   readonly label: string;
@@ -193,7 +195,7 @@ async function inner(): Promise<void> {
       strata(noGuard(agentLabel), undefined, false),
       strata(standaloneLabel, { STRATA_NO_AGENT: "1" }),
       strata(noGuard(standaloneLabel), { STRATA_NO_AGENT: "1" }, false),
-    ];
+    ].filter((f) => f === reference || !only || f.label.includes(only));
     // Warm-up: page cache, bridge creation, first-use costs, for every flavour.
     for (const f of flavours) await measure(f, cniPath, pods.slice(0, 3), 1);
     // Sequential runs take turns in rounds (order reversed every other round), so a load change

@@ -283,7 +283,13 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
     // The guard's elements go after the link (no port, no traffic to guard), from what the table
     // holds for the name, so DEL needs no prevResult and finds nothing to do the second time.
     const family = guardFamily(c.mode);
-    const forget = (name: string) => (c.antiSpoofing ? guard.forget(family, [name]) : Promise.resolve());
+    const known = req.prevResult?.ips
+      ? portSources(
+          hostVeth,
+          req.prevResult.ips.map((ip) => ip.address),
+        )
+      : undefined;
+    const forget = (name: string) => (c.antiSpoofing ? guard.forget(family, name, known) : Promise.resolve());
     try {
       // Cut the pod off first; deleting the host end deletes the pair, wherever the pod end is.
       for (const name of names) {

@@ -35,6 +35,8 @@ const isMissingTable = (r: ExecResult) => r.code !== 0 && /No such file or direc
 export class SourceGuard {
   /** Families whose shared table and rules this process has written. */
   readonly #ready = new Set<GuardFamily>();
+  /** What this process allowed, by family and port: a resident agent's DEL then needs no read. */
+  readonly #allowed = new Map<string, PortSources>();
 
   constructor(
     private readonly kernel: Kernel,
@@ -74,6 +76,7 @@ export class SourceGuard {
       return this.allow(family, s);
     }
     this.#ready.add(family);
+    this.#allowed.set(`${family}/${s.port}`, s);
   }
 
   /** The table's sets and counters; undefined when the table does not exist (nothing guarded). */
@@ -88,17 +91,26 @@ export class SourceGuard {
   /** Remove exactly these elements (an ADD's undo step); already-absent ones are fine. */
   async revoke(family: GuardFamily, s: PortSources): Promise<void> {
     await this.#apply(forgetScript(family, s), "removing the pod's source addresses");
+    this.#allowed.delete(`${family}/${s.port}`);
   }
 
-  /** Remove whatever the table holds for these ports (DEL: no prevResult needed); idempotent. */
-  async forget(family: GuardFamily, ports: readonly string[]): Promise<void> {
+  /**
+   * Remove what the table holds for these ports; idempotent. When what ADD allowed is known (DEL's
+   * prevResult, or this process made it) that is one write and no read; otherwise, or when that
+   * write fails (no table), the table is read first, so DEL needs no prevResult.
+   */
+  async forget(family: GuardFamily, port: string, fromPrev?: PortSources): Promise<void> {
+    const known = this.#allowed.get(`${family}/${port}`) ?? (fromPrev?.port === port ? fromPrev : undefined);
+    if (known) {
+      try {
+        return await this.revoke(family, known);
+      } catch {
+        // fall through to the table's own view
+      }
+    }
     const state = await this.read(family);
-    if (!state) return;
-    const lines = ports.flatMap((p) => {
-      const s = sourcesOf(state, p);
-      return s ? forgetScript(family, s) : [];
-    });
-    if (lines.length > 0) await this.#apply(lines, "removing the pod's source addresses");
+    const s = state && sourcesOf(state, port);
+    if (s) await this.revoke(family, s);
   }
 
   /**
