@@ -200,7 +200,7 @@ async function inner(): Promise<void> {
     for (const f of flavours) await measure(f, cniPath, pods.slice(0, 3), 1);
     // Sequential runs take turns in rounds (order reversed every other round), so a load change
     // on a shared machine falls on every flavour alike; the with/without-guard ratio depends on it.
-    const rounds = 4;
+    const rounds = Math.max(1, Math.min(10, Math.floor(iterations / 8)));
     const seq = new Map(
       flavours.map((f) => [f.label, { add: [] as number[], del: [] as number[], wallAdd: 0, wallDel: 0 }]),
     );

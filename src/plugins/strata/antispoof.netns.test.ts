@@ -8,7 +8,9 @@ import { masqueradeRuleset } from "../../agent/masquerade.js";
 import {
   addNetworkList,
   type ConfList,
+  checkNetworkList,
   delNetworkList,
+  gcNetworkList,
   type RuntimeOptions,
 } from "../../cni/runtime-client.js";
 import { eventually } from "../../common/eventually.js";
@@ -225,7 +227,11 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
         assert.equal(after.ipv4 - before.ipv4, spoofedSent, "every spoofed packet was counted once");
 
         if (viaAgent) {
-          const metrics = inNetns(n1, ["curl", "-sf", `http://127.0.0.1:${healthPort}/metrics`]);
+          const metrics = inNetns(n1, [
+            "python3",
+            "-c",
+            `import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:${healthPort}/metrics").read().decode())`,
+          ]);
           const m = /strata_spoofed_packets_dropped_total\{family="ipv4"\} (\d+)/.exec(metrics);
           assert.ok(m, `metric present in /metrics:\n${metrics}`);
           assert.equal(Number(m[1]), after.ipv4, "/metrics shows the kernel's count");
@@ -254,6 +260,41 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
       }
     });
   }
+
+  test("CHECK finds a missing guard element; GC removes the elements of gone pods and keeps live ones", async () => {
+    const nss = new TestNamespaces("spoofgc");
+    try {
+      const { n1 } = makeTopology(nss);
+      const rt = sandbox.runtime(n1, { STRATA_NO_AGENT: "1" });
+      const l = conf(sandbox, "routed", "10.72.1.0/24");
+      const [live, gone] = [nss.create("live"), nss.create("gone")];
+      const att = (ns: string, id: string) => ({ containerId: id, netns: nss.path(ns), ifName: "eth0" });
+      const rLive = await addNetworkList(l, att(live, "c-gc-live"), rt);
+      const rGone = await addNetworkList(l, att(gone, "c-gc-gone"), rt);
+      const table = () =>
+        parseGuardTable(inNetns(n1, ["nft", "-j", "list", "table", "inet", "strata-antispoof"]));
+      const guarded = () => [...table().sources.values()].flatMap((s) => s.v4);
+      await checkNetworkList(l, att(live, "c-gc-live"), rt, rLive);
+      // CHECK: the pod's address no longer allowed → code 103 naming it.
+      const port = [...table().sources.values()].find((s) => s.v4.includes(addrOf(rLive)))?.port ?? "";
+      nftIn(n1, `delete element inet strata-antispoof v4 { "${port}" . ${addrOf(rLive)} }\n`);
+      await assert.rejects(
+        checkNetworkList(l, att(live, "c-gc-live"), rt, rLive),
+        (err: Error & { cniCode?: number }) =>
+          err.cniCode === 103 && err.message.includes(`does not allow ${addrOf(rLive)}`),
+      );
+      nftIn(n1, `add element inet strata-antispoof v4 { "${port}" . ${addrOf(rLive)} }\n`);
+      // The runtime loses a pod without DEL (its namespace and so its veth are gone).
+      execFileSync("ip", ["netns", "del", gone]);
+      assert.ok(guarded().includes(addrOf(rGone)), "stale element before GC");
+      await gcNetworkList(l, [{ containerID: "c-gc-live", ifname: "eth0" }], rt);
+      assert.deepEqual(guarded(), [addrOf(rLive)], "GC removed the gone pod's element, kept the live one");
+      assert.deepEqual([...table().ports], [port]);
+      await delNetworkList(l, att(live, "c-gc-live"), rt, rLive);
+    } finally {
+      nss.cleanup();
+    }
+  });
 
   test("with antiSpoofing false the same attack gets through (what the guard prevents)", async () => {
     const nss = new TestNamespaces("spoofoff");
