@@ -41,6 +41,25 @@ for _ in range(count):
     s.sendto(ip + udp, (dst, 0))
 `;
 
+const sendRaw6 = `
+import socket, struct, sys
+src, dst, dport, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+payload = b"strata-spoof-test"
+S, D = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+n = 8 + len(payload)
+def csum(b):
+    b += b"\\0" * (len(b) % 2)
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+c = csum(S + D + struct.pack("!I3xB", n, 17) + struct.pack("!HHHH", 40000, dport, n, 0) + payload) or 0xFFFF
+pkt = struct.pack("!IHBB", 6 << 28, n, 17, 64) + S + D + struct.pack("!HHHH", 40000, dport, n, c) + payload
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)  # header included
+for _ in range(count):
+    s.sendto(pkt, (dst, 0))
+`;
+
 const receiverRuleset = `
 table inet strata-test-rx {
   set seen { type inet_service; flags dynamic; }
@@ -256,6 +275,63 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
         await delNetworkList(l2, pod(c, "c"), rt2, rc);
       } finally {
         for (const p of agents.splice(0)) p.kill("SIGTERM");
+        nss.cleanup();
+      }
+    });
+  }
+
+  for (const mode of ["bridge", "routed"] as const) {
+    test(`${mode} mode, dual stack: spoofed IPv6 sources are dropped and counted; own source (and NDP) work`, async () => {
+      const nss = new TestNamespaces(`spoof6${mode[0]}`);
+      try {
+        const { n1 } = makeTopology(nss);
+        const rt = sandbox.runtime(n1, { STRATA_NO_AGENT: "1" });
+        const l: ConfList = {
+          cniVersion: "1.1.0",
+          name: `t-spoof6-${mode}`,
+          plugins: [
+            {
+              type: "strata",
+              mode,
+              ipam: {
+                type: "strata-ipam",
+                ranges: [[{ subnet: "10.73.1.0/24" }], [{ subnet: "fd73:1::/64" }]],
+                dataDir: sandbox.data,
+              },
+            },
+          ],
+        };
+        const [a, b] = [nss.create("a"), nss.create("b")];
+        const att = (ns: string, id: string) => ({ containerId: id, netns: nss.path(ns), ifName: "eth0" });
+        const v6Of = (r: unknown) =>
+          (
+            (r as { ips: { address: string }[] }).ips.find((ip) => ip.address.includes(":"))?.address ?? ""
+          ).split("/")[0] as string;
+        const ra = await addNetworkList(l, att(a, `c-6${mode}-a`), rt);
+        const rb = await addNetworkList(l, att(b, `c-6${mode}-b`), rt);
+        const [ipA, ipB] = [v6Of(ra), v6Of(rb)];
+        assert.ok(ipA && ipB, "both pods have an IPv6 address");
+        nftIn(b, receiverRuleset);
+        // Own source arrives (NDP from link-local and global sources passes the guard).
+        await eventually(() => {
+          inNetns(a, ["python3", "-c", sendRaw6, ipA, ipB, "41100", "1"]);
+          return arrivedPorts(b).has(41_100);
+        }, "a's own IPv6 packet to reach b");
+        const before = spoofCounts(n1).ipv6;
+        const spoofed = [ipB, "fd91::2", "2001:4860:4860::8888"];
+        for (const [i, src] of spoofed.entries())
+          inNetns(a, ["python3", "-c", sendRaw6, src, ipB, String(41_101 + i), "2"]);
+        // A marker with a's own source sent after them: once it is in, the spoofed ones had their chance.
+        await eventually(() => {
+          inNetns(a, ["python3", "-c", sendRaw6, ipA, ipB, "41110", "1"]);
+          return arrivedPorts(b).has(41_110);
+        }, "the marker packet");
+        for (const [i, src] of spoofed.entries())
+          assert.ok(!arrivedPorts(b).has(41_101 + i), `spoofed ${src} must not arrive`);
+        assert.equal(spoofCounts(n1).ipv6 - before, spoofed.length * 2, "each spoofed IPv6 packet counted");
+        await delNetworkList(l, att(a, `c-6${mode}-a`), rt, ra);
+        await delNetworkList(l, att(b, `c-6${mode}-b`), rt, rb);
+      } finally {
         nss.cleanup();
       }
     });
