@@ -280,8 +280,9 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
     )?.name;
     const names = [...new Set([hostVeth, ...(fromPrev ? [fromPrev] : [])])];
     const remove = (name: string) => kernel.apply(hostNs, [{ op: "link.delete", name, ifPresent: true }]);
-    // The guard's elements go after the link (no port, no traffic to guard), from what the table
-    // holds for the name, so DEL needs no prevResult and finds nothing to do the second time.
+    // The guard's elements go after the link (no port, no traffic to guard): what ADD allowed when
+    // that is known (prevResult, or this agent made them), else what the table holds for the name,
+    // so DEL needs no prevResult and finds nothing to do the second time.
     const family = guardFamily(c.mode);
     const known = req.prevResult?.ips
       ? portSources(

@@ -128,6 +128,7 @@ export class SourceGuard {
       return s ? forgetScript(family, s) : [];
     });
     if (lines.length > 0) await this.#apply(lines, "removing stale anti-spoofing elements");
+    for (const p of stale) this.#allowed.delete(`${family}/${p}`);
     return stale;
   }
 }
