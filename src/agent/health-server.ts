@@ -1,18 +1,15 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
-import { readSpoofCounts } from "../plugins/strata/source-guard.js";
-import { type SpoofCounts, spoofCounterKinds } from "../plugins/strata/source-guard-plan.js";
-import { runProgram } from "../process/run-program.js";
 import type { ClusterStatus } from "./cluster-agent.js";
+import { registerSpoofDropMetric } from "./spoof-metric.js";
 
 /** Health (/healthz, JSON status) and Prometheus metrics (/metrics) on a local port. */
 export async function startHealthServer(
   port: number,
   status: () => ClusterStatus | undefined,
-  /** Packets the pods' source guard dropped (nft counters of this namespace). */
-  spoofDrops: () => Promise<SpoofCounts> = () => readSpoofCounts(runProgram),
 ): Promise<Server> {
   const registry = new Registry();
+  registerSpoofDropMetric(registry);
   const peers = new Gauge({
     name: "strata_peers",
     help: "Other nodes this node routes to",
@@ -27,19 +24,6 @@ export async function startHealthServer(
     name: "strata_reconciles_total",
     help: "Reconcile passes",
     registers: [registry],
-  });
-  new Counter({
-    name: "strata_spoofed_packets_dropped_total",
-    help: "Packets pods sent from an address not their own, dropped at their veth (by kind)",
-    labelNames: ["family"],
-    registers: [registry],
-    // Read from the kernel's counters at scrape time: the kernel, not this process, counts.
-    async collect() {
-      const counts = await spoofDrops().catch(() => undefined);
-      if (!counts) return;
-      this.reset();
-      for (const kind of spoofCounterKinds) this.inc({ family: kind }, counts[kind]);
-    },
   });
   let lastReconciles = 0;
   const server = createServer(async (req, res) => {
