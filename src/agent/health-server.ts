@@ -9,7 +9,6 @@ export async function startHealthServer(
   status: () => ClusterStatus | undefined,
 ): Promise<Server> {
   const registry = new Registry();
-  registerSpoofDropMetric(registry);
   const peers = new Gauge({
     name: "strata_peers",
     help: "Other nodes this node routes to",
@@ -25,6 +24,7 @@ export async function startHealthServer(
     help: "Reconcile passes",
     registers: [registry],
   });
+  registerSpoofDropMetric(registry);
   let lastReconciles = 0;
   const server = createServer(async (req, res) => {
     const s = status();
