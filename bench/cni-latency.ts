@@ -4,7 +4,7 @@
  *
  * The benchmark re-executes itself inside a throwaway "node" namespace so that plugins run the
  * way a runtime on that node runs them (a direct exec, no `ip netns exec` on the measured path).
- * Usage: node dist/bench/cni-latency.js [--iterations N] [--concurrency C]
+ * Usage: node dist/bench/cni-latency.js [--iterations N] [--concurrency C] [--only LABEL-SUBSTRING]
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +26,8 @@ const opt = (name: string, dflt: number) => {
 };
 const iterations = opt("--iterations", 40);
 const concurrency = opt("--concurrency", 20);
+/** `--only agent`: measure only flavours whose label contains this (the reference always runs). */
+const only = args.includes("--only") ? String(args[args.indexOf("--only") + 1]) : undefined;
 
 interface Flavour {
   readonly label: string;
@@ -123,6 +125,9 @@ async function startAgent(): Promise<ChildProcess> {
   throw new Error("agent did not start");
 }
 
+/** The same flavour with the pods' source guard (anti-spoofing) switched off, for its cost. */
+const noGuard = (label: string) => `${label.replace(/ \(.*\)$/, "")}, no anti-spoof`;
+
 async function inner(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "strata-bench-cni-"));
   const bin = join(work, "bin");
@@ -149,7 +154,7 @@ async function inner(): Promise<void> {
       ],
     },
   };
-  const strata = (label: string, env?: Record<string, string>): Flavour => ({
+  const strata = (label: string, env?: Record<string, string>, antiSpoofing = true): Flavour => ({
     label,
     env,
     list: {
@@ -160,6 +165,7 @@ async function inner(): Promise<void> {
           type: "strata",
           mode: "bridge",
           bridge: "cni-strata",
+          antiSpoofing,
           ipam: {
             type: "strata-ipam",
             ranges: [[{ subnet: "10.41.0.0/16" }]],
@@ -169,6 +175,8 @@ async function inner(): Promise<void> {
       ],
     },
   });
+  const agentLabel = "strata via agent (shim)";
+  const standaloneLabel = "strata standalone (no agent)";
   const count = Math.max(iterations, concurrency);
   const pods = Array.from({ length: count }, (_, i) => `${podPrefix}${i}`);
   for (const p of pods) sh("ip", ["netns", "add", p]);
@@ -184,17 +192,36 @@ async function inner(): Promise<void> {
   try {
     const flavours = [
       reference,
-      strata("strata via agent (shim)"),
-      strata("strata standalone (no agent)", { STRATA_NO_AGENT: "1" }),
-    ];
+      strata(agentLabel),
+      strata(noGuard(agentLabel), undefined, false),
+      strata(standaloneLabel, { STRATA_NO_AGENT: "1" }),
+      strata(noGuard(standaloneLabel), { STRATA_NO_AGENT: "1" }, false),
+    ].filter((f) => f === reference || !only || f.label.includes(only));
     // Warm-up: page cache, bridge creation, first-use costs, for every flavour.
     for (const f of flavours) await measure(f, cniPath, pods.slice(0, 3), 1);
+    // Sequential runs take turns in rounds (order reversed every other round), so a load change
+    // on a shared machine falls on every flavour alike; the with/without-guard ratio depends on it.
+    const rounds = Math.max(1, Math.min(10, Math.floor(iterations / 8)));
+    const seq = new Map(
+      flavours.map((f) => [f.label, { add: [] as number[], del: [] as number[], wallAdd: 0, wallDel: 0 }]),
+    );
+    for (let round = 0; round < rounds; round++) {
+      const chunk = pods.slice(0, Math.max(1, Math.round(iterations / rounds)));
+      for (const f of round % 2 === 0 ? flavours : [...flavours].reverse()) {
+        const m = await measure(f, cniPath, chunk, 1);
+        const acc = seq.get(f.label);
+        if (!acc) continue;
+        acc.add.push(...m.add);
+        acc.del.push(...m.del);
+        acc.wallAdd += m.wallAdd;
+        acc.wallDel += m.wallDel;
+      }
+    }
     for (const f of flavours) {
-      rows.push({
-        label: f.label,
-        mode: "sequential",
-        ...(await measure(f, cniPath, pods.slice(0, iterations), 1)),
-      });
+      const acc = seq.get(f.label);
+      if (acc) rows.push({ label: f.label, mode: "sequential", ...acc });
+    }
+    for (const f of flavours) {
       rows.push({
         label: f.label,
         mode: `${concurrency} concurrent`,
@@ -220,6 +247,17 @@ async function inner(): Promise<void> {
     console.log(
       `${r.label.padEnd(30)} ${r.mode.padEnd(14)} ${fmt(median(r.add))} ${fmt(p95(r.add))} ${ra.toFixed(2).padStart(5)}×  ${fmt(median(r.del))} ${fmt(p95(r.del))} ${rd.toFixed(2).padStart(5)}×`,
     );
+  }
+  // The guard's own cost: each flavour against itself without it, same run (target: ADD p50 ≤ 1.05×).
+  console.log("\nanti-spoofing cost (median with / median without the source guard)");
+  for (const label of [agentLabel, standaloneLabel]) {
+    for (const r of rows.filter((x) => x.label === label)) {
+      const off = rows.find((x) => x.label === noGuard(label) && x.mode === r.mode);
+      if (!off) continue;
+      console.log(
+        `${label.padEnd(30)} ${r.mode.padEnd(14)} ADD ${fmt(median(r.add))} / ${fmt(median(off.add))} = ${(median(r.add) / median(off.add)).toFixed(3)}×   DEL ${fmt(median(r.del))} / ${fmt(median(off.del))} = ${(median(r.del) / median(off.del)).toFixed(3)}×`,
+      );
+    }
   }
 }
 

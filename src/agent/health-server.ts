@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { StrataError } from "../common/errors.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
+import { registerSpoofDropMetric } from "./spoof-metric.js";
 
 export class HealthPortError extends StrataError {
   constructor(port: number, cause: string) {
@@ -56,6 +57,7 @@ export async function startHealthServer(
     help: "Reconcile passes",
     registers: [registry],
   });
+  registerSpoofDropMetric(registry);
   let lastReconciles = 0;
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
     const s = status();

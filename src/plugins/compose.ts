@@ -1,6 +1,7 @@
 import { dispatch, type PluginInvocation, type PluginOutcome } from "../cni/skeleton.js";
 import type { BackgroundTasks } from "../common/background-tasks.js";
 import type { Kernel } from "../kernel/api.js";
+import { NftSession } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
 import { createIpamPlugin } from "./strata-ipam/plugin.js";
@@ -22,6 +23,8 @@ export function composePlugins(
     delegates: { inProcess: { "strata-ipam": ipam } },
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
+    // A resident process (it has background tasks) keeps one nft session for the source guard.
+    nft: opts.background ? new NftSession().run : undefined,
   });
   return {
     strata: (inv) => dispatch(strata, inv),

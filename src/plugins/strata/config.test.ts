@@ -12,6 +12,8 @@ describe("strata plugin configuration", () => {
     assert.equal(c.bridge, "cni0");
     assert.equal(c.isGateway, true);
     assert.equal(c.mtu, undefined);
+    assert.equal(c.antiSpoofing, true, "anti-spoofing is on unless switched off");
+    assert.equal(parseStrataConfig({ ipam, antiSpoofing: false }).antiSpoofing, false);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
@@ -26,6 +28,7 @@ describe("strata plugin configuration", () => {
     ["ipam type missing", { ipam: { ranges: [] } }, /ipam/],
     ["ipam not an object", { ipam: "host-local" }, /ipam/],
     ["isGateway not boolean", { isGateway: "yes", ipam }, /isGateway/],
+    ["antiSpoofing not boolean", { antiSpoofing: "off", ipam }, /antiSpoofing/],
     ["vethPrefix too long", { vethPrefix: "verylongprefix", ipam }, /vethPrefix/],
   ];
   for (const [name, raw, field] of bad) {

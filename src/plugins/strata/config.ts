@@ -13,6 +13,11 @@ export interface StrataConfig {
   readonly mtu?: number;
   /** Host-side veth names are this prefix plus a hash of container id and ifname (≤ 15 chars). */
   readonly vethPrefix: string;
+  /**
+   * Drop packets a pod sends from an address that is not its own (nftables in the node's
+   * namespace, source-guard-plan.ts). On by default; off only for pods that must route for others.
+   */
+  readonly antiSpoofing: boolean;
   readonly ipam: Readonly<Record<string, unknown>> & { readonly type: string };
 }
 
@@ -29,6 +34,7 @@ const schema = z
       .string()
       .regex(/^[a-z][a-z0-9]{0,6}$/, "must be 1-7 lowercase letters/digits starting with a letter")
       .default("veth"),
+    antiSpoofing: z.boolean().default(true),
     ipam: z.looseObject(
       { type: z.string().min(1, 'needs a "type"') },
       { error: 'an "ipam" section is required' },
@@ -54,6 +60,7 @@ export function parseStrataConfig(raw: Readonly<Record<string, unknown>>): Strat
     isDefaultGateway: c.isDefaultGateway,
     mtu: c.mtu,
     vethPrefix: c.vethPrefix,
+    antiSpoofing: c.antiSpoofing,
     ipam: c.ipam as StrataConfig["ipam"],
   };
 }

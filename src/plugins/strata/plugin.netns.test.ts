@@ -191,6 +191,73 @@ describe("strata plugin in real namespaces", () => {
     assert.equal(sandbox.reservations("t-bridge").length, 0, "GC released the leaked address");
   });
 
+  for (const mode of ["bridge", "routed"] as const) {
+    test(`${mode} mode: ADD onto an existing interface returns code 4 naming CNI_IFNAME and touches nothing`, async () => {
+      const rt = sandbox.runtime(host, { STRATA_NO_AGENT: "1" });
+      const l = list(sandbox, mode);
+      const network = `t-${mode}`;
+      const pod = nss.create(`twice${mode[0]}`);
+      const att = { containerId: `c-twice-${mode}`, netns: nss.path(pod), ifName: "eth0" };
+      const res = (await addNetworkList(l, att, rt)) as AddResult;
+      // A chained plugin's changes (stand-ins: an extra address, a sysctl) must survive.
+      execFileSync("ip", ["-n", pod, "addr", "add", "192.0.2.77/32", "dev", "eth0"]);
+      execFileSync("ip", ["netns", "exec", pod, "sysctl", "-qw", "net.ipv4.conf.eth0.arp_notify=1"]);
+      type LinkJson = { ifindex: number; address: string };
+      const podLink = () => ipJson<LinkJson[]>(pod, ["link", "show", "eth0"])[0];
+      const hostVeth = res.interfaces.find((i) => !i.sandbox && i.name.startsWith("veth"))?.name ?? "";
+      const state = () => ({
+        pod: podLink(),
+        host: ipJson<LinkJson[]>(host, ["link", "show", hostVeth])[0],
+        podAddrs: ipJson<{ addr_info: { local: string }[] }[]>(pod, [
+          "addr",
+          "show",
+          "eth0",
+        ])[0]?.addr_info.map((a) => a.local),
+        reservations: sandbox.reservations(network).sort(),
+        guard: execFileSync(
+          "ip",
+          [
+            "netns",
+            "exec",
+            host,
+            "nft",
+            "list",
+            "table",
+            mode === "bridge" ? "bridge" : "inet",
+            "strata-antispoof",
+          ],
+          { encoding: "utf8" },
+        ),
+        arpNotify: execFileSync(
+          "ip",
+          ["netns", "exec", pod, "sysctl", "-n", "net.ipv4.conf.eth0.arp_notify"],
+          {
+            encoding: "utf8",
+          },
+        ).trim(),
+      });
+      const before = state();
+      assert.ok(before.guard.includes(addrOf(res)), "the pod's address is guarded");
+      const codeOf = (p: Promise<unknown>) =>
+        p.then(
+          () => assert.fail("ADD must fail"),
+          (err: Error & { cniCode?: number }) => {
+            assert.match(err.message, /CNI_IFNAME eth0 already exists/);
+            return err.cniCode;
+          },
+        );
+      // The same attachment again (a runtime retrying ADD)...
+      assert.equal(await codeOf(addNetworkList(l, att, rt)), 4);
+      assert.deepEqual(state(), before, "no delete/recreate: same ifindex and MAC, addresses, IPAM, guard");
+      // ...and another container's ADD that names an interface this pod already has.
+      assert.equal(await codeOf(addNetworkList(l, { ...att, containerId: "c-twice-other" }, rt)), 4);
+      assert.deepEqual(state(), before, "the intruding ADD undid only its own reservation");
+      assert.ok(canPing(pod, mode === "bridge" ? "10.61.0.1" : "192.168.77.2"), "the pod still works");
+      await delNetworkList(l, att, rt, res);
+      assert.equal(sandbox.reservations(network).length, 0);
+    });
+  }
+
   test("VERSION, STATUS (ok, and code 50 when the IPAM store is unusable), and a 0.4.0 result", async () => {
     const rt = sandbox.runtime(host, { STRATA_NO_AGENT: "1" });
     const version = await runPlugin("strata", "VERSION", '{"cniVersion":"1.1.0"}', {}, rt);

@@ -7,10 +7,13 @@ import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
+import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import { pathExists } from "../../process/run-program.js";
 import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
 import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
+import { SourceGuard } from "./source-guard.js";
+import { guardFamily, type PortSources, portSources } from "./source-guard-plan.js";
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
@@ -23,6 +26,8 @@ export interface StrataPluginDeps {
    * for a pending deletion. Standalone processes delete synchronously.
    */
   readonly background?: BackgroundTasks;
+  /** Resident mode: a long-lived `nft -i` for the source guard's writes (see nft-session.ts). */
+  readonly nft?: NftScriptRunner;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
 }
@@ -31,6 +36,30 @@ type Req = CniRequest<StrataConfig>;
 
 /** Where the plugin runs is the node's namespace: the host side of every veth lives there. */
 const hostNs: Netns = currentNetns;
+
+/**
+ * CNI 1.1.0, ADD: "If an interface of the requested name already exists in the container, the
+ * CNI plugin MUST return with an error." Code 4 (invalid necessary environment variables): the
+ * configuration is fine, CNI_IFNAME names an interface that is taken, and the spec's text for code
+ * 4 asks the message to name the variable. `liveAttachment`: the interface is this very
+ * attachment's (its host veth exists), so what IPAM and the guard hold belongs to a running pod
+ * and must not be undone.
+ */
+class InterfaceExistsError extends CniError {
+  constructor(
+    ifName: string,
+    netns: string,
+    readonly liveAttachment: boolean,
+  ) {
+    super(
+      CniErrorCode.InvalidEnvironment,
+      `CNI_IFNAME ${ifName} already exists in ${netns}`,
+      liveAttachment
+        ? "this attachment is already set up and was left untouched; DEL it before adding it again"
+        : "another interface has this name: choose another CNI_IFNAME",
+    );
+  }
+}
 
 function kernelToCni(err: unknown, what: string): CniError {
   if (err instanceof CniError) return err;
@@ -53,6 +82,7 @@ function kernelToCni(err: unknown, what: string): CniError {
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
   const { kernel } = deps;
+  const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();
   const stdinOf = (req: Req) => JSON.stringify(req.raw);
@@ -68,6 +98,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
   async function wireLink(
     plan: LinkPlan,
     req: Req,
+    link: { hostVeth: string; podNetns: Netns },
     undo: UndoStack,
     deleteVeth: () => Promise<void>,
   ): Promise<void> {
@@ -88,20 +119,25 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
           // Shared state vanished under us (someone deleted the bridge): forget it, re-apply all.
           if (vethCreated) await deleteVeth();
           sharedApplied.delete(sharedKey);
-          return wireLink(plan, req, undo, deleteVeth);
-        }
-        if (attempt === 0 && failedAt === vethIndex && isKernelError(err, "exists")) {
-          // A crashed ADD of this attachment may have left its host end: remove it and go again.
-          await deleteVeth();
-          continue;
+          return wireLink(plan, req, link, undo, deleteVeth);
         }
         if (vethCreated) undo.push("delete veth pair", deleteVeth);
         if (failedAt === vethIndex && isKernelError(err, "exists")) {
-          throw new CniError(
-            CniErrorCode.InvalidEnvironment,
-            `interface ${req.ifName} already exists in ${req.netns}`,
-            "choose another CNI_IFNAME or DEL the previous attachment first",
-          );
+          // Either name may be taken: the pod's interface, or our host end. Only look on this path.
+          const [podIf, hostIf] = await Promise.all([
+            kernel.link(link.podNetns, req.ifName).catch(() => undefined),
+            kernel.link(hostNs, link.hostVeth).catch(() => undefined),
+          ]);
+          if (!podIf && attempt === 0) {
+            // A host end without its pod end (left by a crashed ADD into a namespace since gone):
+            // the name is this attachment's, so remove it and go again.
+            await deleteVeth();
+            continue;
+          }
+          if (podIf) {
+            const live = hostIf !== undefined && (hostIf.peerIndex ?? podIf.index) === podIf.index;
+            throw new InterfaceExistsError(req.ifName, req.netns, live);
+          }
         }
         throw kernelToCni(err, "wiring the veth pair");
       }
@@ -146,19 +182,46 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
     const linkInput = { ...link, podIfName: req.ifName, podMac, podNetns };
     const deleteVeth = () => kernel.apply(hostNs, [{ op: "link.delete", name: hostVeth, ifPresent: true }]);
     const undo = new UndoStack();
+    const family = guardFamily(c.mode);
     try {
       await deps.background?.settled(hostVeth);
-      // IPAM and the address-free wiring run together; each registers its own undo when it succeeds.
-      const [ipamOutcome, linkOutcome] = await Promise.allSettled([
-        delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates).then((r) => {
+      // IPAM and the address-free wiring run together. The guard follows IPAM (it needs the
+      // addresses) while the veth is still being made, so it costs no time of its own when nft is
+      // not slower than the link batch; and it is in place before the pod's interface comes up.
+      const ipamStep = delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates);
+      const guardStep: Promise<PortSources | undefined> = c.antiSpoofing
+        ? ipamStep.then(async (r) => {
+            const sources = portSources(
+              hostVeth,
+              (r.ips ?? []).map((ip) => ip.address),
+            );
+            await guard.allow(family, sources);
+            return sources;
+          })
+        : Promise.resolve(undefined);
+      const linkStep = wireLink(planLink(linkInput), req, { hostVeth, podNetns }, undo, deleteVeth);
+      const [ipamOutcome, guardOutcome, linkOutcome] = await Promise.allSettled([
+        ipamStep,
+        guardStep,
+        linkStep,
+      ]);
+      const exists =
+        linkOutcome.status === "rejected" && linkOutcome.reason instanceof InterfaceExistsError
+          ? linkOutcome.reason
+          : undefined;
+      // ADD of a live attachment: IPAM handed back what the pod holds and the guard re-added what
+      // was there; undoing either would cut a running pod off. Otherwise each step undoes itself.
+      if (!exists?.liveAttachment) {
+        if (ipamOutcome.status === "fulfilled")
           undo.push("release IPAM addresses", async () => {
             await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
           });
-          return r;
-        }),
-        wireLink(planLink(linkInput), req, undo, deleteVeth),
-      ]);
+        const sources = guardOutcome.status === "fulfilled" ? guardOutcome.value : undefined;
+        if (sources) undo.push("remove anti-spoofing elements", () => guard.revoke(family, sources));
+      }
+      if (exists) throw exists;
       if (ipamOutcome.status === "rejected") throw ipamOutcome.reason;
+      if (guardOutcome.status === "rejected") throw guardOutcome.reason;
       if (linkOutcome.status === "rejected") throw linkOutcome.reason;
       const ipam = ipamOutcome.value;
       // IPAM and the veth run in parallel, so both crash points sit here: either name leaves an
@@ -217,21 +280,36 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
     )?.name;
     const names = [...new Set([hostVeth, ...(fromPrev ? [fromPrev] : [])])];
     const remove = (name: string) => kernel.apply(hostNs, [{ op: "link.delete", name, ifPresent: true }]);
+    // The guard's elements go after the link (no port, no traffic to guard): what ADD allowed when
+    // that is known (prevResult, or this agent made them), else what the table holds for the name,
+    // so DEL needs no prevResult and finds nothing to do the second time.
+    const family = guardFamily(c.mode);
+    const known = req.prevResult?.ips
+      ? portSources(
+          hostVeth,
+          req.prevResult.ips.map((ip) => ip.address),
+        )
+      : undefined;
+    const forget = (name: string) => (c.antiSpoofing ? guard.forget(family, name, known) : Promise.resolve());
     try {
       // Cut the pod off first; deleting the host end deletes the pair, wherever the pod end is.
       for (const name of names) {
         if (!deps.background) {
           await remove(name);
+          await forget(name);
           continue;
         }
         await deps.background.settled(name);
+        let present = true;
         try {
           await kernel.apply(hostNs, [{ op: "link.set", name, up: false }]);
         } catch (err) {
-          if (isKernelError(err, "not-found")) continue; // already gone
-          throw err;
+          if (!isKernelError(err, "not-found")) throw err;
+          present = false; // already gone; its elements may not be
         }
-        deps.background.run(name, () => remove(name));
+        // Same key as the link: an ADD of this attachment waits for both.
+        if (present) deps.background.run(name, () => remove(name));
+        deps.background.run(name, () => forget(name));
       }
     } catch (err) {
       throw kernelToCni(err, "DEL");
@@ -273,10 +351,35 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       const dst = r.dst === "0.0.0.0/0" || r.dst === "::/0" ? "default" : r.dst;
       if (!routes.some((x) => x.dst === dst || x.dst === r.dst)) throw fail(`route to ${r.dst} is missing`);
     }
+    if (c.antiSpoofing) {
+      const want = portSources(
+        hostVeth,
+        (prev.ips ?? []).map((ip) => ip.address),
+      );
+      const table = await guard.read(guardFamily(c.mode));
+      const have = table?.sources.get(hostVeth);
+      if (!table?.ports.has(hostVeth)) throw fail(`anti-spoofing does not guard ${hostVeth}`);
+      for (const a of [...want.v4, ...want.v6]) {
+        if (![...(have?.v4 ?? []), ...(have?.v6 ?? [])].includes(a))
+          throw fail(`anti-spoofing does not allow ${a} from ${hostVeth}`);
+      }
+    }
   }
 
   async function gc(req: Req): Promise<void> {
-    await runDelegate(req.config.ipam.type, "GC", req, stdinOf(req), deps.delegates);
+    const c = req.config;
+    await runDelegate(c.ipam.type, "GC", req, stdinOf(req), deps.delegates);
+    if (c.antiSpoofing) {
+      // Elements of pods that are gone: not a live link here, not an attachment the runtime keeps.
+      const keep = new Set(
+        req.validAttachments.map((a) => hostVethName(c.vethPrefix, a.containerID, a.ifname)),
+      );
+      try {
+        await guard.collectGarbage(guardFamily(c.mode), keep);
+      } catch (err) {
+        throw kernelToCni(err, "GC of anti-spoofing elements");
+      }
+    }
   }
 
   async function status(req: Req): Promise<void> {

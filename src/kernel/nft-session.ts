@@ -1,0 +1,107 @@
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
+import type { ExecResult } from "./api.js";
+
+/** Runs one nftables script (one transaction) and reports nft's exit status and stderr. */
+export type NftScriptRunner = (lines: readonly string[]) => Promise<ExecResult>;
+
+/**
+ * A resident `nft -i` for a long-lived process (the agent): each script is one line, so one
+ * transaction, with no process start or library loading per call. Measured on the shared 2-core
+ * machine under load: a spawned `nft -f` with one element took ~55 ms and an `ip -batch` ~38 ms,
+ * a script through the session ~1.5 ms (with 0, 200 and 1,000 elements in the set alike).
+ *
+ * nft answers successful commands with nothing, so each script is followed by a sentinel that
+ * always fails with a numbered message (`list table inet strata-sync-N`): everything on stderr
+ * before that message is the script's own error. Scripts run one at a time. Runs in the caller's
+ * network namespace (the agent's, which is the node's).
+ */
+export class NftSession {
+  #proc: ChildProcessByStdio<Writable, null, Readable> | undefined;
+  #stderr = "";
+  #seq = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+  #wake: (() => void) | undefined;
+
+  /** `argv`: how to start nft (tests prefix `ip netns exec NS`); `-i` is appended. */
+  constructor(
+    private readonly argv: readonly string[] = ["nft"],
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  readonly run: NftScriptRunner = (lines) => {
+    const job = this.#tail.then(() => this.#runOne(lines));
+    this.#tail = job.catch(() => undefined);
+    return job;
+  };
+
+  /** The running nft's pid (tests). */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  close(): void {
+    this.#proc?.stdin.end();
+    this.#proc = undefined;
+  }
+
+  #start(): ChildProcessByStdio<Writable, null, Readable> {
+    const proc = spawn(this.argv[0] as string, [...this.argv.slice(1), "-i"], {
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+    proc.stderr.setEncoding("utf8").on("data", (d: string) => {
+      this.#stderr += d;
+      this.#wake?.();
+    });
+    const gone = () => {
+      if (this.#proc === proc) this.#proc = undefined;
+      this.#wake?.();
+    };
+    proc.on("exit", gone);
+    proc.on("error", (err) => {
+      this.#stderr += `\nnft could not be started: ${err.message}\n`;
+      gone();
+    });
+    proc.stdin.on("error", gone);
+    // The session must never keep a stopping process alive; EOF on stdin ends nft.
+    proc.unref();
+    (proc.stdin as unknown as { unref?: () => void }).unref?.();
+    (proc.stderr as unknown as { unref?: () => void }).unref?.();
+    this.#proc = proc;
+    return proc;
+  }
+
+  async #runOne(lines: readonly string[]): Promise<ExecResult> {
+    const proc = this.#proc ?? this.#start();
+    const marker = `strata-sync-${++this.#seq}`;
+    proc.stdin.write(`${lines.join("; ")}\nlist table inet ${marker}\n`);
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const at = this.#stderr.search(new RegExp(`^.*${marker}.*$`, "m"));
+      if (at >= 0) {
+        const before = this.#stderr.slice(0, at);
+        this.#stderr = this.#stderr.slice(at).replace(/^.*\n?/, "");
+        // Drop the sentinel's own "Error: ..." line that precedes the echoed command, and caret
+        // lines (nft underlines the failing part; a sentinel's may arrive after its message).
+        const own = before
+          .replace(/Error:[^\n]*\n$/, "")
+          .split("\n")
+          .filter((l) => !/^[\s^~]*$/.test(l))
+          .join("\n");
+        return { code: own ? 1 : 0, stdout: "", stderr: own };
+      }
+      if (!this.#proc || Date.now() > deadline) {
+        this.#proc?.kill("SIGKILL");
+        this.#proc = undefined;
+        const stderr = this.#stderr.trim() || "nft -i stopped answering";
+        this.#stderr = "";
+        return { code: 1, stdout: "", stderr };
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        setTimeout(resolve, 50); // keeps the loop alive while a script is in flight
+      });
+      this.#wake = undefined;
+    }
+  }
+}
