@@ -26,6 +26,13 @@ const opt = (name: string, dflt: number) => {
 };
 const iterations = opt("--iterations", 40);
 const concurrency = opt("--concurrency", 20);
+/**
+ * `--baseline DIR`: an earlier Strata checkout, built (e.g. a worktree of the commit before a
+ * change), measured through its own shim and agent in the same run, so a change's cost is a ratio.
+ */
+const baselineDir = args.includes("--baseline")
+  ? resolve(String(args[args.indexOf("--baseline") + 1]))
+  : undefined;
 /** `--only agent`: measure only flavours whose label contains this (the reference always runs). */
 const only = args.includes("--only") ? String(args[args.indexOf("--only") + 1]) : undefined;
 
@@ -33,6 +40,8 @@ interface Flavour {
   readonly label: string;
   readonly list: ConfList;
   readonly env?: Record<string, string>;
+  /** Where this flavour's plugins are (default: this checkout's). */
+  readonly cniPath?: string[];
 }
 
 function sh(cmd: string, argv: string[]): void {
@@ -85,7 +94,7 @@ async function measure(
 ): Promise<{ add: number[]; del: number[]; wallAdd: number; wallDel: number }> {
   const plugin = f.list.plugins[0] as Record<string, unknown>;
   const type = String(plugin.type);
-  const opts = { cniPath, env: f.env };
+  const opts = { cniPath: f.cniPath ?? cniPath, env: f.env };
   const add: number[] = [];
   const del: number[] = [];
   const one = async (pod: string, cmd: "ADD" | "DEL", into: number[]) => {
@@ -109,14 +118,15 @@ async function measure(
   return { add, del, wallAdd, wallDel };
 }
 
-async function startAgent(): Promise<ChildProcess> {
-  const agent = spawn(process.execPath, [join(root, "bin/strata.js"), "agent", "--log-level", "warn"], {
+/** Start a checkout's agent; `listening` is what `ss -xl` shows once it serves (its socket). */
+async function startAgent(checkout = root, listening = defaultCniSocketDir): Promise<ChildProcess> {
+  const agent = spawn(process.execPath, [join(checkout, "bin/strata.js"), "agent", "--log-level", "warn"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   for (let i = 0; i < 100; i++) {
     if (
       execFileSync("ss", ["-xlnH"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
-        defaultCniSocketDir,
+        listening,
       )
     )
       return agent;
@@ -176,11 +186,40 @@ async function inner(): Promise<void> {
     },
   });
   const agentLabel = "strata via agent (shim)";
+  const baselineLabel = "baseline via its agent";
+  // The baseline checkout's own plugins in a bin dir of their own (its shim finds its own agent).
+  const baselineBin = join(work, "baseline-bin");
+  if (baselineDir)
+    await installCniPlugins({
+      dir: baselineBin,
+      types: pluginTypes,
+      shimPath: join(baselineDir, "dist/shim/strata-cni-shim"),
+      nodePath: process.execPath,
+      entryDir: join(baselineDir, "dist/src/plugins"),
+    });
+  const baseline: Flavour = {
+    label: baselineLabel,
+    cniPath: [baselineBin, "/usr/lib/cni"],
+    list: {
+      cniVersion: "1.0.0",
+      name: "bench-baseline",
+      plugins: [
+        {
+          type: "strata",
+          mode: "bridge",
+          bridge: "cni-base",
+          ipam: { type: "strata-ipam", ranges: [[{ subnet: "10.42.0.0/16" }]], dataDir: join(work, "base") },
+        },
+      ],
+    },
+  };
   const standaloneLabel = "strata standalone (no agent)";
   const count = Math.max(iterations, concurrency);
   const pods = Array.from({ length: count }, (_, i) => `${podPrefix}${i}`);
   for (const p of pods) sh("ip", ["netns", "add", p]);
   const agent = await startAgent();
+  // An agent of before the CNI-entry change listened on the abstract name @strata-cni.
+  const baselineAgent = baselineDir ? await startAgent(baselineDir, "@strata-cni") : undefined;
   const rows: {
     label: string;
     mode: string;
@@ -196,6 +235,7 @@ async function inner(): Promise<void> {
       strata(noGuard(agentLabel), undefined, false),
       strata(standaloneLabel, { STRATA_NO_AGENT: "1" }),
       strata(noGuard(standaloneLabel), { STRATA_NO_AGENT: "1" }, false),
+      ...(baselineDir ? [baseline] : []),
     ].filter((f) => f === reference || !only || f.label.includes(only));
     // Warm-up: page cache, bridge creation, first-use costs, for every flavour.
     for (const f of flavours) await measure(f, cniPath, pods.slice(0, 3), 1);
@@ -230,6 +270,7 @@ async function inner(): Promise<void> {
     }
   } finally {
     agent.kill("SIGTERM");
+    baselineAgent?.kill("SIGTERM");
     rmSync(work, { recursive: true, force: true });
   }
   const ref = (mode: string) => rows.find((r) => r.label === reference.label && r.mode === mode);
@@ -256,6 +297,19 @@ async function inner(): Promise<void> {
       if (!off) continue;
       console.log(
         `${label.padEnd(30)} ${r.mode.padEnd(14)} ADD ${fmt(median(r.add))} / ${fmt(median(off.add))} = ${(median(r.add) / median(off.add)).toFixed(3)}×   DEL ${fmt(median(r.del))} / ${fmt(median(off.del))} = ${(median(r.del) / median(off.del)).toFixed(3)}×`,
+      );
+    }
+  }
+  if (!baselineDir) return;
+  // The whole change against the baseline build: every new check (entry, source guard), and the
+  // entry checks alone (this build with the guard off).
+  console.log("\nagainst the baseline build (median this build / median baseline, same run)");
+  for (const label of [agentLabel, noGuard(agentLabel)]) {
+    for (const r of rows.filter((x) => x.label === label)) {
+      const b = rows.find((x) => x.label === baselineLabel && x.mode === r.mode);
+      if (!b) continue;
+      console.log(
+        `${label.padEnd(30)} ${r.mode.padEnd(14)} ADD ${fmt(median(r.add))} / ${fmt(median(b.add))} = ${(median(r.add) / median(b.add)).toFixed(3)}×   DEL ${fmt(median(r.del))} / ${fmt(median(b.del))} = ${(median(r.del) / median(b.del)).toFixed(3)}×`,
       );
     }
   }
