@@ -49,7 +49,11 @@ function sh(cmd: string, argv: string[]): void {
 }
 
 function cleanupNamespaces(): void {
-  const list = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+  // `ip netns list` complains on stderr about namespaces deleted while it lists them.
+  const list = execFileSync("ip", ["netns", "list"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   for (const line of list.split("\n")) {
     const name = line.split(" ")[0];
     if (name?.startsWith("strata-b-cni-")) sh("ip", ["netns", "del", name]);
@@ -119,10 +123,13 @@ async function measure(
 }
 
 /** Start a checkout's agent; `listening` is what `ss -xl` shows once it serves (its socket). */
-async function startAgent(checkout = root, listening = defaultCniSocketDir): Promise<ChildProcess> {
-  const agent = spawn(process.execPath, [join(checkout, "bin/strata.js"), "agent", "--log-level", "warn"], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+async function startAgent(
+  checkout = root,
+  listening = defaultCniSocketDir,
+  healthPort = "9947",
+): Promise<ChildProcess> {
+  const argv = [join(checkout, "bin/strata.js"), "agent", "--log-level", "warn", "--health-port", healthPort];
+  const agent = spawn(process.execPath, argv, { stdio: ["ignore", "ignore", "inherit"] });
   for (let i = 0; i < 100; i++) {
     if (
       execFileSync("ss", ["-xlnH"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
@@ -219,7 +226,7 @@ async function inner(): Promise<void> {
   for (const p of pods) sh("ip", ["netns", "add", p]);
   const agent = await startAgent();
   // An agent of before the CNI-entry change listened on the abstract name @strata-cni.
-  const baselineAgent = baselineDir ? await startAgent(baselineDir, "@strata-cni") : undefined;
+  const baselineAgent = baselineDir ? await startAgent(baselineDir, "@strata-cni", "9948") : undefined;
   const rows: {
     label: string;
     mode: string;
