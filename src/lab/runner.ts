@@ -8,7 +8,7 @@ import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
-import { type EtcdPki, makeEtcdPki } from "../datastore/etcd/pki.js";
+import { type EtcdPki, etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
@@ -167,13 +167,7 @@ export async function labUp(
         "http://127.0.0.1:2380",
         "--initial-cluster",
         "lab=http://127.0.0.1:2380",
-        "--client-cert-auth",
-        "--trusted-ca-file",
-        pki.ca,
-        "--cert-file",
-        pki.serverCert,
-        "--key-file",
-        pki.serverKey,
+        ...etcdServerTlsArgs(pki),
       ];
       const pid = daemon(datastoreArgv, join(labDir, "etcd.log"));
       await waitFor(

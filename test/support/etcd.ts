@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type EtcdPki, makeEtcdPki } from "../../src/datastore/etcd/pki.js";
+import { type EtcdPki, etcdServerTlsArgs, makeEtcdPki } from "../../src/datastore/etcd/pki.js";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,17 +33,7 @@ export async function startEtcd(opts: { tls?: boolean } = {}): Promise<EtcdProce
   const peer = await freePort();
   const endpoint = `${opts.tls ? "https" : "http"}://127.0.0.1:${client}`;
   const pki = opts.tls ? await makeEtcdPki(join(dir, "pki"), { serverIps: ["127.0.0.1"] }) : undefined;
-  const tlsArgs = pki
-    ? [
-        "--client-cert-auth",
-        "--trusted-ca-file",
-        pki.ca,
-        "--cert-file",
-        pki.serverCert,
-        "--key-file",
-        pki.serverKey,
-      ]
-    : [];
+  const tlsArgs = pki ? etcdServerTlsArgs(pki) : [];
   let proc: ChildProcess | undefined;
   const launch = async () => {
     proc = spawn(

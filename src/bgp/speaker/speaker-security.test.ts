@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
+import { loopbackSpeakers, type SpeakerHarness } from "../../../test/support/loopback-speakers.js";
 import { eventually } from "../../common/eventually.js";
 import { parsePrefixRange } from "../rib/prefix-list.js";
-import { BgpSpeaker, type PeerConfig, type SpeakerEvent, type SpeakerOptions } from "./speaker.js";
 import { tcpSecurityAvailable } from "./tcp-security.js";
 
 /**
@@ -11,43 +11,9 @@ import { tcpSecurityAvailable } from "./tcp-security.js";
  * it does between namespaces.
  */
 describe("BGP speaker: import policy, TCP-MD5, GTSM", () => {
-  const running: BgpSpeaker[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((s) => s.stop()));
-  });
-  interface Harness {
-    speaker: BgpSpeaker;
-    events: SpeakerEvent[];
-    routes: Map<string, string>;
-    address: string;
-  }
-  const make = async (n: number, o: Partial<SpeakerOptions> = {}): Promise<Harness> => {
-    const address = `127.0.0.${n}`;
-    const events: SpeakerEvent[] = [];
-    const routes = new Map<string, string>();
-    const speaker = new BgpSpeaker({
-      asn: 64512,
-      routerId: `10.0.1.${n}`,
-      holdTime: 9,
-      connectRetrySeconds: 0.2,
-      listen: { host: address, port: 0 },
-      localAddress: address,
-      onEvent: (e) => events.push(e),
-      onRoutes: (cs) => {
-        for (const c of cs) c.nextHop ? routes.set(c.prefix, c.nextHop) : routes.delete(c.prefix);
-      },
-      ...o,
-    });
-    running.push(speaker);
-    await speaker.start();
-    return { speaker, events, routes, address };
-  };
-  const peerOf = (h: Harness, extra: Partial<PeerConfig> = {}): PeerConfig => ({
-    address: h.address,
-    asn: 64512,
-    port: h.speaker.port,
-    ...extra,
-  });
+  const { make, peerOf, stopAll } = loopbackSpeakers("10.0.1");
+  afterEach(stopAll);
+  type Harness = SpeakerHarness;
   const session = (h: Harness) => h.speaker.sessions()[0];
   const key = (s: string) => new TextEncoder().encode(s);
 

@@ -1,51 +1,17 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
+import { loopbackSpeakers, type SpeakerHarness } from "../../../test/support/loopback-speakers.js";
 import { eventually } from "../../common/eventually.js";
-import { BgpSpeaker, type LearnedRouteChange, type SpeakerEvent, type SpeakerOptions } from "./speaker.js";
+import { BgpSpeaker, type LearnedRouteChange } from "./speaker.js";
 
 /**
  * Speakers in this process, talking over loopback (127.0.0.x: one address per speaker, so each
  * knows the other by address as on a real network). Sessions, collisions, reflection, limits.
  */
 describe("BGP speaker", () => {
-  const running: BgpSpeaker[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((s) => s.stop()));
-  });
-
-  interface Harness {
-    speaker: BgpSpeaker;
-    events: SpeakerEvent[];
-    routes: Map<string, string>;
-    address: string;
-  }
-  const make = async (n: number, o: Partial<SpeakerOptions> = {}): Promise<Harness> => {
-    const address = `127.0.0.${n}`;
-    const events: SpeakerEvent[] = [];
-    const routes = new Map<string, string>();
-    const speaker = new BgpSpeaker({
-      asn: 64512,
-      routerId: `10.0.0.${n}`,
-      holdTime: 9,
-      connectRetrySeconds: 0.2,
-      listen: { host: address, port: 0 },
-      localAddress: address,
-      onEvent: (e) => events.push(e),
-      onRoutes: (cs: readonly LearnedRouteChange[]) => {
-        for (const c of cs) c.nextHop ? routes.set(c.prefix, c.nextHop) : routes.delete(c.prefix);
-      },
-      ...o,
-    });
-    running.push(speaker);
-    await speaker.start();
-    return { speaker, events, routes, address };
-  };
-  const peerOf = (h: Harness, extra: object = {}) => ({
-    address: h.address,
-    asn: 64512,
-    port: h.speaker.port,
-    ...extra,
-  });
+  const { make, peerOf, stopAll, running } = loopbackSpeakers("10.0.0");
+  afterEach(stopAll);
+  type Harness = SpeakerHarness;
   const established = (h: Harness) => h.speaker.sessions().filter((s) => s.state === "Established").length;
 
   test("iBGP: routes flow both ways with NEXT_HOP set to the originator; withdrawals remove them", async () => {

@@ -17,6 +17,16 @@ export interface EtcdPki {
   readonly clientKey: string;
 }
 
+/** Pure: etcd's flags to serve https only, to clients with a certificate from this PKI's CA. */
+export function etcdServerTlsArgs(pki: EtcdPki): string[] {
+  return [
+    "--client-cert-auth",
+    ...["--trusted-ca-file", pki.ca],
+    ...["--cert-file", pki.serverCert],
+    ...["--key-file", pki.serverKey],
+  ];
+}
+
 export interface EtcdPkiOptions {
   /** Addresses the server certificate is valid for (its subjectAltName). */
   readonly serverIps: readonly string[];
