@@ -45,13 +45,23 @@ export function cmdlineArgv(cmdline: string): string[] {
   return parts;
 }
 
-/** The process with this PID as /proc shows it, or undefined when there is none (or it is a zombie being reaped). */
+/** Pure: has the process of this stat line ended (a zombie waiting to be reaped, or dead)? */
+export function statEnded(stat: string): boolean {
+  const state = stat.slice(stat.lastIndexOf(")") + 1).trim()[0];
+  return state === "Z" || state === "X";
+}
+
+/** The process with this PID as /proc shows it, or undefined when there is none (or it has ended and waits to be reaped). */
 export function observeProcess(pid: number): ObservedProcess | undefined {
   if (!Number.isInteger(pid) || pid <= 1) return undefined;
   try {
-    const startTime = statStartTime(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (statEnded(stat)) return undefined;
+    const startTime = statStartTime(stat);
     const argv = cmdlineArgv(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
-    return startTime ? { startTime, argv } : undefined;
+    // An empty command line: the process is exiting (its memory is gone already; it may sit in
+    // state D for a moment), or it is a kernel thread — never a lab process either way.
+    return startTime && argv.length > 0 ? { startTime, argv } : undefined;
   } catch {
     return undefined;
   }
