@@ -55,6 +55,11 @@ const refused: [string[], RegExp][] = [
     /^strata: --announce: /,
   ],
   [["demo", "--pods", "many"], /^strata: --pods: "many"/],
+  [["install-cni", "--dir", "/etc/hostname/x"], /^strata: --dir: \/etc\/hostname\/x: ENOTDIR on mkdir/],
+  [
+    ["datastore", "--socket", "/etc/hostname/s", "--dir", "/etc/hostname/d"],
+    /^strata: --dir: \/etc\/hostname\/d: ENOTDIR/,
+  ],
   [["lab", "bench", "--seconds", "-1"], /^strata: --seconds: /],
   [["lab", "up", "--nodes", "abc"], /^strata: --nodes: "abc"/],
   // Commander's own errors: its message, then help (not a stack trace), exit 2 all the same.

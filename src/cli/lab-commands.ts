@@ -88,9 +88,9 @@ async function interruptible(
     process.on(sig, handler);
     return [sig, handler] as const;
   });
-  const aborted = new Promise<void>((resolve) => ac.signal.addEventListener("abort", () => resolve()));
   try {
-    await Promise.race([body(ac.signal), aborted]);
+    // Awaited to the end: labUp stops at its next step, so nothing is built after the teardown.
+    await body(ac.signal);
   } catch (err) {
     if (!received) throw err;
   } finally {
@@ -99,6 +99,11 @@ async function interruptible(
   }
   if (received) process.exitCode = 128 + signalNumbers[received];
 }
+
+const whenAborted = (signal: AbortSignal) =>
+  new Promise<undefined>((resolve) =>
+    signal.addEventListener("abort", () => resolve(undefined), { once: true }),
+  );
 
 async function requireLab(): Promise<LabState> {
   const state = await readLabState();
@@ -223,7 +228,10 @@ export function registerLabCommands(program: Command): void {
         async (signal) => {
           const state = await labUp(kernel, spec, labPaths(), step, { signal });
           await printNodes(kernel, state);
-          process.exitCode = printChecks(await runChecks(kernel, state)) ? 0 : 1;
+          // The checks do not look at the signal: a signal ends the wait for them at once.
+          const results = await Promise.race([runChecks(kernel, state), whenAborted(signal)]);
+          signal.throwIfAborted();
+          process.exitCode = printChecks(results ?? []) ? 0 : 1;
         },
         !o.keep,
       );

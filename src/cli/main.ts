@@ -15,7 +15,7 @@ import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } f
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { registerLabCommands } from "./lab-commands.js";
-import { intInRange, UsageError } from "./options.js";
+import { intInRange, pathFlag, UsageError } from "./options.js";
 import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 
 const program = new Command();
@@ -31,13 +31,15 @@ program
   .description("put the CNI plugin executables (one per plugin type, named by type) into a directory")
   .requiredOption("--dir <dir>", "target directory, e.g. /opt/cni/bin")
   .action(async (o: { dir: string }) => {
-    const written = await installCniPlugins({
-      dir: o.dir,
-      types: pluginTypes,
-      shimPath,
-      nodePath: process.execPath,
-      entryDir: pluginEntryDir,
-    });
+    const written = await pathFlag("--dir", o.dir, () =>
+      installCniPlugins({
+        dir: o.dir,
+        types: pluginTypes,
+        shimPath,
+        nodePath: process.execPath,
+        entryDir: pluginEntryDir,
+      }),
+    );
     for (const f of written) console.log(f);
   });
 
@@ -159,8 +161,8 @@ program
   .requiredOption("--socket <path>", "socket path")
   .requiredOption("--dir <dir>", "directory of its log")
   .action(async (o: { socket: string; dir: string }) => {
-    const store = new EmbeddedStore({ dir: o.dir });
-    const server = await serveDatastore(store, o.socket);
+    const store = await pathFlag("--dir", o.dir, () => new EmbeddedStore({ dir: o.dir }));
+    const server = await pathFlag("--socket", o.socket, () => serveDatastore(store, o.socket));
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
     });

@@ -65,3 +65,23 @@ export function cidrValue(flag: string, value: string): string {
     throw new UsageError(flag, `"${value}" is not a prefix ADDRESS/LEN (e.g. 10.244.0.0/16)`);
   }
 }
+
+/** Node's error for a failed system call (ENOENT, EACCES, ENOTDIR, ...). */
+const isSystemError = (err: unknown): err is NodeJS.ErrnoException =>
+  err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && "syscall" in err;
+
+/**
+ * Run a step that uses the path a flag names (a directory to write, a socket to bind): a system
+ * error there is the flag's problem, a UsageError naming flag, path and errno (exit 2).
+ */
+export async function pathFlag<T>(flag: string, path: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isSystemError(err))
+      throw new UsageError(flag, `${path}: ${err.code} on ${err.syscall} (use a directory root can write)`, {
+        cause: err,
+      });
+    throw err;
+  }
+}
