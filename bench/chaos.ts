@@ -15,14 +15,16 @@
  * Never gates CI: prints figures and exits 0 (1 only when the lab cannot be built). Brings up the
  * lab, so run it under the lab lock:
  *   flock /tmp/strata-lab.lock node dist/bench/chaos.js [--cycles 200] [--nodes 3] [--pods 1]
- *     [--model vxlan] [--datastore embedded] [--seed N] [--keep]
+ *     [--model vxlan] [--datastore embedded] [--seed N] [--down-ms 200-1500] [--keep]
+ * --down-ms: how long a killed agent or datastore stays down (try 30000-30000 to outlast the
+ * lab's 10 s subnet lease).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { strataRouteProto } from "../src/agent/reconcile-plan.js";
 import { type LabFlags, parseLabFlags } from "../src/cli/lab-flags.js";
-import { intInRange } from "../src/cli/options.js";
+import { intInRange, UsageError } from "../src/cli/options.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../src/cni/runtime-client.js";
 import { contains } from "../src/common/cidr.js";
 import { describeError } from "../src/common/errors.js";
@@ -42,18 +44,40 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? (process.argv[i + 1] ?? "") : fallback;
 };
-const cycles = intInRange("--cycles", arg("--cycles", "200"), 1, 100_000);
-const seed = intInRange("--seed", arg("--seed", String(Date.now() % 1_000_000)), 0, 2 ** 31);
-const flags: LabFlags = {
-  model: arg("--model", "vxlan"),
-  nodes: arg("--nodes", "3"),
-  pods: arg("--pods", "1"),
-  underlay: arg("--underlay", "l2"),
-  datastore: arg("--datastore", "embedded"),
-  routeReflectors: "0",
-};
-const spec = parseLabFlags(flags);
-const keep = process.argv.includes("--keep");
+/** The bench's flags, checked before anything is touched (a bad one: one line, exit 2). */
+function readFlags() {
+  const cycles = intInRange("--cycles", arg("--cycles", "200"), 1, 100_000);
+  const seed = intInRange("--seed", arg("--seed", String(Date.now() % 1_000_000)), 0, 2 ** 31);
+  const flags: LabFlags = {
+    model: arg("--model", "vxlan"),
+    nodes: arg("--nodes", "3"),
+    pods: arg("--pods", "1"),
+    underlay: arg("--underlay", "l2"),
+    datastore: arg("--datastore", "embedded"),
+    routeReflectors: "0",
+  };
+  // How long a killed agent or datastore stays down: MIN-MAX milliseconds, drawn per fault.
+  const v = arg("--down-ms", "200-1500");
+  const m = /^(\d+)-(\d+)$/.exec(v);
+  if (!m || Number(m[1]) > Number(m[2]))
+    throw new UsageError("--down-ms", `"${v}" is not MIN-MAX milliseconds`);
+  return {
+    cycles,
+    seed,
+    spec: parseLabFlags(flags),
+    keep: process.argv.includes("--keep"),
+    downMin: Number(m[1]),
+    downMax: Number(m[2]),
+  };
+}
+let config: ReturnType<typeof readFlags>;
+try {
+  config = readFlags();
+} catch (e) {
+  console.error(`chaos: ${describeError(e)}`);
+  process.exit(2);
+}
+const { cycles, seed, spec, keep, downMin, downMax } = config;
 
 const kernel = createIproute2Kernel();
 const paths = {
@@ -203,7 +227,7 @@ async function fault(kind: FaultKind): Promise<void> {
   switch (kind) {
     case "agent kill -9":
       await stopRecordedProcess(current(), "agent", node, { kill: true });
-      await sleep(between(200, 1500));
+      await sleep(between(downMin, downMax));
       await restartAgent(node);
       return;
     case "agent kill -9 during CNI ADD":
@@ -215,7 +239,7 @@ async function fault(kind: FaultKind): Promise<void> {
       return;
     case "datastore kill -9 + restart":
       await stopRecordedProcess(current(), "datastore", undefined, { kill: true });
-      await sleep(between(300, 2000));
+      await sleep(between(downMin, downMax));
       await startRecordedProcess(current(), "datastore", undefined, kernel);
       return;
     case "no fault (baseline)":

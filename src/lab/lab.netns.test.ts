@@ -269,6 +269,7 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
 
   // SIGINT or SIGTERM while `lab up` builds: everything built so far goes, exit 128 + signal.
   const moments: [string, RegExp, "SIGINT" | "SIGTERM", string[]][] = [
+    ["before the datastore (namespaces being built)", /▸ building the l2 underlay/, "SIGTERM", []],
     ["while the datastore starts", /▸ starting the embedded datastore/, "SIGINT", []],
     [
       "after the agents started",
@@ -304,7 +305,7 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
       assert.equal(code, sig === "SIGINT" ? 130 : 143, stderr);
       assert.match(stderr, new RegExp(`${sig}: stopping; removing what was built`));
       // The processes started up to the signal were in the state file at that moment.
-      if (moment !== "while the datastore starts") {
+      if (moment.startsWith("after") || moment.startsWith("while pods")) {
         assert.equal(
           recorded.filter((p) => p.role === "agent" && p.running).length,
           2,
