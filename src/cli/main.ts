@@ -15,16 +15,18 @@ import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } f
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { registerLabCommands } from "./lab-commands.js";
-import { intInRange, pathFlag, UsageError } from "./options.js";
+import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
 import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 
 const program = new Command();
 program
   .name("strata")
   .description("Strata: Kubernetes pod networking (CNI plugins, node agent, lab of emulated nodes)")
-  .showHelpAfterError()
-  // Commander's own flag errors (unknown option, missing argument) exit 2 like ours (see the end).
-  .exitOverride();
+  .showHelpAfterError();
+
+// Commander's own flag errors (unknown option, missing argument) exit 2 like ours (see the end).
+// Set before any subcommand is made: each copies it.
+program.exitOverride();
 
 program
   .command("install-cni")
@@ -161,8 +163,8 @@ program
   .requiredOption("--socket <path>", "socket path")
   .requiredOption("--dir <dir>", "directory of its log")
   .action(async (o: { socket: string; dir: string }) => {
-    const store = await pathFlag("--dir", o.dir, () => new EmbeddedStore({ dir: o.dir }));
-    const server = await pathFlag("--socket", o.socket, () => serveDatastore(store, o.socket));
+    const store = new EmbeddedStore({ dir: o.dir });
+    const server = await serveDatastore(store, o.socket);
     await new Promise<void>((resolve) => {
       for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve());
     });
@@ -215,5 +217,11 @@ try {
   else if (err instanceof StrataError) {
     console.error(`strata: ${err.message}`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
+  }
+  // A system call that failed on a path (a directory that is a file, no permission): the path is
+  // the user's to fix too. STRATA_DEBUG=1 shows the stack.
+  else if (isPathError(err) && !process.env.STRATA_DEBUG) {
+    console.error(`strata: ${err.path}: ${err.code} on ${err.syscall}`);
+    process.exitCode = 1;
   } else throw err;
 }

@@ -70,6 +70,10 @@ export function cidrValue(flag: string, value: string): string {
 const isSystemError = (err: unknown): err is NodeJS.ErrnoException =>
   err instanceof Error && typeof (err as NodeJS.ErrnoException).code === "string" && "syscall" in err;
 
+/** A failed system call on a named path (mkdir, open, bind of a socket file, ...). */
+export const isPathError = (err: unknown): err is NodeJS.ErrnoException & { path: string } =>
+  isSystemError(err) && typeof err.path === "string";
+
 /**
  * Run a step that uses the path a flag names (a directory to write, a socket to bind): a system
  * error there is the flag's problem, a UsageError naming flag, path and errno (exit 2).
