@@ -8,6 +8,15 @@ import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
 import { type EtcdTlsFiles, loadEtcdTls } from "../datastore/etcd/etcd-tls.js";
+import {
+  cidrValue,
+  flagCheck,
+  intInRange,
+  ipv4Address,
+  portNumber,
+  positiveInt,
+  UsageError,
+} from "./options.js";
 
 export interface AgentCliOptions {
   logLevel: string;
@@ -39,25 +48,65 @@ export interface AgentCliOptions {
   bgpPasswordFile?: string;
 }
 
+/** The agent's numeric and prefix flags, checked before anything starts (a bad one: UsageError, exit 2). */
+export interface AgentFlagValues {
+  readonly healthPort: number;
+  readonly clusterCidr: string;
+  readonly subnetLen: number;
+  readonly leaseTtlSeconds: number;
+  readonly cniMaxRequests: number;
+  readonly cniReadTimeoutMs: number;
+}
+
+/** Pure: the agent flags that are numbers or prefixes, checked. */
+export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
+  const clusterCidr = cidrValue("--cluster-cidr", o.clusterCidr);
+  const clusterPrefix = Number(clusterCidr.split("/")[1]);
+  return {
+    // 0 turns the health server off.
+    healthPort: portNumber("--health-port", o.healthPort, true),
+    clusterCidr,
+    // A node's subnet lies inside the cluster's; /31 and /32 leave no room for pods and a gateway.
+    subnetLen: intInRange("--subnet-len", o.subnetLen, clusterPrefix, 30),
+    leaseTtlSeconds: positiveInt("--lease-ttl", o.leaseTtl),
+    cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
+    cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
+  };
+}
+
+export const backendNames = ["host-gw", "vxlan", "vxlan-crosssubnet", "bgp"] as const;
+
 /** The composition root of backends: registered here explicitly, by name. */
 export function createBackend(o: AgentCliOptions, node: string): Backend {
-  const vni = Number(o.vni);
-  const port = Number(o.vxlanPort);
+  if (!(backendNames as readonly string[]).includes(o.backend))
+    throw new UsageError("--backend", `"${o.backend}" is not one of ${backendNames.join(", ")}`);
+  // RFC 7348 §5: the VNI is 24 bits.
+  const vni = intInRange("--vni", o.vni, 1, 0xffffff);
+  const port = portNumber("--vxlan-port", o.vxlanPort);
   switch (o.backend) {
     case "bgp": {
+      const asn = intInRange("--bgp-asn", o.bgpAsn, 1, 0xffffffff);
+      // RFC 4271 §4.2: the hold time is 0 or at least 3 seconds.
+      const holdTime = intInRange("--bgp-hold", o.bgpHold, 0, 65535);
+      if (holdTime > 0 && holdTime < 3)
+        throw new UsageError("--bgp-hold", `"${o.bgpHold}" must be 0 or 3 to 65535`);
+      const clusterId = ipv4Address("--bgp-cluster-id", o.bgpClusterId);
       // Secrets are read and TCP-MD5 support checked here, before the agent leases anything.
-      const meshMd5Key = o.bgpPasswordFile ? readPasswordFile(o.bgpPasswordFile) : undefined;
-      if (meshMd5Key) checkProtection("mesh (--bgp-password-file)", { md5Key: meshMd5Key });
-      const external = o.bgpPeer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile));
-      for (const p of external) checkProtection(p.address, p);
+      const { meshMd5Key, external } = flagCheck(() => {
+        const meshMd5Key = o.bgpPasswordFile ? readPasswordFile(o.bgpPasswordFile) : undefined;
+        if (meshMd5Key) checkProtection("mesh (--bgp-password-file)", { md5Key: meshMd5Key });
+        const external = o.bgpPeer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile));
+        for (const p of external) checkProtection(p.address, p);
+        return { meshMd5Key, external };
+      });
       return new BgpBackend({
-        asn: Number(o.bgpAsn),
+        asn,
         mesh: o.bgpMesh,
         routeReflectors: o.bgpRouteReflectors?.split(",").filter(Boolean) ?? [],
         external,
         meshMd5Key,
-        clusterId: o.bgpClusterId,
-        holdTime: Number(o.bgpHold),
+        clusterId,
+        holdTime,
         connectRetrySeconds: 1,
         port: 179,
       });
@@ -69,16 +118,23 @@ export function createBackend(o: AgentCliOptions, node: string): Backend {
     case "vxlan-crosssubnet":
       return createVxlanBackend({ vni, port, directRouting: true, node });
     default:
-      throw new Error(`unknown backend "${o.backend}": use host-gw, vxlan, vxlan-crosssubnet or bgp`);
+      throw new UsageError("--backend", `"${o.backend}" is not one of ${backendNames.join(", ")}`);
   }
 }
 
 /** The datastore of `--datastore` (with `--etcd-ca/--etcd-cert/--etcd-key` for etcd over TLS). */
 export function openDatastore(url: string | undefined, etcdTls: EtcdTlsFiles = {}): Datastore {
-  if (url?.startsWith("embedded:")) return connectEmbedded(url.slice("embedded:".length));
+  if (url?.startsWith("embedded:") && url.length > "embedded:".length)
+    return flagCheck(() => connectEmbedded(url.slice("embedded:".length)));
   if (url?.startsWith("etcd:")) {
     const endpoints = url.slice("etcd:".length).split(",");
-    return connectEtcd(endpoints, loadEtcdTls(endpoints, etcdTls));
+    return connectEtcd(
+      endpoints,
+      flagCheck(() => loadEtcdTls(endpoints, etcdTls)),
+    );
   }
-  throw new Error("--datastore must be embedded:<socket path> or etcd:<https://host:port,...>");
+  throw new UsageError(
+    "--datastore",
+    `${url === undefined ? "missing" : `"${url}" is not embedded:<socket path> or etcd:<https://host:port,...>`} (needed with --node)`,
+  );
 }

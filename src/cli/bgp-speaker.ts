@@ -1,9 +1,19 @@
+import ipaddr from "ipaddr.js";
 import { KernelRouteInstaller } from "../bgp/speaker/kernel-routes.js";
 import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { BgpSpeaker } from "../bgp/speaker/speaker.js";
 import { readPasswordFile } from "../bgp/speaker/tcp-security.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import {
+  cidrValue,
+  flagCheck,
+  intInRange,
+  ipv4Address,
+  portNumber,
+  positiveInt,
+  UsageError,
+} from "./options.js";
 
 export interface BgpSpeakerCliOptions {
   asn: string;
@@ -26,17 +36,29 @@ export interface BgpSpeakerCliOptions {
  * periodic summary; with --install-routes learned routes go into this namespace's kernel.
  */
 export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
+  // Every flag is checked before the speaker starts (one line naming the flag, exit 2).
+  const asn = intInRange("--asn", o.asn, 1, 0xffffffff);
+  const routerId = ipv4Address("--router-id", o.routerId);
+  const clusterId = o.clusterId === undefined ? undefined : ipv4Address("--cluster-id", o.clusterId);
+  // RFC 4271 §4.2: the hold time is 0 or at least 3 seconds.
+  const holdTime = intInRange("--hold", o.hold, 0, 65535);
+  if (holdTime > 0 && holdTime < 3) throw new UsageError("--hold", `"${o.hold}" must be 0 or 3 to 65535`);
+  const connectRetrySeconds = positiveInt("--connect-retry", o.connectRetry);
+  const [host, port] = o.listen ? splitHostPort(o.listen) : [undefined, undefined];
+  const announce = (o.announce?.split(",").filter(Boolean) ?? []).map((p) => cidrValue("--announce", p));
+  if (o.nextHop !== undefined && !ipaddr.isValid(o.nextHop))
+    throw new UsageError("--next-hop", `"${o.nextHop}" is not an IP address`);
+  const peers = flagCheck(() => o.peer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile)));
   const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
   const installer = o.installRoutes
     ? new KernelRouteInstaller(createIproute2Kernel(), currentNetns, o.routeDev)
     : undefined;
-  const [host, port] = o.listen ? splitHostPort(o.listen) : [undefined, undefined];
   const speaker = new BgpSpeaker({
-    asn: Number(o.asn),
-    routerId: o.routerId,
-    clusterId: o.clusterId,
-    holdTime: Number(o.hold),
-    connectRetrySeconds: Number(o.connectRetry),
+    asn,
+    routerId,
+    clusterId,
+    holdTime,
+    connectRetrySeconds,
     listen: o.listen ? { host, port } : undefined,
     nextHop: o.nextHop,
     onEvent: (e) => print(e),
@@ -45,8 +67,8 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
       void installer?.apply(changes);
     },
   });
-  for (const p of o.announce?.split(",").filter(Boolean) ?? []) speaker.originate(p);
-  await speaker.start(o.peer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile)));
+  for (const p of announce) speaker.originate(p);
+  await speaker.start(peers);
   print({ event: "listening", port: speaker.port });
   const summary = setInterval(
     () =>
@@ -67,8 +89,12 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
   }
 }
 
-function splitHostPort(s: string): [string | undefined, number] {
+/** Pure: `--listen [HOST:]PORT`. */
+export function splitHostPort(s: string): [string | undefined, number] {
   const i = s.lastIndexOf(":");
-  if (i < 0) return [undefined, Number(s)];
-  return [s.slice(0, i) || undefined, Number(s.slice(i + 1))];
+  const host = i < 0 ? undefined : s.slice(0, i) || undefined;
+  if (host !== undefined && !ipaddr.isValid(host.replace(/^\[|\]$/g, "")))
+    throw new UsageError("--listen", `"${host}" is not an IP address (write [HOST:]PORT)`);
+  // 0: any free port (tests read the port from the "listening" line).
+  return [host, portNumber("--listen", i < 0 ? s : s.slice(i + 1), true)];
 }

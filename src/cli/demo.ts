@@ -8,6 +8,7 @@ import { addNetworkList, type ConfList, delNetworkList } from "../cni/runtime-cl
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { CommandError } from "./options.js";
 import { packageRoot, pluginEntryDir, shimPath } from "./paths.js";
 import { step } from "./progress.js";
 
@@ -78,7 +79,7 @@ async function startAgent(): Promise<ChildProcess> {
     await new Promise((res) => setTimeout(res, 50));
   }
   agent.kill();
-  throw new Error("the agent did not start listening within 5 s");
+  throw new CommandError("the demo's agent did not start listening within 5 s (is `npm run build` done?)");
 }
 
 export async function runDemo(opts: DemoOptions): Promise<boolean> {

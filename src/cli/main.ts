@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { pino } from "pino";
 import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { runAgent } from "../agent/run-agent.js";
@@ -10,22 +9,15 @@ import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { type RepairReport, repairStore } from "../datastore/embedded/repair.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
-import { type Kernel, namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../kernel/spawn-pool.js";
-import { countBgpSessions } from "../lab/bgp-status.js";
-import { type CheckResult, runChecks } from "../lab/check.js";
-import { benchLab } from "../lab/measure.js";
-import { type LabState, labDown, labUp, readLabState } from "../lab/runner.js";
-import { labModels } from "../lab/topology.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { type AgentCliOptions, createBackend, openDatastore } from "./agent-wiring.js";
+import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
-import { type LabFlags, parseLabFlags } from "./lab-flags.js";
-import { CommandError, positiveInt, UsageError } from "./options.js";
-import { packageRoot, pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
-import { step } from "./progress.js";
+import { registerLabCommands } from "./lab-commands.js";
+import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
+import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
 
 const program = new Command();
 program
@@ -35,18 +27,24 @@ program
   // A command's options count only before its subcommand (`datastore repair --dir` is repair's).
   .enablePositionalOptions();
 
+// Commander's own flag errors (unknown option, missing argument) exit 2 like ours (see the end).
+// Set before any subcommand is made: each copies it.
+program.exitOverride();
+
 program
   .command("install-cni")
   .description("put the CNI plugin executables (one per plugin type, named by type) into a directory")
   .requiredOption("--dir <dir>", "target directory, e.g. /opt/cni/bin")
   .action(async (o: { dir: string }) => {
-    const written = await installCniPlugins({
-      dir: o.dir,
-      types: pluginTypes,
-      shimPath,
-      nodePath: process.execPath,
-      entryDir: pluginEntryDir,
-    });
+    const written = await pathFlag("--dir", o.dir, () =>
+      installCniPlugins({
+        dir: o.dir,
+        types: pluginTypes,
+        shimPath,
+        nodePath: process.execPath,
+        entryDir: pluginEntryDir,
+      }),
+    );
     for (const f of written) console.log(f);
   });
 
@@ -109,8 +107,11 @@ program
     "bgp backend: TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
   )
   .action(async (o: AgentCliOptions) => {
-    // First: a datastore flag problem (no CA for https, an unreadable key, ...) stops the agent
+    // First every flag is checked (one line naming the flag, exit 2): a bad value, a datastore flag
+    // problem (no CA for https, an unreadable key, ...) or a backend's secret stops the agent
     // before anything starts.
+    const flags = checkAgentFlags(o);
+    const backend = o.node ? createBackend(o, o.node) : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
       : undefined;
@@ -128,23 +129,23 @@ program
         kernel: createIproute2Kernel({ runner: pool?.run }),
         logger,
         signal: ac.signal,
-        healthPort: Number(o.healthPort),
+        healthPort: flags.healthPort,
         cniBinDirs: o.cniBinDir.split(":").filter(Boolean),
         cniSocketDir: o.cniSocketDir,
         cniLimits: {
-          maxInFlight: positiveInt("--cni-max-requests", o.cniMaxRequests),
-          readTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
+          maxInFlight: flags.cniMaxRequests,
+          readTimeoutMs: flags.cniReadTimeoutMs,
         },
         cluster:
-          o.node && store
+          o.node && store && backend
             ? {
                 store,
                 node: o.node,
-                clusterCidr: o.clusterCidr,
-                subnetLen: Number(o.subnetLen),
+                clusterCidr: flags.clusterCidr,
+                subnetLen: flags.subnetLen,
                 underlayDev: o.underlayDev,
-                backend: createBackend(o, o.node),
-                leaseTtlSeconds: Number(o.leaseTtl),
+                backend,
+                leaseTtlSeconds: flags.leaseTtlSeconds,
                 resyncMs: 10_000,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
@@ -226,7 +227,8 @@ program
   .option("--keep", "leave the namespaces up (remove later with `strata demo --down`)")
   .option("--down", "only remove what an earlier demo left")
   .action(async (o: { pods: string; keep?: boolean; down?: boolean }) => {
-    const ok = await runDemo({ pods: Number(o.pods), keep: Boolean(o.keep), downOnly: Boolean(o.down) });
+    const pods = intInRange("--pods", o.pods, 1, 50);
+    const ok = await runDemo({ pods, keep: Boolean(o.keep), downOnly: Boolean(o.down) });
     process.exitCode = ok ? 0 : 1;
   });
 
@@ -252,136 +254,22 @@ program
   .option("--quiet", "no line per learned route")
   .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 
-const lab = program
-  .command("lab")
-  .description("an emulated multi-node cluster in network namespaces on this machine");
-const labPaths = () => ({
-  root: packageRoot,
-  cliScript: join(packageRoot, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath,
-  entryDir: pluginEntryDir,
-});
-const printChecks = (results: CheckResult[]): boolean => {
-  if (results.length === 0) {
-    console.log("no checks ran: the lab has no nodes or pods to check (is it up? `strata lab up`)");
-    return false;
-  }
-  console.log(`\n${"check".padEnd(26)} ${"from".padEnd(10)} ${"to".padEnd(28)} result`);
-  for (const r of results)
-    console.log(`${r.kind.padEnd(26)} ${r.from.padEnd(10)} ${r.to.padEnd(28)} ${r.ok ? "ok" : "FAIL"}`);
-  const failed = results.filter((r) => !r.ok).length;
-  console.log(
-    failed === 0
-      ? `\nall ${results.length} checks passed ✔`
-      : `\n${failed} of ${results.length} checks failed ✘`,
-  );
-  return failed === 0;
-};
-const printBgpSessions = async (kernel: Kernel, state: LabState) => {
-  const c = await countBgpSessions(kernel, state);
-  const each = c.ends.map(([n, k]) => `${n} ${k}`).join(" · ");
-  console.log(`BGP sessions (established, port 179): ${each} — ${c.total} in all, ${c.expected} expected`);
-};
-const labOptions = (c: Command) =>
-  c
-    .option("--model <model>", labModels.join(" | "), "vxlan")
-    .option("--nodes <n>", "number of nodes", "3")
-    .option("--pods <m>", "pods per node", "2")
-    .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
-    .option("--datastore <kind>", "embedded | etcd", "embedded")
-    .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0");
-type LabCli = LabFlags;
-const labSpec = parseLabFlags;
-labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
-  async (o: LabCli) => {
-    const kernel = createIproute2Kernel();
-    const state = await labUp(kernel, labSpec(o), labPaths(), step);
-    for (const n of state.nodes)
-      console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
-    if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
-  },
-);
-lab
-  .command("status")
-  .description("nodes, subnets, pods and agent health")
-  .action(async () => {
-    const state = await readLabState();
-    if (!state) {
-      console.log("no lab is up (strata lab up)");
-      return;
-    }
-    const kernel = createIproute2Kernel();
-    console.log(
-      `model ${state.spec.model}, underlay ${state.spec.underlay}, datastore ${state.spec.datastore}`,
-    );
-    for (const n of state.nodes) {
-      const h = await kernel.exec(namedNetns(n.ns), [
-        "python3",
-        "-c",
-        "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
-      ]);
-      console.log(
-        `${n.name} ${n.ip} ${n.subnet} agent pid ${n.pid}: ${h.code === 0 ? h.stdout.trim() : "not answering"}`,
-      );
-    }
-    for (const p of state.pods) console.log(`  pod ${p.name} on ${p.node}: ${p.ip}`);
-    if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
-  });
-lab
-  .command("check")
-  .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
-  .action(async () => {
-    const state = await readLabState();
-    if (!state) throw new CommandError("no lab is up (start one with `strata lab up`)");
-    process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
-  });
-lab
-  .command("bench")
-  .description("iperf3 throughput and ping latency per path type, the raw underlay measured in the same run")
-  .option("--seconds <s>", "iperf3 duration per path", "3")
-  .action(async (o: { seconds: string }) => {
-    const state = await readLabState();
-    if (!state) throw new CommandError("no lab is up (start one with `strata lab up`)");
-    const rows = await benchLab(createIproute2Kernel(), state, Number(o.seconds));
-    const raw = rows[0];
-    console.log(
-      `${"path".padEnd(28)} ${"from → to".padEnd(16)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)} ${"× raw".padStart(6)}`,
-    );
-    for (const r of rows) {
-      const ratio = raw && r !== raw ? (r.gbps / raw.gbps).toFixed(2) : "";
-      console.log(
-        `${r.path.padEnd(28)} ${`${r.from} → ${r.to}`.padEnd(16)} ${r.gbps.toFixed(2).padStart(7)} ${r.rttUs.toFixed(0).padStart(7)} ${ratio.padStart(6)}`,
-      );
-    }
-  });
-
-lab
-  .command("down")
-  .description("remove the lab (also after a crash)")
-  .action(async () => {
-    await step("removing the lab", () => labDown(createIproute2Kernel()));
-  });
-labOptions(lab.command("run").description("up, check, down: the lab's main job in one go"))
-  .option("--keep", "leave the lab up afterwards")
-  .action(async (o: LabCli & { keep?: boolean }) => {
-    const kernel = createIproute2Kernel();
-    try {
-      const state = await labUp(kernel, labSpec(o), labPaths(), step);
-      for (const n of state.nodes)
-        console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
-      if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
-      process.exitCode = printChecks(await runChecks(kernel, state)) ? 0 : 1;
-    } finally {
-      if (!o.keep) await step("removing the lab", () => labDown(kernel));
-    }
-  });
+registerLabCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  // Commander has printed its message (and the help): exit 2 for a usage error, 0 for --help.
+  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
   // A Strata error is the user's to fix: one line, no stack trace.
-  if (!(err instanceof StrataError)) throw err;
-  console.error(`strata: ${err.message}`);
-  process.exitCode = err instanceof UsageError ? 2 : 1;
+  else if (err instanceof StrataError) {
+    console.error(`strata: ${err.message}`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  }
+  // A system call that failed on a path (a directory that is a file, no permission): the path is
+  // the user's to fix too. STRATA_DEBUG=1 shows the stack.
+  else if (isPathError(err) && !process.env.STRATA_DEBUG) {
+    console.error(`strata: ${err.path}: ${err.code} on ${err.syscall}`);
+    process.exitCode = 1;
+  } else throw err;
 }

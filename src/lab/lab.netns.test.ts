@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
@@ -7,7 +10,10 @@ import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
+import { identify, isAlive } from "./process-identity.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
+import { type LabProcess, type LabState, labDir, readLabStateSync, writeLabState } from "./state.js";
+import type { LabStatusReport } from "./status.js";
 import type { LabSpec } from "./topology.js";
 
 const kernel = createIproute2Kernel();
@@ -194,5 +200,196 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
     assert.equal((await health(n1.ns)).subnet, n1.subnet, "same subnet after restart");
     process.kill(restarted.pid ?? 0, "SIGKILL");
     await labDown(kernel);
+  });
+});
+
+const cli = (...argv: string[]) =>
+  spawnSync(process.execPath, [paths.cliScript, ...argv], { encoding: "utf8", timeout: 120_000 });
+
+/** Processes anywhere on the machine whose command line names the lab's directory. */
+function processesNamingLabDir(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(`${labDir}/`)) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+async function nothingLeft(recorded: readonly LabProcess[]): Promise<void> {
+  assert.deepEqual(
+    (await kernel.netns.list()).filter((n) => n.startsWith("strata-lab-")),
+    [],
+    "no lab namespaces",
+  );
+  assert.equal(existsSync(labDir), false, `${labDir} removed`);
+  for (const p of recorded)
+    if (p.running)
+      assert.equal(isAlive({ ...p.running, argv: p.argv }), false, `${p.role} ${p.node ?? ""} ended`);
+  assert.deepEqual(processesNamingLabDir(), [], "no process left that names the lab's directory");
+}
+
+describe("the lab's own processes", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  test("lab down leaves alone a process whose PID a stale state file names (PID reuse)", async () => {
+    await labDown(kernel);
+    const unrelated = spawn("sleep", ["300"], { stdio: "ignore" });
+    try {
+      const pid = unrelated.pid ?? 0;
+      const id = identify(pid);
+      assert.ok(id);
+      mkdirSync(labDir, { recursive: true });
+      const agentArgv = ["ip", "netns", "exec", "strata-lab-n1", process.execPath, paths.cliScript, "agent"];
+      const stale: LabState = {
+        ...{ spec: spec({ nodes: 1 }), complete: true, nodes: [], pods: [], agentDatastoreArgs: [] },
+        processes: [
+          // The PID with another start time: the lab's agent died, the PID was reused.
+          { role: "agent", node: "n1", argv: agentArgv, log: "/dev/null", running: { pid, startTime: "1" } },
+          // The same start time but another program: a state file that names something else.
+          { role: "datastore", argv: [process.execPath, "datastore"], log: "/dev/null", running: id },
+        ],
+      };
+      writeLabState(stale);
+      const r = cli("lab", "down");
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`left alone: pid ${pid} \\(recorded as the agent of n1\\)`));
+      assert.match(r.stdout, new RegExp(`left alone: pid ${pid} \\(recorded as the datastore\\)`));
+      assert.equal(unrelated.exitCode, null);
+      assert.equal(isAlive({ ...id, argv: ["sleep", "300"] }), true, "the unrelated sleep still runs");
+      assert.equal(existsSync(labDir), false);
+    } finally {
+      unrelated.kill("SIGKILL");
+    }
+  });
+
+  // SIGINT or SIGTERM while `lab up` builds: everything built so far goes, exit 128 + signal.
+  const moments: [string, RegExp, "SIGINT" | "SIGTERM", string[]][] = [
+    ["before the datastore (namespaces being built)", /▸ building the l2 underlay/, "SIGTERM", []],
+    ["while the datastore starts", /▸ starting the embedded datastore/, "SIGINT", []],
+    [
+      "after the agents started",
+      /starting 2 strata agents \(vxlan\) … done/,
+      "SIGTERM",
+      ["--datastore", "etcd"],
+    ],
+    ["while pods are attached", /▸ attaching 2 pods/, "SIGINT", []],
+  ];
+  for (const [moment, marker, sig, extra] of moments) {
+    test(`${sig} ${moment}: lab up removes what it built and exits ${sig === "SIGINT" ? 130 : 143}`, async () => {
+      await labDown(kernel);
+      const up = spawn(
+        process.execPath,
+        [paths.cliScript, "lab", "up", "--nodes", "2", "--pods", "1", ...extra],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let stderr = "";
+      let recorded: readonly LabProcess[] = [];
+      up.stderr.setEncoding("utf8");
+      up.stderr.on("data", (chunk: string) => {
+        const before = stderr;
+        stderr += chunk;
+        if (!marker.test(before) && marker.test(stderr)) {
+          recorded = readLabStateSync()?.processes ?? [];
+          up.kill(sig);
+        }
+      });
+      const [code] = (await once(up, "exit")) as [number | null];
+      assert.ok(marker.test(stderr), stderr);
+      assert.equal(code, sig === "SIGINT" ? 130 : 143, stderr);
+      assert.match(stderr, new RegExp(`${sig}: stopping; removing what was built`));
+      // The processes started up to the signal were in the state file at that moment.
+      if (moment.startsWith("after") || moment.startsWith("while pods")) {
+        assert.equal(
+          recorded.filter((p) => p.role === "agent" && p.running).length,
+          2,
+          JSON.stringify(recorded),
+        );
+        assert.ok(recorded.some((p) => p.role === "datastore" && p.running));
+      }
+      await nothingLeft(recorded);
+    });
+  }
+
+  test("lab status --json, lab agent stop|start|restart, lab datastore stop|start", async () => {
+    const state = await labUp(kernel, spec({ nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const [a, b] = state.pods;
+    assert.ok(a && b);
+    const status = (): LabStatusReport => {
+      const r = cli("lab", "status", "--json");
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as LabStatusReport;
+    };
+    const agentOf = (s: LabStatusReport, node: string) => s.nodes.find((n) => n.name === node)?.agent;
+    const subnetOf = (agent: { health?: unknown } | undefined) =>
+      (agent?.health as { subnet?: string } | undefined)?.subnet;
+
+    const first = status();
+    assert.equal(first.ok, true, JSON.stringify(first));
+    assert.deepEqual(
+      first.nodes.map((n) => [n.name, n.subnet, n.agent.alive, n.agent.httpStatus]),
+      state.nodes.map((n) => [n.name, n.subnet, true, 200]),
+    );
+    // The agent's own /healthz body, passed on as it reports it.
+    assert.equal(subnetOf(first.nodes[0]?.agent), state.nodes[0]?.subnet);
+    assert.deepEqual(
+      first.pods.map((p) => [p.name, p.ip, p.present]),
+      state.pods.map((p) => [p.name, p.ip, true]),
+    );
+    assert.equal(first.datastore.alive, true);
+    assert.equal(first.processes.length, 3);
+    const table = cli("lab", "status");
+    assert.match(table.stdout, /^n1 +192\.168\.10\.11 +10\.244\.\d+\.0\/24 +\d+ +healthy$/m);
+
+    // A crash of n1's agent: status says so, traffic between pods keeps flowing.
+    const oldPid = agentOf(first, "n1")?.pid;
+    const n1Before = readLabStateSync()?.processes.find((p) => p.role === "agent" && p.node === "n1");
+    assert.equal(cli("lab", "agent", "stop", "n1", "--kill").status, 0);
+    const stopped = status();
+    assert.deepEqual(agentOf(stopped, "n1"), { alive: false, healthy: false });
+    assert.equal(stopped.ok, false);
+    assert.ok(n1Before?.running);
+    assert.equal(isAlive({ ...n1Before.running, argv: n1Before.argv }), false, "the old agent is gone");
+    const ping = await kernel.exec(namedNetns(a.ns), ["ping", "-c", "2", "-i", "0.2", "-W", "1", b.ip]);
+    assert.equal(ping.code, 0, "pods still reach each other with n1's agent down");
+
+    // Started again with the recorded command line: healthy, with the same subnet.
+    assert.equal(cli("lab", "agent", "start", "n1").status, 0);
+    await eventually(async () => agentOf(status(), "n1")?.healthy === true, "n1's agent healthy again", {
+      timeoutMs: 20_000,
+    });
+    const restartedPid = agentOf(status(), "n1")?.pid;
+    assert.ok(restartedPid && restartedPid !== oldPid);
+    assert.equal(subnetOf(agentOf(status(), "n1")), state.nodes[0]?.subnet, "the same subnet as before");
+    // Starting a running agent is refused (exit 1), restart (SIGTERM) gives a new process.
+    const twice = cli("lab", "agent", "start", "n1");
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /the agent of n1 is already running/);
+    assert.equal(cli("lab", "agent", "restart", "n1").status, 0);
+    const afterRestart = agentOf(status(), "n1")?.pid;
+    assert.ok(afterRestart && afterRestart !== restartedPid);
+
+    // The datastore: an outage and back.
+    assert.equal(cli("lab", "datastore", "stop").status, 0);
+    assert.equal(status().datastore.alive, false);
+    assert.equal(cli("lab", "datastore", "start").status, 0);
+    const back = status();
+    assert.equal(back.datastore.alive, true);
+
+    // A node that is not the lab's: one line, exit 2, nothing touched.
+    const bad = cli("lab", "agent", "stop", "n7");
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr.trim(), 'strata: NODE: "n7" is not a node of the lab (n1, n2)');
+    assert.equal(agentOf(status(), "n2")?.alive, true);
+
+    const recorded = readLabStateSync()?.processes ?? [];
+    await labDown(kernel);
+    await nothingLeft(recorded);
   });
 });

@@ -1,6 +1,5 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { strataRouteProto } from "../agent/reconcile-plan.js";
@@ -8,10 +7,23 @@ import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
 import { eventually } from "../common/eventually.js";
-import { type EtcdPki, etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
+import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
+import { describeProcess, spawnLabProcess, stopLabProcess } from "./processes.js";
+import {
+  type LabProcess,
+  type LabProcessRole,
+  type LabState,
+  labDir,
+  labProcess,
+  readLabState,
+  readLabStateSync,
+  withProcess,
+  writeLabState,
+} from "./state.js";
 import {
   bgpAgentArgs,
   type LabPlan,
@@ -22,8 +34,9 @@ import {
   underlayNs,
 } from "./topology.js";
 
-/** Everything the lab writes lives here (removed by `lab down`). */
-export const labDir = "/run/strata-lab";
+export type { LabPodState, LabState } from "./state.js";
+export { labDir, readLabState } from "./state.js";
+
 /** The embedded store's socket, in a directory of its own that only root can enter. */
 export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
 
@@ -35,69 +48,81 @@ export interface LabPaths {
   readonly entryDir: string;
 }
 
-export interface LabPodState {
-  readonly name: string;
-  readonly ns: string;
-  readonly node: string;
-  readonly ip: string;
-}
-
-export interface LabState {
-  readonly spec: LabSpec;
-  readonly nodes: { name: string; ns: string; ip: string; subnet: string; podMtu: number; pid: number }[];
-  readonly pods: LabPodState[];
-  readonly datastorePid?: number;
-  /** How the datastore was started, so it can be restarted (outage tests). */
-  readonly datastoreArgv?: string[];
-  /** The agent flags that reach the datastore (--datastore and, for etcd, the TLS files). */
-  readonly agentDatastoreArgs: string[];
-  /** etcd mode: the lab's CA, etcd's and the agents' certificates (root-only, in the lab dir). */
-  readonly etcdPki?: EtcdPki;
-  readonly etcdEndpoint?: string;
-  /** bgp on l3: the router's speaker. */
-  readonly routerPid?: number;
-}
-
 /** Lab processes (Node, etcd) can take a while to start on a busy 2-core machine. */
-const waitFor = (cond: () => Promise<boolean>, what: string) => eventually(cond, what, { timeoutMs: 20_000 });
+const waitFor = (cond: () => Promise<boolean>, what: string, signal?: AbortSignal) =>
+  eventually(async () => signal?.aborted || (await cond()), what, { timeoutMs: 20_000 }).then(() =>
+    signal?.throwIfAborted(),
+  );
 
-/** Start a long-running process detached from this command, output to a log file. */
-function daemon(argv: string[], log: string): number {
-  const out = openSync(log, "a");
-  const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ["ignore", out, out] });
-  child.unref();
-  return child.pid ?? -1;
+/** What `lab down` did with each recorded process. */
+export interface LabDownReport {
+  readonly ended: readonly string[];
+  /** Recorded PIDs that now belong to another process (PID reuse, a stale state file): untouched. */
+  readonly leftAlone: readonly { readonly what: string; readonly pid: number }[];
 }
 
-export async function labDown(kernel: Kernel): Promise<void> {
-  try {
-    const state = JSON.parse(await readFile(join(labDir, "state.json"), "utf8")) as LabState;
-    for (const pid of [...state.nodes.map((n) => n.pid), state.datastorePid, state.routerPid]) {
-      if (pid && pid > 0) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    }
-  } catch {
-    // no state (crashed mid-way): fall through to removing by name
+/**
+ * Remove the lab: the recorded processes that are provably the lab's (start time and argv, see
+ * process-identity.ts), then every `strata-lab-*` namespace with what runs inside (the lab's by
+ * construction, also after a crash before anything was recorded), then /run/strata-lab.
+ */
+export async function labDown(kernel: Kernel): Promise<LabDownReport> {
+  const ended: string[] = [];
+  const leftAlone: { what: string; pid: number }[] = [];
+  const state = await readLabState();
+  for (const proc of state?.processes ?? []) {
+    const outcome = await stopLabProcess(proc, { kill: true });
+    if (outcome === "stopped") ended.push(describeProcess(proc));
+    if (outcome === "not ours" && proc.running)
+      leftAlone.push({ what: describeProcess(proc), pid: proc.running.pid });
   }
-  // Processes started by a lab that crashed before writing state run inside lab namespaces.
   await removeNamespaces(kernel, labPrefix);
   await rm(labDir, { recursive: true, force: true });
+  return { ended, leftAlone };
+}
+
+export interface LabUpOptions {
+  /** Aborted (SIGINT/SIGTERM): labUp stops at the next step and throws; the caller tears down. */
+  readonly signal?: AbortSignal;
 }
 
 export async function labUp(
   kernel: Kernel,
   spec: LabSpec,
   paths: LabPaths,
-  step: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+  progress: <T>(label: string, fn: () => Promise<T>) => Promise<T>,
+  opts: LabUpOptions = {},
 ): Promise<LabState> {
+  const signal = opts.signal;
+  // Every step first looks whether the user asked to stop (SIGINT/SIGTERM).
+  const step = <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    signal?.throwIfAborted();
+    return progress(label, fn);
+  };
   const plan: LabPlan = planLab(spec);
   await step("removing an earlier lab", () => labDown(kernel));
-  await mkdir(labDir, { recursive: true });
+  signal?.throwIfAborted();
+  await mkdir(labDir, { recursive: true, mode: 0o755 });
+  // The state file exists from here on and names every process the moment it is spawned, so a
+  // `lab down` after an interrupted or crashed `up` ends exactly what was started.
+  let state: LabState = {
+    spec,
+    complete: false,
+    nodes: plan.nodes.map((n) => ({ name: n.name, ns: n.ns, ip: n.ip, subnet: "", podMtu: 0, pid: 0 })),
+    pods: [],
+    processes: [],
+    agentDatastoreArgs: [],
+  };
+  const save = (next: LabState) => {
+    state = next;
+    writeLabState(state);
+  };
+  save(state);
+  const start = (role: LabProcessRole, argv: string[], log: string, node?: string): LabProcess => {
+    const proc = spawnLabProcess(role, argv, log, node);
+    save(withProcess(state, proc));
+    return proc;
+  };
   const bin = join(labDir, "bin");
   await step("installing CNI plugins", () =>
     installCniPlugins({
@@ -114,26 +139,12 @@ export async function labUp(
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
   });
-  let datastorePid: number | undefined;
-  let datastoreArgv: string[] = [];
   let agentDatastoreArgs: string[];
-  let etcdPki: EtcdPki | undefined;
-  let etcdEndpoint: string | undefined;
   if (spec.datastore === "embedded") {
     const socket = labEmbeddedSocket;
-    datastorePid = await step("starting the embedded datastore", async () => {
-      datastoreArgv = [
-        paths.nodePath,
-        paths.cliScript,
-        "datastore",
-        "--socket",
-        socket,
-        "--dir",
-        join(labDir, "datastore", "log"),
-      ];
-      const pid = daemon(datastoreArgv, join(labDir, "datastore.log"));
-      await waitFor(async () => existsSync(socket), "the datastore socket");
-      return pid;
+    await step("starting the embedded datastore", async () => {
+      start("datastore", embeddedDatastoreArgv(paths), join(labDir, "datastore.log"));
+      await waitFor(() => socketAccepts(socket), "the datastore socket", signal);
     });
     agentDatastoreArgs = ["--datastore", `embedded:${socket}`];
   } else {
@@ -143,10 +154,9 @@ export async function labUp(
     const pki = await step("making the lab's etcd CA and certificates", () =>
       makeEtcdPki(join(labDir, "pki"), { serverIps: ["192.168.10.1"] }),
     );
-    etcdPki = pki;
-    etcdEndpoint = url;
-    datastorePid = await step("starting etcd on the underlay (TLS, client certificates)", async () => {
-      datastoreArgv = [
+    save({ ...state, etcdPki: pki, etcdEndpoint: url });
+    await step("starting etcd on the underlay (TLS, client certificates)", async () => {
+      const argv = [
         "ip",
         "netns",
         "exec",
@@ -169,29 +179,24 @@ export async function labUp(
         "lab=http://127.0.0.1:2380",
         ...etcdServerTlsArgs(pki),
       ];
-      const pid = daemon(datastoreArgv, join(labDir, "etcd.log"));
-      await waitFor(
-        async () =>
-          (await readFile(join(labDir, "etcd.log"), "utf8").catch(() => "")).includes(
-            "ready to serve client requests",
-          ),
-        "etcd",
-      );
-      return pid;
+      const log = join(labDir, "etcd.log");
+      start("datastore", argv, log);
+      await waitFor(() => etcdReady(log, 0), "etcd", signal);
     });
     agentDatastoreArgs = [
       ...["--datastore", `etcd:${url}`, "--etcd-ca", pki.ca],
       ...["--etcd-cert", pki.clientCert, "--etcd-key", pki.clientKey],
     ];
   }
+  save({ ...state, agentDatastoreArgs });
   const backend = spec.model;
   // BGP sessions of the lab are signed (TCP-MD5) with a fresh key when the addon is built.
   const bgpKey = backend === "bgp" && tcpSecurityAvailable() ? join(labDir, "bgp-mesh.key") : undefined;
   if (bgpKey) await writeFile(bgpKey, `${randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
-  let routerPid: number | undefined;
   if (backend === "bgp" && spec.underlay === "l3") {
-    routerPid = await step("starting the router's BGP speaker (route reflector for every node)", async () =>
-      daemon(
+    await step("starting the router's BGP speaker (route reflector for every node)", async () => {
+      start(
+        "router",
         [
           "ip",
           "netns",
@@ -203,15 +208,16 @@ export async function labUp(
           ...routerSpeakerArgs(plan.nodes, spec.clusterCidr, bgpKey),
         ],
         join(labDir, "router-bgp.log"),
-      ),
-    );
+      );
+    });
   }
-  const nodes: LabState["nodes"] = [];
   await step(`starting ${spec.nodes} strata agents (${backend})`, async () => {
     for (const n of plan.nodes) {
+      signal?.throwIfAborted();
       const stateDir = join(labDir, n.name);
       await mkdir(stateDir, { recursive: true });
-      const pid = daemon(
+      start(
+        "agent",
         [
           "ip",
           "netns",
@@ -238,32 +244,38 @@ export async function labUp(
           ...(backend === "bgp" ? bgpAgentArgs(spec, n, bgpKey) : []),
         ],
         join(stateDir, "agent.log"),
+        n.name,
       );
-      nodes.push({ name: n.name, ns: n.ns, ip: n.ip, subnet: "", podMtu: 0, pid });
     }
-    for (const node of nodes) {
+    for (const node of plan.nodes) {
       const file = join(labDir, node.name, "subnet.json");
-      await waitFor(async () => existsSync(file), `${node.name}'s subnet lease`);
+      await waitFor(async () => existsSync(file), `${node.name}'s subnet lease`, signal);
       const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
-      node.subnet = s.subnet;
-      node.podMtu = s.mtu;
+      save({
+        ...state,
+        nodes: state.nodes.map((x) => (x.name === node.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x)),
+      });
     }
   });
   if (backend === "bgp") {
     await step("waiting for BGP: every node routes to every other node's pods", async () => {
-      for (const node of nodes) {
-        const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
-        await waitFor(async () => {
-          const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
-          return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
-        }, `${node.name}'s BGP routes`);
+      for (const node of state.nodes) {
+        const others = state.nodes.filter((x) => x !== node).map((x) => x.subnet);
+        await waitFor(
+          async () => {
+            const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
+            return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
+          },
+          `${node.name}'s BGP routes`,
+          signal,
+        );
       }
     });
   }
-  const pods: LabPodState[] = [];
   if (plan.pods.length > 0) {
     await step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
       for (const p of plan.pods) {
+        signal?.throwIfAborted();
         await kernel.netns.create(p.ns);
         const list = JSON.parse(
           await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
@@ -279,44 +291,37 @@ export async function labUp(
           },
           { cniPath: [bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
         )) as { ips: { address: string }[] };
-        pods.push({ name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" });
+        const pod = { name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" };
+        save({ ...state, pods: [...state.pods, pod] });
       }
     });
   }
-  const state: LabState = {
-    spec,
-    nodes,
-    pods,
-    datastorePid,
-    datastoreArgv,
-    agentDatastoreArgs,
-    ...(etcdPki ? { etcdPki, etcdEndpoint } : {}),
-    routerPid,
-  };
-  await writeFile(join(labDir, "state.json"), `${JSON.stringify(state, null, 2)}\n`);
+  signal?.throwIfAborted();
+  save({ ...state, complete: true });
   return state;
+}
+
+/** The embedded store's command line (recorded in the state file, so `datastore start` reuses it). */
+function embeddedDatastoreArgv(paths: LabPaths): string[] {
+  return [
+    paths.nodePath,
+    paths.cliScript,
+    "datastore",
+    "--socket",
+    labEmbeddedSocket,
+    "--dir",
+    join(labDir, "datastore", "log"),
+  ];
 }
 
 /** Kill the lab's datastore (an outage); returns a function that starts it again. */
 export function stopDatastore(state: LabState): () => Promise<number> {
-  if (state.datastorePid) process.kill(state.datastorePid, "SIGKILL");
+  const proc = labProcess(state, "datastore");
+  const stopped = proc ? stopLabProcess(proc, { kill: true }) : Promise.resolve("not running");
   return async () => {
-    const log = join(labDir, state.spec.datastore === "etcd" ? "etcd.log" : "datastore.log");
-    const pid = daemon(state.datastoreArgv ?? [], log);
-    // Recorded, so `lab down` ends the new process too (the embedded store runs outside the
-    // lab's namespaces, where removing them would not reach it).
-    await writeFile(
-      join(labDir, "state.json"),
-      `${JSON.stringify({ ...state, datastorePid: pid }, null, 2)}\n`,
-    );
-    return pid;
+    await stopped;
+    const current = readLabStateSync() ?? state;
+    const started = await startRecordedProcess(current, "datastore");
+    return started.running?.pid ?? -1;
   };
-}
-
-export async function readLabState(): Promise<LabState | undefined> {
-  try {
-    return JSON.parse(await readFile(join(labDir, "state.json"), "utf8")) as LabState;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,0 +1,273 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import type { Kernel } from "../kernel/api.js";
+import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { countBgpSessions } from "../lab/bgp-status.js";
+import { type CheckResult, runChecks } from "../lab/check.js";
+import { startRecordedProcess, stopRecordedProcess } from "../lab/control.js";
+import { benchLab } from "../lab/measure.js";
+import { describeProcess } from "../lab/processes.js";
+import { labDown, labUp } from "../lab/runner.js";
+import { type LabProcessRole, type LabState, readLabState } from "../lab/state.js";
+import { formatLabStatus, labStatus } from "../lab/status.js";
+import { labModels } from "../lab/topology.js";
+import { type LabFlags, parseLabFlags } from "./lab-flags.js";
+import { CommandError, positiveInt, UsageError } from "./options.js";
+import { packageRoot, pluginEntryDir, shimPath } from "./paths.js";
+import { step } from "./progress.js";
+
+const labPaths = () => ({
+  root: packageRoot,
+  cliScript: join(packageRoot, "bin/strata.js"),
+  nodePath: process.execPath,
+  shimPath,
+  entryDir: pluginEntryDir,
+});
+
+const printChecks = (results: CheckResult[]): boolean => {
+  if (results.length === 0) {
+    console.log("no checks ran: the lab has no nodes or pods to check (is it up? `strata lab up`)");
+    return false;
+  }
+  console.log(`\n${"check".padEnd(26)} ${"from".padEnd(10)} ${"to".padEnd(28)} result`);
+  for (const r of results)
+    console.log(`${r.kind.padEnd(26)} ${r.from.padEnd(10)} ${r.to.padEnd(28)} ${r.ok ? "ok" : "FAIL"}`);
+  const failed = results.filter((r) => !r.ok).length;
+  console.log(
+    failed === 0
+      ? `\nall ${results.length} checks passed ✔`
+      : `\n${failed} of ${results.length} checks failed ✘`,
+  );
+  return failed === 0;
+};
+
+const printBgpSessions = async (kernel: Kernel, state: LabState) => {
+  const c = await countBgpSessions(kernel, state);
+  const each = c.ends.map(([n, k]) => `${n} ${k}`).join(" · ");
+  console.log(`BGP sessions (established, port 179): ${each} — ${c.total} in all, ${c.expected} expected`);
+};
+
+const printNodes = async (kernel: Kernel, state: LabState) => {
+  for (const n of state.nodes)
+    console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+  if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
+};
+
+const labOptions = (c: Command) =>
+  c
+    .option("--model <model>", labModels.join(" | "), "vxlan")
+    .option("--nodes <n>", "number of nodes", "3")
+    .option("--pods <m>", "pods per node", "2")
+    .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
+    .option("--datastore <kind>", "embedded | etcd", "embedded")
+    .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0");
+
+const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;
+type StopSignal = keyof typeof signalNumbers;
+
+/**
+ * SIGINT and SIGTERM while the lab is being built or checked: stop at the next step, remove
+ * everything built so far (`lab down`: recorded processes, namespaces, /run/strata-lab) and exit
+ * 128 + the signal's number (130, 143), as a shell reports a command ended by that signal.
+ * A second signal during the teardown is ignored: the teardown is what the first one asked for.
+ */
+async function interruptible(
+  kernel: Kernel,
+  body: (signal: AbortSignal) => Promise<void>,
+  teardownAlways: boolean,
+): Promise<void> {
+  const ac = new AbortController();
+  let received: StopSignal | undefined;
+  const handlers = (Object.keys(signalNumbers) as StopSignal[]).map((sig) => {
+    const handler = () => {
+      if (received) return;
+      received = sig;
+      process.stderr.write(`\n${sig}: stopping; removing what was built …\n`);
+      ac.abort(new CommandError(`interrupted by ${sig}`));
+    };
+    process.on(sig, handler);
+    return [sig, handler] as const;
+  });
+  try {
+    // Awaited to the end: labUp stops at its next step, so nothing is built after the teardown.
+    await body(ac.signal);
+  } catch (err) {
+    if (!received) throw err;
+  } finally {
+    if (received || teardownAlways) await step("removing the lab", () => labDown(kernel));
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+  }
+  if (received) process.exitCode = 128 + signalNumbers[received];
+}
+
+const whenAborted = (signal: AbortSignal) =>
+  new Promise<undefined>((resolve) =>
+    signal.addEventListener("abort", () => resolve(undefined), { once: true }),
+  );
+
+async function requireLab(): Promise<LabState> {
+  const state = await readLabState();
+  if (!state) throw new CommandError("no lab is up (start one with `strata lab up`)");
+  return state;
+}
+
+/** Pure: NODE of `lab agent ...` must be one of the lab's nodes. */
+export function checkNodeName(state: LabState, node: string): string {
+  if (!state.nodes.some((n) => n.name === node))
+    throw new UsageError(
+      "NODE",
+      `"${node}" is not a node of the lab (${state.nodes.map((n) => n.name).join(", ")})`,
+    );
+  return node;
+}
+
+async function stopCommand(role: LabProcessRole, node: string | undefined, kill: boolean): Promise<void> {
+  const state = await requireLab();
+  if (node !== undefined) checkNodeName(state, node);
+  const what = describeProcess({ role, node });
+  const outcome = await step(`stopping ${what} (${kill ? "SIGKILL" : "SIGTERM"})`, () =>
+    stopRecordedProcess(state, role, node, { kill }),
+  );
+  if (outcome === "not running") console.log(`${what} was not running`);
+  if (outcome === "not ours")
+    console.log(`${what}: its recorded PID now belongs to another process, left alone; recorded as stopped`);
+}
+
+async function startCommand(role: LabProcessRole, node: string | undefined): Promise<void> {
+  const state = await requireLab();
+  if (node !== undefined) checkNodeName(state, node);
+  const kernel = createIproute2Kernel();
+  const proc = await step(`starting ${describeProcess({ role, node })}`, () =>
+    startRecordedProcess(state, role, node, kernel),
+  );
+  console.log(`${describeProcess(proc)}: pid ${proc.running?.pid}`);
+}
+
+/** `strata lab ...`: up, status, check, bench, down, run, agent, datastore. */
+export function registerLabCommands(program: Command): void {
+  const lab = program
+    .command("lab")
+    .description("an emulated multi-node cluster in network namespaces on this machine");
+
+  labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
+    async (o: LabFlags) => {
+      const spec = parseLabFlags(o);
+      const kernel = createIproute2Kernel();
+      await interruptible(
+        kernel,
+        async (signal) => printNodes(kernel, await labUp(kernel, spec, labPaths(), step, { signal })),
+        false,
+      );
+    },
+  );
+
+  lab
+    .command("status")
+    .description("nodes, subnets, agent health (as each agent reports it), pods, datastore, processes")
+    .option("--json", "one JSON object for scripts")
+    .action(async (o: { json?: boolean }) => {
+      const state = await readLabState();
+      if (!state) {
+        if (o.json) console.log(JSON.stringify({ up: false }));
+        else console.log("no lab is up (strata lab up)");
+        process.exitCode = 1;
+        return;
+      }
+      const report = await labStatus(createIproute2Kernel(), state);
+      console.log(o.json ? JSON.stringify(report, null, 2) : formatLabStatus(report));
+    });
+
+  lab
+    .command("check")
+    .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
+    .action(async () => {
+      const state = await requireLab();
+      process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
+    });
+
+  lab
+    .command("bench")
+    .description(
+      "iperf3 throughput and ping latency per path type, the raw underlay measured in the same run",
+    )
+    .option("--seconds <s>", "iperf3 duration per path", "3")
+    .action(async (o: { seconds: string }) => {
+      const seconds = positiveInt("--seconds", o.seconds);
+      const state = await requireLab();
+      const rows = await benchLab(createIproute2Kernel(), state, seconds);
+      const raw = rows[0];
+      console.log(
+        `${"path".padEnd(28)} ${"from → to".padEnd(16)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)} ${"× raw".padStart(6)}`,
+      );
+      for (const r of rows) {
+        const ratio = raw && r !== raw ? (r.gbps / raw.gbps).toFixed(2) : "";
+        console.log(
+          `${r.path.padEnd(28)} ${`${r.from} → ${r.to}`.padEnd(16)} ${r.gbps.toFixed(2).padStart(7)} ${r.rttUs.toFixed(0).padStart(7)} ${ratio.padStart(6)}`,
+        );
+      }
+    });
+
+  lab
+    .command("down")
+    .description("remove the lab (also after a crash); ends only processes that are provably the lab's")
+    .action(async () => {
+      const report = await step("removing the lab", () => labDown(createIproute2Kernel()));
+      for (const p of report.leftAlone)
+        console.log(
+          `left alone: pid ${p.pid} (recorded as ${p.what}) now belongs to another process (stale state file)`,
+        );
+    });
+
+  labOptions(lab.command("run").description("up, check, down: the lab's main job in one go"))
+    .option("--keep", "leave the lab up afterwards")
+    .action(async (o: LabFlags & { keep?: boolean }) => {
+      const spec = parseLabFlags(o);
+      const kernel = createIproute2Kernel();
+      await interruptible(
+        kernel,
+        async (signal) => {
+          const state = await labUp(kernel, spec, labPaths(), step, { signal });
+          await printNodes(kernel, state);
+          // The checks do not look at the signal: a signal ends the wait for them at once.
+          const results = await Promise.race([runChecks(kernel, state), whenAborted(signal)]);
+          signal.throwIfAborted();
+          process.exitCode = printChecks(results ?? []) ? 0 : 1;
+        },
+        !o.keep,
+      );
+    });
+
+  const agent = lab
+    .command("agent")
+    .description("stop, start or restart one node's agent (watch what a failure does to traffic)");
+  const killOption = "--kill";
+  const killHelp = "SIGKILL at once (a crash) instead of SIGTERM (a clean stop; SIGKILL after 5 s)";
+  agent
+    .command("stop")
+    .argument("<node>", "a node of the lab, e.g. n1")
+    .option(killOption, killHelp)
+    .action((node: string, o: { kill?: boolean }) => stopCommand("agent", node, Boolean(o.kill)));
+  agent
+    .command("start")
+    .argument("<node>", "a node of the lab, e.g. n1")
+    .description("start it again with the command line recorded at lab up")
+    .action((node: string) => startCommand("agent", node));
+  agent
+    .command("restart")
+    .argument("<node>", "a node of the lab, e.g. n1")
+    .option(killOption, killHelp)
+    .action(async (node: string, o: { kill?: boolean }) => {
+      await stopCommand("agent", node, Boolean(o.kill));
+      await startCommand("agent", node);
+    });
+
+  const datastore = lab.command("datastore").description("stop or start the lab's datastore (an outage)");
+  datastore
+    .command("stop")
+    .option(killOption, killHelp)
+    .action((o: { kill?: boolean }) => stopCommand("datastore", undefined, Boolean(o.kill)));
+  datastore
+    .command("start")
+    .description("start it again with the command line recorded at lab up")
+    .action(() => startCommand("datastore", undefined));
+}

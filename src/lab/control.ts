@@ -1,0 +1,120 @@
+import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { StrataError } from "../common/errors.js";
+import { eventually } from "../common/eventually.js";
+import type { Kernel } from "../kernel/api.js";
+import { agentHealth } from "./agent-health.js";
+import { isAlive } from "./process-identity.js";
+import { describeProcess, type StopOutcome, spawnLabProcess, stopLabProcess } from "./processes.js";
+import {
+  type LabProcess,
+  type LabProcessRole,
+  type LabState,
+  labProcess,
+  readLabStateSync,
+  withProcess,
+  writeLabState,
+} from "./state.js";
+
+/** A lab control request that cannot be carried out (no such process, already running, ...). */
+export class LabControlError extends StrataError {
+  constructor(message: string) {
+    super("lab.control", message);
+  }
+}
+
+/** Does a UNIX socket accept a connection (a stale socket file does not)? */
+export function socketAccepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Has etcd said it serves, in the part of its log written after `offset`? */
+export async function etcdReady(log: string, offset: number): Promise<boolean> {
+  const text = await readFile(log, "utf8").catch(() => "");
+  return text.slice(offset).includes("ready to serve client requests");
+}
+
+const sizeOf = (file: string) => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+/** Pure: the value of `--flag` in a recorded argv. */
+export const flagValue = (argv: readonly string[], flag: string): string | undefined => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+
+/**
+ * When a started process serves: an agent answers on its health port, the embedded store accepts
+ * on its socket, etcd says so in its log (after what an earlier run wrote there).
+ */
+function readiness(kernel: Kernel | undefined, state: LabState, proc: LabProcess): () => Promise<boolean> {
+  if (proc.role === "agent") {
+    const ns = state.nodes.find((n) => n.name === proc.node)?.ns;
+    return async () =>
+      ns !== undefined && kernel !== undefined && (await agentHealth(kernel, ns)).httpStatus !== undefined;
+  }
+  if (proc.role === "datastore" && state.spec.datastore === "etcd") {
+    const offset = sizeOf(proc.log);
+    return () => etcdReady(proc.log, offset);
+  }
+  const socket = flagValue(proc.argv, "--socket");
+  return async () => socket === undefined || (await socketAccepts(socket));
+}
+
+function recorded(state: LabState, role: LabProcessRole, node?: string): LabProcess {
+  const proc = labProcess(state, role, node);
+  if (!proc) throw new LabControlError(`the lab has no ${role}${node ? ` on ${node}` : ""}`);
+  return proc;
+}
+
+/**
+ * Start a recorded process again with the argv it was first started with, record it at once and
+ * wait until it serves. Refused when it is still running.
+ */
+export async function startRecordedProcess(
+  state: LabState,
+  role: LabProcessRole,
+  node?: string,
+  kernel?: Kernel,
+): Promise<LabProcess> {
+  const old = recorded(state, role, node);
+  if (old.running && isAlive({ ...old.running, argv: old.argv }))
+    throw new LabControlError(
+      `${describeProcess(old)} is already running (pid ${old.running.pid}); stop it first or use restart`,
+    );
+  const ready = readiness(kernel, state, old);
+  const proc = spawnLabProcess(role, old.argv, old.log, node);
+  writeLabState(withProcess(state, proc));
+  await eventually(ready, `${describeProcess(proc)} to serve (see ${proc.log})`, { timeoutMs: 20_000 });
+  if (!proc.running || !isAlive({ ...proc.running, argv: proc.argv }))
+    throw new LabControlError(`${describeProcess(proc)} exited at once (see ${proc.log})`);
+  return proc;
+}
+
+/** Stop a recorded process (SIGTERM, or SIGKILL with `kill`) and record that it is stopped. */
+export async function stopRecordedProcess(
+  state: LabState,
+  role: LabProcessRole,
+  node: string | undefined,
+  opts: { kill?: boolean } = {},
+): Promise<StopOutcome> {
+  const proc = recorded(state, role, node);
+  const outcome = await stopLabProcess(proc, opts);
+  const { running: _, ...stopped } = proc;
+  // Re-read: the state may have changed while the process was shutting down.
+  writeLabState(withProcess(readLabStateSync() ?? state, stopped));
+  return outcome;
+}

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { withNamespaces } from "../../test/support/netns.js";
+import { eventually } from "../common/eventually.js";
+import {
+  cmdlineArgv,
+  identify,
+  isAlive,
+  observeProcess,
+  runningArgvForms,
+  signalIfOurs,
+  statEnded,
+  statStartTime,
+} from "./process-identity.js";
+import { spawnLabProcess, stopLabProcess } from "./processes.js";
+
+const started: ChildProcess[] = [];
+after(() => {
+  for (const c of started) c.kill("SIGKILL");
+});
+
+/** A `sleep` of our own, standing in for an unrelated process. */
+function sleeper(): ChildProcess & { pid: number } {
+  const c = spawn("sleep", ["300"], { stdio: "ignore" });
+  started.push(c);
+  assert.ok(c.pid);
+  return c as ChildProcess & { pid: number };
+}
+
+test("start time is field 22 of /proc/PID/stat, counted after the command name's last ')'", () => {
+  const fields = Array.from({ length: 50 }, (_, i) => String(i + 3));
+  // Field 2 may hold spaces and parentheses; field 22 is the 20th field after it.
+  assert.equal(statStartTime(`42 (a) b (c)) ${fields.join(" ")}`), "22");
+  assert.equal(statStartTime("42 (x) R 1"), undefined);
+  assert.equal(statStartTime("garbage"), undefined);
+});
+
+test("cmdline is NUL-separated argv", () => {
+  assert.deepEqual(cmdlineArgv("sleep\u0000300\u0000"), ["sleep", "300"]);
+  assert.deepEqual(cmdlineArgv(""), []);
+});
+
+test("`ip netns exec NS CMD...` is also known by CMD... (ip execs it in place)", () => {
+  assert.deepEqual(runningArgvForms(["ip", "netns", "exec", "ns1", "etcd", "--name", "x"]), [
+    ["ip", "netns", "exec", "ns1", "etcd", "--name", "x"],
+    ["etcd", "--name", "x"],
+  ]);
+  assert.deepEqual(runningArgvForms(["node", "a.js"]), [["node", "a.js"]]);
+});
+
+test("a PID whose start time differs (PID reuse) is not signalled", () => {
+  const c = sleeper();
+  const id = identify(c.pid);
+  assert.ok(id);
+  const stale = { pid: c.pid, startTime: String(Number(id.startTime) - 1), argv: ["sleep", "300"] };
+  assert.equal(signalIfOurs(stale, "SIGKILL"), "not ours");
+  assert.equal(isAlive({ ...id, argv: ["sleep", "300"] }), true, "the sleep is still running");
+});
+
+test("a PID whose command line differs (a state file naming another program) is not signalled", () => {
+  const c = sleeper();
+  const id = identify(c.pid);
+  assert.ok(id);
+  const forged = { ...id, argv: ["/usr/bin/node", "/x/bin/strata.js", "agent", "--node", "n1"] };
+  assert.equal(signalIfOurs(forged, "SIGKILL"), "not ours");
+  assert.equal(observeProcess(c.pid)?.startTime, id.startTime, "the sleep is still running");
+});
+
+test("the recorded process itself is signalled, and then counts as gone", async () => {
+  const c = sleeper();
+  const id = identify(c.pid);
+  assert.ok(id);
+  const rec = { ...id, argv: ["sleep", "300"] };
+  assert.equal(signalIfOurs(rec, "SIGKILL"), "ended");
+  await eventually(() => !isAlive(rec), "the sleep to end");
+  assert.equal(signalIfOurs(rec, "SIGKILL"), "gone");
+});
+
+test("a lab process started through `ip netns exec` is recorded at spawn, recognised after the exec, and stopped with SIGTERM", async () => {
+  await withNamespaces("procid", async (ns) => {
+    const name = ns.create("node");
+    const dir = mkdtempSync(join(tmpdir(), "strata-procid-"));
+    try {
+      const proc = spawnLabProcess(
+        "agent",
+        ["ip", "netns", "exec", name, "sleep", "300"],
+        join(dir, "log"),
+        "n1",
+      );
+      assert.ok(proc.running, "identity read at spawn");
+      const rec = { ...proc.running, argv: proc.argv };
+      // Once `ip` has exec'd, /proc shows "sleep 300" under the same PID and start time.
+      await eventually(() => observeProcess(rec.pid)?.argv[0] === "sleep", "ip to exec sleep");
+      assert.equal(isAlive(rec), true);
+      assert.equal(await stopLabProcess(proc), "stopped");
+      assert.equal(isAlive(rec), false);
+      assert.equal(await stopLabProcess(proc), "not running");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test("a zombie (ended, not yet reaped) counts as ended", () => {
+  assert.equal(statEnded("42 (sleep) Z 1 2 3"), true);
+  assert.equal(statEnded("42 (a) Z) S 1 2 3"), false);
+});
