@@ -92,3 +92,12 @@ export function planReconcile(desired: DesiredState, observed: ObservedState): K
   }
   return ops;
 }
+
+/**
+ * Pure: the desired routes the kernel does not have (someone deleted one, or a pass failed
+ * half-way): what /healthz reports until the next repair pass puts them back.
+ */
+export function missingRoutes(desired: readonly Route[], observed: readonly Route[]): Route[] {
+  const have = new Set(observed.map(routeKey));
+  return desired.filter((r) => !have.has(routeKey(r)));
+}

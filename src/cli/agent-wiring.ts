@@ -4,10 +4,13 @@ import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
 import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { checkProtection, readPasswordFile } from "../bgp/speaker/tcp-security.js";
+import { heartbeatKey } from "../cluster/heartbeats.js";
+import { SubnetLeases } from "../cluster/subnet-leases.js";
 import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
 import { type EtcdTlsFiles, loadEtcdTls } from "../datastore/etcd/etcd-tls.js";
+import { CommandError, UsageError } from "./options.js";
 
 export interface AgentCliOptions {
   logLevel: string;
@@ -24,6 +27,8 @@ export interface AgentCliOptions {
   underlayDev: string;
   stateDir?: string;
   leaseTtl: string;
+  heartbeatTtl: string;
+  datastoreTimeout: string;
   masquerade: boolean;
   healthPort: string;
   cniBinDir: string;
@@ -69,7 +74,10 @@ export function createBackend(o: AgentCliOptions, node: string): Backend {
     case "vxlan-crosssubnet":
       return createVxlanBackend({ vni, port, directRouting: true, node });
     default:
-      throw new Error(`unknown backend "${o.backend}": use host-gw, vxlan, vxlan-crosssubnet or bgp`);
+      throw new UsageError(
+        "--backend",
+        `unknown backend "${o.backend}": use host-gw, vxlan, vxlan-crosssubnet or bgp`,
+      );
   }
 }
 
@@ -80,5 +88,24 @@ export function openDatastore(url: string | undefined, etcdTls: EtcdTlsFiles = {
     const endpoints = url.slice("etcd:".length).split(",");
     return connectEtcd(endpoints, loadEtcdTls(endpoints, etcdTls));
   }
-  throw new Error("--datastore must be embedded:<socket path> or etcd:<https://host:port,...>");
+  throw new UsageError("--datastore", "must be embedded:<socket path> or etcd:<https://host:port,...>");
+}
+
+/**
+ * `strata node remove NAME`: delete the node's subnet lease (every key whose value names it) and
+ * its heartbeat; every other node then withdraws its routes. Returns the keys removed.
+ */
+export async function removeNode(store: Datastore, name: string): Promise<string[]> {
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(name))
+    throw new UsageError(
+      "NAME",
+      `"${name}" is not a node name (a DNS subdomain: lowercase letters, digits, '-', '.')`,
+    );
+  // Any cluster policy will do: removal looks at the name each value carries, not at its validity.
+  const removed = await new SubnetLeases(store, { clusterCidr: "0.0.0.0/0", subnetLen: 32 }).removeNode(name);
+  const beat = heartbeatKey(name);
+  if (await store.delete(beat)) removed.push(beat);
+  if (removed.length === 0)
+    throw new CommandError(`no subnet lease or heartbeat of node ${name} in the datastore`);
+  return removed;
 }
