@@ -29,6 +29,7 @@ export interface AgentCliOptions {
   leaseTtl: string;
   heartbeatTtl: string;
   datastoreTimeout: string;
+  resyncInterval: string;
   masquerade: boolean;
   healthPort: string;
   cniBinDir: string;

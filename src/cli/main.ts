@@ -75,6 +75,7 @@ program
     "liveness heartbeat TTL, seconds: peers report this node not alive this long after its agent stops (routes stay)",
     "20",
   )
+  .option("--resync-interval <s>", "repair pass: re-add missing routes this often, seconds", "10")
   .option(
     "--datastore-timeout <s>",
     "/healthz is not ok once the datastore has been unreachable this long, seconds",
@@ -123,6 +124,7 @@ program
     const leaseTtlSeconds = positiveInt("--lease-ttl", o.leaseTtl);
     const heartbeatTtlSeconds = positiveInt("--heartbeat-ttl", o.heartbeatTtl);
     const datastoreTimeoutSeconds = positiveInt("--datastore-timeout", o.datastoreTimeout);
+    const resyncSeconds = positiveInt("--resync-interval", o.resyncInterval);
     // First: a datastore flag problem (no CA for https, an unreadable key, ...) stops the agent
     // before anything starts.
     const store = o.node
@@ -161,7 +163,7 @@ program
                 leaseTtlSeconds,
                 heartbeatTtlSeconds,
                 datastoreTimeoutSeconds,
-                resyncMs: 10_000,
+                resyncMs: resyncSeconds * 1000,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
               }
