@@ -395,6 +395,11 @@ export class ClusterAgent {
     return this.#runner.trigger();
   }
 
+  /** Resolves when no reconcile pass is running or queued (benches and tests). */
+  settled(): Promise<void> {
+    return this.#runner.settled();
+  }
+
   /** The other nodes this node routes to: never its own subnet, nor anything via its own address. */
   #routedPeers(): NodeLease[] {
     if (!this.#local) return [];

@@ -25,6 +25,14 @@ export class CoalescingRunner {
     return this.#passes;
   }
 
+  /** Resolves when no pass is running or queued (without asking for one). */
+  async settled(): Promise<void> {
+    for (let tail = this.#tail; ; tail = this.#tail) {
+      await tail;
+      if (tail === this.#tail) return;
+    }
+  }
+
   trigger(): Promise<void> {
     this.#triggers++;
     if (this.coalesce && this.#queued) return this.#queued;
