@@ -9,12 +9,15 @@ import { pino } from "pino";
 import { repoRoot } from "../../test/support/cni.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
+import { removeNode } from "../cli/agent-wiring.js";
+import { subnetKey } from "../cluster/lease-validation.js";
 import { eventually } from "../common/eventually.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { type DatastoreServer, serveDatastore } from "../datastore/embedded/server.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { ClusterAgent } from "./cluster-agent.js";
+import { assessHealth } from "./health.js";
 import { startHealthServer } from "./health-server.js";
 
 /**
@@ -400,6 +403,54 @@ describe("/readyz follows the agent's start (in-process agent, real namespace)",
       health.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a running agent whose node is removed says so and does not lease again by itself", () => {
+  const nss = new TestNamespaces("own");
+  after(() => nss.cleanup());
+
+  test("after `node remove` its /healthz is not ok, naming the lost lease; renewals do not re-create it", async () => {
+    const store = new EmbeddedStore();
+    const ns = nss.create("n1");
+    ip(ns, "link", "add", "name", "eth0", "type", "veth", "peer", "name", "eth1");
+    ip(ns, "addr", "add", "192.168.78.11/24", "dev", "eth0");
+    ip(ns, "link", "set", "eth0", "up");
+    const ac = new AbortController();
+    const agent = new ClusterAgent({
+      kernel,
+      store,
+      hostNs: namedNetns(ns),
+      node: "n1",
+      clusterCidr: "10.244.0.0/16",
+      subnetLen: 24,
+      underlayDev: "eth0",
+      backend: createHostGwBackend(),
+      leaseTtlSeconds: 3, // renewed every second: a renewal must not undo the removal
+      resyncMs: 500,
+      logger: pino({ level: "silent" }),
+      signal: ac.signal,
+      masquerade: false,
+    });
+    try {
+      const lease = await agent.start();
+      const running = agent.run();
+      await eventually(async () => assessHealth(await agent.statusNow(), Date.now()).ok, "healthy");
+      const removed = await removeNode(store, "n1");
+      assert.ok(removed.includes(subnetKey(lease.subnet)));
+      await eventually(() => agent.status.ownership !== undefined, "the agent noticed");
+      const h = assessHealth(await agent.statusNow(), Date.now());
+      assert.equal(h.ok, false);
+      assert.match(h.problems.join("\n"), /subnet lease 10\.244\.1\.0\/24 is no longer in the datastore/);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(await store.get(subnetKey(lease.subnet)), undefined, "not re-created by a renewal");
+      ac.abort();
+      await running;
+      await agent.stop({ releaseLease: false });
+    } finally {
+      ac.abort();
+      await store.close();
     }
   });
 });
