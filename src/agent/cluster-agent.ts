@@ -366,7 +366,7 @@ export class ClusterAgent {
     this.status.ownLeaseRejected = own ? `${own.reason}: ${own.detail}` : undefined;
   }
 
-  /** Renew the subnet lease; false when it failed (retried soon). Never takes another subnet. */
+  /** Renew the subnet lease; false when it failed for now (retried soon). Never takes another subnet. */
   async #renew(): Promise<boolean> {
     if (!this.#held || !this.#local) return true;
     try {
@@ -377,9 +377,11 @@ export class ClusterAgent {
     } catch (err) {
       this.status.lastError = describeError(err);
       if (err instanceof SubnetTakenError) {
+        // Not transient: said once, tried again at the normal interval (the other node may leave).
+        if (this.status.ownership !== err.message)
+          this.o.logger.error({ err: err.message }, "subnet lease lost and taken by another node");
         this.status.ownership = err.message;
-        this.o.logger.error({ err: err.message }, "subnet lease lost and taken by another node");
-        return false;
+        return true;
       }
       this.#storeUnreachable();
       this.o.logger.warn({ err: this.status.lastError }, "lease renewal failed");
