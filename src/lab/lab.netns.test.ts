@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
@@ -77,7 +78,7 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
     spec({ model: "bgp", nodes: 4, podsPerNode: 1, underlay: "l3" }),
   ]) {
     const label = `bgp on ${s.underlay}${s.routeReflectors ? ` with ${s.routeReflectors} route reflectors` : ""}`;
-    test(`${label}: every check passes, the kernel holds the expected sessions, a node that leaves is withdrawn`, async () => {
+    test(`${label}: every check passes, the kernel holds the expected sessions, a dead agent's routes stay, a removed node is withdrawn`, async () => {
       const state = await labUp(kernel, s, paths, quiet);
       const results = await runChecks(kernel, state);
       assert.deepEqual(
@@ -93,7 +94,19 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
       const routesOf = async () =>
         (await kernel.routes(namedNetns(first.ns), { family: 4 })).map((r) => r.dst);
       assert.ok((await routesOf()).includes(gone.subnet));
+      // Its agent dies: the BGP session goes, the route stays (the node's kernel still forwards
+      // and its lease stands; issue 9) — past the hold time (9 s) too.
       process.kill(gone.pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 12_000));
+      assert.ok((await routesOf()).includes(gone.subnet), "a dead agent's route is kept");
+      // The node is removed: everyone else's route to its pods goes.
+      execFileSync(process.execPath, [
+        paths.cliScript,
+        "node",
+        "remove",
+        gone.name,
+        ...state.agentDatastoreArgs,
+      ]);
       await eventually(async () => !(await routesOf()).includes(gone.subnet), "route withdrawn", {
         timeoutMs: 12_000,
       });
