@@ -99,13 +99,11 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
       process.kill(gone.pid, "SIGKILL");
       await new Promise((r) => setTimeout(r, 12_000));
       assert.ok((await routesOf()).includes(gone.subnet), "a dead agent's route is kept");
-      // The node is removed: everyone else's route to its pods goes.
-      execFileSync(process.execPath, [
-        paths.cliScript,
-        "node",
-        "remove",
-        gone.name,
-        ...state.agentDatastoreArgs,
+      // The node is removed (from a node's namespace: etcd listens on the underlay): everyone
+      // else's route to its pods goes.
+      execFileSync("ip", [
+        ...["netns", "exec", first.ns, process.execPath, paths.cliScript],
+        ...["node", "remove", gone.name, ...state.agentDatastoreArgs],
       ]);
       await eventually(async () => !(await routesOf()).includes(gone.subnet), "route withdrawn", {
         timeoutMs: 12_000,
