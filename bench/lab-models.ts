@@ -217,7 +217,7 @@ async function convergence(): Promise<number[]> {
           ...state.agentDatastoreArgs,
           "--state-dir",
           `${labDir}/n3`,
-          "--lease-ttl",
+          "--heartbeat-ttl",
           "10",
         ],
         { stdio: "ignore" },

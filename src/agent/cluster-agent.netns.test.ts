@@ -188,6 +188,9 @@ describe("cluster agents in real namespaces", () => {
     assert.equal(dev?.vxlan?.learning, false);
     const fdb = await kernel.fdb(namedNetns(a.ns), "strata.1");
     assert.ok(fdb.some((e) => e.dst === b.ip));
+    // Health reads the kernel's routes back: an onlink route via the VTEP counts as present.
+    await eventually(async () => (await a.agent.statusNow()).missingRoutes.length === 0, "no route missing");
+    assert.equal((await a.agent.statusNow()).peers, 1);
     // Full-size packets at the pod MTU cross with DF set.
     const df = execFileSync("ip", [
       "netns",

@@ -2,15 +2,24 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Backend, LocalNode } from "../backends/api.js";
+import { aliveNodes, NodeHeartbeat } from "../cluster/heartbeats.js";
 import { type RejectedLease, rejectionId, subnetKey } from "../cluster/lease-validation.js";
 import type { NodeLease } from "../cluster/node-lease.js";
-import { type HeldLease, type LeaseRequest, type LeaseView, SubnetLeases } from "../cluster/subnet-leases.js";
+import {
+  type HeldLease,
+  type LeaseRequest,
+  type LeaseView,
+  SubnetLeases,
+  SubnetTakenError,
+} from "../cluster/subnet-leases.js";
 import { overlaps } from "../common/cidr.js";
 import { describeError } from "../common/errors.js";
 import type { Datastore } from "../datastore/api.js";
-import type { Kernel, Netns } from "../kernel/api.js";
+import type { Kernel, Netns, Route } from "../kernel/api.js";
+import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
-import { type ObservedState, planReconcile } from "./reconcile-plan.js";
+import { missingRoutes, type ObservedState, planReconcile } from "./reconcile-plan.js";
+import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
 
 export interface ClusterAgentOptions {
   readonly kernel: Kernel;
@@ -22,7 +31,17 @@ export interface ClusterAgentOptions {
   readonly subnetLen: number;
   readonly underlayDev: string;
   readonly backend: Backend;
+  /**
+   * Subnet lease TTL (ownership), seconds: long (default 24 h, as Flannel), so a dead or restarting
+   * agent leaves its node's routes in place everywhere; renewed every min(TTL/3, 1 h).
+   */
   readonly leaseTtlSeconds: number;
+  /** Liveness heartbeat TTL, seconds (renewed every TTL/3); only reported, never removes routes. */
+  readonly heartbeatTtlSeconds?: number;
+  /** /healthz is not ok once the datastore has been unreachable this long, seconds. */
+  readonly datastoreTimeoutSeconds?: number;
+  /** Merge reconcile triggers that arrive during a pass into one next pass (false: the bench's reference). */
+  readonly coalesce?: boolean;
   /** Periodic repair pass on top of watch events, ms. */
   readonly resyncMs: number;
   readonly logger: Logger;
@@ -37,8 +56,22 @@ export interface ClusterStatus {
   subnet?: string;
   podMtu?: number;
   peers: number;
+  /** Peers (routed to) whose agent has no heartbeat in the datastore: reported, routes kept. */
+  peersNotAlive: string[];
   unreachable: { node: string; reason: string }[];
+  /** Reconcile passes run, and the triggers (watch events, BGP, repair ticks) they served. */
   reconciles: number;
+  reconcileTriggers: number;
+  lastReconcile?: { ok: boolean; at: string; error?: string };
+  /** When the first pass succeeded (readiness). */
+  firstReconcileAt?: string;
+  /** Routes the last pass wanted that the kernel does not have now (filled by statusNow()). */
+  missingRoutes: { node?: string; dst: string; via?: string }[];
+  datastore: { reachable: boolean; unreachableSince?: string; timeoutSeconds: number };
+  /** Set when this node no longer holds its subnet in the datastore (removed, expired, taken). */
+  ownership?: string;
+  /** The CNI conflist in the state directory. */
+  conflist: "written" | "pending" | "not configured";
   lastError?: string;
   backend?: Record<string, unknown>;
   /** Leases in the datastore that failed validation or lost a conflict (no route goes to them). */
@@ -60,17 +93,86 @@ export class ClusterAgent {
   #peers: NodeLease[] = [];
   /** Rejections seen in the last lease view, by identity: each is logged once when it appears. */
   #rejections = new Map<string, RejectedLease>();
-  #reconciling: Promise<void> = Promise.resolve();
+  readonly #runner: CoalescingRunner;
+  /** The newest lease view from the watch, and the one the last pass used. */
+  #view: LeaseView | undefined;
+  #viewUsed: LeaseView | undefined;
+  /** The peer set backend.peersChanged was last told about. */
+  #peersKey: string | undefined;
+  /** Routes the last successful pass wanted, and whose they are (to report missing ones). */
+  #routed: { routes: readonly Route[]; nodeOf: ReadonlyMap<string, string> } = {
+    routes: [],
+    nodeOf: new Map(),
+  };
+  readonly #heartbeat: NodeHeartbeat;
+  #alive: Set<string> | undefined;
+  #storeDownSince: number | undefined;
 
   constructor(private readonly o: ClusterAgentOptions) {
     this.#leases = new SubnetLeases(o.store, { clusterCidr: o.clusterCidr, subnetLen: o.subnetLen });
-    this.status = { node: o.node, peers: 0, unreachable: [], reconciles: 0, leaseConflicts: [] };
+    this.#heartbeat = new NodeHeartbeat(o.store, o.node, this.#heartbeatTtl);
+    this.#runner = new CoalescingRunner(
+      () => this.#reconcileOnce(),
+      (err) => {
+        const error = describeError(err);
+        this.status.lastError = error;
+        this.status.lastReconcile = { ok: false, at: new Date().toISOString(), error };
+        this.o.logger.warn({ err: error }, "reconcile failed");
+      },
+      o.coalesce ?? true,
+    );
+    this.status = {
+      node: o.node,
+      peers: 0,
+      peersNotAlive: [],
+      unreachable: [],
+      reconciles: 0,
+      reconcileTriggers: 0,
+      missingRoutes: [],
+      datastore: { reachable: true, timeoutSeconds: o.datastoreTimeoutSeconds ?? 60 },
+      conflist: o.stateDir ? "pending" : "not configured",
+      leaseConflicts: [],
+    };
   }
 
-  /** Status with the backend's live part (e.g. BGP session states) read now. */
-  statusNow(): ClusterStatus {
+  get #heartbeatTtl(): number {
+    return this.o.heartbeatTtlSeconds ?? 20;
+  }
+
+  /**
+   * Status with its live parts read now: the backend's (e.g. BGP sessions) and the routes the
+   * last pass wanted that are missing from the kernel (someone deleted one; /healthz says so
+   * until the next repair pass puts it back).
+   */
+  async statusNow(): Promise<ClusterStatus> {
     this.status.backend = this.o.backend.status?.();
+    const { routes, nodeOf } = this.#routed;
+    if (routes.length > 0) {
+      try {
+        const observed = await this.o.kernel.routes(this.o.hostNs, { family: 4 });
+        this.status.missingRoutes = missingRoutes(routes, observed).map((r) => ({
+          node: nodeOf.get(r.dst),
+          dst: r.dst,
+          via: r.via,
+        }));
+      } catch (err) {
+        this.status.missingRoutes = [{ dst: `(routes unreadable: ${describeError(err)})` }];
+      }
+    } else this.status.missingRoutes = [];
+    this.status.reconcileTriggers = this.#runner.triggers;
     return this.status;
+  }
+
+  #storeReachable(): void {
+    this.#storeDownSince = undefined;
+    this.status.datastore.reachable = true;
+    this.status.datastore.unreachableSince = undefined;
+  }
+
+  #storeUnreachable(): void {
+    this.#storeDownSince ??= Date.now();
+    this.status.datastore.reachable = false;
+    this.status.datastore.unreachableSince = new Date(this.#storeDownSince).toISOString();
   }
 
   async #underlay(): Promise<{ ip: string; prefix: number; mtu: number }> {
@@ -97,7 +199,11 @@ export class ClusterAgent {
   /** Acquire the lease and set up node-wide state; resolves when the node can take pods. */
   async start(): Promise<NodeLease> {
     const u = await this.#underlay();
-    this.#held = await this.#leases.acquire(this.#request(u));
+    // A restart takes back its own subnet: the datastore's lease with its name, or the subnet its
+    // state directory names; refused (one line, nothing changed) if that now belongs to another node.
+    const previous = this.o.stateDir ? await readPreviousSubnet(this.o.stateDir) : undefined;
+    this.#held = await this.#leases.acquire(this.#request(u), previous);
+    this.#storeReachable();
     const lease = this.#held.lease;
     const podMtu = this.o.backend.podMtu(u.mtu);
     this.#local = { lease, underlayDev: this.o.underlayDev, underlayMtu: u.mtu };
@@ -111,8 +217,15 @@ export class ClusterAgent {
       if (r.code !== 0) this.o.logger.warn({ stderr: r.stderr.trim() }, "masquerade rules not installed");
     }
     await this.o.backend.start?.(this.#local, () => void this.reconcile());
-    if (this.o.stateDir) await this.#writeCniState(lease, podMtu);
-    this.o.logger.info({ subnet: lease.subnet, podMtu, backend: this.o.backend.name }, "subnet leased");
+    if (this.o.stateDir) {
+      await this.#writeCniState(lease, podMtu);
+      this.status.conflist = "written";
+    }
+    await this.#beat();
+    this.o.logger.info(
+      { subnet: lease.subnet, podMtu, backend: this.o.backend.name, previous: previous?.subnet },
+      previous?.subnet === lease.subnet ? "subnet taken back" : "subnet leased",
+    );
     return lease;
   }
 
@@ -140,26 +253,40 @@ export class ClusterAgent {
     await publish("10-strata.conflist", `${JSON.stringify(conflist, null, 2)}\n`);
     // subnet.json last: its presence says the node is ready for pods.
     await publish(
-      "subnet.json",
+      subnetFileName,
       `${JSON.stringify({ subnet: lease.subnet, mtu: podMtu, clusterCidr: this.o.clusterCidr })}\n`,
     );
   }
 
-  /** Run until the signal aborts: watch, reconcile, repair, renew. */
+  /** Run until the signal aborts: watch, reconcile, repair, renew, heartbeat. */
   async run(): Promise<void> {
     const { signal } = this.o;
     const repair = setInterval(() => void this.reconcile(), this.o.resyncMs);
-    const renew = setInterval(() => void this.#renew(), Math.max(500, (this.o.leaseTtlSeconds * 1000) / 3));
+    const beat = setInterval(() => void this.#beat(), Math.max(200, (this.#heartbeatTtl * 1000) / 3));
+    // Ownership is renewed well before expiry: every TTL/3, at most an hour apart (24 h TTL: 23 h
+    // of slack for an agent that is down); a failed renewal is retried every few seconds.
+    const renewMs = Math.max(500, Math.min((this.o.leaseTtlSeconds * 1000) / 3, 3_600_000));
+    let renew: NodeJS.Timeout | undefined;
+    const scheduleRenew = (ms: number) => {
+      renew = setTimeout(async () => {
+        const ok = await this.#renew();
+        if (!signal.aborted) scheduleRenew(ok ? renewMs : Math.min(renewMs, 5_000));
+      }, ms);
+    };
+    scheduleRenew(renewMs);
     try {
       while (!signal.aborted) {
         try {
           for await (const view of this.#leases.watch(signal)) {
-            this.#peers = view.leases;
-            this.#noteRejected(view);
-            await this.reconcile();
+            this.#storeReachable();
+            // Not awaited: events that arrive during a pass merge into the next one.
+            this.#view = view;
+            void this.reconcile();
           }
         } catch (err) {
+          if (signal.aborted) break;
           // Datastore unreachable: keep the kernel as it is and try again.
+          this.#storeUnreachable();
           this.status.lastError = describeError(err);
           this.o.logger.warn({ err: this.status.lastError }, "watch interrupted; retrying");
           await new Promise((r) => setTimeout(r, 1000));
@@ -167,8 +294,53 @@ export class ClusterAgent {
       }
     } finally {
       clearInterval(repair);
-      clearInterval(renew);
+      clearInterval(beat);
+      clearTimeout(renew);
     }
+  }
+
+  /** Heartbeat, and who else is alive (also the datastore probe behind --datastore-timeout). */
+  async #beat(): Promise<void> {
+    try {
+      await this.#heartbeat.beat();
+      this.#alive = await aliveNodes(this.o.store);
+      this.#storeReachable();
+      this.#noteLiveness();
+    } catch (err) {
+      this.#storeUnreachable();
+      this.o.logger.debug({ err: describeError(err) }, "heartbeat failed");
+    }
+  }
+
+  #noteLiveness(): void {
+    const alive = this.#alive;
+    if (!alive) return;
+    const before = new Set(this.status.peersNotAlive);
+    const routed = this.#routedPeers();
+    const dead = routed.filter((p) => !alive.has(p.node)).map((p) => p.node);
+    for (const n of dead)
+      if (!before.has(n)) this.o.logger.warn({ peer: n }, "peer's agent is not alive (its routes are kept)");
+    for (const n of before)
+      if (!dead.includes(n)) this.o.logger.info({ peer: n }, "peer's agent is alive again");
+    this.status.peersNotAlive = dead;
+  }
+
+  /** This node's own lease in a view: still ours, or who took it, or gone. */
+  #noteOwnership(view: LeaseView): void {
+    const held = this.#held?.lease;
+    if (!held) return;
+    let problem: string | undefined;
+    if (!view.leases.some((l) => l.node === this.o.node && l.subnet === held.subnet)) {
+      const other = view.leases.find((l) => overlaps(l.subnet, held.subnet));
+      if (other) problem = `this node's subnet ${held.subnet} now belongs to node ${other.node}`;
+      else if (!view.rejected.some((r) => r.key === subnetKey(held.subnet)))
+        problem = `this node's subnet lease ${held.subnet} is no longer in the datastore (removed with \`strata node remove\`, or expired): other nodes no longer route to it; restart the agent to lease it again`;
+    }
+    if (problem !== this.status.ownership) {
+      if (problem) this.o.logger.error({ subnet: held.subnet }, problem);
+      else if (this.status.ownership) this.o.logger.info({ subnet: held.subnet }, "subnet lease held again");
+    }
+    this.status.ownership = problem;
   }
 
   /** Rejected leases into status and the log: once when a rejection appears, once when it clears. */
@@ -194,37 +366,70 @@ export class ClusterAgent {
     this.status.ownLeaseRejected = own ? `${own.reason}: ${own.detail}` : undefined;
   }
 
-  async #renew(): Promise<void> {
-    if (!this.#held || !this.#local) return;
+  /** Renew the subnet lease; false when it failed for now (retried soon). Never takes another subnet. */
+  async #renew(): Promise<boolean> {
+    if (!this.#held || !this.#local) return true;
     try {
       const u = await this.#underlay();
       this.#held = await this.#leases.renew(this.#held, this.#request(u));
+      this.#storeReachable();
+      return true;
     } catch (err) {
       this.status.lastError = describeError(err);
+      if (err instanceof SubnetTakenError) {
+        // Not transient: said once, tried again at the normal interval (the other node may leave).
+        if (this.status.ownership !== err.message)
+          this.o.logger.error({ err: err.message }, "subnet lease lost and taken by another node");
+        this.status.ownership = err.message;
+        return true;
+      }
+      this.#storeUnreachable();
       this.o.logger.warn({ err: this.status.lastError }, "lease renewal failed");
+      return false;
     }
   }
 
-  /** One reconcile pass (serialised: a pass never overlaps another). */
+  /**
+   * Ask for a reconcile pass. Passes never overlap; triggers that arrive during a pass merge
+   * into one next pass. Resolves after a pass that started after this call.
+   */
   reconcile(): Promise<void> {
-    this.#reconciling = this.#reconciling
-      .then(() => this.#reconcileOnce())
-      .catch((err) => {
-        this.status.lastError = describeError(err);
-        this.o.logger.warn({ err: this.status.lastError }, "reconcile failed");
-      });
-    return this.#reconciling;
+    return this.#runner.trigger();
+  }
+
+  /** Resolves when no reconcile pass is running or queued (benches and tests). */
+  settled(): Promise<void> {
+    return this.#runner.settled();
+  }
+
+  /** The other nodes this node routes to: never its own subnet, nor anything via its own address. */
+  #routedPeers(): NodeLease[] {
+    if (!this.#local) return [];
+    // Whatever the datastore says (a lease that won a conflict against ours must not break our
+    // reconcile).
+    const { subnet: own, publicIp: self } = this.#local.lease;
+    return this.#peers.filter(
+      (p) => p.node !== this.o.node && p.publicIp !== self && !overlaps(p.subnet, own),
+    );
   }
 
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
-    // Never route our own pod subnet elsewhere, nor anything via our own address, whatever the
-    // datastore says (a lease that won a conflict against ours must not break our reconcile).
-    const { subnet: own, publicIp: self } = this.#local.lease;
-    const peers = this.#peers.filter(
-      (p) => p.node !== this.o.node && p.publicIp !== self && !overlaps(p.subnet, own),
-    );
-    this.o.backend.peersChanged?.(this.#local, peers);
+    const view = this.#view;
+    if (view && view !== this.#viewUsed) {
+      // The newest view only: the ones a burst left in between are never even validated.
+      this.#viewUsed = view;
+      this.#peers = view.leases;
+      this.#noteRejected(view);
+      this.#noteOwnership(view);
+    }
+    const peers = this.#routedPeers();
+    const peersKey = peers.map((p) => JSON.stringify(p)).join("\n");
+    if (peersKey !== this.#peersKey) {
+      this.o.backend.peersChanged?.(this.#local, peers);
+      this.#peersKey = peersKey;
+      this.#noteLiveness();
+    }
     const desired = this.o.backend.desired(this.#local, peers);
     const ns = this.o.hostNs;
     const owned = desired.devices.map((d) => d.name);
@@ -249,10 +454,23 @@ export class ClusterAgent {
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
     this.status.reconciles++;
+    const at = new Date().toISOString();
+    this.status.lastReconcile = { ok: true, at };
+    this.status.firstReconcileAt ??= at;
+    const nodeOf = new Map(peers.map((p) => [p.subnet, p.node]));
+    this.#routed = { routes: desired.routes, nodeOf };
   }
 
+  /**
+   * Stop the backend and say this agent is gone (its heartbeat). The subnet lease stays unless
+   * `releaseLease`: routes to this node's pods outlive its agent.
+   */
   async stop(opts: { releaseLease: boolean }): Promise<void> {
     await this.o.backend.stop?.();
+    // A datastore that does not answer must not hold up a shutdown.
+    const bounded = (p: Promise<void>) =>
+      Promise.race([p.catch(() => {}), new Promise<void>((r) => setTimeout(r, 2_000).unref())]);
+    await bounded(this.#heartbeat.stop());
     if (opts.releaseLease && this.#held) await this.#leases.release(this.#held);
   }
 }

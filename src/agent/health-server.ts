@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { StrataError } from "../common/errors.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
+import { assessHealth, assessReadiness } from "./health.js";
 import { registerSpoofDropMetric } from "./spoof-metric.js";
 
 export class HealthPortError extends StrataError {
@@ -21,13 +22,14 @@ export interface CniServerStats {
 }
 
 /**
- * Health (/healthz, JSON status) and Prometheus metrics (/metrics) on a local port. A port that is
- * taken fails the start (before the agent leases anything); once serving, a failure of this server
- * is logged and never ends the agent.
+ * Health (/healthz: ok and why not, with the JSON status), readiness (/readyz: the node can take
+ * pods) and Prometheus metrics (/metrics) on a local port. A port that is taken fails the start
+ * (before the agent leases anything); once serving, a failure of this server is logged and never
+ * ends the agent.
  */
 export async function startHealthServer(
   port: number,
-  status: () => ClusterStatus | undefined,
+  status: () => ClusterStatus | undefined | Promise<ClusterStatus | undefined>,
   opts: { logger?: Logger; cni?: () => CniServerStats } = {},
 ): Promise<Server> {
   const registry = new Registry();
@@ -58,14 +60,48 @@ export async function startHealthServer(
     registers: [registry],
   });
   registerSpoofDropMetric(registry);
+  const triggers = new Counter({
+    name: "strata_reconcile_triggers_total",
+    help: "Reasons to reconcile (watch events, BGP changes, repair ticks); those during a pass merge into one next pass",
+    registers: [registry],
+  });
+  const notAlive = new Gauge({
+    name: "strata_peers_not_alive",
+    help: "Peers routed to whose agent has no heartbeat (routes kept: their kernels still forward)",
+    registers: [registry],
+  });
+  const missing = new Gauge({
+    name: "strata_missing_routes",
+    help: "Routes to peers the agent wants that are missing from the kernel",
+    registers: [registry],
+  });
+  const storeDown = new Gauge({
+    name: "strata_datastore_unreachable_seconds",
+    help: "How long the datastore has been unreachable (0: reachable)",
+    registers: [registry],
+  });
+  const healthy = new Gauge({
+    name: "strata_healthy",
+    help: "1 when /healthz is ok",
+    registers: [registry],
+  });
   let lastReconciles = 0;
+  let lastTriggers = 0;
+  const json = (res: ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { "content-type": "application/json" });
+    res.end(`${JSON.stringify(body)}\n`);
+  };
   const serve = async (req: IncomingMessage, res: ServerResponse) => {
-    const s = status();
+    const s = await status();
     if (req.url === "/healthz") {
-      // Not ok without a subnet, or when this node's own lease is rejected (say so, not route quietly).
-      const ok = s === undefined || (s.subnet !== undefined && s.ownLeaseRejected === undefined);
-      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
-      res.end(`${JSON.stringify({ ok, ...s })}\n`);
+      // Not ok for each reason the node does not do its job, and the body says which.
+      const h = assessHealth(s, Date.now());
+      json(res, h.ok ? 200 : 503, { ...h, ...s });
+      return;
+    }
+    if (req.url === "/readyz") {
+      const r = assessReadiness(s);
+      json(res, r.ready ? 200 : 503, { ...r, node: s?.node, subnet: s?.subnet, conflist: s?.conflist });
       return;
     }
     if (req.url === "/metrics") {
@@ -76,7 +112,14 @@ export async function startHealthServer(
         rejectedLeases.set(s.leaseConflicts.length);
         reconciles.inc(s.reconciles - lastReconciles);
         lastReconciles = s.reconciles;
+        triggers.inc(s.reconcileTriggers - lastTriggers);
+        lastTriggers = s.reconcileTriggers;
+        notAlive.set(s.peersNotAlive.length);
+        missing.set(s.missingRoutes.length);
+        const since = s.datastore.unreachableSince;
+        storeDown.set(since ? Math.max(0, (Date.now() - Date.parse(since)) / 1000) : 0);
       }
+      healthy.set(assessHealth(s, Date.now()).ok ? 1 : 0);
       res.writeHead(200, { "content-type": registry.contentType });
       res.end(await registry.metrics());
       return;

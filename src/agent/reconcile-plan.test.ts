@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DesiredState } from "../backends/api.js";
-import { type ObservedState, planReconcile, strataRouteProto } from "./reconcile-plan.js";
+import type { Route } from "../kernel/api.js";
+import { missingRoutes, type ObservedState, planReconcile, strataRouteProto } from "./reconcile-plan.js";
 
 const empty: ObservedState = { links: [], addresses: [], routes: [], neighbours: [], fdb: [] };
 const none: DesiredState = {
@@ -43,6 +44,26 @@ describe("reconcile planner", () => {
     });
     assert.equal(ops.length, 1);
     assert.equal(ops[0]?.op, "route.delete");
+  });
+
+  test("a peer that moved to a new address: its route is replaced in place, never deleted as well", () => {
+    const old = { dst: "10.244.2.0/24", via: "192.168.1.2", dev: "eth0", proto: strataRouteProto };
+    const moved = { dst: "10.244.2.0/24", via: "192.168.1.22", dev: "eth0" };
+    assert.deepEqual(planReconcile({ ...none, routes: [moved] }, { ...empty, routes: [old] }), [
+      { op: "route.replace", route: { ...moved, proto: strataRouteProto } },
+    ]);
+  });
+
+  test("missingRoutes names the desired routes the kernel lacks, whoever else's routes are there", () => {
+    const want = [
+      { dst: "10.244.2.0/24", via: "192.168.1.2", dev: "eth0" },
+      { dst: "10.244.3.0/24", via: "192.168.1.3", dev: "eth0" },
+    ];
+    const have = [
+      { ...want[0], proto: strataRouteProto } as Route,
+      { dst: "10.244.3.0/24", via: "192.168.1.99", dev: "eth0", proto: "static" },
+    ];
+    assert.deepEqual(missingRoutes(want, have), [want[1]]);
   });
 
   test("recreates a VXLAN device whose VNI changed; fixes MTU in place otherwise", () => {

@@ -85,10 +85,26 @@ export function planReconcile(desired: DesiredState, observed: ObservedState): K
     if (!haveRoutes.has(routeKey(r)))
       ops.push({ op: "route.replace", route: { ...r, proto: strataRouteProto } });
   }
+  // `route replace` overwrites the route to the same destination in place (a peer that moved to
+  // a new address): deleting the old one as well would only fail as "not found" afterwards.
+  const replacedDst = new Set(desired.routes.map((r) => normaliseDst(r.dst)));
   for (const r of observed.routes) {
-    if (r.proto === strataRouteProto && !wantRoutes.has(routeKey(r))) {
+    if (
+      r.proto === strataRouteProto &&
+      !wantRoutes.has(routeKey(r)) &&
+      !replacedDst.has(normaliseDst(r.dst))
+    ) {
       ops.push({ op: "route.delete", route: r, ifPresent: true });
     }
   }
   return ops;
+}
+
+/**
+ * Pure: the desired routes the kernel does not have (someone deleted one, or a pass failed
+ * half-way): what /healthz reports until the next repair pass puts them back.
+ */
+export function missingRoutes(desired: readonly Route[], observed: readonly Route[]): Route[] {
+  const have = new Set(observed.map(routeKey));
+  return desired.filter((r) => !have.has(routeKey(r)));
 }

@@ -4,11 +4,14 @@ import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
 import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
 import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { checkProtection, readPasswordFile } from "../bgp/speaker/tcp-security.js";
+import { heartbeatKey } from "../cluster/heartbeats.js";
+import { SubnetLeases } from "../cluster/subnet-leases.js";
 import type { Datastore } from "../datastore/api.js";
 import { connectEmbedded } from "../datastore/embedded/client.js";
 import { connectEtcd } from "../datastore/etcd/etcd-store.js";
 import { type EtcdTlsFiles, loadEtcdTls } from "../datastore/etcd/etcd-tls.js";
 import {
+  CommandError,
   cidrValue,
   flagCheck,
   intInRange,
@@ -33,6 +36,9 @@ export interface AgentCliOptions {
   underlayDev: string;
   stateDir?: string;
   leaseTtl: string;
+  heartbeatTtl: string;
+  datastoreTimeout: string;
+  resyncInterval: string;
   masquerade: boolean;
   healthPort: string;
   cniBinDir: string;
@@ -54,6 +60,9 @@ export interface AgentFlagValues {
   readonly clusterCidr: string;
   readonly subnetLen: number;
   readonly leaseTtlSeconds: number;
+  readonly heartbeatTtlSeconds: number;
+  readonly datastoreTimeoutSeconds: number;
+  readonly resyncSeconds: number;
   readonly cniMaxRequests: number;
   readonly cniReadTimeoutMs: number;
 }
@@ -69,6 +78,9 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     // A node's subnet lies inside the cluster's; /31 and /32 leave no room for pods and a gateway.
     subnetLen: intInRange("--subnet-len", o.subnetLen, clusterPrefix, 30),
     leaseTtlSeconds: positiveInt("--lease-ttl", o.leaseTtl),
+    heartbeatTtlSeconds: positiveInt("--heartbeat-ttl", o.heartbeatTtl),
+    datastoreTimeoutSeconds: positiveInt("--datastore-timeout", o.datastoreTimeout),
+    resyncSeconds: positiveInt("--resync-interval", o.resyncInterval),
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
   };
@@ -137,4 +149,23 @@ export function openDatastore(url: string | undefined, etcdTls: EtcdTlsFiles = {
     "--datastore",
     `${url === undefined ? "missing" : `"${url}" is not embedded:<socket path> or etcd:<https://host:port,...>`} (needed with --node)`,
   );
+}
+
+/**
+ * `strata node remove NAME`: delete the node's subnet lease (every key whose value names it) and
+ * its heartbeat; every other node then withdraws its routes. Returns the keys removed.
+ */
+export async function removeNode(store: Datastore, name: string): Promise<string[]> {
+  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(name))
+    throw new UsageError(
+      "NAME",
+      `"${name}" is not a node name (a DNS subdomain: lowercase letters, digits, '-', '.')`,
+    );
+  // Any cluster policy will do: removal looks at the name each value carries, not at its validity.
+  const removed = await new SubnetLeases(store, { clusterCidr: "0.0.0.0/0", subnetLen: 32 }).removeNode(name);
+  const beat = heartbeatKey(name);
+  if (await store.delete(beat)) removed.push(beat);
+  if (removed.length === 0)
+    throw new CommandError(`no subnet lease or heartbeat of node ${name} in the datastore`);
+  return removed;
 }

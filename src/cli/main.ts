@@ -12,7 +12,13 @@ import { serveDatastore } from "../datastore/embedded/server.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../kernel/spawn-pool.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
+import {
+  type AgentCliOptions,
+  checkAgentFlags,
+  createBackend,
+  openDatastore,
+  removeNode,
+} from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { registerLabCommands } from "./lab-commands.js";
@@ -66,7 +72,22 @@ program
   .option("--etcd-key <file>", "etcd over https: the key of --etcd-cert (PEM)")
   .option("--underlay-dev <dev>", "interface carrying node-to-node traffic", "eth0")
   .option("--state-dir <dir>", "where to write subnet.json and the CNI conflist")
-  .option("--lease-ttl <s>", "subnet lease TTL, seconds", "20")
+  .option(
+    "--lease-ttl <s>",
+    "subnet lease TTL (ownership), seconds; renewed every min(TTL/3, 1 h); a node's routes stay on every other node this long after its agent stops",
+    "86400",
+  )
+  .option(
+    "--heartbeat-ttl <s>",
+    "liveness heartbeat TTL, seconds: peers report this node not alive this long after its agent stops (routes stay)",
+    "20",
+  )
+  .option("--resync-interval <s>", "repair pass: re-add missing routes this often, seconds", "10")
+  .option(
+    "--datastore-timeout <s>",
+    "/healthz is not ok once the datastore has been unreachable this long, seconds",
+    "60",
+  )
   .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
   .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
   .option(
@@ -146,7 +167,9 @@ program
                 underlayDev: o.underlayDev,
                 backend,
                 leaseTtlSeconds: flags.leaseTtlSeconds,
-                resyncMs: 10_000,
+                heartbeatTtlSeconds: flags.heartbeatTtlSeconds,
+                datastoreTimeoutSeconds: flags.datastoreTimeoutSeconds,
+                resyncMs: flags.resyncSeconds * 1000,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
               }
@@ -157,6 +180,29 @@ program
       pool?.close();
     }
   });
+
+const node = program.command("node").description("the cluster's nodes in the datastore");
+node
+  .command("remove")
+  .description(
+    "remove a node from the cluster: delete its subnet lease and heartbeat, so every other node withdraws its routes (stop its agent first)",
+  )
+  .argument("<name>", "the node's name")
+  .requiredOption("--datastore <url>", "embedded:<socket path> or etcd:<https://host:port,...>")
+  .option("--etcd-ca <file>", "etcd over https: the CA that signed etcd's certificate (PEM)")
+  .option("--etcd-cert <file>", "etcd over https: a client certificate (PEM)")
+  .option("--etcd-key <file>", "etcd over https: the key of --etcd-cert (PEM)")
+  .action(
+    async (name: string, o: { datastore: string; etcdCa?: string; etcdCert?: string; etcdKey?: string }) => {
+      const store = openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey });
+      try {
+        const removed = await removeNode(store, name);
+        for (const key of removed) console.log(`removed ${key}`);
+      } finally {
+        await store.close();
+      }
+    },
+  );
 
 const datastore = program
   .command("datastore")

@@ -88,3 +88,102 @@ test("watch yields the validated set: a forged lease appears only among the reje
     await store.close();
   }
 });
+
+const listing = async (store: EmbeddedStore) => JSON.stringify(await store.list("/strata/"));
+
+test("a restart takes back the subnet its state directory names when the datastore no longer has it", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const leases = new SubnetLeases(store, policy);
+    await leases.acquire(request("n2", 2)); // 10.244.1.0/24 is taken: the lowest free is .2
+    const held = await leases.acquire(request("n1", 1), {
+      subnet: "10.244.7.0/24",
+      source: "/state/subnet.json",
+    });
+    assert.equal(held.lease.subnet, "10.244.7.0/24", "its old subnet, not the lowest free one");
+    // With its lease in the datastore, the datastore's lease is the one taken back.
+    const again = await leases.acquire(request("n1", 1), {
+      subnet: "10.244.7.0/24",
+      source: "/state/subnet.json",
+    });
+    assert.equal(again.lease.subnet, "10.244.7.0/24");
+  } finally {
+    await store.close();
+  }
+});
+
+test("a restart whose subnet now belongs to another node is refused with one line naming subnet and owner; nothing is written", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const leases = new SubnetLeases(store, policy);
+    const n4 = await leases.acquire(request("n4", 4));
+    const before = await listing(store);
+    await assert.rejects(
+      leases.acquire(request("n3", 3), { subnet: n4.lease.subnet, source: "/state/n3/subnet.json" }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, "cluster.subnet-taken");
+        assert.match(
+          err.message,
+          /^subnet 10\.244\.1\.0\/24 .*\/state\/n3\/subnet\.json.* now belongs to node n4/,
+        );
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      },
+    );
+    assert.equal(await listing(store), before, "the datastore is unchanged");
+    // A subnet outside the cluster CIDR (the state directory of another cluster) is refused too.
+    await assert.rejects(
+      leases.acquire(request("n3", 3), { subnet: "10.99.1.0/24", source: "/state/n3/subnet.json" }),
+      /10\.99\.1\.0\/24 .*cannot be leased here: .*not inside the cluster CIDR/,
+    );
+    // The datastore leases n4 a subnet, but its state directory names another: refused, not renumbered.
+    await assert.rejects(
+      leases.acquire(request("n4", 4), { subnet: "10.244.9.0/24", source: "/state/n4/subnet.json" }),
+      /leases 10\.244\.1\.0\/24 to node n4, but \/state\/n4\/subnet\.json says this node had 10\.244\.9\.0\/24/,
+    );
+    assert.equal(await listing(store), before, "still unchanged");
+  } finally {
+    await store.close();
+  }
+});
+
+test("renewal after the lease expired takes the same subnet back, and never another one", async () => {
+  let now = 1_000_000;
+  const store = new EmbeddedStore({ now: () => now, sweepMs: 3_600_000 });
+  try {
+    const leases = new SubnetLeases(store, policy);
+    const held = await leases.acquire(request("n1", 1));
+    now += 31_000; // past the 30 s TTL: the key goes with the lease
+    store.sweepExpired();
+    assert.equal((await leases.snapshot()).leases.length, 0);
+    const renewed = await leases.renew(held, request("n1", 1));
+    assert.equal(renewed.lease.subnet, held.lease.subnet);
+    assert.notEqual(renewed.leaseId, held.leaseId);
+    // Expired again, and meanwhile another node took the subnet: renewal refuses.
+    now += 31_000;
+    store.sweepExpired();
+    const thief = await leases.acquire(request("n9", 9));
+    assert.equal(thief.lease.subnet, held.lease.subnet);
+    await assert.rejects(leases.renew(renewed, request("n1", 1)), /now belongs to node n9/);
+  } finally {
+    await store.close();
+  }
+});
+
+test("removeNode deletes every key naming the node (valid or not) and nothing else", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const leases = new SubnetLeases(store, policy);
+    const n1 = await leases.acquire(request("n1", 1));
+    const n2 = await leases.acquire(request("n2", 2));
+    await store.put(subnetKey("10.244.50.0/24"), JSON.stringify({ node: "n1", subnet: "bad" }));
+    await store.put(subnetKey("10.244.51.0/24"), "garbage");
+    const removed = await leases.removeNode("n1");
+    assert.deepEqual(removed.sort(), [subnetKey(n1.lease.subnet), subnetKey("10.244.50.0/24")].sort());
+    const left = (await store.list("/strata/subnets/")).items.map((kv) => kv.key).sort();
+    assert.deepEqual(left, [subnetKey(n2.lease.subnet), subnetKey("10.244.51.0/24")].sort());
+    assert.deepEqual(await leases.removeNode("n1"), []);
+  } finally {
+    await store.close();
+  }
+});

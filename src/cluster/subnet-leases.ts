@@ -1,6 +1,8 @@
+import { overlaps } from "../common/cidr.js";
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
+  checkLease,
   type LeaseCheckMemo,
   type LeasePolicy,
   type RejectedLease,
@@ -15,9 +17,27 @@ import { pickSubnet } from "./subnet-pick.js";
 export { subnetPrefix };
 
 export class LeaseError extends StrataError {
-  constructor(message: string) {
-    super("cluster.lease", message);
+  constructor(message: string, code = "cluster.lease") {
+    super(code, message);
   }
+}
+
+/**
+ * The subnet this node had (its pods hold addresses from it) now belongs to someone else, or the
+ * datastore and the state directory disagree: the agent refuses to start rather than take another
+ * subnet under live pods.
+ */
+export class SubnetTakenError extends LeaseError {
+  constructor(message: string) {
+    super(message, "cluster.subnet-taken");
+  }
+}
+
+/** Where a node's previous subnet came from (its state directory's subnet.json). */
+export interface PreviousSubnet {
+  readonly subnet: string;
+  /** For messages: the file it was read from. */
+  readonly source: string;
 }
 
 export interface LeaseRequest {
@@ -38,16 +58,31 @@ export interface HeldLease {
 export type LeaseView = ValidatedLeases;
 export type { RejectedLease };
 
+/** A lease's fields other than node and subnet, to check a subnet against the policy alone. */
+const sampleLease = { publicIp: "192.0.2.1", publicPrefix: 24, backend: "host-gw", backendData: {} };
+
 /** The subnet a key names ("/strata/subnets/10.244.1.0-24" → "10.244.1.0/24"), if it names one. */
 function subnetOfKey(key: string): string | undefined {
   const m = /^(.+)-(\d{1,3})$/.exec(key.slice(subnetPrefix.length));
   return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
+/** The `node` a stored value names, whatever else is wrong with it. */
+function namedNode(value: string): string | undefined {
+  try {
+    const node = (JSON.parse(value) as { node?: unknown }).node;
+    return typeof node === "string" ? node.slice(0, 253) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Flannel-style subnet leases in the datastore: one key per node subnet, attached to a datastore
- * lease with a TTL that the agent renews. A node that restarts finds its own key and keeps its
- * subnet; a dead node's key expires with its lease and its routes go away on every other node.
+ * Flannel-style subnet leases in the datastore: one key per node subnet, attached to a long
+ * datastore lease (ownership: hours, renewed well before expiry). A node that restarts finds its
+ * own key, or the subnet its state directory names, and keeps its subnet; a node's routes go away
+ * on every other node only when it is removed (`removeNode`) or its long lease expires. Whether
+ * the node's agent is alive is a separate, short heartbeat (heartbeats.ts).
  */
 export class SubnetLeases {
   constructor(
@@ -61,33 +96,30 @@ export class SubnetLeases {
     return validateLeases(items, this.policy, this.#memo);
   }
 
-  async acquire(req: LeaseRequest, preferred?: string): Promise<HeldLease> {
+  /**
+   * Take this node's subnet: its own valid lease in the datastore (a restart), else the subnet it
+   * had before (`previous`, from its state directory) when that is still free, else a new one.
+   * Refuses (SubnetTakenError, nothing written) when the previous subnet now belongs to another
+   * node, or the datastore leases this node a different subnet: its pods hold addresses from it.
+   */
+  async acquire(req: LeaseRequest, previous?: PreviousSubnet): Promise<HeldLease> {
     const { clusterCidr, subnetLen } = this.policy;
     for (let attempt = 0; attempt < 10; attempt++) {
       const { items } = await this.store.list(subnetPrefix);
       const valid = this.#validate(items).leases;
-      // Only a valid lease with our name is ours: a malformed or losing one is never adopted.
-      const mineLease = valid.find((l) => l.node === req.node);
-      const mine = mineLease && {
-        lease: mineLease,
-        kv: items.find((kv) => kv.key === subnetKey(mineLease.subnet)) as KeyValue,
-      };
-      const leaseId = await this.store.grantLease(req.ttlSeconds);
-      const value = (subnet: string): NodeLease => ({
-        node: req.node,
-        subnet,
-        publicIp: req.publicIp,
-        publicPrefix: req.publicPrefix,
-        backend: req.backend,
-        backendData: req.backendData,
-      });
+      // Only a valid lease with our name is ours: a malformed or losing one is never adopted
+      // (unless it sits at the very subnet our state directory says we had: #takeBack).
+      const mine = valid.find((l) => l.node === req.node);
+      let target: { key: string; expected?: number; subnet: string };
       if (mine) {
-        const lease = value(mine.lease.subnet);
-        if (
-          await this.store.update(mine.kv.key, JSON.stringify(lease), mine.kv.modRevision, { lease: leaseId })
-        ) {
-          return { lease, leaseId };
-        }
+        if (previous && previous.subnet !== mine.subnet)
+          throw new SubnetTakenError(
+            `the datastore leases ${mine.subnet} to node ${req.node}, but ${previous.source} says this node had ${previous.subnet} (its pods hold addresses from it); refusing to start rather than renumber: remove the node's pods and ${previous.source}, or run \`strata node remove ${req.node}\``,
+          );
+        const kv = items.find((x) => x.key === subnetKey(mine.subnet)) as KeyValue;
+        target = { key: kv.key, expected: kv.modRevision, subnet: mine.subnet };
+      } else if (previous) {
+        target = this.#takeBack(req.node, previous, items, valid);
       } else {
         // Taken: every valid lease's subnet and every subnet a key names, whatever its value (a
         // garbage value at a key would otherwise make create() lose forever). The ranges of
@@ -97,25 +129,85 @@ export class SubnetLeases {
           ...valid.map((l) => l.subnet),
           ...items.map((kv) => subnetOfKey(kv.key)).filter((s): s is string => s !== undefined),
         ]);
-        const subnet = pickSubnet(clusterCidr, subnetLen, taken, preferred);
+        const subnet = pickSubnet(clusterCidr, subnetLen, taken);
         if (!subnet) throw new LeaseError(`no free /${subnetLen} left in ${clusterCidr}`);
-        const lease = value(subnet);
-        if (await this.store.create(subnetKey(subnet), JSON.stringify(lease), { lease: leaseId }))
-          return { lease, leaseId };
+        target = { key: subnetKey(subnet), subnet };
       }
+      // Every check before the lease is granted: a refused start leaves nothing in the datastore.
+      const leaseId = await this.store.grantLease(req.ttlSeconds);
+      const lease: NodeLease = {
+        node: req.node,
+        subnet: target.subnet,
+        publicIp: req.publicIp,
+        publicPrefix: req.publicPrefix,
+        backend: req.backend,
+        backendData: req.backendData,
+      };
+      const text = JSON.stringify(lease);
+      const won =
+        target.expected === undefined
+          ? await this.store.create(target.key, text, { lease: leaseId })
+          : await this.store.update(target.key, text, target.expected, { lease: leaseId });
+      if (won) return { lease, leaseId };
       await this.store.revokeLease(leaseId); // lost a race: try again with fresh state
     }
     throw new LeaseError("could not acquire a subnet lease after 10 attempts (heavy contention?)");
   }
 
-  /** Renew; when the lease was lost (e.g. a long datastore outage), acquire again, same subnet first. */
+  /** The previous subnet if it is still this node's to take; else a SubnetTakenError naming who has it. */
+  #takeBack(
+    node: string,
+    previous: PreviousSubnet,
+    items: readonly KeyValue[],
+    valid: readonly NodeLease[],
+  ): { key: string; expected?: number; subnet: string } {
+    const { subnet, source } = previous;
+    const key = subnetKey(subnet);
+    const refuse = (why: string) =>
+      new SubnetTakenError(
+        `subnet ${subnet} (this node's before, from ${source}) ${why}; refusing to start rather than renumber under this node's pods: remove its pods and ${source} to take a new subnet`,
+      );
+    const own = checkLease({ key, value: JSON.stringify({ ...sampleLease, node, subnet }) }, this.policy);
+    // Only the subnet is judged here (the placeholder address is not this node's).
+    if (!own.ok && own.rejected.reason !== "bad-public-ip")
+      throw refuse(`cannot be leased here: ${own.rejected.detail}`);
+    const holder = valid.find((l) => overlaps(l.subnet, subnet));
+    if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp})`);
+    const kv = items.find((x) => x.key === key);
+    if (!kv) return { key, subnet };
+    // A key at our subnet with our name that failed validation (an older agent's value, say): it
+    // is ours by name and place, so it is rewritten; anything else there is not ours.
+    const named = namedNode(kv.value);
+    if (named === node) return { key, expected: kv.modRevision, subnet };
+    throw refuse(`is held by an invalid lease at ${key}${named ? ` naming node ${named}` : ""}`);
+  }
+
+  /**
+   * Keep the lease. When it was lost (the datastore unreachable longer than the TTL, say), take
+   * the same subnet back if it is still free, never another one (pods hold its addresses): a
+   * SubnetTakenError says who has it now.
+   */
   async renew(held: HeldLease, req: LeaseRequest): Promise<HeldLease> {
     if (await this.store.keepAlive(held.leaseId)) return held;
-    return this.acquire(req, held.lease.subnet);
+    return this.acquire(req, { subnet: held.lease.subnet, source: "the lease this agent held" });
   }
 
   async release(held: HeldLease): Promise<void> {
     await this.store.revokeLease(held.leaseId);
+  }
+
+  /**
+   * `strata node remove`: delete every subnet key whose value names `node` (valid or not), so
+   * every other node withdraws its routes. Returns the keys removed.
+   */
+  async removeNode(node: string): Promise<string[]> {
+    const { items } = await this.store.list(subnetPrefix);
+    const removed: string[] = [];
+    for (const kv of items) {
+      if (namedNode(kv.value) === node && (await this.store.deleteIf(kv.key, kv.modRevision)))
+        removed.push(kv.key);
+    }
+    return removed;
   }
 
   /** Every node's valid lease now (and the rejected ones), and the revision to watch from. */
@@ -127,11 +219,28 @@ export class SubnetLeases {
   /**
    * The validated lease set, each time a lease changes (watch events folded into a map; resync
    * replaces it). Validation runs over the whole set, so a conflict resolves when its winner goes.
+   * A view is validated only when it is read: a burst of a thousand events costs one validation
+   * per reconcile pass that reads the newest view, not one per event.
    */
   async *watch(signal: AbortSignal): AsyncIterable<LeaseView> {
     const snap = await this.store.list(subnetPrefix);
     const current = new Map(snap.items.map((kv) => [kv.key, kv]));
-    const view = () => this.#validate([...current.values()]);
+    const view = (): LeaseView => {
+      const items = [...current.values()];
+      let checked: LeaseView | undefined;
+      const get = () => {
+        checked ??= this.#validate(items);
+        return checked;
+      };
+      return {
+        get leases() {
+          return get().leases;
+        },
+        get rejected() {
+          return get().rejected;
+        },
+      };
+    };
     yield view();
     for await (const e of this.store.watch(subnetPrefix, snap.revision, signal)) {
       if (e.type === "put") current.set(e.kv.key, e.kv);

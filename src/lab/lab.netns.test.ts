@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { repoRoot } from "../../test/support/cni.js";
 import { eventually } from "../common/eventually.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { agentHealth } from "./agent-health.js";
 import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
 import { identify, isAlive } from "./process-identity.js";
@@ -36,15 +37,13 @@ const spec = (o: Partial<LabSpec>): LabSpec => ({
   ...o,
 });
 
+/** An agent's /healthz body, whatever its HTTP status (503 carries the reasons too). */
 async function health(
   ns: string,
 ): Promise<{ unreachable: { node: string; reason: string }[]; subnet?: string }> {
-  const r = await kernel.exec(namedNetns(ns), [
-    "python3",
-    "-c",
-    "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
-  ]);
-  return JSON.parse(r.stdout);
+  const h = await agentHealth(kernel, ns);
+  if (h.body === undefined) throw new Error(`the agent in ${ns} did not answer /healthz`);
+  return h.body as { unreachable: { node: string; reason: string }[]; subnet?: string };
 }
 
 describe("the lab (agents as processes, one per node namespace)", { concurrency: 1 }, () => {
@@ -83,7 +82,7 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
     spec({ model: "bgp", nodes: 4, podsPerNode: 1, underlay: "l3" }),
   ]) {
     const label = `bgp on ${s.underlay}${s.routeReflectors ? ` with ${s.routeReflectors} route reflectors` : ""}`;
-    test(`${label}: every check passes, the kernel holds the expected sessions, a node that leaves is withdrawn`, async () => {
+    test(`${label}: every check passes, the kernel holds the expected sessions, a dead agent's routes stay, a removed node is withdrawn`, async () => {
       const state = await labUp(kernel, s, paths, quiet);
       const results = await runChecks(kernel, state);
       assert.deepEqual(
@@ -99,7 +98,17 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
       const routesOf = async () =>
         (await kernel.routes(namedNetns(first.ns), { family: 4 })).map((r) => r.dst);
       assert.ok((await routesOf()).includes(gone.subnet));
+      // Its agent dies: the BGP session goes, the route stays (the node's kernel still forwards
+      // and its lease stands; issue 9) — past the hold time (9 s) too.
       process.kill(gone.pid, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 12_000));
+      assert.ok((await routesOf()).includes(gone.subnet), "a dead agent's route is kept");
+      // The node is removed (from a node's namespace: etcd listens on the underlay): everyone
+      // else's route to its pods goes.
+      execFileSync("ip", [
+        ...["netns", "exec", first.ns, process.execPath, paths.cliScript],
+        ...["node", "remove", gone.name, ...state.agentDatastoreArgs],
+      ]);
       await eventually(async () => !(await routesOf()).includes(gone.subnet), "route withdrawn", {
         timeoutMs: 12_000,
       });

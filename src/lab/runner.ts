@@ -237,7 +237,7 @@ export async function labUp(
           "eth0",
           "--state-dir",
           stateDir,
-          "--lease-ttl",
+          "--heartbeat-ttl",
           "10",
           "--cni-bin-dir",
           bin,

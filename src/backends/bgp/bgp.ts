@@ -27,6 +27,12 @@ export class BgpBackend implements Backend {
   #speaker: BgpSpeaker | undefined;
   /** The leases the import policy was last built from (rebuilt only when they change). */
   #policyKey = "";
+  /**
+   * Routes learned for other nodes' leased subnets, kept when their session goes (the peer's
+   * agent was killed or restarts; its kernel still forwards), as long as the same node holds the
+   * same lease: RFC 4724 graceful restart's retention, bounded by ownership instead of a timer.
+   */
+  #retained = new Map<string, { nextHop: string; owner: string }>();
 
   constructor(private readonly o: BgpBackendOptions) {}
 
@@ -77,7 +83,19 @@ export class BgpBackend implements Backend {
     const routes: Route[] = [];
     const unreachable: { node: string; reason: string }[] = [];
     const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
-    for (const [prefix, nextHop] of this.#speaker?.learnedRoutes() ?? []) {
+    const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
+    const leased = new Map(peers.map((p) => [p.subnet, owner(p)]));
+    const learned = new Map(this.#speaker?.learnedRoutes() ?? []);
+    for (const [prefix, nextHop] of learned) {
+      const o = leased.get(prefix);
+      if (o) this.#retained.set(prefix, { nextHop, owner: o });
+    }
+    // A retained route goes with its lease (node removed, lease expired) or when the subnet
+    // changes hands; a session that announces the prefix again replaces it.
+    for (const [prefix, r] of this.#retained)
+      if (leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
+    const chosen = new Map([...[...this.#retained].map(([p, r]) => [p, r.nextHop] as const), ...learned]);
+    for (const [prefix, nextHop] of chosen) {
       if (prefix === local.lease.subnet) continue;
       if (contains(ownNet, nextHop)) routes.push({ dst: prefix, via: nextHop, dev: local.underlayDev });
     }
@@ -99,9 +117,12 @@ export class BgpBackend implements Backend {
 
   status(): Record<string, unknown> {
     const sessions = this.#speaker?.sessions() ?? [];
+    const learned = this.#speaker?.learnedRoutes();
     return {
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+      // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
+      bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !learned?.has(p)),
       // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
       bgpRejectedRoutes: sessions.reduce((n, s) => n + s.rejectedTotal, 0),
     };
