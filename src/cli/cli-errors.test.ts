@@ -117,7 +117,10 @@ test("the agent's defaults pass the checks, as numbers", () => {
     healthPort: 9947,
     clusterCidr: "10.244.0.0/16",
     subnetLen: 24,
-    leaseTtlSeconds: 20,
+    leaseTtlSeconds: 86400,
+    heartbeatTtlSeconds: 20,
+    datastoreTimeoutSeconds: 60,
+    resyncSeconds: 10,
     cniMaxRequests: 64,
     cniReadTimeoutMs: 10000,
   });
