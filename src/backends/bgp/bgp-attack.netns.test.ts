@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { jsonInNetns } from "../../../test/support/agent-http.js";
 import { kernelRoute, lan, type SpeakerLine, startStrataSpeaker } from "../../../test/support/bgp.js";
 import { repoRoot } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
@@ -47,21 +48,7 @@ describe("BGP: a pod behind a node cannot steer another node's routes", () => {
     procs.push(p);
     return p;
   };
-  const health = (ns: string): Health => {
-    try {
-      const out = execFileSync(
-        "ip",
-        [
-          ...["netns", "exec", ns, "python3", "-c"],
-          "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
-        ],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-      );
-      return JSON.parse(out) as Health;
-    } catch {
-      return {};
-    }
-  };
+  const health = (ns: string): Health => jsonInNetns<Health>(ns, "/healthz");
 
   /** Three nodes on one switch, a datastore, an agent per node; resolves when n1 has routes to n2 and n3. */
   async function cluster(tag: string, passwordFile?: string) {

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { jsonInNetns } from "../../../test/support/agent-http.js";
 import { kernelRoute, lan } from "../../../test/support/bgp.js";
 import { repoRoot } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
@@ -29,23 +30,7 @@ describe("BGP: routes of a node whose agent died stay while its lease does", () 
     rmSync(dir, { recursive: true, force: true });
   });
   const cli = join(repoRoot, "bin/strata.js");
-  const health = (ns: string): Health => {
-    try {
-      const out = execFileSync(
-        "ip",
-        [
-          ...["netns", "exec", ns, "python3", "-c"],
-          "import urllib.request as u;print(u.urlopen('http://127.0.0.1:9947/healthz',timeout=2).read().decode())",
-        ],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-      );
-      return JSON.parse(out) as Health;
-    } catch (err) {
-      // 503 still carries the body
-      const body = (err as { stdout?: string }).stdout;
-      return body?.startsWith("{") ? (JSON.parse(body) as Health) : {};
-    }
-  };
+  const health = (ns: string): Health => jsonInNetns<Health>(ns, "/healthz");
 
   test("kill -9 of n2's agent: its session drops, n1 and n3 keep n2's route (pods still reach it); after `strata node remove n2` they withdraw it", async () => {
     const store = join(dir, "store", "kv.sock");

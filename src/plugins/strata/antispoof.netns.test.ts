@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { getInNetns } from "../../../test/support/agent-http.js";
 import { CniSandbox, repoRoot } from "../../../test/support/cni.js";
 import { inNetns, TestNamespaces } from "../../../test/support/netns.js";
 import { masqueradeRuleset } from "../../agent/masquerade.js";
@@ -246,11 +247,7 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
         assert.equal(after.ipv4 - before.ipv4, spoofedSent, "every spoofed packet was counted once");
 
         if (viaAgent) {
-          const metrics = inNetns(n1, [
-            "python3",
-            "-c",
-            `import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:${healthPort}/metrics").read().decode())`,
-          ]);
+          const metrics = getInNetns(n1, "/metrics", healthPort).text;
           const m = /strata_spoofed_packets_dropped_total\{family="ipv4"\} (\d+)/.exec(metrics);
           assert.ok(m, `metric present in /metrics:\n${metrics}`);
           assert.equal(Number(m[1]), after.ipv4, "/metrics shows the kernel's count");
