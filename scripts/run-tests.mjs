@@ -35,4 +35,20 @@ const { createIproute2Kernel } = await import("../dist/src/kernel/iproute2/index
 const { removeNamespaces } = await import("../dist/src/kernel/remove-namespaces.js");
 for (const name of await removeNamespaces(createIproute2Kernel(), `strata-t-${runId}-`))
   console.error(`removed leftover namespace ${name}`);
+// Agents the tests killed with -9 leave their socket files behind: remove those nobody answers on.
+const { readdir, unlink } = await import("node:fs/promises");
+const { connect } = await import("node:net");
+const socketDir = "/run/strata-cni";
+const answers = (path) =>
+  new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+for (const f of (await readdir(socketDir).catch(() => [])).filter((n) => n.endsWith(".sock"))) {
+  if (!(await answers(`${socketDir}/${f}`))) await unlink(`${socketDir}/${f}`).catch(() => {});
+}
 process.exit(res.status ?? 1);
