@@ -1,5 +1,6 @@
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import type { LabState } from "./runner.js";
+import { checkSourceGuard } from "./source-guard-check.js";
 import { outsideIp } from "./topology.js";
 
 export interface CheckResult {
@@ -10,7 +11,8 @@ export interface CheckResult {
     | "pod→outside (masquerade)"
     | "MTU (DF, full size)"
     | "datastore refuses pods"
-    | "datastore refuses non-root";
+    | "datastore refuses non-root"
+    | "spoofed source dropped";
   readonly from: string;
   readonly to: string;
   readonly ok: boolean;
@@ -105,6 +107,8 @@ export async function runChecks(kernel: Kernel, state: LabState): Promise<CheckR
   const results: CheckResult[] = [];
   const boundary = await checkDatastoreBoundary(kernel, state);
   if (boundary) results.push(boundary);
+  const guard = await checkSourceGuard(kernel, state);
+  if (guard) results.push(guard);
   for (const p of planChecks(state)) {
     const argv = [
       "ping",
