@@ -21,14 +21,16 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { strataRouteProto } from "../src/agent/reconcile-plan.js";
 import { type LabFlags, parseLabFlags } from "../src/cli/lab-flags.js";
 import { intInRange, UsageError } from "../src/cli/options.js";
+import { labPaths } from "../src/cli/paths.js";
 import { addNetworkList, type ConfList, delNetworkList } from "../src/cni/runtime-client.js";
 import { contains } from "../src/common/cidr.js";
 import { describeError } from "../src/common/errors.js";
 import { eventually } from "../src/common/eventually.js";
+import { prng } from "../src/common/prng.js";
 import { namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
@@ -39,7 +41,6 @@ import { labDown, labUp } from "../src/lab/runner.js";
 import { type LabState, labDir, readLabStateSync } from "../src/lab/state.js";
 import { labPrefix } from "../src/lab/topology.js";
 
-const root = resolve(import.meta.dirname, "../..");
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? (process.argv[i + 1] ?? "") : fallback;
@@ -80,27 +81,10 @@ try {
 const { cycles, seed, spec, keep, downMin, downMax } = config;
 
 const kernel = createIproute2Kernel();
-const paths = {
-  root,
-  cliScript: join(root, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath: join(root, "dist/shim/strata-cni-shim"),
-  entryDir: join(root, "dist/src/plugins"),
-};
+const paths = labPaths();
 const quiet = <T>(_l: string, fn: () => Promise<T>) => fn();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: a small seeded PRNG, so a run can be repeated with --seed. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(seed);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
 const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));

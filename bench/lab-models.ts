@@ -8,6 +8,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
+import { labPaths } from "../src/cli/paths.js";
 import { type Kernel, namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { rttMicros, throughputGbps } from "../src/lab/measure.js";
@@ -19,13 +20,7 @@ const root = resolve(import.meta.dirname, "../..");
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1]) || 3;
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const kernel = createIproute2Kernel();
-const paths = {
-  root,
-  cliScript: join(root, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath: join(root, "dist/shim/strata-cni-shim"),
-  entryDir: join(root, "dist/src/plugins"),
-};
+const paths = labPaths();
 const quiet = <T>(_l: string, fn: () => Promise<T>) => fn();
 const spec = (model: LabModel, underlay: "l2" | "l3", nodes = 2): LabSpec => ({
   model,

@@ -9,7 +9,7 @@
  *   [--model host-gw|vxlan] [--seconds S] [--rounds R]
  */
 import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { labPaths } from "../src/cli/paths.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { rttMicros, throughputGbps } from "../src/lab/measure.js";
 import { labDown, labUp } from "../src/lab/runner.js";
@@ -20,7 +20,6 @@ const arg = (name: string, fallback: string) =>
 const model = arg("--model", "host-gw") as "host-gw" | "vxlan";
 const seconds = Number(arg("--seconds", "3"));
 const rounds = Number(arg("--rounds", "5"));
-const root = resolve(import.meta.dirname, "../..");
 const guardTables = [
   ["bridge", "strata-antispoof"],
   ["inet", "strata-antispoof"],
@@ -60,13 +59,7 @@ function guardSwitch(ns: string) {
 }
 
 const kernel = createIproute2Kernel();
-const paths = {
-  root,
-  cliScript: resolve(root, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath: resolve(root, "dist/shim/strata-cni-shim"),
-  entryDir: resolve(root, "dist/src/plugins"),
-};
+const paths = labPaths();
 try {
   const state = await labUp(
     kernel,

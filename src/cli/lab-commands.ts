@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import type { Command } from "commander";
 import type { Kernel } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
@@ -13,16 +12,8 @@ import { formatLabStatus, labStatus } from "../lab/status.js";
 import { labModels } from "../lab/topology.js";
 import { type LabFlags, parseLabFlags } from "./lab-flags.js";
 import { CommandError, positiveInt, UsageError } from "./options.js";
-import { packageRoot, pluginEntryDir, shimPath } from "./paths.js";
+import { labPaths } from "./paths.js";
 import { step } from "./progress.js";
-
-const labPaths = () => ({
-  root: packageRoot,
-  cliScript: join(packageRoot, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath,
-  entryDir: pluginEntryDir,
-});
 
 const printChecks = (results: CheckResult[]): boolean => {
   if (results.length === 0) {

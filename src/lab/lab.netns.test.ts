@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { repoRoot } from "../../test/support/cni.js";
+import { labPaths } from "../cli/paths.js";
 import { eventually } from "../common/eventually.js";
 import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
@@ -18,13 +17,7 @@ import type { LabStatusReport } from "./status.js";
 import type { LabSpec } from "./topology.js";
 
 const kernel = createIproute2Kernel();
-const paths = {
-  root: repoRoot,
-  cliScript: join(repoRoot, "bin/strata.js"),
-  nodePath: process.execPath,
-  shimPath: join(repoRoot, "dist/shim/strata-cni-shim"),
-  entryDir: join(repoRoot, "dist/src/plugins"),
-};
+const paths = labPaths();
 const quiet = <T>(_label: string, fn: () => Promise<T>) => fn();
 const spec = (o: Partial<LabSpec>): LabSpec => ({
   model: "vxlan",

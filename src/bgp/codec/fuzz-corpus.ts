@@ -3,18 +3,6 @@ import type { BgpMessage, UpdateMessage } from "./types.js";
 
 /** Random and mutated BGP messages for fuzzing, from a seeded PRNG so failures reproduce. */
 
-/** Small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function randomUpdate(r: () => number): UpdateMessage {
   const int = (n: number) => Math.floor(r() * n);
   const v4 = () => `${10 + int(100)}.${int(256)}.${int(256)}.0/${16 + int(9)}`;
