@@ -312,6 +312,27 @@ describe("durability: routes outlive the agent (real agent processes, host-gw)",
       timeoutMs: 15_000,
     });
   });
+
+  test("an agent started while the datastore is down waits for it (alive, not ready, naming the store) and leases its subnet once it answers", async () => {
+    await server?.close();
+    const n6 = addNode(6);
+    const p = startAgent(n6);
+    await eventually(() => httpIn(n6.ns, "/healthz").status === 503, "n6 answers, unhealthy", {
+      timeoutMs: 15_000,
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(p.exitCode, null, "the agent keeps running without its datastore");
+    assert.equal(httpIn(n6.ns, "/readyz").status, 503);
+    assert.deepEqual(httpIn(n6.ns, "/readyz").body.waitingFor?.[0], "a subnet lease");
+    assert.match(readFileSync(join(dir, "n6.log"), "utf8"), /datastore unavailable; no subnet yet/);
+    assert.ok(!existsSync(join(n6.stateDir, "subnet.json")), "no subnet before the store answers");
+    server = await serveDatastore(store, sock);
+    await eventually(() => httpIn(n6.ns, "/readyz").status === 200, "n6 ready once the store is back", {
+      timeoutMs: 20_000,
+    });
+    n6.subnet = subnetFile(n6);
+    await eventually(() => routedEverywhere(n6), "every node routes to n6's subnet", { timeoutMs: 15_000 });
+  });
 });
 
 /**

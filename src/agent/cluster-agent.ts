@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Backend, LocalNode } from "../backends/api.js";
 import { aliveNodes, NodeHeartbeat } from "../cluster/heartbeats.js";
@@ -9,12 +10,13 @@ import {
   type HeldLease,
   type LeaseRequest,
   type LeaseView,
+  type PreviousSubnet,
   SubnetLeases,
   SubnetTakenError,
 } from "../cluster/subnet-leases.js";
 import { overlaps } from "../common/cidr.js";
 import { describeError } from "../common/errors.js";
-import type { Datastore } from "../datastore/api.js";
+import { type Datastore, DatastoreError } from "../datastore/api.js";
 import type { Kernel, Netns, Route } from "../kernel/api.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
@@ -202,7 +204,7 @@ export class ClusterAgent {
     // A restart takes back its own subnet: the datastore's lease with its name, or the subnet its
     // state directory names; refused (one line, nothing changed) if that now belongs to another node.
     const previous = this.o.stateDir ? await readPreviousSubnet(this.o.stateDir) : undefined;
-    this.#held = await this.#leases.acquire(this.#request(u), previous);
+    this.#held = await this.#acquireWhenReachable(this.#request(u), previous);
     this.#storeReachable();
     const lease = this.#held.lease;
     const podMtu = this.o.backend.podMtu(u.mtu);
@@ -227,6 +229,34 @@ export class ClusterAgent {
       previous?.subnet === lease.subnet ? "subnet taken back" : "subnet leased",
     );
     return lease;
+  }
+
+  /**
+   * Lease a subnet, waiting out a datastore that cannot be reached yet (as Flannel does): a node
+   * that boots before etcd, or while etcd elects a leader, gets its subnet once the store answers
+   * instead of exiting. Meanwhile /healthz names the datastore. Other errors (a refused lease, a
+   * full pool) end the start at once.
+   */
+  async #acquireWhenReachable(
+    request: LeaseRequest,
+    previous: PreviousSubnet | undefined,
+  ): Promise<HeldLease> {
+    for (let delayMs = 250; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+      try {
+        return await this.#leases.acquire(request, previous);
+      } catch (err) {
+        if (!(err instanceof DatastoreError && err.kind === "unavailable") || this.o.signal.aborted)
+          throw err;
+        this.#storeUnreachable();
+        this.status.lastError = describeError(err);
+        this.o.logger.warn(
+          { err: this.status.lastError, retryInMs: delayMs },
+          "datastore unavailable; no subnet yet",
+        );
+        await sleep(delayMs, undefined, { signal: this.o.signal }).catch(() => {});
+        if (this.o.signal.aborted) throw err;
+      }
+    }
   }
 
   async #writeCniState(lease: NodeLease, podMtu: number): Promise<void> {

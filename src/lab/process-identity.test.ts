@@ -8,6 +8,7 @@ import { withNamespaces } from "../../test/support/netns.js";
 import { eventually } from "../common/eventually.js";
 import {
   cmdlineArgv,
+  hasEnded,
   identify,
   isAlive,
   observeProcess,
@@ -16,7 +17,7 @@ import {
   statEnded,
   statStartTime,
 } from "./process-identity.js";
-import { spawnLabProcess, stopLabProcess } from "./processes.js";
+import { spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 
 const started: ChildProcess[] = [];
 after(() => {
@@ -108,4 +109,44 @@ test("a lab process started through `ip netns exec` is recorded at spawn, recogn
 test("a zombie (ended, not yet reaped) counts as ended", () => {
   assert.equal(statEnded("42 (sleep) Z 1 2 3"), true);
   assert.equal(statEnded("42 (a) Z) S 1 2 3"), false);
+});
+
+test("hasEnded: false while running (also through exec), true once it exits or the start time differs", async () => {
+  const c = sleeper();
+  const id = identify(c.pid);
+  assert.ok(id);
+  assert.equal(hasEnded(id), false);
+  assert.equal(hasEnded({ ...id, startTime: "1" }), true, "another start time: the PID was reused");
+  c.kill("SIGKILL");
+  await new Promise((r) => c.once("exit", r));
+  assert.equal(hasEnded(id), true);
+});
+
+test("waitWhileRunning: a process that exits ends the wait at once, naming it and the end of its log", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "strata-procwait-"));
+  try {
+    const proc = spawnLabProcess(
+      "agent",
+      ["sh", "-c", "echo lease failed: no datastore; exit 1"],
+      join(dir, "log"),
+      "n1",
+    );
+    const t0 = Date.now();
+    await assert.rejects(
+      waitWhileRunning(proc, async () => false, "n1's subnet lease", { timeoutMs: 30_000 }),
+      (err: Error) =>
+        /the agent of n1 exited before n1's subnet lease; its log \(.*\) ends:\n {2}lease failed: no datastore/.test(
+          err.message,
+        ),
+    );
+    assert.ok(Date.now() - t0 < 5_000, "not after the timeout");
+    const sleeping = spawnLabProcess("agent", ["sleep", "30"], join(dir, "log2"), "n2");
+    await assert.rejects(
+      waitWhileRunning(sleeping, async () => false, "n2's subnet lease", { timeoutMs: 500 }),
+      /timed out after 0.5 s waiting for n2's subnet lease; the agent of n2 runs/,
+    );
+    await stopLabProcess(sleeping, { kill: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -121,3 +121,18 @@ export function signalIfOurs(
 export function isAlive(recorded: ProcessIdentity & { readonly argv: readonly string[] }): boolean {
   return isSameProcess(recorded, observeProcess(recorded.pid));
 }
+
+/**
+ * Has the process with this identity ended (no such PID, a zombie, or the PID now has another
+ * start time)? Reads only the stat line: unlike isAlive, a process caught in the instant of an
+ * exec (its command line briefly empty, then `ip netns exec` turning into its command) still counts
+ * as running.
+ */
+export function hasEnded(identity: ProcessIdentity): boolean {
+  try {
+    const stat = readFileSync(`/proc/${identity.pid}/stat`, "utf8");
+    return statEnded(stat) || statStartTime(stat) !== identity.startTime;
+  } catch {
+    return true;
+  }
+}

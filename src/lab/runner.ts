@@ -12,7 +12,7 @@ import { type Kernel, namedNetns } from "../kernel/api.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
-import { describeProcess, spawnLabProcess, stopLabProcess } from "./processes.js";
+import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   type LabProcess,
   type LabProcessRole,
@@ -143,8 +143,11 @@ export async function labUp(
   if (spec.datastore === "embedded") {
     const socket = labEmbeddedSocket;
     await step("starting the embedded datastore", async () => {
-      start("datastore", embeddedDatastoreArgv(paths), join(labDir, "datastore.log"));
-      await waitFor(() => socketAccepts(socket), "the datastore socket", signal);
+      const store = start("datastore", embeddedDatastoreArgv(paths), join(labDir, "datastore.log"));
+      await waitWhileRunning(store, () => socketAccepts(socket), "the datastore socket", {
+        timeoutMs: 60_000,
+        signal,
+      });
     });
     agentDatastoreArgs = ["--datastore", `embedded:${socket}`];
   } else {
@@ -180,8 +183,8 @@ export async function labUp(
         ...etcdServerTlsArgs(pki),
       ];
       const log = join(labDir, "etcd.log");
-      start("datastore", argv, log);
-      await waitFor(() => etcdReady(log, 0), "etcd", signal);
+      const etcd = start("datastore", argv, log);
+      await waitWhileRunning(etcd, () => etcdReady(log, 0), "etcd to serve", { timeoutMs: 60_000, signal });
     });
     agentDatastoreArgs = [
       ...["--datastore", `etcd:${url}`, "--etcd-ca", pki.ca],
@@ -212,11 +215,12 @@ export async function labUp(
     });
   }
   await step(`starting ${spec.nodes} strata agents (${backend})`, async () => {
+    const agents = new Map<string, LabProcess>();
     for (const n of plan.nodes) {
       signal?.throwIfAborted();
       const stateDir = join(labDir, n.name);
       await mkdir(stateDir, { recursive: true });
-      start(
+      const agent = start(
         "agent",
         [
           "ip",
@@ -246,10 +250,16 @@ export async function labUp(
         join(stateDir, "agent.log"),
         n.name,
       );
+      agents.set(n.name, agent);
     }
     for (const node of plan.nodes) {
       const file = join(labDir, node.name, "subnet.json");
-      await waitFor(async () => existsSync(file), `${node.name}'s subnet lease`, signal);
+      const agent = agents.get(node.name) as LabProcess;
+      // An agent waits out a datastore that is slow to answer; one that exits ends `up` at once.
+      await waitWhileRunning(agent, async () => existsSync(file), `${node.name}'s subnet lease`, {
+        timeoutMs: 60_000,
+        signal,
+      });
       const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
       save({
         ...state,
