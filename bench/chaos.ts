@@ -36,7 +36,7 @@ import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { runChecks } from "../src/lab/check.js";
 import { startRecordedProcess, stopRecordedProcess } from "../src/lab/control.js";
-import { isAlive } from "../src/lab/process-identity.js";
+import { isAlive } from "../src/process/process-identity.js";
 import { labDown, labUp } from "../src/lab/runner.js";
 import { type LabState, labDir, readLabStateSync } from "../src/lab/state.js";
 import { labPrefix } from "../src/lab/topology.js";

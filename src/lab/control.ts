@@ -4,8 +4,8 @@ import { connect } from "node:net";
 import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import type { Kernel } from "../kernel/api.js";
+import { isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
-import { isAlive } from "./process-identity.js";
 import { describeProcess, type StopOutcome, spawnLabProcess, stopLabProcess } from "./processes.js";
 import {
   type LabProcess,

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
-import { hasEnded, identify, isAlive, signalIfOurs } from "./process-identity.js";
+import { hasEnded, identify, isAlive, signalIfOurs } from "../process/process-identity.js";
 import type { LabProcess, LabProcessRole } from "./state.js";
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { EtcdPki } from "../datastore/etcd/pki.js";
-import type { ProcessIdentity } from "./process-identity.js";
+import type { ProcessIdentity } from "../process/process-identity.js";
 import type { LabSpec } from "./topology.js";
 
 /** Everything the lab writes lives here (removed by `lab down`). */

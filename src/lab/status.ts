@@ -1,8 +1,8 @@
 import type { Kernel } from "../kernel/api.js";
+import { isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
 import { type BgpSessionCount, countBgpSessions } from "./bgp-status.js";
 import { flagValue } from "./control.js";
-import { isAlive } from "./process-identity.js";
 import type { LabProcess, LabState } from "./state.js";
 
 /** A recorded process as it is now. */

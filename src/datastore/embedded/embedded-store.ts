@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { type Datastore, DatastoreError, type KeyValue, type PutOptions, type WatchEvent } from "../api.js";
 import { AsyncQueue } from "../async-queue.js";
 import { eventKey, KvState, type Mutation } from "./kv-state.js";
@@ -7,6 +7,7 @@ import { encodeLogRecord } from "./log-records.js";
 import { RecordTooLargeError } from "./record-codec.js";
 import { captureSnapshot, concat, writeSnapshot } from "./snapshot.js";
 import { fsyncDir, walFile } from "./store-files.js";
+import { lockStoreDir } from "./store-lock.js";
 import { WalFile } from "./wal-file.js";
 
 export interface EmbeddedStoreOptions {
@@ -75,6 +76,8 @@ export class EmbeddedStore implements Datastore {
   #compaction: Promise<void> | undefined;
   #drainWaiters: (() => void)[] = [];
   #closed = false;
+  /** Releases the directory's LOCK (a store with a directory holds it from open to close). */
+  #unlock: () => void = () => {};
   #batches = 0;
   #records = 0;
   #compactions = 0;
@@ -85,7 +88,15 @@ export class EmbeddedStore implements Datastore {
     this.#compactBytes = opts.compactBytes ?? 16 * 1024 * 1024;
     this.#dir = opts.dir;
     if (opts.dir) {
-      const loaded = loadStore(opts.dir, this.#now(), opts.historyLimit ?? 10_000, this.#log);
+      mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+      this.#unlock = lockStoreDir(opts.dir, this.#log);
+      let loaded: ReturnType<typeof loadStore>;
+      try {
+        loaded = loadStore(opts.dir, this.#now(), opts.historyLimit ?? 10_000, this.#log);
+      } catch (err) {
+        this.#unlock();
+        throw err;
+      }
       this.#state = loaded.state;
       this.#walGen = loaded.walGen;
       this.#walBytes = loaded.walBytes;
@@ -370,5 +381,6 @@ export class EmbeddedStore implements Datastore {
     if (this.#dir) this.#closed = true;
     this.#wal?.close();
     this.#wal = undefined;
+    this.#unlock();
   }
 }

@@ -19,6 +19,7 @@ import {
   walFile,
   writeFileAtomicSync,
 } from "./store-files.js";
+import { lockStoreDir } from "./store-lock.js";
 
 export interface RepairDrop {
   readonly file: string;
@@ -53,6 +54,16 @@ type Draft = { -readonly [K in keyof RepairReport]: RepairReport[K] };
 export function repairStore(dir: string, now = Date.now()): RepairReport {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new DatastoreError("invalid", `${dir} is not a directory: pass the store's --dir`);
+  // Refused while a store serves the directory (its LOCK names a live process).
+  const unlock = lockStoreDir(dir, () => {});
+  try {
+    return repairLocked(dir, now);
+  } finally {
+    unlock();
+  }
+}
+
+function repairLocked(dir: string, now: number): RepairReport {
   removeTempFiles(dir);
   const report: Draft = { dir, rewritten: [], dropped: [], notes: [], kept: 0, revision: 0 };
   const state = new KvState();

@@ -40,3 +40,16 @@ export const errnoOf = (err: unknown): string =>
   (err as { code?: unknown })?.code && typeof (err as { code?: unknown }).code === "string"
     ? String((err as { code: string }).code)
     : "EIO";
+
+/** Another live process holds the store directory: two writers would interleave their logs. */
+export class StoreInUseError extends StrataError {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      "datastore.in-use",
+      `datastore directory ${dir} is in use by process ${pid}: two stores writing one directory would corrupt it. Stop that process first, or give this one another --dir`,
+    );
+  }
+}

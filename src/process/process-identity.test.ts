@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { withNamespaces } from "../../test/support/netns.js";
 import { eventually } from "../common/eventually.js";
 import {
   cmdlineArgv,
@@ -17,7 +13,6 @@ import {
   statEnded,
   statStartTime,
 } from "./process-identity.js";
-import { spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 
 const started: ChildProcess[] = [];
 after(() => {
@@ -81,31 +76,6 @@ test("the recorded process itself is signalled, and then counts as gone", async 
   assert.equal(signalIfOurs(rec, "SIGKILL"), "gone");
 });
 
-test("a lab process started through `ip netns exec` is recorded at spawn, recognised after the exec, and stopped with SIGTERM", async () => {
-  await withNamespaces("procid", async (ns) => {
-    const name = ns.create("node");
-    const dir = mkdtempSync(join(tmpdir(), "strata-procid-"));
-    try {
-      const proc = spawnLabProcess(
-        "agent",
-        ["ip", "netns", "exec", name, "sleep", "300"],
-        join(dir, "log"),
-        "n1",
-      );
-      assert.ok(proc.running, "identity read at spawn");
-      const rec = { ...proc.running, argv: proc.argv };
-      // Once `ip` has exec'd, /proc shows "sleep 300" under the same PID and start time.
-      await eventually(() => observeProcess(rec.pid)?.argv[0] === "sleep", "ip to exec sleep");
-      assert.equal(isAlive(rec), true);
-      assert.equal(await stopLabProcess(proc), "stopped");
-      assert.equal(isAlive(rec), false);
-      assert.equal(await stopLabProcess(proc), "not running");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-});
-
 test("a zombie (ended, not yet reaped) counts as ended", () => {
   assert.equal(statEnded("42 (sleep) Z 1 2 3"), true);
   assert.equal(statEnded("42 (a) Z) S 1 2 3"), false);
@@ -120,33 +90,4 @@ test("hasEnded: false while running (also through exec), true once it exits or t
   c.kill("SIGKILL");
   await new Promise((r) => c.once("exit", r));
   assert.equal(hasEnded(id), true);
-});
-
-test("waitWhileRunning: a process that exits ends the wait at once, naming it and the end of its log", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "strata-procwait-"));
-  try {
-    const proc = spawnLabProcess(
-      "agent",
-      ["sh", "-c", "echo lease failed: no datastore; exit 1"],
-      join(dir, "log"),
-      "n1",
-    );
-    const t0 = Date.now();
-    await assert.rejects(
-      waitWhileRunning(proc, async () => false, "n1's subnet lease", { timeoutMs: 30_000 }),
-      (err: Error) =>
-        /the agent of n1 exited before n1's subnet lease; its log \(.*\) ends:\n {2}lease failed: no datastore/.test(
-          err.message,
-        ),
-    );
-    assert.ok(Date.now() - t0 < 5_000, "not after the timeout");
-    const sleeping = spawnLabProcess("agent", ["sleep", "30"], join(dir, "log2"), "n2");
-    await assert.rejects(
-      waitWhileRunning(sleeping, async () => false, "n2's subnet lease", { timeoutMs: 500 }),
-      /timed out after 0.5 s waiting for n2's subnet lease; the agent of n2 runs/,
-    );
-    await stopLabProcess(sleeping, { kill: true });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
