@@ -36,10 +36,10 @@ import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { runChecks } from "../src/lab/check.js";
 import { startRecordedProcess, stopRecordedProcess } from "../src/lab/control.js";
-import { isAlive } from "../src/process/process-identity.js";
 import { labDown, labUp } from "../src/lab/runner.js";
 import { type LabState, labDir, readLabStateSync } from "../src/lab/state.js";
 import { labPrefix } from "../src/lab/topology.js";
+import { isAlive } from "../src/process/process-identity.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);
