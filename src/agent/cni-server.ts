@@ -1,12 +1,10 @@
 import { chmod } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { CniErrorCode } from "../cni/errors.js";
-import type { PluginInvocation, PluginOutcome } from "../cni/skeleton.js";
+import type { PluginRunner } from "../cni/skeleton.js";
 import { describeError } from "../common/errors.js";
 import { claimSocketPath, prepareSocketDir } from "./cni-socket.js";
 import { agentRequestEnv, decodeShimRequest, encodeShimReply } from "./cni-wire.js";
-
-export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
 
 /** Bounds on what one caller can hold of the agent. */
 export interface CniServerLimits {

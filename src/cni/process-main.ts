@@ -1,4 +1,4 @@
-import type { PluginInvocation, PluginOutcome } from "./skeleton.js";
+import type { PluginRunner } from "./skeleton.js";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -7,9 +7,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** The executable entry of a plugin: process env + stdin in, result or error object out. */
-export async function runPluginProcess(
-  run: (inv: PluginInvocation) => Promise<PluginOutcome>,
-): Promise<void> {
+export async function runPluginProcess(run: PluginRunner): Promise<void> {
   const stdin = process.stdin.isTTY ? "" : await readStdin();
   const outcome = await run({ env: process.env, stdin });
   if (outcome.stdout) process.stdout.write(outcome.stdout);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CniError, CniErrorCode } from "./errors.js";
 import type { CniResult } from "./result.js";
-import { type CniPlugin, dispatch } from "./skeleton.js";
+import { type CniPlugin, dispatch, pluginRunner } from "./skeleton.js";
 
 /** A plugin that records what the skeleton handed it. */
 function recordingPlugin() {
@@ -168,6 +168,74 @@ describe("CNI skeleton", () => {
     assert.equal(out.exitCode, 1);
     assert.equal(e.code, 999);
     assert.match(e.details, /boom/);
+  });
+});
+
+/** A plugin with only the verbs every plugin must have: no gc, no status. */
+function minimalPlugin() {
+  const calls: string[] = [];
+  const { gc: _gc, status: _status, ...rest } = recordingPlugin().plugin;
+  const plugin: CniPlugin<{ flavour: string }> = {
+    ...rest,
+    del: async () => {
+      calls.push("DEL");
+    },
+  };
+  return { plugin, calls };
+}
+
+describe("CNI skeleton: GC and STATUS are optional (CNI 1.1.0)", () => {
+  test("a plugin without GC succeeds doing nothing, with no output", async () => {
+    const { plugin, calls } = minimalPlugin();
+    assert.equal(plugin.gc, undefined);
+    const out = await pluginRunner(plugin)({
+      env: { CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf("1.1.0", { "cni.dev/valid-attachments": [{ containerID: "a", ifname: "eth0" }] }),
+    });
+    assert.deepEqual(out, { exitCode: 0, stdout: "", stderr: "" });
+    assert.deepEqual(calls, [], "GC must not fall back to another verb");
+  });
+
+  test("a plugin without STATUS reports ready: exit 0, no error object", async () => {
+    const { plugin } = minimalPlugin();
+    assert.equal(plugin.status, undefined);
+    const out = await pluginRunner(plugin)({
+      env: { CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf(),
+    });
+    assert.deepEqual(out, { exitCode: 0, stdout: "", stderr: "" });
+  });
+
+  for (const verb of ["GC", "STATUS"]) {
+    test(`${verb} without an implementation is still refused for cniVersion 1.0.0 (code 1)`, async () => {
+      const { plugin } = minimalPlugin();
+      const out = await pluginRunner(plugin)({
+        env: { CNI_COMMAND: verb, CNI_PATH: "/opt/cni/bin" },
+        stdin: conf("1.0.0", { "cni.dev/valid-attachments": [] }),
+      });
+      assert.equal(out.exitCode, 1);
+      assert.equal(JSON.parse(out.stdout).code, 1);
+    });
+  }
+
+  test("GC without an implementation still refuses a request without the attachment list (code 7)", async () => {
+    const { plugin } = minimalPlugin();
+    const out = await pluginRunner(plugin)({
+      env: { CNI_COMMAND: "GC", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf(),
+    });
+    assert.equal(out.exitCode, 1);
+    assert.equal(JSON.parse(out.stdout).code, 7);
+  });
+
+  test("a configuration the plugin rejects fails STATUS with its code even without an implementation", async () => {
+    const { plugin } = minimalPlugin();
+    const out = await pluginRunner(plugin)({
+      env: { CNI_COMMAND: "STATUS", CNI_PATH: "/opt/cni/bin" },
+      stdin: conf("1.1.0", { flavour: 7 }),
+    });
+    assert.equal(out.exitCode, 1);
+    assert.equal(JSON.parse(out.stdout).code, 7);
   });
 });
 

@@ -32,7 +32,16 @@ export interface CniRequest<C> {
   readonly validAttachments: readonly Attachment[];
 }
 
-/** A CNI plugin: its config decoder and its verbs. The skeleton owns everything else. */
+/**
+ * A CNI plugin: its config decoder and its verbs. The skeleton owns everything else (env and
+ * stdin decoding, version checks, result conversion, error objects).
+ *
+ * GC and STATUS are optional (CNI 1.1.0). Without `gc` the plugin holds nothing a GC could
+ * collect, so GC succeeds doing nothing ("plugins should generally complete a GC action without
+ * error"). Without `status` the plugin is always "ready to service ADD requests", so STATUS
+ * succeeds. A plugin that delegates (an `ipam` section) must implement both to pass them on: the
+ * spec requires GC and STATUS to reach delegated plugins.
+ */
 export interface CniPlugin<C> {
   readonly type: string;
   /** Decode plugin-specific configuration; throw CniError (code 7 or 2) saying what to fix. */
@@ -40,8 +49,8 @@ export interface CniPlugin<C> {
   add(req: CniRequest<C>): Promise<CniResult>;
   del(req: CniRequest<C>): Promise<void>;
   check(req: CniRequest<C>): Promise<void>;
-  gc(req: CniRequest<C>): Promise<void>;
-  status(req: CniRequest<C>): Promise<void>;
+  gc?(req: CniRequest<C>): Promise<void>;
+  status?(req: CniRequest<C>): Promise<void>;
 }
 
 export interface PluginInvocation {
@@ -54,6 +63,19 @@ export interface PluginOutcome {
   readonly stdout: string;
   readonly stderr: string;
 }
+
+/**
+ * One plugin as a runtime sees it: an invocation (env + stdin) in, an outcome (exit code, stdout,
+ * stderr) out. `dispatch` makes one from a CniPlugin; the executables, the agent's socket and the
+ * benchmarks all hold plugins as runners.
+ */
+export type PluginRunner = (inv: PluginInvocation) => Promise<PluginOutcome>;
+
+/** A plugin bound into a runner. */
+export const pluginRunner =
+  <C>(plugin: CniPlugin<C>): PluginRunner =>
+  (inv) =>
+    dispatch(plugin, inv);
 
 /** Container ids: spec §"Parameters" — alphanumerics, hyphen, underscore, period. */
 const containerIdPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -259,10 +281,12 @@ export async function dispatch<C>(plugin: CniPlugin<C>, inv: PluginInvocation): 
         await plugin.check(req);
         break;
       case "GC":
-        await plugin.gc(req);
+        // No gc: nothing to collect, success (see CniPlugin).
+        await plugin.gc?.(req);
         break;
       case "STATUS":
-        await plugin.status(req);
+        // No status: always ready to service ADD, success (see CniPlugin).
+        await plugin.status?.(req);
         break;
     }
     return { exitCode: 0, stdout: "", stderr: "" };

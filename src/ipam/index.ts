@@ -1,7 +1,10 @@
 /**
- * The IPAM as a library: what the `strata-ipam` plugin does, for callers in this process (the
- * `strata` plugin and the agent) — host-local's keys and on-disk layout under
- * `<dataDir>/<network>/`.
+ * The IPAM as a library: host-local's keys and on-disk layout under `<dataDir>/<network>/`. Its
+ * one caller is the `strata-ipam` plugin (plugins/strata-ipam), which maps CNI requests onto these
+ * verbs. The `strata` plugin reaches them through that plugin as its delegate: linked into the
+ * same process (the plugin executable or the agent), the delegate's verbs are called directly with
+ * the decoded request, no exec and no JSON (cni/delegate.ts); only a foreign `ipam.type` is
+ * executed from CNI_PATH.
  */
 import { CniError, CniErrorCode } from "../cni/errors.js";
 import { KeyedMutex } from "../common/keyed-mutex.js";

@@ -1,5 +1,6 @@
 import type { CniIpConfig, CniRoute } from "../../cni/result.js";
 import type { KernelOp, Netns } from "../../kernel/api.js";
+import { podInterfaceOps, podRoutes } from "../toolkit/pod-addressing.js";
 import { routedGatewayV4, routedGatewayV6 } from "./names.js";
 
 /** What wiring one pod needs before its addresses are known. */
@@ -51,7 +52,6 @@ export interface AddressPlan {
 const isV6 = (cidr: string) => cidr.includes(":");
 const addressOf = (cidr: string) => cidr.split("/")[0] ?? cidr;
 const prefixOf = (cidr: string) => Number(cidr.split("/")[1]);
-const defaultDst = (v6: boolean) => (v6 ? "::/0" : "0.0.0.0/0");
 
 /** Pure planner: the address-free wiring of one pod. */
 export function planLink(a: LinkInput): LinkPlan {
@@ -94,8 +94,8 @@ function forwardingSysctls(ips: readonly CniIpConfig[]): KernelOp[] {
 export function planAddresses(a: AttachInput): AddressPlan {
   const sharedAddress: KernelOp[] = [];
   const host: KernelOp[] = [];
-  const pod: KernelOp[] = [];
-  const routes: CniRoute[] = [];
+  let podAddresses: string[];
+  let routes: CniRoute[];
   let resultIps: CniIpConfig[];
 
   if (a.mode === "bridge") {
@@ -112,23 +112,19 @@ export function planAddresses(a: AttachInput): AddressPlan {
       }
       sharedAddress.push(...forwardingSysctls(a.ips));
     }
-    for (const ip of a.ips)
-      pod.push({ op: "addr.add", dev: a.podIfName, cidr: ip.address, noDad: isV6(ip.address) });
-    if (a.isDefaultGateway) {
-      for (const ip of a.ips)
-        if (ip.gateway) routes.push({ dst: defaultDst(isV6(ip.address)), gw: ip.gateway });
-    }
-    for (const r of a.routes)
-      if (!routes.some((x) => x.dst === r.dst)) routes.push({ ...r, gw: r.gw ?? gatewayFor(a, r.dst) });
+    podAddresses = a.ips.map((ip) => ip.address);
+    routes = podRoutes(a.ips, a.routes, { defaultGateway: a.isDefaultGateway });
     resultIps = a.ips.map((ip) => ({ address: ip.address, gateway: ip.gateway }));
   } else {
     sharedAddress.push(...forwardingSysctls(a.ips));
     resultIps = [];
+    podAddresses = [];
+    routes = [];
     for (const ip of a.ips) {
       const v6 = isV6(ip.address);
       const host32 = `${addressOf(ip.address)}/${v6 ? 128 : 32}`;
       host.push({ op: "route.replace", route: { dst: host32, dev: a.hostVeth, scope: "link" } });
-      pod.push({ op: "addr.add", dev: a.podIfName, cidr: host32, noDad: v6 });
+      podAddresses.push(host32);
       resultIps.push({ address: host32, gateway: v6 ? routedGatewayV6 : routedGatewayV4 });
     }
     if (a.ips.some((ip) => !isV6(ip.address))) {
@@ -140,23 +136,9 @@ export function planAddresses(a: AttachInput): AddressPlan {
     if (a.ips.some((ip) => isV6(ip.address))) routes.push({ dst: "::/0", gw: routedGatewayV6 });
   }
 
-  pod.push({ op: "link.set", name: a.podIfName, up: true });
-  if (a.mode === "routed" && a.ips.some((ip) => !isV6(ip.address))) {
-    pod.push({
-      op: "route.replace",
-      route: { dst: `${routedGatewayV4}/32`, dev: a.podIfName, scope: "link" },
-    });
-  }
-  for (const r of routes) {
-    pod.push({
-      op: "route.replace",
-      route: { dst: r.dst, via: r.gw, dev: a.podIfName, ...(r.mtu ? { mtu: r.mtu } : {}) },
-    });
-  }
+  // Routed mode: the IPv4 gateway is link-local, outside the pod's /32 (IPv6's fe80:: is on-link anyway).
+  const onLinkGateways =
+    a.mode === "routed" && a.ips.some((ip) => !isV6(ip.address)) ? [routedGatewayV4] : [];
+  const pod = podInterfaceOps({ ifName: a.podIfName, addresses: podAddresses, routes, onLinkGateways });
   return { sharedAddress, host, pod, resultRoutes: routes, resultIps };
-}
-
-function gatewayFor(a: AttachInput, dst: string): string | undefined {
-  const v6 = isV6(dst);
-  return a.ips.find((ip) => isV6(ip.address) === v6 && ip.gateway)?.gateway;
 }

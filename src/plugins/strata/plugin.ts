@@ -1,14 +1,17 @@
-import { type DelegateOptions, delegateAdd, runDelegate } from "../../cni/delegate.js";
+import type { DelegateOptions } from "../../cni/delegate.js";
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import type { CniResult } from "../../cni/result.js";
 import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
 import type { BackgroundTasks } from "../../common/background-tasks.js";
-import { describeError } from "../../common/errors.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
 import type { NftScriptRunner } from "../../kernel/nft-session.js";
-import { pathExists } from "../../process/run-program.js";
+import { checkPodInterface, requirePrevResult, stateMismatch } from "../toolkit/check.js";
+import { allocatedAddresses, ipamDelegate } from "../toolkit/ipam.js";
+import { addFailure, kernelToCni } from "../toolkit/kernel-errors.js";
+import { attachmentResult } from "../toolkit/pod-addressing.js";
+import { podNetnsForAdd } from "../toolkit/pod-netns.js";
 import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
 import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
@@ -17,7 +20,7 @@ import { guardFamily, type PortSources, portSources } from "./source-guard-plan.
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
-  /** Plugins linked into this process (strata-ipam), called without a fork/exec. */
+  /** IPAM types linked into this process (strata-ipam), called in-process (see cni/delegate.ts). */
   readonly delegates?: DelegateOptions;
   /**
    * Resident mode (the agent): DEL cuts the pod off (host veth down, address released), answers,
@@ -61,31 +64,12 @@ class InterfaceExistsError extends CniError {
   }
 }
 
-function kernelToCni(err: unknown, what: string): CniError {
-  if (err instanceof CniError) return err;
-  if (isKernelError(err, "unsupported")) {
-    return new CniError(
-      CniErrorCode.KernelUnsupported,
-      `${what}: this kernel lacks a needed feature`,
-      err.message,
-    );
-  }
-  if (isKernelError(err, "not-found") && /netns|namespace/i.test(err.message)) {
-    return new CniError(
-      CniErrorCode.UnknownContainer,
-      `${what}: the container's network namespace is gone`,
-      err.message,
-    );
-  }
-  return new CniError(CniErrorCode.KernelFailure, `${what} failed`, describeError(err));
-}
-
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
   const { kernel } = deps;
   const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();
-  const stdinOf = (req: Req) => JSON.stringify(req.raw);
+  const ipamOf = (req: Req) => ipamDelegate(req.config.ipam.type, deps.delegates);
   const crashPoint = (step: string) => {
     // Simulates kill -9 at a precise point so tests can prove DEL/GC recover from it.
     if (deps.crashAfterStep === step) process.exit(137);
@@ -160,14 +144,8 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
 
   async function add(req: Req): Promise<CniResult> {
     const c = req.config;
-    if (!(await pathExists(req.netns))) {
-      throw new CniError(
-        CniErrorCode.UnknownContainer,
-        `network namespace ${req.netns} does not exist`,
-        "the runtime must create the pod's namespace before ADD",
-      );
-    }
-    const podNetns = netnsAtPath(req.netns);
+    const ipamVerbs = ipamOf(req);
+    const podNetns = await podNetnsForAdd(req);
     const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
     const hostMac = c.mode === "routed" ? routedHostMac : randomMac();
     const podMac = randomMac();
@@ -188,7 +166,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       // IPAM and the address-free wiring run together. The guard follows IPAM (it needs the
       // addresses) while the veth is still being made, so it costs no time of its own when nft is
       // not slower than the link batch; and it is in place before the pod's interface comes up.
-      const ipamStep = delegateAdd(c.ipam.type, req, stdinOf(req), deps.delegates);
+      const ipamStep = ipamVerbs.allocate(req);
       const guardStep: Promise<PortSources | undefined> = c.antiSpoofing
         ? ipamStep.then(async (r) => {
             const sources = portSources(
@@ -213,9 +191,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       // was there; undoing either would cut a running pod off. Otherwise each step undoes itself.
       if (!exists?.liveAttachment) {
         if (ipamOutcome.status === "fulfilled")
-          undo.push("release IPAM addresses", async () => {
-            await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
-          });
+          undo.push("release IPAM addresses", () => ipamVerbs.release(req));
         const sources = guardOutcome.status === "fulfilled" ? guardOutcome.value : undefined;
         if (sources) undo.push("remove anti-spoofing elements", () => guard.revoke(family, sources));
       }
@@ -228,17 +204,11 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       // address reserved and a veth pair behind, for DEL and GC to clean up.
       crashPoint("ipam");
       crashPoint("veth");
-      if (!ipam.ips || ipam.ips.length === 0) {
-        throw new CniError(
-          CniErrorCode.InvalidNetworkConfig,
-          `IPAM plugin ${c.ipam.type} returned no address`,
-        );
-      }
       const plan = planAddresses({
         ...linkInput,
         isGateway: c.isGateway,
         isDefaultGateway: c.isDefaultGateway,
-        ips: ipam.ips,
+        ips: allocatedAddresses(ipam, c.ipam.type),
         routes: ipam.routes ?? [],
       });
       await applyAddresses(plan, podNetns);
@@ -248,27 +218,11 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
         { name: hostVeth, mac: hostMac },
         { name: req.ifName, mac: podMac, sandbox: req.netns, ...(c.mtu ? { mtu: c.mtu } : {}) },
       ];
-      const podIndex = interfaces.length - 1;
-      const result: CniResult = {
-        cniVersion: req.cniVersion,
-        interfaces,
-        ips: plan.resultIps.map((ip) => ({ ...ip, interface: podIndex })),
-        routes: [...plan.resultRoutes],
-        dns: ipam.dns ?? {},
-      };
+      const result = attachmentResult(req.cniVersion, interfaces, plan.resultIps, plan.resultRoutes, ipam);
       undo.commit();
       return result;
     } catch (err) {
-      const leftovers = await undo.unwind();
-      const cniErr = kernelToCni(err, "ADD");
-      if (leftovers.length > 0) {
-        throw new CniError(
-          cniErr.cniCode,
-          cniErr.message,
-          `${cniErr.details}; cleanup also failed: ${leftovers.join("; ")}`,
-        );
-      }
-      throw cniErr;
+      throw addFailure(err, await undo.unwind());
     }
   }
 
@@ -315,42 +269,27 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       throw kernelToCni(err, "DEL");
     } finally {
       // The address is released even when the kernel side failed: it must never stay reserved.
-      await runDelegate(c.ipam.type, "DEL", req, stdinOf(req), deps.delegates);
+      await ipamOf(req).release(req);
     }
   }
 
   async function check(req: Req): Promise<void> {
     const c = req.config;
-    const prev = req.prevResult;
-    if (!prev) {
-      throw new CniError(
-        CniErrorCode.InvalidNetworkConfig,
-        "CHECK needs prevResult",
-        "the runtime must pass the ADD result",
-      );
-    }
-    await runDelegate(c.ipam.type, "CHECK", req, stdinOf(req), deps.delegates);
-    const podNetns = netnsAtPath(req.netns);
-    const fail = (what: string) =>
-      new CniError(CniErrorCode.StateMismatch, `CHECK failed: ${what}`, "DEL and ADD the attachment again");
-    const pod = await kernel.link(podNetns, req.ifName).catch(() => undefined);
-    if (!pod) throw fail(`interface ${req.ifName} is missing in ${req.netns}`);
-    if (!pod.up) throw fail(`interface ${req.ifName} is down`);
-    const addrs = new Set((await kernel.addresses(podNetns, req.ifName)).map((a) => a.cidr));
-    for (const ip of prev.ips ?? []) {
-      if (!addrs.has(ip.address)) throw fail(`address ${ip.address} is missing on ${req.ifName}`);
-    }
+    const prev = requirePrevResult(req);
+    await ipamOf(req).check(req);
+    // The pod side (interface, addresses, MTU, routes), then what is this plugin's own.
+    await checkPodInterface(kernel, {
+      netns: netnsAtPath(req.netns),
+      netnsPath: req.netns,
+      ifName: req.ifName,
+      prevResult: prev,
+      mtu: c.mtu,
+    });
     const hostVeth = hostVethName(c.vethPrefix, req.containerId, req.ifName);
     const host = await kernel.link(hostNs, hostVeth);
-    if (!host) throw fail(`host veth ${hostVeth} is missing`);
+    if (!host) throw stateMismatch(`host veth ${hostVeth} is missing`);
     if (c.mode === "bridge" && host.master !== c.bridge)
-      throw fail(`${hostVeth} is not attached to ${c.bridge}`);
-    if (c.mtu && pod.mtu !== c.mtu) throw fail(`${req.ifName} has MTU ${pod.mtu}, expected ${c.mtu}`);
-    const routes = await kernel.routes(podNetns, { dev: req.ifName });
-    for (const r of prev.routes ?? []) {
-      const dst = r.dst === "0.0.0.0/0" || r.dst === "::/0" ? "default" : r.dst;
-      if (!routes.some((x) => x.dst === dst || x.dst === r.dst)) throw fail(`route to ${r.dst} is missing`);
-    }
+      throw stateMismatch(`${hostVeth} is not attached to ${c.bridge}`);
     if (c.antiSpoofing) {
       const want = portSources(
         hostVeth,
@@ -358,17 +297,17 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
       );
       const table = await guard.read(guardFamily(c.mode));
       const have = table?.sources.get(hostVeth);
-      if (!table?.ports.has(hostVeth)) throw fail(`anti-spoofing does not guard ${hostVeth}`);
+      if (!table?.ports.has(hostVeth)) throw stateMismatch(`anti-spoofing does not guard ${hostVeth}`);
       for (const a of [...want.v4, ...want.v6]) {
         if (![...(have?.v4 ?? []), ...(have?.v6 ?? [])].includes(a))
-          throw fail(`anti-spoofing does not allow ${a} from ${hostVeth}`);
+          throw stateMismatch(`anti-spoofing does not allow ${a} from ${hostVeth}`);
       }
     }
   }
 
   async function gc(req: Req): Promise<void> {
     const c = req.config;
-    await runDelegate(c.ipam.type, "GC", req, stdinOf(req), deps.delegates);
+    await ipamOf(req).gc(req);
     if (c.antiSpoofing) {
       // Elements of pods that are gone: not a live link here, not an attachment the runtime keeps.
       const keep = new Set(
@@ -383,7 +322,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
   }
 
   async function status(req: Req): Promise<void> {
-    await runDelegate(req.config.ipam.type, "STATUS", req, stdinOf(req), deps.delegates);
+    await ipamOf(req).status(req);
   }
 
   return {
