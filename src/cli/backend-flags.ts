@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type BackendDefinition, flagKey } from "../backends/definition.js";
+import { type BackendDefinition, BackendRegistryError, flagKey } from "../backends/definition.js";
 import { checkRegistry } from "../backends/registry.js";
 
 /**
@@ -14,7 +14,7 @@ export function addBackendFlags(
 ): Command {
   checkRegistry(registry);
   if (!registry.some((d) => d.name === defaultBackend))
-    throw new RangeError(`the default backend "${defaultBackend}" is not in the registry`);
+    throw new BackendRegistryError(`the default backend "${defaultBackend}" is not in the registry`);
   cmd.option("--backend <name>", registry.map((d) => d.name).join(" | "), defaultBackend);
   const owners = new Map<string, string[]>();
   for (const d of registry)
