@@ -63,7 +63,10 @@ function parseAgentFlags(registry: readonly BackendDefinition[], argv: string[])
 
 test("a backend added to the registry brings its flags, help and --backend choice to the agent", () => {
   const { cmd } = parseAgentFlags(withStatic, []);
-  const help = cmd.helpInformation({ error: false }).replace(/\s+/g, " ");
+  let help = "";
+  cmd.configureOutput({ writeOut: (text) => (help += text) });
+  cmd.outputHelp();
+  help = help.replace(/\s+/g, " ");
   assert.match(
     help,
     /--backend <name> host-gw \| vxlan \| vxlan-crosssubnet \| bgp \| static \(default: "vxlan"\)/,
@@ -77,6 +80,7 @@ test("a backend added to the registry brings its flags, help and --backend choic
     /--static-via <address> static backend: the gateway of every static route \(default: "192\.0\.2\.1"\)/,
   );
   assert.match(help, /--static-metric <n> static backend: metric of the static routes \(default: "100"\)/);
+  assert.match(help, /Backends \(--backend\):.* static fixed routes via one gateway \(a test backend\)/);
   // Strata's own backends' flags are still there.
   assert.match(help, /--vni <vni> vxlan, vxlan-crosssubnet backends: VXLAN network identifier/);
   assert.match(help, /--bgp-hold <s> bgp backend: hold time/);

@@ -5,7 +5,8 @@ import { checkRegistry } from "../backends/registry.js";
 /**
  * The `--backend` option and every backend's flags, generated from a registry: the choices and
  * their order are the registry's, each flag's help names the backends that read it
- * (`bgp backend: hold time`), and a flag two backends share is added once.
+ * (`bgp backend: hold time`), a flag two backends share is added once, and the help ends with
+ * each backend's summary.
  */
 export function addBackendFlags(
   cmd: Command,
@@ -16,6 +17,11 @@ export function addBackendFlags(
   if (!registry.some((d) => d.name === defaultBackend))
     throw new BackendRegistryError(`the default backend "${defaultBackend}" is not in the registry`);
   cmd.option("--backend <name>", registry.map((d) => d.name).join(" | "), defaultBackend);
+  const width = Math.max(...registry.map((d) => d.name.length));
+  cmd.addHelpText(
+    "after",
+    `\nBackends (--backend):\n${registry.map((d) => `  ${d.name.padEnd(width)}  ${d.summary}`).join("\n")}`,
+  );
   const owners = new Map<string, string[]>();
   for (const d of registry)
     for (const f of d.cliFlags) owners.set(flagKey(f.flag), [...(owners.get(flagKey(f.flag)) ?? []), d.name]);

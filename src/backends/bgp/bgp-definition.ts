@@ -57,7 +57,7 @@ const options = z
 /** bgp in the registry: Calico-style routed pods, a BGP speaker on every node. */
 export const bgpDefinition = {
   name: "bgp" as const,
-  summary: "a BGP speaker per node announces its pod subnet (full mesh, route reflectors or external peers)",
+  summary: "a BGP speaker per node announces its pod subnet; routed pods, no overlay",
   options,
   cliFlags: [
     { flag: "--bgp-asn <asn>", help: "the cluster's AS", default: "64512" },

@@ -5,7 +5,7 @@ import { createHostGwBackend } from "./host-gw.js";
 /** host-gw in the registry: no options of its own. */
 export const hostGwDefinition = {
   name: "host-gw" as const,
-  summary: "routes to each node's pod subnet via its underlay address (nodes on one L2 segment)",
+  summary: "a route per node's pod subnet via its underlay address (one L2 segment)",
   options: z.object({}),
   cliFlags: [],
   create: () => createHostGwBackend(),

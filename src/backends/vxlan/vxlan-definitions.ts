@@ -29,7 +29,7 @@ const options = z
 /** vxlan in the registry: every peer through the VXLAN device. */
 export const vxlanDefinition = {
   name: "vxlan" as const,
-  summary: "VXLAN overlay (no learning: static FDB and neighbours), works across L3 hops; pod MTU − 50",
+  summary: "VXLAN overlay with static FDB and neighbours; crosses L3 hops; pod MTU − 50",
   options,
   cliFlags,
   create: (o: VxlanFlagOptions, deps) => createVxlanBackend({ ...o, directRouting: false, node: deps.node }),
@@ -38,7 +38,7 @@ export const vxlanDefinition = {
 /** vxlan-crosssubnet in the registry: direct routes to peers on this node's segment, VXLAN to the rest. */
 export const vxlanCrossSubnetDefinition = {
   name: "vxlan-crosssubnet" as const,
-  summary: "direct routes to nodes on the same L2 segment, VXLAN to the others",
+  summary: "direct routes on the node's L2 segment, VXLAN to the other nodes",
   options,
   cliFlags,
   create: (o: VxlanFlagOptions, deps) => createVxlanBackend({ ...o, directRouting: true, node: deps.node }),
