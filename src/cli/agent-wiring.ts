@@ -1,9 +1,6 @@
 import type { Backend } from "../backends/api.js";
-import { BgpBackend } from "../backends/bgp/bgp.js";
-import { createHostGwBackend } from "../backends/host-gw/host-gw.js";
-import { createVxlanBackend } from "../backends/vxlan/vxlan.js";
-import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
-import { checkProtection, readPasswordFile } from "../bgp/speaker/tcp-security.js";
+import { type BackendDefinition, type BackendFlagValues, createBackendFrom } from "../backends/definition.js";
+import { backendRegistry, findBackend } from "../backends/registry.js";
 import { heartbeatKey } from "../cluster/heartbeats.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
 import type { Datastore } from "../datastore/api.js";
@@ -15,20 +12,18 @@ import {
   cidrValue,
   flagCheck,
   intInRange,
-  ipv4Address,
   portNumber,
   positiveInt,
   UsageError,
 } from "./options.js";
 
+/** The agent's own flags (each backend's flags come from the registry: BackendFlagValues). */
 export interface AgentCliOptions {
   logLevel: string;
   node?: string;
   clusterCidr: string;
   subnetLen: string;
   backend: string;
-  vxlanPort: string;
-  vni: string;
   datastore?: string;
   etcdCa?: string;
   etcdCert?: string;
@@ -45,13 +40,6 @@ export interface AgentCliOptions {
   cniSocketDir: string;
   cniMaxRequests: string;
   cniReadTimeout: string;
-  bgpAsn: string;
-  bgpPeer: string[];
-  bgpMesh: boolean;
-  bgpRouteReflectors?: string;
-  bgpClusterId: string;
-  bgpHold: string;
-  bgpPasswordFile?: string;
 }
 
 /** The agent's numeric and prefix flags, checked before anything starts (a bad one: UsageError, exit 2). */
@@ -86,52 +74,23 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
   };
 }
 
-export const backendNames = ["host-gw", "vxlan", "vxlan-crosssubnet", "bgp"] as const;
-
-/** The composition root of backends: registered here explicitly, by name. */
-export function createBackend(o: AgentCliOptions, node: string): Backend {
-  if (!(backendNames as readonly string[]).includes(o.backend))
-    throw new UsageError("--backend", `"${o.backend}" is not one of ${backendNames.join(", ")}`);
-  // RFC 7348 §5: the VNI is 24 bits.
-  const vni = intInRange("--vni", o.vni, 1, 0xffffff);
-  const port = portNumber("--vxlan-port", o.vxlanPort);
-  switch (o.backend) {
-    case "bgp": {
-      const asn = intInRange("--bgp-asn", o.bgpAsn, 1, 0xffffffff);
-      // RFC 4271 §4.2: the hold time is 0 or at least 3 seconds.
-      const holdTime = intInRange("--bgp-hold", o.bgpHold, 0, 65535);
-      if (holdTime > 0 && holdTime < 3)
-        throw new UsageError("--bgp-hold", `"${o.bgpHold}" must be 0 or 3 to 65535`);
-      const clusterId = ipv4Address("--bgp-cluster-id", o.bgpClusterId);
-      // Secrets are read and TCP-MD5 support checked here, before the agent leases anything.
-      const { meshMd5Key, external } = flagCheck(() => {
-        const meshMd5Key = o.bgpPasswordFile ? readPasswordFile(o.bgpPasswordFile) : undefined;
-        if (meshMd5Key) checkProtection("mesh (--bgp-password-file)", { md5Key: meshMd5Key });
-        const external = o.bgpPeer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile));
-        for (const p of external) checkProtection(p.address, p);
-        return { meshMd5Key, external };
-      });
-      return new BgpBackend({
-        asn,
-        mesh: o.bgpMesh,
-        routeReflectors: o.bgpRouteReflectors?.split(",").filter(Boolean) ?? [],
-        external,
-        meshMd5Key,
-        clusterId,
-        holdTime,
-        connectRetrySeconds: 1,
-        port: 179,
-      });
-    }
-    case "host-gw":
-      return createHostGwBackend();
-    case "vxlan":
-      return createVxlanBackend({ vni, port, directRouting: false, node });
-    case "vxlan-crosssubnet":
-      return createVxlanBackend({ vni, port, directRouting: true, node });
-    default:
-      throw new UsageError("--backend", `"${o.backend}" is not one of ${backendNames.join(", ")}`);
-  }
+/**
+ * The backend `--backend` names, from the registry: it reads its own flags from `o` and checks
+ * them with its schema. A bad value, or a problem with what a flag names (an unreadable password
+ * file), is a UsageError naming the flag (exit 2), before the agent leases anything.
+ */
+export function createBackend(
+  o: Pick<AgentCliOptions, "backend"> & BackendFlagValues,
+  node: string,
+  registry: readonly BackendDefinition[] = backendRegistry,
+): Backend {
+  const def = findBackend(registry, o.backend);
+  if (!def)
+    throw new UsageError(
+      "--backend",
+      `"${o.backend}" is not one of ${registry.map((d) => d.name).join(", ")}`,
+    );
+  return flagCheck(() => createBackendFrom(def, o, { node }));
 }
 
 /** The datastore of `--datastore` (with `--etcd-ca/--etcd-cert/--etcd-key` for etcd over TLS). */

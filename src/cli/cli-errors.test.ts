@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
+import type { BackendFlagValues } from "../backends/definition.js";
 import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
 import { splitHostPort } from "./bgp-speaker.js";
 import { checkNodeName } from "./lab-commands.js";
@@ -87,7 +88,7 @@ test("a system error on a path the user gave is one line naming path and errno (
   assert.equal(r.stderr.trim(), "strata: /etc/hostname/d: ENOTDIR on mkdir");
 });
 
-const agentDefaults: AgentCliOptions = {
+const agentDefaults: AgentCliOptions & BackendFlagValues = {
   logLevel: "info",
   clusterCidr: "10.244.0.0/16",
   subnetLen: "24",
@@ -129,7 +130,7 @@ test("the agent's defaults pass the checks, as numbers", () => {
 });
 
 test("backend flags: VNI 24 bits, a UDP port, a known backend name", () => {
-  const bad: Partial<AgentCliOptions>[] = [
+  const bad: BackendFlagValues[] = [
     { vni: "16777216" },
     { vni: "0" },
     { vxlanPort: "0" },

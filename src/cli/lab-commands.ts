@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { defaultBackend } from "../backends/registry.js";
 import type { Kernel } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { countBgpSessions } from "../lab/bgp-status.js";
@@ -46,7 +47,7 @@ const printNodes = async (kernel: Kernel, state: LabState) => {
 
 const labOptions = (c: Command) =>
   c
-    .option("--model <model>", labModels.join(" | "), "vxlan")
+    .option("--model <model>", labModels.join(" | "), defaultBackend)
     .option("--nodes <n>", "number of nodes", "3")
     .option("--pods <m>", "pods per node", "2")
     .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")

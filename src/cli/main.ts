@@ -1,29 +1,18 @@
-import { existsSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { pino } from "pino";
-import { defaultCniSocketDir } from "../agent/cni-socket.js";
-import { runAgent } from "../agent/run-agent.js";
 import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
 import { installCniPlugins } from "../cni/install.js";
 import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { type RepairReport, repairStore } from "../datastore/embedded/repair.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
-import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
-import { SpawnPool } from "../kernel/spawn-pool.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import {
-  type AgentCliOptions,
-  checkAgentFlags,
-  createBackend,
-  openDatastore,
-  removeNode,
-} from "./agent-wiring.js";
+import { registerAgentCommand } from "./agent-command.js";
+import { openDatastore, removeNode } from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { registerLabCommands } from "./lab-commands.js";
 import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
-import { pluginEntryDir, shimPath, spawnHelperPath } from "./paths.js";
+import { pluginEntryDir, shimPath } from "./paths.js";
 
 const program = new Command();
 program
@@ -54,132 +43,7 @@ program
     for (const f of written) console.log(f);
   });
 
-program
-  .command("agent")
-  .description(
-    "run the node agent: serves CNI requests forwarded by the plugin shim in this network namespace; with --node, also leases a pod subnet and routes to the other nodes",
-  )
-  .option("--log-level <level>", "pino log level", "info")
-  .option("--node <name>", "this node's name (enables cluster mode)")
-  .option("--cluster-cidr <cidr>", "pod network of the whole cluster", "10.244.0.0/16")
-  .option("--subnet-len <n>", "prefix length of each node's pod subnet", "24")
-  .option("--backend <name>", "host-gw | vxlan | vxlan-crosssubnet | bgp", "vxlan")
-  .option("--vxlan-port <port>", "VXLAN UDP port (8472 Linux/Flannel default, 4789 IANA)", "8472")
-  .option("--vni <vni>", "VXLAN network identifier", "1")
-  .option("--datastore <url>", "embedded:<socket path> or etcd:<https://host:port,...>")
-  .option("--etcd-ca <file>", "etcd over https: the CA that signed etcd's certificate (PEM)")
-  .option("--etcd-cert <file>", "etcd over https: this agent's client certificate (PEM)")
-  .option("--etcd-key <file>", "etcd over https: the key of --etcd-cert (PEM)")
-  .option("--underlay-dev <dev>", "interface carrying node-to-node traffic", "eth0")
-  .option("--state-dir <dir>", "where to write subnet.json and the CNI conflist")
-  .option(
-    "--lease-ttl <s>",
-    "subnet lease TTL (ownership), seconds; renewed every min(TTL/3, 1 h); a node's routes stay on every other node this long after its agent stops",
-    "86400",
-  )
-  .option(
-    "--heartbeat-ttl <s>",
-    "liveness heartbeat TTL, seconds: peers report this node not alive this long after its agent stops (routes stay)",
-    "20",
-  )
-  .option("--resync-interval <s>", "repair pass: re-add missing routes this often, seconds", "10")
-  .option(
-    "--datastore-timeout <s>",
-    "/healthz is not ok once the datastore has been unreachable this long, seconds",
-    "60",
-  )
-  .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
-  .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
-  .option(
-    "--cni-bin-dir <dirs>",
-    "the agent's CNI plugin directories (colon-separated); delegated plugins run only from here, never from a request's CNI_PATH",
-    "/opt/cni/bin",
-  )
-  .option(
-    "--cni-socket-dir <dir>",
-    "root-only directory of the CNI socket (the shim is built with the default)",
-    defaultCniSocketDir,
-  )
-  .option(
-    "--cni-max-requests <n>",
-    "CNI requests in flight at once; more are answered code 11 (try again later)",
-    "64",
-  )
-  .option("--cni-read-timeout <ms>", "time a caller has to send its whole CNI request", "10000")
-  .option("--bgp-asn <asn>", "bgp backend: the cluster's AS", "64512")
-  .option(
-    "--bgp-peer <spec>",
-    "bgp backend: a peer outside the cluster, ADDRESS,as=ASN[,...] as for bgp-speaker (repeat)",
-    (v: string, all: string[]) => [...all, v],
-    [] as string[],
-  )
-  .option(
-    "--no-bgp-mesh",
-    "bgp backend: no node-to-node sessions (only --bgp-peer, e.g. a top-of-rack router)",
-  )
-  .option(
-    "--bgp-route-reflectors <nodes>",
-    "bgp backend: comma-separated node names that reflect; the rest peer only with them",
-  )
-  .option("--bgp-cluster-id <id>", "bgp backend: route-reflector cluster id", "244.0.0.1")
-  .option("--bgp-hold <s>", "bgp backend: hold time", "9")
-  .option(
-    "--bgp-password-file <path>",
-    "bgp backend: TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
-  )
-  .action(async (o: AgentCliOptions) => {
-    // First every flag is checked (one line naming the flag, exit 2): a bad value, a datastore flag
-    // problem (no CA for https, an unreadable key, ...) or a backend's secret stops the agent
-    // before anything starts.
-    const flags = checkAgentFlags(o);
-    const backend = o.node ? createBackend(o, o.node) : undefined;
-    const store = o.node
-      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
-      : undefined;
-    const logger = pino({ level: o.logLevel });
-    const ac = new AbortController();
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
-    // A few small helper processes start programs for the agent: forking the agent itself costs
-    // more the larger its heap grows (bench/README.md).
-    const helpers = Number(process.env.STRATA_SPAWN_HELPERS ?? 8);
-    const pool = existsSync(spawnHelperPath)
-      ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
-      : undefined;
-    try {
-      await runAgent({
-        kernel: createIproute2Kernel({ runner: pool?.run }),
-        logger,
-        signal: ac.signal,
-        healthPort: flags.healthPort,
-        cniBinDirs: o.cniBinDir.split(":").filter(Boolean),
-        cniSocketDir: o.cniSocketDir,
-        cniLimits: {
-          maxInFlight: flags.cniMaxRequests,
-          readTimeoutMs: flags.cniReadTimeoutMs,
-        },
-        cluster:
-          o.node && store && backend
-            ? {
-                store,
-                node: o.node,
-                clusterCidr: flags.clusterCidr,
-                subnetLen: flags.subnetLen,
-                underlayDev: o.underlayDev,
-                backend,
-                leaseTtlSeconds: flags.leaseTtlSeconds,
-                heartbeatTtlSeconds: flags.heartbeatTtlSeconds,
-                datastoreTimeoutSeconds: flags.datastoreTimeoutSeconds,
-                resyncMs: flags.resyncSeconds * 1000,
-                stateDir: o.stateDir,
-                masquerade: o.masquerade,
-              }
-            : undefined,
-      });
-    } finally {
-      await store?.close();
-      pool?.close();
-    }
-  });
+registerAgentCommand(program);
 
 const node = program.command("node").description("the cluster's nodes in the datastore");
 node

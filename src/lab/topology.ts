@@ -1,8 +1,9 @@
+import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 
-/** The models the lab can bring up. */
-export const labModels = ["host-gw", "vxlan", "vxlan-crosssubnet", "bgp"] as const;
-export type LabModel = (typeof labModels)[number];
+/** The models the lab can bring up: every backend of the registry, by its name. */
+export const labModels: readonly BackendName[] = backendNames;
+export type LabModel = BackendName;
 
 export interface LabSpec {
   readonly model: LabModel;

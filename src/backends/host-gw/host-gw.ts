@@ -1,17 +1,7 @@
 import type { NodeLease } from "../../cluster/node-lease.js";
-import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
 import type { Backend, DesiredState, LocalNode } from "../api.js";
-
-/** Is `peer` on the same L2 segment as `local` (its underlay address inside our underlay subnet)? */
-export function isL2Adjacent(local: NodeLease, peer: NodeLease): boolean {
-  return contains(`${local.publicIp}/${local.publicPrefix}`, peer.publicIp);
-}
-
-/** The route host-gw installs for a peer: its pod subnet via its underlay address. */
-export function hostGwRoute(peer: NodeLease, underlayDev: string): Route {
-  return { dst: peer.subnet, via: peer.publicIp, dev: underlayDev };
-}
+import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 
 /**
  * Flannel's host-gw: the node is the router, one route per remote pod subnet via that node's
@@ -29,7 +19,7 @@ export function createHostGwBackend(): Backend {
       for (const peer of peers) {
         if (peer.node === local.lease.node) continue;
         if (isL2Adjacent(local.lease, peer)) {
-          routes.push(hostGwRoute(peer, local.underlayDev));
+          routes.push(directRoute(peer, local.underlayDev));
         } else {
           unreachable.push({
             node: peer.node,

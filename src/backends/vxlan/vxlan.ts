@@ -3,7 +3,7 @@ import type { NodeLease } from "../../cluster/node-lease.js";
 import { networkAddress } from "../../common/cidr.js";
 import type { FdbEntry, Neighbour, Route } from "../../kernel/api.js";
 import type { Backend, DesiredState, LocalNode } from "../api.js";
-import { hostGwRoute, isL2Adjacent } from "../host-gw/host-gw.js";
+import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 
 export interface VxlanOptions {
   /** VXLAN network identifier; Flannel's default is 1. */
@@ -49,7 +49,7 @@ export function createVxlanBackend(opts: VxlanOptions): Backend {
       for (const peer of peers) {
         if (peer.node === local.lease.node) continue;
         if (opts.directRouting && isL2Adjacent(local.lease, peer)) {
-          routes.push(hostGwRoute(peer, local.underlayDev));
+          routes.push(directRoute(peer, local.underlayDev));
           continue;
         }
         const peerMac = peer.backendData.vtepMac;
