@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { canonicalCidr } from "../common/cidr.js";
 import type { KeyValue } from "../datastore/api.js";
 import type { NodeLease } from "./node-lease.js";
 
@@ -91,13 +92,6 @@ const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"
 type Compiled = { readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number] };
 const compile = (policy: LeasePolicy): Compiled => ({ cluster: ipaddr.parseCIDR(policy.clusterCidr) });
 
-function networkBytes(bytes: number[], prefix: number): number[] {
-  return bytes.map((b, i) => {
-    const bits = Math.max(0, Math.min(8, prefix - i * 8));
-    return b & ((0xff << (8 - bits)) & 0xff);
-  });
-}
-
 export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
 
 /**
@@ -138,7 +132,7 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
   const lease: NodeLease = parsed.data;
   const { subnet, publicIp } = lease;
   const [addr, prefix] = ipaddr.parseCIDR(subnet);
-  const canonical = `${ipaddr.fromByteArray(networkBytes(addr.toByteArray(), prefix)).toString()}/${prefix}`;
+  const canonical = canonicalCidr(subnet);
   if (canonical !== subnet)
     return reject("malformed", `subnet ${subnet} has host bits set (${canonical}?)`, lease);
   if (kv.key !== subnetKey(subnet))

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { ipv4ToNumber } from "../../common/cidr.js";
 import type { Prefix } from "../codec/prefix.js";
 import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
@@ -116,7 +117,6 @@ interface Peer {
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
-const idNumber = (id: string) => id.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const pathNextHop = (p: Path): string | undefined =>
   p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
 const collision = { code: 6, subcode: 7 } as const;
@@ -406,7 +406,7 @@ export class BgpSpeaker {
       if (other === c) continue;
       if (other.state === "Established") return collision;
       if (other.state !== "OpenSent" && other.state !== "OpenConfirm") continue;
-      const keepOutbound = idNumber(this.o.routerId) > idNumber(open.bgpId);
+      const keepOutbound = ipv4ToNumber(this.o.routerId) > ipv4ToNumber(open.bgpId);
       const keepThis = (c.direction === "outbound") === keepOutbound;
       if (!keepThis) return collision;
       other.abort(collision, "collision: the other connection stays");
