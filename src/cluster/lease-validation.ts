@@ -2,6 +2,7 @@ import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { canonicalCidr } from "../common/cidr.js";
 import type { KeyValue } from "../datastore/api.js";
+import { isUnicastMac } from "../kernel/mac-address.js";
 import type { NodeLease } from "./node-lease.js";
 
 /** Where subnet leases live in the datastore: one key per node subnet, "/" written as "-". */
@@ -52,9 +53,7 @@ const nodeName = z
 const unicastMac = z
   .string()
   .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, "must be a MAC address aa:bb:cc:dd:ee:ff")
-  .refine((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== "00:00:00:00:00:00", {
-    message: "must be a unicast, non-zero MAC",
-  });
+  .refine(isUnicastMac, { message: "must be a unicast, non-zero MAC" });
 const backendData = z
   .record(
     z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "keys are identifiers of at most 64 characters"),
