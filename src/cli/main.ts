@@ -10,8 +10,8 @@ import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
 import { type RepairReport, repairStore } from "../datastore/embedded/repair.js";
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
-import { SpawnPool } from "../kernel/spawn-pool.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { SpawnPool } from "../process/spawn-pool.js";
 import {
   type AgentCliOptions,
   checkAgentFlags,
