@@ -1,6 +1,6 @@
-import { canonicalCidr } from "../../common/cidr.js";
-import { encodeMessage } from "./messages.js";
-import type { BgpMessage, UpdateMessage } from "./types.js";
+import { encodeMessage } from "../../src/bgp/codec/messages.js";
+import type { BgpMessage, UpdateMessage } from "../../src/bgp/codec/types.js";
+import { canonicalCidr } from "../../src/common/cidr.js";
 
 /** Random and mutated BGP messages for fuzzing, from a seeded PRNG so failures reproduce. */
 
