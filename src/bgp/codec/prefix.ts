@@ -1,5 +1,5 @@
 import { addressBytes, addressFromBytes } from "../../common/cidr.js";
-import { BgpCodecError } from "./errors.js";
+import { BgpCodecError, BgpError, UpdateSubcode } from "./errors.js";
 
 /** An IPv4 or IPv6 prefix in text form, e.g. "10.244.1.0/24" or "fd00::/64". */
 export type Prefix = string;
@@ -37,8 +37,8 @@ export function decodePrefixes(b: Uint8Array, family: 4 | 6): Prefix[] {
     const n = Math.ceil(bits / 8);
     if (bits > max || i + n > b.length) {
       throw new BgpCodecError(
-        3,
-        10,
+        BgpError.Update,
+        UpdateSubcode.InvalidNetworkField,
         `prefix length ${bits} is invalid for IPv${family}`,
         b.subarray(i - 1),
         "treat-as-withdraw",

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { ipv4ToNumber } from "../../common/cidr.js";
+import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
 import type { Prefix } from "../codec/prefix.js";
 import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
@@ -119,7 +120,7 @@ const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlS
 
 const pathNextHop = (p: Path): string | undefined =>
   p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
-const collision = { code: 6, subcode: 7 } as const;
+const collision = { code: BgpError.Cease, subcode: CeaseSubcode.ConnectionCollisionResolution } as const;
 
 /** Prefixes grouped by the attributes object they share (one received UPDATE, one encoding). */
 type Groups = Map<PathAttributes, { path: Path; prefixes: Prefix[] }>;
@@ -401,7 +402,8 @@ export class BgpSpeaker {
    * the side with the higher BGP Identifier; a connection to an Established peer is refused.
    */
   #onOpen(peer: Peer, c: BgpConnection, open: OpenMessage): { code: number; subcode: number } | undefined {
-    if (open.bgpId === this.o.routerId && peer.config.asn === this.o.asn) return { code: 2, subcode: 3 };
+    if (open.bgpId === this.o.routerId && peer.config.asn === this.o.asn)
+      return { code: BgpError.Open, subcode: OpenSubcode.BadBgpIdentifier };
     for (const other of peer.connections) {
       if (other === c) continue;
       if (other.state === "Established") return collision;
