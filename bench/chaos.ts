@@ -30,7 +30,6 @@ import { addNetworkList, type ConfList, delNetworkList } from "../src/cni/runtim
 import { contains } from "../src/common/cidr.js";
 import { describeError } from "../src/common/errors.js";
 import { eventually } from "../src/common/eventually.js";
-import { prng } from "../src/common/prng.js";
 import { namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
@@ -40,6 +39,7 @@ import { labDown, labUp } from "../src/lab/runner.js";
 import { type LabState, labDir, readLabStateSync } from "../src/lab/state.js";
 import { labPrefix } from "../src/lab/topology.js";
 import { isAlive } from "../src/process/process-identity.js";
+import { prng } from "../test/support/prng.js";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(name);

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type KernelOp, namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../src/kernel/iproute2/index.js";
-import { SpawnPool } from "../src/kernel/spawn-pool.js";
+import { SpawnPool } from "../src/process/spawn-pool.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");

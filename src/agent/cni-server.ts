@@ -1,10 +1,16 @@
 import { chmod } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { CniErrorCode } from "../cni/errors.js";
+import { CniError, CniErrorCode } from "../cni/errors.js";
 import type { PluginRunner } from "../cni/skeleton.js";
 import { describeError } from "../common/errors.js";
 import { claimSocketPath, prepareSocketDir } from "./cni-socket.js";
-import { agentRequestEnv, decodeShimRequest, encodeShimReply } from "./cni-wire.js";
+import {
+  agentRequestEnv,
+  decodeShimRequest,
+  encodeShimErrorReply,
+  encodeShimReply,
+  type ShimRequest,
+} from "./cni-wire.js";
 
 /** Bounds on what one caller can hold of the agent. */
 export interface CniServerLimits {
@@ -36,9 +42,6 @@ export interface CniServerOptions {
   readonly onRejected?: (reason: CniRejection) => void;
 }
 
-const errorReply = (code: number, msg: string, details: string) =>
-  encodeShimReply(1, `${JSON.stringify({ cniVersion: "1.1.0", code, msg, details })}\n`, "");
-
 /**
  * Serves CNI invocations forwarded by the shim, running the plugin verbs inside the agent so a
  * request costs no Node start-up. Each connection is one invocation. Only root can connect (the
@@ -56,11 +59,12 @@ export async function startCniServer(opts: CniServerOptions): Promise<Server> {
     socket.on("error", () => socket.destroy());
     if (inFlight >= limits.maxInFlight) {
       opts.onRejected?.("overload");
-      const reply = errorReply(
+      const busy = new CniError(
         CniErrorCode.TryAgainLater,
         "the strata agent is busy",
         `${inFlight} requests are in flight (limit ${limits.maxInFlight}); retry`,
       );
+      const reply = encodeShimErrorReply(busy);
       socket.end(reply, () => socket.destroy());
       return;
     }
@@ -101,48 +105,71 @@ function readRequest(socket: Socket, limits: CniServerLimits): Promise<Buffer | 
   });
 }
 
+/** Why a request was cut off, as the CNI error the caller gets. */
+function rejectionError(r: CniRejection, limits: CniServerLimits): CniError {
+  if (r === "too-large")
+    return new CniError(
+      CniErrorCode.InvalidNetworkConfig,
+      "the CNI request is too large",
+      `requests are limited to ${limits.maxRequestBytes} bytes (environment and network configuration)`,
+    );
+  if (r === "timeout")
+    return new CniError(
+      CniErrorCode.TryAgainLater,
+      "the CNI request was not sent in time",
+      `the whole request must arrive within ${limits.readTimeoutMs} ms; retry`,
+    );
+  return new CniError(CniErrorCode.TryAgainLater, "the strata agent is busy", "retry");
+}
+
 async function handle(socket: Socket, opts: CniServerOptions, limits: CniServerLimits): Promise<void> {
   const request = await readRequest(socket, limits);
   if (typeof request === "string") {
     opts.onRejected?.(request);
-    const reply =
-      request === "too-large"
-        ? errorReply(
-            CniErrorCode.InvalidNetworkConfig,
-            "the CNI request is too large",
-            `requests are limited to ${limits.maxRequestBytes} bytes (environment and network configuration)`,
-          )
-        : errorReply(
-            CniErrorCode.TryAgainLater,
-            "the CNI request was not sent in time",
-            `the whole request must arrive within ${limits.readTimeoutMs} ms; retry`,
-          );
+    const reply = encodeShimErrorReply(rejectionError(request, limits));
     if (!socket.destroyed) socket.end(reply, () => socket.destroy());
     return;
   }
+  if (!socket.destroyed) socket.end(await serve(request, opts));
+}
+
+/** One decoded request run by its plugin; every failure of the agent's own is a CniError. */
+async function serve(request: Buffer, opts: CniServerOptions): Promise<Buffer> {
   const started = performance.now();
-  let reply: Buffer;
+  let req: ShimRequest;
   try {
-    const req = decodeShimRequest(request);
-    const command = req.env.CNI_COMMAND ?? "?";
-    const runner = opts.plugins[req.type];
-    if (!runner) {
-      reply = errorReply(
-        CniErrorCode.InvalidNetworkConfig,
-        `the strata agent has no plugin "${req.type}"`,
-        `known types: ${Object.keys(opts.plugins).join(", ")}`,
-      );
-    } else {
-      const outcome = await runner({ env: agentRequestEnv(req.env, opts.cniPath), stdin: req.stdin });
-      reply = encodeShimReply(outcome.exitCode, outcome.stdout, outcome.stderr);
-      opts.onRequest?.(req.type, command, performance.now() - started, outcome.exitCode);
-    }
+    req = decodeShimRequest(request);
   } catch (err) {
-    reply = errorReply(
+    const bad = new CniError(
       CniErrorCode.DecodingFailure,
       "strata agent failed to decode the request",
       describeError(err),
+      { cause: err },
     );
+    return encodeShimErrorReply(bad);
   }
-  if (!socket.destroyed) socket.end(reply);
+  const runner = opts.plugins[req.type];
+  if (!runner) {
+    const unknown = new CniError(
+      CniErrorCode.InvalidNetworkConfig,
+      `the strata agent has no plugin "${req.type}"`,
+      `known types: ${Object.keys(opts.plugins).join(", ")}`,
+    );
+    return encodeShimErrorReply(unknown);
+  }
+  try {
+    const outcome = await runner({ env: agentRequestEnv(req.env, opts.cniPath), stdin: req.stdin });
+    opts.onRequest?.(req.type, req.env.CNI_COMMAND ?? "?", performance.now() - started, outcome.exitCode);
+    return encodeShimReply(outcome.exitCode, outcome.stdout, outcome.stderr);
+  } catch (err) {
+    // The skeleton turns every plugin failure into an outcome; reaching here is a bug of ours.
+    if (err instanceof CniError) return encodeShimErrorReply(err);
+    const internal = new CniError(
+      CniErrorCode.Internal,
+      `the strata agent failed to run the ${req.type} plugin`,
+      describeError(err),
+      { cause: err },
+    );
+    return encodeShimErrorReply(internal);
+  }
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CniError, CniErrorCode } from "../cni/errors.js";
 import {
   agentRequestEnv,
   decodeShimReply,
   decodeShimRequest,
+  encodeShimErrorReply,
   encodeShimReply,
   encodeShimRequest,
   ShimWireError,
@@ -55,4 +57,26 @@ test("a request runs with its per-call CNI variables only, and the agent's own C
     CNI_ARGS: "K8S_POD_NAME=a",
     CNI_PATH: "/opt/cni/bin",
   });
+});
+
+test("the agent's own error reply is the CniError's spec object on stdout, exit code 1", () => {
+  const err = new CniError(
+    CniErrorCode.TryAgainLater,
+    "the strata agent is busy",
+    "64 requests are in flight",
+  );
+  const reply = decodeShimReply(encodeShimErrorReply(err));
+  assert.equal(reply.exitCode, 1);
+  assert.equal(reply.stderr, "");
+  assert.ok(reply.stdout.endsWith("\n"), "one JSON line, as a plugin prints it");
+  assert.deepEqual(JSON.parse(reply.stdout), {
+    cniVersion: "1.1.0",
+    code: 11,
+    msg: "the strata agent is busy",
+    details: "64 requests are in flight",
+  });
+  const v040 = JSON.parse(decodeShimReply(encodeShimErrorReply(err, "0.4.0")).stdout) as {
+    cniVersion: string;
+  };
+  assert.equal(v040.cniVersion, "0.4.0");
 });

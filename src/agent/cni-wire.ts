@@ -3,6 +3,7 @@
  * Request: "STRATA-CNI 1\n" type "\n" then "KEY=VALUE\0"... "\0" then stdin bytes to EOF.
  * Reply: "<exit code> <stdout byte length>\n" stdout stderr.
  */
+import type { CniError } from "../cni/errors.js";
 import { StrataError } from "../common/errors.js";
 
 export interface ShimRequest {
@@ -75,6 +76,14 @@ export function encodeShimRequest(req: ShimRequest): Buffer {
 export function encodeShimReply(exitCode: number, stdout: string, stderr: string): Buffer {
   const out = Buffer.from(stdout, "utf8");
   return Buffer.concat([Buffer.from(`${exitCode} ${out.length}\n`), out, Buffer.from(stderr, "utf8")]);
+}
+
+/**
+ * A failure answered by the agent itself (not by a plugin): exit code 1 and the CNI error object
+ * on stdout, as a plugin would print it (CNI spec, "Error").
+ */
+export function encodeShimErrorReply(err: CniError, cniVersion = "1.1.0"): Buffer {
+  return encodeShimReply(1, `${JSON.stringify(err.toJSON(cniVersion))}\n`, "");
 }
 
 export function decodeShimReply(buf: Buffer): { exitCode: number; stdout: string; stderr: string } {

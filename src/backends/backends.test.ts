@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { NodeLease } from "../cluster/node-lease.js";
+import { vtepMac } from "../kernel/mac-address.js";
 import type { LocalNode } from "./api.js";
 import { createHostGwBackend } from "./host-gw/host-gw.js";
-import { createVxlanBackend, vtepMac, vxlanDeviceName } from "./vxlan/vxlan.js";
+import { createVxlanBackend, vxlanDeviceName } from "./vxlan/vxlan.js";
 
 const lease = (
   node: string,

@@ -6,7 +6,7 @@ import { runAgent } from "../agent/run-agent.js";
 import type { BackendDefinition, BackendFlagValues } from "../backends/definition.js";
 import { backendRegistry, defaultBackend } from "../backends/registry.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
-import { SpawnPool } from "../kernel/spawn-pool.js";
+import { SpawnPool } from "../process/spawn-pool.js";
 import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
 import { addBackendFlags } from "./backend-flags.js";
 import { spawnHelperPath } from "./paths.js";

@@ -1,6 +1,8 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
+import { canonicalCidr } from "../common/cidr.js";
 import type { KeyValue } from "../datastore/api.js";
+import { isUnicastMac } from "../kernel/mac-address.js";
 import type { NodeLease } from "./node-lease.js";
 
 /** Where subnet leases live in the datastore: one key per node subnet, "/" written as "-". */
@@ -51,9 +53,7 @@ const nodeName = z
 const unicastMac = z
   .string()
   .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, "must be a MAC address aa:bb:cc:dd:ee:ff")
-  .refine((m) => (Number.parseInt(m.slice(0, 2), 16) & 1) === 0 && m !== "00:00:00:00:00:00", {
-    message: "must be a unicast, non-zero MAC",
-  });
+  .refine(isUnicastMac, { message: "must be a unicast, non-zero MAC" });
 const backendData = z
   .record(
     z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "keys are identifiers of at most 64 characters"),
@@ -90,13 +90,6 @@ const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"
 
 type Compiled = { readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number] };
 const compile = (policy: LeasePolicy): Compiled => ({ cluster: ipaddr.parseCIDR(policy.clusterCidr) });
-
-function networkBytes(bytes: number[], prefix: number): number[] {
-  return bytes.map((b, i) => {
-    const bits = Math.max(0, Math.min(8, prefix - i * 8));
-    return b & ((0xff << (8 - bits)) & 0xff);
-  });
-}
 
 export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
 
@@ -138,7 +131,7 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
   const lease: NodeLease = parsed.data;
   const { subnet, publicIp } = lease;
   const [addr, prefix] = ipaddr.parseCIDR(subnet);
-  const canonical = `${ipaddr.fromByteArray(networkBytes(addr.toByteArray(), prefix)).toString()}/${prefix}`;
+  const canonical = canonicalCidr(subnet);
   if (canonical !== subnet)
     return reject("malformed", `subnet ${subnet} has host bits set (${canonical}?)`, lease);
   if (kv.key !== subnetKey(subnet))

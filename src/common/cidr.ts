@@ -1,6 +1,18 @@
 import ipaddr from "ipaddr.js";
+import { StrataError } from "./errors.js";
 
-/** Small CIDR helpers over ipaddr.js (IPv4 and IPv6). */
+/**
+ * IP address and CIDR math, IPv4 and IPv6, over ipaddr.js: the one place Strata parses, formats
+ * and compares addresses (no hand-written dotted-quad parsing elsewhere).
+ */
+
+/** An address or CIDR that does not parse, naming what to write instead. */
+export class InvalidAddressError extends StrataError {
+  constructor(text: string, expected: string) {
+    super("ip.invalid", `"${text}" is not ${expected}`);
+  }
+}
+
 export function parseCidr(cidr: string): { addr: ipaddr.IPv4 | ipaddr.IPv6; prefix: number } {
   const [addr, prefix] = ipaddr.parseCIDR(cidr);
   return { addr, prefix };
@@ -30,4 +42,81 @@ export function overlaps(a: string, b: string): boolean {
 export function canonicalCidr(cidr: string): string {
   const [, prefix] = ipaddr.parseCIDR(cidr);
   return `${networkAddress(cidr)}/${prefix}`;
+}
+
+/**
+ * Is `text` an IPv4 address in dotted-quad form: four decimal octets, no leading zeros (which
+ * other tools read as octal), nothing else ipaddr.js would also accept ("10.1", hex)?
+ */
+export const isIpv4 = (text: string): boolean => ipaddr.IPv4.isValidFourPartDecimal(text);
+
+/**
+ * A dotted-quad IPv4 address as an unsigned 32-bit number, to order addresses numerically (BGP
+ * identifiers, RFC 4271 §9.1.2.2 f and §6.8; who dials whom in a mesh).
+ */
+export function ipv4ToNumber(ip: string): number {
+  if (!isIpv4(ip)) throw new InvalidAddressError(ip, "an IPv4 address (four decimal octets, e.g. 10.0.0.1)");
+  const [a = 0, b = 0, c = 0, d = 0] = ipaddr.IPv4.parse(ip).octets;
+  return a * 2 ** 24 + b * 2 ** 16 + c * 2 ** 8 + d;
+}
+
+/** An unsigned 32-bit number as a dotted-quad IPv4 address (the inverse of ipv4ToNumber). */
+export function numberToIpv4(n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new InvalidAddressError(String(n), "an unsigned 32-bit number (0 to 4294967295)");
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/**
+ * Numeric order of two addresses, IPv4 before IPv6 (RFC 4271 §9.1.2.2 g, "lowest peer address");
+ * negative when `a` comes first.
+ */
+export function compareAddresses(a: string, b: string): number {
+  const x = ipaddr.parse(a).toByteArray();
+  const y = ipaddr.parse(b).toByteArray();
+  if (x.length !== y.length) return x.length - y.length;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  return 0;
+}
+
+/** The first and last address an IPv4 prefix covers, as unsigned 32-bit numbers. */
+export interface Ipv4Span {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * An IPv4 prefix ("10.244.1.0/24"; host bits are ignored) as the span of addresses it covers,
+ * for overlap checks that run once per received prefix against every lease; undefined for
+ * anything that is not an IPv4 CIDR (IPv6, garbage).
+ */
+export function ipv4Span(prefix: string): Ipv4Span | undefined {
+  const slash = prefix.indexOf("/");
+  const addr = prefix.slice(0, slash);
+  const lenText = prefix.slice(slash + 1);
+  if (slash < 0 || !/^\d{1,2}$/.test(lenText) || Number(lenText) > 32 || !isIpv4(addr)) return undefined;
+  const size = 2 ** (32 - Number(lenText));
+  const value = ipv4ToNumber(addr);
+  const first = value - (value % size);
+  return { first, last: first + size - 1 };
+}
+
+/** Do two spans share an address? (One prefix contains the other, or they are the same.) */
+export const spansOverlap = (a: Ipv4Span, b: Ipv4Span): boolean => a.first <= b.last && b.first <= a.last;
+
+/**
+ * An address's bytes in network order: 4 for IPv4, 16 for IPv6 (wire formats such as BGP's).
+ * Throws when the text is not an address of that family.
+ */
+export function addressBytes(ip: string, family: 4 | 6): number[] {
+  const ok = family === 4 ? isIpv4(ip) : ipaddr.IPv6.isValid(ip);
+  if (!ok) throw new InvalidAddressError(ip, `an IPv${family} address`);
+  return ipaddr.parse(ip).toByteArray();
+}
+
+/** An address from its 4 or 16 bytes, as text (IPv6 compressed as RFC 5952 says). */
+export function addressFromBytes(bytes: ArrayLike<number>): string {
+  if (bytes.length !== 4 && bytes.length !== 16)
+    throw new InvalidAddressError(`${bytes.length} bytes`, "an address (4 bytes for IPv4, 16 for IPv6)");
+  return ipaddr.fromByteArray(Array.from(bytes)).toString();
 }

@@ -11,8 +11,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { MemoryReservationStore } from "../../test/support/ipam-memory-store.js";
 import { DiskReservationStore } from "./disk-store.js";
-import { MemoryReservationStore } from "./memory-store.js";
 import type { ReservationStore } from "./store.js";
 
 const root = mkdtempSync(join(tmpdir(), "strata-ipam-store-"));

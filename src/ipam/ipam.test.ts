@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { MemoryReservationStore } from "../../test/support/ipam-memory-store.js";
 import { CniError } from "../cni/errors.js";
 import { parseIpamConfig } from "./config.js";
 import { allocate, check, gc, release } from "./ipam.js";
-import { MemoryReservationStore } from "./memory-store.js";
 import { isCompleteRecord, ownershipOf, parseRecord, reservationRecord } from "./reservation.js";
 
 const set = (raw: unknown) => parseIpamConfig(raw);

@@ -11,6 +11,7 @@ import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { agentArgv, datastoreArgv, type LabAgentDatastore } from "./agent-argv.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
@@ -25,7 +26,7 @@ import {
   writeLabState,
 } from "./state.js";
 import {
-  bgpAgentArgs,
+  bgpAgentOptions,
   type LabPlan,
   type LabSpec,
   labPrefix,
@@ -99,12 +100,52 @@ export async function labUp(
     signal?.throwIfAborted();
     return progress(label, fn);
   };
-  const plan: LabPlan = planLab(spec);
   await step("removing an earlier lab", () => labDown(kernel));
   signal?.throwIfAborted();
+  const up = await startLabState(kernel, spec, paths, step, signal);
+  await installPlugins(up);
+  await buildNamespacesAndUnderlay(up);
+  const datastore = await startDatastore(up);
+  const bgpKey = await writeBgpKey(up);
+  await startRouterSpeaker(up, bgpKey);
+  await startAgents(up, datastore, bgpKey);
+  await waitForBgpRoutes(up);
+  await attachPods(up);
+  signal?.throwIfAborted();
+  up.save({ ...up.state, complete: true });
+  return up.state;
+}
+
+/** What every step of `lab up` works with: the plan, the recorded state and how to start a process. */
+interface LabUp {
+  readonly kernel: Kernel;
+  readonly spec: LabSpec;
+  readonly plan: LabPlan;
+  readonly paths: LabPaths;
+  readonly signal: AbortSignal | undefined;
+  /** Where the CNI plugins are installed for the agents and the pods. */
+  readonly bin: string;
+  readonly step: <T>(label: string, fn: () => Promise<T>) => Promise<T>;
+  /** The state as last saved. */
+  readonly state: LabState;
+  save(next: LabState): void;
+  /** Spawn a lab process and record it in the state file at once. */
+  start(role: LabProcessRole, argv: string[], log: string, node?: string): LabProcess;
+}
+
+/**
+ * The state file exists from here on and names every process the moment it is spawned, so a
+ * `lab down` after an interrupted or crashed `up` ends exactly what was started.
+ */
+async function startLabState(
+  kernel: Kernel,
+  spec: LabSpec,
+  paths: LabPaths,
+  step: LabUp["step"],
+  signal: AbortSignal | undefined,
+): Promise<LabUp> {
+  const plan = planLab(spec);
   await mkdir(labDir, { recursive: true, mode: 0o755 });
-  // The state file exists from here on and names every process the moment it is spawned, so a
-  // `lab down` after an interrupted or crashed `up` ends exactly what was started.
   let state: LabState = {
     spec,
     complete: false,
@@ -118,139 +159,139 @@ export async function labUp(
     writeLabState(state);
   };
   save(state);
-  const start = (role: LabProcessRole, argv: string[], log: string, node?: string): LabProcess => {
-    const proc = spawnLabProcess(role, argv, log, node);
-    save(withProcess(state, proc));
-    return proc;
+  return {
+    kernel,
+    spec,
+    plan,
+    paths,
+    signal,
+    bin: join(labDir, "bin"),
+    step,
+    get state() {
+      return state;
+    },
+    save,
+    start(role, argv, log, node) {
+      const proc = spawnLabProcess(role, argv, log, node);
+      save(withProcess(state, proc));
+      return proc;
+    },
   };
-  const bin = join(labDir, "bin");
-  await step("installing CNI plugins", () =>
+}
+
+async function installPlugins(up: LabUp): Promise<void> {
+  await up.step("installing CNI plugins", () =>
     installCniPlugins({
-      dir: bin,
+      dir: up.bin,
       types: pluginTypes,
-      shimPath: paths.shimPath,
-      nodePath: paths.nodePath,
-      entryDir: paths.entryDir,
+      shimPath: up.paths.shimPath,
+      nodePath: up.paths.nodePath,
+      entryDir: up.paths.entryDir,
     }),
   );
-  await step(`building the ${spec.underlay} underlay and ${spec.nodes} node namespaces`, async () => {
+}
+
+function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promise<void> {
+  return step(`building the ${spec.underlay} underlay and ${spec.nodes} node namespaces`, async () => {
     await kernel.netns.create(underlayNs);
     for (const n of plan.nodes) await kernel.netns.create(n.ns);
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
   });
-  let agentDatastoreArgs: string[];
-  if (spec.datastore === "embedded") {
-    const socket = labEmbeddedSocket;
-    await step("starting the embedded datastore", async () => {
-      const store = start("datastore", embeddedDatastoreArgv(paths), join(labDir, "datastore.log"));
-      await waitWhileRunning(store, () => socketAccepts(socket), "the datastore socket", {
-        timeoutMs: 60_000,
-        signal,
-      });
+}
+
+/** The embedded store on a UNIX socket, or etcd on the underlay; returns how agents reach it. */
+async function startDatastore(up: LabUp): Promise<LabAgentDatastore> {
+  const datastore = up.spec.datastore === "embedded" ? await startEmbeddedStore(up) : await startEtcd(up);
+  up.save({ ...up.state, agentDatastoreArgs: datastoreArgv(datastore) });
+  return datastore;
+}
+
+async function startEmbeddedStore(up: LabUp): Promise<LabAgentDatastore> {
+  const socket = labEmbeddedSocket;
+  await up.step("starting the embedded datastore", async () => {
+    const store = up.start("datastore", embeddedDatastoreArgv(up.paths), join(labDir, "datastore.log"));
+    await waitWhileRunning(store, () => socketAccepts(socket), "the datastore socket", {
+      timeoutMs: 60_000,
+      signal: up.signal,
     });
-    agentDatastoreArgs = ["--datastore", `embedded:${socket}`];
-  } else {
-    // etcd serves https on the underlay namespace's address, reachable from every node (and pod),
-    // and answers only clients with a certificate of the lab's CA: the agents have one, pods do not.
-    const url = "https://192.168.10.1:2379";
-    const pki = await step("making the lab's etcd CA and certificates", () =>
-      makeEtcdPki(join(labDir, "pki"), { serverIps: ["192.168.10.1"] }),
-    );
-    save({ ...state, etcdPki: pki, etcdEndpoint: url });
-    await step("starting etcd on the underlay (TLS, client certificates)", async () => {
-      const argv = [
-        "ip",
-        "netns",
-        "exec",
-        underlayNs,
-        "etcd",
-        "--name",
-        "lab",
-        "--data-dir",
-        join(labDir, "etcd"),
-        "--listen-client-urls",
-        url,
-        "--advertise-client-urls",
-        url,
-        // One member: peer traffic stays on the etcd namespace's loopback, out of pods' reach.
-        "--listen-peer-urls",
-        "http://127.0.0.1:2380",
-        "--initial-advertise-peer-urls",
-        "http://127.0.0.1:2380",
-        "--initial-cluster",
-        "lab=http://127.0.0.1:2380",
-        ...etcdServerTlsArgs(pki),
-      ];
-      const log = join(labDir, "etcd.log");
-      const etcd = start("datastore", argv, log);
-      await waitWhileRunning(etcd, () => etcdReady(log, 0), "etcd to serve", { timeoutMs: 60_000, signal });
-    });
-    agentDatastoreArgs = [
-      ...["--datastore", `etcd:${url}`, "--etcd-ca", pki.ca],
-      ...["--etcd-cert", pki.clientCert, "--etcd-key", pki.clientKey],
+  });
+  return { kind: "embedded", socket };
+}
+
+/**
+ * etcd serves https on the underlay namespace's address, reachable from every node (and pod), and
+ * answers only clients with a certificate of the lab's CA: the agents have one, pods do not.
+ */
+async function startEtcd(up: LabUp): Promise<LabAgentDatastore> {
+  const url = "https://192.168.10.1:2379";
+  const pki = await up.step("making the lab's etcd CA and certificates", () =>
+    makeEtcdPki(join(labDir, "pki"), { serverIps: ["192.168.10.1"] }),
+  );
+  up.save({ ...up.state, etcdPki: pki, etcdEndpoint: url });
+  await up.step("starting etcd on the underlay (TLS, client certificates)", async () => {
+    const argv = [
+      ...["ip", "netns", "exec", underlayNs, "etcd", "--name", "lab", "--data-dir", join(labDir, "etcd")],
+      ...["--listen-client-urls", url, "--advertise-client-urls", url],
+      // One member: peer traffic stays on the etcd namespace's loopback, out of pods' reach.
+      ...["--listen-peer-urls", "http://127.0.0.1:2380"],
+      ...["--initial-advertise-peer-urls", "http://127.0.0.1:2380"],
+      ...["--initial-cluster", "lab=http://127.0.0.1:2380"],
+      ...etcdServerTlsArgs(pki),
     ];
-  }
-  save({ ...state, agentDatastoreArgs });
-  const backend = spec.model;
-  // BGP sessions of the lab are signed (TCP-MD5) with a fresh key when the addon is built.
-  const bgpKey = backend === "bgp" && tcpSecurityAvailable() ? join(labDir, "bgp-mesh.key") : undefined;
-  if (bgpKey) await writeFile(bgpKey, `${randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
-  if (backend === "bgp" && spec.underlay === "l3") {
-    await step("starting the router's BGP speaker (route reflector for every node)", async () => {
-      start(
-        "router",
-        [
-          "ip",
-          "netns",
-          "exec",
-          underlayNs,
-          paths.nodePath,
-          paths.cliScript,
-          "bgp-speaker",
-          ...routerSpeakerArgs(plan.nodes, spec.clusterCidr, bgpKey),
-        ],
-        join(labDir, "router-bgp.log"),
-      );
+    const log = join(labDir, "etcd.log");
+    const etcd = up.start("datastore", argv, log);
+    await waitWhileRunning(etcd, () => etcdReady(log, 0), "etcd to serve", {
+      timeoutMs: 60_000,
+      signal: up.signal,
     });
-  }
-  await step(`starting ${spec.nodes} strata agents (${backend})`, async () => {
+  });
+  return { kind: "etcd", url, ca: pki.ca, cert: pki.clientCert, key: pki.clientKey };
+}
+
+/** BGP sessions of the lab are signed (TCP-MD5) with a fresh key when the addon is built. */
+async function writeBgpKey({ spec }: LabUp): Promise<string | undefined> {
+  if (spec.model !== "bgp" || !tcpSecurityAvailable()) return undefined;
+  const file = join(labDir, "bgp-mesh.key");
+  await writeFile(file, `${randomBytes(24).toString("base64")}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** bgp on l3: the router namespace reflects for every node (the top-of-rack design). */
+async function startRouterSpeaker(up: LabUp, bgpKey: string | undefined): Promise<void> {
+  if (up.spec.model !== "bgp" || up.spec.underlay !== "l3") return;
+  await up.step("starting the router's BGP speaker (route reflector for every node)", async () => {
+    const flags = routerSpeakerArgs(up.plan.nodes, up.spec.clusterCidr, bgpKey);
+    up.start(
+      "router",
+      ["ip", "netns", "exec", underlayNs, up.paths.nodePath, up.paths.cliScript, "bgp-speaker", ...flags],
+      join(labDir, "router-bgp.log"),
+    );
+  });
+}
+
+/** One agent per node; `up` goes on once each has leased its subnet (recorded in the state). */
+function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | undefined): Promise<void> {
+  const { spec, plan, paths } = up;
+  return up.step(`starting ${spec.nodes} strata agents (${spec.model})`, async () => {
     const agents = new Map<string, LabProcess>();
     for (const n of plan.nodes) {
-      signal?.throwIfAborted();
+      up.signal?.throwIfAborted();
       const stateDir = join(labDir, n.name);
       await mkdir(stateDir, { recursive: true });
-      const agent = start(
-        "agent",
-        [
-          "ip",
-          "netns",
-          "exec",
-          n.ns,
-          paths.nodePath,
-          paths.cliScript,
-          "agent",
-          "--node",
-          n.name,
-          "--backend",
-          backend,
-          "--cluster-cidr",
-          spec.clusterCidr,
-          ...agentDatastoreArgs,
-          "--underlay-dev",
-          "eth0",
-          "--state-dir",
-          stateDir,
-          "--heartbeat-ttl",
-          "10",
-          "--cni-bin-dir",
-          bin,
-          ...(backend === "bgp" ? bgpAgentArgs(spec, n, bgpKey) : []),
-        ],
-        join(stateDir, "agent.log"),
-        n.name,
-      );
-      agents.set(n.name, agent);
+      const argv = agentArgv({
+        node: n.name,
+        backend: spec.model,
+        clusterCidr: spec.clusterCidr,
+        datastore,
+        underlayDev: "eth0",
+        stateDir,
+        heartbeatTtlSeconds: 10,
+        cniBinDir: up.bin,
+        ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
+      });
+      const cmd = ["ip", "netns", "exec", n.ns, paths.nodePath, paths.cliScript, ...argv];
+      agents.set(n.name, up.start("agent", cmd, join(stateDir, "agent.log"), n.name));
     }
     for (const node of plan.nodes) {
       const file = join(labDir, node.name, "subnet.json");
@@ -258,57 +299,63 @@ export async function labUp(
       // An agent waits out a datastore that is slow to answer; one that exits ends `up` at once.
       await waitWhileRunning(agent, async () => existsSync(file), `${node.name}'s subnet lease`, {
         timeoutMs: 60_000,
-        signal,
+        signal: up.signal,
       });
       const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
-      save({
-        ...state,
-        nodes: state.nodes.map((x) => (x.name === node.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x)),
+      up.save({
+        ...up.state,
+        nodes: up.state.nodes.map((x) =>
+          x.name === node.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x,
+        ),
       });
     }
   });
-  if (backend === "bgp") {
-    await step("waiting for BGP: every node routes to every other node's pods", async () => {
-      for (const node of state.nodes) {
-        const others = state.nodes.filter((x) => x !== node).map((x) => x.subnet);
-        await waitFor(
-          async () => {
-            const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
-            return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
-          },
-          `${node.name}'s BGP routes`,
-          signal,
-        );
-      }
-    });
-  }
-  if (plan.pods.length > 0) {
-    await step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
-      for (const p of plan.pods) {
-        signal?.throwIfAborted();
-        await kernel.netns.create(p.ns);
-        const list = JSON.parse(
-          await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
-        ) as ConfList;
-        const node = plan.nodes.find((n) => n.name === p.node);
-        const result = (await addNetworkList(
-          list,
-          {
-            containerId: p.containerId,
-            netns: `/run/netns/${p.ns}`,
-            ifName: "eth0",
-            args: { K8S_POD_NAME: p.name },
-          },
-          { cniPath: [bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
-        )) as { ips: { address: string }[] };
-        const pod = { name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" };
-        save({ ...state, pods: [...state.pods, pod] });
-      }
-    });
-  }
-  signal?.throwIfAborted();
-  save({ ...state, complete: true });
-  return state;
+}
+
+/** bgp: wait until every node routes (proto 147) to every other node's pod subnet. */
+async function waitForBgpRoutes(up: LabUp): Promise<void> {
+  const { kernel, spec, step, signal } = up;
+  if (spec.model !== "bgp") return;
+  await step("waiting for BGP: every node routes to every other node's pods", async () => {
+    const nodes = up.state.nodes;
+    for (const node of nodes) {
+      const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
+      await waitFor(
+        async () => {
+          const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
+          return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
+        },
+        `${node.name}'s BGP routes`,
+        signal,
+      );
+    }
+  });
+}
+
+/** Each pod: a namespace attached through the installed CNI plugin, as a runtime would call it. */
+async function attachPods(up: LabUp): Promise<void> {
+  const { kernel, plan } = up;
+  if (plan.pods.length === 0) return;
+  await up.step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
+    for (const p of plan.pods) {
+      up.signal?.throwIfAborted();
+      await kernel.netns.create(p.ns);
+      const list = JSON.parse(await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8")) as ConfList;
+      const node = plan.nodes.find((n) => n.name === p.node);
+      const result = (await addNetworkList(
+        list,
+        {
+          containerId: p.containerId,
+          netns: `/run/netns/${p.ns}`,
+          ifName: "eth0",
+          args: { K8S_POD_NAME: p.name },
+        },
+        { cniPath: [up.bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
+      )) as { ips: { address: string }[] };
+      const pod = { name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" };
+      up.save({ ...up.state, pods: [...up.state.pods, pod] });
+    }
+  });
 }
 
 /** The embedded store's command line (recorded in the state file, so `datastore start` reuses it). */

@@ -3,22 +3,26 @@ import { readSpoofCounts } from "../plugins/strata/source-guard.js";
 import type { CheckResult } from "./check.js";
 import type { LabState } from "./runner.js";
 
-/** UDP packets with a forged IPv4 source, from a raw socket (a pod has CAP_NET_RAW in its namespace). */
-const sendSpoofed = `
-import socket, struct, sys
-src, dst, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-payload = b"strata-lab-spoof"
-udp = struct.pack("!HHHH", 40000, 40001, 8 + len(payload), 0) + payload
-ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                 socket.inet_aton(src), socket.inet_aton(dst))
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-for _ in range(count):
-    s.sendto(ip + udp, (dst, 0))
-`;
+/** The pod's own nftables table that forges the source of its pings (removed again afterwards). */
+const forgeTable = "strata-lab-forge";
+
+/**
+ * The commands, run inside the pod (which is root in its namespace, as an attacker would be), that
+ * rewrite the source of its echo requests to `target` into `forged` after routing: the packet
+ * leaves the pod exactly as a raw socket would send it. ARP for the gateway still uses the pod's
+ * own address (the forged one is not local), so only the forged IPv4 packets meet the guard.
+ */
+const forgeRules = (forged: string, target: string) =>
+  [
+    `add table ip ${forgeTable}`,
+    `add chain ip ${forgeTable} out { type filter hook output priority 0; }`,
+    `add rule ip ${forgeTable} out ip daddr ${target} icmp type echo-request ip saddr set ${forged}`,
+  ].join("; ");
 
 /**
  * A pod sends packets with another pod's address as source toward a pod on another node: the
  * node's source guard must drop every one of them (its counter rises by exactly that many).
+ * Only `nft` and `ping` are needed, which the lab needs anyway (no python3, no raw socket).
  */
 export async function checkSourceGuard(kernel: Kernel, state: LabState): Promise<CheckResult | undefined> {
   const a = state.pods[0];
@@ -30,22 +34,25 @@ export async function checkSourceGuard(kernel: Kernel, state: LabState): Promise
     state.nodes.find((n) => n.name !== a?.node)?.ip;
   if (!a || !node || !target || !forged) return undefined;
   const onNode = (argv: readonly string[]) => kernel.exec(namedNetns(node.ns), argv);
+  const inPod = (argv: readonly string[]) => kernel.exec(namedNetns(a.ns), argv);
   const sent = 5;
   let ok = false;
   try {
     const before = await readSpoofCounts(onNode);
-    const r = await kernel.exec(namedNetns(a.ns), [
-      "python3",
-      "-c",
-      sendSpoofed,
-      forged,
-      target.ip,
-      String(sent),
-    ]);
+    const forge = await inPod(["nft", forgeRules(forged, target.ip)]);
+    // No reply can come (the guard drops the request), so wait only briefly for one.
+    const r = await inPod(["ping", "-q", "-n", "-c", String(sent), "-i", "0.01", "-W", "0.2", target.ip]);
     const after = await readSpoofCounts(onNode);
-    ok = r.code === 0 && after.ipv4 - before.ipv4 === sent;
+    const transmitted = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+    ok =
+      forge.code === 0 &&
+      Number(transmitted?.[1]) === sent &&
+      Number(transmitted?.[2]) === 0 &&
+      after.ipv4 - before.ipv4 === sent;
   } catch {
     ok = false;
+  } finally {
+    await inPod(["nft", "delete", "table", "ip", forgeTable]).catch(() => undefined);
   }
   return { kind: "spoofed source dropped", from: a.name, to: `${target.ip} (as ${forged})`, ok };
 }

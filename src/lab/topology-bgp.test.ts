@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
-import { bgpAgentArgs, type LabNode, type LabSpec, routerSpeakerArgs } from "./topology.js";
+import { agentArgv, type LabAgentOptions } from "./agent-argv.js";
+import { bgpAgentOptions, type LabNode, type LabSpec, routerSpeakerArgs } from "./topology.js";
 
-const spec = (underlay: "l2" | "l3"): LabSpec => ({
+const spec = (underlay: "l2" | "l3", routeReflectors = 0): LabSpec => ({
   model: "bgp",
   nodes: 2,
   podsPerNode: 1,
@@ -11,6 +12,7 @@ const spec = (underlay: "l2" | "l3"): LabSpec => ({
   datastore: "embedded",
   clusterCidr: "10.244.0.0/16",
   underlayMtu: 1500,
+  routeReflectors,
 });
 const node = (i: number): LabNode => ({
   name: `n${i}`,
@@ -21,12 +23,26 @@ const node = (i: number): LabNode => ({
   segment: "a",
 });
 const values = (args: string[], flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
+const agent = (s: LabSpec, key?: string): string[] =>
+  agentArgv({
+    node: "n1",
+    backend: "bgp",
+    clusterCidr: s.clusterCidr,
+    datastore: { kind: "embedded", socket: "/run/strata-lab/datastore/kv.sock" },
+    underlayDev: "eth0",
+    stateDir: "/run/strata-lab/n1",
+    heartbeatTtlSeconds: 10,
+    cniBinDir: "/run/strata-lab/bin",
+    bgp: bgpAgentOptions(s, node(1), key),
+  } satisfies LabAgentOptions);
 
 test("lab bgp model: with a key file every session is signed, and the router takes only pod routes", () => {
   const key = "/run/strata-lab/bgp-mesh.key";
-  assert.deepEqual(values(bgpAgentArgs(spec("l2"), node(1), key), "--bgp-password-file"), [key]);
-  const l3 = bgpAgentArgs(spec("l3"), node(1), key);
+  assert.deepEqual(values(agent(spec("l2"), key), "--bgp-password-file"), [key]);
+  const l3 = agent(spec("l3"), key);
+  assert.ok(l3.includes("--no-bgp-mesh"), "on l3 a node peers only with its router");
   const [tor] = values(l3, "--bgp-peer").map(parsePeerSpec);
+  assert.equal(tor?.address, "192.168.10.1");
   assert.equal(tor?.passwordFile, key, "the node signs its session to the router");
   const router = values(routerSpeakerArgs([node(1), node(2)], "10.244.0.0/16", key), "--peer").map(
     parsePeerSpec,
@@ -36,5 +52,12 @@ test("lab bgp model: with a key file every session is signed, and the router tak
     assert.equal(p.passwordFile, key);
     assert.deepEqual(p.importList, [{ prefix: "10.244.0.0/16", ge: 16, le: 32 }]);
   }
-  assert.deepEqual(values(bgpAgentArgs(spec("l2"), node(1)), "--bgp-password-file"), [], "no key: unsigned");
+  assert.deepEqual(values(agent(spec("l2")), "--bgp-password-file"), [], "no key: unsigned");
+});
+
+test("lab bgp model on l2: a full mesh without reflectors, the first K nodes reflect with --route-reflectors K", () => {
+  assert.deepEqual(values(agent(spec("l2")), "--bgp-route-reflectors"), []);
+  assert.equal(agent(spec("l2")).includes("--no-bgp-mesh"), false);
+  assert.deepEqual(values(agent(spec("l2", 1)), "--bgp-route-reflectors"), ["n1"]);
+  assert.deepEqual(values(agent(spec("l2", 5)), "--bgp-route-reflectors"), ["n1,n2"], "at most every node");
 });

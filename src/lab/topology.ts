@@ -1,5 +1,6 @@
 import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
+import type { LabAgentBgp } from "./agent-argv.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -22,20 +23,18 @@ export interface LabSpec {
 export const labAsn = 64512;
 
 /**
- * Pure: the agent flags of the bgp model. l2: full mesh, or the first K nodes reflect for the rest.
+ * Pure: the bgp model's agent options. l2: full mesh, or the first K nodes reflect for the rest.
  * l3: nodes peer only with their gateway router, which reflects with itself as next hop. Every
  * session is signed with the lab's TCP-MD5 key (`keyFile`) when one is given: a pod cannot speak
  * BGP to a node even with its traffic masqueraded to a node's address.
  */
-export function bgpAgentArgs(spec: LabSpec, node: LabNode, keyFile?: string): string[] {
-  const base = ["--bgp-asn", String(labAsn), ...(keyFile ? ["--bgp-password-file", keyFile] : [])];
-  const key = keyFile ? `,password-file=${keyFile}` : "";
+export function bgpAgentOptions(spec: LabSpec, node: LabNode, keyFile?: string): LabAgentBgp {
+  const base = { asn: labAsn, ...(keyFile ? { passwordFile: keyFile } : {}) };
   if (spec.underlay === "l3")
-    return [...base, "--no-bgp-mesh", "--bgp-peer", `${node.gateway},as=${labAsn}${key}`];
-  const k = spec.routeReflectors ?? 0;
-  if (k <= 0) return base;
-  const names = Array.from({ length: Math.min(k, spec.nodes) }, (_, i) => `n${i + 1}`);
-  return [...base, "--bgp-route-reflectors", names.join(",")];
+    return { ...base, mesh: false, peers: [{ address: node.gateway, asn: labAsn }], routeReflectors: [] };
+  const k = Math.max(0, Math.min(spec.routeReflectors ?? 0, spec.nodes));
+  const routeReflectors = Array.from({ length: k }, (_, i) => `n${i + 1}`);
+  return { ...base, mesh: true, peers: [], routeReflectors };
 }
 
 /**

@@ -7,6 +7,9 @@ export interface ProgramResult {
   readonly stderr: string;
 }
 
+/** Runs a program: argv in, exit code and output out. */
+export type ProgramRunner = (argv: readonly string[], opts?: { input?: string }) => Promise<ProgramResult>;
+
 /**
  * Run a program without a shell, feeding `input` on stdin; resolves with its exit code (128 when
  * killed by a signal) and output; rejects only when it cannot be started.

@@ -1,5 +1,6 @@
 import type { PeerConfig } from "../../bgp/speaker/speaker.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
+import { ipv4ToNumber } from "../../common/cidr.js";
 
 export interface BgpTopology {
   readonly asn: number;
@@ -35,11 +36,9 @@ export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: Bg
       asn: t.asn,
       port: t.port,
       rrClient: iAmReflector && !theyReflect,
-      passive: ipNumber(self.publicIp) > ipNumber(n.publicIp),
+      passive: ipv4ToNumber(self.publicIp) > ipv4ToNumber(n.publicIp),
       ...(t.meshMd5Key ? { md5Key: t.meshMd5Key } : {}),
     });
   }
   return out;
 }
-
-const ipNumber = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);

@@ -1,6 +1,6 @@
 import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js";
-import { ipv4Span, spansOverlap } from "../../bgp/rib/prefix-list.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
+import { ipv4Span, numberToIpv4, spansOverlap } from "../../common/cidr.js";
 
 export interface ClusterImportOptions {
   /** Nodes that reflect (RFC 4456): they pass on other nodes' subnets, so they may announce them. */
@@ -33,7 +33,7 @@ export function clusterImportPolicy(
   // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
   const spanned = (n: NodeLease) => {
     const span = ipv4Span(n.subnet);
-    return span && { lease: n, span, subnet: `${numberToIp(span.first)}/${n.subnet.split("/")[1]}` };
+    return span && { lease: n, span, subnet: `${numberToIpv4(span.first)}/${n.subnet.split("/")[1]}` };
   };
   const own = spanned(self);
   const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
@@ -64,5 +64,3 @@ export function clusterImportPolicy(
     return undefined;
   };
 }
-
-const numberToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");

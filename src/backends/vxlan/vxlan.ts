@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { networkAddress } from "../../common/cidr.js";
 import type { FdbEntry, Neighbour, Route } from "../../kernel/api.js";
+import { vtepMac } from "../../kernel/mac-address.js";
 import type { Backend, DesiredState, LocalNode } from "../api.js";
 import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 
@@ -21,13 +21,6 @@ export const vxlanDeviceName = (vni: number) => `strata.${vni}`;
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */
 export const vxlanOverheadV4 = 50;
-
-/** A stable, locally administered VTEP MAC per node and VNI, so restarts do not churn peers' FDBs. */
-export function vtepMac(node: string, vni: number): string {
-  const b = createHash("sha256").update(`strata-vtep/${node}/${vni}`).digest().subarray(0, 6);
-  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-}
 
 /**
  * VXLAN without learning: each node's VTEP address is the network address of its pod subnet

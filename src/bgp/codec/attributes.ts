@@ -1,4 +1,4 @@
-import { BgpCodecError, type ErrorAction } from "./errors.js";
+import { BgpCodecError, type ErrorAction, UpdateSubcode } from "./errors.js";
 import { decodeAddress, decodePrefixes, encodeAddress, encodePrefixes } from "./prefix.js";
 import type { AsPathSegment, CodecContext, PathAttributes } from "./types.js";
 
@@ -83,7 +83,8 @@ export const attributeTable = [
     flags: Flag.Transitive,
     decode: (b) => {
       const v = b[0] ?? 255;
-      if (b.length !== 1 || v > 2) throw bad(6, "treat-as-withdraw", "invalid ORIGIN");
+      if (b.length !== 1 || v > 2)
+        throw bad(UpdateSubcode.InvalidOriginAttribute, "treat-as-withdraw", "invalid ORIGIN");
       return origins[v] as "igp";
     },
     encode: (v) => Uint8Array.of(origins.indexOf(v)),
@@ -92,7 +93,7 @@ export const attributeTable = [
     code: 2,
     key: "asPath",
     flags: Flag.Transitive,
-    decode: (b, ctx) => decodeAsPath(b, ctx.fourOctetAs ? 4 : 2, 11),
+    decode: (b, ctx) => decodeAsPath(b, ctx.fourOctetAs ? 4 : 2, UpdateSubcode.MalformedAsPath),
     encode: (v, ctx) => encodeAsPath(v, ctx.fourOctetAs ? 4 : 2),
   }),
   row({
@@ -100,7 +101,8 @@ export const attributeTable = [
     key: "nextHop",
     flags: Flag.Transitive,
     decode: (b) => {
-      if (b.length !== 4) throw bad(8, "treat-as-withdraw", "NEXT_HOP is not 4 octets");
+      if (b.length !== 4)
+        throw bad(UpdateSubcode.InvalidNextHopAttribute, "treat-as-withdraw", "NEXT_HOP is not 4 octets");
       return decodeAddress(b, 4);
     },
     encode: (v) => encodeAddress(v, 4),
@@ -110,7 +112,8 @@ export const attributeTable = [
     key: "med",
     flags: Flag.Optional,
     decode: (b) => {
-      if (b.length !== 4) throw bad(5, "treat-as-withdraw", "MULTI_EXIT_DISC is not 4 octets");
+      if (b.length !== 4)
+        throw bad(UpdateSubcode.AttributeLengthError, "treat-as-withdraw", "MULTI_EXIT_DISC is not 4 octets");
       return u32(b);
     },
     encode: (v) => be32(v),
@@ -120,7 +123,8 @@ export const attributeTable = [
     key: "localPref",
     flags: Flag.Transitive,
     decode: (b) => {
-      if (b.length !== 4) throw bad(5, "treat-as-withdraw", "LOCAL_PREF is not 4 octets");
+      if (b.length !== 4)
+        throw bad(UpdateSubcode.AttributeLengthError, "treat-as-withdraw", "LOCAL_PREF is not 4 octets");
       return u32(b);
     },
     encode: (v) => be32(v),
@@ -130,7 +134,8 @@ export const attributeTable = [
     key: "atomicAggregate",
     flags: Flag.Transitive,
     decode: (b) => {
-      if (b.length !== 0) throw bad(5, "attribute-discard", "ATOMIC_AGGREGATE has a body");
+      if (b.length !== 0)
+        throw bad(UpdateSubcode.AttributeLengthError, "attribute-discard", "ATOMIC_AGGREGATE has a body");
       return true;
     },
     encode: () => new Uint8Array(),
@@ -141,7 +146,8 @@ export const attributeTable = [
     flags: Flag.Optional | Flag.Transitive,
     decode: (b, ctx) => {
       const n = ctx.fourOctetAs ? 4 : 2;
-      if (b.length !== n + 4) throw bad(5, "attribute-discard", "AGGREGATOR has the wrong length");
+      if (b.length !== n + 4)
+        throw bad(UpdateSubcode.AttributeLengthError, "attribute-discard", "AGGREGATOR has the wrong length");
       return {
         asn: n === 4 ? u32(b) : ((b[0] ?? 0) << 8) | (b[1] ?? 0),
         address: decodeAddress(b.subarray(n), 4),
@@ -155,7 +161,12 @@ export const attributeTable = [
     key: "communities",
     flags: Flag.Optional | Flag.Transitive,
     decode: (b) => {
-      if (b.length % 4 !== 0) throw bad(5, "treat-as-withdraw", "COMMUNITIES length is not a multiple of 4");
+      if (b.length % 4 !== 0)
+        throw bad(
+          UpdateSubcode.AttributeLengthError,
+          "treat-as-withdraw",
+          "COMMUNITIES length is not a multiple of 4",
+        );
       return Array.from({ length: b.length / 4 }, (_, i) => u32(b, i * 4));
     },
     encode: (v) => cat(...v.map(be32)),
@@ -165,7 +176,8 @@ export const attributeTable = [
     key: "originatorId",
     flags: Flag.Optional,
     decode: (b) => {
-      if (b.length !== 4) throw bad(5, "treat-as-withdraw", "ORIGINATOR_ID is not 4 octets");
+      if (b.length !== 4)
+        throw bad(UpdateSubcode.AttributeLengthError, "treat-as-withdraw", "ORIGINATOR_ID is not 4 octets");
       return decodeAddress(b, 4);
     },
     encode: (v) => encodeAddress(v, 4),
@@ -176,7 +188,11 @@ export const attributeTable = [
     flags: Flag.Optional,
     decode: (b) => {
       if (b.length % 4 !== 0 || b.length === 0)
-        throw bad(5, "treat-as-withdraw", "CLUSTER_LIST length is not a multiple of 4");
+        throw bad(
+          UpdateSubcode.AttributeLengthError,
+          "treat-as-withdraw",
+          "CLUSTER_LIST length is not a multiple of 4",
+        );
       return Array.from({ length: b.length / 4 }, (_, i) => decodeAddress(b.subarray(i * 4, i * 4 + 4), 4));
     },
     encode: (v) => cat(...v.map((a) => encodeAddress(a, 4))),
@@ -187,14 +203,19 @@ export const attributeTable = [
     flags: Flag.Optional,
     decode: (b) => {
       // RFC 7606 §7.11: a malformed MP_REACH_NLRI cannot be treated as withdraw (its NLRI is unknown).
-      if (b.length < 5) throw bad(9, "session-reset", "MP_REACH_NLRI too short");
+      if (b.length < 5)
+        throw bad(UpdateSubcode.OptionalAttributeError, "session-reset", "MP_REACH_NLRI too short");
       const afi = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
       const safi = b[2] ?? 0;
       const nhLen = b[3] ?? 0;
       const family = afiFamily(afi);
       const size = family === 4 ? 4 : 16;
       if (4 + nhLen + 1 > b.length || nhLen === 0 || nhLen % size !== 0 || nhLen > 2 * size) {
-        throw bad(9, "session-reset", "MP_REACH_NLRI next hop length is invalid");
+        throw bad(
+          UpdateSubcode.OptionalAttributeError,
+          "session-reset",
+          "MP_REACH_NLRI next hop length is invalid",
+        );
       }
       const nextHops = Array.from({ length: nhLen / size }, (_, i) =>
         decodeAddress(b.subarray(4 + i * size, 4 + (i + 1) * size), family),
@@ -203,7 +224,11 @@ export const attributeTable = [
       try {
         nlri = decodePrefixes(b.subarray(4 + nhLen + 1), family);
       } catch {
-        throw bad(9, "session-reset", "MP_REACH_NLRI prefixes are malformed");
+        throw bad(
+          UpdateSubcode.OptionalAttributeError,
+          "session-reset",
+          "MP_REACH_NLRI prefixes are malformed",
+        );
       }
       return { afi, safi, nextHops, nlri };
     },
@@ -224,12 +249,17 @@ export const attributeTable = [
     key: "mpUnreach",
     flags: Flag.Optional,
     decode: (b) => {
-      if (b.length < 3) throw bad(9, "session-reset", "MP_UNREACH_NLRI too short");
+      if (b.length < 3)
+        throw bad(UpdateSubcode.OptionalAttributeError, "session-reset", "MP_UNREACH_NLRI too short");
       const afi = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
       try {
         return { afi, safi: b[2] ?? 0, withdrawn: decodePrefixes(b.subarray(3), afiFamily(afi)) };
       } catch {
-        throw bad(9, "session-reset", "MP_UNREACH_NLRI prefixes are malformed");
+        throw bad(
+          UpdateSubcode.OptionalAttributeError,
+          "session-reset",
+          "MP_UNREACH_NLRI prefixes are malformed",
+        );
       }
     },
     encode: (v) => cat(be16(v.afi), Uint8Array.of(v.safi), encodePrefixes(v.withdrawn, afiFamily(v.afi))),
@@ -241,9 +271,9 @@ export const attributeTable = [
     // RFC 6793 §6: a malformed AS4_PATH is discarded, not the route.
     decode: (b) => {
       try {
-        return decodeAsPath(b, 4, 11);
+        return decodeAsPath(b, 4, UpdateSubcode.MalformedAsPath);
       } catch {
-        throw bad(9, "attribute-discard", "malformed AS4_PATH");
+        throw bad(UpdateSubcode.OptionalAttributeError, "attribute-discard", "malformed AS4_PATH");
       }
     },
     encode: (v) => encodeAsPath(v, 4),
@@ -253,7 +283,12 @@ export const attributeTable = [
     key: "as4Aggregator",
     flags: Flag.Optional | Flag.Transitive,
     decode: (b) => {
-      if (b.length !== 8) throw bad(9, "attribute-discard", "AS4_AGGREGATOR is not 8 octets");
+      if (b.length !== 8)
+        throw bad(
+          UpdateSubcode.OptionalAttributeError,
+          "attribute-discard",
+          "AS4_AGGREGATOR is not 8 octets",
+        );
       return { asn: u32(b), address: decodeAddress(b.subarray(4), 4) };
     },
     encode: (v) => cat(be32(v.asn), encodeAddress(v.address, 4)),

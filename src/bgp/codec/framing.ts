@@ -1,4 +1,4 @@
-import { BgpCodecError } from "./errors.js";
+import { BgpCodecError, BgpError, HeaderSubcode } from "./errors.js";
 import { headerLength, maxMessageLength } from "./messages.js";
 
 /**
@@ -18,7 +18,12 @@ export class BgpFrameParser {
     while (merged.length - i >= headerLength) {
       const length = ((merged[i + 16] ?? 0) << 8) | (merged[i + 17] ?? 0);
       if (length < headerLength || length > maxMessageLength) {
-        throw new BgpCodecError(1, 2, `bad message length ${length}`, merged.subarray(i + 16, i + 18));
+        throw new BgpCodecError(
+          BgpError.MessageHeader,
+          HeaderSubcode.BadMessageLength,
+          `bad message length ${length}`,
+          merged.subarray(i + 16, i + 18),
+        );
       }
       if (merged.length - i < length) break;
       out.push(merged.slice(i, i + length));

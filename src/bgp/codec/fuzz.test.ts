@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { prng } from "../../common/prng.js";
+import { mutatedMessage, randomUpdate, seedMessages } from "../../../test/support/bgp-fuzz-corpus.js";
+import { prng } from "../../../test/support/prng.js";
 import { BgpCodecError } from "./errors.js";
 import { BgpFrameParser } from "./framing.js";
-import { mutatedMessage, randomUpdate, seedMessages } from "./fuzz-corpus.js";
 import { decodeMessage, encodeMessage } from "./messages.js";
 import type { UpdateMessage } from "./types.js";
 

@@ -1,4 +1,14 @@
-export { BgpCodecError, BgpError, type ErrorAction } from "./errors.js";
+export {
+  BgpCodecError,
+  BgpError,
+  CeaseSubcode,
+  type ErrorAction,
+  FsmSubcode,
+  HeaderSubcode,
+  HoldTimerSubcode,
+  OpenSubcode,
+  UpdateSubcode,
+} from "./errors.js";
 export { BgpFrameParser } from "./framing.js";
 export { asTrans, decodeMessage, encodeMessage } from "./messages.js";
 export type * from "./types.js";

@@ -1,5 +1,5 @@
 import { be16, cat } from "./attributes.js";
-import { BgpCodecError } from "./errors.js";
+import { BgpCodecError, BgpError, HeaderSubcode, OpenSubcode } from "./errors.js";
 import { decodeAddress, encodeAddress } from "./prefix.js";
 import {
   type BgpMessage,
@@ -46,7 +46,8 @@ function decodeCapabilities(b: Uint8Array): Capability[] {
   while (i < b.length) {
     const code = b[i] as number;
     const len = b[i + 1] ?? 0;
-    if (i + 2 + len > b.length) throw new BgpCodecError(2, 0, "capability overruns its parameter");
+    if (i + 2 + len > b.length)
+      throw new BgpCodecError(BgpError.Open, OpenSubcode.Unspecific, "capability overruns its parameter");
     const v = b.subarray(i + 2, i + 2 + len);
     if (code === 1 && len === 4)
       out.push({ kind: "multiprotocol", afi: ((v[0] ?? 0) << 8) | (v[1] ?? 0), safi: v[3] ?? 0 });
@@ -92,31 +93,63 @@ function encodeOpen(m: OpenMessage): Uint8Array {
 }
 
 function decodeOpen(b: Uint8Array): OpenMessage {
-  if (b.length < 10) throw new BgpCodecError(1, 2, "OPEN too short", be16(b.length + headerLength));
+  if (b.length < 10)
+    throw new BgpCodecError(
+      BgpError.MessageHeader,
+      HeaderSubcode.BadMessageLength,
+      "OPEN too short",
+      be16(b.length + headerLength),
+    );
   const version = b[0] as number;
-  if (version !== 4) throw new BgpCodecError(2, 1, `unsupported BGP version ${version}`, be16(4));
+  if (version !== 4)
+    throw new BgpCodecError(
+      BgpError.Open,
+      OpenSubcode.UnsupportedVersionNumber,
+      `unsupported BGP version ${version}`,
+      be16(4),
+    );
   const myAs = ((b[1] ?? 0) << 8) | (b[2] ?? 0);
   const holdTime = ((b[3] ?? 0) << 8) | (b[4] ?? 0);
   // RFC 4271 §6.2: hold time 1 or 2 seconds is unacceptable.
-  if (holdTime === 1 || holdTime === 2) throw new BgpCodecError(2, 6, `unacceptable hold time ${holdTime}`);
+  if (holdTime === 1 || holdTime === 2)
+    throw new BgpCodecError(
+      BgpError.Open,
+      OpenSubcode.UnacceptableHoldTime,
+      `unacceptable hold time ${holdTime}`,
+    );
   const bgpId = decodeAddress(b.subarray(5, 9), 4);
-  if (bgpId === "0.0.0.0") throw new BgpCodecError(2, 3, "BGP identifier 0.0.0.0");
+  if (bgpId === "0.0.0.0")
+    throw new BgpCodecError(BgpError.Open, OpenSubcode.BadBgpIdentifier, "BGP identifier 0.0.0.0");
   const optLen = b[9] as number;
   if (10 + optLen !== b.length)
-    throw new BgpCodecError(2, 0, "optional parameters length does not match the message");
+    throw new BgpCodecError(
+      BgpError.Open,
+      OpenSubcode.Unspecific,
+      "optional parameters length does not match the message",
+    );
   const capabilities: Capability[] = [];
   let i = 10;
   while (i < b.length) {
     const type = b[i] as number;
     const len = b[i + 1] ?? 0;
-    if (i + 2 + len > b.length) throw new BgpCodecError(2, 0, "optional parameter overruns the message");
-    if (type !== 2) throw new BgpCodecError(2, 4, `unsupported optional parameter ${type}`);
+    if (i + 2 + len > b.length)
+      throw new BgpCodecError(
+        BgpError.Open,
+        OpenSubcode.Unspecific,
+        "optional parameter overruns the message",
+      );
+    if (type !== 2)
+      throw new BgpCodecError(
+        BgpError.Open,
+        OpenSubcode.UnsupportedOptionalParameter,
+        `unsupported optional parameter ${type}`,
+      );
     capabilities.push(...decodeCapabilities(b.subarray(i + 2, i + 2 + len)));
     i += 2 + len;
   }
   const four = capabilities.find((c) => c.kind === "four-octet-as");
   const asn = four?.kind === "four-octet-as" ? four.asn : myAs;
-  if (asn === 0) throw new BgpCodecError(2, 2, "peer AS 0");
+  if (asn === 0) throw new BgpCodecError(BgpError.Open, OpenSubcode.BadPeerAs, "peer AS 0");
   return { type: "open", version, asn, holdTime, bgpId, capabilities };
 }
 
@@ -155,23 +188,50 @@ export function encodeMessage(m: BgpMessage, ctx: CodecContext): Uint8Array {
 /** Decode one whole message (header included); see framing.ts for splitting a byte stream. */
 export function decodeMessage(b: Uint8Array, ctx: CodecContext): BgpMessage {
   if (b.length < headerLength)
-    throw new BgpCodecError(1, 2, "message shorter than the header", be16(b.length));
+    throw new BgpCodecError(
+      BgpError.MessageHeader,
+      HeaderSubcode.BadMessageLength,
+      "message shorter than the header",
+      be16(b.length),
+    );
   for (let i = 0; i < 16; i++)
-    if (b[i] !== 0xff) throw new BgpCodecError(1, 1, "connection not synchronized (bad marker)");
+    if (b[i] !== 0xff)
+      throw new BgpCodecError(
+        BgpError.MessageHeader,
+        HeaderSubcode.ConnectionNotSynchronized,
+        "connection not synchronized (bad marker)",
+      );
   const length = ((b[16] ?? 0) << 8) | (b[17] ?? 0);
   const type = b[18] as number;
   if (length < headerLength || length > maxMessageLength || length !== b.length) {
-    throw new BgpCodecError(1, 2, `bad message length ${length}`, be16(length));
+    throw new BgpCodecError(
+      BgpError.MessageHeader,
+      HeaderSubcode.BadMessageLength,
+      `bad message length ${length}`,
+      be16(length),
+    );
   }
   const body = b.subarray(headerLength);
   switch (type) {
     case MessageType.Open:
       return decodeOpen(body);
     case MessageType.Update:
-      if (length < 23) throw new BgpCodecError(1, 2, `bad message length ${length}`, be16(length));
+      if (length < 23)
+        throw new BgpCodecError(
+          BgpError.MessageHeader,
+          HeaderSubcode.BadMessageLength,
+          `bad message length ${length}`,
+          be16(length),
+        );
       return decodeUpdate(body, ctx);
     case MessageType.Notification:
-      if (body.length < 2) throw new BgpCodecError(1, 2, `bad message length ${length}`, be16(length));
+      if (body.length < 2)
+        throw new BgpCodecError(
+          BgpError.MessageHeader,
+          HeaderSubcode.BadMessageLength,
+          `bad message length ${length}`,
+          be16(length),
+        );
       return {
         type: "notification",
         code: body[0] as number,
@@ -180,12 +240,28 @@ export function decodeMessage(b: Uint8Array, ctx: CodecContext): BgpMessage {
       };
     case MessageType.Keepalive:
       if (length !== headerLength)
-        throw new BgpCodecError(1, 2, `bad message length ${length}`, be16(length));
+        throw new BgpCodecError(
+          BgpError.MessageHeader,
+          HeaderSubcode.BadMessageLength,
+          `bad message length ${length}`,
+          be16(length),
+        );
       return { type: "keepalive" };
     case MessageType.RouteRefresh:
-      if (body.length !== 4) throw new BgpCodecError(1, 2, `bad message length ${length}`, be16(length));
+      if (body.length !== 4)
+        throw new BgpCodecError(
+          BgpError.MessageHeader,
+          HeaderSubcode.BadMessageLength,
+          `bad message length ${length}`,
+          be16(length),
+        );
       return { type: "route-refresh", afi: ((body[0] ?? 0) << 8) | (body[1] ?? 0), safi: body[3] as number };
     default:
-      throw new BgpCodecError(1, 3, `bad message type ${type}`, Uint8Array.of(type));
+      throw new BgpCodecError(
+        BgpError.MessageHeader,
+        HeaderSubcode.BadMessageType,
+        `bad message type ${type}`,
+        Uint8Array.of(type),
+      );
   }
 }

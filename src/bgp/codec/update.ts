@@ -1,5 +1,5 @@
 import { AttrError, attributeTable, be16, cat, encodeAttribute, Flag, findAttribute } from "./attributes.js";
-import { BgpCodecError } from "./errors.js";
+import { BgpCodecError, BgpError, UpdateSubcode } from "./errors.js";
 import { decodePrefixes, encodePrefixes } from "./prefix.js";
 import type { CodecContext, ErrorOutcome, PathAttributes, UpdateMessage } from "./types.js";
 
@@ -28,19 +28,38 @@ export function encodeUpdate(m: UpdateMessage, ctx: CodecContext): Uint8Array {
  * message's NLRI must be handled as withdrawn.
  */
 export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
-  if (b.length < 4) throw new BgpCodecError(3, 1, "UPDATE shorter than its length fields");
+  if (b.length < 4)
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.MalformedAttributeList,
+      "UPDATE shorter than its length fields",
+    );
   const wLen = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
-  if (2 + wLen + 2 > b.length) throw new BgpCodecError(3, 1, "withdrawn routes length overruns the message");
+  if (2 + wLen + 2 > b.length)
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.MalformedAttributeList,
+      "withdrawn routes length overruns the message",
+    );
   let withdrawn: string[];
   try {
     withdrawn = decodePrefixes(b.subarray(2, 2 + wLen), 4);
   } catch (err) {
     // A withdrawn-routes field we cannot parse leaves no safe interpretation (RFC 7606 §5.3).
-    throw new BgpCodecError(3, 1, `withdrawn routes are malformed: ${(err as Error).message}`);
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.MalformedAttributeList,
+      `withdrawn routes are malformed: ${(err as Error).message}`,
+    );
   }
   const aLen = ((b[2 + wLen] ?? 0) << 8) | (b[3 + wLen] ?? 0);
   const aStart = 4 + wLen;
-  if (aStart + aLen > b.length) throw new BgpCodecError(3, 1, "path attribute length overruns the message");
+  if (aStart + aLen > b.length)
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.MalformedAttributeList,
+      "path attribute length overruns the message",
+    );
   const attrs: Record<string, unknown> = {};
   const unknown: { flags: number; code: number; data: Uint8Array }[] = [];
   const outcomes: ErrorOutcome[] = [];
@@ -52,7 +71,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       outcomes.push({
         action: "treat-as-withdraw",
         attribute: 0,
-        subcode: 1,
+        subcode: UpdateSubcode.MalformedAttributeList,
         reason: "truncated attribute header",
       });
       break;
@@ -64,7 +83,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       outcomes.push({
         action: "treat-as-withdraw",
         attribute: code,
-        subcode: 1,
+        subcode: UpdateSubcode.MalformedAttributeList,
         reason: "truncated attribute header",
       });
       break;
@@ -76,7 +95,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       outcomes.push({
         action: "treat-as-withdraw",
         attribute: code,
-        subcode: 5,
+        subcode: UpdateSubcode.AttributeLengthError,
         reason: "attribute length overruns the attribute section",
       });
       break;
@@ -84,7 +103,12 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
     const body = b.subarray(bodyStart, bodyStart + len);
     i = bodyStart + len;
     if (seen.has(code)) {
-      if (code === 14 || code === 15) throw new BgpCodecError(3, 1, "MP_REACH/MP_UNREACH_NLRI appears twice");
+      if (code === 14 || code === 15)
+        throw new BgpCodecError(
+          BgpError.Update,
+          UpdateSubcode.MalformedAttributeList,
+          "MP_REACH/MP_UNREACH_NLRI appears twice",
+        );
       continue; // RFC 7606 §3.g: keep the first, discard repeats
     }
     seen.add(code);
@@ -92,8 +116,8 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
     if (!row) {
       if (!(flags & Flag.Optional)) {
         throw new BgpCodecError(
-          3,
-          2,
+          BgpError.Update,
+          UpdateSubcode.UnrecognizedWellKnownAttribute,
           `unrecognized well-known attribute ${code}`,
           b.subarray(bodyStart - (ext ? 4 : 3), bodyStart + len),
         );
@@ -102,11 +126,16 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       continue;
     }
     if ((flags & (Flag.Optional | Flag.Transitive)) !== row.flags) {
-      if (code === 14 || code === 15) throw new BgpCodecError(3, 4, `attribute ${code} has wrong flags`);
+      if (code === 14 || code === 15)
+        throw new BgpCodecError(
+          BgpError.Update,
+          UpdateSubcode.AttributeFlagsError,
+          `attribute ${code} has wrong flags`,
+        );
       outcomes.push({
         action: "treat-as-withdraw",
         attribute: code,
-        subcode: 4,
+        subcode: UpdateSubcode.AttributeFlagsError,
         reason: `attribute ${code} has wrong flags`,
       });
       continue;
@@ -115,7 +144,8 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       attrs[row.key] = row.decode(body, ctx);
     } catch (err) {
       if (!(err instanceof AttrError)) throw err;
-      if (err.action === "session-reset") throw new BgpCodecError(3, err.subcode, err.message, body);
+      if (err.action === "session-reset")
+        throw new BgpCodecError(BgpError.Update, err.subcode, err.message, body);
       outcomes.push({ action: err.action, attribute: code, subcode: err.subcode, reason: err.message });
     }
   }
@@ -123,7 +153,11 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
   try {
     nlri = decodePrefixes(b.subarray(end), 4);
   } catch (err) {
-    throw new BgpCodecError(3, 10, `NLRI is malformed: ${(err as Error).message}`);
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.InvalidNetworkField,
+      `NLRI is malformed: ${(err as Error).message}`,
+    );
   }
   const hasReach = nlri.length > 0 || attrs.mpReach !== undefined;
   if (hasReach) {
@@ -138,7 +172,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
         outcomes.push({
           action: "treat-as-withdraw",
           attribute: code,
-          subcode: 3,
+          subcode: UpdateSubcode.MissingWellKnownAttribute,
           reason: `missing well-known attribute ${key}`,
         });
       }

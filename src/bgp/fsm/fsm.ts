@@ -3,6 +3,7 @@
  * actions). No sockets, no timers: the speaker performs the actions and feeds back events, with
  * an injected clock, so timer behaviour is tested without waiting.
  */
+import { BgpError, CeaseSubcode, FsmSubcode, HoldTimerSubcode, OpenSubcode } from "../codec/errors.js";
 import type { OpenMessage } from "../codec/types.js";
 
 export type FsmStateName = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
@@ -99,7 +100,7 @@ export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAc
       s,
       [],
       s.name === "OpenSent" || s.name === "OpenConfirm" || s.name === "Established"
-        ? { code: 6, subcode: 2 }
+        ? { code: BgpError.Cease, subcode: CeaseSubcode.AdministrativeShutdown }
         : undefined,
     );
     return [{ ...idle, connectRetryCounter: 0 }, actions];
@@ -162,39 +163,42 @@ export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAc
           ],
         ];
       }
-      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "HoldTimer_Expires")
+        return toIdle(s, [], { code: BgpError.HoldTimerExpired, subcode: HoldTimerSubcode.Unspecific });
       if (e.name === "BGPHeaderErr" || e.name === "BGPOpenMsgErr")
         return toIdle(s, [], { code: e.code, subcode: e.subcode });
       if (e.name === "NotifMsg") return toIdle(s, []);
-      // Anything else here is an FSM error (§6.6): NOTIFICATION 5, subcode 1 = unexpected in OpenSent.
-      return toIdle(s, [], { code: 5, subcode: 1 });
+      // Anything else here is an FSM error (§6.6), with RFC 6608's subcode for the state.
+      return toIdle(s, [], { code: BgpError.Fsm, subcode: FsmSubcode.UnexpectedMessageInOpenSent });
 
     case "OpenConfirm":
       if (e.name === "KeepAliveMsg") {
         return [to(s, "Established"), [...restartHold(s), { do: "session-up" }]];
       }
       if (e.name === "KeepaliveTimer_Expires") return [s, keepalive(s)];
-      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "HoldTimer_Expires")
+        return toIdle(s, [], { code: BgpError.HoldTimerExpired, subcode: HoldTimerSubcode.Unspecific });
       if (e.name === "BGPHeaderErr" || e.name === "BGPOpenMsgErr")
         return toIdle(s, [], { code: e.code, subcode: e.subcode });
       if (e.name === "NotifMsg" || e.name === "TcpConnectionFails") return toIdle(s, []);
-      return toIdle(s, [], { code: 5, subcode: 2 });
+      return toIdle(s, [], { code: BgpError.Fsm, subcode: FsmSubcode.UnexpectedMessageInOpenConfirm });
 
     case "Established":
       if (e.name === "KeepAliveMsg") return [s, restartHold(s)];
       if (e.name === "UpdateMsg") return [s, [...restartHold(s), { do: "process-update" }]];
       if (e.name === "KeepaliveTimer_Expires") return [s, keepalive(s)];
-      if (e.name === "HoldTimer_Expires") return toIdle(s, [], { code: 4, subcode: 0 });
+      if (e.name === "HoldTimer_Expires")
+        return toIdle(s, [], { code: BgpError.HoldTimerExpired, subcode: HoldTimerSubcode.Unspecific });
       if (e.name === "BGPHeaderErr" || e.name === "UpdateMsgErr")
         return toIdle(s, [], { code: e.code, subcode: e.subcode });
       if (e.name === "NotifMsg" || e.name === "TcpConnectionFails") return toIdle(s, []);
-      return toIdle(s, [], { code: 5, subcode: 3 });
+      return toIdle(s, [], { code: BgpError.Fsm, subcode: FsmSubcode.UnexpectedMessageInEstablished });
   }
 }
 
 /** §4.2 / §6.2: negotiate the hold time (the smaller one; 0 disables keepalives) and confirm. */
 function onOpen(s: FsmState, open: OpenMessage, cfg: FsmConfig): [FsmState, FsmAction[]] {
-  if (open.asn !== cfg.peerAs) return toIdle(s, [], { code: 2, subcode: 2 });
+  if (open.asn !== cfg.peerAs) return toIdle(s, [], { code: BgpError.Open, subcode: OpenSubcode.BadPeerAs });
   const hold = Math.min(cfg.holdTime, open.holdTime);
   const keepaliveTime = Math.floor(hold / 3);
   const next = to(s, "OpenConfirm", { holdTime: hold, keepaliveTime });

@@ -1,3 +1,4 @@
+import { compareAddresses, ipv4ToNumber } from "../../common/cidr.js";
 import { asPathLength, neighbourAs, type Path } from "./path.js";
 
 /**
@@ -10,7 +11,6 @@ export interface Comparator {
 }
 
 const originRank = { igp: 0, egp: 1, incomplete: 2 } as const;
-const ipValue = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 /** RFC 4456 §9: a reflected route's ORIGINATOR_ID stands in for the BGP identifier. */
 const routerIdOf = (p: Path) => p.attributes.originatorId ?? p.from?.routerId ?? "0.0.0.0";
 
@@ -33,14 +33,17 @@ export const decisionChain: readonly Comparator[] = [
       neighbourAs(a) === neighbourAs(b) ? (a.attributes.med ?? 0) - (b.attributes.med ?? 0) : 0,
   },
   { reason: "eBGP over iBGP", compare: (a, b) => (a.from?.ibgp ? 1 : 0) - (b.from?.ibgp ? 1 : 0) },
-  { reason: "lowest BGP identifier", compare: (a, b) => ipValue(routerIdOf(a)) - ipValue(routerIdOf(b)) },
+  {
+    reason: "lowest BGP identifier",
+    compare: (a, b) => ipv4ToNumber(routerIdOf(a)) - ipv4ToNumber(routerIdOf(b)),
+  },
   {
     reason: "shortest CLUSTER_LIST",
     compare: (a, b) => (a.attributes.clusterList?.length ?? 0) - (b.attributes.clusterList?.length ?? 0),
   },
   {
     reason: "lowest peer address",
-    compare: (a, b) => ipValue(a.from?.address ?? "0.0.0.0") - ipValue(b.from?.address ?? "0.0.0.0"),
+    compare: (a, b) => compareAddresses(a.from?.address ?? "0.0.0.0", b.from?.address ?? "0.0.0.0"),
   },
 ];
 

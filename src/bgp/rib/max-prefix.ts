@@ -1,3 +1,5 @@
+import { BgpError, CeaseSubcode } from "../codec/errors.js";
+
 /**
  * Per-peer max-prefix limit: past it the session is closed with NOTIFICATION Cease / Maximum
  * Number of Prefixes Reached (RFC 4486 §4: code 6, subcode 1, data = AFI, SAFI, limit).
@@ -7,7 +9,13 @@ export function maxPrefixNotification(
   limit: number | undefined,
   afi = 1,
   safi = 1,
-): { code: 6; subcode: 1; data: Uint8Array } | undefined {
+):
+  | {
+      code: typeof BgpError.Cease;
+      subcode: typeof CeaseSubcode.MaximumPrefixesReached;
+      data: Uint8Array;
+    }
+  | undefined {
   if (limit === undefined || count <= limit) return undefined;
   const data = Uint8Array.of(
     (afi >> 8) & 0xff,
@@ -18,5 +26,5 @@ export function maxPrefixNotification(
     (limit >>> 8) & 0xff,
     limit & 0xff,
   );
-  return { code: 6, subcode: 1, data };
+  return { code: BgpError.Cease, subcode: CeaseSubcode.MaximumPrefixesReached, data };
 }

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { ipv4Span } from "../../common/cidr.js";
 import { StrataError } from "../../common/errors.js";
 import type { Prefix } from "../codec/prefix.js";
 
@@ -66,28 +67,6 @@ export const formatPrefixRange = (r: PrefixRange): string => {
   if (r.ge === len) return `${r.prefix}le${r.le}`;
   return r.le === max ? `${r.prefix}ge${r.ge}` : `${r.prefix}ge${r.ge}le${r.le}`;
 };
-
-/**
- * An IPv4 prefix as the first and last address it covers (unsigned 32-bit numbers), for overlap
- * checks that run once per received prefix against every lease; undefined for anything else.
- */
-export function ipv4Span(prefix: Prefix): { readonly first: number; readonly last: number } | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(prefix);
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  const len = Number(m[5]);
-  if (len > 32 || octets.some((o) => o > 255)) return undefined;
-  const addr = octets.reduce((n, o) => n * 256 + o, 0);
-  const size = 2 ** (32 - len);
-  const first = addr - (addr % size);
-  return { first, last: first + size - 1 };
-}
-
-/** Do two spans share an address? (One prefix contains the other, or they are the same.) */
-export const spansOverlap = (
-  a: { first: number; last: number },
-  b: { first: number; last: number },
-): boolean => a.first <= b.last && b.first <= a.last;
 
 /** A default route (0.0.0.0/0, ::/0): the route that captures everything no one else routes. */
 export const isDefaultRoute = (prefix: Prefix): boolean => prefix.endsWith("/0");

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { after, before, test } from "node:test";
-import { prng } from "../../common/prng.js";
+import { mutatedMessage, seedMessages } from "../../../test/support/bgp-fuzz-corpus.js";
+import { prng } from "../../../test/support/prng.js";
 import { BgpCodecError } from "../codec/errors.js";
 import { BgpFrameParser } from "../codec/framing.js";
-import { mutatedMessage, seedMessages } from "../codec/fuzz-corpus.js";
 import { decodeMessage, encodeMessage } from "../codec/messages.js";
 import type { BgpMessage } from "../codec/types.js";
 import { BgpSpeaker } from "./speaker.js";

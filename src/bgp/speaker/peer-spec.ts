@@ -1,3 +1,4 @@
+import { isIpv4 } from "../../common/cidr.js";
 import { StrataError } from "../../common/errors.js";
 import { type PrefixRange, parsePrefixRange } from "../rib/prefix-list.js";
 import type { PeerConfig } from "./speaker.js";
@@ -15,8 +16,6 @@ export class PeerSpecError extends StrataError {
 }
 
 const asnOf = (s: string) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 0xffffffff;
-const isAddress = (s: string) =>
-  /^(\d{1,3}\.){3}\d{1,3}$/.test(s) && s.split(".").every((o) => Number(o) <= 255);
 
 /**
  * Pure: one `--peer` argument into a peer configuration, or an error that says what to write.
@@ -25,7 +24,7 @@ const isAddress = (s: string) =>
  */
 export function parsePeerSpec(spec: string): PeerSpec {
   const [address = "", ...opts] = spec.split(",");
-  if (!isAddress(address)) throw new PeerSpecError(spec, `"${address}" is not an IPv4 address`);
+  if (!isIpv4(address)) throw new PeerSpecError(spec, `"${address}" is not an IPv4 address`);
   let asn: number | undefined;
   const c: { -readonly [K in keyof PeerSpec]: PeerSpec[K] } = { address, asn: 0 };
   const imports: PrefixRange[] = [];

@@ -1,4 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { ipv4ToNumber } from "../../common/cidr.js";
+import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
 import type { Prefix } from "../codec/prefix.js";
 import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
@@ -116,10 +118,9 @@ interface Peer {
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
-const idNumber = (id: string) => id.split(".").reduce((n, o) => n * 256 + Number(o), 0);
 const pathNextHop = (p: Path): string | undefined =>
   p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
-const collision = { code: 6, subcode: 7 } as const;
+const collision = { code: BgpError.Cease, subcode: CeaseSubcode.ConnectionCollisionResolution } as const;
 
 /** Prefixes grouped by the attributes object they share (one received UPDATE, one encoding). */
 type Groups = Map<PathAttributes, { path: Path; prefixes: Prefix[] }>;
@@ -401,12 +402,13 @@ export class BgpSpeaker {
    * the side with the higher BGP Identifier; a connection to an Established peer is refused.
    */
   #onOpen(peer: Peer, c: BgpConnection, open: OpenMessage): { code: number; subcode: number } | undefined {
-    if (open.bgpId === this.o.routerId && peer.config.asn === this.o.asn) return { code: 2, subcode: 3 };
+    if (open.bgpId === this.o.routerId && peer.config.asn === this.o.asn)
+      return { code: BgpError.Open, subcode: OpenSubcode.BadBgpIdentifier };
     for (const other of peer.connections) {
       if (other === c) continue;
       if (other.state === "Established") return collision;
       if (other.state !== "OpenSent" && other.state !== "OpenConfirm") continue;
-      const keepOutbound = idNumber(this.o.routerId) > idNumber(open.bgpId);
+      const keepOutbound = ipv4ToNumber(this.o.routerId) > ipv4ToNumber(open.bgpId);
       const keepThis = (c.direction === "outbound") === keepOutbound;
       if (!keepThis) return collision;
       other.abort(collision, "collision: the other connection stays");

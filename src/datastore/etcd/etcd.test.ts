@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { datastoreContract } from "../../../test/support/datastore-contract.js";
 import { type EtcdProcess, startEtcd } from "../../../test/support/etcd.js";
 import type { Datastore } from "../api.js";
-import { datastoreContract } from "../contract.js";
 import { connectEtcd } from "./etcd-store.js";
 import { loadEtcdTls } from "./etcd-tls.js";
 import { makeEtcdPki } from "./pki.js";

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { access, readFile, writeFile } from "node:fs/promises";
+import type { ProgramRunner } from "../../process/run-program.js";
 import { runProgram as run } from "../../process/run-program.js";
 import type {
   Address,
@@ -17,14 +18,13 @@ import type {
   RouteQuery,
 } from "../api.js";
 import { KernelError } from "../errors.js";
-import type { ProgramRunner } from "../spawn-pool.js";
 import { classifyError } from "./classify.js";
 import { ipNetnsArgs, netnsPath, netnsRunDir } from "./netns-args.js";
 import { parseAddresses, parseFdb, parseLinks, parseNeighbours, parseRoutes } from "./parse.js";
 import { batchLine, type Rendered, renderOp, sysctlPath, type Tool } from "./render.js";
 
 export interface Iproute2Options {
-  /** How programs are started; a resident agent passes a SpawnPool's runner (see spawn-pool.ts). */
+  /** How programs are started; a resident agent passes a SpawnPool's runner (see process/spawn-pool.ts). */
   readonly runner?: ProgramRunner;
   readonly ip?: string;
   readonly bridge?: string;

@@ -6,6 +6,7 @@ import type { BackgroundTasks } from "../../common/background-tasks.js";
 import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
+import { bridgeMac, randomMac } from "../../kernel/mac-address.js";
 import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import { checkPodInterface, requirePrevResult, stateMismatch } from "../toolkit/check.js";
 import { allocatedAddresses, ipamDelegate } from "../toolkit/ipam.js";
@@ -14,7 +15,7 @@ import { attachmentResult } from "../toolkit/pod-addressing.js";
 import { podNetnsForAdd } from "../toolkit/pod-netns.js";
 import { type AddressPlan, type LinkPlan, planAddresses, planLink } from "./attach-plan.js";
 import { parseStrataConfig, type StrataConfig } from "./config.js";
-import { bridgeMac, hostVethName, randomMac, routedHostMac } from "./names.js";
+import { hostVethName, routedHostMac } from "./names.js";
 import { SourceGuard } from "./source-guard.js";
 import { guardFamily, type PortSources, portSources } from "./source-guard-plan.js";
 

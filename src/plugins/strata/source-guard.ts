@@ -2,7 +2,7 @@ import { CniError, CniErrorCode } from "../../cni/errors.js";
 import { describeError } from "../../common/errors.js";
 import type { ExecResult, Kernel, Netns } from "../../kernel/api.js";
 import type { NftScriptRunner } from "../../kernel/nft-session.js";
-import type { ProgramRunner } from "../../kernel/spawn-pool.js";
+import type { ProgramRunner } from "../../process/run-program.js";
 import {
   allowScript,
   forgetScript,

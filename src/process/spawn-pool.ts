@@ -1,12 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import type { ExecResult } from "./api.js";
-
-/** Runs a program: argv in, exit code and output out. */
-export type ProgramRunner = (argv: readonly string[], opts?: { input?: string }) => Promise<ExecResult>;
+import type { ProgramResult, ProgramRunner } from "./run-program.js";
 
 interface Job {
   readonly request: Buffer;
-  readonly resolve: (r: ExecResult) => void;
+  readonly resolve: (r: ProgramResult) => void;
   readonly reject: (e: Error) => void;
 }
 
@@ -26,7 +23,7 @@ export function encodeSpawnRequest(argv: readonly string[], input = ""): Buffer 
 }
 
 /** Decode one reply if `buf` holds a whole one: the result and the bytes it used. */
-export function decodeSpawnReply(buf: Buffer): { result: ExecResult; used: number } | undefined {
+export function decodeSpawnReply(buf: Buffer): { result: ProgramResult; used: number } | undefined {
   if (buf.length < 8) return undefined;
   const code = buf.readInt32LE(0);
   const outLen = buf.readUInt32LE(4);
@@ -123,7 +120,7 @@ export class SpawnPool {
   }
 
   readonly run: ProgramRunner = (argv, opts = {}) =>
-    new Promise<ExecResult>((resolve, reject) => {
+    new Promise<ProgramResult>((resolve, reject) => {
       const job: Job = {
         request: encodeSpawnRequest(argv, opts.input),
         resolve,

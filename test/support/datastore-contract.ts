@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually } from "../common/eventually.js";
-import type { Datastore, WatchEvent } from "./api.js";
+import { eventually } from "../../src/common/eventually.js";
+import type { Datastore, WatchEvent } from "../../src/datastore/api.js";
 
 /** One conformance suite, run against every Datastore implementation. */
 export interface ContractTarget {

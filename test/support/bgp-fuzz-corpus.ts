@@ -1,21 +1,15 @@
-import { encodeMessage } from "./messages.js";
-import type { BgpMessage, UpdateMessage } from "./types.js";
+import { encodeMessage } from "../../src/bgp/codec/messages.js";
+import type { BgpMessage, UpdateMessage } from "../../src/bgp/codec/types.js";
+import { canonicalCidr } from "../../src/common/cidr.js";
 
 /** Random and mutated BGP messages for fuzzing, from a seeded PRNG so failures reproduce. */
 
 export function randomUpdate(r: () => number): UpdateMessage {
   const int = (n: number) => Math.floor(r() * n);
   const v4 = () => `${10 + int(100)}.${int(256)}.${int(256)}.0/${16 + int(9)}`;
-  const masked = (p: string) => {
-    const [a = "", l = "0"] = p.split("/");
-    const bits = Number(l);
-    const n = a.split(".").reduce((x, o) => x * 256 + Number(o), 0);
-    const m = bits === 0 ? 0 : (n >>> (32 - bits)) << (32 - bits);
-    return `${[24, 16, 8, 0].map((s) => (m >>> s) & 255).join(".")}/${bits}`;
-  };
   return {
     type: "update",
-    withdrawn: Array.from({ length: int(4) }, () => masked(v4())),
+    withdrawn: Array.from({ length: int(4) }, () => canonicalCidr(v4())),
     attributes: {
       origin: (["igp", "egp", "incomplete"] as const)[int(3)],
       asPath: [{ type: "sequence", asns: Array.from({ length: 1 + int(5) }, () => 1 + int(4_000_000_000)) }],
@@ -25,7 +19,7 @@ export function randomUpdate(r: () => number): UpdateMessage {
       ...(r() < 0.3 ? { communities: [int(2 ** 32)] } : {}),
       ...(r() < 0.3 ? { originatorId: "10.0.0.1", clusterList: ["10.0.0.2"] } : {}),
     },
-    nlri: Array.from({ length: 1 + int(5) }, () => masked(v4())),
+    nlri: Array.from({ length: 1 + int(5) }, () => canonicalCidr(v4())),
   };
 }
 

@@ -1,5 +1,5 @@
-import { type Owner, parseRecord, reservationRecord } from "./reservation.js";
-import type { Reservation, ReservationStore } from "./store.js";
+import { type Owner, parseRecord, reservationRecord } from "../../src/ipam/reservation.js";
+import type { Reservation, ReservationStore } from "../../src/ipam/store.js";
 
 const ownerKey = (o: Owner) => `${o.containerId}\n${o.ifName}`;
 

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
-import { runProgram as run } from "../process/run-program.js";
+import { runProgram as run } from "./run-program.js";
 import { decodeSpawnReply, encodeSpawnRequest, SpawnPool } from "./spawn-pool.js";
 
 const helper = join(repoRoot, "dist/shim/strata-spawn-helper");

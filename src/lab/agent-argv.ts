@@ -1,0 +1,84 @@
+import type { LabModel } from "./topology.js";
+
+/** How a lab agent reaches the datastore. */
+export type LabAgentDatastore =
+  | { readonly kind: "embedded"; readonly socket: string }
+  | {
+      readonly kind: "etcd";
+      readonly url: string;
+      readonly ca: string;
+      readonly cert: string;
+      readonly key: string;
+    };
+
+/** A BGP peer outside the node mesh (on l3: the node's gateway router). */
+export interface LabAgentBgpPeer {
+  readonly address: string;
+  readonly asn: number;
+}
+
+/** The bgp model's part of a lab agent's configuration. */
+export interface LabAgentBgp {
+  readonly asn: number;
+  /** TCP-MD5 key file (RFC 2385) for every session: the mesh's and the peers'. */
+  readonly passwordFile?: string;
+  /** false: no session to other nodes, only to `peers`. */
+  readonly mesh: boolean;
+  readonly peers: readonly LabAgentBgpPeer[];
+  /** Nodes that reflect (RFC 4456); empty is a full mesh. */
+  readonly routeReflectors: readonly string[];
+}
+
+/** Everything a lab agent is started with. */
+export interface LabAgentOptions {
+  readonly node: string;
+  readonly backend: LabModel;
+  readonly clusterCidr: string;
+  readonly datastore: LabAgentDatastore;
+  readonly underlayDev: string;
+  readonly stateDir: string;
+  readonly heartbeatTtlSeconds: number;
+  /** Where the agent finds the CNI plugins it delegates to. */
+  readonly cniBinDir: string;
+  /** Required for the bgp backend, refused for any other. */
+  readonly bgp?: LabAgentBgp;
+}
+
+/** Pure: the `--datastore` flags of an agent (or `strata node remove`). */
+export function datastoreArgv(d: LabAgentDatastore): string[] {
+  if (d.kind === "embedded") return ["--datastore", `embedded:${d.socket}`];
+  return [
+    ...["--datastore", `etcd:${d.url}`, "--etcd-ca", d.ca],
+    ...["--etcd-cert", d.cert, "--etcd-key", d.key],
+  ];
+}
+
+/** Pure: the bgp backend's flags. */
+function bgpArgv(b: LabAgentBgp): string[] {
+  const password = b.passwordFile ? `,password-file=${b.passwordFile}` : "";
+  return [
+    ...["--bgp-asn", String(b.asn)],
+    ...(b.passwordFile ? ["--bgp-password-file", b.passwordFile] : []),
+    ...(b.mesh ? [] : ["--no-bgp-mesh"]),
+    ...b.peers.flatMap((p) => ["--bgp-peer", `${p.address},as=${p.asn}${password}`]),
+    ...(b.routeReflectors.length > 0 ? ["--bgp-route-reflectors", b.routeReflectors.join(",")] : []),
+  ];
+}
+
+/** Pure: the command line of `strata agent` for one lab node (after the CLI script). */
+export function agentArgv(o: LabAgentOptions): string[] {
+  if (o.backend === "bgp" && !o.bgp)
+    throw new RangeError(`agent ${o.node}: the bgp backend needs its BGP options (asn, mesh, peers)`);
+  if (o.backend !== "bgp" && o.bgp)
+    throw new RangeError(`agent ${o.node}: BGP options given for the ${o.backend} backend`);
+  if (!Number.isInteger(o.heartbeatTtlSeconds) || o.heartbeatTtlSeconds < 1)
+    throw new RangeError(`agent ${o.node}: heartbeatTtlSeconds must be a whole number ≥ 1`);
+  return [
+    "agent",
+    ...["--node", o.node, "--backend", o.backend, "--cluster-cidr", o.clusterCidr],
+    ...datastoreArgv(o.datastore),
+    ...["--underlay-dev", o.underlayDev, "--state-dir", o.stateDir],
+    ...["--heartbeat-ttl", String(o.heartbeatTtlSeconds), "--cni-bin-dir", o.cniBinDir],
+    ...(o.bgp ? bgpArgv(o.bgp) : []),
+  ];
+}
