@@ -27,7 +27,7 @@ if (files.length === 0) {
 const runId = randomBytes(2).toString("hex");
 const res = spawnSync(
   process.execPath,
-  ["--test", "--test-concurrency=2", "--test-timeout=300000", "--test-reporter=spec", ...files],
+  ["--test", "--test-concurrency=2", "--test-timeout=600000", "--test-reporter=spec", ...files],
   { stdio: "inherit", env: { ...process.env, STRATA_TEST_RUN: runId } },
 );
 // A test file that crashed never ran its cleanup: remove its namespaces (and what runs in them).
