@@ -1,7 +1,7 @@
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
-import type { Backend, DesiredState, LocalNode } from "../api.js";
+import type { Backend, BackendDesiredState, LocalNode } from "../api.js";
 
 /** Is `peer` on the same L2 segment as `local` (its underlay address inside our underlay subnet)? */
 export function isL2Adjacent(local: NodeLease, peer: NodeLease): boolean {
@@ -23,7 +23,7 @@ export function createHostGwBackend(): Backend {
     name: "host-gw",
     podMtu: (underlayMtu) => underlayMtu,
     localBackendData: () => ({}),
-    desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+    desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
       const routes: Route[] = [];
       const unreachable: { node: string; reason: string }[] = [];
       for (const peer of peers) {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { networkAddress } from "../../common/cidr.js";
 import type { FdbEntry, Neighbour, Route } from "../../kernel/api.js";
-import type { Backend, DesiredState, LocalNode } from "../api.js";
+import type { Backend, BackendDesiredState, LocalNode } from "../api.js";
 import { hostGwRoute, isL2Adjacent } from "../host-gw/host-gw.js";
 
 export interface VxlanOptions {
@@ -41,7 +41,7 @@ export function createVxlanBackend(opts: VxlanOptions): Backend {
     name: opts.directRouting ? "vxlan-crosssubnet" : "vxlan",
     podMtu: (underlayMtu) => underlayMtu - vxlanOverheadV4,
     localBackendData: () => ({ vtepMac: mac, vni: String(opts.vni) }),
-    desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+    desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
       const routes: Route[] = [];
       const neighbours: Neighbour[] = [];
       const fdb: FdbEntry[] = [];
