@@ -22,7 +22,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { strataRouteProto } from "../src/agent/reconcile-plan.js";
 import { type LabFlags, parseLabFlags } from "../src/cli/lab-flags.js";
 import { intInRange, UsageError } from "../src/cli/options.js";
 import { labPaths } from "../src/cli/paths.js";
@@ -31,6 +30,7 @@ import { contains } from "../src/common/cidr.js";
 import { describeError } from "../src/common/errors.js";
 import { eventually } from "../src/common/eventually.js";
 import { namedNetns } from "../src/kernel/api.js";
+import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { runChecks } from "../src/lab/check.js";

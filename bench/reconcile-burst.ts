@@ -12,11 +12,11 @@
 import { execFileSync } from "node:child_process";
 import { pino } from "pino";
 import { ClusterAgent } from "../src/agent/cluster-agent.js";
-import { strataRouteProto } from "../src/agent/reconcile-plan.js";
 import { createHostGwBackend } from "../src/backends/host-gw/host-gw.js";
 import { subnetKey } from "../src/cluster/lease-validation.js";
 import { EmbeddedStore } from "../src/datastore/embedded/embedded-store.js";
 import { namedNetns } from "../src/kernel/api.js";
+import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 
 const arg = (name: string) => {

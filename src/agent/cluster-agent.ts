@@ -18,9 +18,12 @@ import { overlaps } from "../common/cidr.js";
 import { describeError } from "../common/errors.js";
 import { type Datastore, DatastoreError } from "../datastore/api.js";
 import type { Kernel, Netns, Route } from "../kernel/api.js";
+import { applyPlanOrThrow } from "../kernel/desired/apply.js";
+import { observe } from "../kernel/desired/observe.js";
+import { planReconcile } from "../kernel/desired/plan.js";
+import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
-import { missingRoutes, type ObservedState, planReconcile } from "./reconcile-plan.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
 
 export interface ClusterAgentOptions {
@@ -101,11 +104,17 @@ export class ClusterAgent {
   #viewUsed: LeaseView | undefined;
   /** The peer set backend.peersChanged was last told about. */
   #peersKey: string | undefined;
-  /** Routes the last successful pass wanted, and whose they are (to report missing ones). */
-  #routed: { routes: readonly Route[]; nodeOf: ReadonlyMap<string, string> } = {
-    routes: [],
+  /** Routes the last successful pass wanted (by destination), and whose they are (to report missing ones). */
+  #routed: { routes: Map<string, Route>; nodeOf: ReadonlyMap<string, string> } = {
+    routes: new Map(),
     nodeOf: new Map(),
   };
+  /**
+   * The next pass diffs the backend's whole desired state against the kernel (at start, on a
+   * lease view, on a repair tick, after a failed pass); otherwise a pass asked for by the
+   * backend applies only the routes it says changed.
+   */
+  #fullPassDue = true;
   readonly #heartbeat: NodeHeartbeat;
   #alive: Set<string> | undefined;
   #storeDownSince: number | undefined;
@@ -149,10 +158,10 @@ export class ClusterAgent {
   async statusNow(): Promise<ClusterStatus> {
     this.status.backend = this.o.backend.status?.();
     const { routes, nodeOf } = this.#routed;
-    if (routes.length > 0) {
+    if (routes.size > 0) {
       try {
         const observed = await this.o.kernel.routes(this.o.hostNs, { family: 4 });
-        this.status.missingRoutes = missingRoutes(routes, observed).map((r) => ({
+        this.status.missingRoutes = missingRoutes([...routes.values()], observed).map((r) => ({
           node: nodeOf.get(r.dst),
           dst: r.dst,
           via: r.via,
@@ -218,7 +227,15 @@ export class ClusterAgent {
       });
       if (r.code !== 0) this.o.logger.warn({ stderr: r.stderr.trim() }, "masquerade rules not installed");
     }
-    await this.o.backend.start?.(this.#local, () => void this.reconcile());
+    await this.o.backend.start?.({
+      local: this.#local,
+      kernel: this.o.kernel,
+      netns: this.o.hostNs,
+      logger: this.o.logger,
+      signal: this.o.signal,
+      // Not a full pass: the backend hands on what changed (takeRouteChanges).
+      onChange: () => void this.#runner.trigger(),
+    });
     if (this.o.stateDir) {
       await this.#writeCniState(lease, podMtu);
       this.status.conflist = "written";
@@ -424,6 +441,7 @@ export class ClusterAgent {
    * into one next pass. Resolves after a pass that started after this call.
    */
   reconcile(): Promise<void> {
+    this.#fullPassDue = true;
     return this.#runner.trigger();
   }
 
@@ -445,6 +463,52 @@ export class ClusterAgent {
 
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
+    // Cleared before anything is awaited: a trigger that arrives during this pass sets it again.
+    const full = this.#fullPassDue || !this.o.backend.takeRouteChanges;
+    this.#fullPassDue = false;
+    try {
+      if (full) await this.#fullPass(this.#local);
+      else await this.#routeChangesPass();
+    } catch (err) {
+      // Whatever a failed pass left undone, the next one finds by diffing against the kernel.
+      this.#fullPassDue = true;
+      throw err;
+    }
+  }
+
+  /**
+   * A pass for the backend's route changes alone: plan them without reading the kernel (a
+   * removal is scoped to proto 147, so it never takes anyone else's route).
+   */
+  async #routeChangesPass(): Promise<void> {
+    const changes = this.o.backend.takeRouteChanges?.() ?? new Map<string, Route | undefined>();
+    const ops = planRouteChanges(changes);
+    if (ops.length > 0) {
+      await applyPlanOrThrow(this.o.kernel, this.o.hostNs, ops);
+      this.o.logger.info({ ops: ops.length, routeChanges: changes.size }, "reconciled");
+    }
+    const { routes, nodeOf } = this.#routed;
+    let lost = false;
+    for (const [dst, r] of changes) {
+      if (r) routes.set(dst, r);
+      else if (routes.delete(dst) && nodeOf.has(dst)) lost = true;
+    }
+    // A peer with a route now is reachable; one that lost its route gets the backend's reason
+    // from a full pass.
+    const reached = new Set([...changes].filter(([, r]) => r).map(([dst]) => nodeOf.get(dst)));
+    this.status.unreachable = this.status.unreachable.filter((u) => !reached.has(u.node));
+    this.#passDone();
+    if (lost) void this.reconcile();
+  }
+
+  #passDone(): void {
+    this.status.reconciles++;
+    const at = new Date().toISOString();
+    this.status.lastReconcile = { ok: true, at };
+    this.status.firstReconcileAt ??= at;
+  }
+
+  async #fullPass(local: LocalNode): Promise<void> {
     const view = this.#view;
     if (view && view !== this.#viewUsed) {
       // The newest view only: the ones a burst left in between are never even validated.
@@ -456,25 +520,17 @@ export class ClusterAgent {
     const peers = this.#routedPeers();
     const peersKey = peers.map((p) => JSON.stringify(p)).join("\n");
     if (peersKey !== this.#peersKey) {
-      this.o.backend.peersChanged?.(this.#local, peers);
+      this.o.backend.peersChanged?.(local, peers);
       this.#peersKey = peersKey;
       this.#noteLiveness();
     }
-    const desired = this.o.backend.desired(this.#local, peers);
+    // Changes handed on so far are part of this state: drained, so no later pass repeats them.
+    this.o.backend.takeRouteChanges?.();
+    const desired = this.o.backend.desired(local, peers);
     const ns = this.o.hostNs;
-    const owned = desired.devices.map((d) => d.name);
-    const links = await this.o.kernel.links(ns);
-    const present = owned.filter((d) => links.some((l) => l.name === d));
-    const observed: ObservedState = {
-      links,
-      addresses: await this.o.kernel.addresses(ns),
-      routes: await this.o.kernel.routes(ns, { family: 4 }),
-      neighbours: (await Promise.all(present.map((d) => this.o.kernel.neighbours(ns, d)))).flat(),
-      fdb: (await Promise.all(present.map((d) => this.o.kernel.fdb(ns, d)))).flat(),
-    };
-    const ops = planReconcile(desired, observed);
+    const ops = planReconcile(desired, await observe(this.o.kernel, ns, desired));
     if (ops.length > 0) {
-      await this.o.kernel.apply(ns, ops);
+      await applyPlanOrThrow(this.o.kernel, ns, ops);
       this.o.logger.info({ ops: ops.length, peers: peers.length }, "reconciled");
     }
     for (const u of desired.unreachable) {
@@ -483,12 +539,9 @@ export class ClusterAgent {
     }
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
-    this.status.reconciles++;
-    const at = new Date().toISOString();
-    this.status.lastReconcile = { ok: true, at };
-    this.status.firstReconcileAt ??= at;
+    this.#passDone();
     const nodeOf = new Map(peers.map((p) => [p.subnet, p.node]));
-    this.#routed = { routes: desired.routes, nodeOf };
+    this.#routed = { routes: new Map(desired.routes.map((r) => [r.dst, r])), nodeOf };
   }
 
   /**

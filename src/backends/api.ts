@@ -1,20 +1,13 @@
+import type { Logger } from "pino";
 import type { NodeLease } from "../cluster/node-lease.js";
-import type { FdbEntry, KernelOp, LinkSpec, Neighbour, Route } from "../kernel/api.js";
+import type { Kernel, Netns, Route } from "../kernel/api.js";
+import type { DesiredState } from "../kernel/desired/state.js";
 
 /**
- * The desired kernel state a backend wants on a node, as plain data. The agent diffs it against
- * the kernel and applies only the difference (never a flush), so restarts and datastore outages
- * leave running traffic alone.
+ * The desired kernel state a backend wants on a node (plain data, diffed against the kernel and
+ * applied by the agent through kernel/desired), and the peers it cannot serve.
  */
-export interface DesiredState {
-  /** Devices the backend owns (created if absent; settings corrected). */
-  readonly devices: readonly LinkSpec[];
-  /** Addresses on owned devices: [device, cidr]. */
-  readonly addresses: readonly (readonly [string, string])[];
-  /** Routes to remote pod subnets. */
-  readonly routes: readonly Route[];
-  readonly neighbours: readonly Neighbour[];
-  readonly fdb: readonly FdbEntry[];
+export interface BackendDesiredState extends DesiredState {
   /** Peers the backend cannot serve, with the reason (e.g. host-gw across an L3 hop). */
   readonly unreachable: readonly { readonly node: string; readonly reason: string }[];
 }
@@ -37,9 +30,16 @@ export interface Backend {
    * Desired state given this node and every other node's lease (and, for a backend with a control
    * plane of its own, the routes it holds now); no I/O.
    */
-  desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState;
-  /** Backends with a control plane of their own (BGP): start it; it calls back when routes change. */
-  start?(local: LocalNode, onRoutesChanged: () => void): Promise<void>;
+  desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState;
+  /** Backends with a control plane of their own (BGP): start it; it calls ctx.onChange when routes change. */
+  start?(ctx: BackendContext): Promise<void>;
+  /**
+   * A backend whose routes change by events (BGP UPDATEs) hands on what changed since it was last
+   * asked: destination → the route wanted now (undefined: none). After onChange the agent plans
+   * only these, without reading the kernel or asking desired(); its periodic and lease-driven
+   * passes still diff desired() against the kernel.
+   */
+  takeRouteChanges?(): ReadonlyMap<string, Route | undefined>;
   /** The set of other nodes changed (before desired() is asked). */
   peersChanged?(local: LocalNode, peers: readonly NodeLease[]): void;
   /** Backend-specific status for /healthz (e.g. BGP sessions). */
@@ -47,4 +47,15 @@ export interface Backend {
   stop?(): Promise<void>;
 }
 
-export type { KernelOp };
+/** What a backend's start() gets: its node, where and how to act, and whom to tell of changes. */
+export interface BackendContext {
+  readonly local: LocalNode;
+  readonly kernel: Kernel;
+  /** The node's namespace (every kernel call names it). */
+  readonly netns: Netns;
+  readonly logger: Logger;
+  /** Aborted when the agent stops. */
+  readonly signal: AbortSignal;
+  /** The backend's desired state changed (e.g. BGP learned or lost a route). */
+  readonly onChange: () => void;
+}

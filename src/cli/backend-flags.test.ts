@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Command, Option } from "commander";
 import { z } from "zod";
-import type { Backend, DesiredState } from "../backends/api.js";
+import type { Backend, BackendDesiredState } from "../backends/api.js";
 import { type BackendDefinition, flagKey } from "../backends/definition.js";
 import { ipv4Flag, repeatedFlag, wholeNumberFlag } from "../backends/flag-schemas.js";
 import { backendRegistry } from "../backends/registry.js";
@@ -40,7 +40,7 @@ const staticDefinition: BackendDefinition<StaticOptions> = {
       name: "static",
       podMtu: (mtu) => mtu,
       localBackendData: () => ({ staticNode: deps.node }),
-      desired: (local): DesiredState => ({
+      desired: (local): BackendDesiredState => ({
         devices: [],
         addresses: [],
         routes: o.prefixes.map((dst) => ({ dst, via: o.via, dev: local.underlayDev, metric: o.metric })),

@@ -1,8 +1,9 @@
 import ipaddr from "ipaddr.js";
-import { KernelRouteInstaller } from "../bgp/speaker/kernel-routes.js";
+import { LearnedRoutesInKernel } from "../bgp/speaker/learned-routes-in-kernel.js";
 import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { BgpSpeaker } from "../bgp/speaker/speaker.js";
 import { readPasswordFile } from "../bgp/speaker/tcp-security.js";
+import { describeError } from "../common/errors.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import {
@@ -50,8 +51,13 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     throw new UsageError("--next-hop", `"${o.nextHop}" is not an IP address`);
   const peers = flagCheck(() => o.peer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile)));
   const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
+  // Learned routes are this namespace's desired Strata routes, planned and applied like the agent's.
   const installer = o.installRoutes
-    ? new KernelRouteInstaller(createIproute2Kernel(), currentNetns, o.routeDev)
+    ? new LearnedRoutesInKernel(createIproute2Kernel(), currentNetns, {
+        dev: o.routeDev,
+        onProblem: (p) => print({ event: "route-not-installed", ...p }),
+        onError: (err) => print({ event: "route-install-failed", error: describeError(err) }),
+      })
     : undefined;
   const speaker = new BgpSpeaker({
     asn,
@@ -64,7 +70,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     onEvent: (e) => print(e),
     onRoutes: (changes) => {
       if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
-      void installer?.apply(changes);
+      void installer?.update(changes);
     },
   });
   for (const p of announce) speaker.originate(p);

@@ -211,6 +211,10 @@ export interface Link {
     readonly local?: string;
     readonly learning: boolean;
   };
+  /** For macvlan: its mode and, when in the same namespace, its parent's name. */
+  readonly macvlan?: { readonly mode: string; readonly parent?: string };
+  /** For tun/tap devices (IFLA_INFO_KIND is "tun" for both): which of the two. */
+  readonly tun?: { readonly type: "tun" | "tap" };
 }
 
 export interface Address {

@@ -1,8 +1,10 @@
-import { BgpSpeaker, type SpeakerEvent } from "../../bgp/speaker/speaker.js";
+import { bgpKernelRoute, type ConnectedNetwork } from "../../bgp/speaker/kernel-route.js";
+import { BgpSpeaker, type LearnedRouteChange, type SpeakerEvent } from "../../bgp/speaker/speaker.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
-import type { Backend, DesiredState, LocalNode } from "../api.js";
+import { DesiredRoutes } from "../../kernel/desired/route-set.js";
+import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
 
@@ -17,22 +19,41 @@ export interface BgpBackendOptions extends BgpTopology {
 const leasesKey = (all: readonly NodeLease[]) =>
   all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
 
+const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
+
+/** The node's underlay network: where a BGP next hop must be to get a route (no recursion). */
+const underlayNetwork = (local: LocalNode): ConnectedNetwork => ({
+  dev: local.underlayDev,
+  cidr: `${local.lease.publicIp}/${local.lease.publicPrefix}`,
+});
+
 /**
  * Calico-style routed pod networking: each node runs a BGP speaker, announces its pod subnet and
  * installs what it learns (pod subnet via the announcing node, or via the router that passed it
  * on). No encapsulation: pods get the full underlay MTU.
+ *
+ * The backend keeps its desired routes up to date from the speaker's learned-route changes and
+ * from lease changes, and hands the changed destinations on (takeRouteChanges): a BGP UPDATE
+ * costs the prefixes it changes, never a walk over the RIB.
  */
 export class BgpBackend implements Backend {
   readonly name = "bgp";
   #speaker: BgpSpeaker | undefined;
+  #local: LocalNode | undefined;
   /** The leases the import policy was last built from (rebuilt only when they change). */
   #policyKey = "";
+  /** The speaker's learned routes (best paths from peers): prefix → next hop. */
+  readonly #learned = new Map<string, string>();
+  /** Other nodes' leased subnets → their owner ("node address"). */
+  #leased = new Map<string, string>();
   /**
    * Routes learned for other nodes' leased subnets, kept when their session goes (the peer's
    * agent was killed or restarts; its kernel still forwards), as long as the same node holds the
    * same lease: RFC 4724 graceful restart's retention, bounded by ownership instead of a timer.
    */
-  #retained = new Map<string, { nextHop: string; owner: string }>();
+  readonly #retained = new Map<string, { nextHop: string; owner: string }>();
+  /** The kernel routes wanted now, one per prefix. */
+  readonly #routes = new DesiredRoutes();
 
   constructor(private readonly o: BgpBackendOptions) {}
 
@@ -44,8 +65,9 @@ export class BgpBackend implements Backend {
     return { bgpAsn: String(this.o.asn) };
   }
 
-  async start(local: LocalNode, onRoutesChanged: () => void): Promise<void> {
-    const lease = local.lease;
+  async start(ctx: BackendContext): Promise<void> {
+    const lease = ctx.local.lease;
+    this.#local = ctx.local;
     const reflector = this.o.routeReflectors.includes(lease.node);
     this.#speaker = new BgpSpeaker({
       asn: this.o.asn,
@@ -57,18 +79,65 @@ export class BgpBackend implements Backend {
       localAddress: lease.publicIp,
       nextHop: lease.publicIp,
       onEvent: this.o.onEvent,
-      onRoutes: () => onRoutesChanged(),
+      onRoutes: (changes) => {
+        this.#learnedChanged(changes);
+        ctx.onChange();
+      },
       importPolicy: this.#importPolicy(lease, [lease]),
     });
     this.#speaker.originate(lease.subnet);
     await this.#speaker.start(this.o.external);
   }
 
+  /** The speaker's changes: the learned set, retention of leased subnets, and those prefixes' routes. */
+  #learnedChanged(changes: readonly LearnedRouteChange[]): void {
+    for (const c of changes) {
+      if (c.nextHop) {
+        this.#learned.set(c.prefix, c.nextHop);
+        const o = this.#leased.get(c.prefix);
+        if (o) this.#retained.set(c.prefix, { nextHop: c.nextHop, owner: o });
+      } else this.#learned.delete(c.prefix);
+      this.#refresh(c.prefix);
+    }
+  }
+
   peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
+    this.#local = local;
     const all = [local.lease, ...peers];
     if (leasesKey(all) !== this.#policyKey)
       this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
     this.#speaker?.setPeers(clusterPeers(local.lease, all, this.o));
+    this.#leased = new Map(peers.map((p) => [p.subnet, owner(p)]));
+    for (const [prefix, nextHop] of this.#learned) {
+      const o = this.#leased.get(prefix);
+      if (o) this.#retained.set(prefix, { nextHop, owner: o });
+    }
+    // A retained route goes with its lease (node removed, lease expired) or when the subnet
+    // changes hands; a session that announces the prefix again replaces it.
+    for (const [prefix, r] of this.#retained)
+      if (this.#leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
+    for (const prefix of new Set([
+      ...this.#learned.keys(),
+      ...this.#retained.keys(),
+      ...this.#routedPrefixes(),
+    ]))
+      this.#refresh(prefix);
+  }
+
+  #routedPrefixes(): string[] {
+    return this.#routes.list().map((r) => r.dst);
+  }
+
+  /** The route for one prefix now: learned beats retained; none for our own subnet. */
+  #refresh(prefix: string): void {
+    const local = this.#local;
+    const nextHop = this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop;
+    const r =
+      local && nextHop && prefix !== local.lease.subnet
+        ? bgpKernelRoute(prefix, nextHop, [underlayNetwork(local)])
+        : undefined;
+    if (r && "route" in r) this.#routes.set(r.route);
+    else this.#routes.delete(prefix);
   }
 
   #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
@@ -79,29 +148,16 @@ export class BgpBackend implements Backend {
     });
   }
 
-  desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
-    const routes: Route[] = [];
+  takeRouteChanges(): ReadonlyMap<string, Route | undefined> {
+    return this.#routes.takeChanges();
+  }
+
+  desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
     const unreachable: { node: string; reason: string }[] = [];
-    const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
-    const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
-    const leased = new Map(peers.map((p) => [p.subnet, owner(p)]));
-    const learned = new Map(this.#speaker?.learnedRoutes() ?? []);
-    for (const [prefix, nextHop] of learned) {
-      const o = leased.get(prefix);
-      if (o) this.#retained.set(prefix, { nextHop, owner: o });
-    }
-    // A retained route goes with its lease (node removed, lease expired) or when the subnet
-    // changes hands; a session that announces the prefix again replaces it.
-    for (const [prefix, r] of this.#retained)
-      if (leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
-    const chosen = new Map([...[...this.#retained].map(([p, r]) => [p, r.nextHop] as const), ...learned]);
-    for (const [prefix, nextHop] of chosen) {
-      if (prefix === local.lease.subnet) continue;
-      if (contains(ownNet, nextHop)) routes.push({ dst: prefix, via: nextHop, dev: local.underlayDev });
-    }
+    const ownNet = underlayNetwork(local).cidr;
     // A peer whose subnet we have no route to: name why (mesh across a router needs the router to peer).
     for (const p of peers) {
-      if (routes.some((r) => r.dst === p.subnet)) continue;
+      if (this.#routes.get(p.subnet)) continue;
       const s = this.#speaker?.sessions().find((x) => x.peer === p.publicIp);
       const behindRouter = !contains(ownNet, p.publicIp);
       unreachable.push({
@@ -112,17 +168,16 @@ export class BgpBackend implements Backend {
             : `no BGP route to ${p.subnet} yet (session ${s?.state ?? "not configured"})`,
       });
     }
-    return { devices: [], addresses: [], routes, neighbours: [], fdb: [], unreachable };
+    return { devices: [], addresses: [], routes: this.#routes.list(), neighbours: [], fdb: [], unreachable };
   }
 
   status(): Record<string, unknown> {
     const sessions = this.#speaker?.sessions() ?? [];
-    const learned = this.#speaker?.learnedRoutes();
     return {
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
-      bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !learned?.has(p)),
+      bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !this.#learned.has(p)),
       // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
       bgpRejectedRoutes: sessions.reduce((n, s) => n + s.rejectedTotal, 0),
     };

@@ -1,6 +1,6 @@
 import type { NodeLease } from "../../cluster/node-lease.js";
 import type { Route } from "../../kernel/api.js";
-import type { Backend, DesiredState, LocalNode } from "../api.js";
+import type { Backend, BackendDesiredState, LocalNode } from "../api.js";
 import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 
 /**
@@ -13,7 +13,7 @@ export function createHostGwBackend(): Backend {
     name: "host-gw",
     podMtu: (underlayMtu) => underlayMtu,
     localBackendData: () => ({}),
-    desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+    desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
       const routes: Route[] = [];
       const unreachable: { node: string; reason: string }[] = [];
       for (const peer of peers) {

@@ -2,7 +2,7 @@ import type { NodeLease } from "../../cluster/node-lease.js";
 import { networkAddress } from "../../common/cidr.js";
 import type { FdbEntry, Neighbour, Route } from "../../kernel/api.js";
 import { vtepMac } from "../../kernel/mac-address.js";
-import type { Backend, DesiredState, LocalNode } from "../api.js";
+import type { Backend, BackendDesiredState, LocalNode } from "../api.js";
 import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 
 export interface VxlanOptions {
@@ -34,7 +34,7 @@ export function createVxlanBackend(opts: VxlanOptions): Backend {
     name: opts.directRouting ? "vxlan-crosssubnet" : "vxlan",
     podMtu: (underlayMtu) => underlayMtu - vxlanOverheadV4,
     localBackendData: () => ({ vtepMac: mac, vni: String(opts.vni) }),
-    desired(local: LocalNode, peers: readonly NodeLease[]): DesiredState {
+    desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
       const routes: Route[] = [];
       const neighbours: Neighbour[] = [];
       const fdb: FdbEntry[] = [];

@@ -12,6 +12,8 @@ interface IpLink {
   master?: string;
   link_index?: number;
   link_netnsid?: number;
+  /** The parent's name (macvlan, vlan, ...) when it is in the same namespace. */
+  link?: string;
   linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
 }
 
@@ -40,6 +42,11 @@ export function parseLinks(json: string): Link[] {
               learning: data.learning === true,
             }
           : undefined,
+      macvlan:
+        kind === "macvlan"
+          ? { mode: String(data.mode), parent: typeof l.link === "string" ? l.link : undefined }
+          : undefined,
+      tun: kind === "tun" ? { type: data.type === "tap" ? "tap" : "tun" } : undefined,
     };
     return link;
   });

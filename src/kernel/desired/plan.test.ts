@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { DesiredState } from "../backends/api.js";
-import type { Route } from "../kernel/api.js";
-import { missingRoutes, type ObservedState, planReconcile, strataRouteProto } from "./reconcile-plan.js";
+import type { Route } from "../api.js";
+import { planReconcile } from "./plan.js";
+import { missingRoutes } from "./plan-routes.js";
+import { strataRouteProto } from "./route-proto.js";
+import type { DesiredState, ObservedState } from "./state.js";
 
 const empty: ObservedState = { links: [], addresses: [], routes: [], neighbours: [], fdb: [] };
 const none: DesiredState = {
@@ -11,7 +13,6 @@ const none: DesiredState = {
   routes: [],
   neighbours: [],
   fdb: [],
-  unreachable: [],
 };
 
 describe("reconcile planner", () => {

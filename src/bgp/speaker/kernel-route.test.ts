@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { bgpKernelRoute } from "./kernel-route.js";
+
+const underlay = [{ dev: "eth0", cidr: "192.168.10.1/24" }];
+
+test("a BGP route is the prefix via its next hop, out of the device whose network holds it", () => {
+  const two = [...underlay, { dev: "eth1", cidr: "192.168.20.1/24" }];
+  assert.deepEqual(bgpKernelRoute("10.244.2.0/24", "192.168.20.7", two), {
+    route: { dst: "10.244.2.0/24", via: "192.168.20.7", dev: "eth1" },
+  });
+  assert.deepEqual(
+    bgpKernelRoute("2001:db8:2::/64", "2001:db8::7", [{ dev: "eth0", cidr: "2001:db8::1/64" }]),
+    {
+      route: { dst: "2001:db8:2::/64", via: "2001:db8::7", dev: "eth0" },
+    },
+  );
+});
+
+test("a next hop on no connected network gets no route, and the reason names the networks", () => {
+  const r = bgpKernelRoute("10.244.2.0/24", "192.168.20.7", underlay);
+  assert.ok("reason" in r);
+  assert.match(
+    r.reason,
+    /next hop 192\.168\.20\.7 is on no connected network \(192\.168\.10\.1\/24 on eth0\)/,
+  );
+});
+
+test("a next hop that is this host's own address gets no route", () => {
+  const r = bgpKernelRoute("10.244.2.0/24", "192.168.10.1", underlay);
+  assert.ok("reason" in r);
+  assert.match(r.reason, /own address/);
+});
+
+test("a next hop that is no address gets no route", () => {
+  assert.ok("reason" in bgpKernelRoute("10.244.2.0/24", "not-an-ip", underlay));
+});

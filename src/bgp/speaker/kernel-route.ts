@@ -1,0 +1,38 @@
+import ipaddr from "ipaddr.js";
+import { contains } from "../../common/cidr.js";
+import type { Route } from "../../kernel/api.js";
+
+/** An address with its prefix length on a device: the network it makes directly reachable. */
+export interface ConnectedNetwork {
+  readonly dev: string;
+  /** e.g. 192.168.10.1/24 */
+  readonly cidr: string;
+}
+
+export type BgpKernelRoute = { readonly route: Route } | { readonly reason: string };
+
+/**
+ * Pure: the kernel route for a BGP route, the one rule for every writer of BGP routes (the
+ * agent's bgp backend and `strata bgp-speaker --install-routes`): the prefix via its NEXT_HOP,
+ * out of the device whose connected network holds the next hop. There is no recursive lookup:
+ * a next hop on no connected network is not resolvable (RFC 4271 §9.1.2.1) and gets no route
+ * (the kernel would refuse it, or send the traffic somewhere the peer did not mean), nor does a
+ * next hop that is one of this host's own addresses.
+ */
+export function bgpKernelRoute(
+  prefix: string,
+  nextHop: string,
+  connected: readonly ConnectedNetwork[],
+): BgpKernelRoute {
+  if (!ipaddr.isValid(nextHop)) return { reason: `next hop ${nextHop} is not an IP address` };
+  const own = ipaddr.parse(nextHop).toString();
+  const addressOf = (c: ConnectedNetwork) => ipaddr.parseCIDR(c.cidr)[0].toString();
+  if (connected.some((c) => addressOf(c) === own))
+    return { reason: `next hop ${nextHop} is this host's own address` };
+  const on = connected.find((c) => contains(c.cidr, nextHop));
+  if (!on) {
+    const nets = connected.map((c) => `${c.cidr} on ${c.dev}`).join(", ") || "none";
+    return { reason: `next hop ${nextHop} is on no connected network (${nets})` };
+  }
+  return { route: { dst: prefix, via: nextHop, dev: on.dev } };
+}
