@@ -33,6 +33,8 @@ export class BgpBackend implements Backend {
    * same lease: RFC 4724 graceful restart's retention, bounded by ownership instead of a timer.
    */
   #retained = new Map<string, { nextHop: string; owner: string }>();
+  /** The address sessions are made from (the lease's public address). */
+  #localAddress: string | undefined;
 
   constructor(private readonly o: BgpBackendOptions) {}
 
@@ -47,6 +49,7 @@ export class BgpBackend implements Backend {
   async start(local: LocalNode, onRoutesChanged: () => void): Promise<void> {
     const lease = local.lease;
     const reflector = this.o.routeReflectors.includes(lease.node);
+    this.#localAddress = lease.publicIp;
     this.#speaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: lease.publicIp,
@@ -119,6 +122,8 @@ export class BgpBackend implements Backend {
     const sessions = this.#speaker?.sessions() ?? [];
     const learned = this.#speaker?.learnedRoutes();
     return {
+      bgpAsn: this.o.asn,
+      bgpLocalAddress: this.#localAddress,
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
