@@ -19,6 +19,14 @@ export function checkPodMtu(f: NodeFacts): Verdict {
   const pod = f.agent.health?.podMtu ?? f.stateDir?.subnet?.mtu;
   if (pod === undefined)
     return skipped("pod MTU", f.node, "no pod MTU known (no agent status, no subnet.json)");
+  if (pod > want)
+    return problem(
+      "pod MTU",
+      f.node,
+      "mtu-config",
+      `pod MTU ${pod} > underlay MTU ${link.mtu} − ${overhead} (${model ?? "?"} overhead) = ${want}: full-size pod packets cannot cross`,
+      `restart the agent to recompute it (pods need MTU ≤ ${want}), or raise ${f.underlayDev}'s MTU`,
+    );
   const conflist = f.stateDir?.conflistMtu;
   if (conflist !== undefined && conflist !== pod)
     return problem(
@@ -27,14 +35,6 @@ export function checkPodMtu(f: NodeFacts): Verdict {
       "mtu-config",
       `the CNI conflist gives pods MTU ${conflist} but the agent computed ${pod}`,
       "restart the agent so it rewrites the conflist (pods made since get the new MTU)",
-    );
-  if (pod > want)
-    return problem(
-      "pod MTU",
-      f.node,
-      "mtu-config",
-      `pod MTU ${pod} > underlay MTU ${link.mtu} − ${overhead} (${model ?? "?"} overhead) = ${want}: full-size pod packets cannot cross`,
-      `restart the agent to recompute it (pods need MTU ≤ ${want}), or raise ${f.underlayDev}'s MTU`,
     );
   return ok(
     "pod MTU",
