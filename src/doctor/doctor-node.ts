@@ -52,17 +52,14 @@ export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
     o.stateDir ? gatherStateDir(o.stateDir) : undefined,
   ]);
   const node = agent.health?.node ?? o.node ?? "this node";
-  let cluster: ClusterFacts | undefined;
   let clusterError: string | undefined;
-  if (o.store) {
-    const cidr = o.clusterCidr ?? stateDir?.subnet?.clusterCidr ?? "10.244.0.0/16";
-    cluster = await readCluster(o.store, cidr, agent.health?.subnet ?? stateDir?.subnet?.subnet).catch(
-      (err) => {
+  const cidr = o.clusterCidr ?? stateDir?.subnet?.clusterCidr ?? "10.244.0.0/16";
+  const cluster = o.store
+    ? await readCluster(o.store, cidr, agent.health?.subnet ?? stateDir?.subnet?.subnet).catch((err) => {
         clusterError = describeError(err);
         return undefined;
-      },
-    );
-  }
+      })
+    : undefined;
   const peers = cluster?.leases.filter((l) => l.node !== node) ?? [];
   const sessionPeers = agent.health?.backend?.bgpSessions?.map((s) => s.peer) ?? [];
   const lookups = [...new Set([...peers.flatMap((p) => [p.publicIp, firstHost(p.subnet)]), ...sessionPeers])];

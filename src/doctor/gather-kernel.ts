@@ -42,30 +42,37 @@ export async function gatherKernel(
     kernel.routes(ns, { family: 4 }),
   ]);
   const vxlan = links.find((l) => l.kind === "vxlan");
-  const [neighbours, fdb] = vxlan
-    ? await Promise.all([kernel.neighbours(ns, vxlan.name), kernel.fdb(ns, vxlan.name)])
-    : [[], []];
+  const devs = ["all", underlayDev, ...(vxlan ? [vxlan.name] : [])];
+  // Everything below is independent: read side by side (each is a process or two).
+  const [neighbours, fdb, rpValues, routeGets, offloadRead] = await Promise.all([
+    vxlan ? kernel.neighbours(ns, vxlan.name) : [],
+    vxlan ? kernel.fdb(ns, vxlan.name) : [],
+    Promise.all(
+      devs.map((dev) => kernel.sysctl(ns, `net/ipv4/conf/${dev}/rp_filter`).catch(() => undefined)),
+    ),
+    Promise.all(
+      lookups.map(async (dst) => {
+        const r = await kernel.exec(ns, ["ip", "-j", "-4", "route", "get", dst]);
+        return parseRouteGet(dst, r.code, r.stdout, r.stderr);
+      }),
+    ),
+    vxlan
+      ? kernel
+          .exec(ns, ["ethtool", "-k", vxlan.name])
+          .catch((err: Error) => ({ code: -1, stdout: "", stderr: err.message }))
+      : undefined,
+  ]);
   const rpFilter: Record<string, number> = {};
-  for (const dev of ["all", underlayDev, ...(vxlan ? [vxlan.name] : [])]) {
-    const v = await kernel.sysctl(ns, `net/ipv4/conf/${dev}/rp_filter`).catch(() => undefined);
+  devs.forEach((dev, i) => {
+    const v = rpValues[i];
     if (v !== undefined) rpFilter[dev] = Number(v);
-  }
-  const routeGets = await Promise.all(
-    lookups.map(async (dst) => {
-      const r = await kernel.exec(ns, ["ip", "-j", "-4", "route", "get", dst]);
-      return parseRouteGet(dst, r.code, r.stdout, r.stderr);
-    }),
-  );
+  });
   let offload: Record<string, Record<string, boolean>> | undefined;
   let offloadError: string | undefined;
-  if (vxlan) {
-    const r = await kernel.exec(ns, ["ethtool", "-k", vxlan.name]).catch((err: Error) => ({
-      code: -1,
-      stdout: "",
-      stderr: err.message,
-    }));
-    if (r.code === 0) offload = { [vxlan.name]: parseEthtoolFeatures(r.stdout) };
-    else offloadError = r.stderr.trim() || `ethtool exit ${r.code} (is ethtool installed?)`;
+  if (vxlan && offloadRead) {
+    if (offloadRead.code === 0) offload = { [vxlan.name]: parseEthtoolFeatures(offloadRead.stdout) };
+    else
+      offloadError = offloadRead.stderr.trim() || `ethtool exit ${offloadRead.code} (is ethtool installed?)`;
   }
   return {
     release: release(),

@@ -30,7 +30,7 @@ export function checkAgentHealth(f: NodeFacts): Verdict {
 
 /**
  * The last reconcile succeeded, and not long ago: the agent repairs every --resync-interval, so
- * a pass older than three intervals (and 30 s) means the loop is stuck.
+ * a pass older than three intervals (and a minute) means the loop is stuck.
  */
 export function checkReconcile(f: NodeFacts): Verdict {
   const h = f.agent.health;
@@ -53,7 +53,7 @@ export function checkReconcile(f: NodeFacts): Verdict {
       `the last reconcile (${age} s ago) failed: ${last.error ?? "unknown error"}`,
       "fix what the error names; the agent retries every resync interval",
     );
-  const limit = Math.max(30, 3 * (h.resyncSeconds ?? 10));
+  const limit = Math.max(60, 3 * (h.resyncSeconds ?? 10));
   if (age > limit)
     return problem(
       "reconcile",

@@ -155,7 +155,7 @@ export function checkVxlanPort(
         "vxlan port",
         f.node,
         "vxlan-port-blocked",
-        `nothing comes back through VXLAN from ${p.peer} (${p.to}): UDP ${port} to it or back is dropped`,
+        `nothing comes back through VXLAN from ${p.peer} (${p.to}) though the underlay answers: UDP ${port} is dropped on the way, or ${p.peer} drops or cannot route the packet (its own doctor says which)`,
         `allow UDP ${port} between the nodes' underlay addresses, both ways (firewall, security group)`,
         p.peer,
       ),
