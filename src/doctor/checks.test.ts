@@ -91,10 +91,10 @@ test("DF probes: a probe passing only smaller packets names the largest size and
   assert.ok(vs.every((v) => v.reason === "mtu-exceeded" && v.peer === "n2"));
   assert.match(
     vs[0]?.text ?? "",
-    /underlay to n2 192\.168\.10\.12: DF packets of 1500 B do not pass, 1400 B do: a link on the way has MTU 1400/,
+    /underlay to n2 192\.168\.10\.12: DF packets of 1500 B do not pass, 1400 B do: the path carries at most 1400 B/,
   );
   // The overlay's 1350 B inner packets are 1400 B on the underlay.
-  assert.match(vs[1]?.text ?? "", /a link on the way has MTU 1400/);
+  assert.match(vs[1]?.text ?? "", /the path carries at most 1400 B/);
 });
 
 test("routes: a missing route to a peer's pods, and one through the wrong device", () => {

@@ -83,8 +83,8 @@ export function checkDfProbes(f: NodeFacts): Verdict[] {
         "DF probes",
         f.node,
         "mtu-exceeded",
-        `${describe(p)}: DF packets of ${p.size} B do not pass, ${p.largest} B do: a link on the way has MTU ${p.largest + overhead}`,
-        `raise that link's MTU to ${p.size + overhead}, or give every node's ${f.underlayDev} MTU ${p.largest + overhead} (pods then get ${p.largest + overhead - encapOverhead(modelOf(f))})`,
+        `${describe(p)}: DF packets of ${p.size} B do not pass, ${p.largest} B do: the path carries at most ${p.largest + overhead} B (a link on the way has a lower MTU)`,
+        `raise that link's MTU to ${p.size + overhead}, or give every node's ${f.underlayDev} an MTU of at most ${p.largest + overhead} (pods then get that − ${encapOverhead(modelOf(f))})`,
         p.peer,
       ),
     );
