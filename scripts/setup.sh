@@ -16,6 +16,7 @@ command -v gobgpd >/dev/null || need+=(gobgpd)
 command -v nft >/dev/null || need+=(nftables)
 command -v iptables >/dev/null || need+=(iptables)
 command -v ping >/dev/null || need+=(iputils-ping)
+command -v ethtool >/dev/null || need+=(ethtool) # doctor reads the VXLAN device's offload settings
 command -v python3 >/dev/null || need+=(python3) # tests craft raw (spoofed) packets with it
 command -v cc >/dev/null || need+=(gcc)
 command -v podman >/dev/null || need+=(podman)

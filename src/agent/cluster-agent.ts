@@ -58,6 +58,12 @@ export interface ClusterAgentOptions {
 
 export interface ClusterStatus {
   node: string;
+  /** The backend (pod-networking model) this node runs. */
+  model: string;
+  /** The repair pass runs this often (doctor judges the last reconcile's age by it). */
+  resyncSeconds: number;
+  /** This node's subnet lease: its TTL and when it was last taken or renewed. */
+  lease?: { ttlSeconds: number; renewedAt: string };
   subnet?: string;
   podMtu?: number;
   peers: number;
@@ -134,6 +140,8 @@ export class ClusterAgent {
     );
     this.status = {
       node: o.node,
+      model: o.backend.name,
+      resyncSeconds: o.resyncMs / 1000,
       peers: 0,
       peersNotAlive: [],
       unreachable: [],
@@ -172,6 +180,10 @@ export class ClusterAgent {
     } else this.status.missingRoutes = [];
     this.status.reconcileTriggers = this.#runner.triggers;
     return this.status;
+  }
+
+  #leaseRenewed(): void {
+    this.status.lease = { ttlSeconds: this.o.leaseTtlSeconds, renewedAt: new Date().toISOString() };
   }
 
   #storeReachable(): void {
@@ -215,6 +227,7 @@ export class ClusterAgent {
     const previous = this.o.stateDir ? await readPreviousSubnet(this.o.stateDir) : undefined;
     this.#held = await this.#acquireWhenReachable(this.#request(u), previous);
     this.#storeReachable();
+    this.#leaseRenewed();
     const lease = this.#held.lease;
     const podMtu = this.o.backend.podMtu(u.mtu);
     this.#local = { lease, underlayDev: this.o.underlayDev, underlayMtu: u.mtu };
@@ -420,6 +433,7 @@ export class ClusterAgent {
       const u = await this.#underlay();
       this.#held = await this.#leases.renew(this.#held, this.#request(u));
       this.#storeReachable();
+      this.#leaseRenewed();
       return true;
     } catch (err) {
       this.status.lastError = describeError(err);

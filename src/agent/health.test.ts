@@ -6,6 +6,8 @@ import { assessHealth, assessReadiness } from "./health.js";
 const now = Date.parse("2026-01-01T12:00:00Z");
 const healthy = (): ClusterStatus => ({
   node: "n1",
+  model: "vxlan",
+  resyncSeconds: 10,
   subnet: "10.244.1.0/24",
   peers: 2,
   peersNotAlive: [],

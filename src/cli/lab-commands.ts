@@ -1,5 +1,7 @@
 import type { Command } from "commander";
 import { defaultBackend } from "../backends/registry.js";
+import { formatVerdicts } from "../doctor/format.js";
+import { labDoctor } from "../doctor/lab-doctor.js";
 import type { Kernel } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { countBgpSessions } from "../lab/bgp-status.js";
@@ -175,6 +177,23 @@ export function registerLabCommands(program: Command): void {
     .action(async () => {
       const state = await requireLab();
       process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
+    });
+
+  lab
+    .command("doctor")
+    .description(
+      "`strata doctor` on every node of the lab (agent, MTU proven with DF probes, VXLAN, rp_filter, BGP, leases, IPAM) and the underlay's links; exit 1 when something is wrong",
+    )
+    .option("--json", "one JSON object for scripts")
+    .action(async (o: { json?: boolean }) => {
+      const state = await requireLab();
+      const report = await labDoctor(createIproute2Kernel(), state, labPaths());
+      if (o.json) console.log(JSON.stringify(report, null, 2));
+      else {
+        console.log(formatVerdicts([...report.nodes.flatMap((n) => n.verdicts), ...report.lab]));
+        console.log(`(${state.nodes.length} nodes in ${(report.ms / 1000).toFixed(1)} s)`);
+      }
+      process.exitCode = report.ok ? 0 : 1;
     });
 
   lab

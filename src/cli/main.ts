@@ -10,6 +10,7 @@ import { registerAgentCommand } from "./agent-command.js";
 import { openDatastore, removeNode } from "./agent-wiring.js";
 import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
+import { type DoctorCliOptions, runDoctor } from "./doctor.js";
 import { registerLabCommands } from "./lab-commands.js";
 import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
 import { pluginEntryDir, shimPath } from "./paths.js";
@@ -163,6 +164,23 @@ program
   .option("--route-dev <dev>", "device for installed routes")
   .option("--quiet", "no line per learned route")
   .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
+
+program
+  .command("doctor")
+  .description(
+    "on a node (in its network namespace): check its agent, MTU (DF probes to every peer), VXLAN, rp_filter, BGP sessions, leases and IPAM; one line per check, exit 1 when something is wrong",
+  )
+  .option("--json", "one JSON object for scripts")
+  .option("--health-port <port>", "the agent's /healthz port", "9947")
+  .option("--state-dir <dir>", "the agent's --state-dir (subnet.json, conflist, IPAM reservations)")
+  .option("--underlay-dev <dev>", "the agent's --underlay-dev", "eth0")
+  .option("--node <name>", "this node's name, when the agent does not answer")
+  .option("--cluster-cidr <cidr>", "the agent's --cluster-cidr (default: from subnet.json)")
+  .option("--datastore <url>", "the agent's --datastore: peers, leases (without it those checks are skipped)")
+  .option("--etcd-ca <file>", "etcd over https: the CA (PEM)")
+  .option("--etcd-cert <file>", "etcd over https: a client certificate (PEM)")
+  .option("--etcd-key <file>", "etcd over https: the key of --etcd-cert (PEM)")
+  .action((o: DoctorCliOptions) => runDoctor(o));
 
 registerLabCommands(program);
 

@@ -54,6 +54,8 @@ export class BgpBackend implements Backend {
   readonly #retained = new Map<string, { nextHop: string; owner: string }>();
   /** The kernel routes wanted now, one per prefix. */
   readonly #routes = new DesiredRoutes();
+  /** The address sessions are made from (the lease's public address). */
+  #localAddress: string | undefined;
 
   constructor(private readonly o: BgpBackendOptions) {}
 
@@ -69,6 +71,7 @@ export class BgpBackend implements Backend {
     const lease = ctx.local.lease;
     this.#local = ctx.local;
     const reflector = this.o.routeReflectors.includes(lease.node);
+    this.#localAddress = lease.publicIp;
     this.#speaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: lease.publicIp,
@@ -174,6 +177,8 @@ export class BgpBackend implements Backend {
   status(): Record<string, unknown> {
     const sessions = this.#speaker?.sessions() ?? [];
     return {
+      bgpAsn: this.o.asn,
+      bgpLocalAddress: this.#localAddress,
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).

@@ -72,6 +72,8 @@ export interface SessionStatus {
   /** A few of the refused prefixes with the reason, for an operator to see what is going on. */
   readonly rejectedExamples?: readonly { readonly prefix: Prefix; readonly reason: string }[];
   readonly md5: boolean;
+  /** Why the last connection to this peer closed (a NOTIFICATION, a socket error), for diagnosis. */
+  readonly lastDown?: string;
 }
 
 /** A change of the route this speaker would install: nextHop undefined means remove. */
@@ -114,6 +116,8 @@ interface Peer {
   redial?: NodeJS.Timeout;
   removed: boolean;
   rejectedTotal: number;
+  /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
+  lastDown?: string;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
@@ -273,6 +277,7 @@ export class BgpSpeaker {
             }
           : {}),
         md5: p.config.md5Key !== undefined,
+        ...(p.lastDown ? { lastDown: p.lastDown } : {}),
       };
     });
   }
@@ -386,6 +391,7 @@ export class BgpSpeaker {
       onRouteRefresh: (c) => this.#sendTable(peer, c),
       onClosed: (c, established, reason) => {
         peer.connections.delete(c);
+        if (reason !== "stopped") peer.lastDown = reason;
         if (peer.established === c) {
           peer.established = undefined;
           this.#queue(this.#rib.dropPeer(peer.info.id));

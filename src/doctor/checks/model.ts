@@ -1,0 +1,52 @@
+import { vxlanOverheadV4 } from "../../backends/vxlan/vxlan.js";
+import type { NodeLease } from "../../cluster/node-lease.js";
+import { contains, networkAddress } from "../../common/cidr.js";
+import type { Link } from "../../kernel/api.js";
+import type { NodeFacts } from "../facts.js";
+
+/** The model this node runs: what its agent says, else its lease in the datastore. */
+export function modelOf(f: NodeFacts): string | undefined {
+  return f.agent.health?.model ?? ownLease(f)?.backend;
+}
+
+export const ownLease = (f: NodeFacts): NodeLease | undefined =>
+  f.cluster?.leases.find((l) => l.node === f.node);
+
+/** Every other node's valid lease. */
+export const peerLeases = (f: NodeFacts): readonly NodeLease[] =>
+  f.cluster?.leases.filter((l) => l.node !== f.node) ?? [];
+
+/** Bytes the model adds to a pod's packet on the underlay. */
+export const encapOverhead = (model: string | undefined): number =>
+  model === "vxlan" || model === "vxlan-crosssubnet" ? vxlanOverheadV4 : 0;
+
+/** Whether this node reaches `peer` through VXLAN (not direct): vxlan always, crosssubnet across subnets. */
+export function encapsulatesTo(
+  model: string | undefined,
+  self: NodeLease | undefined,
+  peer: NodeLease,
+): boolean {
+  if (model === "vxlan") return true;
+  if (model !== "vxlan-crosssubnet") return false;
+  if (!self) return true;
+  return !contains(`${self.publicIp}/${self.publicPrefix}`, peer.publicIp);
+}
+
+/** The node's VXLAN device, if it has one. */
+export const vxlanLink = (f: NodeFacts): Link | undefined => f.kernel.links.find((l) => l.kind === "vxlan");
+
+/** A peer's VTEP address: the network address of its pod subnet (see the vxlan backend). */
+export const vtepOf = (peer: NodeLease): string => networkAddress(peer.subnet);
+
+/** The first address of a subnet (what `ip route get` is asked for the pods of a subnet). */
+export const firstHost = (subnet: string): string => {
+  const net = networkAddress(subnet).split(".").map(Number);
+  net[3] = (net[3] ?? 0) + 1;
+  return net.join(".");
+};
+
+export const underlayLink = (f: NodeFacts): Link | undefined =>
+  f.kernel.links.find((l) => l.name === f.underlayDev);
+
+/** The words for a peer in a verdict: "n2 (192.168.10.12)". */
+export const peerName = (p: NodeLease): string => `${p.node} (${p.publicIp})`;

@@ -1,0 +1,104 @@
+import { SubnetLeases } from "../cluster/subnet-leases.js";
+import { describeError } from "../common/errors.js";
+import type { Datastore } from "../datastore/api.js";
+import type { Kernel, Netns } from "../kernel/api.js";
+import { encapsulatesTo, firstHost, vtepOf } from "./checks/model.js";
+import type { AgentFacts, AgentHealthBody, ClusterFacts, NodeFacts } from "./facts.js";
+import { gatherKernel } from "./gather-kernel.js";
+import { gatherStateDir } from "./gather-state.js";
+import { type ProbeTarget, runProbes } from "./probes.js";
+import { runChecks } from "./run-checks.js";
+import type { Verdict } from "./verdict.js";
+
+export interface DoctorNodeOptions {
+  readonly kernel: Kernel;
+  /** The node's namespace: `strata doctor` runs in it (currentNetns). */
+  readonly ns: Netns;
+  readonly healthPort: number;
+  readonly underlayDev: string;
+  readonly stateDir?: string;
+  /** The datastore the agent uses; without it the checks that need the other nodes are skipped. */
+  readonly store?: Datastore;
+  /** The node's name when the agent does not answer. */
+  readonly node?: string;
+  readonly clusterCidr?: string;
+}
+
+/** The agent's /healthz on 127.0.0.1 of this process's namespace, whatever its status. */
+export async function readAgentHealth(port: number): Promise<AgentFacts> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(3000) });
+    return { port, httpStatus: res.status, health: (await res.json()) as AgentHealthBody };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    return { port, error: cause ?? describeError(err) };
+  }
+}
+
+async function readCluster(
+  store: Datastore,
+  clusterCidr: string,
+  subnet: string | undefined,
+): Promise<ClusterFacts> {
+  const subnetLen = Number(subnet?.split("/")[1] ?? 24);
+  const view = await new SubnetLeases(store, { clusterCidr, subnetLen }).snapshot();
+  return { leases: view.leases, rejected: view.rejected };
+}
+
+/** Gather the facts of the node this runs on: agent, state directory, datastore, kernel, probes. */
+export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
+  const [agent, stateDir] = await Promise.all([
+    readAgentHealth(o.healthPort),
+    o.stateDir ? gatherStateDir(o.stateDir) : undefined,
+  ]);
+  const node = agent.health?.node ?? o.node ?? "this node";
+  let clusterError: string | undefined;
+  const cidr = o.clusterCidr ?? stateDir?.subnet?.clusterCidr ?? "10.244.0.0/16";
+  const cluster = o.store
+    ? await readCluster(o.store, cidr, agent.health?.subnet ?? stateDir?.subnet?.subnet).catch((err) => {
+        clusterError = describeError(err);
+        return undefined;
+      })
+    : undefined;
+  const peers = cluster?.leases.filter((l) => l.node !== node) ?? [];
+  const sessionPeers = agent.health?.backend?.bgpSessions?.map((s) => s.peer) ?? [];
+  const lookups = [...new Set([...peers.flatMap((p) => [p.publicIp, firstHost(p.subnet)]), ...sessionPeers])];
+  const kernel = await gatherKernel(o.kernel, o.ns, o.underlayDev, lookups);
+  const self = cluster?.leases.find((l) => l.node === node);
+  const model = agent.health?.model ?? self?.backend;
+  const underlayMtu = kernel.links.find((l) => l.name === o.underlayDev)?.mtu ?? 1500;
+  const podMtu = agent.health?.podMtu ?? stateDir?.subnet?.mtu;
+  const targets: ProbeTarget[] = [];
+  for (const p of peers) {
+    targets.push({ kind: "underlay", peer: p, to: p.publicIp, size: underlayMtu });
+    if (podMtu && encapsulatesTo(model, self, p))
+      targets.push({ kind: "overlay", peer: p, to: vtepOf(p), size: podMtu });
+  }
+  const probes = await runProbes(o.kernel, o.ns, targets);
+  return {
+    node,
+    nowMs: Date.now(),
+    underlayDev: o.underlayDev,
+    agent,
+    kernel,
+    stateDir,
+    cluster,
+    clusterError,
+    probes,
+  };
+}
+
+export interface NodeReport {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly verdicts: readonly Verdict[];
+  /** What the checks read, for --json readers who want to see why. */
+  readonly facts?: NodeFacts;
+}
+
+/** `strata doctor`: gather this node's facts and run every check on them. */
+export async function doctorNode(o: DoctorNodeOptions): Promise<NodeReport> {
+  const facts = await gatherNode(o);
+  const verdicts = runChecks(facts);
+  return { node: facts.node, ok: verdicts.every((v) => v.ok), verdicts };
+}

@@ -1,0 +1,30 @@
+import { checkAgentHealth, checkReconcile } from "./checks/agent.js";
+import { checkBgp } from "./checks/bgp.js";
+import { checkIpam } from "./checks/ipam.js";
+import { checkLeases } from "./checks/leases.js";
+import { checkDfProbes, checkPodMtu } from "./checks/mtu.js";
+import { checkChecksumOffload } from "./checks/offload.js";
+import { checkRoutes, checkVxlanEntries, checkVxlanPort } from "./checks/paths.js";
+import { checkRpFilter } from "./checks/rp-filter.js";
+import type { NodeFacts } from "./facts.js";
+import type { Verdict } from "./verdict.js";
+
+/** Pure: every check of one node from its gathered facts, in the order doctor prints them. */
+export function runChecks(f: NodeFacts): Verdict[] {
+  const routes = checkRoutes(f);
+  const entries = checkVxlanEntries(f);
+  return [
+    checkAgentHealth(f),
+    checkReconcile(f),
+    checkPodMtu(f),
+    ...checkDfProbes(f),
+    ...routes,
+    ...entries,
+    ...checkVxlanPort(f, entries, routes),
+    ...checkChecksumOffload(f),
+    ...checkRpFilter(f),
+    ...checkBgp(f),
+    ...checkLeases(f),
+    ...checkIpam(f),
+  ];
+}
