@@ -62,7 +62,12 @@ export interface BgpSessionView {
 export interface RouteContext {
   readonly model: string;
   /** The node whose pod subnet the packet is for, and its /healthz body. */
-  readonly owner?: { readonly node: string; readonly subnet: string; readonly ip: string; readonly health?: unknown };
+  readonly owner?: {
+    readonly node: string;
+    readonly subnet: string;
+    readonly ip: string;
+    readonly health?: unknown;
+  };
   /** The node that lacks the route (absent when the stop is on the underlay router). */
   readonly sender?: { readonly node: string; readonly health?: unknown };
 }
@@ -92,7 +97,9 @@ export function explainMissingRoute(stop: StopReason, ctx: RouteContext): StopRe
   const down = (node: string, health: unknown, prefer?: string) => {
     const s = sessionsOf(health).filter((x) => x.state !== "Established");
     const pick = s.find((x) => x.peer === prefer) ?? s[0];
-    return pick ? { kind: "bgp-session-down" as const, node, peer: pick.peer, state: pick.state, subnet: owner.subnet } : undefined;
+    return pick
+      ? { kind: "bgp-session-down" as const, node, peer: pick.peer, state: pick.state, subnet: owner.subnet }
+      : undefined;
   };
   return (
     (ctx.sender ? down(ctx.sender.node, ctx.sender.health, owner.ip) : undefined) ??

@@ -14,7 +14,8 @@ function hopLine(i: number, h: TraceHop): string[] {
   ];
   if (h.action === "encapsulate" && h.outer) lines.push(`${" ".repeat(19)}outer: ${outerText(h.outer)}`);
   const captured = h.sightings.find((s) => s.outer);
-  if (captured?.outer) lines.push(`${" ".repeat(19)}captured on ${captured.dev}: ${outerText(captured.outer)}`);
+  if (captured?.outer)
+    lines.push(`${" ".repeat(19)}captured on ${captured.dev}: ${outerText(captured.outer)}`);
   return lines;
 }
 
@@ -27,9 +28,12 @@ export function formatTrace(r: TraceReport): string {
     "",
     ` #  probe place     action      in → out                       addresses`,
   ];
-  r.hops.forEach((h, i) => out.push(...hopLine(i, h)));
+  out.push(...r.hops.flatMap((h, i) => hopLine(i, h)));
   out.push("");
-  if (r.delivered) out.push(`delivered ✔ — every hop ${r.hops.every((h) => h.seen) ? "seen" : "predicted"}`);
+  if (r.delivered) {
+    const unseen = r.hops.filter((h) => !h.seen).length;
+    out.push(`delivered ✔ — ${unseen === 0 ? "every hop seen" : `${unseen} hop(s) not seen by the capture`}`);
+  }
   if (r.stop) {
     const e = explainStop(r.stop);
     const at = r.hops.findIndex((h) => h.stop);

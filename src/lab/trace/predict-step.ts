@@ -46,8 +46,7 @@ export function parseRouteGet(code: number, stdout: string, stderr: string): Rou
   }
   const r = (JSON.parse(stdout) as Record<string, unknown>[])[0] ?? {};
   const type = typeof r.type === "string" ? r.type : "unicast";
-  if (type !== "unicast" && type !== "local")
-    return { ok: false, error: `route type ${type}` };
+  if (type !== "unicast" && type !== "local") return { ok: false, error: `route type ${type}` };
   return {
     ok: true,
     type,
@@ -87,17 +86,24 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
   const name = describePlace(place, pos.ns);
   const h = routedHeader(pos);
   const size = pos.packet.size + (pos.outer?.overhead ?? 0);
-  const base = { ns: pos.ns, place: name, src: h.src, dst: h.dst, ...(pos.outer ? { outer: pos.outer } : {}) };
+  const base = {
+    ns: pos.ns,
+    place: name,
+    src: h.src,
+    dst: h.dst,
+    ...(pos.outer ? { outer: pos.outer } : {}),
+  };
   const stopHop = (stop: StopReason, decidedBy: string, devs: Partial<PredictedHop> = {}): StepResult => ({
     hops: [{ ...base, action: "stop", decidedBy, captureDevs: [], ...devs, stop }],
   });
   const link = arrivalLink(pos, facts.links);
   const inDev = link?.name;
 
-  // Arrival: the receiving device must be up and large enough (veth and bridge ports drop what
-  // exceeds the receiver's MTU), and a guarded pod port admits only the pod's own sources.
+  // Arrival: the receiving device must be up and large enough (a veth drops what exceeds the
+  // receiving end's MTU, whatever the sending end's: __dev_forward_skb), and a guarded pod port admits only the pod's own sources.
   if (pos.arrivedOn !== undefined) {
-    if (!link) return stopHop({ kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: "no arrival device" }, "");
+    if (!link)
+      return stopHop({ kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: "no arrival device" }, "");
     if (!link.up) return stopHop({ kind: "link-down", ns: pos.ns, dev: link.name }, `link ${link.name}`);
     if (size > link.mtu)
       return stopHop(
@@ -122,7 +128,8 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
     const owner = places.owner(pos.l2Dst);
     if (owner && owner.ns !== pos.ns) {
       const port = facts.links.find((l) => l.master === link.master && l.name === `p-${owner.name}`);
-      if (!port) return stopHop({ kind: "next-hop-unknown", ns: pos.ns, ip: pos.l2Dst }, `bridge ${link.master}`);
+      if (!port)
+        return stopHop({ kind: "next-hop-unknown", ns: pos.ns, ip: pos.l2Dst }, `bridge ${link.master}`);
       const hop: PredictedHop = {
         ...base,
         action: "switch",
@@ -131,17 +138,10 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
         decidedBy: `bridge ${link.master}: ${pos.l2Dst} (${owner.name}) is behind port ${port.name}`,
         captureDevs: [link.name, port.name],
       };
-      if (!port.up) return { hops: [{ ...hop, action: "stop", stop: { kind: "link-down", ns: pos.ns, dev: port.name } }] };
-      if (size > port.mtu)
+      // No MTU check here: a veth checks the receiving end's MTU (the next namespace's arrival).
+      if (!port.up)
         return {
-          hops: [
-            {
-              ...hop,
-              action: "stop",
-              captureDevs: [link.name],
-              stop: { kind: "mtu-exceeded", ns: pos.ns, dev: port.name, packetBytes: size, mtu: port.mtu },
-            },
-          ],
+          hops: [{ ...hop, action: "stop", stop: { kind: "link-down", ns: pos.ns, dev: port.name } }],
         };
       return {
         hops: [hop],
@@ -151,7 +151,8 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
   }
 
   const route = facts.route;
-  if (!route.ok) return stopHop({ kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: route.error }, "route get");
+  if (!route.ok)
+    return stopHop({ kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: route.error }, "route get");
 
   // A node sends another node's pod address along its default route: the pod route is missing.
   const owner = places.subnetOwner(pos.packet.dst);
@@ -180,7 +181,12 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
       const dev = encapsulationFor(enc.kind)?.decapsulator(facts.links, enc);
       if (!dev)
         return stopHop(
-          { kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: `no ${enc.kind} device for VNI ${enc.vni} port ${enc.port}` },
+          {
+            kind: "no-route",
+            ns: pos.ns,
+            dst: h.dst,
+            kernelSays: `no ${enc.kind} device for VNI ${enc.vni} port ${enc.port}`,
+          },
           "local",
         );
       return {
@@ -214,7 +220,11 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
   const out = facts.links.find((l) => l.name === route.dev);
   const decided = routeText(facts, route);
   const devs = { ...(inDev ? { inDev } : {}), outDev: route.dev };
-  if (!out) return stopHop({ kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: `no device ${route.dev}` }, decided);
+  if (!out)
+    return stopHop(
+      { kind: "no-route", ns: pos.ns, dst: h.dst, kernelSays: `no device ${route.dev}` },
+      decided,
+    );
   if (!out.up) return stopHop({ kind: "link-down", ns: pos.ns, dev: out.name }, decided, devs);
   const action = pos.arrivedOn === undefined ? "send" : "forward";
   const capture = [...(inDev ? [inDev] : []), out.name];
@@ -229,10 +239,20 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
   const encap = pos.outer ? undefined : encapsulationFor(out.kind);
   if (encap) {
     const r = encap.encapsulate(out, route, facts);
-    if ("stop" in r) return stopHop(r.stop, `${decided}; ${r.decidedBy}`, { ...devs, captureDevs: inDev ? [inDev] : [] });
+    if ("stop" in r)
+      return stopHop(r.stop, `${decided}; ${r.decidedBy}`, { ...devs, captureDevs: inDev ? [inDev] : [] });
     const outer = r.outer.src ? r.outer : { ...r.outer, src: route.prefsrc ?? "" };
     return {
-      hops: [{ ...base, action: "encapsulate", ...devs, outer, decidedBy: `${decided}; ${r.decidedBy}`, captureDevs: capture }],
+      hops: [
+        {
+          ...base,
+          action: "encapsulate",
+          ...devs,
+          outer,
+          decidedBy: `${decided}; ${r.decidedBy}`,
+          captureDevs: capture,
+        },
+      ],
       next: { ns: pos.ns, packet: pos.packet, outer },
     };
   }
@@ -274,17 +294,18 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
       return stopHop({ kind: "next-hop-unknown", ns: pos.ns, ip: nextHop }, hop.decidedBy, devs);
     if (place?.kind === "underlay") {
       // The router's segment bridge: the frame leaves through the port toward that node.
+      // (Its MTU is not checked: a veth checks the receiving end's, at the next namespace.)
       const port = facts.links.find((l) => l.master === out.name && l.name === `p-${nextPlace.name}`);
-      if (port && size > port.mtu)
-        return stopHop(
-          { kind: "mtu-exceeded", ns: pos.ns, dev: port.name, packetBytes: size, mtu: port.mtu },
-          `${hop.decidedBy}; port ${port.name} mtu ${port.mtu}`,
-          { ...devs, captureDevs: inDev ? [inDev] : [] },
-        );
       if (port) {
         return {
           hops: [{ ...hop, outDev: port.name, captureDevs: [...capture, port.name] }],
-          next: { ns: nextPlace.ns, arrivedOn: port.peerIndex ? { index: port.peerIndex } : "eth0", packet, ...carried, l2Dst: nextHop },
+          next: {
+            ns: nextPlace.ns,
+            arrivedOn: port.peerIndex ? { index: port.peerIndex } : "eth0",
+            packet,
+            ...carried,
+            l2Dst: nextHop,
+          },
         };
       }
     }

@@ -57,9 +57,13 @@ export async function sendProbe(kernel: Kernel, req: ProbeRequest): Promise<Prob
     doneNs: req.doneNs,
     timeoutMs: req.timeoutMs,
   };
-  const r = await kernel.exec(currentNetns, ["python3", "-I", "-S", "-c", probeScript, JSON.stringify(args)], {
-    timeoutMs: req.timeoutMs + 10_000,
-  });
+  const r = await kernel.exec(
+    currentNetns,
+    ["python3", "-I", "-S", "-c", probeScript, JSON.stringify(args)],
+    {
+      timeoutMs: req.timeoutMs + 10_000,
+    },
+  );
   if (r.code !== 0) throw new TraceProbeError(`the probe failed: ${r.stderr.trim().split("\n").pop()}`);
   return { marker, ...parseProbeOutput(r.stdout) };
 }

@@ -39,11 +39,14 @@ export function tracePacket(req: TraceRequest, src: string, dst: string): TraceP
     throw new TraceRequestError(`--proto: "${proto}" is not icmp, tcp or udp`);
   const size = req.size ?? 84;
   if (!Number.isInteger(size) || size < minProbeSize || size > 65535)
-    throw new TraceRequestError(`--size: ${size} must be an IP packet size from ${minProbeSize} to 65535 bytes`);
+    throw new TraceRequestError(
+      `--size: ${size} must be an IP packet size from ${minProbeSize} to 65535 bytes`,
+    );
   const port = req.port ?? defaultPorts[proto];
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
     throw new TraceRequestError(`--port: ${port} must be 1 to 65535`);
-  if (proto === "icmp" && req.port !== undefined) throw new TraceRequestError("--port needs --proto tcp or udp");
+  if (proto === "icmp" && req.port !== undefined)
+    throw new TraceRequestError("--port needs --proto tcp or udp");
   return { src, dst, proto, size, ...(port !== undefined ? { port } : {}) };
 }
 
@@ -124,7 +127,8 @@ async function explainWithControlPlane(
   const owner = places.subnetOwner(packet.dst);
   const ownerNode = state.nodes.find((n) => n.name === owner?.node);
   if (!owner || !ownerNode) return stop;
-  const senderNode = stop.kind === "pod-route-missing" ? state.nodes.find((n) => n.name === stop.node) : undefined;
+  const senderNode =
+    stop.kind === "pod-route-missing" ? state.nodes.find((n) => n.name === stop.node) : undefined;
   const [ownerHealth, senderHealth] = await Promise.all([
     agentHealth(kernel, ownerNode.ns),
     senderNode ? agentHealth(kernel, senderNode.ns) : Promise.resolve(undefined),

@@ -26,7 +26,12 @@ export type StopReason =
       readonly state: string;
     }
   /** A VXLAN device has no neighbour entry for the remote VTEP address (learning is off). */
-  | { readonly kind: "vtep-neighbour-missing"; readonly ns: string; readonly dev: string; readonly ip: string }
+  | {
+      readonly kind: "vtep-neighbour-missing";
+      readonly ns: string;
+      readonly dev: string;
+      readonly ip: string;
+    }
   /** A VXLAN device has no FDB entry for the remote VTEP's MAC: it cannot pick an outer destination. */
   | { readonly kind: "fdb-missing"; readonly ns: string; readonly dev: string; readonly mac: string }
   /** The pod's source guard (nftables `strata-antispoof`) drops a packet whose source is not the pod's. */
@@ -58,7 +63,12 @@ export type StopReason =
       readonly subnet: string;
     }
   /** The destination node no longer holds its subnet lease (expired, removed or taken). */
-  | { readonly kind: "lease-expired"; readonly node: string; readonly subnet: string; readonly detail: string }
+  | {
+      readonly kind: "lease-expired";
+      readonly node: string;
+      readonly subnet: string;
+      readonly detail: string;
+    }
   /** The next hop's address belongs to no namespace of the lab. */
   | { readonly kind: "next-hop-unknown"; readonly ns: string; readonly ip: string }
   /** The probe could not even be sent (the sender's kernel refused it). */

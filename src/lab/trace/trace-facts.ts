@@ -1,5 +1,5 @@
-import { type Kernel, namedNetns } from "../../kernel/api.js";
 import { masqueradeTable } from "../../agent/masquerade.js";
+import { type Kernel, namedNetns } from "../../kernel/api.js";
 import { parseGuardTable } from "../../plugins/strata/source-guard-plan.js";
 import type { LabPlaces } from "./lab-places.js";
 import { parseRouteGet, type RouteQuery, routeQuery } from "./predict-step.js";

@@ -56,7 +56,10 @@ export interface NsFacts {
   readonly neighbours: readonly Neighbour[];
   readonly fdb: readonly FdbEntry[];
   /** Bridge-mode source guard: guarded ports and what each may send from (node namespaces only). */
-  readonly guard?: { readonly ports: readonly string[]; readonly v4: Readonly<Record<string, readonly string[]>> };
+  readonly guard?: {
+    readonly ports: readonly string[];
+    readonly v4: Readonly<Record<string, readonly string[]>>;
+  };
   /** Strata's masquerade table exists (node namespaces only). */
   readonly masquerade?: boolean;
 }
@@ -101,7 +104,12 @@ export interface Sighting {
   /** The innermost IPv4 header around the probe's payload. */
   readonly src: string;
   readonly dst: string;
-  readonly outer?: { readonly src: string; readonly dst: string; readonly port: number; readonly vni: number };
+  readonly outer?: {
+    readonly src: string;
+    readonly dst: string;
+    readonly port: number;
+    readonly vni: number;
+  };
   /** Microseconds since the probe was sent. */
   readonly atUs: number;
 }
