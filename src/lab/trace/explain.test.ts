@@ -121,6 +121,7 @@ describe("a missing route, explained by the control plane (pure)", () => {
   test("bgp: the sender's session to the owner is not Established", () => {
     const r = explainMissingRoute(missing, {
       model: "bgp",
+      underlay: "l2",
       owner: { ...owner, health: sessions() },
       sender: {
         node: "n1",
@@ -146,30 +147,35 @@ describe("a missing route, explained by the control plane (pure)", () => {
       dst: "10.244.2.2",
       kernelSays: "Network is unreachable",
     };
-    const r = explainMissingRoute(noRoute, {
-      model: "bgp",
-      owner: { ...owner, health: sessions({ peer: "192.168.20.1", state: "Connect" }) },
-    });
+    const ownerDown = { ...owner, health: sessions({ peer: "192.168.20.1", state: "Connect" }) };
+    const r = explainMissingRoute(noRoute, { model: "bgp", underlay: "l3", owner: ownerDown });
     assert.equal(
       r.kind === "bgp-session-down" && `${r.node} ${r.peer} ${r.state}`,
       "n2 192.168.20.1 Connect",
+    );
+    // On l2 the owner's sessions say nothing about another node's route (its agent may be stopped).
+    assert.deepEqual(
+      explainMissingRoute(missing, { model: "bgp", underlay: "l2", owner: ownerDown }),
+      missing,
     );
   });
 
   test("the owner lost its lease; every session up or another model: the stop stays as it is", () => {
     const lost = explainMissingRoute(missing, {
       model: "vxlan",
+      underlay: "l2",
       owner: { ...owner, health: { ownership: "lease gone from the datastore" } },
     });
     assert.equal(lost.kind, "lease-expired");
     assert.deepEqual(
       explainMissingRoute(missing, {
         model: "bgp",
+        underlay: "l3",
         owner: { ...owner, health: sessions({ peer: "x", state: "Established" }) },
       }),
       missing,
     );
-    assert.deepEqual(explainMissingRoute(missing, { model: "vxlan", owner }), missing);
+    assert.deepEqual(explainMissingRoute(missing, { model: "vxlan", underlay: "l2", owner }), missing);
   });
 });
 

@@ -61,6 +61,7 @@ export interface BgpSessionView {
 /** What trace needs from agents' /healthz bodies to explain a missing pod route. */
 export interface RouteContext {
   readonly model: string;
+  readonly underlay: "l2" | "l3";
   /** The node whose pod subnet the packet is for, and its /healthz body. */
   readonly owner?: {
     readonly node: string;
@@ -84,8 +85,9 @@ const ownershipOf = (health: unknown): string | undefined => {
 /**
  * Pure: a missing pod route, explained by the control plane that should have put it there: the
  * owner's lease is gone (it expired, was removed or taken), or a BGP session that would carry the
- * route is not Established (the sender's session to the owner or to its reflector; on l3 the
- * owner's session to the router, whose routes die with it).
+ * route is not Established: the sender's (to the owner in a mesh, or to its reflector); on l3 also
+ * the owner's session to the router, which reflects for everyone and keeps no route of a node
+ * whose session is gone. On l2 the owner's own sessions say nothing about the sender's route.
  */
 export function explainMissingRoute(stop: StopReason, ctx: RouteContext): StopReason {
   if (stop.kind !== "pod-route-missing" && stop.kind !== "no-route") return stop;
@@ -103,7 +105,7 @@ export function explainMissingRoute(stop: StopReason, ctx: RouteContext): StopRe
   };
   return (
     (ctx.sender ? down(ctx.sender.node, ctx.sender.health, owner.ip) : undefined) ??
-    down(owner.node, owner.health) ??
+    (ctx.underlay === "l3" ? down(owner.node, owner.health) : undefined) ??
     stop
   );
 }

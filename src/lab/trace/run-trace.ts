@@ -135,6 +135,7 @@ async function explainWithControlPlane(
   ]);
   return explainMissingRoute(stop, {
     model: state.spec.model,
+    underlay: state.spec.underlay,
     owner: { node: owner.node, subnet: owner.subnet, ip: ownerNode.ip, health: ownerHealth.body },
     ...(senderNode ? { sender: { node: senderNode.name, health: senderHealth?.body } } : {}),
   });
