@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { StrataError } from "../../common/errors.js";
 import { currentNetns, type Kernel } from "../../kernel/api.js";
 import { probeScript } from "./probe-script.js";
@@ -41,6 +42,13 @@ export interface ProbeResult {
   readonly doneAtUs: number;
 }
 
+/**
+ * The system's Python, not a version manager's shim on PATH (a pyenv shim is a shell script that
+ * costs ~0.6 s per start here, more than the whole rest of a trace).
+ */
+export const probePython = (): string =>
+  ["/usr/bin/python3", "/usr/local/bin/python3"].find((p) => existsSync(p)) ?? "python3";
+
 /** Send one marked probe and capture it along the way. */
 export async function sendProbe(kernel: Kernel, req: ProbeRequest): Promise<ProbeResult> {
   const marker = `STRATA-TRACE-${randomBytes(6).toString("hex")}`;
@@ -59,7 +67,7 @@ export async function sendProbe(kernel: Kernel, req: ProbeRequest): Promise<Prob
   };
   const r = await kernel.exec(
     currentNetns,
-    ["python3", "-I", "-S", "-c", probeScript, JSON.stringify(args)],
+    [probePython(), "-I", "-S", "-c", probeScript, JSON.stringify(args)],
     {
       timeoutMs: req.timeoutMs + 10_000,
     },

@@ -4,11 +4,11 @@ import { readSpoofCounts } from "../../plugins/strata/source-guard.js";
 import { agentHealth } from "../agent-health.js";
 import type { LabState } from "../state.js";
 import { explainMissingRoute, proveHops, verdict } from "./explain.js";
-import { LabPlaces } from "./lab-places.js";
+import { LabPlaces, type TraceEndpoint } from "./lab-places.js";
 import { predictStep } from "./predict-step.js";
 import { sendProbe } from "./prove.js";
 import type { StopReason } from "./stop-reasons.js";
-import { gatherFacts, type NsStateCache } from "./trace-facts.js";
+import { gatherFacts, type NsStateCache, nsState } from "./trace-facts.js";
 import type { PredictedHop, TracePacket, TraceProto, TraceReport } from "./trace-model.js";
 
 export interface TraceRequest {
@@ -56,10 +56,14 @@ export async function predictPath(
   places: LabPlaces,
   srcNs: string,
   packet: TracePacket,
+  readAhead: readonly string[] = [],
 ): Promise<{ hops: PredictedHop[]; delivered: boolean }> {
   const hops: PredictedHop[] = [];
   let pos: Parameters<typeof predictStep>[0] | undefined = { ns: srcNs, packet };
   const cache: NsStateCache = new Map();
+  // The namespaces the path most likely crosses are read at once, not one after another; a
+  // namespace the path does not cross costs a few reads, never a wrong answer.
+  for (const ns of readAhead) void nsState(kernel, ns, places, cache).catch(() => undefined);
   // A path of the lab crosses at most ~8 namespaces; the bound only guards against a routing loop.
   for (let i = 0; pos && i < 24; i++) {
     const step = predictStep(pos, await gatherFacts(kernel, pos, places, cache), places);
@@ -70,6 +74,14 @@ export async function predictPath(
   return { hops, delivered: false };
 }
 
+/** Pure: the sender, its node, the underlay, the receiver's node and the receiver. */
+export function likelyNamespaces(places: LabPlaces, from: TraceEndpoint, to: TraceEndpoint): string[] {
+  const nodeNs = (e: TraceEndpoint) =>
+    e.place.node ? places.state.nodes.find((n) => n.name === e.place.node)?.ns : undefined;
+  const all = [from.place.ns, nodeNs(from), places.underlay.ns, nodeNs(to), to.place.ns];
+  return [...new Set(all.filter((x): x is string => x !== undefined))];
+}
+
 /** `strata lab trace`: predict the path from the kernel's state, prove it with a probe, say why it stopped. */
 export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceRequest): Promise<TraceReport> {
   const places = new LabPlaces(state);
@@ -77,7 +89,13 @@ export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceReq
   const to = places.resolve("DST", req.dst);
   const packet = tracePacket(req, req.srcIp ?? from.ip, to.ip);
   const t0 = performance.now();
-  const predicted = await predictPath(kernel, places, from.place.ns, packet);
+  const predicted = await predictPath(
+    kernel,
+    places,
+    from.place.ns,
+    packet,
+    likelyNamespaces(places, from, to),
+  );
   const t1 = performance.now();
   const predictedStop = predicted.hops.find((h) => h.stop)?.stop;
   const guardNs = predictedStop?.kind === "spoofed-source" ? predictedStop.ns : undefined;

@@ -22,6 +22,21 @@ export type NsState = Omit<NsFacts, "ns" | "route" | "routeEntry">;
 /** One trace's reads of each namespace's state, so a namespace crossed twice is read once. */
 export type NsStateCache = Map<string, Promise<NsState>>;
 
+/** A namespace's state from the cache, read (once) when absent; also used to read ahead. */
+export function nsState(
+  kernel: Kernel,
+  ns: string,
+  places: LabPlaces,
+  cache: NsStateCache,
+): Promise<NsState> {
+  let pending = cache.get(ns);
+  if (!pending) {
+    pending = readNsState(kernel, ns, places);
+    cache.set(ns, pending);
+  }
+  return pending;
+}
+
 async function readNsState(kernel: Kernel, nsName: string, places: LabPlaces): Promise<NsState> {
   const ns = namedNetns(nsName);
   const isNode = places.byNs(nsName)?.kind === "node";
@@ -69,28 +84,59 @@ export async function gatherFacts(
   places: LabPlaces,
   cache: NsStateCache = new Map(),
 ): Promise<NsFacts> {
-  let pending = cache.get(pos.ns);
-  if (!pending) {
-    pending = readNsState(kernel, pos.ns, places);
-    cache.set(pos.ns, pending);
-  }
-  const state = await pending;
+  const state = await nsState(kernel, pos.ns, places, cache);
   const ns = namedNetns(pos.ns);
   const q = routeQuery(pos, state.links);
-  const ip = (args: string[]) => kernel.exec(ns, ["ip", ...args]);
-  let [got, entry] = await Promise.all([ip(routeGetArgs(q)), ip(routeGetArgs(q, true))]);
+  // The route and the table entry behind it, in one `ip -batch` (one process per step).
+  const ask = async (query: RouteQuery) => {
+    const argv = [routeGetArgs(query).slice(1), routeGetArgs(query, true).slice(1)];
+    const r = await kernel.exec(ns, ["ip", "-j", "-force", "-batch", "-"], {
+      input: `${argv.map((a) => a.join(" ")).join("\n")}\n`,
+    });
+    return splitBatch(r.stdout, r.stderr, argv.length);
+  };
+  let [got, entry] = await ask(q);
   // A packet sent from a source the sender does not own (a forged one): the output lookup refuses
   // `from` (EINVAL), while a raw socket sends it anyway; ask without it.
-  if (got.code !== 0 && q.iif === undefined && q.from) {
-    const bare = { dst: q.dst };
-    [got, entry] = await Promise.all([ip(routeGetArgs(bare)), ip(routeGetArgs(bare, true))]);
-  }
+  if (got?.code !== 0 && q.iif === undefined && q.from) [got, entry] = await ask({ dst: q.dst });
+  if (!got || !entry) throw new Error("ip -batch answered fewer commands than asked");
   return {
     ns: pos.ns,
     route: parseRouteGet(got.code, got.stdout, got.stderr),
     ...(entry.code === 0 ? { routeEntry: parseRouteEntry(entry.stdout) } : {}),
     ...state,
   };
+}
+
+/**
+ * Pure: split what `ip -j -force -batch -` printed into one result per command: each command that
+ * succeeds prints one line of JSON, each that fails its error and "Command failed -:LINE".
+ */
+export function splitBatch(
+  stdout: string,
+  stderr: string,
+  count: number,
+): { code: number; stdout: string; stderr: string }[] {
+  const failed = new Map<number, string>();
+  let pending: string[] = [];
+  for (const line of stderr.split("\n")) {
+    const m = /^Command failed -:(\d+)/.exec(line);
+    if (m) {
+      failed.set(Number(m[1]) - 1, pending.join("\n"));
+      pending = [];
+    } else if (line.trim()) pending.push(line);
+  }
+  const lines = stdout.split("\n").filter((l) => l.trim());
+  const out: { code: number; stdout: string; stderr: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const err = failed.get(i);
+    out.push(
+      err !== undefined
+        ? { code: 2, stdout: "", stderr: err }
+        : { code: 0, stdout: lines.shift() ?? "[]", stderr: "" },
+    );
+  }
+  return out;
 }
 
 /** Pure: decode `ip -j route get fibmatch` (the table entry that matched). */

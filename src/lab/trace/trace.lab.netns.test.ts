@@ -164,7 +164,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
     await labDown(kernel);
   });
 
-  test("vxlan-crosssubnet on l2 (direct) and l3 (encapsulated): every hop seen; route and FDB faults", async () => {
+  test("vxlan-crosssubnet on l2 (direct) and l3 (encapsulated): every hop seen; MTU lowered, a pod route deleted", async () => {
     let state = await labUp(kernel, spec("vxlan-crosssubnet", "l2"), labPaths(), quiet);
     assertHealthy(await trace(state, { proto: "udp" }), directHops("switch"));
     await assertMtuLowered(state, false);
