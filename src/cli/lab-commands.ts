@@ -11,7 +11,7 @@ import { type LabProcessRole, type LabState, readLabState } from "../lab/state.j
 import { formatLabStatus, labStatus } from "../lab/status.js";
 import { labModels } from "../lab/topology.js";
 import { formatTrace } from "../lab/trace/format-trace.js";
-import { runLabTrace } from "../lab/trace/run-trace.js";
+import { minProbeSize, runLabTrace } from "../lab/trace/run-trace.js";
 import type { TraceProto } from "../lab/trace/trace-model.js";
 import { type LabFlags, parseLabFlags } from "./lab-flags.js";
 import { CommandError, intInRange, ipv4Address, portNumber, positiveInt, UsageError } from "./options.js";
@@ -201,7 +201,7 @@ export function registerLabCommands(program: Command): void {
           src,
           dst,
           proto: o.proto as TraceProto,
-          size: intInRange("--size", o.size, 68, 65535),
+          size: intInRange("--size", o.size, minProbeSize, 65535),
           ...(o.port !== undefined ? { port: portNumber("--port", o.port) } : {}),
           ...(o.srcIp !== undefined ? { srcIp: ipv4Address("--src-ip", o.srcIp) } : {}),
         });

@@ -1,4 +1,5 @@
 import { masqueradeTable } from "../../agent/masquerade.js";
+import { StrataError } from "../../common/errors.js";
 import { type Kernel, namedNetns } from "../../kernel/api.js";
 import { parseGuardTable } from "../../plugins/strata/source-guard-plan.js";
 import type { LabPlaces } from "./lab-places.js";
@@ -99,7 +100,8 @@ export async function gatherFacts(
   // A packet sent from a source the sender does not own (a forged one): the output lookup refuses
   // `from` (EINVAL), while a raw socket sends it anyway; ask without it.
   if (got?.code !== 0 && q.iif === undefined && q.from) [got, entry] = await ask({ dst: q.dst });
-  if (!got || !entry) throw new Error("ip -batch answered fewer commands than asked");
+  if (!got || !entry)
+    throw new StrataError("lab.trace.facts", `ip -batch in ${pos.ns} answered too few commands`);
   return {
     ns: pos.ns,
     route: parseRouteGet(got.code, got.stdout, got.stderr),
