@@ -24,7 +24,7 @@ export function formatTrace(r: TraceReport): string {
   const p = r.packet;
   const what = `${p.proto}${p.port ? `/${p.port}` : ""} ${p.size} B, DF`;
   const out = [
-    `trace ${r.from} (${p.src}) → ${r.to} (${p.dst}), ${what} · ${r.model} on ${r.underlay}`,
+    `trace ${r.from} (${p.src === r.fromAddress ? p.src : `${r.fromAddress}, sending as ${p.src}`}) → ${r.to} (${p.dst}), ${what} · ${r.model} on ${r.underlay}`,
     "",
     ` #  probe place     action      in → out                       addresses`,
   ];

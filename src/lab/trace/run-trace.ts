@@ -122,6 +122,7 @@ export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceReq
   const t3 = performance.now();
   return {
     from: from.place.name,
+    fromAddress: from.ip,
     to: to.place.name,
     packet,
     model: state.spec.model,

@@ -121,6 +121,8 @@ export interface TraceHop extends PredictedHop {
 
 export interface TraceReport {
   readonly from: string;
+  /** SRC's own address (the packet's source differs when --src-ip forges one). */
+  readonly fromAddress: string;
   readonly to: string;
   readonly packet: TracePacket;
   readonly model: string;
