@@ -13,8 +13,11 @@ import { labDown, labUp } from "../lab/runner.js";
 import { type LabProcessRole, type LabState, readLabState } from "../lab/state.js";
 import { formatLabStatus, labStatus } from "../lab/status.js";
 import { labModels } from "../lab/topology.js";
+import { formatTrace } from "../lab/trace/format-trace.js";
+import { minProbeSize, runLabTrace } from "../lab/trace/run-trace.js";
+import type { TraceProto } from "../lab/trace/trace-model.js";
 import { type LabFlags, parseLabFlags } from "./lab-flags.js";
-import { CommandError, positiveInt, UsageError } from "./options.js";
+import { CommandError, intInRange, ipv4Address, portNumber, positiveInt, UsageError } from "./options.js";
 import { labPaths } from "./paths.js";
 import { step } from "./progress.js";
 
@@ -195,6 +198,37 @@ export function registerLabCommands(program: Command): void {
       }
       process.exitCode = report.ok ? 0 : 1;
     });
+
+  lab
+    .command("trace")
+    .description("a packet's path hop by hop: predicted from each namespace's kernel, proven by a probe")
+    .argument("<src>", "pod name or address, node name or address")
+    .argument("<dst>", 'pod, node, or "outside"')
+    .option("--proto <proto>", "icmp | tcp | udp", "icmp")
+    .option("--port <n>", "tcp/udp destination port (default 80 / 5201)")
+    .option("--size <bytes>", "IP packet size, DF set", "84")
+    .option("--src-ip <addr>", "send from this address instead of SRC's own (the source guard drops it)")
+    .option("--json", "one JSON object for scripts")
+    .action(
+      async (
+        src: string,
+        dst: string,
+        o: { proto: string; port?: string; size: string; srcIp?: string; json?: boolean },
+      ) => {
+        if (!["icmp", "tcp", "udp"].includes(o.proto))
+          throw new UsageError("--proto", `"${o.proto}" is not icmp, tcp or udp`);
+        const report = await runLabTrace(createIproute2Kernel(), await requireLab(), {
+          src,
+          dst,
+          proto: o.proto as TraceProto,
+          size: intInRange("--size", o.size, minProbeSize, 65535),
+          ...(o.port !== undefined ? { port: portNumber("--port", o.port) } : {}),
+          ...(o.srcIp !== undefined ? { srcIp: ipv4Address("--src-ip", o.srcIp) } : {}),
+        });
+        console.log(o.json ? JSON.stringify(report, null, 2) : formatTrace(report));
+        process.exitCode = report.delivered ? 0 : 1;
+      },
+    );
 
   lab
     .command("bench")
