@@ -16,7 +16,7 @@ export const layers = [
   ["backends"],
   ["agent"],
   ["lab"],
-  ["trace", "doctor"],
+  ["doctor"],
   ["cli"],
 ];
 
