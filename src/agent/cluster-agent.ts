@@ -154,6 +154,11 @@ export class ClusterAgent {
     };
   }
 
+  /** Where the backend acts: this node's kernel and namespace. */
+  get #host() {
+    return { kernel: this.o.kernel, netns: this.o.hostNs, logger: this.o.logger };
+  }
+
   get #heartbeatTtl(): number {
     return this.o.heartbeatTtlSeconds ?? 20;
   }
@@ -222,6 +227,8 @@ export class ClusterAgent {
   /** Acquire the lease and set up node-wide state; resolves when the node can take pods. */
   async start(): Promise<NodeLease> {
     const u = await this.#underlay();
+    // The backend settles how it works on this kernel first: a refusal leases nothing.
+    await this.o.backend.prepare?.(this.#host);
     // A restart takes back its own subnet: the datastore's lease with its name, or the subnet its
     // state directory names; refused (one line, nothing changed) if that now belongs to another node.
     const previous = this.o.stateDir ? await readPreviousSubnet(this.o.stateDir) : undefined;
@@ -547,6 +554,8 @@ export class ClusterAgent {
       await applyPlanOrThrow(this.o.kernel, ns, ops);
       this.o.logger.info({ ops: ops.length, peers: peers.length }, "reconciled");
     }
+    // The backend's own datapath (tc-BPF peer maps) after its devices and routes are in place.
+    await this.o.backend.applyDatapath?.(this.#host, local, peers);
     for (const u of desired.unreachable) {
       if (!this.status.unreachable.some((x) => x.node === u.node))
         this.o.logger.warn(u, "peer not reachable with this backend");

@@ -31,6 +31,19 @@ export interface Backend {
    * plane of its own, the routes it holds now); no I/O.
    */
   desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState;
+  /**
+   * Checks what the node's kernel offers and settles how the backend will work there, before the
+   * agent leases anything (a tunnel backend picks its datapath: kernel device or tc-BPF). A
+   * refusal is a StrataError saying what to change; the agent stops with it, nothing leased.
+   */
+  prepare?(host: BackendHost): Promise<void>;
+  /**
+   * State beyond DesiredState that the backend keeps in a datapath of its own (the tc-BPF tunnel's
+   * programs and per-peer maps): brought in line with `peers` after each full pass has applied
+   * desired(), by diff, so a repair pass restores it too. Nothing is removed when the agent stops:
+   * traffic keeps flowing through a restart.
+   */
+  applyDatapath?(host: BackendHost, local: LocalNode, peers: readonly NodeLease[]): Promise<void>;
   /** Backends with a control plane of their own (BGP): start it; it calls ctx.onChange when routes change. */
   start?(ctx: BackendContext): Promise<void>;
   /**
@@ -47,13 +60,16 @@ export interface Backend {
   stop?(): Promise<void>;
 }
 
-/** What a backend's start() gets: its node, where and how to act, and whom to tell of changes. */
-export interface BackendContext {
-  readonly local: LocalNode;
+/** Where a backend acts: the kernel, the node's namespace (every kernel call names it), a logger. */
+export interface BackendHost {
   readonly kernel: Kernel;
-  /** The node's namespace (every kernel call names it). */
   readonly netns: Netns;
   readonly logger: Logger;
+}
+
+/** What a backend's start() gets: its node, where and how to act, and whom to tell of changes. */
+export interface BackendContext extends BackendHost {
+  readonly local: LocalNode;
   /** Aborted when the agent stops. */
   readonly signal: AbortSignal;
   /** The backend's desired state changed (e.g. BGP learned or lost a route). */

@@ -1,5 +1,7 @@
 import type { z } from "zod";
 import { StrataError } from "../common/errors.js";
+import type { Kernel } from "../kernel/api.js";
+import type { BpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import type { Backend } from "./api.js";
 
 /** One command-line flag a backend contributes to `strata agent`. */
@@ -21,6 +23,12 @@ export type BackendFlagValues = Readonly<Record<string, string | boolean | reado
 export interface BackendDeps {
   /** This node's name (e.g. to derive a VTEP MAC that stays the same across restarts). */
   readonly node: string;
+  /**
+   * The tc-BPF tunnel datapath for the node's kernel (the composition root binds its compiled
+   * object); absent when this build has none. The ipip and gre backends use it where the kernel
+   * has no tunnel module.
+   */
+  readonly bpfTunnel?: (kernel: Kernel) => BpfTunnelDatapath;
 }
 
 /**

@@ -39,3 +39,12 @@ export const switchFlag = () => z.boolean({ error: "must be on or off" });
 
 /** A repeatable flag's values, in order. */
 export const repeatedFlag = () => z.array(text()).readonly();
+
+/** One of a fixed list of words. */
+export const choiceFlag = <const T extends string>(choices: readonly T[]) =>
+  text().transform((v, ctx) => {
+    if ((choices as readonly string[]).includes(v)) return v as T;
+    const list = `${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`;
+    ctx.addIssue({ code: "custom", input: v, message: `"${v}" is not ${list}` });
+    return z.NEVER;
+  });

@@ -39,7 +39,16 @@ const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
 
 describe("the backend registry", () => {
   test("lists every backend once, the default among them, and passes its own checks", () => {
-    assert.deepEqual(backendNames, ["host-gw", "vxlan", "vxlan-crosssubnet", "bgp"]);
+    assert.deepEqual(backendNames, [
+      "host-gw",
+      "vxlan",
+      "vxlan-crosssubnet",
+      "bgp",
+      "ipip",
+      "ipip-crosssubnet",
+      "gre",
+      "gre-crosssubnet",
+    ]);
     assert.ok(backendNames.includes(defaultBackend));
     checkRegistry(backendRegistry);
   });

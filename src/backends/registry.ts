@@ -1,6 +1,12 @@
 import { bgpDefinition } from "./bgp/bgp-definition.js";
 import { type BackendDefinition, BackendRegistryError, flagKey } from "./definition.js";
 import { hostGwDefinition } from "./host-gw/host-gw-definition.js";
+import {
+  greCrossSubnetDefinition,
+  greDefinition,
+  ipipCrossSubnetDefinition,
+  ipipDefinition,
+} from "./tunnel/tunnel-definitions.js";
 import { vxlanCrossSubnetDefinition, vxlanDefinition } from "./vxlan/vxlan-definitions.js";
 
 /**
@@ -13,6 +19,10 @@ export const backendRegistry = [
   vxlanDefinition,
   vxlanCrossSubnetDefinition,
   bgpDefinition,
+  ipipDefinition,
+  ipipCrossSubnetDefinition,
+  greDefinition,
+  greCrossSubnetDefinition,
 ] as const satisfies readonly BackendDefinition[];
 
 export type BackendName = (typeof backendRegistry)[number]["name"];

@@ -1,5 +1,10 @@
 import type { Backend } from "../backends/api.js";
-import { type BackendDefinition, type BackendFlagValues, createBackendFrom } from "../backends/definition.js";
+import {
+  type BackendDefinition,
+  type BackendDeps,
+  type BackendFlagValues,
+  createBackendFrom,
+} from "../backends/definition.js";
 import { backendRegistry, findBackend } from "../backends/registry.js";
 import { heartbeatKey } from "../cluster/heartbeats.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
@@ -77,12 +82,14 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
 /**
  * The backend `--backend` names, from the registry: it reads its own flags from `o` and checks
  * them with its schema. A bad value, or a problem with what a flag names (an unreadable password
- * file), is a UsageError naming the flag (exit 2), before the agent leases anything.
+ * file), is a UsageError naming the flag (exit 2), before the agent leases anything. `parts` are
+ * the concrete parts a backend may use (the tc-BPF tunnel datapath).
  */
 export function createBackend(
   o: Pick<AgentCliOptions, "backend"> & BackendFlagValues,
   node: string,
   registry: readonly BackendDefinition[] = backendRegistry,
+  parts: Omit<BackendDeps, "node"> = {},
 ): Backend {
   const def = findBackend(registry, o.backend);
   if (!def)
@@ -90,7 +97,7 @@ export function createBackend(
       "--backend",
       `"${o.backend}" is not one of ${registry.map((d) => d.name).join(", ")}`,
     );
-  return flagCheck(() => createBackendFrom(def, o, { node }));
+  return flagCheck(() => createBackendFrom(def, o, { ...parts, node }));
 }
 
 /** The datastore of `--datastore` (with `--etcd-ca/--etcd-cert/--etcd-key` for etcd over TLS). */

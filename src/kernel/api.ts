@@ -83,8 +83,11 @@ export type LinkSpec =
       readonly kind: "ipip" | "gre";
       readonly name: string;
       readonly local?: string;
+      /** "any" (or absent): one device for every peer, the outer destination from the route's gateway. */
       readonly remote?: string;
       readonly ttl?: number;
+      /** GRE only: the key (RFC 2890 §2.1) sent and expected, 4 more bytes per packet. */
+      readonly key?: number;
       readonly mtu?: number;
     }
   | {

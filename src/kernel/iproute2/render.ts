@@ -63,6 +63,7 @@ function linkAdd(spec: LinkSpec): Rendered[] {
         ...opt("local", spec.local),
         ...opt("remote", spec.remote),
         ...opt("ttl", spec.ttl),
+        ...opt("key", spec.kind === "gre" ? spec.key : undefined),
       );
     case "geneve":
       return add("type", "geneve", "id", String(spec.vni), "remote", spec.remote);
