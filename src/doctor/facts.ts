@@ -18,6 +18,13 @@ export interface AgentHealthBody {
     readonly bgpSessions?: readonly SessionStatus[];
     readonly bgpLocalAddress?: string;
     readonly bgpAsn?: number;
+    /** ipip/gre: where this node encapsulates, why, and what the tunnel adds to each packet. */
+    readonly datapath?: "kernel" | "bpf";
+    readonly datapathReason?: string;
+    readonly tunnelDevice?: string;
+    readonly overhead?: number;
+    /** tc-BPF: the peer map's last sync (how many peers it holds). */
+    readonly peerMapSync?: { readonly peers: number; readonly at: string };
   };
 }
 

@@ -6,6 +6,7 @@ import { checkDfProbes, checkPodMtu } from "./checks/mtu.js";
 import { checkChecksumOffload } from "./checks/offload.js";
 import { checkRoutes, checkVxlanEntries, checkVxlanPort } from "./checks/paths.js";
 import { checkRpFilter } from "./checks/rp-filter.js";
+import { checkTunnel } from "./checks/tunnel.js";
 import type { NodeFacts } from "./facts.js";
 import type { Verdict } from "./verdict.js";
 
@@ -21,6 +22,7 @@ export function runChecks(f: NodeFacts): Verdict[] {
     ...routes,
     ...entries,
     ...checkVxlanPort(f, entries, routes),
+    ...checkTunnel(f, routes),
     ...checkChecksumOffload(f),
     ...checkRpFilter(f),
     ...checkBgp(f),

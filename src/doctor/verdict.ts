@@ -13,6 +13,9 @@ export type DoctorReason =
   | "mtu-config"
   | "vxlan-port-blocked"
   | "vxlan-checksum-offload"
+  | "tunnel-device-missing"
+  | "tunnel-peer-map"
+  | "tunnel-proto-blocked"
   | "rp-filter-drop"
   | "bgp-not-established"
   | "bgp-local-address-missing"
@@ -30,6 +33,7 @@ export const doctorChecks = [
   "routes to peers",
   "vxlan entries",
   "vxlan port",
+  "tunnel",
   "checksum offload",
   "rp_filter",
   "bgp sessions",

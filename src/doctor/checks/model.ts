@@ -1,7 +1,9 @@
+import { tunnelOverhead } from "../../backends/tunnel/tunnel.js";
 import { vxlanOverheadV4 } from "../../backends/vxlan/vxlan.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains, networkAddress } from "../../common/cidr.js";
 import type { Link } from "../../kernel/api.js";
+import type { TunnelProto } from "../../kernel/bpf-tunnel/api.js";
 import type { NodeFacts } from "../facts.js";
 
 /** The model this node runs: what its agent says, else its lease in the datastore. */
@@ -16,18 +18,32 @@ export const ownLease = (f: NodeFacts): NodeLease | undefined =>
 export const peerLeases = (f: NodeFacts): readonly NodeLease[] =>
   f.cluster?.leases.filter((l) => l.node !== f.node) ?? [];
 
-/** Bytes the model adds to a pod's packet on the underlay. */
-export const encapOverhead = (model: string | undefined): number =>
-  model === "vxlan" || model === "vxlan-crosssubnet" ? vxlanOverheadV4 : 0;
+/** The tunnel protocol of an ipip/gre model (either mode), or undefined. */
+export const tunnelProtoOf = (model: string | undefined): TunnelProto | undefined =>
+  /^(ipip|gre)(-crosssubnet)?$/.exec(model ?? "")?.[1] as TunnelProto | undefined;
 
-/** Whether this node reaches `peer` through VXLAN (not direct): vxlan always, crosssubnet across subnets. */
+/** Bytes the model adds to a pod's packet on the underlay (GRE without its key: see overheadOf). */
+export const encapOverhead = (model: string | undefined): number => {
+  const proto = tunnelProtoOf(model);
+  if (proto) return tunnelOverhead(proto);
+  return model === "vxlan" || model === "vxlan-crosssubnet" ? vxlanOverheadV4 : 0;
+};
+
+/** The node's overhead: what its agent reports (a GRE key adds 4), else the model's. */
+export const overheadOf = (f: NodeFacts): number =>
+  f.agent.health?.backend?.overhead ?? encapOverhead(modelOf(f));
+
+/**
+ * Whether this node reaches `peer` through its tunnel (not direct): vxlan, ipip and gre always,
+ * their crosssubnet modes across subnets.
+ */
 export function encapsulatesTo(
   model: string | undefined,
   self: NodeLease | undefined,
   peer: NodeLease,
 ): boolean {
-  if (model === "vxlan") return true;
-  if (model !== "vxlan-crosssubnet") return false;
+  if (model === "vxlan" || model === "ipip" || model === "gre") return true;
+  if (!/^(vxlan|ipip|gre)-crosssubnet$/.test(model ?? "")) return false;
   if (!self) return true;
   return !contains(`${self.publicIp}/${self.publicPrefix}`, peer.publicIp);
 }

@@ -1,6 +1,6 @@
 import type { NodeFacts, Probe } from "../facts.js";
 import { ok, problem, skipped, type Verdict } from "../verdict.js";
-import { encapOverhead, modelOf, underlayLink } from "./model.js";
+import { modelOf, overheadOf, underlayLink } from "./model.js";
 
 /** Pure: pod MTU (agent, subnet.json, conflist) against the underlay MTU minus the model's overhead. */
 export function checkPodMtu(f: NodeFacts): Verdict {
@@ -14,7 +14,7 @@ export function checkPodMtu(f: NodeFacts): Verdict {
       "give doctor the agent's --underlay-dev",
     );
   const model = modelOf(f);
-  const overhead = encapOverhead(model);
+  const overhead = overheadOf(f);
   const want = link.mtu - overhead;
   const pod = f.agent.health?.podMtu ?? f.stateDir?.subnet?.mtu;
   if (pod === undefined)
@@ -77,14 +77,14 @@ export function checkDfProbes(f: NodeFacts): Verdict[] {
         );
       continue;
     }
-    const overhead = p.kind === "overlay" ? encapOverhead(modelOf(f)) : 0;
+    const overhead = p.kind === "overlay" ? overheadOf(f) : 0;
     out.push(
       problem(
         "DF probes",
         f.node,
         "mtu-exceeded",
         `${describe(p)}: DF packets of ${p.size} B do not pass, ${p.largest} B do: the path carries at most ${p.largest + overhead} B (a link on the way has a lower MTU)`,
-        `raise that link's MTU to ${p.size + overhead}, or give every node's ${f.underlayDev} an MTU of at most ${p.largest + overhead} (pods then get that − ${encapOverhead(modelOf(f))})`,
+        `raise that link's MTU to ${p.size + overhead}, or give every node's ${f.underlayDev} an MTU of at most ${p.largest + overhead} (pods then get that − ${overheadOf(f)})`,
         p.peer,
       ),
     );

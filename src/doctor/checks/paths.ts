@@ -1,13 +1,26 @@
+import { tunnelDeviceName } from "../../backends/tunnel/tunnel.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import type { NodeFacts } from "../facts.js";
 import { ok, problem, skipped, type Verdict } from "../verdict.js";
-import { encapsulatesTo, modelOf, ownLease, peerLeases, peerName, vtepOf, vxlanLink } from "./model.js";
+import {
+  encapsulatesTo,
+  modelOf,
+  ownLease,
+  peerLeases,
+  peerName,
+  tunnelProtoOf,
+  vtepOf,
+  vxlanLink,
+} from "./model.js";
 
 /** The device the model sends a peer's pod traffic out of (undefined: bgp, any device will do). */
 export function expectedDevice(f: NodeFacts, peer: NodeLease): string | undefined {
   const model = modelOf(f);
   if (model === "bgp") return undefined;
-  if (encapsulatesTo(model, ownLease(f), peer)) return vxlanLink(f)?.name ?? "strata.1";
+  if (encapsulatesTo(model, ownLease(f), peer)) {
+    const proto = tunnelProtoOf(model);
+    return proto ? tunnelDeviceName(proto) : (vxlanLink(f)?.name ?? "strata.1");
+  }
   return f.underlayDev;
 }
 
