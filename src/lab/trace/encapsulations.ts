@@ -1,4 +1,6 @@
+import { tunnelDeviceName, tunnelOverhead } from "../../backends/tunnel/tunnel.js";
 import type { Link } from "../../kernel/api.js";
+import type { LabPlaces } from "./lab-places.js";
 import type { StopReason } from "./stop-reasons.js";
 import type { NsFacts, OuterHeader, RouteGet } from "./trace-model.js";
 
@@ -8,16 +10,43 @@ export type EncapResult =
   | { readonly stop: StopReason; readonly decidedBy: string };
 
 /**
- * One tunnel type: how its device picks the outer header (encapsulate) and which device takes the
- * packet off again (decapsulate). A model that adds a tunnel adds one entry here; the walk in
- * predict-step.ts is the same for every model.
+ * One tunnel type: which devices encapsulate this way, how such a device picks the outer header
+ * (encapsulate), which device takes the packet off again (decapsulate) and how the outer header
+ * reads. A model that adds a tunnel adds one entry here; the walk in predict-step.ts is the same
+ * for every model.
  */
 export interface Encapsulation {
-  /** The link kind of the tunnel device (IFLA_INFO_KIND). */
-  readonly linkKind: string;
-  encapsulate(link: Link, route: Extract<RouteGet, { ok: true }>, facts: NsFacts): EncapResult;
-  /** The device in this namespace that decapsulates `outer`, if any. */
-  decapsulator(links: readonly Link[], outer: OuterHeader): Link | undefined;
+  /** The outer header it makes (OuterHeader.kind). */
+  readonly kind: OuterHeader["kind"];
+  /** Is `link` a device that encapsulates this way (a route out of it is a tunnel entry)? */
+  encapsulates(link: Link): boolean;
+  encapsulate(
+    link: Link,
+    route: Extract<RouteGet, { ok: true }>,
+    facts: NsFacts,
+    places: LabPlaces,
+  ): EncapResult;
+  /**
+   * The device in this namespace that decapsulates `outer` arriving on `inDev` (the inner packet
+   * goes on from it), if any.
+   */
+  decapsulator(links: readonly Link[], outer: OuterHeader, inDev: string | undefined): Link | undefined;
+  /** How the decapsulating namespace picks its device, for the hop's "by:". */
+  decapsulatedBy(outer: OuterHeader, dev: Link): string;
+}
+
+/** The outer header in words: `a → b udp/8472 vni 1`, `a → b ipip`, `a → b gre key 7`. */
+export function outerText(
+  o: { src: string; dst: string } & (
+    | { port: number; vni: number }
+    | { kind: "ipip" | "gre" }
+    | { proto: "ipip" | "gre"; key?: number }
+  ),
+): string {
+  if ("port" in o) return `${o.src} → ${o.dst} udp/${o.port} vni ${o.vni}`;
+  const proto = "proto" in o ? o.proto : o.kind;
+  const key = "key" in o && o.key !== undefined ? ` key ${o.key}` : "";
+  return `${o.src} → ${o.dst} ${proto}${key}`;
 }
 
 /** Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14). */
@@ -29,7 +58,8 @@ const vxlanOverhead = 50;
  * outer destination (RFC 7348 §4: the VTEP maps inner MAC to remote VTEP IP).
  */
 export const vxlanEncapsulation: Encapsulation = {
-  linkKind: "vxlan",
+  kind: "vxlan",
+  encapsulates: (link) => link.kind === "vxlan",
   encapsulate(link, route, facts) {
     const vtep = route.gateway ?? route.dst;
     const neigh = facts.neighbours.find((n) => n.dev === link.name && n.ip === vtep);
@@ -64,14 +94,88 @@ export const vxlanEncapsulation: Encapsulation = {
     };
   },
   decapsulator(links, outer) {
+    if (outer.kind !== "vxlan") return undefined;
     return links.find(
       (l) => l.kind === "vxlan" && l.vxlan?.vni === outer.vni && (l.vxlan?.port ?? outer.port) === outer.port,
     );
   },
+  decapsulatedBy: (outer, dev) =>
+    outer.kind === "vxlan" ? `udp ${outer.port} vni ${outer.vni} → ${dev.name}` : dev.name,
 };
 
-/** Every tunnel type the lab's models use, by link kind. */
-export const encapsulations: readonly Encapsulation[] = [vxlanEncapsulation];
+/**
+ * IPIP and GRE (the ipip and gre backends), either datapath. The kernel's device (`local <node>
+ * remote any`) takes the outer destination from the route's onlink gateway, the peer's node
+ * address. The tc-BPF datapath's TUN device `strata.<proto>` has a plain route; its egress program
+ * finds the outer destination in its peer map, which the agent fills from the leases: here, the
+ * node whose pod subnet holds the destination. Outer source: this node's underlay address.
+ * Decapsulation: the kernel device of that protocol, or (BPF) the underlay device itself, whose
+ * ingress program strips the outer header.
+ */
+export function tunnelEncapsulation(proto: "ipip" | "gre"): Encapsulation {
+  const tunName = tunnelDeviceName(proto);
+  const isBpf = (l: Link) => l.kind === "tun" && l.name === tunName;
+  return {
+    kind: proto,
+    encapsulates: (link) => link.kind === proto || isBpf(link),
+    encapsulate(link, route, facts, places) {
+      const self = places.state.nodes.find((n) => n.ns === facts.ns);
+      const overhead = tunnelOverhead(proto);
+      if (!isBpf(link)) {
+        if (!route.gateway)
+          return {
+            stop: {
+              kind: "no-route",
+              ns: facts.ns,
+              dst: route.dst,
+              kernelSays: `${link.name} has remote any and the route names no gateway: no node to send to`,
+            },
+            decidedBy: `${link.name} remote any; no gateway`,
+          };
+        return {
+          outer: { kind: proto, src: self?.ip ?? "", dst: route.gateway, overhead },
+          decidedBy: `${link.name} remote any: outer destination the route's gateway ${route.gateway}`,
+        };
+      }
+      const owner = places.subnetOwner(route.dst);
+      const peer = owner && places.state.nodes.find((n) => n.name === owner.node);
+      if (!owner || !peer || peer.ns === facts.ns)
+        return {
+          stop: {
+            kind: "no-route",
+            ns: facts.ns,
+            dst: route.dst,
+            kernelSays: `no node's pod subnet holds ${route.dst}: the tc-BPF peer map has no entry for it`,
+          },
+          decidedBy: `tc-BPF on ${link.name} egress: no peer for ${route.dst}`,
+        };
+      return {
+        outer: { kind: proto, src: self?.ip ?? "", dst: peer.ip, overhead },
+        decidedBy: `tc-BPF on ${link.name} egress: peer map ${owner.subnet} → ${peer.ip} (${peer.name}'s lease)`,
+      };
+    },
+    decapsulator(links, outer, inDev) {
+      if (outer.kind !== proto) return undefined;
+      const kernelDev = links.find((l) => l.kind === proto);
+      if (kernelDev) return kernelDev;
+      return links.some(isBpf) ? links.find((l) => l.name === inDev) : undefined;
+    },
+    decapsulatedBy: (_outer, dev) =>
+      dev.kind === proto
+        ? `${proto} → ${dev.name}`
+        : `${proto}: tc-BPF on ${dev.name} ingress strips the outer header`,
+  };
+}
 
-export const encapsulationFor = (linkKind: string | undefined) =>
-  encapsulations.find((e) => e.linkKind === linkKind);
+/** Every tunnel type the lab's models use. */
+export const encapsulations: readonly Encapsulation[] = [
+  vxlanEncapsulation,
+  tunnelEncapsulation("ipip"),
+  tunnelEncapsulation("gre"),
+];
+
+/** The encapsulation that made an outer header. */
+export const encapsulationFor = (kind: OuterHeader["kind"]) => encapsulations.find((e) => e.kind === kind);
+
+/** The encapsulation a route out of `link` goes through, if `link` is a tunnel device. */
+export const encapsulatorFor = (link: Link) => encapsulations.find((e) => e.encapsulates(link));

@@ -1,8 +1,6 @@
+import { outerText } from "./encapsulations.js";
 import { explainStop } from "./stop-reasons.js";
-import type { OuterHeader, TraceHop, TraceReport } from "./trace-model.js";
-
-const outerText = (o: Pick<OuterHeader, "src" | "dst" | "port" | "vni">) =>
-  `${o.src} → ${o.dst} udp/${o.port} vni ${o.vni}`;
+import type { TraceHop, TraceReport } from "./trace-model.js";
 
 function hopLine(i: number, h: TraceHop): string[] {
   const seen = h.seen ? "seen" : "-";

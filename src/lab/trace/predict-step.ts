@@ -1,6 +1,6 @@
 import { contains } from "../../common/cidr.js";
 import type { Link } from "../../kernel/api.js";
-import { encapsulationFor } from "./encapsulations.js";
+import { encapsulationFor, encapsulatorFor } from "./encapsulations.js";
 import type { LabPlace, LabPlaces } from "./lab-places.js";
 import type { StopReason } from "./stop-reasons.js";
 import type { NsFacts, Position, PredictedHop, RouteGet } from "./trace-model.js";
@@ -178,14 +178,18 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
   if (route.type === "local") {
     if (pos.outer) {
       const enc = pos.outer;
-      const dev = encapsulationFor(enc.kind)?.decapsulator(facts.links, enc);
-      if (!dev)
+      const decap = encapsulationFor(enc.kind);
+      const dev = decap?.decapsulator(facts.links, enc, inDev);
+      if (!decap || !dev)
         return stopHop(
           {
             kind: "no-route",
             ns: pos.ns,
             dst: h.dst,
-            kernelSays: `no ${enc.kind} device for VNI ${enc.vni} port ${enc.port}`,
+            kernelSays:
+              enc.kind === "vxlan"
+                ? `no ${enc.kind} device for VNI ${enc.vni} port ${enc.port}`
+                : `no ${enc.kind} device and no tc-BPF ${enc.kind} datapath`,
           },
           "local",
         );
@@ -196,7 +200,7 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
             action: "decapsulate",
             ...(inDev ? { inDev } : {}),
             outDev: dev.name,
-            decidedBy: `local ${h.dst}; udp ${enc.port} vni ${enc.vni} → ${dev.name}`,
+            decidedBy: `local ${h.dst}; ${decap.decapsulatedBy(enc, dev)}`,
             captureDevs: inDev ? [inDev] : [],
           },
         ],
@@ -236,9 +240,9 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
     );
 
   // A tunnel device: its encapsulation picks the outer header; the outer packet is then routed here.
-  const encap = pos.outer ? undefined : encapsulationFor(out.kind);
+  const encap = pos.outer ? undefined : encapsulatorFor(out);
   if (encap) {
-    const r = encap.encapsulate(out, route, facts);
+    const r = encap.encapsulate(out, route, facts, places);
     if ("stop" in r)
       return stopHop(r.stop, `${decided}; ${r.decidedBy}`, { ...devs, captureDevs: inDev ? [inDev] : [] });
     const outer = r.outer.src ? r.outer : { ...r.outer, src: route.prefsrc ?? "" };

@@ -3,7 +3,8 @@
  * every namespace of the path (setns, then socket(): a socket stays in the namespace it was made
  * in), then, from the sender's namespace, sends one IPv4 packet through a raw socket (IP_HDRINCL,
  * DF set, any source address), and reports every frame that carries the probe's marker, on which
- * namespace and device, with the innermost IPv4 header and, for VXLAN, the outer one. It stops
+ * namespace and device, with the innermost IPv4 header and, for VXLAN, IPIP and GRE, the outer
+ * one (also on L3 devices such as a TUN or ipip device, whose frames have no Ethernet header). It stops
  * as soon as the packet arrived in `doneNs` (addressed to `dst`), or at the deadline.
  *
  * One process for all namespaces: measured against a tcpdump per namespace in prove.ts's header.
@@ -56,10 +57,32 @@ def ipv4(b, o):
     ihl = (b[o] & 15) * 4
     return {"src": socket.inet_ntoa(b[o + 12:o + 16]), "dst": socket.inet_ntoa(b[o + 16:o + 20]),
             "proto": b[o + 9], "l4": o + ihl}
-def parse(b):
-    if len(b) < 14 or b[12:14] != b"\x08\x00": return None
-    h = ipv4(b, 14)
+def parse(b, hatype):
+    # Ethernet (1) and loopback (772) frames carry a link header; L3 devices (a TUN device 65534,
+    # ipip 768, gre 778) hand over the IP packet itself.
+    if hatype in (1, 772):
+        if len(b) < 14 or b[12:14] != b"\x08\x00": return None
+        o = 14
+    else:
+        o = 0
+    h = ipv4(b, o)
     if not h: return None
+    if h["proto"] == 4:
+        inner = ipv4(b, h["l4"])
+        if inner:
+            return {"src": inner["src"], "dst": inner["dst"],
+                    "outer": {"src": h["src"], "dst": h["dst"], "proto": "ipip"}}
+    if h["proto"] == 47 and len(b) >= h["l4"] + 4:
+        # RFC 2784/2890: flags (C 0x8000, K 0x2000, S 0x1000), protocol, then checksum, key, sequence.
+        flags, ptype = struct.unpack("!HH", b[h["l4"]:h["l4"] + 4])
+        g = h["l4"] + 4 + (4 if flags & 0x8000 else 0)
+        key = struct.unpack("!I", b[g:g + 4])[0] if flags & 0x2000 and len(b) >= g + 4 else None
+        g += (4 if flags & 0x2000 else 0) + (4 if flags & 0x1000 else 0)
+        inner = ipv4(b, g) if ptype == 0x0800 else None
+        if inner:
+            outer = {"src": h["src"], "dst": h["dst"], "proto": "gre"}
+            if key is not None: outer["key"] = key
+            return {"src": inner["src"], "dst": inner["dst"], "outer": outer}
     if h["proto"] == 17 and len(b) >= h["l4"] + 16:
         dport = struct.unpack("!H", b[h["l4"] + 2:h["l4"] + 4])[0]
         if dport in (8472, 4789):
@@ -90,7 +113,7 @@ while err is None:
             try: data, addr = s.recvfrom(65535)
             except BlockingIOError: break
             if marker not in data: continue
-            p = parse(data)
+            p = parse(data, addr[3])
             if not p: continue
             p.update(ns=ns, dev=addr[0], outgoing=addr[2] == 4, atUs=int((time.monotonic() - t0) * 1e6))
             seen.append(p)

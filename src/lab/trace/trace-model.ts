@@ -15,15 +15,28 @@ export interface TracePacket {
 }
 
 /** An encapsulating header around the packet while it crosses the underlay. */
-export interface OuterHeader {
-  readonly kind: "vxlan";
-  readonly src: string;
-  readonly dst: string;
-  readonly port: number;
-  readonly vni: number;
-  /** Bytes the encapsulation adds. */
-  readonly overhead: number;
-}
+export type OuterHeader =
+  | {
+      readonly kind: "vxlan";
+      readonly src: string;
+      readonly dst: string;
+      readonly port: number;
+      readonly vni: number;
+      /** Bytes the encapsulation adds. */
+      readonly overhead: number;
+    }
+  | {
+      /** IPIP (IP protocol 4) or GRE (47) straight in the outer IPv4 header. */
+      readonly kind: "ipip" | "gre";
+      readonly src: string;
+      readonly dst: string;
+      readonly overhead: number;
+    };
+
+/** An outer header as the capture decoded it. */
+export type CapturedOuter =
+  | { readonly src: string; readonly dst: string; readonly port: number; readonly vni: number }
+  | { readonly src: string; readonly dst: string; readonly proto: "ipip" | "gre"; readonly key?: number };
 
 /** What `ip -j route get` answered, or the kernel's error. */
 export type RouteGet =
@@ -104,12 +117,7 @@ export interface Sighting {
   /** The innermost IPv4 header around the probe's payload. */
   readonly src: string;
   readonly dst: string;
-  readonly outer?: {
-    readonly src: string;
-    readonly dst: string;
-    readonly port: number;
-    readonly vni: number;
-  };
+  readonly outer?: CapturedOuter;
   /** Microseconds since the probe was sent. */
   readonly atUs: number;
 }
