@@ -11,10 +11,11 @@ import { identify, isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
 import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
+import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
 import { type LabProcess, type LabState, labDir, readLabStateSync, writeLabState } from "./state.js";
 import type { LabStatusReport } from "./status.js";
-import type { LabSpec } from "./topology.js";
+import { type LabSpec, underlayNs } from "./topology.js";
 
 const kernel = createIproute2Kernel();
 const paths = labPaths();
@@ -393,5 +394,97 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
     const recorded = readLabStateSync()?.processes ?? [];
     await labDown(kernel);
     await nothingLeft(recorded);
+  });
+});
+
+/**
+ * tcpdump in the underlay namespace while `traffic` runs: the lines it decoded for packets that
+ * match `filter` (a kernel capture filter such as `ip proto 4`).
+ */
+async function underlayCapture(filter: string, traffic: () => Promise<unknown>): Promise<string[]> {
+  const dump = spawn("ip", ["netns", "exec", underlayNs, "tcpdump", "-n", "-l", "-i", "any", filter], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  dump.stdout.on("data", (d) => (out += d));
+  dump.stderr.on("data", (d) => (err += d));
+  await eventually(() => /listening on/.test(err), "tcpdump listening", { timeoutMs: 10_000 });
+  try {
+    await traffic();
+  } finally {
+    // Our own tcpdump, by its PID.
+    dump.kill("SIGINT");
+    await once(dump, "close");
+  }
+  return out.split("\n").filter(Boolean);
+}
+
+const ping = (from: string, to: string) =>
+  kernel.exec(namedNetns(from), ["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", to]);
+
+describe("IPIP and GRE models", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  for (const model of ["ipip", "ipip-crosssubnet", "gre"] as const)
+    for (const underlay of ["l2", "l3"] as const) {
+      const overhead = model === "gre" ? 24 : 20;
+      test(`${model} on ${underlay}: every check passes (DF pings at pod MTU = underlay − ${overhead}); the underlay carries IP protocol ${model === "gre" ? 47 : 4} decoded by tcpdump where it tunnels, bare packets where it routes`, async () => {
+        const state = await labUp(kernel, spec({ model, underlay }), paths, quiet);
+        const results = await runChecks(kernel, state);
+        assert.deepEqual(
+          results.filter((r) => !r.ok),
+          [],
+        );
+        assert.ok(results.some((r) => r.kind === "MTU (DF, full size)"));
+        for (const n of state.nodes) assert.equal(n.podMtu, 1500 - overhead, n.name);
+        // The agent says which datapath it chose and why.
+        const h = (await agentHealth(kernel, state.nodes[0]?.ns ?? "")).body as {
+          backend?: { datapath?: string; datapathReason?: string };
+        };
+        assert.match(h.backend?.datapath ?? "", /^(kernel|bpf)$/);
+        assert.ok(h.backend?.datapathReason);
+
+        const [n1, n2] = state.nodes;
+        const a = state.pods.find((p) => p.node === n1?.name);
+        const b = state.pods.find((p) => p.node === n2?.name);
+        assert.ok(n1 && n2 && a && b);
+        const proto = model.startsWith("gre") ? 47 : 4;
+        const lines = await underlayCapture(`ip proto ${proto}`, () => ping(a.ns, b.ip));
+        // l2: n1 and n2 share a subnet; l3: odd and even nodes sit behind the router.
+        const tunnels = !model.endsWith("crosssubnet") || underlay === "l3";
+        const inner = new RegExp(
+          `IP ${n1.ip.replaceAll(".", "\\.")} > ${n2.ip.replaceAll(".", "\\.")}: (GREv0, .*: )?IP ${a.ip.replaceAll(".", "\\.")} > ${b.ip.replaceAll(".", "\\.")}: ICMP echo request`,
+        );
+        if (tunnels)
+          assert.ok(
+            lines.some((l) => inner.test(l)),
+            `no ${inner} in:\n${lines.join("\n")}`,
+          );
+        else {
+          assert.deepEqual(lines, [], "no encapsulation between nodes on one subnet");
+          const bare = await underlayCapture(`icmp and host ${b.ip}`, () => ping(a.ns, b.ip));
+          assert.ok(
+            bare.some((l) => l.includes(`IP ${a.ip} > ${b.ip}: ICMP echo request`)),
+            bare.join("\n"),
+          );
+        }
+        await labDown(kernel);
+      });
+    }
+
+  test("ipip: an agent killed -9 and restarted while pods ping each other loses no packet (the datapath stays in place)", async () => {
+    const state = await labUp(kernel, spec({ model: "ipip", nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const [a, b] = state.pods;
+    assert.ok(a && b);
+    const pinger = kernel.exec(namedNetns(a.ns), ["ping", "-i", "0.05", "-w", "4", "-q", b.ip]);
+    await new Promise((r) => setTimeout(r, 500));
+    await stopRecordedProcess(state, "agent", "n1", { kill: true });
+    await startRecordedProcess(readLabStateSync() ?? state, "agent", "n1", kernel);
+    const out = (await pinger).stdout;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    assert.ok(m, out);
+    assert.equal(Number(m[1]) - Number(m[2]), 0, `lost ${Number(m[1]) - Number(m[2])} of ${m[1]} pings`);
+    await labDown(kernel);
   });
 });

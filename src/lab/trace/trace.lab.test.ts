@@ -175,6 +175,32 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
     await labDown(kernel);
   });
 
+  test("ipip on l2 and gre on l3: every hop seen, the outer header captured as ipip/gre between the nodes; MTU lowered", async () => {
+    for (const [model, underlay] of [
+      ["ipip", "l2"],
+      ["gre", "l3"],
+    ] as const) {
+      const state = await labUp(kernel, spec(model, underlay), labPaths(), quiet);
+      const [n1, n2] = state.nodes;
+      assert.ok(n1 && n2);
+      const healthy = await trace(state);
+      assertHealthy(healthy, vxlanHops(underlay === "l2" ? "switch" : "forward"));
+      assert.deepEqual(
+        { ...healthy.hops[1]?.outer },
+        { kind: model, src: n1.ip, dst: n2.ip, overhead: model === "ipip" ? 20 : 24 },
+      );
+      const captured = healthy.hops[3]?.sightings.map((x) => x.outer) ?? [];
+      assert.ok(captured.length > 0);
+      for (const o of captured) assert.deepEqual(o, { src: n1.ip, dst: n2.ip, proto: model });
+      if (underlay === "l2") {
+        await kernel.apply(namedNetns("strata-lab-underlay"), [{ op: "link.set", name: "p-n1", mtu: 1400 }]);
+        const r = await trace(state, { size: 1450 });
+        assertStop(r, "underlay", { kind: "mtu-exceeded", dev: "p-n1", packetBytes: 1470, mtu: 1400 });
+      }
+      await labDown(kernel);
+    }
+  });
+
   test("bgp on l2: every hop seen; a pod route deleted", async () => {
     const state = await labUp(kernel, spec("bgp", "l2"), labPaths(), quiet);
     const healthy = await trace(state);
