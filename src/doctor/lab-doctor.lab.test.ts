@@ -238,6 +238,9 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
     spec({ model: "vxlan", underlay: "l3" }),
     spec({ model: "vxlan-crosssubnet", underlay: "l3" }),
     spec({ model: "bgp", underlay: "l3" }),
+    spec({ model: "ipip" }),
+    spec({ model: "gre", underlay: "l3" }),
+    spec({ model: "ipip-crosssubnet", underlay: "l3" }),
   ])
     test(`${s.model} on ${s.underlay}: a healthy lab gives all ok`, async () => {
       const state = await labUp(kernel, s, paths, quiet);
@@ -245,6 +248,9 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
       assert.deepEqual(bad(r), [], show(r));
       assert.equal(r.nodes.length, 3);
       assert.ok(all(r).filter((v) => v.check === "DF probes" && !v.skipped).length === 3);
+      // The tunnel models: every node's tunnel check ran and says which datapath carries it.
+      if (/^(ipip|gre)/.test(s.model))
+        assert.equal(all(r).filter((v) => v.check === "tunnel" && v.ok && /carries/.test(v.text)).length, 3);
       await labDown(kernel);
     });
 });
