@@ -109,8 +109,9 @@ export const vxlanEncapsulation: Encapsulation = {
  * address. The tc-BPF datapath's TUN device `strata.<proto>` has a plain route; its egress program
  * finds the outer destination in its peer map, which the agent fills from the leases: here, the
  * node whose pod subnet holds the destination. Outer source: this node's underlay address.
- * Decapsulation: the kernel device of that protocol, or (BPF) the underlay device itself, whose
- * ingress program strips the outer header.
+ * Decapsulation: the kernel device of that protocol, or (BPF) the underlay's ingress program,
+ * which strips the outer header and redirects the inner packet into the TUN device's ingress (so it
+ * arrives from strata.<proto>, as from a kernel tunnel device).
  */
 export function tunnelEncapsulation(proto: "ipip" | "gre"): Encapsulation {
   const tunName = tunnelDeviceName(proto);
@@ -154,16 +155,14 @@ export function tunnelEncapsulation(proto: "ipip" | "gre"): Encapsulation {
         decidedBy: `tc-BPF on ${link.name} egress: peer map ${owner.subnet} → ${peer.ip} (${peer.name}'s lease)`,
       };
     },
-    decapsulator(links, outer, inDev) {
+    decapsulator(links, outer) {
       if (outer.kind !== proto) return undefined;
-      const kernelDev = links.find((l) => l.kind === proto);
-      if (kernelDev) return kernelDev;
-      return links.some(isBpf) ? links.find((l) => l.name === inDev) : undefined;
+      return links.find((l) => l.kind === proto) ?? links.find(isBpf);
     },
     decapsulatedBy: (_outer, dev) =>
       dev.kind === proto
         ? `${proto} → ${dev.name}`
-        : `${proto}: tc-BPF on ${dev.name} ingress strips the outer header`,
+        : `${proto}: tc-BPF on the underlay's ingress strips the outer header, hands the packet to ${dev.name}`,
   };
 }
 
