@@ -67,3 +67,4 @@ export const DROP_REASONS = [
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export { createBpfTunnelDatapath } from "./datapath.js";
+export { builtTunnelObjectPath } from "./object-path.js";

@@ -26,7 +26,14 @@ import {
 import { BpfTunnelError } from "./errors.js";
 import { COUNTER_SLOTS, encodeConfig, hexArg, parseMapDump, sumPerCpu } from "./map-codec.js";
 import { decodePeerMaps, type MapWrite, planPeerMaps } from "./peer-maps-plan.js";
-import { bpffsMount, type PinnedMap, pinDir, pinnedMaps, pinnedPrograms, strataPinRoot } from "./pin-paths.js";
+import {
+  bpffsMount,
+  type PinnedMap,
+  pinDir,
+  pinnedMaps,
+  pinnedPrograms,
+  strataPinRoot,
+} from "./pin-paths.js";
 
 /** tc filter priorities: the tunnel device's egress is ours alone; on the underlay's ingress the
  * priority is the IP protocol number, so an ipip and a gre datapath can share one underlay (each
@@ -50,10 +57,12 @@ export function validateTunnelConfig(config: BpfTunnelConfig): void {
     if (!Number.isInteger(config.greKey) || config.greKey < 0 || config.greKey > 0xffffffff)
       bad(`greKey ${config.greKey}: an integer from 0 to 4294967295 (RFC 2890 §2.1, 32 bits)`);
   }
-  if (!validIfname(config.tunnelDev)) bad(`tunnelDev "${config.tunnelDev}": a link name of 1 to 15 characters`);
+  if (!validIfname(config.tunnelDev))
+    bad(`tunnelDev "${config.tunnelDev}": a link name of 1 to 15 characters`);
   if (!validIfname(config.underlayDev))
     bad(`underlayDev "${config.underlayDev}": a link name of 1 to 15 characters`);
-  if (!isIpv4(config.localIp)) bad(`localIp "${config.localIp}": an IPv4 address (the node's underlay address)`);
+  if (!isIpv4(config.localIp))
+    bad(`localIp "${config.localIp}": an IPv4 address (the node's underlay address)`);
   if (!Number.isInteger(config.mtu) || config.mtu < 68 || config.mtu > 65535)
     bad(`mtu ${config.mtu}: an integer from 68 to 65535`);
 }
@@ -81,10 +90,14 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
     try {
       await access(objectPath);
     } catch {
-      return { ok: false, reason: `${notBuilt}: ${objectPath} is missing; install clang, then npm run build` };
+      return {
+        ok: false,
+        reason: `${notBuilt}: ${objectPath} is missing; install clang, then npm run build`,
+      };
     }
     const filesystems = await readFile("/proc/filesystems", "utf8").catch(() => "");
-    if (!/\sbpf$/m.test(filesystems)) return { ok: false, reason: "this kernel has no BPF filesystem (CONFIG_BPF_SYSCALL)" };
+    if (!/\sbpf$/m.test(filesystems))
+      return { ok: false, reason: "this kernel has no BPF filesystem (CONFIG_BPF_SYSCALL)" };
     const tools: [string[], string][] = [
       [["bpftool", "version"], "bpftool not found (install bpftool)"],
       [["tc", "-V"], "tc not found (install iproute2)"],
@@ -142,7 +155,11 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
       await run(ns, ["bpftool", "prog", "loadall", objectPath, dir, "type", "classifier", "pinmaps", dir]);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
-      throw new BpfTunnelError("failed", `loading ${objectPath} failed (the verifier's log follows): ${(err as Error).message}`, { cause: err });
+      throw new BpfTunnelError(
+        "failed",
+        `loading ${objectPath} failed (the verifier's log follows): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return "loaded";
   }
@@ -163,13 +180,18 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
       await kernel.apply(ns, [{ op: "link.set", name: config.tunnelDev, mtu: config.mtu, up: true }]);
     }
     const now = await kernel.link(ns, config.tunnelDev);
-    if (!now) throw new BpfTunnelError("failed", `tunnelDev ${config.tunnelDev} vanished while it was set up`);
+    if (!now)
+      throw new BpfTunnelError("failed", `tunnelDev ${config.tunnelDev} vanished while it was set up`);
     return now;
   }
 
   async function ensureUnderlay(ns: Netns, config: BpfTunnelConfig) {
     const link = await kernel.link(ns, config.underlayDev);
-    if (!link) throw new BpfTunnelError("invalid-config", `underlayDev ${config.underlayDev} does not exist in this namespace`);
+    if (!link)
+      throw new BpfTunnelError(
+        "invalid-config",
+        `underlayDev ${config.underlayDev} does not exist in this namespace`,
+      );
     const overhead = tunnelOverhead(config.proto, config.greKey);
     if (config.mtu > link.mtu - overhead)
       throw new BpfTunnelError(
@@ -186,8 +208,11 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
   }
 
   async function pinnedProgId(ns: Netns, path: string): Promise<number> {
-    const out = JSON.parse(await run(ns, ["bpftool", "-j", "prog", "show", "pinned", path])) as { id?: number };
-    if (typeof out.id !== "number") throw new BpfTunnelError("failed", `bpftool prog show pinned ${path}: no id`);
+    const out = JSON.parse(await run(ns, ["bpftool", "-j", "prog", "show", "pinned", path])) as {
+      id?: number;
+    };
+    if (typeof out.id !== "number")
+      throw new BpfTunnelError("failed", `bpftool prog show pinned ${path}: no id`);
     return out.id;
   }
 
@@ -218,12 +243,29 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
   const lookupZero = ["key", "hex", "00", "00", "00", "00"];
 
   async function ensureConfigMap(ns: Netns, dir: string, want: readonly number[]): Promise<void> {
-    const r = await kernel.exec(ns, ["bpftool", "-j", "map", "lookup", "pinned", `${dir}/config`, ...lookupZero]);
+    const r = await kernel.exec(ns, [
+      "bpftool",
+      "-j",
+      "map",
+      "lookup",
+      "pinned",
+      `${dir}/config`,
+      ...lookupZero,
+    ]);
     if (r.code === 0) {
       const have = parseMapDump(`[${r.stdout}]`)[0]?.value;
       if (have && have.length === want.length && have.every((b, i) => b === want[i])) return;
     }
-    await run(ns, ["bpftool", "map", "update", "pinned", `${dir}/config`, ...lookupZero, "value", ...hexArg(want).split(" ")]);
+    await run(ns, [
+      "bpftool",
+      "map",
+      "update",
+      "pinned",
+      `${dir}/config`,
+      ...lookupZero,
+      "value",
+      ...hexArg(want).split(" "),
+    ]);
   }
 
   async function ensure(ns: Netns, config: BpfTunnelConfig): Promise<void> {
@@ -275,10 +317,17 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
     const dir = await dirOf(ns, config);
     return mutex.run(dir, async () => {
       await requirePins(dir, ns, config);
-      const current = decodePeerMaps(await dumpMap(ns, dir, "peer_cidrs"), await dumpMap(ns, dir, "peer_nodes"));
+      const current = decodePeerMaps(
+        await dumpMap(ns, dir, "peer_cidrs"),
+        await dumpMap(ns, dir, "peer_nodes"),
+      );
       const plan = planPeerMaps(current, peers);
       if (plan.writes.length > 0)
-        await run(ns, ["bpftool", "batch", "file", "-"], `${plan.writes.map((w) => batchLine(dir, w)).join("\n")}\n`);
+        await run(
+          ns,
+          ["bpftool", "batch", "file", "-"],
+          `${plan.writes.map((w) => batchLine(dir, w)).join("\n")}\n`,
+        );
       return { added: plan.added, removed: plan.removed, changed: plan.changed };
     });
   }
@@ -324,11 +373,14 @@ export function createBpfTunnelDatapath(opts: { objectPath: string; kernel: Kern
             kernel.exec(ns, ["tc", "-j", "filter", "show", "dev", config.underlayDev, d]),
           ),
         );
-        const empty = left.every((r) => r.code === 0 && (JSON.parse(r.stdout || "[]") as unknown[]).length === 0);
+        const empty = left.every(
+          (r) => r.code === 0 && (JSON.parse(r.stdout || "[]") as unknown[]).length === 0,
+        );
         if (empty) await kernel.exec(ns, ["tc", "qdisc", "del", "dev", config.underlayDev, "clsact"]);
       }
       const tunnel = await kernel.link(ns, config.tunnelDev);
-      if (tunnel?.kind === "tun") await kernel.apply(ns, [{ op: "link.delete", name: config.tunnelDev, ifPresent: true }]);
+      if (tunnel?.kind === "tun")
+        await kernel.apply(ns, [{ op: "link.delete", name: config.tunnelDev, ifPresent: true }]);
       await rm(dir, { recursive: true, force: true });
       await pruneEmpty(dir.slice(0, dir.lastIndexOf("/")));
     });

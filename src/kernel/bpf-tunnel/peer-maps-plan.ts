@@ -13,10 +13,10 @@ import { BpfTunnelError } from "./errors.js";
 import {
   type Bytes,
   canonicalIpv4Cidr,
+  type DumpedEntry,
   decodeCidrKey,
   decodeIpv4,
   decodePeerNode,
-  type DumpedEntry,
   encodeCidrKey,
   encodeIpv4,
   encodePeerNode,
@@ -59,7 +59,10 @@ export function desiredPeerNodes(peers: readonly TunnelPeer[]): Map<string, stri
   const owner = new Map<string, string>();
   for (const p of peers) {
     if (!isIpv4(p.nodeIp))
-      throw new BpfTunnelError("invalid-peers", `peer ${p.node}: nodeIp "${p.nodeIp}" is not an IPv4 address`);
+      throw new BpfTunnelError(
+        "invalid-peers",
+        `peer ${p.node}: nodeIp "${p.nodeIp}" is not an IPv4 address`,
+      );
     const cidr = canonicalIpv4Cidr(p.podCidr, `peer ${p.node}: podCidr`).text;
     const prior = nodes.get(p.nodeIp);
     if (prior !== undefined)
