@@ -191,7 +191,7 @@ test("IPIP across an l3 router: the outer packet is routed (redirect_neigh resol
   });
 });
 
-test("decapsulation checks the sender: a non-node outer source and a spoofed inner source are dropped and counted exactly; a node's own packet is decapsulated", async () => {
+test("decapsulation checks the sender: a non-node outer source and a spoofed inner source are dropped and counted exactly; a node's own packets (pod or node source) are decapsulated", async () => {
   await withTunnelNamespaces("bpft", async (t) => {
     const topo = buildTunnelTopology(t, { nodes: 2, underlay: "l2", podMtu: 1480 });
     const dp = datapath();
@@ -217,6 +217,12 @@ test("decapsulation checks the sender: a non-node outer source and a spoofed inn
       sendRaw(topo, { ...base, outerSrc: n1.ip, innerSrc: "10.244.1.2", count: 3 }),
     );
     assert.deepEqual(nonZero(good), { decapsulated: 3, encapsulated: 3 });
+    // A node's own address as inner source (a node answering a pod through the tunnel) is fine.
+    const fromNode = await countersDelta(dp, n2, v, () =>
+      sendRaw(topo, { ...base, outerSrc: n1.ip, innerSrc: n1.ip, count: 2 }),
+    );
+    // (The pod's echo replies go to n1's underlay address straight over eth0: nothing encapsulated.)
+    assert.deepEqual(nonZero(fromNode), { decapsulated: 2 });
   });
 });
 

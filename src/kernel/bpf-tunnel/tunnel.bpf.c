@@ -19,7 +19,7 @@
  *                 addressed to this node are checked (RFC 2003 §4 / RFC 2784 §2 leave this to
  *                 the implementation; an open tunnel endpoint lets anyone inject packets with
  *                 any inner source): the outer source must be a known node (peer_nodes) and the
- *                 inner source inside that node's pod CIDR. Then the outer header is removed and
+ *                 inner source inside that node's pod CIDR (or the node's own address). Then the outer header is removed and
  *                 the inner packet is delivered into the TUN device's ingress, so it arrives
  *                 "from strata.ipip" exactly as it would from a kernel tunnel device (rp_filter,
  *                 firewall rules and traces see the same interface). Anything else to us with
@@ -167,7 +167,9 @@ int tunnel_egress(struct __sk_buff *skb)
 	/* FIXED_GSO: the pods' MTU already leaves room for the outer header, so a GRO'd TCP train
 	 * keeps its segment size (without it the kernel would cut every segment by olen and send
 	 * more, smaller packets than the wire carries). */
+#ifndef STRATA_VARIANT_GSO_SHRINK /* bench/bpf-tunnel.ts builds the alternative to compare */
 	flags |= BPF_F_ADJ_ROOM_FIXED_GSO;
+#endif
 	if (bpf_skb_adjust_room(skb, olen, BPF_ADJ_ROOM_MAC, flags) < 0)
 		return drop(C_MALFORMED);
 
@@ -266,7 +268,10 @@ int tunnel_ingress(struct __sk_buff *skb)
 	struct iphdr inner;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN + olen, &inner, sizeof(inner)) < 0 || inner.version != 4)
 		return drop(C_MALFORMED);
-	if ((inner.saddr & node->pod_mask) != node->pod_net)
+	/* The inner source is one of the node's pods, or the node itself: a node answering a pod that
+	 * reached it over the underlay replies from its underlay address through the tunnel (the
+	 * route to the pod's CIDR points there), as with Calico's tunl0. */
+	if ((inner.saddr & node->pod_mask) != node->pod_net && inner.saddr != outer.saddr)
 		return drop(C_INNER_SOURCE_NOT_IN_PEER_CIDR);
 
 	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, STRATA_ADJ_ROOM_DECAP_L3_IPV4) < 0 &&
@@ -274,6 +279,9 @@ int tunnel_ingress(struct __sk_buff *skb)
 		return drop(C_MALFORMED);
 
 	count(C_DECAPSULATED);
+#ifdef STRATA_VARIANT_DECAP_TO_STACK /* bench alternative: go on as if received on the underlay */
+	return TC_ACT_OK;
+#endif
 	/* Into the tunnel device's receive path: the kernel routes the inner packet to the pod. */
 	return bpf_redirect(cfg->tunnel_ifindex, BPF_F_INGRESS);
 }
