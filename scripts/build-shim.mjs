@@ -66,3 +66,26 @@ if (!built) {
     `build-shim: TCP-MD5/GTSM addon not built (${headerDirs.length ? "compile failed" : "no node_api.h found"}); BGP peers with a password will refuse to start`,
   );
 }
+
+// The tc-BPF tunnel datapath (src/kernel/bpf-tunnel/tunnel.bpf.c): IPIP and GRE without the kernel
+// modules. Without clang the object is absent and the datapath reports "bpf datapath not built
+// (install clang)"; everything else works.
+const bpfOut = resolve(root, "dist/bpf/tunnel.bpf.o");
+mkdirSync(resolve(root, "dist/bpf"), { recursive: true });
+const multiarch = spawnSync("cc", ["-print-multiarch"], { encoding: "utf8" }).stdout?.trim();
+const bpf = spawnSync(
+  "clang",
+  [
+    ...["-O2", "-g", "-Wall", "-target", "bpf"],
+    // <asm/types.h> lives under the host's multiarch include directory on Debian.
+    ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
+    ...["-c", resolve(root, "src/kernel/bpf-tunnel/tunnel.bpf.c"), "-o", bpfOut],
+  ],
+  { stdio: "inherit" },
+);
+if (bpf.error || bpf.status !== 0) {
+  rmSync(bpfOut, { force: true });
+  console.warn(
+    `build-shim: BPF tunnel datapath not built (${bpf.error ? "install clang" : "clang failed"}); the ipip/gre backends need the kernel modules then`,
+  );
+}

@@ -20,6 +20,11 @@ command -v ethtool >/dev/null || need+=(ethtool) # doctor reads the VXLAN device
 command -v python3 >/dev/null || need+=(python3) # lab trace captures its probe with AF_PACKET sockets; tests craft spoofed packets
 command -v tcpdump >/dev/null || need+=(tcpdump) # bench/trace compares its capture against tcpdump per namespace
 command -v cc >/dev/null || need+=(gcc)
+# the tc-BPF tunnel datapath (src/kernel/bpf-tunnel/): compiled with clang, loaded and pinned with bpftool
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-objdump >/dev/null || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+command -v bpftool >/dev/null || need+=(bpftool)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 command -v containerd >/dev/null || need+=(containerd)

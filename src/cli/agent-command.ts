@@ -5,6 +5,8 @@ import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { runAgent } from "../agent/run-agent.js";
 import type { BackendDefinition, BackendFlagValues } from "../backends/definition.js";
 import { backendRegistry, defaultBackend } from "../backends/registry.js";
+import type { Kernel } from "../kernel/api.js";
+import { builtTunnelObjectPath, createBpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
 import { SpawnPool } from "../process/spawn-pool.js";
 import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
@@ -79,7 +81,10 @@ export function registerAgentCommand(
     // problem (no CA for https, an unreadable key, ...) or a backend's secret stops the agent
     // before anything starts.
     const flags = checkAgentFlags(o);
-    const backend = o.node ? createBackend(o, o.node, registry) : undefined;
+    // The ipip and gre backends use the tc-BPF datapath where the kernel has no tunnel module.
+    const bpfTunnel = (kernel: Kernel) =>
+      createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
+    const backend = o.node ? createBackend(o, o.node, registry, { bpfTunnel }) : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
       : undefined;

@@ -9,6 +9,7 @@ import { checkDfProbes, checkPodMtu } from "./checks/mtu.js";
 import { checkChecksumOffload, kernelVersion } from "./checks/offload.js";
 import { checkRoutes, checkVxlanEntries, checkVxlanPort } from "./checks/paths.js";
 import { checkRpFilter } from "./checks/rp-filter.js";
+import { checkSourceGuard } from "./checks/source-guard.js";
 import type { NodeFacts } from "./facts.js";
 import { formatVerdicts } from "./format.js";
 import { runChecks } from "./run-checks.js";
@@ -102,7 +103,7 @@ test("routes: a missing route to a peer's pods, and one through the wrong device
   const gone = only(
     checkRoutes(withKernel(f, { routes: f.kernel.routes.filter((r) => r.dst !== "10.244.2.0/24") })),
   );
-  assert.equal(gone.reason, "no-route");
+  assert.equal(gone.reason, "pod-route-missing");
   assert.equal(gone.peer, "n2");
   assert.match(gone.text, /no route to n2 \(192\.168\.10\.12\)'s pods 10\.244\.2\.0\/24/);
   const routes = f.kernel.routes.map((r) =>
@@ -129,7 +130,7 @@ test("vxlan entries: FDB entry missing or pointing elsewhere, neighbour missing"
     /to 192\.168\.10\.99, n3 is at 192\.168\.10\.13/,
   );
   const noNeigh = only(checkVxlanEntries(withKernel(f, { neighbours: f.kernel.neighbours.slice(1) })));
-  assert.equal(noNeigh.reason, "neighbour-missing");
+  assert.equal(noNeigh.reason, "vtep-neighbour-missing");
 });
 
 test("vxlan port: blamed only when nothing comes back and entries, routes and underlay are fine", () => {
@@ -296,4 +297,30 @@ test("ipam: a reservation whose pod interface is gone is an orphan; checks needi
   const vs = runChecks({ ...f, cluster: undefined, probes: [] });
   assert.deepEqual(problems(vs), []);
   assert.ok(vs.filter((v) => v.skipped).length >= 4);
+});
+
+test("source guard: drops while doctor looks are a forging pod now; older drops are history; unreadable counters skip", () => {
+  const f = healthyVxlan();
+  const quiet = checkSourceGuard(f);
+  assert.deepEqual(problems(quiet), []);
+  assert.match(quiet[0]?.text ?? "", /no forged source in the last 4 s \(3 dropped earlier: ipv4 3\)/);
+  const forging = only(
+    checkSourceGuard({
+      ...f,
+      sourceGuard: {
+        before: { ipv4: 3, ipv6: 0, arp: 0, other: 0 },
+        after: { ipv4: 8, ipv6: 1, arp: 0, other: 0 },
+        seconds: 4.2,
+      },
+    }),
+  );
+  assert.equal(forging.reason, "spoofed-source");
+  assert.match(
+    forging.text,
+    /6 packets dropped in the last 4 s \(ipv4 5, ipv6 1; 9 since the guard was set up\)/,
+  );
+  assert.match(forging.fix ?? "", /strata lab trace/);
+  const unread = checkSourceGuard({ ...f, sourceGuard: { seconds: 1, error: "nft: not found" } });
+  assert.equal(unread[0]?.skipped, true);
+  assert.match(unread[0]?.text ?? "", /nft: not found/);
 });

@@ -2,6 +2,8 @@ import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { describeError } from "../common/errors.js";
 import type { Datastore } from "../datastore/api.js";
 import type { Kernel, Netns } from "../kernel/api.js";
+import { readSpoofCounts } from "../plugins/strata/source-guard.js";
+import type { SpoofCounts } from "../plugins/strata/source-guard-plan.js";
 import { encapsulatesTo, firstHost, vtepOf } from "./checks/model.js";
 import type { AgentFacts, AgentHealthBody, ClusterFacts, NodeFacts } from "./facts.js";
 import { gatherKernel } from "./gather-kernel.js";
@@ -45,8 +47,19 @@ async function readCluster(
   return { leases: view.leases, rejected: view.rejected };
 }
 
+/** The node's source-guard drop counters (`nft -j list counters` in its namespace). */
+async function readGuardCounts(o: DoctorNodeOptions): Promise<{ counts?: SpoofCounts; error?: string }> {
+  try {
+    return { counts: await readSpoofCounts((argv, opts) => o.kernel.exec(o.ns, argv, opts)) };
+  } catch (err) {
+    return { error: describeError(err) };
+  }
+}
+
 /** Gather the facts of the node this runs on: agent, state directory, datastore, kernel, probes. */
 export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
+  const guardStart = Date.now();
+  const guardBefore = await readGuardCounts(o);
   const [agent, stateDir] = await Promise.all([
     readAgentHealth(o.healthPort),
     o.stateDir ? gatherStateDir(o.stateDir) : undefined,
@@ -75,7 +88,15 @@ export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
       targets.push({ kind: "overlay", peer: p, to: vtepOf(p), size: podMtu });
   }
   const probes = await runProbes(o.kernel, o.ns, targets);
+  const guardAfter = await readGuardCounts(o);
+  const sourceGuard = {
+    ...(guardBefore.counts ? { before: guardBefore.counts } : {}),
+    ...(guardAfter.counts ? { after: guardAfter.counts } : {}),
+    seconds: (Date.now() - guardStart) / 1000,
+    ...(guardBefore.error || guardAfter.error ? { error: guardBefore.error ?? guardAfter.error } : {}),
+  };
   return {
+    sourceGuard,
     node,
     nowMs: Date.now(),
     underlayDev: o.underlayDev,

@@ -2,6 +2,7 @@ import type { SessionStatus } from "../bgp/speaker/speaker.js";
 import type { RejectedLease } from "../cluster/lease-validation.js";
 import type { NodeLease } from "../cluster/node-lease.js";
 import type { Address, FdbEntry, Link, Neighbour, Route } from "../kernel/api.js";
+import type { SpoofCounts } from "../plugins/strata/source-guard-plan.js";
 
 /** What the agent's /healthz said (the agent's ClusterStatus plus its verdict), as far as doctor reads it. */
 export interface AgentHealthBody {
@@ -97,6 +98,17 @@ export interface Probe {
   readonly largest?: number;
 }
 
+/**
+ * The source guard's drop counters read twice, at the start of gathering and after the probes:
+ * what rose in between is forging going on now; the totals are history.
+ */
+export interface SourceGuardFacts {
+  readonly before?: SpoofCounts;
+  readonly after?: SpoofCounts;
+  readonly seconds: number;
+  readonly error?: string;
+}
+
 /** Everything doctor knows about one node; the checks read only this. */
 export interface NodeFacts {
   readonly node: string;
@@ -109,4 +121,6 @@ export interface NodeFacts {
   readonly cluster?: ClusterFacts;
   readonly clusterError?: string;
   readonly probes: readonly Probe[];
+  /** undefined: not read (older facts, or a caller that does not gather it). */
+  readonly sourceGuard?: SourceGuardFacts;
 }

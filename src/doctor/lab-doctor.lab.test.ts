@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -10,6 +11,7 @@ import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { agentHealth } from "../lab/agent-health.js";
 import { startRecordedProcess, stopRecordedProcess } from "../lab/control.js";
 import { labDown, labUp } from "../lab/runner.js";
+import { forgeRules, forgeTable } from "../lab/source-guard-check.js";
 import {
   type LabState,
   labDir,
@@ -132,7 +134,7 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
     const orphan = join(labDir, "n2", "ipam", "strata", n2.subnet.replace(/\.0\/24$/, ".250"));
     await writeFile(orphan, "ghost-container\r\neth0");
     let r = await doctor(state);
-    assert.match(named(r, "n1", "no-route", "n2").text, new RegExp(`no route to n2 .*${n2.subnet}`));
+    assert.match(named(r, "n1", "pod-route-missing", "n2").text, new RegExp(`no route to n2 .*${n2.subnet}`));
     assert.match(named(r, "n2", "ipam-orphan").text, /reserved for container ghost-container \(eth0\)/);
     assert.equal(r.ok, false);
     await rm(orphan);
@@ -186,6 +188,32 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
     assert.ok(!bad(r).some((v) => v.peer === "n2" && v.node === "n1"), show(r));
     await sh(underlayNs, "ip", "link", "set", "p-n3", "mtu", "1500");
 
+    // A pod on n1 forging its source (a neighbour pod's address) while doctor looks: n1's source
+    // guard drops it, and doctor names n1 and no other node.
+    const forger = state.pods.find((p) => p.node === "n1");
+    const victim = state.pods.find((p) => p.node === "n1" && p !== forger);
+    const target = state.pods.find((p) => p.node === "n2");
+    assert.ok(forger && victim && target);
+    await sh(forger.ns, "nft", forgeRules(victim.ip, target.ip));
+    const pinger = spawn(
+      "ip",
+      ["netns", "exec", forger.ns, "ping", "-q", "-i", "0.2", "-c", "150", target.ip],
+      {
+        stdio: "ignore",
+      },
+    );
+    try {
+      r = await doctor(state);
+      assert.match(
+        named(r, "n1", "spoofed-source").text,
+        /[1-9]\d* packets dropped in the last \d+ s \(ipv4/,
+      );
+      assert.ok(!bad(r).some((v) => v.reason === "spoofed-source" && v.node !== "n1"), show(r));
+    } finally {
+      pinger.kill();
+      await sh(forger.ns, "nft", "delete", "table", "ip", forgeTable);
+    }
+
     // rp_filter strict on n1 where the path is asymmetric: n1 sends to n2's pods directly, they
     // answer through VXLAN (n2 still encapsulates), and strict mode drops what arrives on strata.1.
     await sh(n1.ns, "ip", "route", "replace", n2.subnet, "via", n2.ip, "dev", "eth0");
@@ -225,7 +253,7 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
       new RegExp(`${n2.ip.replace(/\./g, "\\.")} is not on this node`),
     );
     assert.match(
-      named(r, "n1", "bgp-not-established", "n2").text,
+      named(r, "n1", "bgp-session-down", "n2").text,
       /session to n2 192\.168\.10\.12 is \w+, not Established/,
     );
     await labDown(kernel);

@@ -6,6 +6,7 @@ import { checkDfProbes, checkPodMtu } from "./checks/mtu.js";
 import { checkChecksumOffload } from "./checks/offload.js";
 import { checkRoutes, checkVxlanEntries, checkVxlanPort } from "./checks/paths.js";
 import { checkRpFilter } from "./checks/rp-filter.js";
+import { checkSourceGuard } from "./checks/source-guard.js";
 import { checkTunnel } from "./checks/tunnel.js";
 import type { NodeFacts } from "./facts.js";
 import type { Verdict } from "./verdict.js";
@@ -25,6 +26,7 @@ export function runChecks(f: NodeFacts): Verdict[] {
     ...checkTunnel(f, routes),
     ...checkChecksumOffload(f),
     ...checkRpFilter(f),
+    ...checkSourceGuard(f),
     ...checkBgp(f),
     ...checkLeases(f),
     ...checkIpam(f),

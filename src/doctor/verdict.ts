@@ -1,15 +1,24 @@
+import type { StopReason } from "../lab/trace/stop-reasons.js";
+
 /**
- * Why a check is not ok, as a stable code. Where the trace names the same thing (issue 11's
- * stop reasons) the words are the same; the lead unifies the two vocabularies.
+ * Why a check is not ok, as a stable code. Where `strata lab trace` names the same fault (its stop
+ * reasons, lab/trace/stop-reasons.ts) doctor uses the very same code, so a script reading both
+ * sees one vocabulary; the rest are things only doctor looks at.
  */
 export type DoctorReason =
+  | Extract<
+      StopReason["kind"],
+      | "pod-route-missing"
+      | "vtep-neighbour-missing"
+      | "fdb-missing"
+      | "mtu-exceeded"
+      | "bgp-session-down"
+      | "spoofed-source"
+    >
   | "agent-unreachable"
   | "agent-unhealthy"
   | "reconcile-stale"
-  | "no-route"
-  | "neighbour-missing"
-  | "fdb-missing"
-  | "mtu-exceeded"
+  | "underlay-unreachable"
   | "mtu-config"
   | "vxlan-port-blocked"
   | "vxlan-checksum-offload"
@@ -17,7 +26,6 @@ export type DoctorReason =
   | "tunnel-peer-map"
   | "tunnel-proto-blocked"
   | "rp-filter-drop"
-  | "bgp-not-established"
   | "bgp-local-address-missing"
   | "lease-overlap"
   | "lease-expiring"
@@ -36,6 +44,7 @@ export const doctorChecks = [
   "tunnel",
   "checksum offload",
   "rp_filter",
+  "source guard",
   "bgp sessions",
   "leases",
   "ipam",

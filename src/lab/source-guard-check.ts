@@ -4,7 +4,7 @@ import type { CheckResult } from "./check.js";
 import type { LabState } from "./runner.js";
 
 /** The pod's own nftables table that forges the source of its pings (removed again afterwards). */
-const forgeTable = "strata-lab-forge";
+export const forgeTable = "strata-lab-forge";
 
 /**
  * The commands, run inside the pod (which is root in its namespace, as an attacker would be), that
@@ -12,7 +12,7 @@ const forgeTable = "strata-lab-forge";
  * leaves the pod exactly as a raw socket would send it. ARP for the gateway still uses the pod's
  * own address (the forged one is not local), so only the forged IPv4 packets meet the guard.
  */
-const forgeRules = (forged: string, target: string) =>
+export const forgeRules = (forged: string, target: string) =>
   [
     `add table ip ${forgeTable}`,
     `add chain ip ${forgeTable} out { type filter hook output priority 0; }`,

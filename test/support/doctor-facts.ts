@@ -98,6 +98,11 @@ export function healthyVxlan(): NodeFacts {
       errors: [],
     },
     cluster: { leases, rejected: [] },
+    sourceGuard: {
+      before: { ipv4: 3, ipv6: 0, arp: 0, other: 0 },
+      after: { ipv4: 3, ipv6: 0, arp: 0, other: 0 },
+      seconds: 4,
+    },
     probes: [
       { kind: "underlay", peer: "n2", to: "192.168.10.12", size: 1500, ok: true },
       { kind: "overlay", peer: "n2", to: "10.244.2.0", size: 1450, ok: true },

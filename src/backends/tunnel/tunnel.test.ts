@@ -3,7 +3,12 @@ import { describe, test } from "node:test";
 import { pino } from "pino";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { currentNetns, type Kernel } from "../../kernel/api.js";
-import type { BpfTunnelConfig, BpfTunnelDatapath, TunnelPeer } from "../../kernel/bpf-tunnel/api.js";
+import {
+  type BpfTunnelConfig,
+  type BpfTunnelDatapath,
+  type TunnelPeer,
+  tunnelOverhead,
+} from "../../kernel/bpf-tunnel/api.js";
 import { planReconcile } from "../../kernel/desired/plan.js";
 import { batchLine, renderOp } from "../../kernel/iproute2/render.js";
 import type { LocalNode } from "../api.js";
@@ -16,7 +21,6 @@ import {
   createTunnelBackend,
   type TunnelSpec,
   tunnelDesired,
-  tunnelOverhead,
 } from "./tunnel.js";
 import { chooseTunnelDatapath, TunnelDatapathError } from "./tunnel-datapath.js";
 

@@ -8,6 +8,7 @@ import type {
   TunnelPeer,
   TunnelProto,
 } from "../../kernel/bpf-tunnel/api.js";
+import { tunnelOverhead } from "../../kernel/bpf-tunnel/api.js";
 import type { Backend, BackendDesiredState, BackendHost, LocalNode } from "../api.js";
 import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
 import {
@@ -38,15 +39,6 @@ export const tunnelDeviceName = (proto: TunnelProto) => `strata.${proto}`;
 /** The backend's (and lab model's) name: ipip, ipip-crosssubnet, gre, gre-crosssubnet. */
 export const tunnelBackendName = (s: Pick<TunnelSpec, "proto" | "crossSubnet">) =>
   s.crossSubnet ? `${s.proto}-crosssubnet` : s.proto;
-
-/**
- * Bytes the tunnel adds to a pod's packet: the outer IPv4 header (RFC 2003 §3.1) for IPIP; that
- * and GRE's 4-byte base header (RFC 2784 §2) for GRE, 4 more with a key (RFC 2890 §2.1).
- */
-export function tunnelOverhead(proto: TunnelProto, greKey?: number): number {
-  if (proto === "ipip") return 20;
-  return greKey === undefined ? 24 : 28;
-}
 
 /** Pure: the peers this node reaches through the tunnel (all, or in CrossSubnet those off its subnet). */
 export function tunnelledPeers(spec: TunnelSpec, local: LocalNode, peers: readonly NodeLease[]): NodeLease[] {

@@ -76,7 +76,7 @@ export function checkBgp(f: NodeFacts): Verdict[] {
       problem(
         "bgp sessions",
         f.node,
-        "bgp-not-established",
+        "bgp-session-down",
         `session to ${node ? `${node} ` : ""}${s.peer} is ${s.state}, not Established: ${cause.text}`,
         cause.fix,
         node ?? s.peer,

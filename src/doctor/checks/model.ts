@@ -1,9 +1,9 @@
-import { tunnelOverhead } from "../../backends/tunnel/tunnel.js";
 import { vxlanOverheadV4 } from "../../backends/vxlan/vxlan.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains, networkAddress } from "../../common/cidr.js";
 import type { Link } from "../../kernel/api.js";
 import type { TunnelProto } from "../../kernel/bpf-tunnel/api.js";
+import { tunnelOverhead } from "../../kernel/bpf-tunnel/api.js";
 import type { NodeFacts } from "../facts.js";
 
 /** The model this node runs: what its agent says, else its lease in the datastore. */

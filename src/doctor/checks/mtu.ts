@@ -69,7 +69,7 @@ export function checkDfProbes(f: NodeFacts): Verdict[] {
           problem(
             "DF probes",
             f.node,
-            "no-route",
+            "underlay-unreachable",
             `${describe(p)}: no answer even to a small ping`,
             `check the underlay between this node and ${p.peer} (address, cable, firewall)`,
             p.peer,

@@ -40,7 +40,7 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
         problem(
           "routes to peers",
           f.node,
-          "no-route",
+          "pod-route-missing",
           `no route to ${peerName(p)}'s pods ${p.subnet}`,
           `the agent's repair pass puts it back within its --resync-interval; if it stays missing, read the agent's /healthz and log`,
           p.node,
@@ -51,7 +51,7 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
         problem(
           "routes to peers",
           f.node,
-          "no-route",
+          "pod-route-missing",
           `the route to ${peerName(p)}'s pods ${p.subnet} goes out of ${route.dev ?? "?"}${route.via ? ` via ${route.via}` : ""}, the ${modelOf(f)} model sends them through ${dev}`,
           "someone else changed the route; the agent's repair pass replaces it (or `ip route del` it)",
           p.node,
@@ -120,7 +120,7 @@ export function checkVxlanEntries(f: NodeFacts): Verdict[] {
         problem(
           "vxlan entries",
           f.node,
-          "neighbour-missing",
+          "vtep-neighbour-missing",
           `neighbour ${vtep} (${p.node}'s VTEP) on ${dev.name} is ${neigh ? `${neigh.mac}, not ${mac}` : "missing"}`,
           `ip neigh replace ${vtep} lladdr ${mac} dev ${dev.name} nud permanent`,
           p.node,

@@ -66,7 +66,7 @@ export function checkTunnel(f: NodeFacts, routes: readonly Verdict[]): Verdict[]
           problem(
             "tunnel",
             f.node,
-            "no-route",
+            "pod-route-missing",
             `the route to ${peerName(p)}'s pods goes via ${route.via ?? "no gateway"}: ${name} takes the outer destination from it, so it must be ${p.publicIp}`,
             `ip route replace ${p.subnet} via ${p.publicIp} dev ${name} onlink proto 147`,
             p.node,

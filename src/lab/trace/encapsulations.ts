@@ -1,5 +1,6 @@
-import { tunnelDeviceName, tunnelOverhead } from "../../backends/tunnel/tunnel.js";
+import { tunnelDeviceName } from "../../backends/tunnel/tunnel.js";
 import type { Link } from "../../kernel/api.js";
+import { tunnelOverhead } from "../../kernel/bpf-tunnel/api.js";
 import type { LabPlaces } from "./lab-places.js";
 import type { StopReason } from "./stop-reasons.js";
 import type { NsFacts, OuterHeader, RouteGet } from "./trace-model.js";
