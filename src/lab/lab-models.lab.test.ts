@@ -477,7 +477,9 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
     const state = await labUp(kernel, spec({ model: "ipip", nodes: 2, podsPerNode: 1 }), paths, quiet);
     const [a, b] = state.pods;
     assert.ok(a && b);
-    const pinger = kernel.exec(namedNetns(a.ns), ["ping", "-i", "0.05", "-w", "4", "-q", b.ip]);
+    // A count, not a deadline: every echo gets its full second to answer (a deadline counts the
+    // last one in flight as lost).
+    const pinger = kernel.exec(namedNetns(a.ns), ["ping", "-i", "0.05", "-c", "80", "-W", "1", "-q", b.ip]);
     await new Promise((r) => setTimeout(r, 500));
     await stopRecordedProcess(state, "agent", "n1", { kill: true });
     await startRecordedProcess(readLabStateSync() ?? state, "agent", "n1", kernel);

@@ -12,6 +12,7 @@ import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { agentArgv, datastoreArgv, type LabAgentDatastore } from "./agent-argv.js";
+import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
@@ -77,6 +78,7 @@ export async function labDown(kernel: Kernel): Promise<LabDownReport> {
     if (outcome === "not ours" && proc.running)
       leftAlone.push({ what: describeProcess(proc), pid: proc.running.pid });
   }
+  await removeLabBpfPins(labPrefix);
   await removeNamespaces(kernel, labPrefix);
   await rm(labDir, { recursive: true, force: true });
   return { ended, leftAlone };
@@ -290,7 +292,10 @@ function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | u
         cniBinDir: up.bin,
         ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
       });
-      const cmd = ["ip", "netns", "exec", n.ns, paths.nodePath, paths.cliScript, ...argv];
+      // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its
+      // /sys/fs/bpf, where the tc-BPF tunnel datapath pins what must outlive an agent restart
+      // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
+      const cmd = ["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, paths.cliScript, ...argv];
       agents.set(n.name, up.start("agent", cmd, join(stateDir, "agent.log"), n.name));
     }
     for (const node of plan.nodes) {

@@ -45,6 +45,10 @@ test("`ip netns exec NS CMD...` is also known by CMD... (ip execs it in place)",
     ["ip", "netns", "exec", "ns1", "etcd", "--name", "x"],
     ["etcd", "--name", "x"],
   ]);
+  assert.deepEqual(runningArgvForms(["nsenter", "--net=/run/netns/ns1", "node", "a.js"]), [
+    ["nsenter", "--net=/run/netns/ns1", "node", "a.js"],
+    ["node", "a.js"],
+  ]);
   assert.deepEqual(runningArgvForms(["node", "a.js"]), [["node", "a.js"]]);
 });
 

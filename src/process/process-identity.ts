@@ -74,13 +74,15 @@ export function identify(pid: number): ProcessIdentity | undefined {
 }
 
 /**
- * Pure: the argv a process shows once it runs. `ip netns exec NS CMD...` execs CMD in place (same
- * PID, same start time), so after a moment /proc shows CMD... rather than the `ip` line.
+ * Pure: the argv a process shows once it runs. `ip netns exec NS CMD...` and `nsenter --net=PATH
+ * CMD...` exec CMD in place (same PID, same start time), so after a moment /proc shows CMD...
+ * rather than the `ip` or `nsenter` line.
  */
 export function runningArgvForms(argv: readonly string[]): (readonly string[])[] {
   const forms: (readonly string[])[] = [argv];
   if (argv[0] === "ip" && argv[1] === "netns" && argv[2] === "exec" && argv.length > 4)
     forms.push(argv.slice(4));
+  if (argv[0] === "nsenter" && argv[1]?.startsWith("--net=") && argv.length > 2) forms.push(argv.slice(2));
   return forms;
 }
 
