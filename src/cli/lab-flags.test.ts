@@ -34,7 +34,10 @@ const bad: [Partial<LabFlags>, RegExp][] = [
   [{ nodes: "" }, /^--nodes: /],
   [{ pods: "xyz" }, /^--pods: "xyz" is not a whole number from 0 to 100$/],
   [{ pods: "101" }, /^--pods: /],
-  [{ model: "ipvlan" }, /^--model: "ipvlan" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp$/],
+  [
+    { model: "ipvlan" },
+    /^--model: "ipvlan" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet$/,
+  ],
   [{ underlay: "l9" }, /^--underlay: "l9" is not one of l2, l3$/],
   [{ datastore: "mysql" }, /^--datastore: "mysql" is not one of embedded, etcd$/],
   [{ routeReflectors: "two" }, /^--route-reflectors: /],
