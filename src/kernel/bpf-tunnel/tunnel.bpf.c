@@ -274,8 +274,11 @@ int tunnel_ingress(struct __sk_buff *skb)
 	if ((inner.saddr & node->pod_mask) != node->pod_net && inner.saddr != outer.saddr)
 		return drop(C_INNER_SOURCE_NOT_IN_PEER_CIDR);
 
-	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, STRATA_ADJ_ROOM_DECAP_L3_IPV4) < 0 &&
-	    bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, 0) < 0)
+	/* FIXED_GSO: a GSO packet keeps its segment size; without it the kernel grows gso_size by the
+	 * outer header and the segments no longer fit the pod MTU (forwarding drops them, TCP stalls). */
+	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC,
+				STRATA_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO) < 0 &&
+	    bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO) < 0)
 		return drop(C_MALFORMED);
 
 	count(C_DECAPSULATED);
