@@ -477,6 +477,18 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
     const state = await labUp(kernel, spec({ model: "ipip", nodes: 2, podsPerNode: 1 }), paths, quiet);
     const [a, b] = state.pods;
     assert.ok(a && b);
+    // `lab up` returns once the leases are there and the pods attached; each agent's first pass
+    // with the other's lease (routes, then the BPF peer maps) may still be a moment away. The
+    // restart is what is measured: first the path must work both ways.
+    const pingOnce = async (from: string, to: string) =>
+      (await kernel.exec(namedNetns(from), ["ping", "-c", "1", "-W", "1", "-q", to])).code === 0;
+    await eventually(
+      async () => (await pingOnce(a.ns, b.ip)) && (await pingOnce(b.ns, a.ip)),
+      "pods reach each other",
+      {
+        timeoutMs: 15_000,
+      },
+    );
     // A count, not a deadline: every echo gets its full second to answer (a deadline counts the
     // last one in flight as lost).
     const pinger = kernel.exec(namedNetns(a.ns), ["ping", "-i", "0.05", "-c", "80", "-W", "1", "-q", b.ip]);
