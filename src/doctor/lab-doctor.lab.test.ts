@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
 import { networkAddress } from "../common/cidr.js";
 import { eventually } from "../common/eventually.js";
@@ -20,7 +21,7 @@ import {
   withProcess,
   writeLabState,
 } from "../lab/state.js";
-import { type LabSpec, underlayNs } from "../lab/topology.js";
+import { underlayNs } from "../lab/topology.js";
 import { type LabDoctorReport, labDoctor } from "./lab-doctor.js";
 import type { DoctorReason, Verdict } from "./verdict.js";
 
@@ -28,17 +29,6 @@ import type { DoctorReason, Verdict } from "./verdict.js";
 
 const kernel = createIproute2Kernel();
 const paths = labPaths();
-const quiet = <T>(_label: string, fn: () => Promise<T>) => fn();
-const spec = (o: Partial<LabSpec>): LabSpec => ({
-  model: "vxlan",
-  nodes: 3,
-  podsPerNode: 2,
-  underlay: "l2",
-  datastore: "embedded",
-  clusterCidr: "10.244.0.0/16",
-  underlayMtu: 1500,
-  ...o,
-});
 
 const all = (r: LabDoctorReport): Verdict[] => [...r.nodes.flatMap((n) => n.verdicts), ...r.lab];
 const bad = (r: LabDoctorReport) => all(r).filter((v) => !v.ok);
@@ -116,7 +106,7 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
   after(() => labDown(kernel));
 
   test("vxlan on l2: healthy is all ok; each injected fault is named on the right node with the right reason", async () => {
-    let state = await labUp(kernel, spec({}), paths, quiet);
+    let state = await labUp(kernel, labSpec({}), paths, quietProgress);
     const healthy = await doctor(state);
     assert.deepEqual(bad(healthy), [], show(healthy));
     assert.ok(all(healthy).some((v) => v.check === "DF probes" && /overlay 1450 B/.test(v.text)));
@@ -226,7 +216,7 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
   });
 
   test("bgp on l2: healthy is all ok; a node whose address changed is named, and its peers' sessions say why", async () => {
-    const state = await labUp(kernel, spec({ model: "bgp" }), paths, quiet);
+    const state = await labUp(kernel, labSpec({ model: "bgp" }), paths, quietProgress);
     const healthy = await doctor(state);
     assert.deepEqual(bad(healthy), [], show(healthy));
     assert.ok(
@@ -261,17 +251,17 @@ describe("lab doctor (strata doctor on every node of a running lab)", { concurre
 
   // Every other model and underlay (host-gw on l2 only): a healthy lab gives all ok.
   for (const s of [
-    spec({ model: "host-gw" }),
-    spec({ model: "vxlan-crosssubnet" }),
-    spec({ model: "vxlan", underlay: "l3" }),
-    spec({ model: "vxlan-crosssubnet", underlay: "l3" }),
-    spec({ model: "bgp", underlay: "l3" }),
-    spec({ model: "ipip" }),
-    spec({ model: "gre", underlay: "l3" }),
-    spec({ model: "ipip-crosssubnet", underlay: "l3" }),
+    labSpec({ model: "host-gw" }),
+    labSpec({ model: "vxlan-crosssubnet" }),
+    labSpec({ model: "vxlan", underlay: "l3" }),
+    labSpec({ model: "vxlan-crosssubnet", underlay: "l3" }),
+    labSpec({ model: "bgp", underlay: "l3" }),
+    labSpec({ model: "ipip" }),
+    labSpec({ model: "gre", underlay: "l3" }),
+    labSpec({ model: "ipip-crosssubnet", underlay: "l3" }),
   ])
     test(`${s.model} on ${s.underlay}: a healthy lab gives all ok`, async () => {
-      const state = await labUp(kernel, s, paths, quiet);
+      const state = await labUp(kernel, s, paths, quietProgress);
       const r = await doctor(state);
       assert.deepEqual(bad(r), [], show(r));
       assert.equal(r.nodes.length, 3);

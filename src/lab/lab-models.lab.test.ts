@@ -3,6 +3,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
+import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
 import { eventually } from "../common/eventually.js";
 import { namedNetns } from "../kernel/api.js";
@@ -15,21 +16,10 @@ import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
 import { type LabProcess, type LabState, labDir, readLabStateSync, writeLabState } from "./state.js";
 import type { LabStatusReport } from "./status.js";
-import { type LabSpec, underlayNs } from "./topology.js";
+import { underlayNs } from "./topology.js";
 
 const kernel = createIproute2Kernel();
 const paths = labPaths();
-const quiet = <T>(_label: string, fn: () => Promise<T>) => fn();
-const spec = (o: Partial<LabSpec>): LabSpec => ({
-  model: "vxlan",
-  nodes: 3,
-  podsPerNode: 2,
-  underlay: "l2",
-  datastore: "embedded",
-  clusterCidr: "10.244.0.0/16",
-  underlayMtu: 1500,
-  ...o,
-});
 
 /** An agent's /healthz body, whatever its HTTP status (503 carries the reasons too). */
 async function health(
@@ -46,12 +36,12 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
   // Every model on both underlays with both datastores (host-gw on l3 has its own test below).
   const matrix = (["host-gw", "vxlan", "vxlan-crosssubnet"] as const).flatMap((model) =>
     (["l2", "l3"] as const).flatMap((underlay) =>
-      (["embedded", "etcd"] as const).map((datastore) => spec({ model, underlay, datastore })),
+      (["embedded", "etcd"] as const).map((datastore) => labSpec({ model, underlay, datastore })),
     ),
   );
   for (const s of matrix.filter((m) => !(m.model === "host-gw" && m.underlay === "l3"))) {
     test(`${s.model} on ${s.underlay} with ${s.datastore}: every check passes`, async () => {
-      const state = await labUp(kernel, s, paths, quiet);
+      const state = await labUp(kernel, s, paths, quietProgress);
       const results = await runChecks(kernel, state);
       assert.deepEqual(
         results.filter((r) => !r.ok),
@@ -71,13 +61,13 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
 
   // bgp: full mesh and route reflectors on l2, the router as reflector on l3.
   for (const s of [
-    spec({ model: "bgp" }),
-    spec({ model: "bgp", nodes: 5, podsPerNode: 1, routeReflectors: 2, datastore: "etcd" }),
-    spec({ model: "bgp", nodes: 4, podsPerNode: 1, underlay: "l3" }),
+    labSpec({ model: "bgp" }),
+    labSpec({ model: "bgp", nodes: 5, podsPerNode: 1, routeReflectors: 2, datastore: "etcd" }),
+    labSpec({ model: "bgp", nodes: 4, podsPerNode: 1, underlay: "l3" }),
   ]) {
     const label = `bgp on ${s.underlay}${s.routeReflectors ? ` with ${s.routeReflectors} route reflectors` : ""}`;
     test(`${label}: every check passes, the kernel holds the expected sessions, a dead agent's routes stay, a removed node is withdrawn`, async () => {
-      const state = await labUp(kernel, s, paths, quiet);
+      const state = await labUp(kernel, s, paths, quietProgress);
       const results = await runChecks(kernel, state);
       assert.deepEqual(
         results.filter((r) => !r.ok),
@@ -113,9 +103,9 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
   test("host-gw on an l3 underlay is reported as not workable, with no black-hole route", async () => {
     const state = await labUp(
       kernel,
-      spec({ model: "host-gw", underlay: "l3", podsPerNode: 1 }),
+      labSpec({ model: "host-gw", underlay: "l3", podsPerNode: 1 }),
       paths,
-      quiet,
+      quietProgress,
     );
     const n1 = state.nodes[0];
     const n2 = state.nodes[1];
@@ -135,9 +125,9 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
     test(`a ${datastore} outage and restart: traffic keeps flowing and every check passes again`, async () => {
       const state = await labUp(
         kernel,
-        spec({ model: "vxlan", nodes: 2, podsPerNode: 1, datastore }),
+        labSpec({ model: "vxlan", nodes: 2, podsPerNode: 1, datastore }),
         paths,
-        quiet,
+        quietProgress,
       );
       const [a, b] = state.pods;
       assert.ok(a && b);
@@ -165,7 +155,12 @@ describe("the lab (agents as processes, one per node namespace)", { concurrency:
   }
 
   test("an agent killed -9 and restarted keeps its subnet; running traffic is not interrupted", async () => {
-    const state = await labUp(kernel, spec({ model: "vxlan", nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const state = await labUp(
+      kernel,
+      labSpec({ model: "vxlan", nodes: 2, podsPerNode: 1 }),
+      paths,
+      quietProgress,
+    );
     const [a, b] = state.pods;
     const n1 = state.nodes[0];
     assert.ok(a && b && n1);
@@ -249,7 +244,7 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
       mkdirSync(labDir, { recursive: true });
       const agentArgv = ["ip", "netns", "exec", "strata-lab-n1", process.execPath, paths.cliScript, "agent"];
       const stale: LabState = {
-        ...{ spec: spec({ nodes: 1 }), complete: true, nodes: [], pods: [], agentDatastoreArgs: [] },
+        ...{ spec: labSpec({ nodes: 1 }), complete: true, nodes: [], pods: [], agentDatastoreArgs: [] },
         processes: [
           // The PID with another start time: the lab's agent died, the PID was reused.
           { role: "agent", node: "n1", argv: agentArgv, log: "/dev/null", running: { pid, startTime: "1" } },
@@ -321,7 +316,7 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
   }
 
   test("lab status --json, lab agent stop|start|restart, lab datastore stop|start", async () => {
-    const state = await labUp(kernel, spec({ nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const state = await labUp(kernel, labSpec({ nodes: 2, podsPerNode: 1 }), paths, quietProgress);
     const [a, b] = state.pods;
     assert.ok(a && b);
     const status = (): LabStatusReport => {
@@ -430,7 +425,7 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
     for (const underlay of ["l2", "l3"] as const) {
       const overhead = model === "gre" ? 24 : 20;
       test(`${model} on ${underlay}: every check passes (DF pings at pod MTU = underlay − ${overhead}); the underlay carries IP protocol ${model === "gre" ? 47 : 4} decoded by tcpdump where it tunnels, bare packets where it routes`, async () => {
-        const state = await labUp(kernel, spec({ model, underlay }), paths, quiet);
+        const state = await labUp(kernel, labSpec({ model, underlay }), paths, quietProgress);
         const results = await runChecks(kernel, state);
         assert.deepEqual(
           results.filter((r) => !r.ok),
@@ -474,7 +469,12 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
     }
 
   test("ipip: an agent killed -9 and restarted while pods ping each other loses no packet (the datapath stays in place)", async () => {
-    const state = await labUp(kernel, spec({ model: "ipip", nodes: 2, podsPerNode: 1 }), paths, quiet);
+    const state = await labUp(
+      kernel,
+      labSpec({ model: "ipip", nodes: 2, podsPerNode: 1 }),
+      paths,
+      quietProgress,
+    );
     const [a, b] = state.pods;
     assert.ok(a && b);
     // `lab up` returns once the leases are there and the pods attached; each agent's first pass

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { labSpec, quietProgress } from "../../../test/support/lab-spec.js";
 import { labPaths } from "../../cli/paths.js";
 import { eventually } from "../../common/eventually.js";
 import { namedNetns } from "../../kernel/api.js";
@@ -18,16 +19,7 @@ import type { TraceReport } from "./trace-model.js";
  * hop with the right reason. Run under the lab lock (flock /tmp/strata-lab.lock).
  */
 const kernel = createIproute2Kernel();
-const quiet = <T>(_label: string, fn: () => Promise<T>) => fn();
-const spec = (model: LabModel, underlay: "l2" | "l3"): LabSpec => ({
-  model,
-  nodes: 2,
-  podsPerNode: 2,
-  underlay,
-  datastore: "embedded",
-  clusterCidr: "10.244.0.0/16",
-  underlayMtu: 1500,
-});
+const spec = (model: LabModel, underlay: "l2" | "l3"): LabSpec => labSpec({ model, underlay, nodes: 2 });
 
 const trace = (state: LabState, req: Partial<TraceRequest> = {}) =>
   runLabTrace(kernel, state, { src: "n1-p1", dst: "n2-p1", ...req });
@@ -122,7 +114,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   after(() => labDown(kernel));
 
   test("vxlan on l2: every hop seen with the outer header captured; FDB entry deleted, MTU lowered, spoofed source", async () => {
-    const state = await labUp(kernel, spec("vxlan", "l2"), labPaths(), quiet);
+    const state = await labUp(kernel, spec("vxlan", "l2"), labPaths(), quietProgress);
     const healthy = await trace(state);
     assertHealthy(healthy, vxlanHops("switch"));
     const sw = healthy.hops.find((h) => h.action === "switch");
@@ -147,7 +139,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   });
 
   test("vxlan on l3: the router forwards the outer packet; a pod route deleted; MTU lowered", async () => {
-    const state = await labUp(kernel, spec("vxlan", "l3"), labPaths(), quiet);
+    const state = await labUp(kernel, spec("vxlan", "l3"), labPaths(), quietProgress);
     const healthy = await trace(state);
     assertHealthy(healthy, vxlanHops("forward"));
     assert.equal(healthy.hops[3]?.outer?.dst, "192.168.20.12");
@@ -157,7 +149,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   });
 
   test("host-gw on l2: every hop seen; a pod route deleted; spoofed source", async () => {
-    const state = await labUp(kernel, spec("host-gw", "l2"), labPaths(), quiet);
+    const state = await labUp(kernel, spec("host-gw", "l2"), labPaths(), quietProgress);
     assertHealthy(await trace(state, { proto: "tcp", port: 8080 }), directHops("switch"));
     await assertSpoofDropped(state);
     await assertRouteDeleted(state);
@@ -165,11 +157,11 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   });
 
   test("vxlan-crosssubnet on l2 (direct) and l3 (encapsulated): every hop seen; MTU lowered, a pod route deleted", async () => {
-    let state = await labUp(kernel, spec("vxlan-crosssubnet", "l2"), labPaths(), quiet);
+    let state = await labUp(kernel, spec("vxlan-crosssubnet", "l2"), labPaths(), quietProgress);
     assertHealthy(await trace(state, { proto: "udp" }), directHops("switch"));
     await assertMtuLowered(state, false);
     await labDown(kernel);
-    state = await labUp(kernel, spec("vxlan-crosssubnet", "l3"), labPaths(), quiet);
+    state = await labUp(kernel, spec("vxlan-crosssubnet", "l3"), labPaths(), quietProgress);
     assertHealthy(await trace(state), vxlanHops("forward"));
     await assertRouteDeleted(state);
     await labDown(kernel);
@@ -180,7 +172,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
       ["ipip", "l2"],
       ["gre", "l3"],
     ] as const) {
-      const state = await labUp(kernel, spec(model, underlay), labPaths(), quiet);
+      const state = await labUp(kernel, spec(model, underlay), labPaths(), quietProgress);
       const [n1, n2] = state.nodes;
       assert.ok(n1 && n2);
       const healthy = await trace(state);
@@ -202,7 +194,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   });
 
   test("bgp on l2: every hop seen; a pod route deleted", async () => {
-    const state = await labUp(kernel, spec("bgp", "l2"), labPaths(), quiet);
+    const state = await labUp(kernel, spec("bgp", "l2"), labPaths(), quietProgress);
     const healthy = await trace(state);
     assertHealthy(healthy, directHops("switch"));
     assert.match(healthy.hops[1]?.decidedBy ?? "", /proto 147/);
@@ -211,7 +203,7 @@ describe("strata lab trace in a running lab", { concurrency: 1 }, () => {
   });
 
   test("bgp on l3: every hop seen; the router's session with n2 broken (peer address changed) is named", async () => {
-    const state = await labUp(kernel, spec("bgp", "l3"), labPaths(), quiet);
+    const state = await labUp(kernel, spec("bgp", "l3"), labPaths(), quietProgress);
     assertHealthy(await trace(state), directHops("forward"));
     // The router is restarted with a wrong address for n2: their session cannot come up, and the
     // router (no lease knowledge) drops n2's pod route.
