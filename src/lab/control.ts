@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import type { Kernel } from "../kernel/api.js";
-import { isAlive } from "../process/process-identity.js";
+import { hasEnded, isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
 import { describeProcess, type StopOutcome, spawnLabProcess, stopLabProcess } from "./processes.js";
 import {
@@ -99,7 +99,9 @@ export async function startRecordedProcess(
   const proc = spawnLabProcess(role, old.argv, old.log, node);
   writeLabState(withProcess(state, proc));
   await eventually(ready, `${describeProcess(proc)} to serve (see ${proc.log})`, { timeoutMs: 20_000 });
-  if (!proc.running || !isAlive({ ...proc.running, argv: proc.argv }))
+  // hasEnded, not isAlive: a process still inside `ip netns exec` (which execs into its command)
+  // shows an empty command line for an instant and would be taken for one that exited.
+  if (!proc.running || hasEnded(proc.running))
     throw new LabControlError(`${describeProcess(proc)} exited at once (see ${proc.log})`);
   return proc;
 }

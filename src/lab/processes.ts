@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
-import { hasEnded, identify, isAlive, signalIfOurs } from "../process/process-identity.js";
+import { hasEnded, identify, signalIfOurs } from "../process/process-identity.js";
 import type { LabProcess, LabProcessRole } from "./state.js";
 
 /**
@@ -62,13 +62,13 @@ export async function stopLabProcess(
   if (first === "gone") return "not running";
   if (first === "not ours") return "not ours";
   try {
-    await eventually(() => !isAlive(recorded), `${describeProcess(proc)} to end`, {
+    await eventually(() => hasEnded(running), `${describeProcess(proc)} to end`, {
       timeoutMs: opts.kill ? 5000 : (opts.graceMs ?? 5000),
       intervalMs: 50,
     });
   } catch {
     signalIfOurs(recorded, "SIGKILL");
-    await eventually(() => !isAlive(recorded), `${describeProcess(proc)} to end after SIGKILL`, {
+    await eventually(() => hasEnded(running), `${describeProcess(proc)} to end after SIGKILL`, {
       timeoutMs: 5000,
       intervalMs: 50,
     });
