@@ -2,7 +2,7 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { Backend, LocalNode } from "../backends/api.js";
+import type { Backend, LocalNode, PodAttachment } from "../backends/api.js";
 import { aliveNodes, NodeHeartbeat } from "../cluster/heartbeats.js";
 import { type RejectedLease, rejectionId, subnetKey } from "../cluster/lease-validation.js";
 import type { NodeLease } from "../cluster/node-lease.js";
@@ -54,6 +54,8 @@ export interface ClusterAgentOptions {
   /** Where the agent writes subnet.json and the CNI conflist for this node. */
   readonly stateDir?: string;
   readonly masquerade: boolean;
+  /** How pods attach (the conflist's mode); default: what the backend asks for, else bridge. */
+  readonly podAttachment?: PodAttachment;
 }
 
 export interface ClusterStatus {
@@ -66,6 +68,8 @@ export interface ClusterStatus {
   lease?: { ttlSeconds: number; renewedAt: string };
   subnet?: string;
   podMtu?: number;
+  /** How pods attach on this node: the node bridge or routed veths. */
+  podAttachment?: PodAttachment;
   peers: number;
   /** Peers (routed to) whose agent has no heartbeat in the datastore: reported, routes kept. */
   peersNotAlive: string[];
@@ -304,13 +308,15 @@ export class ClusterAgent {
       await writeFile(join(dir, `.${name}.tmp`), text);
       await rename(join(dir, `.${name}.tmp`), join(dir, name));
     };
+    const mode = this.o.podAttachment ?? this.o.backend.podAttachment ?? "bridge";
+    this.status.podAttachment = mode;
     const conflist = {
       cniVersion: "1.0.0",
       name: "strata",
       plugins: [
         {
           type: "strata",
-          mode: "bridge",
+          mode,
           bridge: "cni0",
           mtu: podMtu,
           ipam: { type: "strata-ipam", ranges: [[{ subnet: lease.subnet }]], dataDir: join(dir, "ipam") },

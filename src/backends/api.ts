@@ -20,8 +20,21 @@ export interface LocalNode {
   readonly underlayMtu: number;
 }
 
+/**
+ * How pods attach to their node: on the node bridge `cni0` (Flannel's design), or routed: a /32
+ * host route per pod on its own veth, no bridge (Calico's design).
+ */
+export type PodAttachment = "bridge" | "routed";
+
 export interface Backend {
   readonly name: string;
+  /**
+   * How this backend's pods attach when the agent is not told otherwise (default "bridge"). The
+   * ipip/gre backends route: a GSO packet the tc-BPF datapath decapsulated keeps its tunnel mark
+   * on kernels before the DECAP_* adjust_room flags, and a bridge would cut it into MTU-sized
+   * segments in software (bench/README.md: IPIP and GRE in the lab).
+   */
+  readonly podAttachment?: PodAttachment;
   /** Pod MTU on this backend: underlay MTU minus encapsulation overhead. */
   podMtu(underlayMtu: number): number;
   /** Data this node publishes with its lease (before the lease exists). */

@@ -46,6 +46,11 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
       "60",
     )
     .option("--no-masquerade", "do not masquerade traffic leaving the cluster CIDR")
+    .option(
+      "--pod-attachment <auto|bridge|routed>",
+      "how pods attach: on the node bridge cni0 (Flannel), routed veths with a /32 route each (Calico), or auto (the backend's choice: routed for ipip/gre, bridge for the rest)",
+      "auto",
+    )
     .option("--health-port <port>", "local port for /healthz and /metrics", "9947")
     .option(
       "--cni-bin-dir <dirs>",
@@ -124,6 +129,7 @@ export function registerAgentCommand(
                 resyncMs: flags.resyncSeconds * 1000,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
+                ...(flags.podAttachment ? { podAttachment: flags.podAttachment } : {}),
               }
             : undefined,
       });

@@ -1,4 +1,4 @@
-import type { Backend } from "../backends/api.js";
+import type { Backend, PodAttachment } from "../backends/api.js";
 import {
   type BackendDefinition,
   type BackendDeps,
@@ -17,6 +17,7 @@ import {
   cidrValue,
   flagCheck,
   intInRange,
+  oneOf,
   portNumber,
   positiveInt,
   UsageError,
@@ -40,6 +41,7 @@ export interface AgentCliOptions {
   datastoreTimeout: string;
   resyncInterval: string;
   masquerade: boolean;
+  podAttachment: string;
   healthPort: string;
   cniBinDir: string;
   cniSocketDir: string;
@@ -58,7 +60,14 @@ export interface AgentFlagValues {
   readonly resyncSeconds: number;
   readonly cniMaxRequests: number;
   readonly cniReadTimeoutMs: number;
+  /** undefined: the backend's choice (`auto`). */
+  readonly podAttachment?: PodAttachment;
 }
+
+const podAttachmentFlag = (value: string | undefined): { podAttachment?: PodAttachment } => {
+  const choice = oneOf("--pod-attachment", value ?? "auto", ["auto", "bridge", "routed"] as const);
+  return choice === "auto" ? {} : { podAttachment: choice };
+};
 
 /** Pure: the agent flags that are numbers or prefixes, checked. */
 export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
@@ -76,6 +85,7 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     resyncSeconds: positiveInt("--resync-interval", o.resyncInterval),
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
+    ...podAttachmentFlag(o.podAttachment),
   };
 }
 

@@ -101,6 +101,7 @@ const agentDefaults: AgentCliOptions & BackendFlagValues = {
   datastoreTimeout: "60",
   resyncInterval: "10",
   masquerade: true,
+  podAttachment: "auto",
   healthPort: "9947",
   cniBinDir: "/opt/cni/bin",
   cniSocketDir: "/run/strata-cni",
@@ -127,6 +128,12 @@ test("the agent's defaults pass the checks, as numbers", () => {
   });
   // --health-port 0 turns the health server off.
   assert.equal(checkAgentFlags({ ...agentDefaults, healthPort: "0" }).healthPort, 0);
+  // --pod-attachment auto leaves the choice to the backend; bridge/routed override it.
+  assert.equal(checkAgentFlags({ ...agentDefaults, podAttachment: "routed" }).podAttachment, "routed");
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, podAttachment: "macvlan" }),
+    /--pod-attachment: "macvlan" is not one of auto, bridge, routed/,
+  );
 });
 
 test("backend flags: VNI 24 bits, a UDP port, a known backend name", () => {

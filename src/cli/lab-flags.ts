@@ -1,5 +1,5 @@
 import { type LabSpec, labModels } from "../lab/topology.js";
-import { UsageError } from "./options.js";
+import { oneOf, UsageError } from "./options.js";
 
 /** The lab's flags as the command line gives them (strings). */
 export interface LabFlags {
@@ -13,12 +13,6 @@ export interface LabFlags {
 
 const underlays = ["l2", "l3"] as const;
 const datastores = ["embedded", "etcd"] as const;
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new UsageError(flag, `"${value}" is not one of ${allowed.join(", ")}`);
-  return value as T;
-}
 
 function wholeNumber(flag: string, value: string, min: number, max: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)

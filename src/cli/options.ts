@@ -31,6 +31,13 @@ export function flagCheck<T>(fn: () => T): T {
 }
 
 /** Pure: a flag's value as a positive integer, or a UsageError that names the flag. */
+/** One of `allowed`, or a UsageError naming the flag and the choices. */
+export function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(flag, `"${value}" is not one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
 export function positiveInt(flag: string, value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new UsageError(flag, `"${value}" is not a positive whole number`);

@@ -421,10 +421,10 @@ const ping = (from: string, to: string) =>
 describe("IPIP and GRE models", { concurrency: 1 }, () => {
   after(() => labDown(kernel));
 
-  for (const model of ["ipip", "ipip-crosssubnet", "gre"] as const)
+  for (const model of ["ipip", "ipip-crosssubnet", "gre", "gre-crosssubnet"] as const)
     for (const underlay of ["l2", "l3"] as const) {
-      const overhead = model === "gre" ? 24 : 20;
-      test(`${model} on ${underlay}: every check passes (DF pings at pod MTU = underlay − ${overhead}); the underlay carries IP protocol ${model === "gre" ? 47 : 4} decoded by tcpdump where it tunnels, bare packets where it routes`, async () => {
+      const overhead = model.startsWith("gre") ? 24 : 20;
+      test(`${model} on ${underlay}: pods attached routed; every check passes (DF pings at pod MTU = underlay − ${overhead}); the underlay carries IP protocol ${model.startsWith("gre") ? 47 : 4} decoded by tcpdump where it tunnels, bare packets where it routes`, async () => {
         const state = await labUp(kernel, labSpec({ model, underlay }), paths, quietProgress);
         const results = await runChecks(kernel, state);
         assert.deepEqual(
@@ -436,9 +436,18 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
         // The agent says which datapath it chose and why.
         const h = (await agentHealth(kernel, state.nodes[0]?.ns ?? "")).body as {
           backend?: { datapath?: string; datapathReason?: string };
+          podAttachment?: string;
         };
+        assert.equal(h.podAttachment, "routed");
         assert.match(h.backend?.datapath ?? "", /^(kernel|bpf)$/);
         assert.ok(h.backend?.datapathReason);
+        // Pods attach routed (Calico's design): a /32 route per pod on its own veth, no cni0.
+        for (const n of state.nodes) {
+          assert.equal(await kernel.link(namedNetns(n.ns), "cni0"), undefined, n.name);
+          const own = state.pods.filter((p) => p.node === n.name).map((p) => `${p.ip}/32`);
+          const routes = (await kernel.routes(namedNetns(n.ns), { family: 4 })).map((r) => r.dst);
+          for (const dst of own) assert.ok(routes.includes(dst), `${n.name}: no route ${dst} in ${routes}`);
+        }
 
         const [n1, n2] = state.nodes;
         const a = state.pods.find((p) => p.node === n1?.name);

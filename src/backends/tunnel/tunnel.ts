@@ -153,6 +153,7 @@ export function createTunnelBackend(opts: TunnelOptions): Backend {
   let lastSync: { peers: number; added: number; removed: number; changed: number; at: string } | undefined;
   return {
     name,
+    podAttachment: "routed",
     podMtu: (underlayMtu) => underlayMtu - tunnelOverhead(opts.proto, opts.greKey),
     localBackendData: () => ({
       tunnel: opts.proto,

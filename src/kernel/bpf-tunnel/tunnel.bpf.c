@@ -34,9 +34,17 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-/* Newer than Debian 12's UAPI headers (Linux 6.3): clears the tunnel GSO bits on decapsulation.
- * Older kernels refuse unknown flags, so decapsulation retries without it. */
+/* Newer than Debian 12's UAPI headers. DECAP_L3_IPV4 (Linux 6.3) says the header left in front is
+ * IPv4. DECAP_L4_GRE and DECAP_IPXIP4 (proposed on netdev in 2025; this machine's 6.18 refuses
+ * them) also clear the tunnel's GSO type and the skb's encapsulation mark. Without them a
+ * decapsulated GSO packet still counts as encapsulated, and a device without tunnel offloads
+ * (a bridge: cni0) cuts it into MTU-sized segments in software: a million small packets per GByte
+ * to the pod, reordered between the CPUs' backlogs, TCP retransmits. So the ipip/gre backends
+ * attach pods routed (their own veths, which keep the GSO packet whole). Older kernels refuse
+ * unknown flags, so decapsulation retries with fewer. */
 #define STRATA_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#define STRATA_ADJ_ROOM_DECAP_L4_GRE (1ULL << 9)
+#define STRATA_ADJ_ROOM_DECAP_IPXIP4 (1ULL << 11)
 
 #define GRE_FLAG_CSUM 0x8000
 #define GRE_FLAG_ROUTING 0x4000
@@ -276,8 +284,10 @@ int tunnel_ingress(struct __sk_buff *skb)
 
 	/* FIXED_GSO: a GSO packet keeps its segment size; without it the kernel grows gso_size by the
 	 * outer header and the segments no longer fit the pod MTU (forwarding drops them, TCP stalls). */
-	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC,
-				STRATA_ADJ_ROOM_DECAP_L3_IPV4 | BPF_F_ADJ_ROOM_FIXED_GSO) < 0 &&
+	__u64 decap = BPF_F_ADJ_ROOM_FIXED_GSO | STRATA_ADJ_ROOM_DECAP_L3_IPV4;
+	__u64 tunnel_gso = cfg->proto == IPPROTO_GRE ? STRATA_ADJ_ROOM_DECAP_L4_GRE : STRATA_ADJ_ROOM_DECAP_IPXIP4;
+	if (bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, decap | tunnel_gso) < 0 &&
+	    bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, decap) < 0 &&
 	    bpf_skb_adjust_room(skb, -(__s32)olen, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO) < 0)
 		return drop(C_MALFORMED);
 

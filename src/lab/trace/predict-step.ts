@@ -316,10 +316,13 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
     return { hops: [hop], next: { ns: nextPlace.ns, arrivedOn: "eth0", packet, ...carried, l2Dst: nextHop } };
   }
   if (out.kind === "veth") {
+    // A pod's veth leads to its node; a node's to the underlay, or (pods attached routed, no
+    // bridge) to the pod the route names.
+    const ownPod = nextPlace?.kind === "pod" && place?.kind === "node" && nextPlace.node === place.name;
     const peerNs =
       place?.kind === "pod"
         ? places.state.nodes.find((n) => n.name === place.node)?.ns
-        : place?.kind === "node"
+        : place?.kind === "node" && !ownPod
           ? places.underlay.ns
           : nextPlace?.ns;
     if (!peerNs) return stopHop({ kind: "next-hop-unknown", ns: pos.ns, ip: nextHop }, hop.decidedBy, devs);

@@ -52,13 +52,27 @@ function asTunnel(facts: NsFacts, { proto, datapath }: Layout): NsFacts {
   return { ...facts, links, route, routeEntry: undefined, neighbours: [], fdb: [] };
 }
 
-function walk(layout: Layout) {
+/**
+ * The receiving node as the ipip/gre backends attach pods (routed, Calico's design): no cni0, a
+ * /32 route per pod on the pod's own veth.
+ */
+function asRouted(facts: NsFacts): NsFacts {
+  if (facts.ns !== n2.ns || !facts.route.ok || facts.route.dev !== "cni0") return facts;
+  const pod = facts.links.find((l) => l.master === "cni0" && l.peerNetnsId === 1) as Link;
+  const links = facts.links
+    .filter((l) => l.kind !== "bridge" && (l.master !== "cni0" || l === pod))
+    .map(({ master: _, ...l }) => l);
+  return { ...facts, links, route: { ...facts.route, dev: pod.name } };
+}
+
+function walk(layout: Layout, routedPods = false) {
   let pos: Position | undefined = rec.steps[0]?.pos;
   const hops: PredictedHop[] = [];
   for (const step of rec.steps) {
     if (!pos) break;
     assert.equal(pos.ns, step.pos.ns);
-    const r = predictStep(pos, asTunnel(step.facts, layout), places);
+    const facts = asTunnel(step.facts, layout);
+    const r = predictStep(pos, routedPods ? asRouted(facts) : facts, places);
     hops.push(...r.hops);
     if (r.delivered) return { hops, delivered: true };
     pos = r.next;
@@ -118,6 +132,16 @@ describe("trace through ipip and gre", () => {
       assert.equal(r.hops[5]?.inDev, decap?.outDev);
     });
   }
+
+  test("pods attached routed (no cni0): the receiving node forwards on the pod's own veth, the pod delivers", () => {
+    const r = walk({ proto: "ipip", datapath: "bpf" }, true);
+    assert.equal(r.delivered, true);
+    assert.deepEqual(
+      r.hops.slice(4).map((h) => `${h.place}:${h.action}`),
+      ["n2:decapsulate", "n2:forward", "n2-p1:deliver"],
+    );
+    assert.equal(r.hops[5]?.outDev, "vethcb34eb26791");
+  });
 
   test("a kernel tunnel route without a gateway stops: remote any has no node to send to", () => {
     const facts = asTunnel(rec.steps[1]?.facts as NsFacts, { proto: "ipip", datapath: "bpf" });
