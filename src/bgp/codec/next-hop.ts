@@ -4,7 +4,7 @@ import type { ErrorOutcome, UpdateMessage } from "./types.js";
 
 /** Address ranges that can never be a next hop to forward to (RFC 4271 §6.3; RFC 2545 §3 for IPv6). */
 const unusableV4 = new Set(["unspecified", "broadcast", "multicast"]);
-const unusableV6 = new Set(["unspecified", "multicast", "ipv4Mapped"]);
+const unusableV6 = new Set(["unspecified", "multicast"]);
 /** Class E (240.0.0.0/4): ipaddr.js calls it "reserved" together with documentation ranges, which are fine. */
 const classE = ipaddr.parseCIDR("240.0.0.0/4");
 
