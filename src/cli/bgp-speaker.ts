@@ -26,6 +26,7 @@ export interface BgpSpeakerCliOptions {
   connectRetry: string;
   announce?: string;
   nextHop?: string;
+  ipv6?: boolean;
   installRoutes?: boolean;
   routeDev?: string;
   quiet?: boolean;
@@ -47,8 +48,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
   const connectRetrySeconds = positiveInt("--connect-retry", o.connectRetry);
   const [host, port] = o.listen ? splitHostPort(o.listen) : [undefined, undefined];
   const announce = (o.announce?.split(",").filter(Boolean) ?? []).map((p) => cidrValue("--announce", p));
-  if (o.nextHop !== undefined && !ipaddr.isValid(o.nextHop))
-    throw new UsageError("--next-hop", `"${o.nextHop}" is not an IP address`);
+  const { nextHop, ipv6NextHop } = nextHopFlag(o.nextHop);
   const peers = flagCheck(() => o.peer.map((s) => withPassword(parsePeerSpec(s), readPasswordFile)));
   const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
   // Learned routes are this namespace's desired Strata routes, planned and applied like the agent's.
@@ -66,7 +66,10 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     holdTime,
     connectRetrySeconds,
     listen: o.listen ? { host, port } : undefined,
-    nextHop: o.nextHop,
+    nextHop,
+    ipv6NextHop,
+    // IPv6 unicast is negotiated when asked for, or when there is IPv6 to announce.
+    ipv6: o.ipv6 === true || announce.some((p) => p.includes(":")),
     onEvent: (e) => print(e),
     onRoutes: (changes) => {
       if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
@@ -95,12 +98,30 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
   }
 }
 
-/** Pure: `--listen [HOST:]PORT`. */
+/**
+ * Pure: `--next-hop`: an IPv4 address, an IPv6 one, or one of each comma-separated (the IPv4 one
+ * also serves IPv4 routes over IPv6 sessions, the IPv6 one IPv6 routes over IPv4 sessions).
+ */
+export function nextHopFlag(value: string | undefined): { nextHop?: string; ipv6NextHop?: string } {
+  const out: { nextHop?: string; ipv6NextHop?: string } = {};
+  for (const a of value?.split(",") ?? []) {
+    if (!ipaddr.isValid(a))
+      throw new UsageError("--next-hop", `"${a}" is not an IP address (write IPV4[,IPV6])`);
+    const key = a.includes(":") ? "ipv6NextHop" : "nextHop";
+    if (out[key] !== undefined)
+      throw new UsageError("--next-hop", `two IPv${key === "nextHop" ? 4 : 6} addresses (write IPV4[,IPV6])`);
+    out[key] = a;
+  }
+  return out;
+}
+
+/** Pure: `--listen [HOST:]PORT` (an IPv6 host in brackets: `[::]:179`). */
 export function splitHostPort(s: string): [string | undefined, number] {
   const i = s.lastIndexOf(":");
-  const host = i < 0 ? undefined : s.slice(0, i) || undefined;
-  if (host !== undefined && !ipaddr.isValid(host.replace(/^\[|\]$/g, "")))
-    throw new UsageError("--listen", `"${host}" is not an IP address (write [HOST:]PORT)`);
+  const written = i < 0 ? undefined : s.slice(0, i) || undefined;
+  const host = written?.replace(/^\[|\]$/g, "");
+  if (host !== undefined && !ipaddr.isValid(host))
+    throw new UsageError("--listen", `"${written}" is not an IP address (write [HOST:]PORT)`);
   // 0: any free port (tests read the port from the "listening" line).
   return [host, portNumber("--listen", i < 0 ? s : s.slice(i + 1), true)];
 }

@@ -159,7 +159,11 @@ program
   .option("--hold <s>", "proposed hold time", "90")
   .option("--connect-retry <s>", "connect retry time", "5")
   .option("--announce <prefixes>", "comma-separated prefixes to originate")
-  .option("--next-hop <address>", "NEXT_HOP of originated routes (default: the session's address)")
+  .option(
+    "--next-hop <addresses>",
+    "NEXT_HOP of originated routes, IPV4[,IPV6] (default: the session's address; the IPv4 one also for IPv4 routes over IPv6 sessions)",
+  )
+  .option("--ipv6", "negotiate IPv6 unicast (implied when --announce has IPv6 prefixes)")
   .option("--install-routes", "put learned routes into this namespace's kernel")
   .option("--route-dev <dev>", "device for installed routes")
   .option("--quiet", "no line per learned route")

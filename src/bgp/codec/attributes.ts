@@ -1,3 +1,4 @@
+import { asTrans } from "./as4.js";
 import { BgpCodecError, type ErrorAction, UpdateSubcode } from "./errors.js";
 import { decodeAddress, decodePrefixes, encodeAddress, encodePrefixes } from "./prefix.js";
 import type { AsPathSegment, CodecContext, PathAttributes } from "./types.js";
@@ -56,7 +57,7 @@ function encodeAsPath(segs: readonly AsPathSegment[], asSize: 2 | 4): Uint8Array
   for (const s of segs) {
     parts.push(Uint8Array.of(s.type === "set" ? 1 : 2, s.asns.length));
     // Without 4-octet support an AS above 65535 is sent as AS_TRANS (RFC 6793 §4.2.2).
-    for (const a of s.asns) parts.push(asSize === 4 ? be32(a) : be16(a > 0xffff ? 23456 : a));
+    for (const a of s.asns) parts.push(asSize === 4 ? be32(a) : be16(a > 0xffff ? asTrans : a));
   }
   return cat(...parts);
 }
@@ -154,7 +155,10 @@ export const attributeTable = [
       };
     },
     encode: (v, ctx) =>
-      cat(ctx.fourOctetAs ? be32(v.asn) : be16(v.asn > 0xffff ? 23456 : v.asn), encodeAddress(v.address, 4)),
+      cat(
+        ctx.fourOctetAs ? be32(v.asn) : be16(v.asn > 0xffff ? asTrans : v.asn),
+        encodeAddress(v.address, 4),
+      ),
   }),
   row({
     code: 8,

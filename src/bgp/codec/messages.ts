@@ -1,3 +1,4 @@
+import { asTrans } from "./as4.js";
 import { be16, cat } from "./attributes.js";
 import { BgpCodecError, BgpError, HeaderSubcode, OpenSubcode } from "./errors.js";
 import { decodeAddress, encodeAddress } from "./prefix.js";
@@ -12,8 +13,7 @@ import { decodeUpdate, encodeUpdate } from "./update.js";
 
 export const headerLength = 19;
 export const maxMessageLength = 4096;
-/** AS_TRANS (RFC 6793): what goes in OPEN's 2-octet field when the real AS does not fit. */
-export const asTrans = 23456;
+export { asTrans };
 
 function encodeCapability(c: Capability): Uint8Array {
   const tlv = (code: number, body: Uint8Array) => cat(Uint8Array.of(code, body.length), body);

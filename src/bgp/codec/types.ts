@@ -53,7 +53,10 @@ export interface PathAttributes {
     readonly nlri: readonly Prefix[];
   };
   readonly mpUnreach?: { readonly afi: number; readonly safi: number; readonly withdrawn: readonly Prefix[] };
-  /** Unrecognised optional attributes, kept to pass on (transitive ones with Partial set). */
+  /**
+   * Unrecognised optional transitive attributes, kept to pass on with Partial set (RFC 4271 §9;
+   * non-transitive ones are quietly ignored on receipt and never sent).
+   */
   readonly unknown?: readonly { readonly flags: number; readonly code: number; readonly data: Uint8Array }[];
 }
 
@@ -88,7 +91,12 @@ export type BgpMessage =
   | { readonly type: "keepalive" }
   | { readonly type: "route-refresh"; readonly afi: number; readonly safi: number };
 
-/** Session facts that change encodings: 4-octet AS numbers in AS_PATH/AGGREGATOR (RFC 6793). */
+/**
+ * Session facts that change encodings: 4-octet AS numbers in AS_PATH/AGGREGATOR (RFC 6793; without
+ * them AS4_PATH/AS4_AGGREGATOR carry the real path), and the receiving speaker's own addresses,
+ * which a received NEXT_HOP must not be (RFC 4271 §6.3).
+ */
 export interface CodecContext {
   readonly fourOctetAs: boolean;
+  readonly ownAddresses?: readonly string[];
 }

@@ -1,5 +1,7 @@
+import { forNewSpeaker, forOldSpeaker, mergeFromOldSpeaker } from "./as4.js";
 import { AttrError, attributeTable, be16, cat, encodeAttribute, Flag, findAttribute } from "./attributes.js";
 import { BgpCodecError, BgpError, UpdateSubcode } from "./errors.js";
+import { checkNextHops } from "./next-hop.js";
 import { decodePrefixes, encodePrefixes } from "./prefix.js";
 import type { CodecContext, ErrorOutcome, PathAttributes, UpdateMessage } from "./types.js";
 
@@ -7,16 +9,18 @@ import type { CodecContext, ErrorOutcome, PathAttributes, UpdateMessage } from "
 export function encodeUpdate(m: UpdateMessage, ctx: CodecContext): Uint8Array {
   const withdrawn = encodePrefixes(m.withdrawn, 4);
   const attrs: Uint8Array[] = [];
+  const a = ctx.fourOctetAs ? forNewSpeaker(m.attributes) : forOldSpeaker(m.attributes);
   for (const row of attributeTable) {
-    const value = m.attributes[row.key];
+    const value = a[row.key];
     if (value === undefined) continue;
     // biome-ignore lint/suspicious/noExplicitAny: the table pairs each key with its own codec.
     attrs.push(encodeAttribute(row.flags, row.code, (row.encode as any)(value, ctx)));
   }
-  for (const u of m.attributes.unknown ?? []) {
-    // Passing on an unrecognised optional transitive attribute sets Partial (RFC 4271 §5).
-    const flags = u.flags & Flag.Transitive ? u.flags | Flag.Partial : u.flags;
-    attrs.push(encodeAttribute(flags, u.code, u.data));
+  for (const u of a.unknown ?? []) {
+    // RFC 4271 §9: an unrecognised optional transitive attribute is passed on with Partial set
+    // (§5); a non-transitive one is never passed on.
+    if (!(u.flags & Flag.Transitive)) continue;
+    attrs.push(encodeAttribute(u.flags | Flag.Partial, u.code, u.data));
   }
   const attrBytes = cat(...attrs);
   return cat(be16(withdrawn.length), withdrawn, be16(attrBytes.length), attrBytes, encodePrefixes(m.nlri, 4));
@@ -122,7 +126,9 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
           b.subarray(bodyStart - (ext ? 4 : 3), bodyStart + len),
         );
       }
-      unknown.push({ flags, code, data: Uint8Array.from(body) });
+      // RFC 4271 §9: an unrecognised optional non-transitive attribute is quietly ignored; a
+      // transitive one is kept to pass on.
+      if (flags & Flag.Transitive) unknown.push({ flags, code, data: Uint8Array.from(body) });
       continue;
     }
     if ((flags & (Flag.Optional | Flag.Transitive)) !== row.flags) {
@@ -179,11 +185,16 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
     }
   }
   if (unknown.length > 0) attrs.unknown = unknown;
-  return {
+  // RFC 6793 §4.1 / §4.2.3: the real AS path, whatever kind of speaker sent it.
+  const attributes = ctx.fourOctetAs
+    ? forNewSpeaker(attrs as PathAttributes)
+    : mergeFromOldSpeaker(attrs as PathAttributes);
+  const decoded: UpdateMessage = {
     type: "update",
     withdrawn,
-    attributes: attrs as PathAttributes,
+    attributes,
     nlri,
     ...(outcomes.length > 0 ? { outcomes } : {}),
   };
+  return checkNextHops(decoded, ctx.ownAddresses ?? []);
 }

@@ -34,14 +34,16 @@ export function shouldAdvertise(local: LocalSpeaker, path: Path, to: PeerInfo): 
 export function exportAttributes(local: LocalSpeaker, path: Path, to: PeerInfo): PathAttributes {
   const a = path.attributes;
   if (!to.ibgp) {
-    // eBGP: our AS goes first; LOCAL_PREF and reflection attributes stay inside the AS.
-    const { localPref: _lp, originatorId: _o, clusterList: _c, ...rest } = a;
+    // eBGP: our AS goes first; LOCAL_PREF and reflection attributes stay inside the AS. A MED
+    // learned from a neighbouring AS is not passed to another one (RFC 4271 §5.1.4); only ours
+    // (a locally originated route's) goes out.
+    const { localPref: _lp, originatorId: _o, clusterList: _c, med, ...rest } = a;
     const first = a.asPath?.[0];
     const asPath =
       first?.type === "sequence"
         ? [{ type: "sequence" as const, asns: [local.asn, ...first.asns] }, ...(a.asPath ?? []).slice(1)]
         : [{ type: "sequence" as const, asns: [local.asn] }, ...(a.asPath ?? [])];
-    return { ...rest, asPath };
+    return { ...rest, ...(med !== undefined && !path.from ? { med } : {}), asPath };
   }
   const reflected = path.from?.ibgp && local.clusterId !== undefined;
   if (!reflected) return { localPref: 100, ...a };

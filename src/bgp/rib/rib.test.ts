@@ -103,3 +103,30 @@ describe("route reflection (RFC 4456)", () => {
     assert.equal(isReflectionLoop(rr, { clusterList: ["10.9.9.9"] }), false);
   });
 });
+
+describe("MULTI_EXIT_DISC across ASes (RFC 4271 §5.1.4)", () => {
+  const local = { asn: 65000, routerId: "10.0.0.100", clusterId: "10.0.0.100" };
+  const fromAs1 = path(peer("1", { ibgp: false, asn: 65001 }), {
+    asPath: [{ type: "sequence", asns: [65001] }],
+    med: 50,
+  });
+
+  test("a MED learned from one AS is not passed to another AS", () => {
+    const out = exportAttributes(local, fromAs1, peer("2", { ibgp: false, asn: 65002 }));
+    assert.equal(out.med, undefined);
+    assert.deepEqual(out.asPath, [{ type: "sequence", asns: [65000, 65001] }]);
+    const viaIbgp = path(peer("3"), { med: 70 });
+    assert.equal(exportAttributes(local, viaIbgp, peer("2", { ibgp: false, asn: 65002 })).med, undefined);
+  });
+
+  test("it is kept inside the AS: iBGP peers and route-reflector clients", () => {
+    assert.equal(exportAttributes(local, fromAs1, peer("4")).med, 50);
+    const fromClient = path(peer("5", { rrClient: true }), { med: 60 });
+    assert.equal(exportAttributes(local, fromClient, peer("6", { rrClient: true })).med, 60);
+  });
+
+  test("our own MED (a locally originated route's) still goes to eBGP peers", () => {
+    const ours = path(undefined, { med: 10 });
+    assert.equal(exportAttributes(local, ours, peer("2", { ibgp: false, asn: 65002 })).med, 10);
+  });
+});

@@ -5,6 +5,7 @@ import { BgpFrameParser } from "../codec/framing.js";
 import { decodeMessage, encodeMessage } from "../codec/messages.js";
 import type {
   BgpMessage,
+  Capability,
   CodecContext,
   NotificationMessage,
   OpenMessage,
@@ -19,6 +20,7 @@ import {
   step,
   type TimerName,
 } from "../fsm/fsm.js";
+import { type Negotiated, negotiate } from "../fsm/negotiation.js";
 import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
 export interface ConnectionSettings {
@@ -28,7 +30,17 @@ export interface ConnectionSettings {
   readonly peerAs: number;
   readonly connectRetrySeconds: number;
   readonly ipv6: boolean;
+  /** Addresses of ours beside the socket's (configured next hops): never a peer's NEXT_HOP (RFC 4271 §6.3). */
+  readonly ownAddresses?: readonly string[];
 }
+
+/** The capabilities our OPEN carries. */
+export const ourCapabilities = (s: ConnectionSettings): Capability[] => [
+  { kind: "multiprotocol", afi: 1, safi: 1 },
+  ...(s.ipv6 ? [{ kind: "multiprotocol" as const, afi: 2, safi: 1 }] : []),
+  { kind: "route-refresh" },
+  { kind: "four-octet-as", asn: s.localAs },
+];
 
 export interface ConnectionEvents {
   /** An OPEN arrived; return a NOTIFICATION to refuse it (collision resolution, RFC 4271 §6.8). */
@@ -53,6 +65,7 @@ export class BgpConnection {
   #state: FsmState = initialState;
   #socket: Socket | undefined;
   #ctx: CodecContext = { fourOctetAs: true };
+  #negotiated: Negotiated = { fourOctetAs: true, ipv4Unicast: true, ipv6Unicast: false };
   readonly #timers = new Map<TimerName, NodeJS.Timeout>();
   #pendingUpdate: UpdateMessage | undefined;
   #errorData: Uint8Array = new Uint8Array();
@@ -73,6 +86,11 @@ export class BgpConnection {
 
   get codecContext(): CodecContext {
     return this.#ctx;
+  }
+
+  /** What the two OPENs agreed on (families, 4-octet AS); meaningful once an OPEN arrived. */
+  get negotiated(): Negotiated {
+    return this.#negotiated;
   }
 
   get localAddress(): string | undefined {
@@ -159,12 +177,7 @@ export class BgpConnection {
           asn: this.settings.localAs,
           holdTime: this.settings.holdTime,
           bgpId: this.settings.routerId,
-          capabilities: [
-            { kind: "multiprotocol", afi: 1, safi: 1 },
-            ...(this.settings.ipv6 ? [{ kind: "multiprotocol" as const, afi: 2, safi: 1 }] : []),
-            { kind: "route-refresh" },
-            { kind: "four-octet-as", asn: this.settings.localAs },
-          ],
+          capabilities: ourCapabilities(this.settings),
         });
         break;
       case "send-keepalive":
@@ -235,7 +248,12 @@ export class BgpConnection {
   #receive(m: BgpMessage): void {
     switch (m.type) {
       case "open": {
-        this.#ctx = { fourOctetAs: m.capabilities.some((c) => c.kind === "four-octet-as") };
+        this.#negotiated = negotiate(ourCapabilities(this.settings), m.capabilities);
+        const local = this.localAddress;
+        this.#ctx = {
+          fourOctetAs: this.#negotiated.fourOctetAs,
+          ownAddresses: [...(local ? [local] : []), ...(this.settings.ownAddresses ?? [])],
+        };
         this.remoteOpen = m;
         const refuse = this.#state.name === "OpenSent" ? this.events.onOpen(this, m) : undefined;
         if (refuse) this.abort(refuse, "connection collision: the other connection stays");

@@ -56,3 +56,16 @@ test("import= repeats into the peer's list; the password comes only from a file"
   assert.deepEqual(c, { address: "10.0.0.1", asn: 1, md5Key: read("/k") });
   assert.deepEqual(withPassword(parsePeerSpec("10.0.0.1,as=1"), read), { address: "10.0.0.1", asn: 1 });
 });
+
+test("--peer takes IPv6 peers: global addresses, and link-local ones with their interface", () => {
+  assert.deepEqual(parsePeerSpec("fd00::1,as=65001"), { address: "fd00::1", asn: 65001 });
+  assert.deepEqual(parsePeerSpec("fe80::1%eth0,as=65001,passive"), {
+    address: "fe80::1%eth0",
+    asn: 65001,
+    passive: true,
+  });
+  assert.throws(() => parsePeerSpec("fe80::1,as=1"), /link-local: name its interface \(write fe80::1%eth0\)/);
+  assert.throws(() => parsePeerSpec("fd00::1%eth0,as=1"), /not link-local/);
+  assert.throws(() => parsePeerSpec("fd00::g,as=1"), /not an IPv4 or IPv6 address/);
+  assert.throws(() => parsePeerSpec("fe80::1%,as=1"), /bad interface suffix/);
+});

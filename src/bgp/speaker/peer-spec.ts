@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import { isIpv4 } from "../../common/cidr.js";
 import { StrataError } from "../../common/errors.js";
 import { type PrefixRange, parsePrefixRange } from "../rib/prefix-list.js";
@@ -15,6 +16,23 @@ export class PeerSpecError extends StrataError {
   }
 }
 
+/**
+ * Why `address` cannot be a peer's address (undefined: it can): IPv4, IPv6, or an IPv6 link-local
+ * address with the interface it is on (`fe80::1%eth0`; the kernel needs the zone to reach it).
+ */
+function peerAddressProblem(address: string): string | undefined {
+  if (isIpv4(address)) return undefined;
+  const [bare = "", zone, ...more] = address.split("%");
+  if (!ipaddr.IPv6.isValid(bare)) return `"${address}" is not an IPv4 or IPv6 address`;
+  const linkLocal = ipaddr.IPv6.parse(bare).range() === "linkLocal";
+  if (more.length > 0 || zone === "") return `"${address}" has a bad interface suffix (write fe80::1%eth0)`;
+  if (linkLocal && zone === undefined)
+    return `"${address}" is link-local: name its interface (write ${bare}%eth0)`;
+  if (!linkLocal && zone !== undefined)
+    return `"${address}" is not link-local: an interface suffix only goes with fe80::/10 addresses`;
+  return undefined;
+}
+
 const asnOf = (s: string) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 0xffffffff;
 
 /**
@@ -24,7 +42,8 @@ const asnOf = (s: string) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 0
  */
 export function parsePeerSpec(spec: string): PeerSpec {
   const [address = "", ...opts] = spec.split(",");
-  if (!isIpv4(address)) throw new PeerSpecError(spec, `"${address}" is not an IPv4 address`);
+  const problem = peerAddressProblem(address);
+  if (problem) throw new PeerSpecError(spec, problem);
   let asn: number | undefined;
   const c: { -readonly [K in keyof PeerSpec]: PeerSpec[K] } = { address, asn: 0 };
   const imports: PrefixRange[] = [];

@@ -1,9 +1,11 @@
 import { createServer, type Server, type Socket } from "node:net";
+import ipaddr from "ipaddr.js";
 import { ipv4ToNumber } from "../../common/cidr.js";
 import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
 import type { Prefix } from "../codec/prefix.js";
-import type { CodecContext, OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
+import type { OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
+import { familyNegotiated } from "../fsm/negotiation.js";
 import { acceptAll, type ImportPolicy, prefixListVerdict } from "../rib/import-policy.js";
 import { maxPrefixNotification } from "../rib/max-prefix.js";
 import type { Path, PeerInfo } from "../rib/path.js";
@@ -11,6 +13,7 @@ import type { PrefixRange } from "../rib/prefix-list.js";
 import { exportAttributes, type LocalSpeaker, shouldAdvertise } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
+import { exportNextHops } from "./export-next-hop.js";
 import {
   checkProtection,
   protectAccepted,
@@ -51,6 +54,22 @@ export type SpeakerEvent =
   | { readonly event: "down"; readonly peer: string; readonly reason: string }
   | { readonly event: "refused"; readonly peer: string; readonly reason: string }
   | {
+      /** An UPDATE had a recoverable error (RFC 7606): its routes were withdrawn or an attribute dropped. */
+      readonly event: "update-error";
+      readonly peer: string;
+      readonly action: "treat-as-withdraw" | "attribute-discard";
+      readonly attribute: number;
+      readonly reason: string;
+      readonly prefixes: number;
+    }
+  | {
+      /** Routes of a family the session negotiated cannot go out: we have no next hop of that family. */
+      readonly event: "unsendable";
+      readonly peer: string;
+      readonly family: "ipv4" | "ipv6";
+      readonly reason: string;
+    }
+  | {
       readonly event: "rejected-routes";
       readonly peer: string;
       /** Prefixes of one UPDATE the import policy refused (the first few) and how many in all. */
@@ -72,6 +91,8 @@ export interface SessionStatus {
   /** A few of the refused prefixes with the reason, for an operator to see what is going on. */
   readonly rejectedExamples?: readonly { readonly prefix: Prefix; readonly reason: string }[];
   readonly md5: boolean;
+  /** UPDATEs whose routes were treated as withdrawn (RFC 7606; e.g. a bad NEXT_HOP) since the speaker started. */
+  readonly treatedAsWithdraw: number;
   /** Why the last connection to this peer closed (a NOTIFICATION, a socket error), for diagnosis. */
   readonly lastDown?: string;
 }
@@ -95,10 +116,15 @@ export interface SpeakerOptions {
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Source address for outgoing connections. */
   readonly localAddress?: string;
-  /** NEXT_HOP of originated IPv4 routes (the session's local address when absent). */
+  /**
+   * NEXT_HOP of originated IPv4 routes (the session's local address when absent), and of every
+   * IPv4 route sent over an IPv6 session (whose own address cannot be an IPv4 NEXT_HOP).
+   */
   readonly nextHop?: string;
-  /** NEXT_HOP of originated IPv6 routes; IPv6 unicast is negotiated only when set. */
+  /** NEXT_HOP of IPv6 routes we are the next hop of (over an IPv6 session its address when absent). */
   readonly ipv6NextHop?: string;
+  /** Negotiate IPv6 unicast (RFC 4760); implied by ipv6NextHop. */
+  readonly ipv6?: boolean;
   /**
    * Import policy on top of each peer's own list (e.g. the cluster's: a node only for the subnet
    * it leases); change it with setImportPolicy.
@@ -116,14 +142,27 @@ interface Peer {
   redial?: NodeJS.Timeout;
   removed: boolean;
   rejectedTotal: number;
+  treatedAsWithdraw: number;
+  /** Families already reported unsendable on the current session (one event each). */
+  unsendable: Set<string>;
   /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
   lastDown?: string;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
-const pathNextHop = (p: Path): string | undefined =>
-  p.prefix.includes(":") ? p.attributes.mpReach?.nextHops[0] : p.attributes.nextHop;
+/** The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545 §3). */
+const pathNextHop = (p: Path): string | undefined => {
+  if (!p.prefix.includes(":")) return p.attributes.nextHop;
+  const hops = p.attributes.mpReach?.nextHops ?? [];
+  return hops.find((h) => h !== "::" && !/^fe[89ab][0-9a-f]:/i.test(h)) ?? hops.find((h) => h !== "::");
+};
+const isV6 = (p: Prefix) => p.includes(":");
+/** One text per address (IPv6 compressed, zone and IPv4-mapped prefix dropped) to find a peer by. */
+const addressKey = (a: string): string => {
+  const bare = a.replace(/%.*$/, "").replace(/^::ffff:(?=\d+\.)/, "");
+  return ipaddr.isValid(bare) ? ipaddr.parse(bare).toString() : bare;
+};
 const collision = { code: BgpError.Cease, subcode: CeaseSubcode.ConnectionCollisionResolution } as const;
 
 /** Prefixes grouped by the attributes object they share (one received UPDATE, one encoding). */
@@ -224,6 +263,8 @@ export class BgpSpeaker {
         connections: new Set(),
         removed: false,
         rejectedTotal: 0,
+        treatedAsWithdraw: 0,
+        unsendable: new Set(),
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
@@ -277,6 +318,7 @@ export class BgpSpeaker {
             }
           : {}),
         md5: p.config.md5Key !== undefined,
+        treatedAsWithdraw: p.treatedAsWithdraw,
         ...(p.lastDown ? { lastDown: p.lastDown } : {}),
       };
     });
@@ -335,7 +377,10 @@ export class BgpSpeaker {
       holdTime: this.o.holdTime ?? 90,
       peerAs: peer.config.asn,
       connectRetrySeconds: this.o.connectRetrySeconds ?? 5,
-      ipv6: this.o.ipv6NextHop !== undefined,
+      ipv6: this.o.ipv6 === true || this.o.ipv6NextHop !== undefined,
+      ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
+        (a): a is string => a !== undefined,
+      ),
     };
   }
 
@@ -344,7 +389,10 @@ export class BgpSpeaker {
     if ([...peer.connections].some((c) => c.direction === "outbound")) return;
     const c = new BgpConnection("outbound", this.#settings(peer), this.#events(peer));
     peer.connections.add(c);
-    c.dial(peer.config.address, peer.config.port ?? 179, this.o.localAddress, protectionOf(peer.config));
+    // The source address applies to peers of its family (an agent's IPv4 address, an IPv6 peer).
+    const local = this.o.localAddress;
+    const source = local !== undefined && isV6(local) === isV6(peer.config.address) ? local : undefined;
+    c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config));
   }
 
   #scheduleDial(peer: Peer): void {
@@ -355,7 +403,9 @@ export class BgpSpeaker {
 
   #accept(socket: Socket): void {
     const address = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
-    const peer = this.#peers.get(address);
+    const key = addressKey(address);
+    const peer =
+      this.#peers.get(address) ?? [...this.#peers.values()].find((p) => addressKey(p.config.address) === key);
     if (!peer || this.#stopped) {
       // Not a configured neighbour: no session (RFC 4271 §8: connections from unknown peers are refused).
       this.o.onEvent?.({ event: "refused", peer: address, reason: "not a configured peer" });
@@ -382,6 +432,7 @@ export class BgpSpeaker {
       onEstablished: (c) => {
         for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
         peer.established = c;
+        peer.unsendable.clear();
         peer.info = this.#infoOf(peer.config, c.remoteOpen?.bgpId ?? "0.0.0.0");
         clearTimeout(peer.redial);
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
@@ -425,6 +476,18 @@ export class BgpSpeaker {
   #onUpdate(peer: Peer, c: BgpConnection, u: UpdateMessage): void {
     if (peer.established !== c) return;
     this.updatesReceived++;
+    // RFC 7606 outcomes (RFC 4271 §6.3 for a bad NEXT_HOP): logged and counted, never a reset.
+    for (const o of u.outcomes ?? []) {
+      this.o.onEvent?.({
+        event: "update-error",
+        peer: peer.config.address,
+        action: o.action,
+        attribute: o.attribute,
+        reason: o.reason,
+        prefixes: u.nlri.length + (u.attributes.mpReach?.nlri.length ?? 0),
+      });
+    }
+    if (u.outcomes?.some((o) => o.action === "treat-as-withdraw")) peer.treatedAsWithdraw++;
     const changes = this.#rib.receive(peer.info, u);
     const refused = this.#rib.refusedByLastReceive;
     if (refused.length > 0) {
@@ -450,14 +513,49 @@ export class BgpSpeaker {
     setImmediate(() => this.#flush());
   }
 
-  /** The attributes `peer` gets for `path`, NEXT_HOP rewritten to us where the rules say so. */
-  #exported(path: Path, peer: Peer, c: BgpConnection): { attrs: PathAttributes; v6?: string; key: string } {
+  /**
+   * The attributes `peer` gets for `path`, NEXT_HOP rewritten to us where the rules say so, and
+   * which of its families can go out on this session: negotiated (RFC 4760) and with a next hop.
+   */
+  #exported(
+    path: Path,
+    peer: Peer,
+    c: BgpConnection,
+  ): { attrs: PathAttributes; v4?: string; v6?: readonly string[]; key: string } {
     const a = exportAttributes(this.#local, path, peer.info);
     const self = !peer.info.ibgp || peer.config.nextHopSelf === true || !path.from;
-    const nh = self ? ((path.from ? undefined : this.o.nextHop) ?? c.localAddress) : a.nextHop;
-    const v6 = self ? this.o.ipv6NextHop : path.attributes.mpReach?.nextHops[0];
-    const key = `${peer.info.ibgp}|${peer.info.rrClient}|${nh}|${v6}|${c.codecContext.fourOctetAs}`;
-    return { attrs: { ...a, nextHop: nh, mpReach: undefined, mpUnreach: undefined }, v6, key };
+    const { v4, v6 } = exportNextHops({
+      self,
+      originated: !path.from,
+      attributes: { ...path.attributes, nextHop: a.nextHop },
+      sessionAddress: c.localAddress,
+      ipv4: this.o.nextHop,
+      ipv6: this.o.ipv6NextHop,
+    });
+    const n = c.negotiated;
+    const key = `${peer.info.ibgp}|${peer.info.rrClient}|${v4}|${v6}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}`;
+    const { nextHop: _nh, ...rest } = a;
+    return {
+      attrs: { ...rest, ...(v4 ? { nextHop: v4 } : {}), mpReach: undefined, mpUnreach: undefined },
+      v4,
+      v6,
+      key,
+    };
+  }
+
+  /** Tell once per session that a negotiated family cannot be sent for want of a next hop. */
+  #unsendable(peer: Peer, family: "ipv4" | "ipv6"): void {
+    if (peer.unsendable.has(family)) return;
+    peer.unsendable.add(family);
+    this.o.onEvent?.({
+      event: "unsendable",
+      peer: peer.config.address,
+      family,
+      reason:
+        family === "ipv4"
+          ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop"
+          : "no IPv6 next hop for this session (it runs over IPv4): configure the speaker's IPv6 next hop",
+    });
   }
 
   #encode(
@@ -466,13 +564,16 @@ export class BgpSpeaker {
     peer: Peer,
     c: BgpConnection,
   ): Uint8Array[] {
-    const { attrs, v6, key } = this.#exported(group.path, peer, c);
+    const { attrs, v4, v6, key } = this.#exported(group.path, peer, c);
+    const prefixes = group.prefixes.filter((p) => familyNegotiated(c.negotiated, p));
+    if (!v6 && prefixes.some(isV6)) this.#unsendable(peer, "ipv6");
+    if (!v4 && prefixes.some((p) => !isV6(p))) this.#unsendable(peer, "ipv4");
     const byKey = cache.get(group.path.attributes) ?? new Map<string, Uint8Array[]>();
     cache.set(group.path.attributes, byKey);
     let bufs = byKey.get(key);
     if (!bufs) {
-      const ctx: CodecContext = c.codecContext;
-      bufs = announceUpdates(attrs, group.prefixes, ctx, v6);
+      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : v4 !== undefined));
+      bufs = announceUpdates(attrs, sendable, c.codecContext, v6);
       byKey.set(key, bufs);
     }
     return bufs;
@@ -527,7 +628,8 @@ export class BgpSpeaker {
     for (const peer of up) {
       const c = peer.established as BgpConnection;
       const w = withdraw.get(peer);
-      if (w) c.sendRaw(withdrawUpdates(w, c.codecContext));
+      const sendable = w?.filter((p) => familyNegotiated(c.negotiated, p));
+      if (sendable?.length) c.sendRaw(withdrawUpdates(sendable, c.codecContext));
       for (const g of groups.values()) {
         if (shouldAdvertise(this.#local, g.path, peer.info)) c.sendRaw(this.#encode(cache, g, peer, c));
       }

@@ -29,13 +29,13 @@ function pack(items: readonly Prefix[], room: number): Prefix[][] {
 /**
  * Pure: the encoded UPDATEs that announce `prefixes` with `attributes`, as few as fit in 4,096
  * octets each. IPv4 goes in the NLRI field (needs NEXT_HOP); IPv6 in MP_REACH_NLRI with
- * `v6NextHop` (RFC 4760).
+ * `v6NextHop` (RFC 4760): one global address, or a global and a link-local one (RFC 2545 §3).
  */
 export function announceUpdates(
   attributes: PathAttributes,
   prefixes: readonly Prefix[],
   ctx: CodecContext,
-  v6NextHop?: string,
+  v6NextHop?: string | readonly string[],
 ): Uint8Array[] {
   const out: Uint8Array[] = [];
   const v4 = prefixes.filter((p) => !isV6(p));
@@ -48,12 +48,13 @@ export function announceUpdates(
     }
   }
   if (v6.length > 0) {
-    if (!v6NextHop) throw new Error("announcing IPv6 prefixes needs an IPv6 next hop");
+    const nextHops = typeof v6NextHop === "string" ? [v6NextHop] : (v6NextHop ?? []);
+    if (nextHops.length === 0) throw new Error("announcing IPv6 prefixes needs an IPv6 next hop");
     const { nextHop: _nh, ...rest } = attributes;
     const withReach = (nlri: Prefix[]): UpdateMessage => ({
       type: "update",
       withdrawn: [],
-      attributes: { ...rest, mpReach: { afi: 2, safi: 1, nextHops: [v6NextHop], nlri } },
+      attributes: { ...rest, mpReach: { afi: 2, safi: 1, nextHops, nlri } },
       nlri: [],
     });
     const base = encodeMessage(withReach([]), ctx).length + 2; // room for an extended length

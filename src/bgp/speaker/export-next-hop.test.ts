@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { exportNextHops } from "./export-next-hop.js";
+
+const learned = {
+  nextHop: "192.0.2.7",
+  mpReach: { afi: 2, safi: 1, nextHops: ["fd00::7", "fe80::7"], nlri: [] },
+};
+
+test("over an IPv6 session an IPv4 route gets the configured IPv4 next hop, never the session's address", () => {
+  const base = { self: true, originated: true, attributes: {}, sessionAddress: "fd00::2" };
+  assert.deepEqual(exportNextHops({ ...base, ipv4: "192.0.2.2" }), { v4: "192.0.2.2", v6: ["fd00::2"] });
+  assert.equal(exportNextHops(base).v4, undefined, "no IPv4 next hop: IPv4 routes cannot go");
+  assert.equal(exportNextHops({ ...base, originated: false, ipv4: "192.0.2.2" }).v4, "192.0.2.2");
+});
+
+test("over an IPv4 session: the session address for IPv4, the configured IPv6 one (or none) for IPv6", () => {
+  const base = { self: true, originated: false, attributes: {}, sessionAddress: "192.0.2.2" };
+  assert.deepEqual(exportNextHops(base), { v4: "192.0.2.2" });
+  assert.deepEqual(exportNextHops({ ...base, ipv6: "fd00::2" }), { v4: "192.0.2.2", v6: ["fd00::2"] });
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "::ffff:192.0.2.2" }), { v4: "192.0.2.2" });
+});
+
+test("RFC 2545: over a link-local session our link-local address goes beside the global one", () => {
+  const base = { self: true, originated: false, attributes: {}, sessionAddress: "fe80::2%eth0" };
+  assert.deepEqual(exportNextHops({ ...base, ipv6: "fd00::2" }).v6, ["fd00::2", "fe80::2"]);
+  assert.deepEqual(exportNextHops(base).v6, ["fe80::2"]);
+});
+
+test("not self (iBGP, reflection): the learned next hops pass on, the learned link-local one does not", () => {
+  const n = exportNextHops({
+    self: false,
+    originated: false,
+    attributes: learned,
+    sessionAddress: "fe80::2",
+  });
+  assert.deepEqual(n, { v4: "192.0.2.7", v6: ["fd00::7"] });
+});
