@@ -57,7 +57,12 @@ const labOptions = (c: Command) =>
     .option("--pods <m>", "pods per node", "2")
     .option("--underlay <kind>", "l2 (one switch) | l3 (two subnets and a router)", "l2")
     .option("--datastore <kind>", "embedded | etcd", "embedded")
-    .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0");
+    .option("--route-reflectors <k>", "bgp on l2: the first K nodes reflect (0: full mesh)", "0")
+    .option(
+      "--pod-attachment <how>",
+      "auto (each backend's choice: routed for ipip/gre, the cni0 bridge otherwise) | bridge | routed",
+      "auto",
+    );
 
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;
 type StopSignal = keyof typeof signalNumbers;

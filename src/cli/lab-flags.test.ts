@@ -44,6 +44,7 @@ const bad: [Partial<LabFlags>, RegExp][] = [
   [{ model: "bgp", routeReflectors: "4" }, /^--route-reflectors: "4" is not a whole number from 0 to 3$/],
   [{ routeReflectors: "1" }, /^--route-reflectors: applies only to --model bgp on --underlay l2$/],
   [{ model: "bgp", underlay: "l3", routeReflectors: "1" }, /^--route-reflectors: applies only/],
+  [{ podAttachment: "macvlan" }, /^--pod-attachment: "macvlan" is not one of auto, bridge, routed$/],
 ];
 for (const [flags, message] of bad) {
   test(`refused: ${JSON.stringify(flags)}`, () => {
@@ -53,6 +54,15 @@ for (const [flags, message] of bad) {
     );
   });
 }
+
+test("--pod-attachment: auto leaves it to the backend, bridge and routed are passed on", () => {
+  assert.equal(parseLabFlags({ ...defaults, podAttachment: "auto" }).podAttachment, undefined);
+  assert.equal(
+    parseLabFlags({ ...defaults, model: "ipip", podAttachment: "bridge" }).podAttachment,
+    "bridge",
+  );
+  assert.equal(parseLabFlags({ ...defaults, podAttachment: "routed" }).podAttachment, "routed");
+});
 
 test("bgp with reflectors on l2 is taken", () => {
   const spec = parseLabFlags({ ...defaults, model: "bgp", nodes: "6", routeReflectors: "2" });

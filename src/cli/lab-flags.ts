@@ -9,6 +9,8 @@ export interface LabFlags {
   readonly underlay: string;
   readonly datastore: string;
   readonly routeReflectors: string;
+  /** auto (absent) | bridge | routed */
+  readonly podAttachment?: string;
 }
 
 const underlays = ["l2", "l3"] as const;
@@ -31,6 +33,7 @@ export function parseLabFlags(f: LabFlags): LabSpec {
   const routeReflectors = wholeNumber("--route-reflectors", f.routeReflectors, 0, nodes);
   if (routeReflectors > 0 && (model !== "bgp" || underlay !== "l2"))
     throw new UsageError("--route-reflectors", "applies only to --model bgp on --underlay l2");
+  const attach = oneOf("--pod-attachment", f.podAttachment ?? "auto", ["auto", "bridge", "routed"] as const);
   return {
     model,
     nodes,
@@ -40,5 +43,6 @@ export function parseLabFlags(f: LabFlags): LabSpec {
     clusterCidr: "10.244.0.0/16",
     underlayMtu: 1500,
     routeReflectors,
+    ...(attach === "auto" ? {} : { podAttachment: attach }),
   };
 }

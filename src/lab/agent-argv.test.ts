@@ -44,6 +44,11 @@ describe("a lab agent's command line from its typed options", () => {
     );
   });
 
+  test("--pod-attachment only when the lab sets one", () => {
+    assert.deepEqual(values(agentArgv(base), "--pod-attachment"), []);
+    assert.deepEqual(values(agentArgv({ ...base, podAttachment: "bridge" }), "--pod-attachment"), ["bridge"]);
+  });
+
   test("bgp: asn, key file, no mesh with a signed peer, reflectors", () => {
     const argv = agentArgv({
       ...base,

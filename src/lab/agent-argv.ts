@@ -42,6 +42,8 @@ export interface LabAgentOptions {
   readonly cniBinDir: string;
   /** Required for the bgp backend, refused for any other. */
   readonly bgp?: LabAgentBgp;
+  /** The agent's --pod-attachment; absent: the backend's choice. */
+  readonly podAttachment?: "bridge" | "routed";
 }
 
 /** Pure: the `--datastore` flags of an agent (or `strata node remove`). */
@@ -80,5 +82,6 @@ export function agentArgv(o: LabAgentOptions): string[] {
     ...["--underlay-dev", o.underlayDev, "--state-dir", o.stateDir],
     ...["--heartbeat-ttl", String(o.heartbeatTtlSeconds), "--cni-bin-dir", o.cniBinDir],
     ...(o.bgp ? bgpArgv(o.bgp) : []),
+    ...(o.podAttachment ? ["--pod-attachment", o.podAttachment] : []),
   ];
 }

@@ -290,6 +290,7 @@ function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | u
         stateDir,
         heartbeatTtlSeconds: 10,
         cniBinDir: up.bin,
+        ...(spec.podAttachment ? { podAttachment: spec.podAttachment } : {}),
         ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
       });
       // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its

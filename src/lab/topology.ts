@@ -17,6 +17,8 @@ export interface LabSpec {
   readonly underlayMtu: number;
   /** bgp on l2: how many nodes (the first K) reflect routes; 0 is a full mesh. */
   readonly routeReflectors?: number;
+  /** How pods attach (the agents' --pod-attachment); absent: each backend's own choice. */
+  readonly podAttachment?: "bridge" | "routed";
 }
 
 /** The AS of the lab's BGP model (nodes and, on l3, the router). */
