@@ -32,7 +32,14 @@ interface WgNode {
   subnet: string;
 }
 
-const wgPid = (n: WgNode) => (n.backend.status?.().wireguardGo as { pid?: number } | undefined)?.pid;
+interface WgStatus {
+  datapath: string;
+  datapathReason: string;
+  publicKey: string;
+  wireguardGo?: { pid?: number; restarts: number };
+}
+const statusOf = (n: WgNode) => (n.backend.status?.() ?? {}) as WgStatus;
+const wgPid = (n: WgNode) => statusOf(n).wireguardGo?.pid;
 /** The node's own address on strata.wg: its pod subnet's network address. */
 const wgAddr = (n: WgNode) => n.subnet.replace(/\/24$/, "");
 const ping = (from: WgNode, to: WgNode) => {
@@ -126,14 +133,14 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
 
   test("each node publishes its public key; every device holds exactly the other nodes as peers; a node that leaves is removed everywhere, nothing stale", async () => {
     const [a, b, c] = [await addNode(1), await addNode(2), await addNode(3)];
-    const status = a.backend.status?.() as { datapath: string; datapathReason: string; publicKey: string };
+    const status = statusOf(a);
     assert.equal(status.datapath, "wireguard-go"); // this kernel has no wireguard module
     assert.match(status.datapathReason, /no wireguard module/);
     // The lease carries the node's public key and port.
     const kv = await store.get(subnetKey(a.subnet));
     const published = JSON.parse(kv?.value ?? "{}").backendData;
     assert.deepEqual(published, { wgPublicKey: status.publicKey, wgListenPort: "51820" });
-    const keyOf = (n: WgNode) => (n.backend.status?.() as { publicKey: string }).publicKey;
+    const keyOf = (n: WgNode) => statusOf(n).publicKey;
     const expect = async (n: WgNode, others: WgNode[]) => {
       const peers = await peersOf(n);
       const want = others.map((o) => [
@@ -182,7 +189,7 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     await eventually(() => hasEnded(first), "wireguard-go gone", { timeoutMs: 5_000 });
     await eventually(
       () => {
-        const s = a.backend.status?.().wireguardGo as { restarts: number; pid?: number };
+        const s = statusOf(a).wireguardGo ?? { restarts: 0 };
         return s.restarts >= 1 && s.pid !== pid;
       },
       "wireguard-go restarted",
@@ -196,7 +203,7 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     const [a, b] = nodes;
     assert.ok(a && b);
     await eventually(() => ping(a, b) && ping(b, a), "traffic", { timeoutMs: 15_000 });
-    const before = (a.backend.status?.() as { publicKey: string }).publicKey;
+    const before = statusOf(a).publicKey;
     // 100 packets a second for 3 s; each echo gets its second to answer.
     const pinger = spawn("ip", [
       "netns",
