@@ -38,7 +38,7 @@ interface WgStatus {
   publicKey: string;
   wireguardGo?: { pid?: number; restarts: number };
 }
-const statusOf = (n: WgNode) => (n.backend.status?.() ?? {}) as WgStatus;
+const statusOf = (n: WgNode) => (n.backend.status?.() ?? {}) as unknown as WgStatus;
 const wgPid = (n: WgNode) => statusOf(n).wireguardGo?.pid;
 /** The node's own address on strata.wg: its pod subnet's network address. */
 const wgAddr = (n: WgNode) => n.subnet.replace(/\/24$/, "");
