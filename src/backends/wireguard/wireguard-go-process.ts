@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { describeError, StrataError } from "../../common/errors.js";
 import type { Netns } from "../../kernel/api.js";
 import { netnsPath } from "../../kernel/iproute2/netns-args.js";
-import { hasEnded, identify, type ProcessIdentity } from "../../process/process-identity.js";
+import { hasEnded, type ProcessIdentity, statStartTime } from "../../process/process-identity.js";
 import { uapiRequest } from "./uapi-client.js";
 import { encodeGet } from "./uapi-codec.js";
 
@@ -63,6 +63,20 @@ export interface WireguardGoStatus {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The identity of a process just spawned, from its stat line alone: while nsenter, unshare and sh
+ * exec one another its command line is briefly empty (process-identity's identify() would take
+ * that for an exiting process), but its PID and start time stay the same through every exec.
+ */
+function spawnedIdentity(pid: number): ProcessIdentity | undefined {
+  try {
+    const startTime = statStartTime(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    return startTime ? { pid, startTime } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Does a UAPI socket answer a get? */
 async function answers(socket: string): Promise<boolean> {
@@ -140,7 +154,7 @@ export class WireguardGoSupervisor {
     );
     child.unref();
     const pid = child.pid;
-    const identity = pid ? identify(pid) : undefined;
+    const identity = pid ? spawnedIdentity(pid) : undefined;
     if (!identity) {
       await Promise.race([spawnError, sleep(100)]);
       throw new WireguardGoError(`wireguard-go ended at once (see ${this.o.logFile})`);
