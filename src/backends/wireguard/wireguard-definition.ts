@@ -1,7 +1,11 @@
 import { z } from "zod";
-import { type BackendDefinition, BackendOptionsError } from "../definition.js";
+import type { BackendDefinition } from "../definition.js";
 import { choiceFlag, portFlag, wholeNumberFlag } from "../flag-schemas.js";
 import { createWireguardBackend } from "./wireguard.js";
+
+/** Where the key lives when the agent has no --state-dir. */
+export const defaultWireguardStateDir = "/var/lib/strata";
+
 import { type WireguardDatapathRequest, wireguardDatapathRequests } from "./wireguard-datapath.js";
 
 export interface WireguardFlagOptions {
@@ -55,11 +59,7 @@ export const wireguardDefinition = {
       default: "0",
     },
   ],
-  create: (o: WireguardFlagOptions, deps) => {
-    if (!deps.stateDir)
-      throw new BackendOptionsError(
-        "--state-dir: the wireguard backend keeps the node's private key there; give the agent a --state-dir",
-      );
-    return createWireguardBackend({ ...o, stateDir: deps.stateDir });
-  },
+  // The key lives in the agent's --state-dir; an agent without one keeps it in /var/lib/strata.
+  create: (o: WireguardFlagOptions, deps) =>
+    createWireguardBackend({ ...o, stateDir: deps.stateDir ?? defaultWireguardStateDir }),
 } satisfies BackendDefinition<WireguardFlagOptions>;
