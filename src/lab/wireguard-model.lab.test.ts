@@ -121,7 +121,9 @@ describe("the wireguard model", { concurrency: 1 }, () => {
     const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
     assert.ok(m, out);
     const lost = Number(m[1]) - Number(m[2]);
-    console.log(`# lab: rotation under 100 pings/s (n2-p1 → n1-p1): lost ${lost} of ${m[1]}`);
+    console.log(
+      `# lab: rotation under 100 pings/s (n2-p1 → n1-p1): lost ${lost} of ${m[1]}; ${/rtt [^\n]*/.exec(out)?.[0] ?? ""}`,
+    );
     assert.ok(lost <= 40, `lost ${lost} of ${m[1]}`);
     assert.ok((await pingOnce(a.ns, b.ip)) && (await pingOnce(b.ns, a.ip)));
     await labDown(kernel);

@@ -230,7 +230,9 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
     assert.ok(m, out);
     const lost = Number(m[1]) - Number(m[2]);
-    console.log(`# rotation under 100 pings/s: lost ${lost} of ${m[1]}`);
+    console.log(
+      `# rotation under 100 pings/s: lost ${lost} of ${m[1]}; ${/rtt [^\n]*/.exec(out)?.[0] ?? ""}`,
+    );
     const published = JSON.parse((await store.get(subnetKey(a.subnet)))?.value ?? "{}").backendData
       .wgPublicKey;
     assert.equal(published, r.publicKey);
