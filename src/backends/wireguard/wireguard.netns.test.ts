@@ -100,7 +100,13 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     sh(sw, "link", "set", `p${i}-${ns.slice(-6)}`.slice(0, 15), "master", "br0", "up");
     sh(ns, "addr", "add", `192.168.77.${10 + i}/24`, "dev", "eth0");
     sh(ns, "link", "set", "eth0", "up");
-    const stateDir = join(dir, name);
+    const n = await startAgent(name, ns, join(dir, name));
+    nodes.push(n);
+    return n;
+  }
+
+  /** An agent (and its wireguard backend) for node `name` in `ns`, started and running. */
+  async function startAgent(name: string, ns: string, stateDir: string): Promise<WgNode> {
     const backend = createWireguardBackend({
       datapath: "auto",
       listenPort: 51820,
@@ -126,9 +132,7 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     });
     const lease = await agent.start();
     void agent.run();
-    const n = { name, ns, stateDir, agent, backend, ac, subnet: lease.subnet };
-    nodes.push(n);
-    return n;
+    return { name, ns, stateDir, agent, backend, ac, subnet: lease.subnet };
   }
 
   test("each node publishes its public key; every device holds exactly the other nodes as peers; a node that leaves is removed everywhere, nothing stale", async () => {
@@ -197,6 +201,42 @@ describe("wireguard backend in real namespaces (wireguard-go)", { concurrency: 1
     );
     await eventually(() => ping(a, b) && ping(b, a), "traffic back after the restart", { timeoutMs: 15_000 });
     assert.equal((await peersOf(a)).length, 1);
+  });
+
+  test("an agent restart adopts the running wireguard-go: same process, same peers, no ping lost", async () => {
+    const [a, b] = nodes;
+    assert.ok(a && b);
+    await eventually(() => ping(a, b) && ping(b, a), "traffic", { timeoutMs: 15_000 });
+    const pid = wgPid(a);
+    const pinger = spawn("ip", [
+      "netns",
+      "exec",
+      b.ns,
+      "ping",
+      "-i",
+      "0.02",
+      "-c",
+      "100",
+      "-W",
+      "1",
+      "-q",
+      wgAddr(a),
+    ]);
+    let out = "";
+    pinger.stdout.on("data", (d) => (out += d));
+    const done = new Promise((r) => pinger.on("close", r));
+    await new Promise((r) => setTimeout(r, 300));
+    a.ac.abort();
+    await a.agent.stop({ releaseLease: false });
+    const again = await startAgent(a.name, a.ns, a.stateDir);
+    nodes[nodes.indexOf(a)] = again;
+    await done;
+    assert.equal(wgPid(again), pid, "the same wireguard-go, adopted");
+    assert.equal(statusOf(again).wireguardGo?.restarts, 0);
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    assert.ok(m, out);
+    assert.equal(Number(m[1]) - Number(m[2]), 0, out);
+    assert.equal((await peersOf(again)).length, 1);
   });
 
   test("a key rotated while traffic flows: the new key is published, the peer follows, the old key is gone; lost packets counted", async () => {

@@ -220,8 +220,10 @@ export function createWireguardBackend(opts: WireguardOptions): Backend & {
           signal: c.signal,
           onReady: async (how) => {
             await ensureLink(c.kernel, c.netns, c.local);
-            // A new process has no key and no peers: configure it now, and ask for a full pass
-            // (its TUN device, address and routes went with the old one).
+            // An adopted process (the agent restarted) keeps its peers: the first full pass diffs
+            // them. A new process has no key and no peers: configure it now and, after a restart,
+            // ask for a full pass (its TUN device, address and routes went with the old one).
+            if (how === "adopted") return;
             await syncDevice(c, c.local, lastPeers?.peers ?? []);
             if (how === "restarted") c.onChange();
           },
