@@ -4,10 +4,14 @@
  * configuration of the same model (routes / VXLAN device made with plain `ip` commands, no agent).
  * Also: convergence (a node joins → every other node has its route) and agent memory with 1,000
  * simulated remote nodes. ipip and gre rows are compared with the hand-built VXLAN of the same
- * run (×hand). Usage: node dist/bench/lab-models.js [--seconds S] [--rounds R] [--only MODEL,...]
+ * run (×hand); so are the wireguard rows, with the CPU they cost: CPU-seconds per second (cores) of
+ * the iperf3 client and server and of both nodes' wireguard-go, per Gbit/s (the hand-built VXLAN
+ * row shows the same figure for its iperf3 processes, whose system time carries the kernel's
+ * encapsulation). Usage: node dist/bench/lab-models.js [--seconds S] [--rounds R] [--only MODEL,...]
  * (--only: just that model's data path, no convergence or memory runs)
  */
 import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { labPaths } from "../src/cli/paths.js";
 import { type Kernel, namedNetns } from "../src/kernel/api.js";
@@ -41,6 +45,74 @@ interface Row {
   label: string;
   gbps: number;
   us: number;
+  /** Cores busy per Gbit/s (iperf3 client + server, and wireguard-go where it runs). */
+  cpuPerGbps?: number;
+}
+
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** utime + stime of a process (all its threads), seconds; undefined once it is gone. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The wireguard-go processes inside a namespace (by `ip netns pids` and their comm). */
+function wireguardGoPids(ns: string): number[] {
+  return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" })
+    .split("\n")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "wireguard-go";
+      } catch {
+        return false;
+      }
+    });
+}
+
+/**
+ * iperf3 TCP throughput and the CPU it took: the client's and server's own CPU time (read until
+ * each exits) plus that of `daemons` (wireguard-go) over the same interval, per Gbit/s.
+ */
+async function throughputWithCpu(
+  fromNs: string,
+  toNs: string,
+  toIp: string,
+  daemons: readonly number[],
+): Promise<{ gbps: number; cpuPerGbps: number }> {
+  const server = spawn("ip", ["netns", "exec", toNs, "iperf3", "-s", "-1", "-B", toIp], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 300));
+  const client = spawn("ip", ["netns", "exec", fromNs, "iperf3", "-c", toIp, "-t", String(seconds), "-J"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  let out = "";
+  client.stdout.on("data", (d) => (out += d));
+  const daemonStart = daemons.map((p) => cpuSeconds(p) ?? 0);
+  const last = new Map<number, number>();
+  const sample = () => {
+    for (const pid of [server.pid, client.pid]) {
+      const c = pid ? cpuSeconds(pid) : undefined;
+      if (pid && c !== undefined) last.set(pid, c);
+    }
+  };
+  const started = performance.now();
+  const poll = setInterval(sample, 100);
+  await new Promise((r) => client.on("close", r));
+  clearInterval(poll);
+  const wall = (performance.now() - started) / 1000;
+  const daemonCpu = daemons.reduce((sum, p, i) => sum + ((cpuSeconds(p) ?? 0) - (daemonStart[i] ?? 0)), 0);
+  server.kill();
+  const iperfCpu = [...last.values()].reduce((a, b) => a + b, 0);
+  const j = JSON.parse(out || "{}") as { end?: { sum_received?: { bits_per_second: number } } };
+  const gbps = (j.end?.sum_received?.bits_per_second ?? 0) / 1e9;
+  return { gbps, cpuPerGbps: gbps > 0 ? (iperfCpu + daemonCpu) / wall / gbps : Number.NaN };
 }
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 3;
@@ -48,6 +120,9 @@ const medianRow = (label: string, runs: Row[]): Row => ({
   label,
   gbps: median(runs.map((r) => r.gbps)),
   us: median(runs.map((r) => r.us)),
+  ...(runs.some((r) => r.cpuPerGbps !== undefined)
+    ? { cpuPerGbps: median(runs.map((r) => r.cpuPerGbps ?? Number.NaN)) }
+    : {}),
 });
 
 /** Pod→pod and node→node in one lab. */
@@ -71,11 +146,13 @@ async function measureLab(
         gbps: await throughput(kernel, n1.ns, n2.ns, n2.ip),
         us: await latency(kernel, n1.ns, n2.ip),
       });
-      podRuns.push({
-        label: "",
-        gbps: await throughput(kernel, a.ns, b.ns, b.ip),
-        us: await latency(kernel, a.ns, b.ip),
-      });
+      // wireguard: its daemons' CPU counts against the throughput too.
+      const daemons =
+        model === "wireguard" ? [...wireguardGoPids(n1.ns), ...wireguardGoPids(n2.ns)] : undefined;
+      const t = daemons
+        ? await throughputWithCpu(a.ns, b.ns, b.ip, daemons)
+        : { gbps: await throughput(kernel, a.ns, b.ns, b.ip) };
+      podRuns.push({ label: "", ...t, us: await latency(kernel, a.ns, b.ip) });
     }
     return {
       pod: medianRow(
@@ -176,11 +253,9 @@ async function measureHandBuilt(model: "host-gw" | "vxlan", underlay: "l2" | "l3
     }
     const runs: Row[] = [];
     for (let i = 0; i < rounds; i++) {
-      runs.push({
-        label: "",
-        gbps: await throughput(kernel, a.ns, b.ns, b.ip),
-        us: await latency(kernel, a.ns, b.ip),
-      });
+      // The CPU figure too, to set beside wireguard's (the kernel's VXLAN work shows as iperf3's system time).
+      const t = await throughputWithCpu(a.ns, b.ns, b.ip, []);
+      runs.push({ label: "", ...t, us: await latency(kernel, a.ns, b.ip) });
     }
     return medianRow(`hand-built ${model} (${underlay}) pod→pod`, runs);
   } finally {
@@ -253,14 +328,17 @@ async function main(): Promise<void> {
     ["ipip", "l3"],
     ["gre", "l2"],
     ["gre", "l3"],
+    ["wireguard", "l2"],
+    ["wireguard", "l3"],
   ];
   for (const [model, underlay, attach] of cases) {
     if (only && !only.split(",").includes(model)) continue;
     const m = await measureLab(model, underlay, attach);
     // ipip and gre against the hand-built kernel VXLAN on the same underlay (issue 12's target:
-    // IPIP ≥ 1.0× its throughput); each reference is measured right after its row (this VM's
-    // throughput drifts, a reference from minutes earlier would not compare).
-    const tunnel = model === "ipip" || model === "gre";
+    // IPIP ≥ 1.0× its throughput), wireguard against the same (issue 13); each reference is
+    // measured right after its row (this VM's throughput drifts, a reference from minutes earlier
+    // would not compare).
+    const tunnel = model === "ipip" || model === "gre" || model === "wireguard";
     const handModel = tunnel ? "vxlan" : model;
     const hand =
       handModel === "host-gw" || handModel === "vxlan"
@@ -272,11 +350,11 @@ async function main(): Promise<void> {
     `lab data path (iperf3 TCP ${seconds} s, ping median of 30; medians of ${rounds} interleaved rounds; ratios against the same run)`,
   );
   console.log(
-    `${"path".padEnd(40)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)}  ${"×raw".padStart(6)} ${"×hand".padStart(6)}`,
+    `${"path".padEnd(40)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)}  ${"×raw".padStart(6)} ${"×hand".padStart(6)} ${"cores/Gbit/s".padStart(12)}`,
   );
   for (const r of rows) {
     const f = (row: Row, raw?: Row, hand?: Row) =>
-      `${row.label.padEnd(40)} ${row.gbps.toFixed(2).padStart(7)} ${row.us.toFixed(0).padStart(7)}  ${(raw ? (row.gbps / raw.gbps).toFixed(2) : "").padStart(6)} ${(hand ? (row.gbps / hand.gbps).toFixed(2) : "").padStart(6)}`;
+      `${row.label.padEnd(40)} ${row.gbps.toFixed(2).padStart(7)} ${row.us.toFixed(0).padStart(7)}  ${(raw ? (row.gbps / raw.gbps).toFixed(2) : "").padStart(6)} ${(hand ? (row.gbps / hand.gbps).toFixed(2) : "").padStart(6)} ${(row.cpuPerGbps !== undefined ? row.cpuPerGbps.toFixed(3) : "").padStart(12)}`;
     console.log(f(r.raw));
     if (r.hand) console.log(f(r.hand, r.raw));
     console.log(f(r.model, r.raw, r.hand));

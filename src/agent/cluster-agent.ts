@@ -15,7 +15,7 @@ import {
   SubnetTakenError,
 } from "../cluster/subnet-leases.js";
 import { overlaps } from "../common/cidr.js";
-import { describeError } from "../common/errors.js";
+import { describeError, StrataError } from "../common/errors.js";
 import { type Datastore, DatastoreError } from "../datastore/api.js";
 import type { Kernel, Netns, Route } from "../kernel/api.js";
 import { applyPlanOrThrow } from "../kernel/desired/apply.js";
@@ -25,6 +25,13 @@ import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.j
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
+
+/** A control request the agent cannot carry out now or at all (the message says why). */
+export class AgentCommandError extends StrataError {
+  constructor(message: string) {
+    super("agent.command", message);
+  }
+}
 
 export interface ClusterAgentOptions {
   readonly kernel: Kernel;
@@ -259,6 +266,7 @@ export class ClusterAgent {
       signal: this.o.signal,
       // Not a full pass: the backend hands on what changed (takeRouteChanges).
       onChange: () => void this.#runner.trigger(),
+      republish: () => this.#republish(),
     });
     if (this.o.stateDir) {
       await this.#writeCniState(lease, podMtu);
@@ -437,6 +445,26 @@ export class ClusterAgent {
     }));
     const own = view.rejected.find((r) => r.key === ownKey);
     this.status.ownLeaseRejected = own ? `${own.reason}: ${own.detail}` : undefined;
+  }
+
+  /** The backend's data changed (a rotated key): write this node's lease again with it. */
+  async #republish(): Promise<void> {
+    if (!this.#held) return;
+    const u = await this.#underlay();
+    this.#held = await this.#leases.republish(this.#held, this.#request(u));
+    this.#storeReachable();
+    this.#leaseRenewed();
+  }
+
+  /**
+   * `strata agent rotate-key`: the backend makes, uses and publishes a new key pair. A backend
+   * without keys refuses with a StrataError saying so.
+   */
+  async rotateKey(): Promise<{ readonly publicKey: string; readonly previous: string }> {
+    if (!this.o.backend.rotateKey)
+      throw new AgentCommandError(`the ${this.o.backend.name} backend has no keys to rotate`);
+    if (!this.#held) throw new AgentCommandError("the agent holds no lease yet: try again once it serves");
+    return this.o.backend.rotateKey();
   }
 
   /** Renew the subnet lease; false when it failed for now (retried soon). Never takes another subnet. */

@@ -5,6 +5,7 @@ import { composePlugins } from "../plugins/compose.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
 import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
 import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
+import { startControlServer } from "./control-socket.js";
 import { startHealthServer } from "./health-server.js";
 
 export interface AgentOptions {
@@ -85,12 +86,33 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     }
     running = cluster.run();
   }
+  // The control socket (strata agent rotate-key) once the node is up; root-only by its directory.
+  const stateDir = opts.cluster?.stateDir;
+  const control =
+    cluster && stateDir
+      ? await startControlServer(
+          stateDir,
+          (command) => {
+            if (command === "rotate-key") return (cluster as ClusterAgent).rotateKey();
+            throw new Error(`unhandled control command ${command}`);
+          },
+          opts.logger,
+        ).catch((err) => {
+          // The node networks without it; only rotate-key is lost, and the log says so.
+          opts.logger.warn(
+            { err: String(err) },
+            "control socket not served (strata agent rotate-key will not reach this agent)",
+          );
+          return undefined;
+        })
+      : undefined;
   opts.logger.info({ socket: socketPath, cniBinDirs: opts.cniBinDirs }, "agent serving CNI requests");
   await new Promise<void>((resolve) => {
     if (opts.signal.aborted) resolve();
     opts.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await running;
+  control?.close();
   await cluster?.stop({ releaseLease: false });
   health?.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -68,6 +68,11 @@ export interface Backend {
   takeRouteChanges?(): ReadonlyMap<string, Route | undefined>;
   /** The set of other nodes changed (before desired() is asked). */
   peersChanged?(local: LocalNode, peers: readonly NodeLease[]): void;
+  /**
+   * A backend with keys of its own (wireguard): make a new key pair, use it, and publish it with
+   * the lease (through ctx.republish). `strata agent rotate-key` asks for this.
+   */
+  rotateKey?(): Promise<{ readonly publicKey: string; readonly previous: string }>;
   /** Backend-specific status for /healthz (e.g. BGP sessions). */
   status?(): Record<string, unknown>;
   stop?(): Promise<void>;
@@ -87,4 +92,9 @@ export interface BackendContext extends BackendHost {
   readonly signal: AbortSignal;
   /** The backend's desired state changed (e.g. BGP learned or lost a route). */
   readonly onChange: () => void;
+  /**
+   * localBackendData() changed (a rotated key): write it into this node's lease now. The agent
+   * always gives it; a test that drives a backend alone may not.
+   */
+  readonly republish?: () => Promise<void>;
 }

@@ -29,6 +29,8 @@ export interface BackendDeps {
    * has no tunnel module.
    */
   readonly bpfTunnel?: (kernel: Kernel) => BpfTunnelDatapath;
+  /** The agent's `--state-dir`, where a backend keeps what must outlive a restart (wireguard's key). */
+  readonly stateDir?: string;
 }
 
 /**

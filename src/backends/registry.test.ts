@@ -48,6 +48,7 @@ describe("the backend registry", () => {
       "ipip-crosssubnet",
       "gre",
       "gre-crosssubnet",
+      "wireguard",
     ]);
     assert.ok(backendNames.includes(defaultBackend));
     checkRegistry(backendRegistry);

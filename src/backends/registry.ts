@@ -8,6 +8,7 @@ import {
   ipipDefinition,
 } from "./tunnel/tunnel-definitions.js";
 import { vxlanCrossSubnetDefinition, vxlanDefinition } from "./vxlan/vxlan-definitions.js";
+import { wireguardDefinition } from "./wireguard/wireguard-definition.js";
 
 /**
  * Every backend Strata has, listed explicitly here (no backend registers itself when imported).
@@ -23,6 +24,7 @@ export const backendRegistry = [
   ipipCrossSubnetDefinition,
   greDefinition,
   greCrossSubnetDefinition,
+  wireguardDefinition,
 ] as const satisfies readonly BackendDefinition[];
 
 export type BackendName = (typeof backendRegistry)[number]["name"];

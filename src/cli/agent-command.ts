@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { pino } from "pino";
 import { defaultCniSocketDir } from "../agent/cni-socket.js";
+import { sendControl } from "../agent/control-socket.js";
 import { runAgent } from "../agent/run-agent.js";
 import type { BackendDefinition, BackendFlagValues } from "../backends/definition.js";
 import { backendRegistry, defaultBackend } from "../backends/registry.js";
@@ -89,7 +90,9 @@ export function registerAgentCommand(
     // The ipip and gre backends use the tc-BPF datapath where the kernel has no tunnel module.
     const bpfTunnel = (kernel: Kernel) =>
       createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
-    const backend = o.node ? createBackend(o, o.node, registry, { bpfTunnel }) : undefined;
+    const backend = o.node
+      ? createBackend(o, o.node, registry, { bpfTunnel, stateDir: o.stateDir })
+      : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
       : undefined;
@@ -138,5 +141,15 @@ export function registerAgentCommand(
       pool?.close();
     }
   });
+  agent
+    .command("rotate-key")
+    .description(
+      "tell the running agent to make a new key pair, use it and publish it with its lease (wireguard backend); peers follow on their next pass",
+    )
+    .requiredOption("--state-dir <dir>", "the running agent's --state-dir (its control socket is there)")
+    .action(async (o: { stateDir: string }) => {
+      const r = (await sendControl(o.stateDir, "rotate-key")) as { publicKey: string; previous: string };
+      console.log(`rotated: public key ${r.publicKey} (was ${r.previous})`);
+    });
   return agent;
 }

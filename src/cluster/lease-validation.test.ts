@@ -75,6 +75,32 @@ describe("a single lease's rules", () => {
     }
   });
 
+  test("a wireguard lease's key is 32 bytes in base64 and its port 1-65535; anything else is malformed and named", () => {
+    const key = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    const wg = (d: Record<string, string>) => lease({ backend: "wireguard", backendData: d });
+    assert.equal(reasonOf(kv(wg({ wgPublicKey: key, wgListenPort: "51820" }))), "ok");
+    assert.equal(reasonOf(kv(wg({ wgPublicKey: key, wgListenPort: "1" }))), "ok");
+    for (const bad of [
+      { wgPublicKey: key.slice(0, 43) }, // 43 characters: not 32 bytes
+      { wgPublicKey: `${key.slice(0, 43)}A` }, // no padding
+      { wgPublicKey: `${key.slice(0, 42)}B=` }, // 'B' leaves non-zero bits past the 32nd byte
+      { wgPublicKey: "yAnz5TF-lXXJte14tji3zlMNq_hd2rYUIgJBgB3fBmk=" }, // base64url, not base64
+      { wgPublicKey: `${key} ` },
+      { wgPublicKey: key, wgListenPort: "0" },
+      { wgPublicKey: key, wgListenPort: "65536" },
+      { wgPublicKey: key, wgListenPort: "051820" },
+      { wgPublicKey: key, wgListenPort: "5182O" },
+    ] as Record<string, string>[]) {
+      const r = checkLease(kv(wg(bad)), policy);
+      assert.equal(r.ok, false, JSON.stringify(bad));
+      assert.match(
+        !r.ok ? r.rejected.detail : "",
+        /backendData\.wg(PublicKey|ListenPort)/,
+        JSON.stringify(bad),
+      );
+    }
+  });
+
   test("the detail of a malformed lease names the field", () => {
     const r = checkLease(kv(lease({ publicIp: "nope" })), policy);
     assert.equal(r.ok, false);

@@ -1,6 +1,7 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { canonicalCidr } from "../common/cidr.js";
+import { isWireguardKey } from "../common/wireguard-key-format.js";
 import type { KeyValue } from "../datastore/api.js";
 import { isUnicastMac } from "../kernel/mac-address.js";
 import type { NodeLease } from "./node-lease.js";
@@ -72,6 +73,18 @@ const backendData = z
     }
     if (d.vni !== undefined && !(/^(0|[1-9]\d{0,7})$/.test(d.vni) && Number(d.vni) < 2 ** 24))
       ctx.addIssue({ code: "custom", path: ["vni"], message: "must be a VXLAN network identifier" });
+    // The wireguard backend's: a peer's key and port go straight into the device's peer table.
+    if (d.wgPublicKey !== undefined && !isWireguardKey(d.wgPublicKey))
+      ctx.addIssue({
+        code: "custom",
+        path: ["wgPublicKey"],
+        message: "must be a WireGuard public key (32 bytes in base64, 44 characters)",
+      });
+    if (
+      d.wgListenPort !== undefined &&
+      !(/^[1-9]\d{0,4}$/.test(d.wgListenPort) && Number(d.wgListenPort) <= 65535)
+    )
+      ctx.addIssue({ code: "custom", path: ["wgListenPort"], message: "must be a UDP port 1-65535" });
   });
 
 const leaseSchema = z.object({

@@ -187,3 +187,25 @@ test("removeNode deletes every key naming the node (valid or not) and nothing el
     await store.close();
   }
 });
+
+test("republish rewrites the node's own lease with new backend data under the same datastore lease; a lease that is gone or another node's is refused", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const leases = new SubnetLeases(store, policy);
+    const held = await leases.acquire({ ...request("n1", 1), backendData: { wgPublicKey: "old" } });
+    const again = await leases.republish(held, { ...request("n1", 1), backendData: { wgPublicKey: "new" } });
+    assert.equal(again.leaseId, held.leaseId);
+    assert.equal(again.lease.subnet, held.lease.subnet);
+    const kv = await store.get(subnetKey(held.lease.subnet));
+    assert.deepEqual(JSON.parse(kv?.value ?? "{}").backendData, { wgPublicKey: "new" });
+    assert.equal(kv?.lease, held.leaseId);
+    // Another node took the key (n1's lease expired, say): nothing is written over it.
+    await store.put(subnetKey(held.lease.subnet), JSON.stringify({ ...again.lease, node: "n2" }));
+    await assert.rejects(leases.republish(again, request("n1", 1)), /no longer names n1/);
+    assert.equal(JSON.parse((await store.get(subnetKey(held.lease.subnet)))?.value ?? "{}").node, "n2");
+    await store.delete(subnetKey(held.lease.subnet));
+    await assert.rejects(leases.republish(again, request("n1", 1)), /is gone/);
+  } finally {
+    await store.close();
+  }
+});

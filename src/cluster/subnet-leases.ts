@@ -192,6 +192,32 @@ export class SubnetLeases {
     return this.acquire(req, { subnet: held.lease.subnet, source: "the lease this agent held" });
   }
 
+  /**
+   * Write this node's lease again with new data (a rotated WireGuard key), under the same
+   * datastore lease and only if the key still holds this node's lease (compare-and-swap): a
+   * lease that is gone or taken is a SubnetTakenError, and nothing is written.
+   */
+  async republish(held: HeldLease, req: LeaseRequest): Promise<HeldLease> {
+    const key = subnetKey(held.lease.subnet);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const kv = await this.store.get(key);
+      if (!kv || namedNode(kv.value) !== req.node)
+        throw new SubnetTakenError(
+          `this node's lease ${key} is gone or no longer names ${req.node}: not republished`,
+        );
+      const lease: NodeLease = {
+        ...held.lease,
+        publicIp: req.publicIp,
+        publicPrefix: req.publicPrefix,
+        backend: req.backend,
+        backendData: req.backendData,
+      };
+      if (await this.store.update(key, JSON.stringify(lease), kv.modRevision, { lease: held.leaseId }))
+        return { lease, leaseId: held.leaseId };
+    }
+    throw new LeaseError(`could not republish ${key} after 5 attempts (heavy contention?)`);
+  }
+
   async release(held: HeldLease): Promise<void> {
     await this.store.revokeLease(held.leaseId);
   }

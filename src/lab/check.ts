@@ -1,4 +1,5 @@
 import { type Kernel, namedNetns } from "../kernel/api.js";
+import { checkUnderlayEncrypted } from "./encryption-check.js";
 import type { LabState } from "./runner.js";
 import { checkSourceGuard } from "./source-guard-check.js";
 import { outsideIp } from "./topology.js";
@@ -12,7 +13,8 @@ export interface CheckResult {
     | "MTU (DF, full size)"
     | "datastore refuses pods"
     | "datastore refuses non-root"
-    | "spoofed source dropped";
+    | "spoofed source dropped"
+    | "encrypted on the underlay";
   readonly from: string;
   readonly to: string;
   readonly ok: boolean;
@@ -109,6 +111,8 @@ export async function runChecks(kernel: Kernel, state: LabState): Promise<CheckR
   if (boundary) results.push(boundary);
   const guard = await checkSourceGuard(kernel, state);
   if (guard) results.push(guard);
+  const encrypted = await checkUnderlayEncrypted(kernel, state);
+  if (encrypted) results.push(encrypted);
   for (const p of planChecks(state)) {
     const argv = [
       "ping",
