@@ -1,6 +1,7 @@
 import { bgpDefinition } from "./bgp/bgp-definition.js";
 import { type BackendDefinition, BackendRegistryError, flagKey } from "./definition.js";
 import { hostGwDefinition } from "./host-gw/host-gw-definition.js";
+import { sleeveDefinition } from "./sleeve/sleeve-definition.js";
 import {
   greCrossSubnetDefinition,
   greDefinition,
@@ -23,6 +24,7 @@ export const backendRegistry = [
   ipipCrossSubnetDefinition,
   greDefinition,
   greCrossSubnetDefinition,
+  sleeveDefinition,
 ] as const satisfies readonly BackendDefinition[];
 
 export type BackendName = (typeof backendRegistry)[number]["name"];

@@ -33,7 +33,8 @@ export function validateSleeveConfig(config: SleeveConfig): void {
     throw new SleeveError("invalid-config", what);
   };
   if (!validIfname(config.tunDev)) bad(`tunDev "${config.tunDev}": a link name of 1 to 15 characters`);
-  if (!isIpv4(config.localIp)) bad(`localIp "${config.localIp}": an IPv4 address (the node's underlay address)`);
+  if (!isIpv4(config.localIp))
+    bad(`localIp "${config.localIp}": an IPv4 address (the node's underlay address)`);
   const [addr, prefix] = config.localCidr.split("/");
   if (!addr || !isIpv4(addr) || !/^\d{1,2}$/.test(prefix ?? "") || Number(prefix) > 32)
     bad(`localCidr "${config.localCidr}": this node's IPv4 pod subnet, e.g. 10.244.1.0/24`);
@@ -110,7 +111,10 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
     try {
       await access(helperPath);
     } catch {
-      return { ok: false, reason: `sleeve helper not built: ${helperPath} is missing; install a C compiler (cc), then npm run build` };
+      return {
+        ok: false,
+        reason: `sleeve helper not built: ${helperPath} is missing; install a C compiler (cc), then npm run build`,
+      };
     }
     try {
       await access("/dev/net/tun");
@@ -134,7 +138,9 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
       const ask = (line: string) =>
         new Promise<string>((res, rej) => {
           if (child.exitCode !== null || child.signalCode !== null || !child.stdin.writable)
-            return rej(new SleeveError("failed", `the sleeve helper is not running (${lastExit ?? "exited"})`));
+            return rej(
+              new SleeveError("failed", `the sleeve helper is not running (${lastExit ?? "exited"})`),
+            );
           pending.push({ resolve: res, reject: rej });
           child.stdin.write(`${line}\n`);
         });
@@ -148,17 +154,26 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
             const m = /^ready (\{.*\})$/.exec(line);
             if (!m?.[1]) continue;
             ready = true;
-            const h: Helper = { child, key, features: JSON.parse(m[1]) as SleeveFeatures, ask, table: new Map() };
+            const h: Helper = {
+              child,
+              key,
+              features: JSON.parse(m[1]) as SleeveFeatures,
+              ask,
+              table: new Map(),
+            };
             resolve(h);
             continue;
           }
           pending.shift()?.resolve(line);
         }
       });
-      child.on("error", (err) => reject(new SleeveError("failed", `cannot start ${helperPath}: ${err.message}`)));
+      child.on("error", (err) =>
+        reject(new SleeveError("failed", `cannot start ${helperPath}: ${err.message}`)),
+      );
       child.on("exit", (code, signal) => {
         const why = `${signal ? `killed by ${signal}` : `exit ${code}`}${stderr.trim() ? `: ${stderr.trim().split("\n").slice(-2).join("; ")}` : ""}`;
-        for (const p of pending.splice(0)) p.reject(new SleeveError("failed", `the sleeve helper ended (${why})`));
+        for (const p of pending.splice(0))
+          p.reject(new SleeveError("failed", `the sleeve helper ended (${why})`));
         if (!ready) {
           reject(new SleeveError("failed", `the sleeve helper did not start (${why})`));
           return;
@@ -175,6 +190,15 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
     });
   }
 
+  /** start(), remembered so stop() can wait for a start under way. */
+  function startTracked(ns: Netns, config: SleeveConfig): Promise<Helper> {
+    const p = start(ns, config);
+    starting = p;
+    return p.finally(() => {
+      starting = undefined;
+    });
+  }
+
   function scheduleRestart(): void {
     clearTimeout(restartTimer);
     restartTimer = setTimeout(() => {
@@ -182,9 +206,7 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
       restarts++;
       const w = want;
       serial(async () => {
-        helper = await (starting = start(w.ns, w.config)).finally(() => {
-          starting = undefined;
-        });
+        helper = await startTracked(w.ns, w.config);
         await pushPeers(wantedPeers);
         backoff = RESTART_MIN_MS;
       }).catch((err: Error) => {
@@ -206,9 +228,7 @@ export function createSleeveDatapath(opts: { helperPath: string; logger?: Logger
     await serial(async () => {
       if (helper?.key === key) return;
       if (helper) await endHelper(helper); // the config changed: a new helper, the table again
-      helper = await (starting = start(ns, config)).finally(() => {
-        starting = undefined;
-      });
+      helper = await startTracked(ns, config);
       await pushPeers(wantedPeers);
     });
   }

@@ -28,7 +28,8 @@ export function validateSleevePeers(peers: readonly SleevePeer[]): void {
     };
     if (!isIpv4(p.nodeIp)) bad(`node address "${p.nodeIp}" is not IPv4 (sleeve carries IPv4 only)`);
     const [addr, prefix] = p.podCidr.split("/");
-    if (!addr || !isIpv4(addr) || !/^\d{1,2}$/.test(prefix ?? "") || Number(prefix) > 32) bad(`pod CIDR "${p.podCidr}" is not an IPv4 CIDR`);
+    if (!addr || !isIpv4(addr) || !/^\d{1,2}$/.test(prefix ?? "") || Number(prefix) > 32)
+      bad(`pod CIDR "${p.podCidr}" is not an IPv4 CIDR`);
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) bad(`port ${p.port} is not 1 to 65535`);
     const other = seen.get(p.nodeIp);
     if (other) bad(`node address ${p.nodeIp} is also ${other}'s: the outer source would not say who sent`);
@@ -52,4 +53,3 @@ export function planSleevePeers(current: SleevePeerTable, wanted: readonly Sleev
   }
   return { commands: [...removals, ...updates], table, added, removed: removals.length, changed };
 }
-
