@@ -49,7 +49,7 @@ export interface TunnelOptions extends TunnelSpec {
   readonly bpfTunnel?: (kernel: Kernel) => BpfTunnelDatapath;
   /** The sleeve userspace datapath: the fallback where neither module nor BPF works; absent: none. */
   readonly sleeve?: SleeveDatapathFactory;
-  /** --sleeve-port (default 6784). */
+  /** --sleeve-port (default 6783). */
   readonly sleevePort?: number;
 }
 

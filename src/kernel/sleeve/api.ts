@@ -7,8 +7,8 @@
  */
 import type { Netns } from "../api.js";
 
-/** The UDP port sleeve uses unless `--sleeve-port` says otherwise (Weave's sleeve used 6783). */
-export const SLEEVE_DEFAULT_PORT = 6784;
+/** The UDP port sleeve uses unless `--sleeve-port` says otherwise (Weave's sleeve port; 6784 is micro-BFD, RFC 7130). */
+export const SLEEVE_DEFAULT_PORT = 6783;
 
 /** Bytes per packet around a pod packet: outer IPv4 (20) + UDP (8) + the chunk header (8). */
 export const SLEEVE_OVERHEAD = 36;
