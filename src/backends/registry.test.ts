@@ -48,6 +48,7 @@ describe("the backend registry", () => {
       "ipip-crosssubnet",
       "gre",
       "gre-crosssubnet",
+      "sleeve",
     ]);
     assert.ok(backendNames.includes(defaultBackend));
     checkRegistry(backendRegistry);

@@ -69,7 +69,7 @@ test("a backend added to the registry brings its flags, help and --backend choic
   help = help.replace(/\s+/g, " ");
   assert.match(
     help,
-    /--backend <name> host-gw \| vxlan \| vxlan-crosssubnet \| bgp \| ipip \| ipip-crosssubnet \| gre \|\s?gre-crosssubnet \| static \(default: "vxlan"\)/,
+    /--backend <name> host-gw \| vxlan \| vxlan-crosssubnet \| bgp \| ipip \| ipip-crosssubnet \| gre \|\s?gre-crosssubnet \|\s?sleeve \|\s?static \(default: "vxlan"\)/,
   );
   assert.match(
     help,
@@ -113,7 +113,7 @@ test("a bad value of the added backend's flag is a UsageError naming that flag",
     () => createBackend(opts, "n1", backendRegistry),
     (e) =>
       e instanceof UsageError &&
-      /^--backend: "static" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet$/.test(
+      /^--backend: "static" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet, sleeve$/.test(
         e.message,
       ),
   );
