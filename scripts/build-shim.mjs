@@ -89,3 +89,17 @@ if (bpf.error || bpf.status !== 0) {
     `build-shim: BPF tunnel datapath not built (${bpf.error ? "install clang" : "clang failed"}); the ipip/gre backends need the kernel modules then`,
   );
 }
+
+// The sleeve datapath's helper (src/kernel/sleeve/native/sleeve.c): pod packets in UDP through a
+// TUN device, for kernels with neither tunnel modules nor BPF. Without it the sleeve backend (and
+// the ipip/gre fallback to it) reports "sleeve helper not built"; everything else works.
+const sleeveOut = resolve(root, "dist/native/strata-sleeve");
+const sleeve = spawnSync(
+  "cc",
+  ["-O2", "-Wall", "-Wextra", "-o", sleeveOut, resolve(root, "src/kernel/sleeve/native/sleeve.c")],
+  { stdio: "inherit" },
+);
+if (sleeve.error || sleeve.status !== 0) {
+  rmSync(sleeveOut, { force: true });
+  console.warn("build-shim: sleeve helper not built; the sleeve datapath is unavailable");
+}

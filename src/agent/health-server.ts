@@ -5,6 +5,7 @@ import { StrataError } from "../common/errors.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
 import { assessHealth, assessReadiness } from "./health.js";
+import { registerSleeveMetrics } from "./sleeve-metric.js";
 import { registerSpoofDropMetric } from "./spoof-metric.js";
 
 export class HealthPortError extends StrataError {
@@ -60,6 +61,7 @@ export async function startHealthServer(
     registers: [registry],
   });
   registerSpoofDropMetric(registry);
+  registerSleeveMetrics(registry, status);
   const triggers = new Counter({
     name: "strata_reconcile_triggers_total",
     help: "Reasons to reconcile (watch events, BGP changes, repair ticks); those during a pass merge into one next pass",

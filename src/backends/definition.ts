@@ -3,6 +3,7 @@ import { StrataError } from "../common/errors.js";
 import type { Kernel } from "../kernel/api.js";
 import type { BpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import type { Backend } from "./api.js";
+import type { SleeveDatapathFactory } from "./shared/sleeve-peers.js";
 
 /** One command-line flag a backend contributes to `strata agent`. */
 export interface BackendCliFlag {
@@ -31,6 +32,11 @@ export interface BackendDeps {
   readonly bpfTunnel?: (kernel: Kernel) => BpfTunnelDatapath;
   /** The agent's `--state-dir`, where a backend keeps what must outlive a restart (wireguard's key). */
   readonly stateDir?: string;
+  /**
+   * The sleeve userspace datapath (the composition root binds the built helper); absent when this
+   * build has none. The sleeve backend uses it, and ipip/gre where neither module nor BPF works.
+   */
+  readonly sleeve?: SleeveDatapathFactory;
 }
 
 /**

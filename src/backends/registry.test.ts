@@ -49,6 +49,7 @@ describe("the backend registry", () => {
       "gre",
       "gre-crosssubnet",
       "wireguard",
+      "sleeve",
     ]);
     assert.ok(backendNames.includes(defaultBackend));
     checkRegistry(backendRegistry);

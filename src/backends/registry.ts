@@ -1,6 +1,7 @@
 import { bgpDefinition } from "./bgp/bgp-definition.js";
 import { type BackendDefinition, BackendRegistryError, flagKey } from "./definition.js";
 import { hostGwDefinition } from "./host-gw/host-gw-definition.js";
+import { sleeveDefinition } from "./sleeve/sleeve-definition.js";
 import {
   greCrossSubnetDefinition,
   greDefinition,
@@ -25,6 +26,7 @@ export const backendRegistry = [
   greDefinition,
   greCrossSubnetDefinition,
   wireguardDefinition,
+  sleeveDefinition,
 ] as const satisfies readonly BackendDefinition[];
 
 export type BackendName = (typeof backendRegistry)[number]["name"];

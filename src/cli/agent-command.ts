@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { defaultCniSocketDir } from "../agent/cni-socket.js";
 import { sendControl } from "../agent/control-socket.js";
 import { runAgent } from "../agent/run-agent.js";
@@ -9,6 +9,8 @@ import { backendRegistry, defaultBackend } from "../backends/registry.js";
 import type { Kernel } from "../kernel/api.js";
 import { builtTunnelObjectPath, createBpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
+import { createSleeveDatapath } from "../kernel/sleeve/datapath.js";
+import { builtSleeveHelperPath } from "../kernel/sleeve/helper-path.js";
 import { SpawnPool } from "../process/spawn-pool.js";
 import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
 import { addBackendFlags } from "./backend-flags.js";
@@ -90,8 +92,10 @@ export function registerAgentCommand(
     // The ipip and gre backends use the tc-BPF datapath where the kernel has no tunnel module.
     const bpfTunnel = (kernel: Kernel) =>
       createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
+    // The sleeve backend, and ipip/gre where neither module nor BPF works: the userspace helper.
+    const sleeve = (logger: Logger) => createSleeveDatapath({ helperPath: builtSleeveHelperPath, logger });
     const backend = o.node
-      ? createBackend(o, o.node, registry, { bpfTunnel, stateDir: o.stateDir })
+      ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir })
       : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })

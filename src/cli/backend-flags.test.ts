@@ -113,7 +113,7 @@ test("a bad value of the added backend's flag is a UsageError naming that flag",
     () => createBackend(opts, "n1", backendRegistry),
     (e) =>
       e instanceof UsageError &&
-      /^--backend: "static" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet, wireguard$/.test(
+      /^--backend: "static" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet, wireguard, sleeve$/.test(
         e.message,
       ),
   );

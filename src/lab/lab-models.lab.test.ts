@@ -511,3 +511,39 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
     await labDown(kernel);
   });
 });
+
+describe("the sleeve model (userspace datapath)", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  for (const underlay of ["l2", "l3"] as const)
+    test(`sleeve on ${underlay}: every check passes (DF pings at pod MTU = underlay − 36); the underlay carries the pods' packets in UDP 6783, node to node; /healthz shows the helper running and its counters`, async () => {
+      const state = await labUp(kernel, labSpec({ model: "sleeve", underlay }), paths, quietProgress);
+      const results = await runChecks(kernel, state);
+      assert.deepEqual(
+        results.filter((r) => !r.ok),
+        [],
+      );
+      assert.ok(results.some((r) => r.kind === "MTU (DF, full size)"));
+      for (const n of state.nodes) assert.equal(n.podMtu, 1500 - 36, n.name);
+      const [n1, n2] = state.nodes;
+      const a = state.pods.find((p) => p.node === n1?.name);
+      const b = state.pods.find((p) => p.node === n2?.name);
+      assert.ok(n1 && n2 && a && b);
+      // An echo request is 84 B of IP, 92 B of UDP payload with the chunk header.
+      const lines = await underlayCapture("udp port 6783", () => ping(a.ns, b.ip));
+      const outer = new RegExp(
+        `IP ${n1.ip.replaceAll(".", "\\.")}\\.6783 > ${n2.ip.replaceAll(".", "\\.")}\\.6783: UDP, length 92`,
+      );
+      assert.ok(
+        lines.some((l) => outer.test(l)),
+        `no ${outer} in:\n${lines.join("\n")}`,
+      );
+      const h = (await agentHealth(kernel, n1.ns)).body as {
+        backend?: { datapath?: string; sleeve?: { running?: boolean; counters?: { encapsulated?: number } } };
+      };
+      assert.equal(h.backend?.datapath, "sleeve");
+      assert.equal(h.backend?.sleeve?.running, true);
+      assert.ok((h.backend?.sleeve?.counters?.encapsulated ?? 0) > 0, JSON.stringify(h.backend));
+      await labDown(kernel);
+    });
+});

@@ -1,13 +1,16 @@
 import { StrataError } from "../../common/errors.js";
 import type { TunnelProto } from "../../kernel/bpf-tunnel/api.js";
 
-/** Where a tunnel backend encapsulates: the kernel's own tunnel device, or the tc-BPF datapath. */
-export type TunnelDatapath = "kernel" | "bpf";
+/**
+ * Where a tunnel backend encapsulates: the kernel's own tunnel device, the tc-BPF datapath, or —
+ * where neither works — the sleeve userspace datapath (pod packets in UDP, not IPIP/GRE).
+ */
+export type TunnelDatapath = "kernel" | "bpf" | "sleeve";
 
 /** What `--datapath` asks for; `auto` takes the kernel device where the module exists. */
 export type TunnelDatapathRequest = "auto" | TunnelDatapath;
 
-export const tunnelDatapathRequests: readonly TunnelDatapathRequest[] = ["auto", "kernel", "bpf"];
+export const tunnelDatapathRequests: readonly TunnelDatapathRequest[] = ["auto", "kernel", "bpf", "sleeve"];
 
 /** The datapath a node uses and why (shown in /healthz). */
 export interface TunnelDatapathChoice {
@@ -21,6 +24,8 @@ export interface TunnelDatapathOffer {
   readonly kernelModule: boolean;
   /** The tc-BPF datapath's own answer (the object is built, the kernel takes it). */
   readonly bpf: { readonly ok: true } | { readonly ok: false; readonly reason: string };
+  /** The sleeve helper's answer (built, /dev/net/tun present); absent: not asked. */
+  readonly sleeve?: { readonly ok: true } | { readonly ok: false; readonly reason: string };
 }
 
 /** The datapath asked for cannot run on this node: the message names what is missing and what to use. */
@@ -54,6 +59,12 @@ export function chooseTunnelDatapath(
       `--datapath kernel: this kernel has no ${proto} module (an ${proto} device cannot be created); use --datapath bpf (or auto)`,
     );
   }
+  if (requested === "sleeve") {
+    if (offer.sleeve?.ok) return { datapath: "sleeve", reason: "--datapath sleeve" };
+    throw new TunnelDatapathError(
+      `--datapath sleeve: the sleeve datapath cannot run: ${offer.sleeve && !offer.sleeve.ok ? offer.sleeve.reason : "not built"}`,
+    );
+  }
   if (requested === "bpf") {
     if (offer.bpf.ok) return { datapath: "bpf", reason: "--datapath bpf" };
     throw new TunnelDatapathError(
@@ -63,7 +74,13 @@ export function chooseTunnelDatapath(
   if (offer.kernelModule) return { datapath: "kernel", reason: `auto: the kernel has the ${proto} module` };
   if (offer.bpf.ok)
     return { datapath: "bpf", reason: `auto: this kernel has no ${proto} module; tc-BPF encapsulates` };
+  // Weave's fallback: neither fast datapath works, the userspace one keeps pods talking.
+  if (offer.sleeve?.ok)
+    return {
+      datapath: "sleeve",
+      reason: `auto: this kernel has no ${proto} module and tc-BPF cannot run (${offer.bpf.reason}); sleeve (userspace, UDP) carries the pods' packets`,
+    };
   throw new TunnelDatapathError(
-    `--datapath auto: this kernel has no ${proto} module and the tc-BPF datapath cannot run: ${bpfMissing(offer.bpf.reason)}`,
+    `--datapath auto: this kernel has no ${proto} module and the tc-BPF datapath cannot run: ${bpfMissing(offer.bpf.reason)}${offer.sleeve && !offer.sleeve.ok ? `; nor sleeve: ${offer.sleeve.reason}` : ""}`,
   );
 }

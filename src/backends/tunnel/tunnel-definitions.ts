@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { BackendCliFlag, BackendDefinition, BackendDeps } from "../definition.js";
-import { choiceFlag, wholeNumberFlag } from "../flag-schemas.js";
+import { choiceFlag, portFlag, wholeNumberFlag } from "../flag-schemas.js";
+import { sleevePortFlag } from "../shared/sleeve-peers.js";
 import { createTunnelBackend, type TunnelSpec } from "./tunnel.js";
 import { type TunnelDatapathRequest, tunnelDatapathRequests } from "./tunnel-datapath.js";
 
@@ -8,11 +9,12 @@ import { type TunnelDatapathRequest, tunnelDatapathRequests } from "./tunnel-dat
 export interface TunnelFlagOptions {
   readonly datapath: TunnelDatapathRequest;
   readonly greKey?: number;
+  readonly sleevePort: number;
 }
 
 const datapathFlag: BackendCliFlag = {
-  flag: "--datapath <auto|kernel|bpf>",
-  help: "where IPIP/GRE is encapsulated: the kernel's tunnel device (needs the ipip/gre module), the tc-BPF datapath, or auto (kernel where the module exists)",
+  flag: "--datapath <auto|kernel|bpf|sleeve>",
+  help: "where IPIP/GRE is encapsulated: the kernel's tunnel device (needs the ipip/gre module), the tc-BPF datapath, the sleeve userspace datapath (UDP, not IPIP/GRE), or auto (kernel where the module exists, else BPF, else sleeve)",
   default: "auto",
 };
 
@@ -22,25 +24,35 @@ const greKeyFlag: BackendCliFlag = {
 };
 
 const ipipOptions = z
-  .object({ datapath: choiceFlag(tunnelDatapathRequests) })
-  .transform((o): TunnelFlagOptions => ({ datapath: o.datapath }));
+  .object({ datapath: choiceFlag(tunnelDatapathRequests), sleevePort: portFlag() })
+  .transform((o): TunnelFlagOptions => ({ datapath: o.datapath, sleevePort: o.sleevePort }));
 
 const greOptions = z
   .object({
     datapath: choiceFlag(tunnelDatapathRequests),
     greKey: wholeNumberFlag(0, 0xffffffff).optional(),
+    sleevePort: portFlag(),
   })
-  .transform((o): TunnelFlagOptions => ({ datapath: o.datapath, greKey: o.greKey }));
+  .transform(
+    (o): TunnelFlagOptions => ({ datapath: o.datapath, greKey: o.greKey, sleevePort: o.sleevePort }),
+  );
 
 const create = (spec: Omit<TunnelSpec, "greKey">) => (o: TunnelFlagOptions, deps: BackendDeps) =>
-  createTunnelBackend({ ...spec, datapath: o.datapath, greKey: o.greKey, bpfTunnel: deps.bpfTunnel });
+  createTunnelBackend({
+    ...spec,
+    datapath: o.datapath,
+    greKey: o.greKey,
+    bpfTunnel: deps.bpfTunnel,
+    sleeve: deps.sleeve,
+    sleevePort: o.sleevePort,
+  });
 
 /** ipip in the registry: every peer through IPIP. */
 export const ipipDefinition = {
   name: "ipip" as const,
   summary: "IPIP overlay (IPv4 only), kernel device or tc-BPF per node; crosses L3 hops; pod MTU − 20",
   options: ipipOptions,
-  cliFlags: [datapathFlag],
+  cliFlags: [datapathFlag, sleevePortFlag],
   create: create({ proto: "ipip", crossSubnet: false }),
 } satisfies BackendDefinition<TunnelFlagOptions>;
 
@@ -49,7 +61,7 @@ export const ipipCrossSubnetDefinition = {
   name: "ipip-crosssubnet" as const,
   summary: "direct routes on the node's L2 segment, IPIP to the other nodes",
   options: ipipOptions,
-  cliFlags: [datapathFlag],
+  cliFlags: [datapathFlag, sleevePortFlag],
   create: create({ proto: "ipip", crossSubnet: true }),
 } satisfies BackendDefinition<TunnelFlagOptions>;
 
@@ -59,7 +71,7 @@ export const greDefinition = {
   summary:
     "GRE overlay (IPv4 only), kernel device or tc-BPF per node; crosses L3 hops; pod MTU − 24 (− 28 with a key)",
   options: greOptions,
-  cliFlags: [datapathFlag, greKeyFlag],
+  cliFlags: [datapathFlag, greKeyFlag, sleevePortFlag],
   create: create({ proto: "gre", crossSubnet: false }),
 } satisfies BackendDefinition<TunnelFlagOptions>;
 
@@ -68,6 +80,6 @@ export const greCrossSubnetDefinition = {
   name: "gre-crosssubnet" as const,
   summary: "direct routes on the node's L2 segment, GRE to the other nodes",
   options: greOptions,
-  cliFlags: [datapathFlag, greKeyFlag],
+  cliFlags: [datapathFlag, greKeyFlag, sleevePortFlag],
   create: create({ proto: "gre", crossSubnet: true }),
 } satisfies BackendDefinition<TunnelFlagOptions>;

@@ -57,7 +57,7 @@ describe("ipip and gre backends: MTU", () => {
     const build = (name: string, values: Record<string, string>) => {
       const def = findBackend(backendRegistry as readonly BackendDefinition[], name);
       if (!def) throw new Error(`no ${name}`);
-      return createBackendFrom(def, { datapath: "auto", ...values }, { node: "n1" });
+      return createBackendFrom(def, { datapath: "auto", sleevePort: "6783", ...values }, { node: "n1" });
     };
     assert.equal(build("ipip", {}).podMtu(1500), 1480);
     assert.equal(build("ipip-crosssubnet", {}).podMtu(9000), 8980);
@@ -193,19 +193,23 @@ describe("choosing the datapath (--datapath)", () => {
       );
   });
 
-  test("flag values: --datapath one of auto, kernel, bpf; --gre-key a 32-bit number", () => {
+  test("flag values: --datapath one of auto, kernel, bpf, sleeve; --gre-key a 32-bit number", () => {
     const gre = findBackend(backendRegistry as readonly BackendDefinition[], "gre");
     if (!gre) throw new Error("no gre");
-    assert.deepEqual(parseBackendOptions(gre, { datapath: "bpf", greKey: "4294967295" }), {
-      datapath: "bpf",
-      greKey: 4294967295,
-    });
-    assert.throws(
-      () => parseBackendOptions(gre, { datapath: "ebpf" }),
-      /^BackendOptionsError: --datapath: "ebpf" is not auto, kernel or bpf$/,
+    assert.deepEqual(
+      parseBackendOptions(gre, { datapath: "bpf", greKey: "4294967295", sleevePort: "6783" }),
+      {
+        datapath: "bpf",
+        greKey: 4294967295,
+        sleevePort: 6783,
+      },
     );
     assert.throws(
-      () => parseBackendOptions(gre, { datapath: "auto", greKey: "4294967296" }),
+      () => parseBackendOptions(gre, { datapath: "ebpf", sleevePort: "6783" }),
+      /^BackendOptionsError: --datapath: "ebpf" is not auto, kernel, bpf or sleeve$/,
+    );
+    assert.throws(
+      () => parseBackendOptions(gre, { datapath: "auto", greKey: "4294967296", sleevePort: "6783" }),
       /--gre-key: "4294967296" is not a whole number/,
     );
   });

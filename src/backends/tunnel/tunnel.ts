@@ -9,8 +9,24 @@ import type {
   TunnelProto,
 } from "../../kernel/bpf-tunnel/api.js";
 import { tunnelOverhead } from "../../kernel/bpf-tunnel/api.js";
+import {
+  SLEEVE_DEFAULT_PORT,
+  SLEEVE_OVERHEAD,
+  type SleeveDatapath,
+  type SleevePeer,
+} from "../../kernel/sleeve/api.js";
 import type { Backend, BackendDesiredState, BackendHost, LocalNode } from "../api.js";
 import { directRoute, isL2Adjacent } from "../shared/direct-routes.js";
+import {
+  applySleeve,
+  onSleeveOnly,
+  type SleeveDatapathFactory,
+  sleeveBackendData,
+  sleeveCounterPoller,
+  sleeveDevice,
+  sleevePeerOf,
+  sleeveRoute,
+} from "../shared/sleeve-peers.js";
 import {
   chooseTunnelDatapath,
   type TunnelDatapath,
@@ -31,6 +47,10 @@ export interface TunnelOptions extends TunnelSpec {
   readonly datapath: TunnelDatapathRequest;
   /** The tc-BPF datapath for the node's kernel; absent: this build has none. */
   readonly bpfTunnel?: (kernel: Kernel) => BpfTunnelDatapath;
+  /** The sleeve userspace datapath: the fallback where neither module nor BPF works; absent: none. */
+  readonly sleeve?: SleeveDatapathFactory;
+  /** --sleeve-port (default 6783). */
+  readonly sleevePort?: number;
 }
 
 /** The one tunnel device of a node, for every peer: strata.ipip or strata.gre. */
@@ -77,21 +97,27 @@ export function tunnelDesired(
   datapath: TunnelDatapath,
   local: LocalNode,
   peers: readonly NodeLease[],
+  sleeveOk = datapath === "sleeve",
 ): BackendDesiredState {
   const dev = tunnelDeviceName(spec.proto);
   const mtu = local.underlayMtu - tunnelOverhead(spec.proto, spec.greKey);
   const routes: Route[] = [];
   const unreachable: { node: string; reason: string }[] = [];
   const tunnelled = new Set(tunnelledPeers(spec, local, peers));
+  const sleeve = new Set(tunnelSleevePeers(spec, datapath, sleeveOk, local, peers).map((p) => p.node));
   for (const peer of peers) {
     if (peer.node === local.lease.node) continue;
     if (!tunnelled.has(peer)) {
       routes.push(directRoute(peer, local.underlayDev));
       continue;
     }
-    const problem = mismatch(spec, peer);
+    const problem = sleeveProblem(spec, datapath, sleeveOk, peer) ?? mismatch(spec, peer);
     if (problem) unreachable.push({ node: peer.node, reason: problem });
-    else if (datapath === "kernel") routes.push({ dst: peer.subnet, via: peer.publicIp, dev, onlink: true });
+    else if (sleeve.has(peer.node)) {
+      const s = sleevePeerOf(peer);
+      if (!("problem" in s)) routes.push(sleeveRoute(s));
+    } else if (datapath === "kernel")
+      routes.push({ dst: peer.subnet, via: peer.publicIp, dev, onlink: true });
     else routes.push({ dst: peer.subnet, dev });
   }
   const device: LinkSpec =
@@ -100,14 +126,61 @@ export function tunnelDesired(
         ? { kind: "gre", name: dev, local: local.lease.publicIp, remote: "any", key: spec.greKey, mtu }
         : { kind: "ipip", name: dev, local: local.lease.publicIp, remote: "any", mtu }
       : { kind: "tun", name: dev, mtu };
+  // On sleeve alone there is no tunnel device; with sleeve peers the sleeve TUN comes too.
+  const sleeveDev = datapath === "sleeve" || sleeve.size > 0 ? sleeveDevice(local) : undefined;
   return {
-    devices: [device],
-    addresses: [[dev, `${networkAddress(local.lease.subnet)}/32`]],
+    devices: [...(datapath === "sleeve" ? [] : [device]), ...(sleeveDev ? [sleeveDev.device] : [])],
+    addresses: [
+      ...(datapath === "sleeve"
+        ? []
+        : [[dev, `${networkAddress(local.lease.subnet)}/32`] as [string, string]]),
+      ...(sleeveDev ? [sleeveDev.address] : []),
+    ],
     routes,
     neighbours: [],
     fdb: [],
     unreachable,
   };
+}
+
+/**
+ * Why a peer cannot be reached when sleeve is involved, or undefined: a node on sleeve reaches only
+ * peers that take sleeve packets; a node on kernel/BPF reaches a sleeve-only peer only if its own
+ * sleeve helper can run.
+ */
+function sleeveProblem(
+  spec: TunnelSpec,
+  datapath: TunnelDatapath,
+  sleeveOk: boolean,
+  peer: NodeLease,
+): string | undefined {
+  if (datapath === "sleeve") {
+    const s = sleevePeerOf(peer);
+    return "problem" in s ? `this node runs ${spec.proto} on sleeve; ${s.problem}` : undefined;
+  }
+  if (onSleeveOnly(peer) && !sleeveOk)
+    return `peer runs ${spec.proto} on the sleeve datapath and this node's sleeve helper cannot run`;
+  return undefined;
+}
+
+/**
+ * Pure: the tunnelled peers reached through sleeve (Weave's per-peer fastdp/sleeve): all of them
+ * when this node is on sleeve, else those that take nothing but sleeve (when our helper can run).
+ */
+export function tunnelSleevePeers(
+  spec: TunnelSpec,
+  datapath: TunnelDatapath,
+  sleeveOk: boolean,
+  local: LocalNode,
+  peers: readonly NodeLease[],
+): SleevePeer[] {
+  return tunnelledPeers(spec, local, peers)
+    .filter(
+      (p) => mismatch(spec, p) === undefined && sleeveProblem(spec, datapath, sleeveOk, p) === undefined,
+    )
+    .filter((p) => datapath === "sleeve" || onSleeveOnly(p))
+    .map(sleevePeerOf)
+    .filter((s): s is SleevePeer => !("problem" in s));
 }
 
 /** Pure: the BPF datapath's configuration on this node. */
@@ -129,7 +202,7 @@ export function bpfTunnelPeers(
   peers: readonly NodeLease[],
 ): TunnelPeer[] {
   return tunnelledPeers(spec, local, peers)
-    .filter((p) => mismatch(spec, p) === undefined)
+    .filter((p) => mismatch(spec, p) === undefined && !onSleeveOnly(p))
     .map((p) => ({ node: p.node, nodeIp: p.publicIp, podCidr: p.subnet }));
 }
 
@@ -151,15 +224,28 @@ export function createTunnelBackend(opts: TunnelOptions): Backend {
   let choice: TunnelDatapathChoice | undefined;
   let bpf: BpfTunnelDatapath | undefined;
   let lastSync: { peers: number; added: number; removed: number; changed: number; at: string } | undefined;
+  const sleevePort = opts.sleevePort ?? SLEEVE_DEFAULT_PORT;
+  let sleeve: SleeveDatapath | undefined; // set when the helper can run here
+  let poller: ReturnType<typeof sleeveCounterPoller> | undefined;
+  let sleevePeers: SleevePeer[] = [];
+  let lastSleeveSync: Awaited<ReturnType<typeof applySleeve>> | undefined;
+  let peerDatapaths: Record<string, TunnelDatapath> = {};
   return {
     name,
     podAttachment: "routed",
-    podMtu: (underlayMtu) => underlayMtu - tunnelOverhead(opts.proto, opts.greKey),
+    podMtu: (underlayMtu) =>
+      underlayMtu -
+      (choice?.datapath === "sleeve" ? SLEEVE_OVERHEAD : tunnelOverhead(opts.proto, opts.greKey)),
     localBackendData: () => ({
       tunnel: opts.proto,
       ...(opts.proto === "gre" && opts.greKey !== undefined ? { greKey: String(opts.greKey) } : {}),
+      ...(sleeve ? sleeveBackendData(sleevePort, choice?.datapath === "sleeve") : {}),
     }),
     async prepare(host: BackendHost) {
+      const candidate = opts.sleeve?.(host.logger);
+      const sleeveOffer = candidate ? await candidate.available() : undefined;
+      sleeve = sleeveOffer?.ok ? candidate : undefined;
+      poller = sleeve ? sleeveCounterPoller(sleeve) : undefined;
       const datapath = opts.bpfTunnel?.(host.kernel);
       const kernelModule = opts.datapath !== "bpf" && (await host.kernel.probe()).linkKinds[opts.proto];
       const bpfNeeded = opts.datapath === "bpf" || (opts.datapath === "auto" && !kernelModule);
@@ -171,15 +257,35 @@ export function createTunnelBackend(opts: TunnelOptions): Backend {
               ok: false,
               reason: "this build has no tc-BPF tunnel datapath (src/kernel/bpf-tunnel)",
             } as const);
-      choice = chooseTunnelDatapath(opts.proto, opts.datapath, { kernelModule, bpf: bpfOffer });
+      choice = chooseTunnelDatapath(opts.proto, opts.datapath, {
+        kernelModule,
+        bpf: bpfOffer,
+        ...(sleeveOffer ? { sleeve: sleeveOffer } : {}),
+      });
       bpf = choice.datapath === "bpf" ? datapath : undefined;
       host.logger.info({ backend: name, ...choice }, "tunnel datapath chosen");
     },
     desired(local, peers) {
       if (!choice) throw new TunnelNotPreparedError(name);
-      return tunnelDesired(spec, choice.datapath, local, peers);
+      return tunnelDesired(spec, choice.datapath, local, peers, sleeve !== undefined);
     },
     async applyDatapath(host, local, peers) {
+      if (choice) {
+        const d = choice.datapath;
+        sleevePeers = sleeve ? tunnelSleevePeers(spec, d, true, local, peers) : [];
+        const onSleeve = new Set(sleevePeers.map((p) => p.node));
+        peerDatapaths = Object.fromEntries(
+          tunnelledPeers(spec, local, peers)
+            .filter((p) => mismatch(spec, p) === undefined)
+            .map((p) => [p.node, onSleeve.has(p.node) ? "sleeve" : d]),
+        );
+      }
+      if (sleeve && choice) {
+        if (choice.datapath === "sleeve" || sleevePeers.length > 0 || sleeve.status().running) {
+          lastSleeveSync = await applySleeve(sleeve, host, local, sleevePort, sleevePeers);
+          poller?.start();
+        }
+      }
       if (!bpf) return; // the kernel device needs nothing beyond desired()
       const config = bpfTunnelConfig(spec, local);
       const tunnelPeers = bpfTunnelPeers(spec, local, peers);
@@ -198,6 +304,14 @@ export function createTunnelBackend(opts: TunnelOptions): Backend {
       overhead: tunnelOverhead(opts.proto, opts.greKey),
       ...(opts.greKey !== undefined ? { greKey: opts.greKey } : {}),
       ...(lastSync ? { peerMapSync: lastSync } : {}),
+      // Weave's `status connections`: how each peer is reached, fast datapath or sleeve.
+      peerDatapaths,
+      ...(sleeve ? { sleevePort, sleeve: { ...sleeve.status(), counters: poller?.last } } : {}),
+      ...(lastSleeveSync ? { sleeveTableSync: lastSleeveSync } : {}),
     }),
+    async stop() {
+      poller?.stop();
+      await sleeve?.stop();
+    },
   };
 }
