@@ -3,11 +3,11 @@ import type { BackgroundTasks } from "../common/background-tasks.js";
 import type { Kernel } from "../kernel/api.js";
 import { NftSession } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
-import { createIpvlanPlugin } from "./ipvlan/plugin.js";
-import { createMacvlanPlugin } from "./macvlan/plugin.js";
-import { createSriovPlugin } from "./sriov/plugin.js";
 import { createStrataPlugin } from "./strata/plugin.js";
 import { ipamPlugin } from "./strata-ipam/plugin.js";
+import { createIpvlanPlugin } from "./strata-ipvlan/plugin.js";
+import { createMacvlanPlugin } from "./strata-macvlan/plugin.js";
+import { createSriovPlugin } from "./strata-sriov/plugin.js";
 
 /**
  * The composition root of Strata's plugins: each type bound to its dependencies. Used by the
