@@ -9,7 +9,10 @@ import type { MacvlanConfig } from "./config.js";
  * final name (so the name never clashes with one of the node's).
  */
 export function macvlanLinkOp(c: MacvlanConfig, at: ChildLinkPlacement): KernelOp {
-  const mac = at.mac ?? c.mac;
+  // The pod's own MAC (the runtime's, the configuration's, else a fresh one), so ADD need not read
+  // it back. Not in passthru mode: there the macvlan has the master's, and setting one would
+  // change the master's own MAC.
+  const mac = at.mac ?? c.mac ?? (c.mode === "passthru" ? undefined : at.freshMac);
   return {
     op: "link.add",
     spec: {

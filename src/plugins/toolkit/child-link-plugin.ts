@@ -1,5 +1,5 @@
 import type { DelegateOptions } from "../../cni/delegate.js";
-import { CniError, CniErrorCode } from "../../cni/errors.js";
+import { CniError, CniErrorCode, invalidConfig } from "../../cni/errors.js";
 import type { CniIpConfig, CniResult } from "../../cni/result.js";
 import type { CniPlugin, CniRequest } from "../../cni/skeleton.js";
 import { UndoStack } from "../../common/undo-stack.js";
@@ -12,6 +12,7 @@ import {
   netnsAtPath,
 } from "../../kernel/api.js";
 import { isKernelError, type KernelError } from "../../kernel/errors.js";
+import { randomMac } from "../../kernel/mac-address.js";
 import { checkPodInterface, requirePrevResult, stateMismatch } from "./check.js";
 import type { IpamSection } from "./config-schema.js";
 import { allocatedAddresses, type Ipam, ipamDelegate } from "./ipam.js";
@@ -56,7 +57,12 @@ export interface ChildLinkPlacement {
   readonly podNetns: Netns;
   /** The MAC the runtime asked for (runtimeConfig.mac, the "mac" capability), if any. */
   readonly mac?: string;
+  /** A fresh random locally administered MAC, for a kind that gives its link one of its own. */
+  readonly freshMac?: string;
 }
+
+/** A master known only by name (its link was not read), for messages. */
+const masterStub = (name: string): Link => ({ index: 0, name, mtu: 0, up: true, operState: "UNKNOWN" });
 
 export interface ChildLinkPluginDeps {
   readonly kernel: Kernel;
@@ -101,22 +107,49 @@ export function createChildLinkPlugin<C extends ChildLinkConfig>(
   const ipamOf = (req: CniRequest<C>): Ipam | undefined =>
     req.config.ipam ? ipamDelegate(req.config.ipam.type, deps.delegates) : undefined;
 
+  /**
+   * The master's name, read from the kernel only when needed: to find the default route's
+   * interface, or to hold a configured MTU against the master's. A configured master that is
+   * missing shows as the kernel's refusal of the link (see `add`), which saves a read per ADD.
+   */
+  async function masterFor(c: C): Promise<{ name: string; link?: Link }> {
+    if (c.master !== undefined && c.mtu === undefined) return { name: c.master };
+    const link = await resolveMaster(kernel, hostNs, c.master);
+    requireMtuWithinMaster(c.mtu, link);
+    return { name: link.name, link };
+  }
+
   async function add(req: CniRequest<C>): Promise<CniResult> {
     const c = req.config;
     const podNetns = await podNetnsForAdd(req);
-    const master = await resolveMaster(kernel, hostNs, c.master);
-    requireMtuWithinMaster(c.mtu, master);
+    const master = await masterFor(c);
     const ipam = ipamOf(req);
+    const op = kind.linkOp(c, {
+      master: master.name,
+      ifName: req.ifName,
+      podNetns,
+      mac: runtimeMac(req),
+      freshMac: randomMac(),
+    });
+    const chosenMac = op.op === "link.add" && "mac" in op.spec ? op.spec.mac : undefined;
     const undo = new UndoStack();
     try {
-      // The link first: a kernel that cannot make it (no ipvlan module, passthru taken) fails
-      // the ADD before any address is reserved.
-      const op = kind.linkOp(c, { master: master.name, ifName: req.ifName, podNetns, mac: runtimeMac(req) });
+      // The link before IPAM: a kernel without the link type, a passthru master taken or a taken
+      // CNI_IFNAME (a second ADD of a live attachment among them) fail before any address is
+      // reserved, so nothing of a running pod is undone.
       try {
         await kernel.apply(hostNs, [op]);
       } catch (err) {
         if (isKernelError(err, "exists")) throw interfaceTaken(req.ifName, req.netns);
-        const explained = isKernelError(err) ? kind.explainRefusal?.(err, c, master) : undefined;
+        if (isKernelError(err, "not-found") && /cannot find device/i.test(err.message)) {
+          throw invalidConfig(
+            `master ${master.name} does not exist on this node`,
+            'set "master" to an interface of the node (ip link show), or leave it out to use the default route\'s',
+          );
+        }
+        const explained = isKernelError(err)
+          ? kind.explainRefusal?.(err, c, master.link ?? masterStub(master.name))
+          : undefined;
         throw explained ?? kernelToCni(err, `creating the ${kind.type} link on ${master.name}`);
       }
       undo.push(`delete ${req.ifName} in the pod`, () =>
@@ -133,13 +166,14 @@ export function createChildLinkPlugin<C extends ChildLinkConfig>(
       } catch (err) {
         throw kernelToCni(err, "configuring the pod interface");
       }
-      const link = await kernel.link(podNetns, req.ifName);
+      // A kind that sets no MAC of its own (ipvlan, passthru) has the master's: read it.
+      const mac = chosenMac ?? (await kernel.link(podNetns, req.ifName))?.mac ?? "";
       undo.commit();
       // The reference plugins' shape: one sandbox interface, IPAM's routes as IPAM gave them.
       const podIndex = 0;
       return {
         cniVersion: req.cniVersion,
-        interfaces: [{ name: req.ifName, mac: link?.mac ?? "", sandbox: req.netns }],
+        interfaces: [{ name: req.ifName, mac, sandbox: req.netns }],
         ips: ips.map((ip) => ({ ...ip, interface: podIndex })),
         routes: [...(allocation?.routes ?? [])],
         dns: allocation?.dns ?? {},
