@@ -70,6 +70,8 @@ export type LinkSpec =
       readonly mode: "bridge" | "private" | "vepa" | "passthru";
       readonly mtu?: number;
       readonly mac?: string;
+      /** Create it directly inside this namespace (the parent is looked up where the op runs). */
+      readonly netns?: Netns;
     }
   | {
       readonly kind: "ipvlan";
@@ -77,6 +79,8 @@ export type LinkSpec =
       readonly parent: string;
       readonly mode: "l2" | "l3" | "l3s";
       readonly mtu?: number;
+      /** Create it directly inside this namespace (the parent is looked up where the op runs). */
+      readonly netns?: Netns;
     }
   | { readonly kind: "tun" | "tap"; readonly name: string; readonly mtu?: number }
   | {

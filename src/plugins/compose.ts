@@ -5,6 +5,9 @@ import { NftSession } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
 import { ipamPlugin } from "./strata-ipam/plugin.js";
+import { createIpvlanPlugin } from "./strata-ipvlan/plugin.js";
+import { createMacvlanPlugin } from "./strata-macvlan/plugin.js";
+import { createSriovPlugin } from "./strata-sriov/plugin.js";
 
 /**
  * The composition root of Strata's plugins: each type bound to its dependencies. Used by the
@@ -16,9 +19,10 @@ export function composePlugins(
   kernel: Kernel,
   opts: { crashAfterStep?: string; background?: BackgroundTasks } = {},
 ): Record<PluginType, PluginRunner> {
+  const linkedIpam = { linked: { "strata-ipam": ipamPlugin } };
   const strata = createStrataPlugin({
     kernel,
-    delegates: { linked: { "strata-ipam": ipamPlugin } },
+    delegates: linkedIpam,
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
     // A resident process (it has background tasks) keeps one nft session for the source guard.
@@ -27,5 +31,8 @@ export function composePlugins(
   return {
     strata: pluginRunner(strata),
     "strata-ipam": pluginRunner(ipamPlugin),
+    "strata-macvlan": pluginRunner(createMacvlanPlugin({ kernel, delegates: linkedIpam })),
+    "strata-ipvlan": pluginRunner(createIpvlanPlugin({ kernel, delegates: linkedIpam })),
+    "strata-sriov": pluginRunner(createSriovPlugin({ kernel, delegates: linkedIpam })),
   };
 }

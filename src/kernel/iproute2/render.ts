@@ -52,7 +52,16 @@ function linkAdd(spec: LinkSpec): Rendered[] {
       );
     case "macvlan":
     case "ipvlan":
-      return add("link", spec.parent, "type", spec.kind, "mode", spec.mode);
+      // With netns the link is made in the pod's namespace at once (no name clash in the node's).
+      return add(
+        "link",
+        spec.parent,
+        ...(spec.netns ? ["netns", netnsRef(spec.netns)] : []),
+        "type",
+        spec.kind,
+        "mode",
+        spec.mode,
+      );
     case "vlan":
       return add("link", spec.parent, "type", "vlan", "id", String(spec.id));
     case "ipip":
