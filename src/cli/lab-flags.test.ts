@@ -36,7 +36,7 @@ const bad: [Partial<LabFlags>, RegExp][] = [
   [{ pods: "101" }, /^--pods: /],
   [
     { model: "ipvlan" },
-    /^--model: "ipvlan" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet, wireguard$/,
+    /^--model: "ipvlan" is not one of host-gw, vxlan, vxlan-crosssubnet, bgp, ipip, ipip-crosssubnet, gre, gre-crosssubnet, wireguard, sleeve$/,
   ],
   [{ underlay: "l9" }, /^--underlay: "l9" is not one of l2, l3$/],
   [{ datastore: "mysql" }, /^--datastore: "mysql" is not one of embedded, etcd$/],
