@@ -69,7 +69,7 @@ test("a backend added to the registry brings its flags, help and --backend choic
   help = help.replace(/\s+/g, " ");
   assert.match(
     help,
-    /--backend <name> host-gw \| vxlan \| vxlan-crosssubnet \| bgp \| ipip \| ipip-crosssubnet \| gre \|\s?gre-crosssubnet \|\s?wireguard \|\s?static \(default: "vxlan"\)/,
+    /--backend <name> host-gw \| vxlan \| vxlan-crosssubnet \| bgp \| ipip \| ipip-crosssubnet \| gre \|\s?gre-crosssubnet \|\s?wireguard \|\s?sleeve \|\s?static \(default: "vxlan"\)/,
   );
   assert.match(
     help,
