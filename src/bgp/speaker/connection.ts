@@ -112,10 +112,16 @@ export class BgpConnection {
 
   #dialTo: { host: string; port: number; localAddress?: string; protection: TcpProtection } | undefined;
 
-  /** Send pre-encoded messages (UPDATEs built once for many peers). */
+  /**
+   * Send pre-encoded messages (UPDATEs built once for many peers): one writev for the lot, the
+   * buffers shared with every other peer that gets them, never copied per peer.
+   */
   sendRaw(bufs: readonly Uint8Array[]): void {
-    if (this.#state.name !== "Established" || !this.#socket) return;
-    for (const b of bufs) this.#socket.write(b);
+    const socket = this.#socket;
+    if (this.#state.name !== "Established" || !socket || bufs.length === 0) return;
+    socket.cork();
+    for (const b of bufs) socket.write(b);
+    socket.uncork();
   }
 
   /** Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution). */
@@ -253,6 +259,7 @@ export class BgpConnection {
         this.#ctx = {
           fourOctetAs: this.#negotiated.fourOctetAs,
           ownAddresses: [...(local ? [local] : []), ...(this.settings.ownAddresses ?? [])],
+          decodedAttributes: new Map(),
         };
         this.remoteOpen = m;
         const refuse = this.#state.name === "OpenSent" ? this.events.onOpen(this, m) : undefined;
