@@ -74,11 +74,6 @@ export class BgpLoad {
     return this.#peers.reduce((n, p) => n + p.duplicates, 0);
   }
 
-  /** Bytes the load's own per-peer prefix sets take (to subtract from an in-process heap). */
-  get bytes(): number {
-    return this.#peers.length * this.#total;
-  }
-
   get failed(): Error | undefined {
     return this.#failed;
   }
