@@ -18,10 +18,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Frr } from "../test/support/frr.js";
 import { eventually } from "../src/common/eventually.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { removeNamespaces } from "../src/kernel/remove-namespaces.js";
+import { Frr } from "../test/support/frr.js";
 import { median } from "./stats.js";
 
 const { values, positionals } = parseArgs({
