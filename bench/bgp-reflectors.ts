@@ -226,23 +226,44 @@ interface Sample {
   timedOut?: { minHeld: number; expected: number };
 }
 
-async function runOnce(r: Reflector, pack: number): Promise<Sample> {
-  await setUp();
-  const pid = await r.start();
-  const cpuBefore = cpuMs(pid);
-  const out = execFileSync(
+/** Run the load in its namespace; resolves with its result line while its sessions are still up. */
+function runTester(pack: number): Promise<{ line: string; tester: ChildProcess }> {
+  const tester = spawn(
     "ip",
     [
       ...["netns", "exec", peersNs, process.execPath, join(here, "bgp-tester.js")],
       ...[rrIp, base, String(peers), String(prefixes), String(pack)],
     ],
     {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
-      env: { ...process.env, BGP_TESTER_TIMEOUT_MS: String(timeoutMs) },
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, BGP_TESTER_TIMEOUT_MS: String(timeoutMs), BGP_TESTER_HOLD: "1" },
     },
   );
-  const result = JSON.parse(out.trim()) as {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    tester.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) resolve({ line: out.slice(0, nl), tester });
+    });
+    tester.on("error", reject);
+    tester.on("exit", (code) => reject(new Error(`load tool exited (${code}) before a result: ${out}`)));
+  });
+}
+
+async function runOnce(r: Reflector, pack: number): Promise<Sample> {
+  await setUp();
+  const pid = await r.start();
+  const cpuBefore = cpuMs(pid);
+  const { line, tester } = await runTester(pack);
+  // Read while every session is still up: the cost of converging, not of tearing down.
+  const sample = { cpuMs: cpuMs(pid) - cpuBefore, peakMiB: kib(pid, "VmHWM") / 1024 };
+  tester.removeAllListeners("exit");
+  const exited = new Promise((r) => tester.once("exit", r));
+  tester.stdin?.end();
+  await exited;
+  await tearDown();
+  const result = JSON.parse(line) as {
     convergedMs?: number;
     error?: string;
     timeout?: boolean;
@@ -250,20 +271,16 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
     expected?: number;
     duplicates?: number;
   };
-  const sample = {
-    cpuMs: cpuMs(pid) - cpuBefore,
-    peakMiB: kib(pid, "VmHWM") / 1024,
-    duplicates: result.duplicates ?? 0,
-  };
-  await tearDown();
+  const duplicates = result.duplicates ?? 0;
   if (result.timeout)
     return {
       ...sample,
+      duplicates,
       convergedMs: Number.NaN,
       timedOut: { minHeld: result.minHeld ?? 0, expected: result.expected ?? 0 },
     };
-  if (result.convergedMs === undefined) throw new Error(`${r.name}: ${out.trim()}`);
-  return { ...sample, convergedMs: result.convergedMs };
+  if (result.convergedMs === undefined) throw new Error(`${r.name}: ${line}`);
+  return { ...sample, duplicates, convergedMs: result.convergedMs };
 }
 
 const chosen = (values.reflectors ?? process.env.BGP_REFLECTORS ?? "strata,bird,frr,gobgp").split(",");

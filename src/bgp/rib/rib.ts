@@ -123,9 +123,11 @@ export class Rib {
   dropPeer(peerId: string): BestChange[] {
     this.#rejected.delete(peerId);
     const changes: BestChange[] = [];
-    for (const [prefix, e] of [...this.#entries]) {
+    if (!this.#counts.get(peerId)) return changes;
+    // No copy of the table: #set only deletes this entry or replaces it (a Map iterates on safely).
+    for (const [prefix, e] of this.#entries) {
       const has = e instanceof Candidates ? e.paths.has(peerId) : sourceOf(e) === peerId;
-      if (has) changes.push(...this.#set(prefix, peerId, undefined));
+      if (has) for (const c of this.#set(prefix, peerId, undefined)) changes.push(c);
     }
     return changes;
   }
