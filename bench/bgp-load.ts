@@ -147,6 +147,7 @@ export class BgpLoad {
   #connect(index: number, address: string): LoadPeer {
     const asn = this.#o.asn ?? 64512;
     const socket = connect({ host: this.#o.rr, port: this.#o.port ?? 179, localAddress: address });
+    socket.setNoDelay(true);
     const peer: LoadPeer = {
       index,
       address,
