@@ -103,7 +103,7 @@ export class Rib {
 
   /** Routes of `peerId` the import policy refused, by prefix (what /healthz shows and counts). */
   rejected(peerId: string): ReadonlyMap<string, RejectedRoute> {
-    return this.#rejected.get(peerId) ?? new Map();
+    return this.#rejected.get(peerId) ?? noneRejected;
   }
 
   /** How many prefixes `peerId` currently has in the Adj-RIB-In (for max-prefix limits). */
@@ -206,6 +206,8 @@ export class Rib {
     return [{ kind: "best", prefix, path: best }];
   }
 }
+
+const noneRejected: ReadonlyMap<string, RejectedRoute> = new Map();
 
 const sourceOf = (p: Path): string => p.from?.id ?? "";
 

@@ -67,6 +67,7 @@ export class BgpConnection {
   #ctx: CodecContext = { fourOctetAs: true };
   #negotiated: Negotiated = { fourOctetAs: true, ipv4Unicast: true, ipv6Unicast: false };
   readonly #timers = new Map<TimerName, NodeJS.Timeout>();
+  readonly #timerSeconds = new Map<TimerName, number>();
   #pendingUpdate: UpdateMessage | undefined;
   #errorData: Uint8Array = new Uint8Array();
   #closed = false;
@@ -194,12 +195,19 @@ export class BgpConnection {
         this.#send({ type: "notification", code: a.code, subcode: a.subcode, data: this.#errorData });
         break;
       case "start-timer": {
-        clearTimeout(this.#timers.get(a.timer));
+        // The hold timer restarts on every message: re-arm the same timer (no new one per UPDATE).
+        const running = this.#timers.get(a.timer);
+        if (running && this.#timerSeconds.get(a.timer) === a.seconds) {
+          running.refresh();
+          break;
+        }
+        clearTimeout(running);
         const event = { name: `${a.timer}Timer_Expires` } as FsmEvent;
         this.#timers.set(
           a.timer,
           setTimeout(() => this.#fire(event), a.seconds * 1000),
         );
+        this.#timerSeconds.set(a.timer, a.seconds);
         break;
       }
       case "stop-timer":
