@@ -1,23 +1,55 @@
 /**
- * bgperf-style route-reflector benchmark: N peers each announce M prefixes through a reflector;
- * measured: the time from the first announcement until every peer holds every other peer's routes,
- * and the reflector's peak memory. Strata's speaker, BIRD 2 and GoBGP are the reflector in turn,
- * with the same peers (bench/bgp-tester.ts), interleaved over rounds; medians and ratios printed.
- * Everything runs in two namespaces of its own (strata-bench-rr, strata-bench-peers).
+ * bgperf-style route-reflector benchmark: N peers each announce M prefixes, P per UPDATE, through
+ * a reflector; measured: the time from the first announcement until every peer holds every
+ * *distinct* prefix of the others (a route reflected back to its originator, or sent twice, earns
+ * nothing), the reflector's CPU time over the run (utime + stime, /proc/PID/stat) and its peak
+ * memory (VmHWM). Strata's speaker, BIRD 2, FRR's bgpd (alone, coalesce-time 0) and GoBGP are the
+ * reflector in turn with the same load (bench/bgp-tester.ts), interleaved over rounds; medians
+ * and ratios to BIRD and FRR from the same run. Everything runs in two namespaces of its own
+ * (strata-bench-rr, strata-bench-peers).
  *
- * Usage: node dist/bench/bgp-reflectors.js [PEERS] [PREFIXES] [ROUNDS]   (defaults 100 1000 3)
+ * Usage: node dist/bench/bgp-reflectors.js [--peers 100] [--prefixes 1000] [--pack 1,10,100,1000]
+ *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
+ *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { eventually } from "../src/common/eventually.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { removeNamespaces } from "../src/kernel/remove-namespaces.js";
+import { Frr } from "../test/support/frr.js";
 import { median } from "./stats.js";
 
-const [peers = 100, prefixes = 1000, rounds = 3] = process.argv.slice(2).map(Number);
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    peers: { type: "string" },
+    prefixes: { type: "string" },
+    pack: { type: "string", default: "1,10,100,1000" },
+    rounds: { type: "string" },
+    reflectors: { type: "string" },
+    timeout: { type: "string", default: "300" },
+  },
+});
+const peers = Number(values.peers ?? positionals[0] ?? 100);
+const prefixes = Number(values.prefixes ?? positionals[1] ?? 1000);
+const rounds = Number(values.rounds ?? positionals[2] ?? 3);
+const packs = values.pack.split(",").map(Number);
+const timeoutMs = Number(values.timeout) * 1000;
+for (const [flag, n] of [
+  ["--peers", peers],
+  ["--prefixes", prefixes],
+  ["--rounds", rounds],
+  ["--timeout", timeoutMs],
+] as const)
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive whole number`);
+if (peers > 254) throw new Error("--peers: at most 254 (one address each in 10.100.1.0/24)");
+if (packs.some((p) => !Number.isInteger(p) || p < 1))
+  throw new Error("--pack: positive whole numbers, comma-separated");
 const rrNs = "strata-bench-rr";
 const peersNs = "strata-bench-peers";
 const rrIp = "10.100.0.1";
@@ -110,6 +142,36 @@ ${peerAddresses()
     },
   },
   {
+    name: "frr",
+    async start() {
+      // bgpd alone (no zebra, no kernel routes), as the FRR interop tests run it; coalesce-time 0
+      // so it sends as soon as it has something (its default holds updates back up to 1 s).
+      const conf = [
+        "frr defaults traditional",
+        "router bgp 64512",
+        ` bgp router-id ${rrIp}`,
+        ` bgp cluster-id ${rrIp}`,
+        " no bgp default ipv4-unicast",
+        " coalesce-time 0",
+        " timers bgp 60 180",
+        " neighbor clients peer-group",
+        " neighbor clients remote-as 64512",
+        " neighbor clients passive",
+        " neighbor clients advertisement-interval 0",
+        ...peerAddresses().map((a) => ` neighbor ${a} peer-group clients`),
+        " address-family ipv4 unicast",
+        "  neighbor clients activate",
+        "  neighbor clients route-reflector-client",
+        " exit-address-family",
+        "",
+      ].join("\n");
+      const frr = new Frr(rrNs, dir, `frr-${Date.now()}`, conf);
+      await frr.start();
+      await listening();
+      return Number(readFileSync(join(frr.dir, "bgpd.pid"), "utf8"));
+    },
+  },
+  {
     name: "gobgp",
     async start() {
       const toml = `[global.config]
@@ -145,55 +207,119 @@ const kib = (pid: number, field: "VmHWM" | "VmRSS") => {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? Number.NaN);
 };
+const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+/** The process's CPU time so far (every thread, user + system), from /proc/PID/stat. */
+const cpuMs = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command (which may hold spaces) start at state: utime and stime are 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond;
+};
 
 interface Sample {
   convergedMs: number;
+  cpuMs: number;
   peakMiB: number;
+  /** NLRI that brought a peer nothing new (reflected back to their originator, or repeated). */
+  duplicates: number;
+  /** Set when it did not converge in time: the fewest distinct prefixes a peer held. */
+  timedOut?: { minHeld: number; expected: number };
 }
 
-async function runOnce(r: Reflector): Promise<Sample> {
-  await setUp();
-  const pid = await r.start();
-  const out = execFileSync(
+/** Run the load in its namespace; resolves with its result line while its sessions are still up. */
+function runTester(pack: number): Promise<{ line: string; tester: ChildProcess }> {
+  const tester = spawn(
     "ip",
     [
       ...["netns", "exec", peersNs, process.execPath, join(here, "bgp-tester.js")],
-      ...[rrIp, base, String(peers), String(prefixes)],
+      ...[rrIp, base, String(peers), String(prefixes), String(pack)],
     ],
-    { encoding: "utf8", maxBuffer: 1 << 20 },
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, BGP_TESTER_TIMEOUT_MS: String(timeoutMs), BGP_TESTER_HOLD: "1" },
+    },
   );
-  const result = JSON.parse(out.trim()) as { convergedMs?: number; error?: string; timeout?: boolean };
-  const peakMiB = kib(pid, "VmHWM") / 1024;
-  await tearDown();
-  if (result.convergedMs === undefined) throw new Error(`${r.name}: ${out.trim()}`);
-  return { convergedMs: result.convergedMs, peakMiB };
+  return new Promise((resolve, reject) => {
+    let out = "";
+    tester.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) resolve({ line: out.slice(0, nl), tester });
+    });
+    tester.on("error", reject);
+    tester.on("exit", (code) => reject(new Error(`load tool exited (${code}) before a result: ${out}`)));
+  });
 }
 
-// BGP_REFLECTORS=strata,bird runs a subset (GoBGP is far slower at full scale on 2 cores).
-const chosen = (process.env.BGP_REFLECTORS ?? "strata,bird,gobgp").split(",");
+async function runOnce(r: Reflector, pack: number): Promise<Sample> {
+  await setUp();
+  const pid = await r.start();
+  const cpuBefore = cpuMs(pid);
+  const { line, tester } = await runTester(pack);
+  // Read while every session is still up: the cost of converging, not of tearing down.
+  const sample = { cpuMs: cpuMs(pid) - cpuBefore, peakMiB: kib(pid, "VmHWM") / 1024 };
+  tester.removeAllListeners("exit");
+  const exited = new Promise((r) => tester.once("exit", r));
+  tester.stdin?.end();
+  await exited;
+  await tearDown();
+  const result = JSON.parse(line) as {
+    convergedMs?: number;
+    error?: string;
+    timeout?: boolean;
+    minHeld?: number;
+    expected?: number;
+    duplicates?: number;
+  };
+  const duplicates = result.duplicates ?? 0;
+  if (result.timeout)
+    return {
+      ...sample,
+      duplicates,
+      convergedMs: Number.NaN,
+      timedOut: { minHeld: result.minHeld ?? 0, expected: result.expected ?? 0 },
+    };
+  if (result.convergedMs === undefined) throw new Error(`${r.name}: ${line}`);
+  return { ...sample, duplicates, convergedMs: result.convergedMs };
+}
+
+const chosen = (values.reflectors ?? process.env.BGP_REFLECTORS ?? "strata,bird,frr,gobgp").split(",");
 reflectors.splice(0, reflectors.length, ...reflectors.filter((r) => chosen.includes(r.name)));
-const samples = new Map<string, Sample[]>(reflectors.map((r) => [r.name, []]));
+const samples = new Map<string, Sample[]>();
+const key = (name: string, pack: number) => `${name}/${pack}`;
+const fmt = (n: number) => (Number.isNaN(n) ? "—" : n.toFixed(0));
 try {
-  console.log(`route reflector: ${peers} peers × ${prefixes} prefixes each, ${rounds} interleaved rounds`);
-  for (let round = 1; round <= rounds; round++) {
-    for (const r of reflectors) {
-      const s = await runOnce(r);
-      samples.get(r.name)?.push(s);
-      console.log(
-        `  round ${round} ${r.name.padEnd(6)} converged ${s.convergedMs} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB`,
-      );
+  console.log(
+    `route reflector: ${peers} peers × ${prefixes} prefixes each, packed ${packs.join(", ")} per UPDATE, ${rounds} interleaved rounds`,
+  );
+  for (const pack of packs) {
+    for (let round = 1; round <= rounds; round++) {
+      for (const r of reflectors) {
+        const s = await runOnce(r, pack);
+        samples.set(key(r.name, pack), [...(samples.get(key(r.name, pack)) ?? []), s]);
+        console.log(
+          `  pack ${pack} round ${round} ${r.name.padEnd(6)} ${s.timedOut ? `timed out (a peer held ${s.timedOut.minHeld} of ${s.timedOut.expected})` : `converged ${s.convergedMs} ms`}, CPU ${fmt(s.cpuMs)} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB, duplicates ${s.duplicates}`,
+        );
+      }
     }
   }
-  const med = (name: string, k: keyof Sample) => median((samples.get(name) ?? []).map((s) => s[k]));
+  const med = (name: string, pack: number, k: "convergedMs" | "cpuMs" | "peakMiB") => {
+    const all = samples.get(key(name, pack)) ?? [];
+    // A round that timed out counts as slower than any that converged.
+    return median(all.map((s) => (k === "convergedMs" && s.timedOut ? Number.POSITIVE_INFINITY : s[k])));
+  };
+  const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB") =>
+    samples.has(key(ref, pack)) ? (med(name, pack, k) / med(ref, pack, k)).toFixed(2) : "—";
   console.log(
-    `\n${"reflector".padEnd(10)} ${"converged ms".padStart(13)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×GoBGP".padStart(12)}`,
+    `\n${"pack".padStart(5)} ${"reflector".padEnd(9)} ${"converged ms".padStart(13)} ${"CPU ms".padStart(8)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×FRR".padStart(10)} ${"RSS ×BIRD".padStart(10)}`,
   );
-  for (const r of reflectors) {
-    const t = med(r.name, "convergedMs");
-    const ratio = (ref: string) => (samples.has(ref) ? (t / med(ref, "convergedMs")).toFixed(2) : "—");
-    console.log(
-      `${r.name.padEnd(10)} ${t.toFixed(0).padStart(13)} ${med(r.name, "peakMiB").toFixed(0).padStart(9)} ${ratio("bird").padStart(11)} ${ratio("gobgp").padStart(12)}`,
-    );
+  for (const pack of packs) {
+    for (const r of reflectors) {
+      const t = med(r.name, pack, "convergedMs");
+      console.log(
+        `${String(pack).padStart(5)} ${r.name.padEnd(9)} ${(Number.isFinite(t) ? t.toFixed(0) : "timeout").padStart(13)} ${fmt(med(r.name, pack, "cpuMs")).padStart(8)} ${med(r.name, pack, "peakMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "convergedMs").padStart(11)} ${ratio(r.name, pack, "frr", "convergedMs").padStart(10)} ${ratio(r.name, pack, "bird", "peakMiB").padStart(10)}`,
+      );
+    }
   }
 } finally {
   await tearDown();

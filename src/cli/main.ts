@@ -1,5 +1,4 @@
-import { Command, CommanderError } from "commander";
-import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
+import { Command } from "commander";
 import { installCniPlugins } from "../cni/install.js";
 import { StrataError } from "../common/errors.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
@@ -8,12 +7,13 @@ import { serveDatastore } from "../datastore/embedded/server.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { registerAgentCommand } from "./agent-command.js";
 import { openDatastore, removeNode } from "./agent-wiring.js";
-import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
+import { registerBgpSpeakerCommand } from "./bgp-speaker-command.js";
 import { runDemo } from "./demo.js";
 import { type DoctorCliOptions, runDoctor } from "./doctor.js";
 import { registerLabCommands } from "./lab-commands.js";
-import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
+import { intInRange, pathFlag } from "./options.js";
 import { pluginEntryDir, shimPath } from "./paths.js";
+import { runProgram } from "./run-program.js";
 
 const program = new Command();
 program
@@ -143,31 +143,7 @@ program
     process.exitCode = ok ? 0 : 1;
   });
 
-program
-  .command("bgp-speaker")
-  .description("run Strata's BGP speaker: sessions, routes and a summary as JSON lines")
-  .requiredOption("--asn <asn>", "our AS")
-  .requiredOption("--router-id <id>", "our BGP identifier")
-  .option(
-    "--peer <spec>",
-    `a neighbour: ${peerSpecSyntax} (repeat)`,
-    (v: string, all: string[]) => [...all, v],
-    [] as string[],
-  )
-  .option("--listen <[host:]port>", "accept sessions here (e.g. 179)")
-  .option("--cluster-id <id>", "act as route reflector for rr-client peers")
-  .option("--hold <s>", "proposed hold time", "90")
-  .option("--connect-retry <s>", "connect retry time", "5")
-  .option("--announce <prefixes>", "comma-separated prefixes to originate")
-  .option(
-    "--next-hop <addresses>",
-    "NEXT_HOP of originated routes, IPV4[,IPV6] (default: the session's address; the IPv4 one also for IPv4 routes over IPv6 sessions)",
-  )
-  .option("--ipv6", "negotiate IPv6 unicast (implied when --announce has IPv6 prefixes)")
-  .option("--install-routes", "put learned routes into this namespace's kernel")
-  .option("--route-dev <dev>", "device for installed routes")
-  .option("--quiet", "no line per learned route")
-  .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
+registerBgpSpeakerCommand(program);
 
 program
   .command("doctor")
@@ -188,20 +164,4 @@ program
 
 registerLabCommands(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  // Commander has printed its message (and the help): exit 2 for a usage error, 0 for --help.
-  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
-  // A Strata error is the user's to fix: one line, no stack trace.
-  else if (err instanceof StrataError) {
-    console.error(`strata: ${err.message}`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-  }
-  // A system call that failed on a path (a directory that is a file, no permission): the path is
-  // the user's to fix too. STRATA_DEBUG=1 shows the stack.
-  else if (isPathError(err) && !process.env.STRATA_DEBUG) {
-    console.error(`strata: ${err.path}: ${err.code} on ${err.syscall}`);
-    process.exitCode = 1;
-  } else throw err;
-}
+await runProgram(program);

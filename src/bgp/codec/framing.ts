@@ -1,18 +1,25 @@
 import { BgpCodecError, BgpError, HeaderSubcode } from "./errors.js";
 import { headerLength, maxMessageLength } from "./messages.js";
 
+const empty = new Uint8Array();
+
 /**
  * Splits a TCP byte stream into whole BGP messages, whatever the chunk boundaries: 16-octet
- * marker, 2-octet length (19..4096), then the rest.
+ * marker, 2-octet length (19..4096), then the rest. Messages are views of the chunk they came in
+ * (no copy per message: the decoders copy whatever they keep); only a message split across chunks
+ * is copied, into the next one's front.
  */
 export class BgpFrameParser {
-  #buffer: Uint8Array = new Uint8Array();
+  #buffer: Uint8Array = empty;
 
   /** Add received bytes; returns every message now complete (header included). */
   push(chunk: Uint8Array): Uint8Array[] {
-    const merged = new Uint8Array(this.#buffer.length + chunk.length);
-    merged.set(this.#buffer);
-    merged.set(chunk, this.#buffer.length);
+    let merged = chunk;
+    if (this.#buffer.length > 0) {
+      merged = new Uint8Array(this.#buffer.length + chunk.length);
+      merged.set(this.#buffer);
+      merged.set(chunk, this.#buffer.length);
+    }
     const out: Uint8Array[] = [];
     let i = 0;
     while (merged.length - i >= headerLength) {
@@ -26,10 +33,11 @@ export class BgpFrameParser {
         );
       }
       if (merged.length - i < length) break;
-      out.push(merged.slice(i, i + length));
+      out.push(merged.subarray(i, i + length));
       i += length;
     }
-    this.#buffer = merged.slice(i);
+    // The rest is copied: holding a view would keep the whole chunk alive.
+    this.#buffer = i === merged.length ? empty : merged.slice(i);
     return out;
   }
 

@@ -99,4 +99,16 @@ export type BgpMessage =
 export interface CodecContext {
   readonly fourOctetAs: boolean;
   readonly ownAddresses?: readonly string[];
+  /**
+   * One session's decoded attribute sections by their bytes (a memo: results are the same with or
+   * without it). A peer that sends one prefix per UPDATE repeats the same attributes thousands of
+   * times; they are decoded and checked once, and every repeat yields the same object.
+   */
+  readonly decodedAttributes?: DecodedAttributes;
 }
+
+/** See CodecContext.decodedAttributes; make one with `new Map()` per session. */
+export type DecodedAttributes = Map<
+  string,
+  { readonly attributes: PathAttributes; readonly outcomes?: readonly ErrorOutcome[] }
+>;

@@ -64,6 +64,23 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       UpdateSubcode.MalformedAttributeList,
       "path attribute length overruns the message",
     );
+  const memo = ctx.decodedAttributes;
+  // Whether NLRI follow matters to the checks (mandatory attributes, NEXT_HOP): part of the key.
+  const memoKey =
+    memo && aLen > 0
+      ? (aStart + aLen < b.length ? "1" : "0") + attributeSectionKey(b, aStart, aStart + aLen)
+      : undefined;
+  const hit = memoKey !== undefined ? memo?.get(memoKey) : undefined;
+  if (hit) {
+    const nlri = decodeNlri(b.subarray(aStart + aLen));
+    return {
+      type: "update",
+      withdrawn,
+      attributes: hit.attributes,
+      nlri,
+      ...(hit.outcomes ? { outcomes: hit.outcomes } : {}),
+    };
+  }
   const attrs: Record<string, unknown> = {};
   const unknown: { flags: number; code: number; data: Uint8Array }[] = [];
   const outcomes: ErrorOutcome[] = [];
@@ -155,16 +172,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       outcomes.push({ action: err.action, attribute: code, subcode: err.subcode, reason: err.message });
     }
   }
-  let nlri: string[];
-  try {
-    nlri = decodePrefixes(b.subarray(end), 4);
-  } catch (err) {
-    throw new BgpCodecError(
-      BgpError.Update,
-      UpdateSubcode.InvalidNetworkField,
-      `NLRI is malformed: ${(err as Error).message}`,
-    );
-  }
+  const nlri = decodeNlri(b.subarray(end));
   const hasReach = nlri.length > 0 || attrs.mpReach !== undefined;
   if (hasReach) {
     // RFC 4271 §6.3 / RFC 7606 §3.d: missing mandatory attributes → treat-as-withdraw.
@@ -196,5 +204,34 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
     nlri,
     ...(outcomes.length > 0 ? { outcomes } : {}),
   };
-  return checkNextHops(decoded, ctx.ownAddresses ?? []);
+  const checked = checkNextHops(decoded, ctx.ownAddresses ?? []);
+  // Sections with MP_REACH/MP_UNREACH carry routes and never repeat: not worth remembering.
+  if (memo && memoKey !== undefined && !checked.attributes.mpReach && !checked.attributes.mpUnreach) {
+    if (memo.size >= memoLimit) memo.clear();
+    memo.set(memoKey, {
+      attributes: checked.attributes,
+      ...(checked.outcomes ? { outcomes: checked.outcomes } : {}),
+    });
+  }
+  return checked;
+}
+
+/** Distinct attribute sections one session remembers (a peer sends few; a flood of new ones just restarts it). */
+const memoLimit = 1024;
+
+/** The section's bytes as a text, one character per octet: a map key. */
+function attributeSectionKey(b: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+}
+
+function decodeNlri(b: Uint8Array): string[] {
+  try {
+    return decodePrefixes(b, 4);
+  } catch (err) {
+    throw new BgpCodecError(
+      BgpError.Update,
+      UpdateSubcode.InvalidNetworkField,
+      `NLRI is malformed: ${(err as Error).message}`,
+    );
+  }
 }

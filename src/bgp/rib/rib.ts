@@ -1,4 +1,5 @@
 import type { PathAttributes, UpdateMessage } from "../codec/types.js";
+import { AttributeSets } from "./attribute-sets.js";
 import { bestPath } from "./decision.js";
 import { acceptAll, type ImportPolicy } from "./import-policy.js";
 import type { Path, PeerInfo } from "./path.js";
@@ -23,12 +24,17 @@ export interface RejectedRoute {
  * is counted per peer.
  */
 export class Rib {
-  /** prefix → peer id (or "" for local) → path: the routes the import policy accepted. */
-  readonly #in = new Map<string, Map<string, Path>>();
-  readonly #best = new Map<string, Path>();
+  /**
+   * prefix → its candidates: the one path itself while there is one (most prefixes: one source),
+   * or every source's path with the best among them — no per-prefix map until a second one comes.
+   */
+  readonly #entries = new Map<string, Path | Candidates>();
+  #size = 0;
   readonly #counts = new Map<string, number>();
   /** peer id → prefix → a route the import policy refused. */
   readonly #rejected = new Map<string, Map<string, RejectedRoute>>();
+  /** Every learned route's attributes are one shared object per distinct set. */
+  readonly #attributeSets = new AttributeSets();
   #policy: ImportPolicy = acceptAll;
   /** What the import policy refused in the last receive(), in order (for counters and events). */
   refusedByLastReceive: { readonly prefix: string; readonly reason: string }[] = [];
@@ -36,11 +42,17 @@ export class Rib {
   constructor(private readonly local: LocalSpeaker) {}
 
   get size(): number {
-    return this.#best.size;
+    return this.#size;
   }
 
   best(prefix: string): Path | undefined {
-    return this.#best.get(prefix);
+    const e = this.#entries.get(prefix);
+    return e instanceof Candidates ? e.best : e;
+  }
+
+  /** Distinct attribute sets the learned routes hold (shared objects, however many routes). */
+  get attributeSets(): number {
+    return this.#attributeSets.size;
   }
 
   /** Originate (or withdraw, with undefined) a local route. */
@@ -54,13 +66,14 @@ export class Rib {
     this.refusedByLastReceive = [];
     const withdrawAll = u.outcomes?.some((o) => o.action === "treat-as-withdraw") ?? false;
     const loop = isReflectionLoop(this.local, u.attributes) || this.#asLoop(peer, u.attributes);
+    const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
+    const attributes = reach.length > 0 ? this.#attributeSets.intern(u.attributes) : u.attributes;
     for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
       this.#rejected.get(peer.id)?.delete(p);
       changes.push(...this.#set(p, peer.id, undefined));
     }
-    const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
     for (const p of reach) {
-      const path = withdrawAll || loop ? undefined : { prefix: p, attributes: u.attributes, from: peer };
+      const path = withdrawAll || loop ? undefined : { prefix: p, attributes, from: peer };
       changes.push(...this.#admit(peer.id, p, path));
       const refused = path && this.#rejected.get(peer.id)?.get(p);
       if (refused && refused.path === path)
@@ -77,7 +90,11 @@ export class Rib {
   setImportPolicy(policy: ImportPolicy): BestChange[] {
     this.#policy = policy;
     const learned: Path[] = [];
-    for (const paths of this.#in.values()) for (const [id, p] of paths) if (id !== "") learned.push(p);
+    for (const e of this.#entries.values()) {
+      if (!(e instanceof Candidates)) {
+        if (e.from) learned.push(e);
+      } else for (const [id, p] of e.paths) if (id !== "") learned.push(p);
+    }
     for (const rejected of this.#rejected.values()) for (const r of rejected.values()) learned.push(r.path);
     const changes: BestChange[] = [];
     for (const p of learned) if (p.from) changes.push(...this.#admit(p.from.id, p.prefix, p));
@@ -86,7 +103,7 @@ export class Rib {
 
   /** Routes of `peerId` the import policy refused, by prefix (what /healthz shows and counts). */
   rejected(peerId: string): ReadonlyMap<string, RejectedRoute> {
-    return this.#rejected.get(peerId) ?? new Map();
+    return this.#rejected.get(peerId) ?? noneRejected;
   }
 
   /** How many prefixes `peerId` currently has in the Adj-RIB-In (for max-prefix limits). */
@@ -95,16 +112,23 @@ export class Rib {
   }
 
   /** Every prefix with a best path, and that path. */
-  bestPaths(): IterableIterator<[string, Path]> {
-    return this.#best.entries();
+  *bestPaths(): IterableIterator<[string, Path]> {
+    for (const [prefix, e] of this.#entries) {
+      const best = e instanceof Candidates ? e.best : e;
+      if (best) yield [prefix, best];
+    }
   }
 
   /** Every path learned from `peer` goes (session down). */
   dropPeer(peerId: string): BestChange[] {
     this.#rejected.delete(peerId);
     const changes: BestChange[] = [];
-    for (const [prefix, paths] of this.#in)
-      if (paths.has(peerId)) changes.push(...this.#set(prefix, peerId, undefined));
+    if (!this.#counts.get(peerId)) return changes;
+    // No copy of the table: #set only deletes this entry or replaces it (a Map iterates on safely).
+    for (const [prefix, e] of this.#entries) {
+      const has = e instanceof Candidates ? e.paths.has(peerId) : sourceOf(e) === peerId;
+      if (has) for (const c of this.#set(prefix, peerId, undefined)) changes.push(c);
+    }
     return changes;
   }
 
@@ -143,21 +167,52 @@ export class Rib {
   }
 
   #set(prefix: string, source: string, path: Path | undefined): BestChange[] {
-    const paths = this.#in.get(prefix) ?? new Map<string, Path>();
-    const had = paths.has(source);
-    if (path) paths.set(source, path);
-    else paths.delete(source);
-    if (had !== paths.has(source)) this.#counts.set(source, (this.#counts.get(source) ?? 0) + (had ? -1 : 1));
-    if (paths.size === 0) this.#in.delete(prefix);
-    else this.#in.set(prefix, paths);
-    const before = this.#best.get(prefix);
-    const { best } = bestPath([...paths.values()]);
-    if (best === before) return [];
-    if (!best) {
-      this.#best.delete(prefix);
-      return [{ kind: "gone", prefix }];
+    const entry = this.#entries.get(prefix);
+    const before = entry instanceof Candidates ? entry.best : entry;
+    let had: boolean;
+    let best: Path | undefined;
+    if (entry === undefined || !(entry instanceof Candidates)) {
+      had = entry !== undefined && sourceOf(entry) === source;
+      if (entry === undefined || had) {
+        // No other source: the path alone is the entry (and the best).
+        if (path) this.#entries.set(prefix, path);
+        else this.#entries.delete(prefix);
+        best = path;
+      } else if (path) {
+        const c = new Candidates();
+        c.paths.set(sourceOf(entry), entry).set(source, path);
+        c.best = bestPath([...c.paths.values()]).best;
+        this.#entries.set(prefix, c);
+        best = c.best;
+      } else {
+        best = entry; // withdrawing what this source never sent
+      }
+    } else {
+      had = entry.paths.has(source);
+      if (path) entry.paths.set(source, path);
+      else entry.paths.delete(source);
+      if (entry.paths.size === 1) {
+        best = entry.paths.values().next().value as Path;
+        this.#entries.set(prefix, best);
+      } else {
+        best = entry.best = bestPath([...entry.paths.values()]).best;
+      }
     }
-    this.#best.set(prefix, best);
+    const has = path !== undefined;
+    if (had !== has) this.#counts.set(source, (this.#counts.get(source) ?? 0) + (had ? -1 : 1));
+    if ((before === undefined) !== (best === undefined)) this.#size += best ? 1 : -1;
+    if (best === before) return [];
+    if (!best) return [{ kind: "gone", prefix }];
     return [{ kind: "best", prefix, path: best }];
   }
+}
+
+const noneRejected: ReadonlyMap<string, RejectedRoute> = new Map();
+
+const sourceOf = (p: Path): string => p.from?.id ?? "";
+
+/** A prefix with paths from more than one source, and the best of them (RFC 4271 §9.1.2). */
+class Candidates {
+  readonly paths = new Map<string, Path>();
+  best: Path | undefined;
 }

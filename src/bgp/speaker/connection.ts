@@ -67,6 +67,7 @@ export class BgpConnection {
   #ctx: CodecContext = { fourOctetAs: true };
   #negotiated: Negotiated = { fourOctetAs: true, ipv4Unicast: true, ipv6Unicast: false };
   readonly #timers = new Map<TimerName, NodeJS.Timeout>();
+  readonly #timerSeconds = new Map<TimerName, number>();
   #pendingUpdate: UpdateMessage | undefined;
   #errorData: Uint8Array = new Uint8Array();
   #closed = false;
@@ -112,10 +113,16 @@ export class BgpConnection {
 
   #dialTo: { host: string; port: number; localAddress?: string; protection: TcpProtection } | undefined;
 
-  /** Send pre-encoded messages (UPDATEs built once for many peers). */
+  /**
+   * Send pre-encoded messages (UPDATEs built once for many peers): one writev for the lot, the
+   * buffers shared with every other peer that gets them, never copied per peer.
+   */
   sendRaw(bufs: readonly Uint8Array[]): void {
-    if (this.#state.name !== "Established" || !this.#socket) return;
-    for (const b of bufs) this.#socket.write(b);
+    const socket = this.#socket;
+    if (this.#state.name !== "Established" || !socket || bufs.length === 0) return;
+    socket.cork();
+    for (const b of bufs) socket.write(b);
+    socket.uncork();
   }
 
   /** Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution). */
@@ -188,12 +195,19 @@ export class BgpConnection {
         this.#send({ type: "notification", code: a.code, subcode: a.subcode, data: this.#errorData });
         break;
       case "start-timer": {
-        clearTimeout(this.#timers.get(a.timer));
+        // The hold timer restarts on every message: re-arm the same timer (no new one per UPDATE).
+        const running = this.#timers.get(a.timer);
+        if (running && this.#timerSeconds.get(a.timer) === a.seconds) {
+          running.refresh();
+          break;
+        }
+        clearTimeout(running);
         const event = { name: `${a.timer}Timer_Expires` } as FsmEvent;
         this.#timers.set(
           a.timer,
           setTimeout(() => this.#fire(event), a.seconds * 1000),
         );
+        this.#timerSeconds.set(a.timer, a.seconds);
         break;
       }
       case "stop-timer":
@@ -253,6 +267,7 @@ export class BgpConnection {
         this.#ctx = {
           fourOctetAs: this.#negotiated.fourOctetAs,
           ownAddresses: [...(local ? [local] : []), ...(this.settings.ownAddresses ?? [])],
+          decodedAttributes: new Map(),
         };
         this.remoteOpen = m;
         const refuse = this.#state.name === "OpenSent" ? this.events.onOpen(this, m) : undefined;

@@ -6,11 +6,12 @@ import type { Prefix } from "../codec/prefix.js";
 import type { OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
 import { familyNegotiated } from "../fsm/negotiation.js";
+import { AdjRibOut, type OutGroup } from "../rib/adj-rib-out.js";
 import { acceptAll, type ImportPolicy, prefixListVerdict } from "../rib/import-policy.js";
 import { maxPrefixNotification } from "../rib/max-prefix.js";
 import type { Path, PeerInfo } from "../rib/path.js";
 import type { PrefixRange } from "../rib/prefix-list.js";
-import { exportAttributes, type LocalSpeaker, shouldAdvertise } from "../rib/reflection.js";
+import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { exportNextHops } from "./export-next-hop.js";
@@ -165,14 +166,6 @@ const addressKey = (a: string): string => {
 };
 const collision = { code: BgpError.Cease, subcode: CeaseSubcode.ConnectionCollisionResolution } as const;
 
-/** Prefixes grouped by the attributes object they share (one received UPDATE, one encoding). */
-type Groups = Map<PathAttributes, { path: Path; prefixes: Prefix[] }>;
-function addToGroup(groups: Groups, prefix: Prefix, path: Path): void {
-  const g = groups.get(path.attributes) ?? { path, prefixes: [] };
-  g.prefixes.push(prefix);
-  groups.set(path.attributes, g);
-}
-
 /**
  * A BGP speaker: one listener and many peers, each with at most one established connection, all
  * feeding one RIB (Adj-RIB-In → Loc-RIB) whose changes are sent on to every peer (Adj-RIB-Out is
@@ -182,9 +175,10 @@ export class BgpSpeaker {
   readonly #peers = new Map<string, Peer>();
   readonly #rib: Rib;
   readonly #local: LocalSpeaker;
-  /** The best path per prefix as last sent out: what every peer has been told. */
-  readonly #advertised = new Map<Prefix, Path>();
-  readonly #pending = new Set<Prefix>();
+  /** What every peer has been told, and what changed since: drained by #flush. */
+  readonly #out: AdjRibOut;
+  /** Exported attributes per source attribute set and export view (shared by every peer in the view). */
+  readonly #exports = new WeakMap<PathAttributes, Map<string, Exported>>();
   #flushQueued = false;
   #server: Server | undefined;
   /** The listener's descriptor when made natively (TCP-MD5 keys are set on it per peer). */
@@ -198,6 +192,7 @@ export class BgpSpeaker {
   constructor(private readonly o: SpeakerOptions) {
     this.#local = { asn: o.asn, routerId: o.routerId, clusterId: o.clusterId };
     this.#rib = new Rib(this.#local);
+    this.#out = new AdjRibOut(this.#local);
     this.#policy = o.importPolicy ?? acceptAll;
     this.#rib.setImportPolicy(this.#composedPolicy());
   }
@@ -507,21 +502,35 @@ export class BgpSpeaker {
   }
 
   #queue(changes: readonly BestChange[]): void {
-    for (const ch of changes) this.#pending.add(ch.prefix);
-    if (this.#flushQueued || this.#pending.size === 0) return;
+    for (const ch of changes) this.#out.mark(ch.prefix, ch.kind === "best" ? ch.path : undefined);
+    if (this.#flushQueued || this.#out.pending === 0) return;
+    // At once when idle (a single change is not held back); under load, everything that arrived
+    // in one turn of the event loop — every socket read — leaves in one batch.
     this.#flushQueued = true;
     setImmediate(() => this.#flush());
+  }
+
+  /** What decides a route's exported attributes and encoding on this session, besides the route. */
+  #viewKey(peer: Peer, c: BgpConnection): string {
+    const n = c.negotiated;
+    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}`;
   }
 
   /**
    * The attributes `peer` gets for `path`, NEXT_HOP rewritten to us where the rules say so, and
    * which of its families can go out on this session: negotiated (RFC 4760) and with a next hop.
+   * One shared object per source attribute set, source and export view.
    */
-  #exported(
-    path: Path,
-    peer: Peer,
-    c: BgpConnection,
-  ): { attrs: PathAttributes; v4?: string; v6?: readonly string[]; key: string } {
+  #exported(path: Path, peer: Peer, c: BgpConnection, view: string): Exported {
+    let byView = this.#exports.get(path.attributes);
+    if (!byView) {
+      byView = new Map();
+      this.#exports.set(path.attributes, byView);
+    }
+    const from = path.from;
+    const key = `${from ? `${from.id}|${from.routerId}|${from.ibgp}|${from.rrClient}` : ""}|${view}`;
+    const known = byView.get(key);
+    if (known) return known;
     const a = exportAttributes(this.#local, path, peer.info);
     const self = !peer.info.ibgp || peer.config.nextHopSelf === true || !path.from;
     const { v4, v6 } = exportNextHops({
@@ -532,15 +541,19 @@ export class BgpSpeaker {
       ipv4: this.o.nextHop,
       ipv6: this.o.ipv6NextHop,
     });
-    const n = c.negotiated;
-    const key = `${peer.info.ibgp}|${peer.info.rrClient}|${v4}|${v6}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}`;
     const { nextHop: _nh, ...rest } = a;
-    return {
-      attrs: { ...rest, ...(v4 ? { nextHop: v4 } : {}), mpReach: undefined, mpUnreach: undefined },
+    const exported: Exported = {
+      attrs: Object.freeze({
+        ...rest,
+        ...(v4 ? { nextHop: v4 } : {}),
+        mpReach: undefined,
+        mpUnreach: undefined,
+      }),
       v4,
       v6,
-      key,
     };
+    byView.set(key, exported);
+    return exported;
   }
 
   /** Tell once per session that a negotiated family cannot be sent for want of a next hop. */
@@ -558,82 +571,88 @@ export class BgpSpeaker {
     });
   }
 
+  /** The UPDATEs that announce one group on this session, encoded once per export view. */
   #encode(
-    cache: Map<PathAttributes, Map<string, Uint8Array[]>>,
-    group: { path: Path; prefixes: Prefix[] },
+    cache: Map<OutGroup, Map<string, Encoded>>,
+    g: OutGroup,
     peer: Peer,
     c: BgpConnection,
+    view: string,
   ): Uint8Array[] {
-    const { attrs, v4, v6, key } = this.#exported(group.path, peer, c);
-    const prefixes = group.prefixes.filter((p) => familyNegotiated(c.negotiated, p));
-    if (!v6 && prefixes.some(isV6)) this.#unsendable(peer, "ipv6");
-    if (!v4 && prefixes.some((p) => !isV6(p))) this.#unsendable(peer, "ipv4");
-    const byKey = cache.get(group.path.attributes) ?? new Map<string, Uint8Array[]>();
-    cache.set(group.path.attributes, byKey);
-    let bufs = byKey.get(key);
-    if (!bufs) {
-      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : v4 !== undefined));
-      bufs = announceUpdates(attrs, sendable, c.codecContext, v6);
-      byKey.set(key, bufs);
+    let byView = cache.get(g);
+    if (!byView) {
+      byView = new Map();
+      cache.set(g, byView);
     }
-    return bufs;
+    let e = byView.get(view);
+    if (!e) {
+      const { attrs, v4, v6 } = this.#exported(g.path, peer, c, view);
+      const prefixes = g.prefixes.filter((p) => familyNegotiated(c.negotiated, p));
+      const hasV6 = prefixes.some(isV6);
+      const hasV4 = prefixes.some((p) => !isV6(p));
+      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : v4 !== undefined));
+      e = {
+        bufs: announceUpdates(attrs, sendable, c.codecContext, v6),
+        noV6: hasV6 && !v6,
+        noV4: hasV4 && !v4,
+      };
+      byView.set(view, e);
+    }
+    if (e.noV6) this.#unsendable(peer, "ipv6");
+    if (e.noV4) this.#unsendable(peer, "ipv4");
+    return e.bufs;
   }
 
   /** Everything we advertise that `peer` should have (session up, or a ROUTE-REFRESH). */
   #sendTable(peer: Peer, c: BgpConnection): void {
-    const groups: Groups = new Map();
-    for (const [prefix, path] of this.#advertised) {
-      if (!shouldAdvertise(this.#local, path, peer.info)) continue;
-      addToGroup(groups, prefix, path);
-    }
-    const cache = new Map<PathAttributes, Map<string, Uint8Array[]>>();
-    for (const g of groups.values()) c.sendRaw(this.#encode(cache, g, peer, c));
+    const cache = new Map<OutGroup, Map<string, Encoded>>();
+    const view = this.#viewKey(peer, c);
+    const bufs: Uint8Array[] = [];
+    for (const g of this.#out.table(peer.info)) bufs.push(...this.#encode(cache, g, peer, c, view));
+    c.sendRaw(bufs);
   }
 
   /**
-   * Send what changed since the last flush: for each prefix, the new best goes to every peer that
-   * should have it; a peer that had the old one and must not have the new one gets a withdrawal.
-   * One UPDATE encoding serves every peer that gets the same attributes.
+   * Send what changed since the last flush (the Adj-RIB-Out's batch): withdrawals to the peers that
+   * had a route and may not have its successor, then each attribute group, packed full, to every
+   * peer that may have it — one encoding per group and export view, one write per peer.
    */
   #flush(): void {
     this.#flushQueued = false;
     const up = [...this.#peers.values()].filter((p) => p.established);
-    const groups: Groups = new Map();
-    const withdraw = new Map<Peer, Prefix[]>();
+    const batch = this.#out.drain(up.map((p) => p.info));
     const routes: LearnedRouteChange[] = [];
-    for (const prefix of this.#pending) {
-      const old = this.#advertised.get(prefix);
-      const now = this.#rib.best(prefix);
-      if (old === now) continue;
-      if (now) this.#advertised.set(prefix, now);
-      else this.#advertised.delete(prefix);
+    for (const { prefix, old, now } of batch.changes) {
       const oldNh = old?.from && pathNextHop(old);
       const newNh = now?.from && pathNextHop(now);
       if (oldNh !== newNh)
         routes.push({ prefix, nextHop: newNh || undefined, attributes: newNh ? now?.attributes : undefined });
-      if (now) {
-        addToGroup(groups, prefix, now);
-      }
-      if (!old) continue;
-      for (const peer of up) {
-        if (now && shouldAdvertise(this.#local, now, peer.info)) continue;
-        if (!shouldAdvertise(this.#local, old, peer.info)) continue;
-        const list = withdraw.get(peer) ?? [];
-        list.push(prefix);
-        withdraw.set(peer, list);
-      }
     }
-    this.#pending.clear();
-    const cache = new Map<PathAttributes, Map<string, Uint8Array[]>>();
+    const cache = new Map<OutGroup, Map<string, Encoded>>();
     for (const peer of up) {
       const c = peer.established as BgpConnection;
-      const w = withdraw.get(peer);
-      const sendable = w?.filter((p) => familyNegotiated(c.negotiated, p));
-      if (sendable?.length) c.sendRaw(withdrawUpdates(sendable, c.codecContext));
-      for (const g of groups.values()) {
-        if (shouldAdvertise(this.#local, g.path, peer.info)) c.sendRaw(this.#encode(cache, g, peer, c));
-      }
+      const bufs: Uint8Array[] = [];
+      const w = batch.withdraw.get(peer.info.id)?.filter((p) => familyNegotiated(c.negotiated, p));
+      if (w?.length) bufs.push(...withdrawUpdates(w, c.codecContext));
+      const view = this.#viewKey(peer, c);
+      for (const g of this.#out.groupsFor(peer.info, batch.groups))
+        bufs.push(...this.#encode(cache, g, peer, c, view));
+      c.sendRaw(bufs);
     }
     if (routes.length > 0) this.o.onRoutes?.(routes);
   }
+}
+
+/** A route's attributes as one export view sends them, and the next hops its families get. */
+interface Exported {
+  readonly attrs: PathAttributes;
+  readonly v4?: string;
+  readonly v6?: readonly string[];
+}
+
+/** One group's UPDATEs for one export view, and whether a family was left out for want of a next hop. */
+interface Encoded {
+  readonly bufs: Uint8Array[];
+  readonly noV6: boolean;
+  readonly noV4: boolean;
 }

@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { peerSpecSyntax } from "../bgp/speaker/peer-spec.js";
+import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
+
+/** `strata bgp-speaker` on `program` (the full CLI's, or the speaker's own: bgp-speaker-main.ts). */
+export function registerBgpSpeakerCommand(program: Command): void {
+  program
+    .command("bgp-speaker")
+    .description("run Strata's BGP speaker: sessions, routes and a summary as JSON lines")
+    .requiredOption("--asn <asn>", "our AS")
+    .requiredOption("--router-id <id>", "our BGP identifier")
+    .option(
+      "--peer <spec>",
+      `a neighbour: ${peerSpecSyntax} (repeat)`,
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option("--listen <[host:]port>", "accept sessions here (e.g. 179)")
+    .option("--cluster-id <id>", "act as route reflector for rr-client peers")
+    .option("--hold <s>", "proposed hold time", "90")
+    .option("--connect-retry <s>", "connect retry time", "5")
+    .option("--announce <prefixes>", "comma-separated prefixes to originate")
+    .option(
+      "--next-hop <addresses>",
+      "NEXT_HOP of originated routes, IPV4[,IPV6] (default: the session's address; the IPv4 one also for IPv4 routes over IPv6 sessions)",
+    )
+    .option("--ipv6", "negotiate IPv6 unicast (implied when --announce has IPv6 prefixes)")
+    .option("--install-routes", "put learned routes into this namespace's kernel")
+    .option("--route-dev <dev>", "device for installed routes")
+    .option("--quiet", "no line per learned route")
+    .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
+}

@@ -1,0 +1,24 @@
+import { type Command, CommanderError } from "commander";
+import { StrataError } from "../common/errors.js";
+import { isPathError, UsageError } from "./options.js";
+
+/** Parse the command line and run it; errors become one line and an exit code, as every entry does. */
+export async function runProgram(program: Command): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    // Commander has printed its message (and the help): exit 2 for a usage error, 0 for --help.
+    if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
+    // A Strata error is the user's to fix: one line, no stack trace.
+    else if (err instanceof StrataError) {
+      console.error(`strata: ${err.message}`);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
+    }
+    // A system call that failed on a path (a directory that is a file, no permission): the path is
+    // the user's to fix too. STRATA_DEBUG=1 shows the stack.
+    else if (isPathError(err) && !process.env.STRATA_DEBUG) {
+      console.error(`strata: ${err.path}: ${err.code} on ${err.syscall}`);
+      process.exitCode = 1;
+    } else throw err;
+  }
+}
