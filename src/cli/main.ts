@@ -12,6 +12,7 @@ import { type BgpSpeakerCliOptions, runBgpSpeaker } from "./bgp-speaker.js";
 import { runDemo } from "./demo.js";
 import { type DoctorCliOptions, runDoctor } from "./doctor.js";
 import { registerLabCommands } from "./lab-commands.js";
+import { registerNetAttachCommands } from "./net-attach-commands.js";
 import { intInRange, isPathError, pathFlag, UsageError } from "./options.js";
 import { pluginEntryDir, shimPath } from "./paths.js";
 
@@ -187,6 +188,7 @@ program
   .action((o: DoctorCliOptions) => runDoctor(o));
 
 registerLabCommands(program);
+registerNetAttachCommands(program);
 
 try {
   await program.parseAsync(process.argv);
