@@ -48,7 +48,9 @@ describe("manifests as kubectl apply -f reads them", () => {
     assert.deepEqual(a?.metadata.labels, { team: "a" });
     const la = nadConfList(a as NonNullable<typeof a>);
     assert.equal(la.plugins[0]?.master, "eth0");
-    assert.deepEqual((la.plugins[0]?.ipam as { routes?: unknown } | undefined)?.routes, [{ dst: "0.0.0.0/0" }]);
+    assert.deepEqual((la.plugins[0]?.ipam as { routes?: unknown } | undefined)?.routes, [
+      { dst: "0.0.0.0/0" },
+    ]);
     assert.equal(b?.metadata.namespace, "infra");
     assert.equal(nadConfList(b as NonNullable<typeof b>).name, "bridge-b.v1");
   });
