@@ -158,15 +158,25 @@ export function registerNetAttachCommands(program: Command): void {
   storeOptions(
     pod
       .command("annotations")
-      .description("a pod's annotations (network-status pretty-printed)")
-      .argument("<pod>", "NAMESPACE/NAME")
+      .description(
+        "pods' annotations (network-status pretty-printed); -o json: one object keyed by NAMESPACE/NAME",
+      )
+      .argument("<pods...>", "NAMESPACE/NAME")
       .option("-o, --output <format>", "json"),
-  ).action(async (ref: string, o: StoreFlags & { output?: string }) => {
-    const podRef = flagCheck(() => parsePodRef(ref));
+  ).action(async (refs: string[], o: StoreFlags & { output?: string }) => {
+    const pods = refs.map((ref) => flagCheck(() => parsePodRef(ref)));
     await withStore(o, async (s) => {
-      const all = await new PodAnnotationStore(s).all(podRef);
-      if (o.output === "json") console.log(JSON.stringify(all, null, 2));
-      else for (const [k, v] of Object.entries(all)) console.log(`${k}: ${prettyJson(v)}`);
+      const store = new PodAnnotationStore(s);
+      const all: Record<string, Record<string, string>> = {};
+      for (const p of pods) all[`${p.namespace}/${p.name}`] = await store.all(p);
+      if (o.output === "json") {
+        console.log(JSON.stringify(all, null, 2));
+        return;
+      }
+      for (const [ref, annotations] of Object.entries(all)) {
+        if (pods.length > 1) console.log(`${ref}:`);
+        for (const [k, v] of Object.entries(annotations)) console.log(`${k}: ${prettyJson(v)}`);
+      }
     });
   });
 

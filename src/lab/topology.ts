@@ -17,6 +17,10 @@ export interface LabSpec {
   readonly underlayMtu: number;
   /** bgp on l2: how many nodes (the first K) reflect routes; 0 is a full mesh. */
   readonly routeReflectors?: number;
+  /** Secondary networks every pod gets through the meta plugin (`--attach`); see secondary-networks.ts. */
+  readonly attach?: readonly string[];
+  /** The CNI type that attaches them (`--attach-plugin`): Debian's reference macvlan by default. */
+  readonly attachPlugin?: string;
 }
 
 /** The AS of the lab's BGP model (nodes and, on l3, the router). */
