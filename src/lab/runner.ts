@@ -49,6 +49,9 @@ import {
 export type { LabPodState, LabState } from "./state.js";
 export { labDir, readLabState } from "./state.js";
 
+/** Debian's reference CNI plugins (containernetworking-plugins). */
+const referencePluginDir = "/usr/lib/cni";
+
 /** The embedded store's socket, in a directory of its own that only root can enter. */
 export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
 
@@ -299,7 +302,9 @@ function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | u
         underlayDev: "eth0",
         stateDir,
         heartbeatTtlSeconds: 10,
-        cniBinDir: up.bin,
+        // --attach: the secondary networks' delegate (Debian's reference macvlan) is served by the
+        // agent from its plugin directories, like any plugin the meta plugin calls.
+        cniBinDir: spec.attach?.length ? `${up.bin}:${referencePluginDir}` : up.bin,
         ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
       });
       // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its
@@ -380,7 +385,7 @@ async function attachPods(up: LabUp): Promise<void> {
           ifName: "eth0",
           args: { K8S_POD_NAMESPACE: labPodNamespace, K8S_POD_NAME: p.name },
         },
-        { cniPath: [up.bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
+        { cniPath: [up.bin, referencePluginDir], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
       )) as { ips: { address: string }[] };
       const addresses = [];
       for (const n of secondary) {
