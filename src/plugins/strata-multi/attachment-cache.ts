@@ -12,11 +12,14 @@ import type { AttachmentPlan } from "./plan.js";
  */
 export interface CachedAttachments {
   readonly pod?: { readonly namespace: string; readonly name: string };
+  /** CNI_NETNS of the ADD: GC passes it to the DELs of a container the runtime forgot. */
+  readonly netns?: string;
   readonly attachments: readonly { readonly plan: AttachmentPlan; readonly result?: CniResult }[];
 }
 
 const schema = z.object({
   pod: z.object({ namespace: z.string(), name: z.string() }).optional(),
+  netns: z.string().optional(),
   attachments: z.array(
     z.object({
       plan: z.looseObject({
@@ -68,6 +71,7 @@ export async function readCache(
     const c = schema.parse(JSON.parse(text));
     return {
       ...(c.pod ? { pod: c.pod } : {}),
+      ...(c.netns !== undefined ? { netns: c.netns } : {}),
       attachments: c.attachments.map((a) => ({
         plan: a.plan as unknown as AttachmentPlan,
         ...(a.result !== undefined ? { result: parseResult(a.result, "cached result") } : {}),

@@ -6,7 +6,14 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CniSandbox, canPing, ipJson } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
-import { addNetworkList, type ConfList, delNetworkList, PluginFailed } from "../../cni/runtime-client.js";
+import {
+  addNetworkList,
+  type ConfList,
+  checkNetworkList,
+  delNetworkList,
+  gcNetworkList,
+  PluginFailed,
+} from "../../cni/runtime-client.js";
 import { EmbeddedStore } from "../../datastore/embedded/embedded-store.js";
 import { type DatastoreServer, serveDatastore } from "../../datastore/embedded/server.js";
 import { poolsPrefix } from "../../ipam/cluster-pool.js";
@@ -259,6 +266,55 @@ describe("strata-multi: Multus semantics over reference delegates", () => {
     );
     await delNetworkList(multiList(), att(p), sandbox.runtime(node));
     assert.deepEqual(podLinks(p.netnsName), []);
+  });
+
+  test("CHECK passes on every attachment, and fails when a secondary interface is gone", async () => {
+    const p = pod("chk");
+    await annotate("chk", "macvlan-a");
+    const rt = sandbox.runtime(node);
+    const result = await addNetworkList(multiList(), att(p), rt);
+    await checkNetworkList(multiList(), att(p), rt, result);
+    execFileSync("ip", ["-n", p.netnsName, "link", "del", "net1"]);
+    await assert.rejects(
+      checkNetworkList(multiList(), att(p), rt, result),
+      /network team-a\/macvlan-a \(net1\)/,
+    );
+    await delNetworkList(multiList(), att(p), rt);
+    assert.deepEqual(sandbox.reservations("macvlan-a"), []);
+  });
+
+  test("DEL without the node's cache undoes what the annotation asks for", async () => {
+    const p = pod("nocache");
+    await annotate("nocache", "macvlan-a,bridge-b");
+    const rt = sandbox.runtime(node);
+    await addNetworkList(multiList(), att(p), rt);
+    rmSync(cacheDir, { recursive: true, force: true });
+    await delNetworkList(multiList(), att(p), rt);
+    assert.deepEqual(podLinks(p.netnsName), []);
+    for (const n of ["cluster", "macvlan-a", "bridge-b"]) assert.deepEqual(sandbox.reservations(n), [], n);
+  });
+
+  test("GC DELs what ADD attached (from the cache) for containers the runtime no longer lists", async () => {
+    const keep = pod("gc-keep");
+    const gone = pod("gc-gone");
+    await annotate("gc-keep", "macvlan-a");
+    await annotate("gc-gone", "macvlan-a");
+    const rt = sandbox.runtime(node);
+    await addNetworkList(multiList(), att(keep), rt);
+    await addNetworkList(multiList(), att(gone), rt);
+    assert.equal(sandbox.reservations("macvlan-a").length, 2);
+    await gcNetworkList(
+      { ...multiList(), cniVersion: "1.1.0" },
+      [{ containerID: keep.containerId, ifname: "eth0" }],
+      rt,
+    );
+    assert.deepEqual(podLinks(gone.netnsName), [], "every interface of the forgotten container is gone");
+    assert.deepEqual(podLinks(keep.netnsName), ["eth0", "net1"]);
+    assert.equal(sandbox.reservations("macvlan-a").length, 1);
+    assert.equal(sandbox.reservations("cluster").length, 1);
+    await delNetworkList(multiList(), att(keep), rt);
+    await delNetworkList(multiList(), att(gone), rt);
+    assert.deepEqual(sandbox.reservations("cluster"), []);
   });
 
   test("a pod without K8S_POD_* args gets the cluster network only", async () => {

@@ -100,22 +100,23 @@ export function createMultiPlugin(deps: MultiPluginDeps): CniPlugin<MultiConfig>
     }
   }
 
-  /** Resolve the pod's annotation into plans; no side effect. */
-  async function resolvePlans(req: Req, pod: PodRef | undefined): Promise<AttachmentPlan[]> {
+  /** Resolve the pod's annotation into plans (NetAttachError / DatastoreError as they come); no side effect. */
+  async function resolvePlans(
+    req: Req,
+    pod: PodRef | undefined,
+    store: Datastore,
+  ): Promise<AttachmentPlan[]> {
     const cluster = { list: req.config.clusterNetwork, ifName: req.ifName, runtimeConfig: req.runtimeConfig };
     if (!pod) return planAttachments(cluster, []);
-    const selected = await withStore(req, async (s) => {
-      const annotation = await new PodAnnotationStore(s).get(pod, networksAnnotation);
-      if (annotation === undefined) return [];
-      const planned = planInterfaces(parseNetworksAnnotation(annotation, pod.namespace));
-      const nads = new NadStore(s);
-      const out = [];
-      for (const p of planned) {
-        const nad = await nads.require(p.selection.namespace, p.selection.name);
-        out.push({ planned: p, list: nadConfList(nad) });
-      }
-      return out;
-    });
+    const annotation = await new PodAnnotationStore(store).get(pod, networksAnnotation);
+    if (annotation === undefined) return planAttachments(cluster, []);
+    const planned = planInterfaces(parseNetworksAnnotation(annotation, pod.namespace));
+    const nads = new NadStore(store);
+    const selected = [];
+    for (const p of planned) {
+      const nad = await nads.require(p.selection.namespace, p.selection.name);
+      selected.push({ planned: p, list: nadConfList(nad) });
+    }
     return planAttachments(cluster, selected);
   }
 
@@ -166,64 +167,80 @@ export function createMultiPlugin(deps: MultiPluginDeps): CniPlugin<MultiConfig>
 
     async add(req) {
       const pod = podOf(req);
-      const plans = await resolvePlans(req, pod).catch((err) => {
-        throw netAttachToCni(err);
-      });
-      const podNs = await podNetnsForAdd(req);
-      const { cacheDir, nodeName } = req.config;
-      const undo = new UndoStack();
-      const done: { plan: AttachmentPlan; result: CniResult }[] = [];
-      try {
-        undo.push("remove the attachment cache", () => removeCache(cacheDir, req.containerId, req.ifName));
-        for (const plan of plans) {
-          // Undo first: a delegate that fails half-way gets its DEL too (plugins' DEL is idempotent).
-          let result: CniResult | undefined;
-          undo.push(`DEL ${plan.name} (${plan.ifName})`, () =>
-            runList("DEL", req, plan, result, linked, nodeName),
-          );
-          result = await addList(req, plan, linked, nodeName);
-          done.push({ plan, result });
-          await writeCache(cacheDir, req.containerId, req.ifName, {
+      // One store session for the whole ADD (its client connects on first use: none without a pod).
+      return withStore(req, async (store) => {
+        const plans = await resolvePlans(req, pod, store);
+        const podNs = await podNetnsForAdd(req);
+        const { cacheDir, nodeName } = req.config;
+        const undo = new UndoStack();
+        const done: { plan: AttachmentPlan; result: CniResult }[] = [];
+        const cache = (attachments: CachedAttachments["attachments"]) =>
+          writeCache(cacheDir, req.containerId, req.ifName, {
             ...(pod ? { pod } : {}),
-            attachments: done,
+            netns: req.netns,
+            attachments,
           });
+        try {
+          // The plans go to the cache before the first delegate runs: a DEL after a crash half-way
+          // through finds every attachment ADD may have begun (their DEL is idempotent).
+          undo.push("remove the attachment cache", () => removeCache(cacheDir, req.containerId, req.ifName));
+          await cache(plans.map((plan) => ({ plan })));
+          for (const plan of plans) {
+            // Undo first: a delegate that fails half-way gets its DEL too.
+            let result: CniResult | undefined;
+            undo.push(`DEL ${plan.name} (${plan.ifName})`, () =>
+              runList("DEL", req, plan, result, linked, nodeName),
+            );
+            result = await addList(req, plan, linked, nodeName);
+            done.push({ plan, result });
+          }
+          await cache(done);
+          const router = done.find((d) => d.plan.defaultRoute);
+          if (router) await takeDefaultRoute(podNs, router.plan);
+          if (pod) {
+            const annotations = new PodAnnotationStore(store);
+            await annotations.set(pod, networkStatusAnnotation, JSON.stringify(statusOf(done)));
+            undo.push("remove the network-status annotation", async () => {
+              await annotations.remove(pod, networkStatusAnnotation);
+            });
+          }
+        } catch (err) {
+          throw addFailure(err, await undo.unwind());
         }
-        const router = done.find((d) => d.plan.defaultRoute);
-        if (router) await takeDefaultRoute(podNs, router.plan);
-        if (pod) {
-          const status = JSON.stringify(statusOf(done));
-          await withStore(req, (s) => new PodAnnotationStore(s).set(pod, networkStatusAnnotation, status));
-          undo.push("remove the network-status annotation", () =>
-            withStore(req, async (s) => {
-              await new PodAnnotationStore(s).remove(pod, networkStatusAnnotation);
-            }),
-          );
-        }
-      } catch (err) {
-        throw addFailure(err, await undo.unwind());
-      }
-      return { ...(done[0]?.result as CniResult), cniVersion: req.cniVersion };
+        return { ...(done[0]?.result as CniResult), cniVersion: req.cniVersion };
+      });
     },
 
     async del(req) {
       const { cacheDir } = req.config;
       const cached = await readCache(cacheDir, req.containerId, req.ifName);
       const pod = cached?.pod ?? podOf(req);
-      // No cache (ADD never finished, or the node lost it): what the pod's annotation asks for now,
-      // or at least the cluster network when that cannot be read.
-      const attachments =
-        cached ??
-        ({
-          attachments: (await resolvePlans(req, pod).catch(() => resolvePlans(req, undefined))).map(
-            (plan) => ({ plan }),
-          ),
-        } satisfies CachedAttachments);
-      await delAttachments(req, attachments);
-      if (pod)
-        await withStore(req, async (s) => {
-          await new PodAnnotationStore(s).remove(pod, networkStatusAnnotation);
-        }).catch(() => undefined);
-      await removeCache(cacheDir, req.containerId, req.ifName);
+      // DEL must succeed without the datastore: it is used only to resolve a missing cache and to
+      // remove the network-status, and a failure there is not DEL's.
+      let store: Datastore | undefined;
+      try {
+        store = deps.openStore(req.config.datastore, req.config.etcdTls);
+      } catch {
+        store = undefined;
+      }
+      try {
+        // No cache (ADD never got to write it, or the node lost it): what the pod's annotation
+        // asks for now, or at least the cluster network when that cannot be read.
+        const fallback = async (): Promise<CachedAttachments> => {
+          const plans = store
+            ? await resolvePlans(req, pod, store).catch(() =>
+                resolvePlans(req, undefined, store as Datastore),
+              )
+            : planAttachments({ list: req.config.clusterNetwork, ifName: req.ifName, runtimeConfig: {} }, []);
+          return { attachments: plans.map((plan) => ({ plan })) };
+        };
+        await delAttachments(req, cached ?? (await fallback()));
+        if (pod && store)
+          await new PodAnnotationStore(store).remove(pod, networkStatusAnnotation).catch(() => false);
+        await removeCache(cacheDir, req.containerId, req.ifName);
+      } finally {
+        await store?.close().catch(() => undefined);
+      }
     },
 
     async check(req) {
@@ -248,7 +265,7 @@ export function createMultiPlugin(deps: MultiPluginDeps): CniPlugin<MultiConfig>
       for (const c of await listCached(req.config.cacheDir)) {
         if (valid.has(`${c.containerId}/${c.ifName}`)) continue;
         const cached = await readCache(req.config.cacheDir, c.containerId, c.ifName);
-        const own: Req = { ...req, containerId: c.containerId, ifName: c.ifName, netns: "" };
+        const own: Req = { ...req, containerId: c.containerId, ifName: c.ifName, netns: cached?.netns ?? "" };
         try {
           if (cached) await delAttachments(own, cached);
           await removeCache(req.config.cacheDir, c.containerId, c.ifName);
