@@ -6,6 +6,7 @@ import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
 import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
 import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
 import { startHealthServer } from "./health-server.js";
+import { startStrandedAddressCollector } from "./stranded-addresses.js";
 
 export interface AgentOptions {
   readonly kernel: Kernel;
@@ -75,7 +76,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         throw err;
       })
     : undefined;
-  if (cluster) {
+  if (cluster && opts.cluster) {
     try {
       await cluster.start();
     } catch (err) {
@@ -84,6 +85,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       throw err;
     }
     running = cluster.run();
+    startStrandedAddressCollector({
+      store: opts.cluster.store,
+      node: opts.cluster.node,
+      logger: opts.logger,
+      signal: opts.signal,
+    });
   }
   opts.logger.info({ socket: socketPath, cniBinDirs: opts.cniBinDirs }, "agent serving CNI requests");
   await new Promise<void>((resolve) => {

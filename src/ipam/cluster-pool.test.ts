@@ -17,6 +17,7 @@ import {
   gcPool,
   poolsPrefix,
   releaseFromPool,
+  suspectsPrefix,
 } from "./cluster-pool.js";
 
 const config = (extra: Record<string, unknown> = {}, datastore = "embedded:/unused"): ClusterIpamConfig =>
@@ -211,6 +212,8 @@ describe("cluster IPAM on one real etcd", () => {
       ),
     );
     assert.equal((await addresses(store)).length, 1, "only n1's live pod keeps its address");
+    await pass(t0 + 62_000);
+    assert.deepEqual((await store.list(suspectsPrefix)).items, [], "n2's mark goes with its last address");
     await n1.stop();
   });
 });

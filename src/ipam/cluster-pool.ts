@@ -309,5 +309,11 @@ export async function collectStranded(store: Datastore, opts: StrandedOptions): 
     }
     if (reason && (await free(store, a))) freed.push({ ip: a.ip, owner: r, reason });
   }
+  // A suspect whose addresses are all free has nothing left to collect: its mark goes.
+  const holding = new Set(all.filter((a) => !freed.some((f) => f.ip === a.ip)).map((a) => a.record?.node));
+  for (const kv of suspectKvs) {
+    const node = kv.key.slice(suspectsPrefix.length);
+    if (!opts.aliveNodes.has(node) && !holding.has(node)) await store.delete(kv.key);
+  }
   return { freed, suspects: [...suspects].sort(), invalid };
 }
