@@ -205,7 +205,9 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command("check")
-    .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
+    .description(
+      "connectivity matrix: same node, cross node, pod→node, pod→outside, MTU (and with --attach: each secondary network, and each pod's network-status)",
+    )
     .action(async () => {
       const state = await requireLab();
       const kernel = createIproute2Kernel();
@@ -309,6 +311,7 @@ export function registerLabCommands(program: Command): void {
           const results = await Promise.race([runChecks(kernel, state), whenAborted(signal)]);
           signal.throwIfAborted();
           process.exitCode = printChecks(results ?? []) ? 0 : 1;
+          printNetworkStatus(state, await labNetworkStatus(kernel, state, labPaths()));
         },
         !o.keep,
       );
