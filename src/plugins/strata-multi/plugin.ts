@@ -112,11 +112,13 @@ export function createMultiPlugin(deps: MultiPluginDeps): CniPlugin<MultiConfig>
     if (annotation === undefined) return planAttachments(cluster, []);
     const planned = planInterfaces(parseNetworksAnnotation(annotation, pod.namespace));
     const nads = new NadStore(store);
-    const selected = [];
-    for (const p of planned) {
-      const nad = await nads.require(p.selection.namespace, p.selection.name);
-      selected.push({ planned: p, list: nadConfList(nad) });
-    }
+    // Read together (one round trip's wait), used in the annotation's order.
+    const selected = await Promise.all(
+      planned.map(async (p) => ({
+        planned: p,
+        list: nadConfList(await nads.require(p.selection.namespace, p.selection.name)),
+      })),
+    );
     return planAttachments(cluster, selected);
   }
 
