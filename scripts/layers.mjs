@@ -11,7 +11,7 @@ export const layers = [
   ["common"],
   ["process"],
   ["cni", "kernel", "datastore"],
-  ["ipam", "bgp"],
+  ["ipam", "bgp", "netattach"],
   ["plugins", "cluster"],
   ["backends"],
   ["agent"],

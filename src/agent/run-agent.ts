@@ -7,6 +7,7 @@ import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-s
 import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
 import { startControlServer } from "./control-socket.js";
 import { startHealthServer } from "./health-server.js";
+import { startStrandedAddressCollector } from "./stranded-addresses.js";
 
 export interface AgentOptions {
   readonly kernel: Kernel;
@@ -76,7 +77,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         throw err;
       })
     : undefined;
-  if (cluster) {
+  if (cluster && opts.cluster) {
     try {
       await cluster.start();
     } catch (err) {
@@ -85,6 +86,12 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       throw err;
     }
     running = cluster.run();
+    startStrandedAddressCollector({
+      store: opts.cluster.store,
+      node: opts.cluster.node,
+      logger: opts.logger,
+      signal: opts.signal,
+    });
   }
   // The control socket (strata agent rotate-key) once the node is up; root-only by its directory.
   const stateDir = opts.cluster?.stateDir;

@@ -8,6 +8,7 @@ import { countBgpSessions } from "../lab/bgp-status.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
 import { startRecordedProcess, stopRecordedProcess } from "../lab/control.js";
 import { benchLab } from "../lab/measure.js";
+import { formatNetworkStatus, labNetworkStatus } from "../lab/network-status.js";
 import { describeProcess } from "../lab/processes.js";
 import { labDown, labUp } from "../lab/runner.js";
 import { type LabProcessRole, type LabState, readLabState } from "../lab/state.js";
@@ -38,6 +39,17 @@ const printChecks = (results: CheckResult[]): boolean => {
   return failed === 0;
 };
 
+/** `--attach`: each pod's k8s.v1.cni.cncf.io/network-status, one line per network. */
+const printNetworkStatus = (state: LabState, all: Awaited<ReturnType<typeof labNetworkStatus>>) => {
+  if (!state.spec.attach?.length) return;
+  console.log(`\nnetwork-status (k8s.v1.cni.cncf.io/network-status, as strata-multi wrote it)`);
+  console.log(`${"pod".padEnd(10)} ${"if".padEnd(6)} ${"network".padEnd(22)} ${"ips".padEnd(16)} mac`);
+  const lines = formatNetworkStatus(all);
+  for (const l of lines) console.log(l);
+  const missing = state.pods.filter((p) => !all[p.name]).map((p) => p.name);
+  if (missing.length > 0) console.log(`no network-status for ${missing.join(", ")}`);
+};
+
 const printBgpSessions = async (kernel: Kernel, state: LabState) => {
   const c = await countBgpSessions(kernel, state);
   const each = c.ends.map(([n, k]) => `${n} ${k}`).join(" · ");
@@ -62,6 +74,15 @@ const labOptions = (c: Command) =>
       "--pod-attachment <how>",
       "auto (each backend's choice: routed for ipip/gre, the cni0 bridge otherwise) | bridge | routed",
       "auto",
+    )
+    .option(
+      "--attach <names>",
+      "secondary networks for every pod, e.g. macvlan[,NAME…]: one NetworkAttachmentDefinition each over the l2 underlay, attached by strata-multi as net1, net2…",
+    )
+    .option(
+      "--attach-plugin <type>",
+      "the CNI plugin of --attach's networks (on the lab's CNI path)",
+      "strata-macvlan",
     );
 
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;
@@ -175,16 +196,29 @@ export function registerLabCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const report = await labStatus(createIproute2Kernel(), state);
-      console.log(o.json ? JSON.stringify(report, null, 2) : formatLabStatus(report));
+      const kernel = createIproute2Kernel();
+      const report = await labStatus(kernel, state);
+      const networkStatus = await labNetworkStatus(kernel, state, labPaths());
+      if (o.json) {
+        const withStatus = state.spec.attach?.length ? { ...report, networkStatus } : report;
+        console.log(JSON.stringify(withStatus, null, 2));
+      } else {
+        console.log(formatLabStatus(report));
+        printNetworkStatus(state, networkStatus);
+      }
     });
 
   lab
     .command("check")
-    .description("connectivity matrix: same node, cross node, pod→node, pod→outside, MTU")
+    .description(
+      "connectivity matrix: same node, cross node, pod→node, pod→outside, MTU (and with --attach: each secondary network, and each pod's network-status)",
+    )
     .action(async () => {
       const state = await requireLab();
-      process.exitCode = printChecks(await runChecks(createIproute2Kernel(), state)) ? 0 : 1;
+      const kernel = createIproute2Kernel();
+      const ok = printChecks(await runChecks(kernel, state));
+      printNetworkStatus(state, await labNetworkStatus(kernel, state, labPaths()));
+      process.exitCode = ok ? 0 : 1;
     });
 
   lab
@@ -282,6 +316,7 @@ export function registerLabCommands(program: Command): void {
           const results = await Promise.race([runChecks(kernel, state), whenAborted(signal)]);
           signal.throwIfAborted();
           process.exitCode = printChecks(results ?? []) ? 0 : 1;
+          printNetworkStatus(state, await labNetworkStatus(kernel, state, labPaths()));
         },
         !o.keep,
       );

@@ -11,6 +11,8 @@ export interface LabFlags {
   readonly routeReflectors: string;
   /** auto (absent) | bridge | routed */
   readonly podAttachment?: string;
+  readonly attach?: string;
+  readonly attachPlugin?: string;
 }
 
 const underlays = ["l2", "l3"] as const;
@@ -33,7 +35,19 @@ export function parseLabFlags(f: LabFlags): LabSpec {
   const routeReflectors = wholeNumber("--route-reflectors", f.routeReflectors, 0, nodes);
   if (routeReflectors > 0 && (model !== "bgp" || underlay !== "l2"))
     throw new UsageError("--route-reflectors", "applies only to --model bgp on --underlay l2");
-  const attach = oneOf("--pod-attachment", f.podAttachment ?? "auto", ["auto", "bridge", "routed"] as const);
+  const podAttach = oneOf("--pod-attachment", f.podAttachment ?? "auto", [
+    "auto",
+    "bridge",
+    "routed",
+  ] as const);
+  const attach = parseAttach(f.attach);
+  if (attach.length > 0 && underlay !== "l2")
+    throw new UsageError(
+      "--attach",
+      "secondary networks hang off the node's underlay interface: use --underlay l2",
+    );
+  if (f.attachPlugin !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(f.attachPlugin))
+    throw new UsageError("--attach-plugin", `"${f.attachPlugin}" is not a CNI plugin type`);
   return {
     model,
     nodes,
@@ -43,6 +57,19 @@ export function parseLabFlags(f: LabFlags): LabSpec {
     clusterCidr: "10.244.0.0/16",
     underlayMtu: 1500,
     routeReflectors,
-    ...(attach === "auto" ? {} : { podAttachment: attach }),
+    ...(podAttach === "auto" ? {} : { podAttachment: podAttach }),
+    ...(attach.length > 0 ? { attach, attachPlugin: f.attachPlugin ?? "strata-macvlan" } : {}),
   };
+}
+
+/** `--attach macvlan[,NAME…]`: names of NetworkAttachmentDefinitions (lowercase, digits, '-'). */
+function parseAttach(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const names = value.split(",").map((n) => n.trim());
+  for (const n of names)
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(n))
+      throw new UsageError("--attach", `"${n}" is not a network name (lowercase letters, digits and '-')`);
+  if (new Set(names).size !== names.length) throw new UsageError("--attach", "names a network twice");
+  if (names.length > 8) throw new UsageError("--attach", "takes at most 8 networks");
+  return names;
 }

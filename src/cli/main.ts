@@ -11,6 +11,7 @@ import { registerBgpSpeakerCommand } from "./bgp-speaker-command.js";
 import { runDemo } from "./demo.js";
 import { type DoctorCliOptions, runDoctor } from "./doctor.js";
 import { registerLabCommands } from "./lab-commands.js";
+import { registerNetAttachCommands } from "./net-attach-commands.js";
 import { intInRange, pathFlag } from "./options.js";
 import { pluginEntryDir, shimPath } from "./paths.js";
 import { runProgram } from "./run-program.js";
@@ -163,5 +164,6 @@ program
   .action((o: DoctorCliOptions) => runDoctor(o));
 
 registerLabCommands(program);
+registerNetAttachCommands(program);
 
 await runProgram(program);

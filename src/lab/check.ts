@@ -14,7 +14,8 @@ export interface CheckResult {
     | "datastore refuses pods"
     | "datastore refuses non-root"
     | "spoofed source dropped"
-    | "encrypted on the underlay";
+    | "encrypted on the underlay"
+    | "secondary network";
   readonly from: string;
   readonly to: string;
   readonly ok: boolean;
@@ -45,6 +46,13 @@ export function planChecks(
         });
       }
     }
+    // --attach: the secondary networks, on one node and across nodes (macvlan over the underlay).
+    const peers = [mine[1], ...state.nodes.filter((o) => o.name !== n.name).map((o) => firstOf(o.name))];
+    for (const b of peers)
+      for (const [i, s] of (a.secondary ?? []).entries()) {
+        const t = b?.secondary?.[i];
+        if (s.ip && t?.ip) probes.push({ kind: "secondary network", fromNs: a.ns, from: a.name, to: t.ip });
+      }
     probes.push({ kind: "pod→node", fromNs: a.ns, from: a.name, to: n.ip });
     probes.push({ kind: "pod→outside (masquerade)", fromNs: a.ns, from: a.name, to: outsideIp });
   }

@@ -5,16 +5,26 @@ import { join } from "node:path";
 import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
+import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
+import { networksAnnotation } from "../netattach/annotation.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { agentArgv, datastoreArgv, type LabAgentDatastore } from "./agent-argv.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
+import {
+  labPodNamespace,
+  multiConfList,
+  multiConfListPath,
+  planSecondaryNetworks,
+  type SecondaryNetwork,
+  secondaryNad,
+} from "./secondary-networks.js";
 import {
   type LabProcess,
   type LabProcessRole,
@@ -38,6 +48,9 @@ import {
 
 export type { LabPodState, LabState } from "./state.js";
 export { labDir, readLabState } from "./state.js";
+
+/** Debian's reference CNI plugins (containernetworking-plugins). */
+const referencePluginDir = "/usr/lib/cni";
 
 /** The embedded store's socket, in a directory of its own that only root can enter. */
 export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
@@ -289,7 +302,9 @@ function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | u
         underlayDev: "eth0",
         stateDir,
         heartbeatTtlSeconds: 10,
-        cniBinDir: up.bin,
+        // --attach: Strata's macvlan is served from up.bin; Debian's reference plugins are on the
+        // agent's path too, for --attach-plugin macvlan (or any other type the meta plugin calls).
+        cniBinDir: spec.attach?.length ? `${up.bin}:${referencePluginDir}` : up.bin,
         ...(spec.podAttachment ? { podAttachment: spec.podAttachment } : {}),
         ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
       });
@@ -342,26 +357,84 @@ async function waitForBgpRoutes(up: LabUp): Promise<void> {
 async function attachPods(up: LabUp): Promise<void> {
   const { kernel, plan } = up;
   if (plan.pods.length === 0) return;
-  await up.step(`attaching ${plan.pods.length} pods through the CNI plugin`, async () => {
+  const secondary = planSecondaryNetworks(up.spec.attach ?? []);
+  if (secondary.length > 0) await createSecondaryNetworks(up, secondary);
+  const how =
+    secondary.length > 0 ? `strata-multi (+ ${secondary.map((n) => n.name).join(", ")})` : "the CNI plugin";
+  await up.step(`attaching ${plan.pods.length} pods through ${how}`, async () => {
     for (const p of plan.pods) {
       up.signal?.throwIfAborted();
       await kernel.netns.create(p.ns);
-      const list = JSON.parse(await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8")) as ConfList;
       const node = plan.nodes.find((n) => n.name === p.node);
+      const strataList = JSON.parse(
+        await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
+      ) as ConfList;
+      let list = strataList;
+      if (secondary.length > 0) {
+        list = multiConfList(p.node, strataList.cniVersion, up.state.agentDatastoreArgs);
+        await writeFile(multiConfListPath(p.node), JSON.stringify(list, null, 2));
+        await labCli(up, node?.ns ?? "", [
+          ...["pod", "annotate", `${labPodNamespace}/${p.name}`],
+          `${networksAnnotation}=${secondary.map((n) => n.name).join(",")}`,
+        ]);
+      }
       const result = (await addNetworkList(
         list,
         {
           containerId: p.containerId,
           netns: `/run/netns/${p.ns}`,
           ifName: "eth0",
-          args: { K8S_POD_NAME: p.name },
+          args: { K8S_POD_NAMESPACE: labPodNamespace, K8S_POD_NAME: p.name },
         },
-        { cniPath: [up.bin, "/usr/lib/cni"], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
+        { cniPath: [up.bin, referencePluginDir], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
       )) as { ips: { address: string }[] };
-      const pod = { name: p.name, ns: p.ns, node: p.node, ip: result.ips[0]?.address.split("/")[0] ?? "" };
+      const addresses = [];
+      for (const n of secondary) {
+        const a = (await kernel.addresses(namedNetns(p.ns), n.ifName)).find((x) => x.family === 4);
+        addresses.push({ network: n.name, ifName: n.ifName, ip: a?.cidr.split("/")[0] ?? "" });
+      }
+      const pod = {
+        name: p.name,
+        ns: p.ns,
+        node: p.node,
+        ip: result.ips[0]?.address.split("/")[0] ?? "",
+        ...(addresses.length > 0 ? { secondary: addresses } : {}),
+      };
       up.save({ ...up.state, pods: [...up.state.pods, pod] });
     }
   });
+}
+
+/**
+ * `--attach`: one NetworkAttachmentDefinition per name, applied with `strata net-attach-def apply`
+ * from the first node (etcd listens on the underlay, so the lab's own namespace cannot reach it).
+ */
+async function createSecondaryNetworks(up: LabUp, nets: readonly SecondaryNetwork[]): Promise<void> {
+  const plugin = up.spec.attachPlugin ?? "strata-macvlan";
+  await up.step(
+    `creating ${nets.length} NetworkAttachmentDefinitions (${plugin} over the underlay)`,
+    async () => {
+      const file = join(labDir, "attach-nads.json");
+      const nads = nets.map((n) => secondaryNad(n, plugin, up.state.agentDatastoreArgs));
+      await writeFile(file, JSON.stringify(nads, null, 2));
+      await labCli(up, up.plan.nodes[0]?.ns ?? "", ["net-attach-def", "apply", "-f", file]);
+    },
+  );
+}
+
+/** Run `strata …` inside a node, against the lab's datastore (the agents' flags). */
+async function labCli(up: LabUp, ns: string, argv: readonly string[]): Promise<void> {
+  const r = await up.kernel.exec(namedNetns(ns), [
+    up.paths.nodePath,
+    up.paths.cliScript,
+    ...argv,
+    ...up.state.agentDatastoreArgs,
+  ]);
+  if (r.code !== 0)
+    throw new StrataError(
+      "lab.attach",
+      `strata ${argv.slice(0, 2).join(" ")} in ${ns}: ${r.stderr.trim() || r.stdout.trim()}`,
+    );
 }
 
 /** The embedded store's command line (recorded in the state file, so `datastore start` reuses it). */

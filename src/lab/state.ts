@@ -28,6 +28,8 @@ export interface LabPodState {
   readonly ns: string;
   readonly node: string;
   readonly ip: string;
+  /** `--attach`: the pod's address on each secondary network. */
+  readonly secondary?: readonly { readonly network: string; readonly ifName: string; readonly ip: string }[];
 }
 
 export interface LabNodeState {

@@ -19,6 +19,10 @@ export interface LabSpec {
   readonly routeReflectors?: number;
   /** How pods attach (the agents' --pod-attachment); absent: each backend's own choice. */
   readonly podAttachment?: "bridge" | "routed";
+  /** Secondary networks every pod gets through the meta plugin (`--attach`); see secondary-networks.ts. */
+  readonly attach?: readonly string[];
+  /** The CNI type that attaches them (`--attach-plugin`): Strata's macvlan by default (Debian's `macvlan` also works). */
+  readonly attachPlugin?: string;
 }
 
 /** The AS of the lab's BGP model (nodes and, on l3, the router). */

@@ -9,5 +9,7 @@ export const pluginTypes = [
   "strata-macvlan",
   "strata-ipvlan",
   "strata-sriov",
+  "strata-multi",
+  "strata-cluster-ipam",
 ] as const;
 export type PluginType = (typeof pluginTypes)[number];
