@@ -212,6 +212,14 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
     for (const n of plan.nodes) await kernel.netns.create(n.ns);
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
+    for (const o of plan.offloads) {
+      const r = await kernel.exec(namedNetns(o.ns), ["ethtool", "-K", o.dev, ...o.features]);
+      if (r.code !== 0)
+        throw new StrataError(
+          "lab.underlay",
+          `ethtool -K ${o.dev} ${o.features.join(" ")} in ${o.ns}: ${r.stderr.trim()}`,
+        );
+    }
   });
 }
 
