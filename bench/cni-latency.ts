@@ -14,6 +14,7 @@ import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
 import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
 import { pluginTypes } from "../src/plugins/catalog.js";
+import { removeBenchNamespaces, sh } from "./bench-netns.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -44,25 +45,9 @@ interface Flavour {
   readonly cniPath?: string[];
 }
 
-function sh(cmd: string, argv: string[]): void {
-  execFileSync(cmd, argv, { stdio: "ignore" });
-}
-
-function cleanupNamespaces(): void {
-  // `ip netns list` complains on stderr about namespaces deleted while it lists them.
-  const list = execFileSync("ip", ["netns", "list"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  for (const line of list.split("\n")) {
-    const name = line.split(" ")[0];
-    if (name?.startsWith("strata-b-cni-")) sh("ip", ["netns", "del", name]);
-  }
-}
-
 /** Outer process: make the node namespace, run the inner benchmark in it, always clean up. */
 function outer(): void {
-  cleanupNamespaces();
+  removeBenchNamespaces("strata-b-cni-");
   try {
     sh("ip", ["netns", "add", nodeNs]);
     sh("ip", ["-n", nodeNs, "link", "set", "lo", "up"]);
@@ -77,7 +62,7 @@ function outer(): void {
     ]);
     process.exitCode = r;
   } finally {
-    cleanupNamespaces();
+    removeBenchNamespaces("strata-b-cni-");
   }
 }
 

@@ -24,6 +24,7 @@ import { parseNad } from "../src/netattach/nad.js";
 import { NadStore } from "../src/netattach/nad-store.js";
 import { PodAnnotationStore } from "../src/netattach/pod-annotations.js";
 import { pluginTypes } from "../src/plugins/catalog.js";
+import { removeBenchNamespaces, sh } from "./bench-netns.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -37,23 +38,8 @@ const opt = (name: string, dflt: number) => {
 const iterations = opt("--iterations", 24);
 const concurrency = opt("--concurrency", 8);
 
-function sh(cmd: string, argv: string[]): void {
-  execFileSync(cmd, argv, { stdio: "ignore" });
-}
-
-function cleanupNamespaces(): void {
-  const list = execFileSync("ip", ["netns", "list"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  for (const line of list.split("\n")) {
-    const name = line.split(" ")[0];
-    if (name?.startsWith("strata-b-multi-")) sh("ip", ["netns", "del", name]);
-  }
-}
-
 function outer(): void {
-  cleanupNamespaces();
+  removeBenchNamespaces("strata-b-multi-");
   try {
     sh("ip", ["netns", "add", nodeNs]);
     sh("ip", ["-n", nodeNs, "link", "set", "lo", "up"]);
@@ -67,7 +53,7 @@ function outer(): void {
   } catch (err) {
     process.exitCode = (err as { status?: number }).status ?? 1;
   } finally {
-    cleanupNamespaces();
+    removeBenchNamespaces("strata-b-multi-");
   }
 }
 

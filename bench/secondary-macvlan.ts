@@ -13,6 +13,7 @@ import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
 import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
 import { pluginTypes } from "../src/plugins/catalog.js";
+import { removeBenchNamespaces, sh } from "./bench-netns.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -22,21 +23,8 @@ const args = process.argv.slice(2);
 const iterations = args.includes("--iterations") ? Number(args[args.indexOf("--iterations") + 1]) : 24;
 const concurrency = 8;
 
-const sh = (cmd: string, argv: string[]) => execFileSync(cmd, argv, { stdio: "ignore" });
-
-function cleanup(): void {
-  const list = execFileSync("ip", ["netns", "list"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  for (const line of list.split("\n")) {
-    const name = line.split(" ")[0];
-    if (name?.startsWith("strata-b-mv-")) sh("ip", ["netns", "del", name]);
-  }
-}
-
 function outer(): void {
-  cleanup();
+  removeBenchNamespaces("strata-b-mv-");
   try {
     sh("ip", ["netns", "add", nodeNs]);
     sh("ip", ["-n", nodeNs, "link", "set", "lo", "up"]);
@@ -51,7 +39,7 @@ function outer(): void {
       },
     );
   } finally {
-    cleanup();
+    removeBenchNamespaces("strata-b-mv-");
   }
 }
 
