@@ -35,6 +35,7 @@ import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { runChecks } from "../src/lab/check.js";
 import { startRecordedProcess, stopRecordedProcess } from "../src/lab/control.js";
+import { startPingMesh } from "../src/lab/ping-mesh.js";
 import { labDown, labUp } from "../src/lab/runner.js";
 import { type LabState, labDir, readLabStateSync } from "../src/lab/state.js";
 import { labPrefix } from "../src/lab/topology.js";
@@ -118,39 +119,6 @@ const note = (k: FaultKind, what: string) => {
   const t = tally(k);
   t.notes.set(what, (t.notes.get(what) ?? 0) + 1);
 };
-
-/** Every pod pings every pod on another node (every 50 ms) until stopped; then the counts. */
-function startPingMesh(state: LabState): () => Promise<{ sent: number; received: number }> {
-  const pingers: { child: ChildProcess; out: Promise<string> }[] = [];
-  for (const a of state.pods)
-    for (const b of state.pods) {
-      if (a.node === b.node) continue;
-      // `ip netns exec` execs ping in place: a signal to this PID reaches ping itself.
-      const child = spawn("ip", ["netns", "exec", a.ns, "ping", "-q", "-i", "0.05", "-W", "1", b.ip], {
-        stdio: ["ignore", "pipe", "ignore"],
-      });
-      let text = "";
-      child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-        text += d;
-      });
-      pingers.push({ child, out: new Promise((r) => child.once("exit", () => r(text))) });
-    }
-  return async () => {
-    // Let the last echo come back, then SIGINT: ping prints its summary.
-    await sleep(150);
-    for (const p of pingers) p.child.kill("SIGINT");
-    let sent = 0;
-    let received = 0;
-    for (const p of pingers) {
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(await p.out);
-      if (m) {
-        sent += Number(m[1]);
-        received += Number(m[2]);
-      }
-    }
-    return { sent, received };
-  };
-}
 
 const current = (): LabState => {
   const s = readLabStateSync();
@@ -240,7 +208,7 @@ async function recover(): Promise<void> {
 }
 
 async function cycle(kind: FaultKind): Promise<void> {
-  const stop = startPingMesh(current());
+  const stop = startPingMesh(current().pods);
   await sleep(200);
   const started = performance.now();
   try {

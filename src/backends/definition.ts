@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { BgpConfigView } from "../cluster/bgp-config.js";
 import { StrataError } from "../common/errors.js";
 import type { Kernel } from "../kernel/api.js";
 import type { BpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
@@ -37,6 +38,11 @@ export interface BackendDeps {
    * build has none. The sleeve backend uses it, and ipip/gre where neither module nor BPF works.
    */
   readonly sleeve?: SleeveDatapathFactory;
+  /**
+   * The cluster's BGP topology as the datastore holds it (`strata bgp route-reflectors`): its
+   * current view, then each change. The bgp backend follows it live; absent: flags only.
+   */
+  readonly bgpConfig?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
 }
 
 /**

@@ -6,6 +6,7 @@ import { sendControl } from "../agent/control-socket.js";
 import { runAgent } from "../agent/run-agent.js";
 import type { BackendDefinition, BackendFlagValues } from "../backends/definition.js";
 import { backendRegistry, defaultBackend } from "../backends/registry.js";
+import { BgpConfigStore } from "../cluster/bgp-config.js";
 import type { Kernel } from "../kernel/api.js";
 import { builtTunnelObjectPath, createBpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
@@ -94,11 +95,13 @@ export function registerAgentCommand(
       createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
     // The sleeve backend, and ipip/gre where neither module nor BPF works: the userspace helper.
     const sleeve = (logger: Logger) => createSleeveDatapath({ helperPath: builtSleeveHelperPath, logger });
-    const backend = o.node
-      ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir })
-      : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
+      : undefined;
+    // The cluster's BGP topology in the datastore (`strata bgp route-reflectors`), followed live.
+    const bgpConfig = store && ((signal: AbortSignal) => new BgpConfigStore(store).watch(signal));
+    const backend = o.node
+      ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig })
       : undefined;
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();

@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { defaultBackend } from "../backends/registry.js";
+import { eventually } from "../common/eventually.js";
 import { formatVerdicts } from "../doctor/format.js";
 import { labDoctor } from "../doctor/lab-doctor.js";
 import type { Kernel } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { countBgpSessions } from "../lab/bgp-status.js";
+import { switchRouteReflectors } from "../lab/bgp-topology.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
 import { startRecordedProcess, stopRecordedProcess } from "../lab/control.js";
 import { benchLab } from "../lab/measure.js";
@@ -344,6 +346,35 @@ export function registerLabCommands(program: Command): void {
     .action(async (node: string, o: { kill?: boolean }) => {
       await stopCommand("agent", node, Boolean(o.kill));
       await startCommand("agent", node);
+    });
+
+  lab
+    .command("route-reflectors")
+    .description(
+      "bgp on l2: switch the running lab live to K route reflectors (n1..nK; 0 is a full mesh) and wait for the sessions the kernel shows to match",
+    )
+    .argument("<k>", "how many nodes reflect (0: full mesh)")
+    .action(async (k: string) => {
+      const count = intInRange("<k>", k, 0, 10_000);
+      const state = await requireLab();
+      const kernel = createIproute2Kernel();
+      const started = Date.now();
+      const next = await step(
+        count === 0 ? "switching to a full mesh" : `switching to ${count} route reflector(s)`,
+        () => switchRouteReflectors(kernel, state, count, labPaths()),
+      );
+      await step("waiting for the BGP sessions to match", () =>
+        eventually(
+          async () => {
+            const c = await countBgpSessions(kernel, next);
+            return c.total === c.expected;
+          },
+          "the lab's BGP sessions to match the new topology",
+          { timeoutMs: 60_000, intervalMs: 250 },
+        ),
+      );
+      console.log(`sessions match after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await printBgpSessions(kernel, next);
     });
 
   const datastore = lab.command("datastore").description("stop or start the lab's datastore (an outage)");

@@ -8,6 +8,7 @@ import { pluginTypes } from "../plugins/catalog.js";
 import { registerAgentCommand } from "./agent-command.js";
 import { openDatastore, removeNode } from "./agent-wiring.js";
 import { registerBgpSpeakerCommand } from "./bgp-speaker-command.js";
+import { registerBgpTopologyCommand } from "./bgp-topology-command.js";
 import { runDemo } from "./demo.js";
 import { type DoctorCliOptions, runDoctor } from "./doctor.js";
 import { registerLabCommands } from "./lab-commands.js";
@@ -46,6 +47,7 @@ program
   });
 
 registerAgentCommand(program);
+registerBgpTopologyCommand(program);
 
 const node = program.command("node").description("the cluster's nodes in the datastore");
 node

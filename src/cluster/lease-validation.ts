@@ -46,7 +46,7 @@ export interface ValidatedLeases {
 }
 
 // Kubernetes node names are DNS subdomains (RFC 1123): lowercase, at most 253 characters.
-const nodeName = z
+export const nodeName = z
   .string()
   .max(253)
   .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, "must be a DNS subdomain (lowercase letters, digits, '-', '.')");

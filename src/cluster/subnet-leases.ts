@@ -236,6 +236,12 @@ export class SubnetLeases {
     return removed;
   }
 
+  /** The names of the nodes that hold a subnet key (valid or not): who is in the cluster. */
+  async nodeNames(): Promise<Set<string>> {
+    const { items } = await this.store.list(subnetPrefix);
+    return new Set(items.flatMap((kv) => namedNode(kv.value) ?? []));
+  }
+
   /** Every node's valid lease now (and the rejected ones), and the revision to watch from. */
   async snapshot(): Promise<LeaseView & { revision: number }> {
     const { items, revision } = await this.store.list(subnetPrefix);

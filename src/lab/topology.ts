@@ -38,9 +38,13 @@ export function bgpAgentOptions(spec: LabSpec, node: LabNode, keyFile?: string):
   const base = { asn: labAsn, ...(keyFile ? { passwordFile: keyFile } : {}) };
   if (spec.underlay === "l3")
     return { ...base, mesh: false, peers: [{ address: node.gateway, asn: labAsn }], routeReflectors: [] };
+  return { ...base, mesh: true, peers: [], routeReflectors: labReflectors(spec) };
+}
+
+/** Pure: the nodes that reflect in the bgp model on l2 (the first K; none for a full mesh). */
+export function labReflectors(spec: Pick<LabSpec, "nodes" | "routeReflectors">): string[] {
   const k = Math.max(0, Math.min(spec.routeReflectors ?? 0, spec.nodes));
-  const routeReflectors = Array.from({ length: k }, (_, i) => `n${i + 1}`);
-  return { ...base, mesh: true, peers: [], routeReflectors };
+  return Array.from({ length: k }, (_, i) => `n${i + 1}`);
 }
 
 /**

@@ -79,7 +79,7 @@ export const bgpDefinition = {
       help: "TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
     },
   ],
-  create(o: BgpFlagOptions) {
+  create(o: BgpFlagOptions, deps) {
     // Secrets are read and TCP-MD5 support checked here, before the agent leases anything.
     const meshMd5Key = o.passwordFile ? readPasswordFile(o.passwordFile) : undefined;
     if (meshMd5Key) checkProtection("mesh (--bgp-password-file)", { md5Key: meshMd5Key });
@@ -95,6 +95,7 @@ export const bgpDefinition = {
       holdTime: o.holdTime,
       connectRetrySeconds: 1,
       port: 179,
+      config: deps.bgpConfig,
     });
   },
 } satisfies BackendDefinition<BgpFlagOptions>;

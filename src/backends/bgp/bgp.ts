@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { bgpKernelRoute, type ConnectedNetwork } from "../../bgp/speaker/kernel-route.js";
 import { BgpSpeaker, type LearnedRouteChange, type SpeakerEvent } from "../../bgp/speaker/speaker.js";
+import type { BgpConfigView } from "../../cluster/bgp-config.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
@@ -13,11 +15,15 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly holdTime: number;
   readonly connectRetrySeconds: number;
   readonly onEvent?: (e: SpeakerEvent) => void;
+  /** The datastore's cluster BGP config (it overrides routeReflectors while set), followed live. */
+  readonly config?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
 }
 
 /** What the import policy depends on: who owns which subnet at which address. */
 const leasesKey = (all: readonly NodeLease[]) =>
   all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
 
@@ -56,8 +62,16 @@ export class BgpBackend implements Backend {
   readonly #routes = new DesiredRoutes();
   /** The address sessions are made from (the lease's public address). */
   #localAddress: string | undefined;
+  /** The reflectors in force: the datastore's config while it is set and valid, else the flags'. */
+  #reflectors: readonly string[];
+  /** Where #reflectors came from, for /healthz (and why a datastore config was refused). */
+  #topologySource: { from: "flags" | "datastore"; refused?: string } = { from: "flags" };
+  /** The leases peersChanged was last given (a topology change recomputes the peers from them). */
+  #lastPeers: { local: LocalNode; peers: readonly NodeLease[] } | undefined;
 
-  constructor(private readonly o: BgpBackendOptions) {}
+  constructor(private readonly o: BgpBackendOptions) {
+    this.#reflectors = o.routeReflectors;
+  }
 
   podMtu(underlayMtu: number): number {
     return underlayMtu;
@@ -68,11 +82,27 @@ export class BgpBackend implements Backend {
   }
 
   async start(ctx: BackendContext): Promise<void> {
-    const lease = ctx.local.lease;
     this.#local = ctx.local;
-    const reflector = this.o.routeReflectors.includes(lease.node);
-    this.#localAddress = lease.publicIp;
-    this.#speaker = new BgpSpeaker({
+    this.#localAddress = ctx.local.lease.publicIp;
+    // The datastore's topology, if any, before the first session: no flap at start.
+    let views: AsyncIterator<BgpConfigView> | undefined;
+    try {
+      views = this.o.config?.(ctx.signal)[Symbol.asyncIterator]();
+      const first = await views?.next();
+      if (first && !first.done) this.#takeConfig(first.value);
+    } catch (err) {
+      views = undefined; // the flags apply until the follower below reads it
+      this.#topologySource = { from: "flags", refused: `datastore unreadable: ${errorText(err)}` };
+    }
+    this.#speaker = this.#newSpeaker(ctx);
+    await this.#speaker.start(this.o.external);
+    if (this.o.config) void this.#followConfig(this.o.config, views, ctx);
+  }
+
+  #newSpeaker(ctx: BackendContext): BgpSpeaker {
+    const lease = ctx.local.lease;
+    const reflector = this.#reflectors.includes(lease.node);
+    const speaker: BgpSpeaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: lease.publicIp,
       clusterId: reflector ? this.o.clusterId : undefined,
@@ -83,13 +113,80 @@ export class BgpBackend implements Backend {
       nextHop: lease.publicIp,
       onEvent: this.o.onEvent,
       onRoutes: (changes) => {
+        if (speaker !== this.#speaker) return; // a speaker being replaced (a topology change)
         this.#learnedChanged(changes);
         ctx.onChange();
       },
-      importPolicy: this.#importPolicy(lease, [lease]),
+      importPolicy: this.#importPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]),
     });
-    this.#speaker.originate(lease.subnet);
+    speaker.originate(lease.subnet);
+    return speaker;
+  }
+
+  /** Take a datastore view; true when the reflectors in force changed. */
+  #takeConfig(view: BgpConfigView): boolean {
+    const before = this.#reflectors;
+    if (view.kind === "set") {
+      this.#topologySource = { from: "datastore" };
+      this.#reflectors = view.config.routeReflectors;
+    } else {
+      this.#topologySource =
+        view.kind === "invalid" ? { from: "flags", refused: view.error } : { from: "flags" };
+      this.#reflectors = this.o.routeReflectors;
+    }
+    return before.join(",") !== this.#reflectors.join(",");
+  }
+
+  /**
+   * Follow the datastore's topology live (`strata bgp route-reflectors`): a node whose own role
+   * changes (it becomes a reflector, or stops being one) replaces its speaker — the cluster id and
+   * every session's client flag change; every node recomputes its sessions and import policy. The
+   * kernel keeps every leased subnet's route meanwhile (retention below), so no packet waits on
+   * the new sessions.
+   */
+  async #followConfig(
+    config: (signal: AbortSignal) => AsyncIterable<BgpConfigView>,
+    first: AsyncIterator<BgpConfigView> | undefined,
+    ctx: BackendContext,
+  ): Promise<void> {
+    let views = first;
+    while (!ctx.signal.aborted) {
+      try {
+        views ??= config(ctx.signal)[Symbol.asyncIterator]();
+        for (let v = await views.next(); !v.done; v = await views.next()) {
+          const wasReflector = this.#reflectors.includes(ctx.local.lease.node);
+          if (!this.#takeConfig(v.value) || ctx.signal.aborted) continue;
+          if (wasReflector !== this.#reflectors.includes(ctx.local.lease.node))
+            await this.#replaceSpeaker(ctx);
+          this.#policyKey = "";
+          if (this.#lastPeers) this.peersChanged(this.#lastPeers.local, this.#lastPeers.peers);
+          ctx.onChange();
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) return;
+        this.#topologySource = {
+          ...this.#topologySource,
+          refused: `datastore watch failed: ${errorText(err)}`,
+        };
+      }
+      views = undefined; // the watch ended or failed (a datastore outage): start again shortly
+      await sleep(1000, undefined, { signal: ctx.signal }).catch(() => undefined);
+    }
+  }
+
+  async #replaceSpeaker(ctx: BackendContext): Promise<void> {
+    const old = this.#speaker;
+    this.#speaker = this.#newSpeaker(ctx);
+    await old?.stop();
+    // What the old speaker learned is gone with it; leased subnets keep their routes (#retained).
+    const prefixes = [...this.#learned.keys()];
+    this.#learned.clear();
+    for (const p of prefixes) this.#refresh(p);
     await this.#speaker.start(this.o.external);
+  }
+
+  #allLeases(p: { local: LocalNode; peers: readonly NodeLease[] }): NodeLease[] {
+    return [p.local.lease, ...p.peers];
   }
 
   /** The speaker's changes: the learned set, retention of leased subnets, and those prefixes' routes. */
@@ -106,10 +203,11 @@ export class BgpBackend implements Backend {
 
   peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
     this.#local = local;
+    this.#lastPeers = { local, peers };
     const all = [local.lease, ...peers];
     if (leasesKey(all) !== this.#policyKey)
       this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
-    this.#speaker?.setPeers(clusterPeers(local.lease, all, this.o));
+    this.#speaker?.setPeers(clusterPeers(local.lease, all, { ...this.o, routeReflectors: this.#reflectors }));
     this.#leased = new Map(peers.map((p) => [p.subnet, owner(p)]));
     for (const [prefix, nextHop] of this.#learned) {
       const o = this.#leased.get(prefix);
@@ -146,7 +244,7 @@ export class BgpBackend implements Backend {
   #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
     this.#policyKey = leasesKey(all);
     return clusterImportPolicy(self, all, {
-      routeReflectors: this.o.routeReflectors,
+      routeReflectors: this.#reflectors,
       externalWithList: new Set(this.o.external.filter((p) => p.importList).map((p) => p.address)),
     });
   }
@@ -181,6 +279,9 @@ export class BgpBackend implements Backend {
       bgpLocalAddress: this.#localAddress,
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+      bgpRouteReflectors: this.#reflectors,
+      bgpTopologyFrom: this.#topologySource.from,
+      ...(this.#topologySource.refused ? { bgpTopologyRefused: this.#topologySource.refused } : {}),
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
       bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !this.#learned.has(p)),
       // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
