@@ -19,7 +19,6 @@
  * --down-ms: how long a killed agent or datastore stays down (try 30000-30000 to outlast the
  * lab's 10 s subnet lease).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type LabFlags, parseLabFlags } from "../src/cli/lab-flags.js";

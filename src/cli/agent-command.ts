@@ -95,13 +95,17 @@ export function registerAgentCommand(
       createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
     // The sleeve backend, and ipip/gre where neither module nor BPF works: the userspace helper.
     const sleeve = (logger: Logger) => createSleeveDatapath({ helperPath: builtSleeveHelperPath, logger });
-    const store = o.node
-      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
-      : undefined;
-    // The cluster's BGP topology in the datastore (`strata bgp route-reflectors`), followed live.
-    const bgpConfig = store && ((signal: AbortSignal) => new BgpConfigStore(store).watch(signal));
+    // The cluster's BGP topology in the datastore (`strata bgp route-reflectors`), followed live
+    // once the agent runs (the datastore is opened after the backend's flags are checked).
+    const bgpConfig = (signal: AbortSignal) => {
+      if (!store) throw new Error("no datastore: the agent runs without --node");
+      return new BgpConfigStore(store).watch(signal);
+    };
     const backend = o.node
       ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig })
+      : undefined;
+    const store = o.node
+      ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
       : undefined;
     const logger = pino({ level: o.logLevel });
     const ac = new AbortController();
