@@ -203,7 +203,7 @@ ${peerAddresses()
   },
 ];
 
-const kib = (pid: number, field: "VmHWM" | "VmRSS") => {
+const kib = (pid: number, field: "VmHWM" | "VmRSS" | "RssAnon") => {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? Number.NaN);
 };
@@ -220,6 +220,8 @@ interface Sample {
   convergedMs: number;
   cpuMs: number;
   peakMiB: number;
+  /** Anonymous memory (heap, stacks: not the program's mapped code) at convergence. */
+  anonMiB: number;
   /** NLRI that brought a peer nothing new (reflected back to their originator, or repeated). */
   duplicates: number;
   /** Set when it did not converge in time: the fewest distinct prefixes a peer held. */
@@ -257,7 +259,9 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const cpuBefore = cpuMs(pid);
   const { line, tester } = await runTester(pack);
   // Read while every session is still up: the cost of converging, not of tearing down.
-  const sample = { cpuMs: cpuMs(pid) - cpuBefore, peakMiB: kib(pid, "VmHWM") / 1024 };
+  const sample = { cpuMs: cpuMs(pid) - cpuBefore, peakMiB: kib(pid, "VmHWM") / 1024,
+    anonMiB: kib(pid, "RssAnon") / 1024,
+  };
   tester.removeAllListeners("exit");
   const exited = new Promise((r) => tester.once("exit", r));
   tester.stdin?.end();
@@ -298,26 +302,26 @@ try {
         const s = await runOnce(r, pack);
         samples.set(key(r.name, pack), [...(samples.get(key(r.name, pack)) ?? []), s]);
         console.log(
-          `  pack ${pack} round ${round} ${r.name.padEnd(6)} ${s.timedOut ? `timed out (a peer held ${s.timedOut.minHeld} of ${s.timedOut.expected})` : `converged ${s.convergedMs} ms`}, CPU ${fmt(s.cpuMs)} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB, duplicates ${s.duplicates}`,
+          `  pack ${pack} round ${round} ${r.name.padEnd(6)} ${s.timedOut ? `timed out (a peer held ${s.timedOut.minHeld} of ${s.timedOut.expected})` : `converged ${s.convergedMs} ms`}, CPU ${fmt(s.cpuMs)} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB (anonymous ${s.anonMiB.toFixed(0)}), duplicates ${s.duplicates}`,
         );
       }
     }
   }
-  const med = (name: string, pack: number, k: "convergedMs" | "cpuMs" | "peakMiB") => {
+  const med = (name: string, pack: number, k: "convergedMs" | "cpuMs" | "peakMiB" | "anonMiB") => {
     const all = samples.get(key(name, pack)) ?? [];
     // A round that timed out counts as slower than any that converged.
     return median(all.map((s) => (k === "convergedMs" && s.timedOut ? Number.POSITIVE_INFINITY : s[k])));
   };
-  const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB") =>
+  const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB" | "anonMiB") =>
     samples.has(key(ref, pack)) ? (med(name, pack, k) / med(ref, pack, k)).toFixed(2) : "—";
   console.log(
-    `\n${"pack".padStart(5)} ${"reflector".padEnd(9)} ${"converged ms".padStart(13)} ${"CPU ms".padStart(8)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×FRR".padStart(10)} ${"RSS ×BIRD".padStart(10)}`,
+    `\n${"pack".padStart(5)} ${"reflector".padEnd(9)} ${"converged ms".padStart(13)} ${"CPU ms".padStart(8)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×FRR".padStart(10)} ${"RSS ×BIRD".padStart(10)} ${"anon MiB".padStart(9)} ${"anon ×BIRD".padStart(11)}`,
   );
   for (const pack of packs) {
     for (const r of reflectors) {
       const t = med(r.name, pack, "convergedMs");
       console.log(
-        `${String(pack).padStart(5)} ${r.name.padEnd(9)} ${(Number.isFinite(t) ? t.toFixed(0) : "timeout").padStart(13)} ${fmt(med(r.name, pack, "cpuMs")).padStart(8)} ${med(r.name, pack, "peakMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "convergedMs").padStart(11)} ${ratio(r.name, pack, "frr", "convergedMs").padStart(10)} ${ratio(r.name, pack, "bird", "peakMiB").padStart(10)}`,
+        `${String(pack).padStart(5)} ${r.name.padEnd(9)} ${(Number.isFinite(t) ? t.toFixed(0) : "timeout").padStart(13)} ${fmt(med(r.name, pack, "cpuMs")).padStart(8)} ${med(r.name, pack, "peakMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "convergedMs").padStart(11)} ${ratio(r.name, pack, "frr", "convergedMs").padStart(10)} ${ratio(r.name, pack, "bird", "peakMiB").padStart(10)} ${med(r.name, pack, "anonMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "anonMiB").padStart(11)}`,
       );
     }
   }
