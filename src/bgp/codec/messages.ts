@@ -35,6 +35,8 @@ function encodeCapability(c: Capability): Uint8Array {
           ...c.families.map((f) => cat(be16(f.afi), Uint8Array.of(f.safi, f.forwarding ? 0x80 : 0))),
         ),
       );
+    case "extended-next-hop":
+      return tlv(5, cat(...c.entries.map((e) => cat(be16(e.afi), be16(e.safi), be16(e.nextHopAfi)))));
     case "unknown":
       return tlv(c.code, c.data);
   }
@@ -57,7 +59,13 @@ function decodeCapabilities(b: Uint8Array): Capability[] {
         kind: "four-octet-as",
         asn: (v[0] ?? 0) * 2 ** 24 + ((v[1] ?? 0) << 16) + ((v[2] ?? 0) << 8) + (v[3] ?? 0),
       });
-    else if (code === 64 && len >= 2 && (len - 2) % 4 === 0) {
+    else if (code === 5 && len > 0 && len % 6 === 0) {
+      const u16 = (k: number) => ((v[k] ?? 0) << 8) | (v[k + 1] ?? 0);
+      const entries = [];
+      for (let k = 0; k < len; k += 6)
+        entries.push({ afi: u16(k), safi: u16(k + 2), nextHopAfi: u16(k + 4) });
+      out.push({ kind: "extended-next-hop", entries });
+    } else if (code === 64 && len >= 2 && (len - 2) % 4 === 0) {
       const head = ((v[0] ?? 0) << 8) | (v[1] ?? 0);
       const families = [];
       for (let k = 2; k < len; k += 4) {

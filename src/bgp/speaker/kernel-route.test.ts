@@ -35,3 +35,19 @@ test("a next hop that is this host's own address gets no route", () => {
 test("a next hop that is no address gets no route", () => {
   assert.ok("reason" in bgpKernelRoute("10.244.2.0/24", "not-an-ip", underlay));
 });
+
+test("RFC 8950: an IPv4 prefix via an IPv6 next hop; a link-local one only where its device is known", () => {
+  const links = [
+    { dev: "eth0", cidr: "fe80::1/64" },
+    { dev: "eth1", cidr: "fe80::2/64" },
+    { dev: "eth1", cidr: "2001:db8::1/64" },
+  ];
+  assert.deepEqual(bgpKernelRoute("10.9.0.0/24", "2001:db8::7", links), {
+    route: { dst: "10.9.0.0/24", via: "2001:db8::7", dev: "eth1" },
+  });
+  const ambiguous = bgpKernelRoute("10.9.0.0/24", "fe80::7", links);
+  assert.match("reason" in ambiguous ? ambiguous.reason : "", /could be on any of eth0, eth1/);
+  assert.deepEqual(bgpKernelRoute("10.9.0.0/24", "fe80::7", links.slice(1)), {
+    route: { dst: "10.9.0.0/24", via: "fe80::7", dev: "eth1" },
+  });
+});

@@ -29,10 +29,18 @@ export function bgpKernelRoute(
   const addressOf = (c: ConnectedNetwork) => ipaddr.parseCIDR(c.cidr)[0].toString();
   if (connected.some((c) => addressOf(c) === own))
     return { reason: `next hop ${nextHop} is this host's own address` };
-  const on = connected.find((c) => contains(c.cidr, nextHop));
-  if (!on) {
+  const on = connected.filter((c) => contains(c.cidr, nextHop));
+  const first = on[0];
+  if (!first) {
     const nets = connected.map((c) => `${c.cidr} on ${c.dev}`).join(", ") || "none";
     return { reason: `next hop ${nextHop} is on no connected network (${nets})` };
   }
-  return { route: { dst: prefix, via: nextHop, dev: on.dev } };
+  // Every link has fe80::/64: a link-local next hop names no device unless only one is in view.
+  const devs = new Set(on.map((c) => c.dev));
+  if (devs.size > 1 && ipaddr.parse(nextHop).range() === "linkLocal")
+    return {
+      reason: `link-local next hop ${nextHop} could be on any of ${[...devs].join(", ")}: name the device (--route-dev)`,
+    };
+  // An IPv4 prefix may go via an IPv6 next hop (RFC 8950; the kernel's "via inet6").
+  return { route: { dst: prefix, via: nextHop, dev: first.dev } };
 }

@@ -15,6 +15,7 @@ import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { exportNextHops } from "./export-next-hop.js";
+import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
 import {
   checkProtection,
   protectAccepted,
@@ -47,6 +48,8 @@ export interface PeerConfig {
   readonly md5Key?: Uint8Array;
   /** RFC 5082 GTSM: directly connected, TTL 255 both ways. */
   readonly ttlSecurity?: boolean;
+  /** Offer RFC 8950 extended next hops: IPv4 routes with IPv6 next hops (FRR: capability extended-nexthop). */
+  readonly extendedNextHop?: boolean;
 }
 
 export type SpeakerEvent =
@@ -69,6 +72,16 @@ export type SpeakerEvent =
       readonly peer: string;
       readonly family: "ipv4" | "ipv6";
       readonly reason: string;
+    }
+  | {
+      /**
+       * The peer sent routes of a family the session did not negotiate (RFC 4760 §7): ignored
+       * (not installed, not passed on); told once per family and session, counted in sessions().
+       */
+      readonly event: "family-ignored";
+      readonly peer: string;
+      readonly family: string;
+      readonly prefixes: number;
     }
   | {
       readonly event: "rejected-routes";
@@ -94,6 +107,8 @@ export interface SessionStatus {
   readonly md5: boolean;
   /** UPDATEs whose routes were treated as withdrawn (RFC 7606; e.g. a bad NEXT_HOP) since the speaker started. */
   readonly treatedAsWithdraw: number;
+  /** UPDATEs (or parts) of a family the session did not negotiate, ignored since the speaker started. */
+  readonly ignoredFamilies: number;
   /** Why the last connection to this peer closed (a NOTIFICATION, a socket error), for diagnosis. */
   readonly lastDown?: string;
 }
@@ -146,15 +161,21 @@ interface Peer {
   treatedAsWithdraw: number;
   /** Families already reported unsendable on the current session (one event each). */
   unsendable: Set<string>;
+  /** Families not negotiated that the peer sent: reported once per session, counted always. */
+  ignoredFamilies: Set<string>;
+  ignoredFamilyCount: number;
   /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
   lastDown?: string;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
-/** The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545 §3). */
+/**
+ * The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545
+ * §3); an IPv4 route's NEXT_HOP, or its MP_REACH next hop when it came there (RFC 8950: IPv6).
+ */
 const pathNextHop = (p: Path): string | undefined => {
-  if (!p.prefix.includes(":")) return p.attributes.nextHop;
+  if (!p.prefix.includes(":") && p.attributes.mpReach?.afi !== 1) return p.attributes.nextHop;
   const hops = p.attributes.mpReach?.nextHops ?? [];
   return hops.find((h) => h !== "::" && !/^fe[89ab][0-9a-f]:/i.test(h)) ?? hops.find((h) => h !== "::");
 };
@@ -260,6 +281,8 @@ export class BgpSpeaker {
         rejectedTotal: 0,
         treatedAsWithdraw: 0,
         unsendable: new Set(),
+        ignoredFamilies: new Set(),
+        ignoredFamilyCount: 0,
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
@@ -314,6 +337,7 @@ export class BgpSpeaker {
           : {}),
         md5: p.config.md5Key !== undefined,
         treatedAsWithdraw: p.treatedAsWithdraw,
+        ignoredFamilies: p.ignoredFamilyCount,
         ...(p.lastDown ? { lastDown: p.lastDown } : {}),
       };
     });
@@ -373,6 +397,7 @@ export class BgpSpeaker {
       peerAs: peer.config.asn,
       connectRetrySeconds: this.o.connectRetrySeconds ?? 5,
       ipv6: this.o.ipv6 === true || this.o.ipv6NextHop !== undefined,
+      extendedNextHop: peer.config.extendedNextHop === true,
       ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
         (a): a is string => a !== undefined,
       ),
@@ -428,6 +453,7 @@ export class BgpSpeaker {
         for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
         peer.established = c;
         peer.unsendable.clear();
+        peer.ignoredFamilies.clear();
         peer.info = this.#infoOf(peer.config, c.remoteOpen?.bgpId ?? "0.0.0.0");
         clearTimeout(peer.redial);
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
@@ -483,8 +509,14 @@ export class BgpSpeaker {
       });
     }
     if (u.outcomes?.some((o) => o.action === "treat-as-withdraw")) peer.treatedAsWithdraw++;
-    const changes = this.#rib.receive(peer.info, u);
-    const refused = this.#rib.refusedByLastReceive;
+    const { updates, ignored } = receivedFamilies(u, c.negotiated);
+    for (const i of ignored) this.#familyIgnored(peer, i);
+    const changes: BestChange[] = [];
+    const refused: { prefix: Prefix; reason: string }[] = [];
+    for (const part of updates) {
+      changes.push(...this.#rib.receive(peer.info, part));
+      refused.push(...this.#rib.refusedByLastReceive);
+    }
     if (refused.length > 0) {
       peer.rejectedTotal += refused.length;
       this.o.onEvent?.({
@@ -501,6 +533,14 @@ export class BgpSpeaker {
     if (over) c.abort(over, `more than ${peer.config.maxPrefixes} prefixes`);
   }
 
+  /** Count a part of an UPDATE ignored for its family; tell the first of each family per session. */
+  #familyIgnored(peer: Peer, i: IgnoredFamily): void {
+    peer.ignoredFamilyCount++;
+    if (peer.ignoredFamilies.has(i.family)) return;
+    peer.ignoredFamilies.add(i.family);
+    this.o.onEvent?.({ event: "family-ignored", peer: peer.config.address, ...i });
+  }
+
   #queue(changes: readonly BestChange[]): void {
     for (const ch of changes) this.#out.mark(ch.prefix, ch.kind === "best" ? ch.path : undefined);
     if (this.#flushQueued || this.#out.pending === 0) return;
@@ -513,7 +553,7 @@ export class BgpSpeaker {
   /** What decides a route's exported attributes and encoding on this session, besides the route. */
   #viewKey(peer: Peer, c: BgpConnection): string {
     const n = c.negotiated;
-    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}`;
+    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}`;
   }
 
   /**
@@ -533,8 +573,9 @@ export class BgpSpeaker {
     if (known) return known;
     const a = exportAttributes(this.#local, path, peer.info);
     const self = !peer.info.ibgp || peer.config.nextHopSelf === true || !path.from;
-    const { v4, v6 } = exportNextHops({
+    const { v4, v4Via6, v6 } = exportNextHops({
       self,
+      ipv4ViaIpv6: c.negotiated.ipv4ViaIpv6,
       originated: !path.from,
       attributes: { ...path.attributes, nextHop: a.nextHop },
       sessionAddress: c.localAddress,
@@ -550,6 +591,7 @@ export class BgpSpeaker {
         mpUnreach: undefined,
       }),
       v4,
+      v4Via6,
       v6,
     };
     byView.set(key, exported);
@@ -566,7 +608,7 @@ export class BgpSpeaker {
       family,
       reason:
         family === "ipv4"
-          ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop"
+          ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop, or negotiate extended next hops (RFC 8950)"
           : "no IPv6 next hop for this session (it runs over IPv4): configure the speaker's IPv6 next hop",
     });
   }
@@ -586,15 +628,16 @@ export class BgpSpeaker {
     }
     let e = byView.get(view);
     if (!e) {
-      const { attrs, v4, v6 } = this.#exported(g.path, peer, c, view);
+      const { attrs, v4, v4Via6, v6 } = this.#exported(g.path, peer, c, view);
       const prefixes = g.prefixes.filter((p) => familyNegotiated(c.negotiated, p));
       const hasV6 = prefixes.some(isV6);
       const hasV4 = prefixes.some((p) => !isV6(p));
-      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : v4 !== undefined));
+      const hasV4Hop = v4 !== undefined || v4Via6 !== undefined;
+      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : hasV4Hop));
       e = {
-        bufs: announceUpdates(attrs, sendable, c.codecContext, v6),
+        bufs: announceUpdates(attrs, sendable, c.codecContext, v6, v4Via6),
         noV6: hasV6 && !v6,
-        noV4: hasV4 && !v4,
+        noV4: hasV4 && !hasV4Hop,
       };
       byView.set(view, e);
     }
@@ -647,6 +690,8 @@ export class BgpSpeaker {
 interface Exported {
   readonly attrs: PathAttributes;
   readonly v4?: string;
+  /** IPv4 routes go in MP_REACH_NLRI with these IPv6 next hops (RFC 8950). */
+  readonly v4Via6?: readonly string[];
   readonly v6?: readonly string[];
 }
 
