@@ -67,3 +67,17 @@ test("RFC 8950: a learned IPv6 next hop of an IPv4 route passes on where negotia
     "no RFC 8950 and no IPv4 address: not sendable, never a malformed NEXT_HOP",
   );
 });
+
+test("RFC 2545 §3 on a shared link: our link-local address beside our global one, over IPv4 or global IPv6", () => {
+  const base = { self: true, originated: true, attributes: {}, linkLocal: "fe80::2" };
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "fd00::2" }).v6, ["fd00::2", "fe80::2"]);
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "192.0.2.2", ipv6: "fd00::2" }).v6, [
+    "fd00::2",
+    "fe80::2",
+  ]);
+  assert.equal(
+    exportNextHops({ ...base, sessionAddress: "192.0.2.2" }).v6,
+    undefined,
+    "a link-local address never goes alone over a session that is not link-local",
+  );
+});

@@ -15,6 +15,11 @@ export interface NextHopInputs {
   readonly ipv4?: string;
   /** The session negotiated RFC 8950 (IPv4 routes may go out with an IPv6 next hop). */
   readonly ipv4ViaIpv6?: boolean;
+  /**
+   * Our link-local address on the session's link when the peer shares it (RFC 2545 §3): goes
+   * beside a global IPv6 next hop of ours (a link-local session's own address does anyway).
+   */
+  readonly linkLocal?: string;
   /** Our configured IPv6 next hop (IPv6 routes over an IPv4 session, or a global one beside a link-local session). */
   readonly ipv6?: string;
 }
@@ -50,14 +55,21 @@ export function exportNextHops(i: NextHopInputs): ExportNextHops {
   const session = i.sessionAddress === undefined ? undefined : bare(i.sessionAddress);
   const sessionV4 = session !== undefined && isIpv4(session) ? session : undefined;
   const sessionV6 = session !== undefined && isV6(session) ? session : undefined;
-  const linkLocal = sessionV6 !== undefined && isLinkLocal6(sessionV6) ? sessionV6 : undefined;
-  const sessionGlobal6 = sessionV6 !== undefined && !linkLocal ? sessionV6 : undefined;
+  const sessionLinkLocal = sessionV6 !== undefined && isLinkLocal6(sessionV6) ? sessionV6 : undefined;
+  const linkLocal = sessionLinkLocal ?? (i.linkLocal !== undefined ? bare(i.linkLocal) : undefined);
+  const sessionGlobal6 = sessionV6 !== undefined && !sessionLinkLocal ? sessionV6 : undefined;
   // A learned global next hop passes on alone: a link-local one is only ever the sender's own.
   const learned6 = i.self
     ? undefined
     : i.attributes.mpReach?.nextHops.find((h) => isV6(h) && h !== "::" && !isLinkLocal6(h));
   const global = i.ipv6 ?? sessionGlobal6;
-  const ours6 = global ? (linkLocal ? [global, linkLocal] : [global]) : linkLocal ? [linkLocal] : undefined;
+  const ours6 = global
+    ? linkLocal
+      ? [global, linkLocal]
+      : [global]
+    : sessionLinkLocal
+      ? [sessionLinkLocal]
+      : undefined;
   const v6 = learned6 ? [learned6] : ours6;
   // RFC 8950: over an IPv6 session our own IPv6 next hops; a learned IPv6 one passes on.
   const learnedVia6 = !i.self && i.attributes.mpReach?.afi === 1 ? learned6 : undefined;

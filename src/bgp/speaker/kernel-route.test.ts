@@ -51,3 +51,15 @@ test("RFC 8950: an IPv4 prefix via an IPv6 next hop; a link-local one only where
     route: { dst: "10.9.0.0/24", via: "fe80::7", dev: "eth1" },
   });
 });
+
+test("a link-local next hop goes out of the session's device when the speaker names it", () => {
+  const links = [
+    { dev: "eth0", cidr: "fe80::1/64" },
+    { dev: "eth1", cidr: "fe80::2/64" },
+  ];
+  assert.deepEqual(bgpKernelRoute("fd00:9::/64", "fe80::7", links, "eth0"), {
+    route: { dst: "fd00:9::/64", via: "fe80::7", dev: "eth0" },
+  });
+  const gone = bgpKernelRoute("fd00:9::/64", "fe80::7", links, "eth5");
+  assert.match("reason" in gone ? gone.reason : "", /on no connected network/);
+});

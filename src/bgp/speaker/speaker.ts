@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import ipaddr from "ipaddr.js";
 import { ipv4ToNumber } from "../../common/cidr.js";
 import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
@@ -16,6 +17,7 @@ import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { exportNextHops } from "./export-next-hop.js";
 import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
+import { type InterfaceAddress, type SessionLink, sessionLink } from "./session-link.js";
 import {
   checkProtection,
   protectAccepted,
@@ -119,6 +121,8 @@ export interface LearnedRouteChange {
   readonly nextHop?: string;
   /** The attributes of the path now chosen (absent on removal). */
   readonly attributes?: PathAttributes;
+  /** The device of the session it came on, when the next hop is link-local (reachable only there). */
+  readonly dev?: string;
 }
 
 export interface SpeakerOptions {
@@ -148,6 +152,8 @@ export interface SpeakerOptions {
   readonly importPolicy?: ImportPolicy;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
+  /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
+  readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
 }
 
 interface Peer {
@@ -164,6 +170,8 @@ interface Peer {
   /** Families not negotiated that the peer sent: reported once per session, counted always. */
   ignoredFamilies: Set<string>;
   ignoredFamilyCount: number;
+  /** The link the established session runs over (RFC 2545 link-local next hops). */
+  link?: SessionLink;
   /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
   lastDown?: string;
 }
@@ -455,6 +463,11 @@ export class BgpSpeaker {
         peer.unsendable.clear();
         peer.ignoredFamilies.clear();
         peer.info = this.#infoOf(peer.config, c.remoteOpen?.bgpId ?? "0.0.0.0");
+        peer.link = sessionLink(
+          c.localAddress,
+          peer.config.address,
+          (this.o.interfaces ?? networkInterfaces)(),
+        );
         clearTimeout(peer.redial);
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
         this.#sendTable(peer, c);
@@ -541,6 +554,12 @@ export class BgpSpeaker {
     this.o.onEvent?.({ event: "family-ignored", peer: peer.config.address, ...i });
   }
 
+  /** A link-local next hop is reachable only out of the device of the session it was learned on. */
+  #linkLocalDevice(path: Path, nextHop: string): string | undefined {
+    if (!/^fe[89ab][0-9a-f]:/i.test(nextHop) || !path.from) return undefined;
+    return this.#peers.get(path.from.id)?.link?.dev;
+  }
+
   #queue(changes: readonly BestChange[]): void {
     for (const ch of changes) this.#out.mark(ch.prefix, ch.kind === "best" ? ch.path : undefined);
     if (this.#flushQueued || this.#out.pending === 0) return;
@@ -553,7 +572,7 @@ export class BgpSpeaker {
   /** What decides a route's exported attributes and encoding on this session, besides the route. */
   #viewKey(peer: Peer, c: BgpConnection): string {
     const n = c.negotiated;
-    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}`;
+    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}`;
   }
 
   /**
@@ -576,6 +595,7 @@ export class BgpSpeaker {
     const { v4, v4Via6, v6 } = exportNextHops({
       self,
       ipv4ViaIpv6: c.negotiated.ipv4ViaIpv6,
+      linkLocal: peer.link?.linkLocal,
       originated: !path.from,
       attributes: { ...path.attributes, nextHop: a.nextHop },
       sessionAddress: c.localAddress,
@@ -668,8 +688,15 @@ export class BgpSpeaker {
     for (const { prefix, old, now } of batch.changes) {
       const oldNh = old?.from && pathNextHop(old);
       const newNh = now?.from && pathNextHop(now);
-      if (oldNh !== newNh)
-        routes.push({ prefix, nextHop: newNh || undefined, attributes: newNh ? now?.attributes : undefined });
+      if (oldNh !== newNh) {
+        const dev = now && newNh ? this.#linkLocalDevice(now, newNh) : undefined;
+        routes.push({
+          prefix,
+          nextHop: newNh || undefined,
+          attributes: newNh ? now?.attributes : undefined,
+          ...(dev ? { dev } : {}),
+        });
+      }
     }
     const cache = new Map<OutGroup, Map<string, Encoded>>();
     for (const peer of up) {
