@@ -237,8 +237,9 @@ export class BgpSpeaker {
       this.#server = server;
       const host = this.o.listen.host;
       const port = this.o.listen.port ?? 179;
-      const fd = protectableListener(host, port);
-      if (fd !== undefined) this.#listener = { fd, family: host?.includes(":") ? 6 : 4 };
+      const native = protectableListener(host, port);
+      if (native !== undefined) this.#listener = native;
+      const fd = native?.fd;
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(fd !== undefined ? { fd } : { host, port }, () => resolve());
