@@ -81,7 +81,7 @@ describe("BGP link-local next hops", () => {
   };
   const noBird = !hasCommands("bird") && "bird2 not installed";
 
-  test("BIRD on a shared link over global IPv6: our link-local next hop beside the global one", {
+  test("BIRD on a shared link over global IPv6: our link-local next hop beside the global one (link-local-next-hop)", {
     skip: noBird,
   }, async () => {
     const [f, s] = linkedPair(nss, ["ll-b1", "ll-s1"], ["192.168.89.1", "192.168.89.2"]);
@@ -97,10 +97,13 @@ ${birdSession("neighbor fd00:89::2 as 65002;", "local fd00:89::1 as 65001; direc
     );
     const { events } = strata(
       s,
-      strataArgs(65002, "192.168.89.2", "--peer", "fd00:89::1,as=65001", "--install-routes").concat(
-        "--announce",
-        "fd00:244:9::/64",
-      ),
+      strataArgs(
+        65002,
+        "192.168.89.2",
+        "--peer",
+        "fd00:89::1,as=65001,link-local-next-hop",
+        "--install-routes",
+      ).concat("--announce", "fd00:244:9::/64"),
     );
     await eventually(() => /AS65002/.test(b.birdc("show", "route", "fd00:244:9::/64")), "ours reached BIRD");
     assert.match(
@@ -170,7 +173,7 @@ ${birdSession(
     unnumber(a);
     unnumber(b);
     const [all, bll] = [await linkLocalOf(a), await linkLocalOf(b)];
-    strata(
+    const { events: aEvents } = strata(
       a,
       strataArgs(
         65001,
@@ -191,7 +194,14 @@ ${birdSession(
         "--install-routes",
       ).concat("--ipv6"),
     );
-    await eventually(() => lastRoute(events, "fd00:244:a::/64") !== undefined, "IPv6 route learned");
+    await eventually(() => lastRoute(events, "fd00:244:a::/64") !== undefined, "IPv6 route learned").catch(
+      (err: unknown) => {
+        const seen = events.filter((e) => e.event !== "summary" && e.event !== "state");
+        throw new Error(
+          `${String(err)}; B saw ${JSON.stringify(seen)}; A saw ${JSON.stringify(aEvents.filter((e) => e.event !== "summary" && e.event !== "state"))}`,
+        );
+      },
+    );
     assert.equal(lastRoute(events, "fd00:244:a::/64")?.nextHop, all);
     await eventually(() => route(b, "fd00:244:a::/64").includes(`via ${all} dev eth0`), "IPv6 in the kernel");
     await eventually(() => lastRoute(events, "10.244.10.0/24") !== undefined, "IPv4 route learned");

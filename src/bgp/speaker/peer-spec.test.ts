@@ -77,5 +77,6 @@ test("--peer: an IPv6 address in brackets, and extended-nexthop (RFC 8950)", () 
     extendedNextHop: true,
   });
   assert.deepEqual(parsePeerSpec("[fe80::1%eth0],as=1").address, "fe80::1%eth0");
+  assert.equal(parsePeerSpec("fd00::1,as=1,link-local-next-hop").linkLocalNextHop, true);
   assert.throws(() => parsePeerSpec("[fd00::1,as=1"), /not an IPv4 or IPv6 address/);
 });

@@ -8,7 +8,7 @@ import type { PeerConfig } from "./speaker.js";
 export type PeerSpec = Omit<PeerConfig, "md5Key"> & { readonly passwordFile?: string };
 
 export const peerSpecSyntax =
-  "ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self][,import=PREFIX/LEN[geN][leN]]...[,password-file=PATH][,ttl-security][,extended-nexthop]";
+  "ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self][,import=PREFIX/LEN[geN][leN]]...[,password-file=PATH][,ttl-security][,extended-nexthop][,link-local-next-hop]";
 
 export class PeerSpecError extends StrataError {
   constructor(spec: string, what: string) {
@@ -99,6 +99,9 @@ export function parsePeerSpec(spec: string): PeerSpec {
         break;
       case "extended-nexthop":
         c.extendedNextHop = true;
+        break;
+      case "link-local-next-hop":
+        c.linkLocalNextHop = true;
         break;
       default:
         throw new PeerSpecError(spec, `unknown option "${k}"`);

@@ -52,6 +52,12 @@ export interface PeerConfig {
   readonly ttlSecurity?: boolean;
   /** Offer RFC 8950 extended next hops: IPv4 routes with IPv6 next hops (FRR: capability extended-nexthop). */
   readonly extendedNextHop?: boolean;
+  /**
+   * On a link shared with the peer, put our link-local address beside our global IPv6 next hop
+   * (RFC 2545 §3). Off unless asked: FRR 8.4's bgpd without interface information (no zebra)
+   * answers it with NOTIFICATION 3/10. A session over link-local addresses sends it anyway.
+   */
+  readonly linkLocalNextHop?: boolean;
 }
 
 export type SpeakerEvent =
@@ -596,7 +602,7 @@ export class BgpSpeaker {
     const { v4, v4Via6, v6 } = exportNextHops({
       self,
       ipv4ViaIpv6: c.negotiated.ipv4ViaIpv6,
-      linkLocal: peer.link?.linkLocal,
+      linkLocal: peer.config.linkLocalNextHop ? peer.link?.linkLocal : undefined,
       originated: !path.from,
       attributes: { ...path.attributes, nextHop: a.nextHop },
       sessionAddress: c.localAddress,
