@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { Bird, lastRoute, linkedPair, startStrataSpeaker } from "../../../test/support/bgp.js";
+import { Bird, kernelRoute, lastRoute, linkedPair, startStrataSpeaker } from "../../../test/support/bgp.js";
 import { hasCommands } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
 import { eventually } from "../../common/eventually.js";
@@ -26,12 +26,6 @@ async function linkLocalOf(ns: string): Promise<string> {
   }, `link-local address in ${ns}`);
   return found;
 }
-
-/** `ip route show PREFIX` in the prefix's family ("" when there is none). */
-const route = (ns: string, prefix: string): string =>
-  execFileSync("ip", ["-n", ns, prefix.includes(":") ? "-6" : "-4", "route", "show", prefix], {
-    encoding: "utf8",
-  }).trim();
 
 /** No global address of either family on eth0: the unnumbered link of a BGP fabric. */
 const unnumber = (ns: string) =>
@@ -116,7 +110,7 @@ ${birdSession("neighbor fd00:89::2 as 65002;", "local fd00:89::1 as 65001; direc
     assert.deepEqual((got?.attributes?.mpReach as { nextHops?: string[] })?.nextHops, ["fd00:89::1", fll]);
     assert.equal(got?.nextHop, "fd00:89::1", "the global one is used");
     await eventually(
-      () => route(s, "fd00:244:1::/64").includes("via fd00:89::1 dev eth0"),
+      () => kernelRoute(s, "fd00:244:1::/64").includes("via fd00:89::1 dev eth0"),
       "in the kernel via the global next hop",
     );
   });
@@ -152,10 +146,16 @@ ${birdSession(
     );
     await eventually(() => lastRoute(events, "10.244.1.0/24") !== undefined, "BIRD's IPv4 route learned");
     assert.equal(lastRoute(events, "10.244.1.0/24")?.nextHop, fll);
-    await eventually(() => route(s, "10.244.1.0/24").includes(`via inet6 ${fll} dev eth0`), "IPv4 via inet6");
+    await eventually(
+      () => kernelRoute(s, "10.244.1.0/24").includes(`via inet6 ${fll} dev eth0`),
+      "IPv4 via inet6",
+    );
     await eventually(() => lastRoute(events, "fd00:244:1::/64") !== undefined, "BIRD's IPv6 route learned");
     assert.equal(lastRoute(events, "fd00:244:1::/64")?.nextHop, fll);
-    await eventually(() => route(s, "fd00:244:1::/64").includes(`via ${fll} dev eth0`), "IPv6 in the kernel");
+    await eventually(
+      () => kernelRoute(s, "fd00:244:1::/64").includes(`via ${fll} dev eth0`),
+      "IPv6 in the kernel",
+    );
     await eventually(
       () => /AS65002/.test(b.birdc("show", "route", "10.244.9.0/24")),
       "our IPv4 route at BIRD",
@@ -203,11 +203,14 @@ ${birdSession(
       },
     );
     assert.equal(lastRoute(events, "fd00:244:a::/64")?.nextHop, all);
-    await eventually(() => route(b, "fd00:244:a::/64").includes(`via ${all} dev eth0`), "IPv6 in the kernel");
+    await eventually(
+      () => kernelRoute(b, "fd00:244:a::/64").includes(`via ${all} dev eth0`),
+      "IPv6 in the kernel",
+    );
     await eventually(() => lastRoute(events, "10.244.10.0/24") !== undefined, "IPv4 route learned");
     assert.equal(lastRoute(events, "10.244.10.0/24")?.nextHop, all);
     await eventually(
-      () => route(b, "10.244.10.0/24").includes(`via inet6 ${all} dev eth0`),
+      () => kernelRoute(b, "10.244.10.0/24").includes(`via inet6 ${all} dev eth0`),
       "IPv4 via inet6",
     );
     // Traffic follows it: a ping between addresses behind each side, over a link with no IPv4.
