@@ -86,6 +86,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
         routes: speaker.ribSize,
         updatesReceived: speaker.updatesReceived,
         rejected: speaker.sessions().reduce((n, s) => n + s.rejectedTotal, 0),
+        ignoredFamilies: speaker.sessions().reduce((n, s) => n + s.ignoredFamilies, 0),
         rssBytes: process.memoryUsage().rss,
       }),
     1000,

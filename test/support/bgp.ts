@@ -81,9 +81,14 @@ export function startStrataSpeaker(
   return { proc, events };
 }
 
-/** `ip route show PREFIX` in `ns` ("" when there is none). */
+/**
+ * `ip route show PREFIX` in `ns`, in the prefix's family ("" when there is none): without -6
+ * iproute2 lists only IPv4 routes, so an IPv6 prefix would never be found.
+ */
 export const kernelRoute = (ns: string, prefix: string): string =>
-  execFileSync("ip", ["-n", ns, "route", "show", prefix], { encoding: "utf8" }).trim();
+  execFileSync("ip", ["-n", ns, prefix.includes(":") ? "-6" : "-4", "route", "show", prefix], {
+    encoding: "utf8",
+  }).trim();
 
 /** Strata as an iBGP client of the reflector at `rrIp`, announcing `announce`, installing what it learns. */
 export const startStrataClient = (m: LanMember, rrIp: string, announce: string) =>

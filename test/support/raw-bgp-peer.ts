@@ -1,7 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { BgpFrameParser } from "../../src/bgp/codec/framing.js";
 import { decodeMessage, encodeMessage } from "../../src/bgp/codec/messages.js";
-import type { UpdateMessage } from "../../src/bgp/codec/types.js";
+import type { Capability, UpdateMessage } from "../../src/bgp/codec/types.js";
 import { eventually } from "../../src/common/eventually.js";
 
 /**
@@ -18,6 +18,8 @@ export class RawBgpPeer {
   constructor(
     readonly address: string,
     readonly asn: number,
+    /** Capabilities beside 4-octet AS (IPv4 unicast alone when absent). */
+    readonly capabilities: readonly Capability[] = [{ kind: "multiprotocol", afi: 1, safi: 1 }],
   ) {}
 
   /** Connect from `address` to the speaker and wait until the session is Established. */
@@ -34,10 +36,7 @@ export class RawBgpPeer {
             asn: this.asn,
             holdTime: 90,
             bgpId: this.address,
-            capabilities: [
-              { kind: "multiprotocol", afi: 1, safi: 1 },
-              { kind: "four-octet-as", asn: this.asn },
-            ],
+            capabilities: [...this.capabilities, { kind: "four-octet-as", asn: this.asn }],
           },
           this.#ctx,
         ),

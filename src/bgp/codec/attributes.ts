@@ -63,6 +63,9 @@ function encodeAsPath(segs: readonly AsPathSegment[], asSize: 2 | 4): Uint8Array
 }
 
 const afiFamily = (afi: number): 4 | 6 => (afi === 2 ? 6 : 4);
+/** IPv4 or IPv6, unicast or multicast: NLRI that are plain prefixes (RFC 4760 §5). */
+export const plainFamily = (afi: number, safi: number): boolean =>
+  (afi === 1 || afi === 2) && (safi === 1 || safi === 2);
 
 /** One row per attribute: its code, the flags it must carry, and its codec (BIRD's attrs.c shape). */
 interface AttributeRow<K extends keyof PathAttributes> {
@@ -212,9 +215,18 @@ export const attributeTable = [
       const afi = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
       const safi = b[2] ?? 0;
       const nhLen = b[3] ?? 0;
-      const family = afiFamily(afi);
-      const size = family === 4 ? 4 : 16;
-      if (4 + nhLen + 1 > b.length || nhLen === 0 || nhLen % size !== 0 || nhLen > 2 * size) {
+      if (4 + nhLen + 1 > b.length)
+        throw bad(
+          UpdateSubcode.OptionalAttributeError,
+          "session-reset",
+          "MP_REACH_NLRI next hop overruns it",
+        );
+      // A family whose NLRI we cannot read (labelled, VPN, EVPN...): never negotiated, so the
+      // speaker ignores it (RFC 4760 §7); its contents are not parsed at all.
+      if (!plainFamily(afi, safi)) return { afi, safi, nextHops: [], nlri: [] };
+      // IPv4 NLRI: a 4-octet next hop, or an IPv6 one (RFC 8950); IPv6: a global and maybe a link-local one (RFC 2545).
+      const size = nhLen === 4 && afi === 1 ? 4 : 16;
+      if (nhLen === 0 || nhLen % size !== 0 || nhLen > 2 * size) {
         throw bad(
           UpdateSubcode.OptionalAttributeError,
           "session-reset",
@@ -222,11 +234,11 @@ export const attributeTable = [
         );
       }
       const nextHops = Array.from({ length: nhLen / size }, (_, i) =>
-        decodeAddress(b.subarray(4 + i * size, 4 + (i + 1) * size), family),
+        decodeAddress(b.subarray(4 + i * size, 4 + (i + 1) * size), size === 4 ? 4 : 6),
       );
       let nlri: string[];
       try {
-        nlri = decodePrefixes(b.subarray(4 + nhLen + 1), family);
+        nlri = decodePrefixes(b.subarray(4 + nhLen + 1), afiFamily(afi));
       } catch {
         throw bad(
           UpdateSubcode.OptionalAttributeError,
@@ -237,14 +249,13 @@ export const attributeTable = [
       return { afi, safi, nextHops, nlri };
     },
     encode: (v) => {
-      const family = afiFamily(v.afi);
-      const nh = cat(...v.nextHops.map((a) => encodeAddress(a, family)));
+      const nh = cat(...v.nextHops.map((a) => encodeAddress(a, a.includes(":") ? 6 : 4)));
       return cat(
         be16(v.afi),
         Uint8Array.of(v.safi, nh.length),
         nh,
         Uint8Array.of(0),
-        encodePrefixes(v.nlri, family),
+        encodePrefixes(v.nlri, afiFamily(v.afi)),
       );
     },
   }),
@@ -256,8 +267,10 @@ export const attributeTable = [
       if (b.length < 3)
         throw bad(UpdateSubcode.OptionalAttributeError, "session-reset", "MP_UNREACH_NLRI too short");
       const afi = ((b[0] ?? 0) << 8) | (b[1] ?? 0);
+      const safi = b[2] ?? 0;
+      if (!plainFamily(afi, safi)) return { afi, safi, withdrawn: [] };
       try {
-        return { afi, safi: b[2] ?? 0, withdrawn: decodePrefixes(b.subarray(3), afiFamily(afi)) };
+        return { afi, safi, withdrawn: decodePrefixes(b.subarray(3), afiFamily(afi)) };
       } catch {
         throw bad(
           UpdateSubcode.OptionalAttributeError,

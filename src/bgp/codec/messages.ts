@@ -1,6 +1,7 @@
 import { asTrans } from "./as4.js";
 import { be16, cat } from "./attributes.js";
 import { BgpCodecError, BgpError, HeaderSubcode, OpenSubcode } from "./errors.js";
+import { decodeExtendedNextHop, encodeExtendedNextHop } from "./extended-next-hop.js";
 import { decodeAddress, encodeAddress } from "./prefix.js";
 import {
   type BgpMessage,
@@ -18,6 +19,8 @@ export { asTrans };
 function encodeCapability(c: Capability): Uint8Array {
   const tlv = (code: number, body: Uint8Array) => cat(Uint8Array.of(code, body.length), body);
   switch (c.kind) {
+    case "extended-next-hop":
+      return tlv(5, encodeExtendedNextHop(c));
     case "multiprotocol":
       return tlv(1, cat(be16(c.afi), Uint8Array.of(0, c.safi)));
     case "route-refresh":
@@ -49,7 +52,8 @@ function decodeCapabilities(b: Uint8Array): Capability[] {
     if (i + 2 + len > b.length)
       throw new BgpCodecError(BgpError.Open, OpenSubcode.Unspecific, "capability overruns its parameter");
     const v = b.subarray(i + 2, i + 2 + len);
-    if (code === 1 && len === 4)
+    if (code === 5 && len > 0 && len % 6 === 0) out.push(decodeExtendedNextHop(v));
+    else if (code === 1 && len === 4)
       out.push({ kind: "multiprotocol", afi: ((v[0] ?? 0) << 8) | (v[1] ?? 0), safi: v[3] ?? 0 });
     else if (code === 2 && len === 0) out.push({ kind: "route-refresh" });
     else if (code === 65 && len === 4)

@@ -16,6 +16,15 @@ export type Capability =
         readonly forwarding: boolean;
       }[];
     }
+  | {
+      /** RFC 8950 (code 5): NLRI of `afi`/`safi` may carry a next hop of `nextHopAfi`. */
+      readonly kind: "extended-next-hop";
+      readonly entries: readonly {
+        readonly afi: number;
+        readonly safi: number;
+        readonly nextHopAfi: number;
+      }[];
+    }
   | { readonly kind: "unknown"; readonly code: number; readonly data: Uint8Array };
 
 export interface OpenMessage {

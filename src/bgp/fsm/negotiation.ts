@@ -7,10 +7,22 @@ export interface Negotiated {
   /** Address families both sides may send (RFC 4760 §8: IPv4 and IPv6 unicast here). */
   readonly ipv4Unicast: boolean;
   readonly ipv6Unicast: boolean;
+  /**
+   * IPv4 unicast NLRI may carry an IPv6 next hop (RFC 8950 §4): both sides sent the Extended Next
+   * Hop Encoding capability for AFI 1 / SAFI 1 / next hop AFI 2.
+   */
+  readonly ipv4ViaIpv6: boolean;
 }
 
 const families = (caps: readonly Capability[]) =>
   caps.flatMap((c) => (c.kind === "multiprotocol" ? [`${c.afi}/${c.safi}`] : []));
+
+const extendedNextHop = (caps: readonly Capability[]) =>
+  caps.some(
+    (c) =>
+      c.kind === "extended-next-hop" &&
+      c.entries.some((e) => e.afi === 1 && e.safi === 1 && e.nextHopAfi === 2),
+  );
 
 /**
  * Pure: the session's terms from the capabilities we sent and those the peer sent (RFC 5492). A
@@ -27,6 +39,7 @@ export function negotiate(sent: readonly Capability[], received: readonly Capabi
       sent.some((c) => c.kind === "four-octet-as") && received.some((c) => c.kind === "four-octet-as"),
     ipv4Unicast: both("1/1"),
     ipv6Unicast: both("2/1"),
+    ipv4ViaIpv6: both("1/1") && extendedNextHop(sent) && extendedNextHop(received),
   };
 }
 

@@ -12,9 +12,12 @@ export type ImportPolicy = (from: PeerInfo, prefix: Prefix, attributes: PathAttr
 
 export const acceptAll: ImportPolicy = () => undefined;
 
-/** The NEXT_HOP a route would be installed with (IPv4 NEXT_HOP or the first MP_REACH next hop). */
+/**
+ * The NEXT_HOP a route would be installed with: the first MP_REACH next hop for IPv6, and for
+ * IPv4 carried in MP_REACH_NLRI (RFC 8950: possibly an IPv6 one); else the IPv4 NEXT_HOP.
+ */
 export const routeNextHop = (prefix: Prefix, a: PathAttributes): string | undefined =>
-  prefix.includes(":") ? a.mpReach?.nextHops[0] : a.nextHop;
+  prefix.includes(":") || a.mpReach?.afi === 1 ? a.mpReach?.nextHops[0] : a.nextHop;
 
 /**
  * Pure: what a peer's own configuration allows. A default route is refused unless the list names

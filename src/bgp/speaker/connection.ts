@@ -30,6 +30,8 @@ export interface ConnectionSettings {
   readonly peerAs: number;
   readonly connectRetrySeconds: number;
   readonly ipv6: boolean;
+  /** Offer RFC 8950 extended next hops (IPv4 routes with an IPv6 next hop). */
+  readonly extendedNextHop?: boolean;
   /** Addresses of ours beside the socket's (configured next hops): never a peer's NEXT_HOP (RFC 4271 §6.3). */
   readonly ownAddresses?: readonly string[];
 }
@@ -40,6 +42,9 @@ export const ourCapabilities = (s: ConnectionSettings): Capability[] => [
   ...(s.ipv6 ? [{ kind: "multiprotocol" as const, afi: 2, safi: 1 }] : []),
   { kind: "route-refresh" },
   { kind: "four-octet-as", asn: s.localAs },
+  ...(s.extendedNextHop
+    ? [{ kind: "extended-next-hop" as const, entries: [{ afi: 1, safi: 1, nextHopAfi: 2 }] }]
+    : []),
 ];
 
 export interface ConnectionEvents {
@@ -65,7 +70,7 @@ export class BgpConnection {
   #state: FsmState = initialState;
   #socket: Socket | undefined;
   #ctx: CodecContext = { fourOctetAs: true };
-  #negotiated: Negotiated = { fourOctetAs: true, ipv4Unicast: true, ipv6Unicast: false };
+  #negotiated: Negotiated = { fourOctetAs: true, ipv4Unicast: true, ipv6Unicast: false, ipv4ViaIpv6: false };
   readonly #timers = new Map<TimerName, NodeJS.Timeout>();
   readonly #timerSeconds = new Map<TimerName, number>();
   #pendingUpdate: UpdateMessage | undefined;

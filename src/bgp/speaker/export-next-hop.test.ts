@@ -36,3 +36,48 @@ test("not self (iBGP, reflection): the learned next hops pass on, the learned li
   });
   assert.deepEqual(n, { v4: "192.0.2.7", v6: ["fd00::7"] });
 });
+
+test("RFC 8950 negotiated over an IPv6 session: IPv4 routes go with our IPv6 next hops, no IPv4 one needed", () => {
+  const base = { self: true, originated: true, attributes: {}, ipv4ViaIpv6: true };
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "fd00::2" }), {
+    v4Via6: ["fd00::2"],
+    v6: ["fd00::2"],
+  });
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "fe80::2%eth0", ipv6: "fd00::2" }).v4Via6, [
+    "fd00::2",
+    "fe80::2",
+  ]);
+  // Over an IPv4 session the plain NEXT_HOP stays (RFC 8950 is only needed where IPv4 is missing).
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "192.0.2.2" }), { v4: "192.0.2.2" });
+});
+
+test("RFC 8950: a learned IPv6 next hop of an IPv4 route passes on where negotiated, else we are the next hop", () => {
+  const via6 = { origin: "igp" as const, mpReach: { afi: 1, safi: 1, nextHops: ["fd00::7"], nlri: [] } };
+  const base = { self: false, originated: false, attributes: via6 };
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "192.0.2.2", ipv4ViaIpv6: true }).v4Via6, [
+    "fd00::7",
+  ]);
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "192.0.2.2" }), {
+    v4: "192.0.2.2",
+    v6: ["fd00::7"],
+  });
+  assert.equal(
+    exportNextHops({ ...base, sessionAddress: "fd00::2" }).v4,
+    undefined,
+    "no RFC 8950 and no IPv4 address: not sendable, never a malformed NEXT_HOP",
+  );
+});
+
+test("RFC 2545 §3 on a shared link: our link-local address beside our global one, over IPv4 or global IPv6", () => {
+  const base = { self: true, originated: true, attributes: {}, linkLocal: "fe80::2" };
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "fd00::2" }).v6, ["fd00::2", "fe80::2"]);
+  assert.deepEqual(exportNextHops({ ...base, sessionAddress: "192.0.2.2", ipv6: "fd00::2" }).v6, [
+    "fd00::2",
+    "fe80::2",
+  ]);
+  assert.equal(
+    exportNextHops({ ...base, sessionAddress: "192.0.2.2" }).v6,
+    undefined,
+    "a link-local address never goes alone over a session that is not link-local",
+  );
+});

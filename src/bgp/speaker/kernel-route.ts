@@ -23,16 +23,29 @@ export function bgpKernelRoute(
   prefix: string,
   nextHop: string,
   connected: readonly ConnectedNetwork[],
+  /** The session's device, for a link-local next hop (on every link's fe80::/64: it alone says which). */
+  linkLocalDev?: string,
 ): BgpKernelRoute {
   if (!ipaddr.isValid(nextHop)) return { reason: `next hop ${nextHop} is not an IP address` };
   const own = ipaddr.parse(nextHop).toString();
   const addressOf = (c: ConnectedNetwork) => ipaddr.parseCIDR(c.cidr)[0].toString();
   if (connected.some((c) => addressOf(c) === own))
     return { reason: `next hop ${nextHop} is this host's own address` };
-  const on = connected.find((c) => contains(c.cidr, nextHop));
-  if (!on) {
+  const linkLocal = ipaddr.parse(nextHop).range() === "linkLocal";
+  const on = connected.filter(
+    (c) => contains(c.cidr, nextHop) && (!linkLocal || linkLocalDev === undefined || c.dev === linkLocalDev),
+  );
+  const first = on[0];
+  if (!first) {
     const nets = connected.map((c) => `${c.cidr} on ${c.dev}`).join(", ") || "none";
     return { reason: `next hop ${nextHop} is on no connected network (${nets})` };
   }
-  return { route: { dst: prefix, via: nextHop, dev: on.dev } };
+  // Every link has fe80::/64: a link-local next hop names no device unless only one is in view.
+  const devs = new Set(on.map((c) => c.dev));
+  if (devs.size > 1 && linkLocal)
+    return {
+      reason: `link-local next hop ${nextHop} could be on any of ${[...devs].join(", ")}: name the device (--route-dev)`,
+    };
+  // An IPv4 prefix may go via an IPv6 next hop (RFC 8950; the kernel's "via inet6").
+  return { route: { dst: prefix, via: nextHop, dev: first.dev } };
 }

@@ -34,8 +34,8 @@ export const connectedNetworks = (addresses: readonly Address[], dev?: string): 
  * on the next pass and never holds back the rest.
  */
 export class LearnedRoutesInKernel {
-  /** The speaker's learned routes now: prefix → next hop. */
-  readonly #learned = new Map<string, string>();
+  /** The speaker's learned routes now: prefix → next hop (and the device of a link-local one). */
+  readonly #learned = new Map<string, { readonly nextHop: string; readonly dev?: string }>();
   readonly #reported = new Map<string, string>();
   #pass: Promise<void> | undefined;
   #again = false;
@@ -52,7 +52,7 @@ export class LearnedRoutesInKernel {
   /** Take the speaker's learned-route changes and start (or queue) a pass. */
   update(changes: readonly LearnedRouteChange[]): Promise<void> {
     for (const c of changes) {
-      if (c.nextHop) this.#learned.set(c.prefix, c.nextHop);
+      if (c.nextHop) this.#learned.set(c.prefix, { nextHop: c.nextHop, ...(c.dev ? { dev: c.dev } : {}) });
       else this.#learned.delete(c.prefix);
     }
     return this.sync();
@@ -86,8 +86,8 @@ export class LearnedRoutesInKernel {
     const connected = connectedNetworks(await this.kernel.addresses(this.ns), this.o.dev);
     const routes: Route[] = [];
     const problems = new Map<string, RouteProblem>();
-    for (const [prefix, nextHop] of this.#learned) {
-      const r = bgpKernelRoute(prefix, nextHop, connected);
+    for (const [prefix, { nextHop, dev }] of this.#learned) {
+      const r = bgpKernelRoute(prefix, nextHop, connected, dev);
       if ("route" in r) routes.push(r.route);
       else problems.set(prefix, { prefix, nextHop, reason: r.reason });
     }

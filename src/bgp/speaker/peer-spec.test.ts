@@ -69,3 +69,14 @@ test("--peer takes IPv6 peers: global addresses, and link-local ones with their 
   assert.throws(() => parsePeerSpec("fd00::g,as=1"), /not an IPv4 or IPv6 address/);
   assert.throws(() => parsePeerSpec("fe80::1%,as=1"), /bad interface suffix/);
 });
+
+test("--peer: an IPv6 address in brackets, and extended-nexthop (RFC 8950)", () => {
+  assert.deepEqual(parsePeerSpec("[fd00::1],as=65001,extended-nexthop"), {
+    address: "fd00::1",
+    asn: 65001,
+    extendedNextHop: true,
+  });
+  assert.deepEqual(parsePeerSpec("[fe80::1%eth0],as=1").address, "fe80::1%eth0");
+  assert.equal(parsePeerSpec("fd00::1,as=1,link-local-next-hop").linkLocalNextHop, true);
+  assert.throws(() => parsePeerSpec("[fd00::1,as=1"), /not an IPv4 or IPv6 address/);
+});

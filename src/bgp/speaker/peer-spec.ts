@@ -8,7 +8,7 @@ import type { PeerConfig } from "./speaker.js";
 export type PeerSpec = Omit<PeerConfig, "md5Key"> & { readonly passwordFile?: string };
 
 export const peerSpecSyntax =
-  "ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self][,import=PREFIX/LEN[geN][leN]]...[,password-file=PATH][,ttl-security]";
+  "ADDRESS,as=ASN[,port=N][,rr-client][,passive][,max-prefixes=N][,next-hop-self][,import=PREFIX/LEN[geN][leN]]...[,password-file=PATH][,ttl-security][,extended-nexthop][,link-local-next-hop]";
 
 export class PeerSpecError extends StrataError {
   constructor(spec: string, what: string) {
@@ -37,11 +37,13 @@ const asnOf = (s: string) => /^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 0
 
 /**
  * Pure: one `--peer` argument into a peer configuration, or an error that says what to write.
- * `import=` repeats (each adds a range to the peer's import list); the password comes only from a
+ * An IPv6 address may be written in brackets (`[fd00::1],as=65001`); a link-local one names its
+ * interface (`fe80::1%eth0`). `import=` repeats (each adds a range to the peer's import list); the password comes only from a
  * file (`password-file=`), read later by `withPassword`.
  */
 export function parsePeerSpec(spec: string): PeerSpec {
-  const [address = "", ...opts] = spec.split(",");
+  const [written = "", ...opts] = spec.split(",");
+  const address = /^\[.*\]$/.test(written) ? written.slice(1, -1) : written;
   const problem = peerAddressProblem(address);
   if (problem) throw new PeerSpecError(spec, problem);
   let asn: number | undefined;
@@ -94,6 +96,12 @@ export function parsePeerSpec(spec: string): PeerSpec {
         );
       case "ttl-security":
         c.ttlSecurity = true;
+        break;
+      case "extended-nexthop":
+        c.extendedNextHop = true;
+        break;
+      case "link-local-next-hop":
+        c.linkLocalNextHop = true;
         break;
       default:
         throw new PeerSpecError(spec, `unknown option "${k}"`);

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import ipaddr from "ipaddr.js";
 import { ipv4ToNumber } from "../../common/cidr.js";
 import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
@@ -15,6 +16,8 @@ import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { exportNextHops } from "./export-next-hop.js";
+import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
+import { type InterfaceAddress, type SessionLink, sessionLink } from "./session-link.js";
 import {
   checkProtection,
   protectAccepted,
@@ -47,6 +50,14 @@ export interface PeerConfig {
   readonly md5Key?: Uint8Array;
   /** RFC 5082 GTSM: directly connected, TTL 255 both ways. */
   readonly ttlSecurity?: boolean;
+  /** Offer RFC 8950 extended next hops: IPv4 routes with IPv6 next hops (FRR: capability extended-nexthop). */
+  readonly extendedNextHop?: boolean;
+  /**
+   * On a link shared with the peer, put our link-local address beside our global IPv6 next hop
+   * (RFC 2545 §3). Off unless asked: FRR 8.4's bgpd without interface information (no zebra)
+   * answers it with NOTIFICATION 3/10. A session over link-local addresses sends it anyway.
+   */
+  readonly linkLocalNextHop?: boolean;
 }
 
 export type SpeakerEvent =
@@ -69,6 +80,16 @@ export type SpeakerEvent =
       readonly peer: string;
       readonly family: "ipv4" | "ipv6";
       readonly reason: string;
+    }
+  | {
+      /**
+       * The peer sent routes of a family the session did not negotiate (RFC 4760 §7): ignored
+       * (not installed, not passed on); told once per family and session, counted in sessions().
+       */
+      readonly event: "family-ignored";
+      readonly peer: string;
+      readonly family: string;
+      readonly prefixes: number;
     }
   | {
       readonly event: "rejected-routes";
@@ -94,6 +115,8 @@ export interface SessionStatus {
   readonly md5: boolean;
   /** UPDATEs whose routes were treated as withdrawn (RFC 7606; e.g. a bad NEXT_HOP) since the speaker started. */
   readonly treatedAsWithdraw: number;
+  /** UPDATEs (or parts) of a family the session did not negotiate, ignored since the speaker started. */
+  readonly ignoredFamilies: number;
   /** Why the last connection to this peer closed (a NOTIFICATION, a socket error), for diagnosis. */
   readonly lastDown?: string;
 }
@@ -104,6 +127,8 @@ export interface LearnedRouteChange {
   readonly nextHop?: string;
   /** The attributes of the path now chosen (absent on removal). */
   readonly attributes?: PathAttributes;
+  /** The device of the session it came on, when the next hop is link-local (reachable only there). */
+  readonly dev?: string;
 }
 
 export interface SpeakerOptions {
@@ -133,6 +158,8 @@ export interface SpeakerOptions {
   readonly importPolicy?: ImportPolicy;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
+  /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
+  readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
 }
 
 interface Peer {
@@ -146,15 +173,23 @@ interface Peer {
   treatedAsWithdraw: number;
   /** Families already reported unsendable on the current session (one event each). */
   unsendable: Set<string>;
+  /** Families not negotiated that the peer sent: reported once per session, counted always. */
+  ignoredFamilies: Set<string>;
+  ignoredFamilyCount: number;
+  /** The link the established session runs over (RFC 2545 link-local next hops). */
+  link?: SessionLink;
   /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
   lastDown?: string;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
-/** The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545 §3). */
+/**
+ * The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545
+ * §3); an IPv4 route's NEXT_HOP, or its MP_REACH next hop when it came there (RFC 8950: IPv6).
+ */
 const pathNextHop = (p: Path): string | undefined => {
-  if (!p.prefix.includes(":")) return p.attributes.nextHop;
+  if (!p.prefix.includes(":") && p.attributes.mpReach?.afi !== 1) return p.attributes.nextHop;
   const hops = p.attributes.mpReach?.nextHops ?? [];
   return hops.find((h) => h !== "::" && !/^fe[89ab][0-9a-f]:/i.test(h)) ?? hops.find((h) => h !== "::");
 };
@@ -208,8 +243,9 @@ export class BgpSpeaker {
       this.#server = server;
       const host = this.o.listen.host;
       const port = this.o.listen.port ?? 179;
-      const fd = protectableListener(host, port);
-      if (fd !== undefined) this.#listener = { fd, family: host?.includes(":") ? 6 : 4 };
+      const native = protectableListener(host, port);
+      if (native !== undefined) this.#listener = native;
+      const fd = native?.fd;
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(fd !== undefined ? { fd } : { host, port }, () => resolve());
@@ -260,6 +296,8 @@ export class BgpSpeaker {
         rejectedTotal: 0,
         treatedAsWithdraw: 0,
         unsendable: new Set(),
+        ignoredFamilies: new Set(),
+        ignoredFamilyCount: 0,
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
@@ -314,6 +352,7 @@ export class BgpSpeaker {
           : {}),
         md5: p.config.md5Key !== undefined,
         treatedAsWithdraw: p.treatedAsWithdraw,
+        ignoredFamilies: p.ignoredFamilyCount,
         ...(p.lastDown ? { lastDown: p.lastDown } : {}),
       };
     });
@@ -373,6 +412,7 @@ export class BgpSpeaker {
       peerAs: peer.config.asn,
       connectRetrySeconds: this.o.connectRetrySeconds ?? 5,
       ipv6: this.o.ipv6 === true || this.o.ipv6NextHop !== undefined,
+      extendedNextHop: peer.config.extendedNextHop === true,
       ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
         (a): a is string => a !== undefined,
       ),
@@ -428,7 +468,13 @@ export class BgpSpeaker {
         for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
         peer.established = c;
         peer.unsendable.clear();
+        peer.ignoredFamilies.clear();
         peer.info = this.#infoOf(peer.config, c.remoteOpen?.bgpId ?? "0.0.0.0");
+        peer.link = sessionLink(
+          c.localAddress,
+          peer.config.address,
+          (this.o.interfaces ?? networkInterfaces)(),
+        );
         clearTimeout(peer.redial);
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
         this.#sendTable(peer, c);
@@ -483,8 +529,14 @@ export class BgpSpeaker {
       });
     }
     if (u.outcomes?.some((o) => o.action === "treat-as-withdraw")) peer.treatedAsWithdraw++;
-    const changes = this.#rib.receive(peer.info, u);
-    const refused = this.#rib.refusedByLastReceive;
+    const { updates, ignored } = receivedFamilies(u, c.negotiated);
+    for (const i of ignored) this.#familyIgnored(peer, i);
+    const changes: BestChange[] = [];
+    const refused: { prefix: Prefix; reason: string }[] = [];
+    for (const part of updates) {
+      changes.push(...this.#rib.receive(peer.info, part));
+      refused.push(...this.#rib.refusedByLastReceive);
+    }
     if (refused.length > 0) {
       peer.rejectedTotal += refused.length;
       this.o.onEvent?.({
@@ -501,6 +553,20 @@ export class BgpSpeaker {
     if (over) c.abort(over, `more than ${peer.config.maxPrefixes} prefixes`);
   }
 
+  /** Count a part of an UPDATE ignored for its family; tell the first of each family per session. */
+  #familyIgnored(peer: Peer, i: IgnoredFamily): void {
+    peer.ignoredFamilyCount++;
+    if (peer.ignoredFamilies.has(i.family)) return;
+    peer.ignoredFamilies.add(i.family);
+    this.o.onEvent?.({ event: "family-ignored", peer: peer.config.address, ...i });
+  }
+
+  /** A link-local next hop is reachable only out of the device of the session it was learned on. */
+  #linkLocalDevice(path: Path, nextHop: string): string | undefined {
+    if (!/^fe[89ab][0-9a-f]:/i.test(nextHop) || !path.from) return undefined;
+    return this.#peers.get(path.from.id)?.link?.dev;
+  }
+
   #queue(changes: readonly BestChange[]): void {
     for (const ch of changes) this.#out.mark(ch.prefix, ch.kind === "best" ? ch.path : undefined);
     if (this.#flushQueued || this.#out.pending === 0) return;
@@ -513,7 +579,7 @@ export class BgpSpeaker {
   /** What decides a route's exported attributes and encoding on this session, besides the route. */
   #viewKey(peer: Peer, c: BgpConnection): string {
     const n = c.negotiated;
-    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}`;
+    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}`;
   }
 
   /**
@@ -533,8 +599,10 @@ export class BgpSpeaker {
     if (known) return known;
     const a = exportAttributes(this.#local, path, peer.info);
     const self = !peer.info.ibgp || peer.config.nextHopSelf === true || !path.from;
-    const { v4, v6 } = exportNextHops({
+    const { v4, v4Via6, v6 } = exportNextHops({
       self,
+      ipv4ViaIpv6: c.negotiated.ipv4ViaIpv6,
+      linkLocal: peer.config.linkLocalNextHop ? peer.link?.linkLocal : undefined,
       originated: !path.from,
       attributes: { ...path.attributes, nextHop: a.nextHop },
       sessionAddress: c.localAddress,
@@ -550,6 +618,7 @@ export class BgpSpeaker {
         mpUnreach: undefined,
       }),
       v4,
+      v4Via6,
       v6,
     };
     byView.set(key, exported);
@@ -566,7 +635,7 @@ export class BgpSpeaker {
       family,
       reason:
         family === "ipv4"
-          ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop"
+          ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop, or negotiate extended next hops (RFC 8950)"
           : "no IPv6 next hop for this session (it runs over IPv4): configure the speaker's IPv6 next hop",
     });
   }
@@ -586,15 +655,16 @@ export class BgpSpeaker {
     }
     let e = byView.get(view);
     if (!e) {
-      const { attrs, v4, v6 } = this.#exported(g.path, peer, c, view);
+      const { attrs, v4, v4Via6, v6 } = this.#exported(g.path, peer, c, view);
       const prefixes = g.prefixes.filter((p) => familyNegotiated(c.negotiated, p));
       const hasV6 = prefixes.some(isV6);
       const hasV4 = prefixes.some((p) => !isV6(p));
-      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : v4 !== undefined));
+      const hasV4Hop = v4 !== undefined || v4Via6 !== undefined;
+      const sendable = prefixes.filter((p) => (isV6(p) ? v6 !== undefined : hasV4Hop));
       e = {
-        bufs: announceUpdates(attrs, sendable, c.codecContext, v6),
+        bufs: announceUpdates(attrs, sendable, c.codecContext, v6, v4Via6),
         noV6: hasV6 && !v6,
-        noV4: hasV4 && !v4,
+        noV4: hasV4 && !hasV4Hop,
       };
       byView.set(view, e);
     }
@@ -625,8 +695,15 @@ export class BgpSpeaker {
     for (const { prefix, old, now } of batch.changes) {
       const oldNh = old?.from && pathNextHop(old);
       const newNh = now?.from && pathNextHop(now);
-      if (oldNh !== newNh)
-        routes.push({ prefix, nextHop: newNh || undefined, attributes: newNh ? now?.attributes : undefined });
+      if (oldNh !== newNh) {
+        const dev = now && newNh ? this.#linkLocalDevice(now, newNh) : undefined;
+        routes.push({
+          prefix,
+          nextHop: newNh || undefined,
+          attributes: newNh ? now?.attributes : undefined,
+          ...(dev ? { dev } : {}),
+        });
+      }
     }
     const cache = new Map<OutGroup, Map<string, Encoded>>();
     for (const peer of up) {
@@ -647,6 +724,8 @@ export class BgpSpeaker {
 interface Exported {
   readonly attrs: PathAttributes;
   readonly v4?: string;
+  /** IPv4 routes go in MP_REACH_NLRI with these IPv6 next hops (RFC 8950). */
+  readonly v4Via6?: readonly string[];
   readonly v6?: readonly string[];
 }
 

@@ -101,21 +101,32 @@ export function connectProtected(
  * pass `{ fd }` to `server.listen`. undefined when the addon is missing (plain listen then, and
  * any peer with a password is refused by `checkProtection`).
  */
-export function protectableListener(host: string | undefined, port: number): number | undefined {
+export function protectableListener(
+  host: string | undefined,
+  port: number,
+): { readonly fd: number; readonly family: 4 | 6 } | undefined {
   const a = loadAddon();
   if (!a) return undefined;
-  const address = host ?? "0.0.0.0";
-  const fd = a.tcpSocket(family(address));
-  try {
-    a.bindTo(fd, address, port);
-    // The SYN-ACK leaves with the listener's TTL: at 255 a GTSM peer (which drops anything lower)
-    // can complete the handshake. Sending at 255 costs nothing for peers without GTSM.
-    a.setTtl(fd, family(address), 255, 0);
-  } catch (err) {
-    a.closeFd(fd);
-    throw new TcpSecurityError(`cannot listen on ${address}:${port}: ${String(err)}`, { cause: err });
+  // No host: every address of both families, as Node's own listen does (IPv4 peers then arrive
+  // IPv4-mapped); IPv4 alone where the host has no IPv6.
+  const candidates = host !== undefined ? [host] : ["::", "0.0.0.0"];
+  let last: unknown;
+  for (const address of candidates) {
+    const fd = a.tcpSocket(family(address));
+    try {
+      a.bindTo(fd, address, port);
+      // The SYN-ACK leaves with the listener's TTL: at 255 a GTSM peer (which drops anything lower)
+      // can complete the handshake. Sending at 255 costs nothing for peers without GTSM.
+      a.setTtl(fd, family(address), 255, 0);
+      return { fd, family: family(address) };
+    } catch (err) {
+      a.closeFd(fd);
+      last = err;
+    }
   }
-  return fd;
+  throw new TcpSecurityError(`cannot listen on ${host ?? "any address"}:${port}: ${String(last)}`, {
+    cause: last,
+  });
 }
 
 /** Set (or, with no key, remove) the TCP-MD5 key for connections from `peer` on a listener. */

@@ -36,11 +36,15 @@ export function announceUpdates(
   prefixes: readonly Prefix[],
   ctx: CodecContext,
   v6NextHop?: string | readonly string[],
+  v4ViaV6NextHop?: readonly string[],
 ): Uint8Array[] {
   const out: Uint8Array[] = [];
   const v4 = prefixes.filter((p) => !isV6(p));
   const v6 = prefixes.filter(isV6);
-  if (v4.length > 0) {
+  if (v4.length > 0 && v4ViaV6NextHop && v4ViaV6NextHop.length > 0) {
+    // RFC 8950: IPv4 NLRI in MP_REACH_NLRI (AFI 1) with IPv6 next hops, no NEXT_HOP attribute.
+    out.push(...reachUpdates(attributes, v4, 1, v4ViaV6NextHop, ctx));
+  } else if (v4.length > 0) {
     const attrs: PathAttributes = { ...attributes, mpReach: undefined, mpUnreach: undefined };
     const base = encodeMessage({ type: "update", withdrawn: [], attributes: attrs, nlri: [] }, ctx).length;
     for (const run of pack(v4, maxLength - base)) {
@@ -50,17 +54,28 @@ export function announceUpdates(
   if (v6.length > 0) {
     const nextHops = typeof v6NextHop === "string" ? [v6NextHop] : (v6NextHop ?? []);
     if (nextHops.length === 0) throw new Error("announcing IPv6 prefixes needs an IPv6 next hop");
-    const { nextHop: _nh, ...rest } = attributes;
-    const withReach = (nlri: Prefix[]): UpdateMessage => ({
-      type: "update",
-      withdrawn: [],
-      attributes: { ...rest, mpReach: { afi: 2, safi: 1, nextHops, nlri } },
-      nlri: [],
-    });
-    const base = encodeMessage(withReach([]), ctx).length + 2; // room for an extended length
-    for (const run of pack(v6, maxLength - base)) out.push(encodeMessage(withReach(run), ctx));
+    out.push(...reachUpdates(attributes, v6, 2, nextHops, ctx));
   }
   return out;
+}
+
+/** UPDATEs carrying `prefixes` of `afi` in MP_REACH_NLRI with `nextHops`, packed full. */
+function reachUpdates(
+  attributes: PathAttributes,
+  prefixes: readonly Prefix[],
+  afi: 1 | 2,
+  nextHops: readonly string[],
+  ctx: CodecContext,
+): Uint8Array[] {
+  const { nextHop: _nh, ...rest } = attributes;
+  const withReach = (nlri: Prefix[]): UpdateMessage => ({
+    type: "update",
+    withdrawn: [],
+    attributes: { ...rest, mpReach: { afi, safi: 1, nextHops, nlri } },
+    nlri: [],
+  });
+  const base = encodeMessage(withReach([]), ctx).length + 2; // room for an extended length
+  return pack(prefixes, maxLength - base).map((run) => encodeMessage(withReach(run), ctx));
 }
 
 /** Pure: the encoded UPDATEs that withdraw `prefixes` (IPv6 through MP_UNREACH_NLRI). */

@@ -72,6 +72,8 @@ export function parseAddresses(json: string): Address[] {
 interface IpRoute {
   dst: string;
   gateway?: string;
+  /** A gateway of the other family (RTA_VIA: an IPv4 route via an IPv6 address). */
+  via?: { family?: string; host?: string };
   dev?: string;
   protocol?: string;
   scope?: string;
@@ -98,7 +100,7 @@ export function parseRoutes(json: string, family?: 4 | 6): Route[] {
     const mtu = r.metrics?.find((m) => m.mtu !== undefined)?.mtu;
     return {
       dst: normaliseDst(r.dst),
-      via: r.gateway,
+      via: r.gateway ?? r.via?.host,
       dev: r.dev,
       onlink: (r.flags ?? []).includes("onlink") || undefined,
       scope: r.scope === "link" || r.scope === "host" || r.scope === "global" ? r.scope : undefined,

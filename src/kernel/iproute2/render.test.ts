@@ -76,6 +76,17 @@ describe("iproute2 renderer", () => {
     );
   });
 
+  test("an IPv4 route via an IPv6 gateway (RFC 8950) names the gateway's family", () => {
+    assert.deepEqual(
+      args({ op: "route.replace", route: { dst: "10.9.0.0/24", via: "fe80::1", dev: "eth0", proto: "147" } }),
+      ["ip route replace 10.9.0.0/24 via inet6 fe80::1 dev eth0 proto 147"],
+    );
+    assert.deepEqual(
+      args({ op: "route.replace", route: { dst: "fd00:9::/64", via: "fe80::1", dev: "eth0" } }),
+      ["ip route replace fd00:9::/64 via fe80::1 dev eth0"],
+    );
+  });
+
   test("link set renames first (down), then attributes, then up, then moves namespace", () => {
     assert.deepEqual(
       args({

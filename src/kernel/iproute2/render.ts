@@ -89,6 +89,16 @@ function linkAdd(spec: LinkSpec): Rendered[] {
   }
 }
 
+/**
+ * `via X`, or `via inet6 X` for an IPv4 destination through an IPv6 gateway (RFC 8950 routes;
+ * the kernel's RTA_VIA): without the family word iproute2 reads X as an IPv4 address and fails.
+ */
+function viaArgs(dst: string, via: string | undefined): string[] {
+  if (via === undefined) return [];
+  const dstV6 = dst.includes(":");
+  return via.includes(":") && !dstV6 && dst !== "default" ? ["via", "inet6", via] : ["via", via];
+}
+
 export function routeArgs(r: Route): string[] {
   const args = [r.dst];
   if (r.nexthops && r.nexthops.length > 0) {
@@ -105,7 +115,7 @@ export function routeArgs(r: Route): string[] {
     }
     return args;
   }
-  args.push(...opt("via", r.via), ...opt("dev", r.dev));
+  args.push(...viaArgs(r.dst, r.via), ...opt("dev", r.dev));
   if (r.onlink) args.push("onlink");
   args.push(...opt("scope", r.scope), ...opt("table", r.table), ...opt("metric", r.metric));
   args.push(...opt("src", r.src), ...opt("proto", r.proto), ...opt("mtu", r.mtu));
