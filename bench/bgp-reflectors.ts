@@ -259,7 +259,9 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const cpuBefore = cpuMs(pid);
   const { line, tester } = await runTester(pack);
   // Read while every session is still up: the cost of converging, not of tearing down.
-  const sample = { cpuMs: cpuMs(pid) - cpuBefore, peakMiB: kib(pid, "VmHWM") / 1024,
+  const sample = {
+    cpuMs: cpuMs(pid) - cpuBefore,
+    peakMiB: kib(pid, "VmHWM") / 1024,
     anonMiB: kib(pid, "RssAnon") / 1024,
   };
   tester.removeAllListeners("exit");
