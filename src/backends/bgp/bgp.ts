@@ -7,11 +7,19 @@ import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
+import { preservedRoutes } from "./preserved-routes.js";
 
 export interface BgpBackendOptions extends BgpTopology {
   readonly clusterId: string;
   readonly holdTime: number;
   readonly connectRetrySeconds: number;
+  /**
+   * Graceful restart (RFC 4724): the restart time peers keep our routes for (default 120 s), how
+   * long a restart waits for End-of-RIB (default 60 s); `false` turns it off.
+   */
+  readonly gracefulRestart?:
+    | { readonly restartTime?: number; readonly selectionDeferralSeconds?: number }
+    | false;
   readonly onEvent?: (e: SpeakerEvent) => void;
 }
 
@@ -52,6 +60,12 @@ export class BgpBackend implements Backend {
    * same lease: RFC 4724 graceful restart's retention, bounded by ownership instead of a timer.
    */
   readonly #retained = new Map<string, { nextHop: string; owner: string }>();
+  /**
+   * Routes an earlier run of this agent left in the kernel (prefix → next hop), kept while the
+   * restarted speaker waits for its peers' End-of-RIB (RFC 4724 §4.1), then replaced by what BGP
+   * says; one whose subnet is no other node's lease goes at once.
+   */
+  readonly #preserved = new Map<string, string>();
   /** The kernel routes wanted now, one per prefix. */
   readonly #routes = new DesiredRoutes();
   /** The address sessions are made from (the lease's public address). */
@@ -72,6 +86,21 @@ export class BgpBackend implements Backend {
     this.#local = ctx.local;
     const reflector = this.o.routeReflectors.includes(lease.node);
     this.#localAddress = lease.publicIp;
+    const gr = this.o.gracefulRestart;
+    if (gr !== false) {
+      // Our own BGP routes still in the kernel: this is a restart and forwarding went on meanwhile.
+      const observed = await ctx.kernel.routes(ctx.netns, { family: 4 });
+      for (const [dst, via] of preservedRoutes(observed, ctx.local.underlayDev, lease.subnet)) {
+        this.#preserved.set(dst, via);
+        this.#refresh(dst);
+      }
+    }
+    const restarting = gr !== false && this.#preserved.size > 0;
+    if (restarting)
+      ctx.logger.info(
+        { preserved: this.#preserved.size },
+        "BGP graceful restart: kernel routes kept until End-of-RIB",
+      );
     this.#speaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: lease.publicIp,
@@ -81,7 +110,20 @@ export class BgpBackend implements Backend {
       listen: { host: lease.publicIp, port: this.o.port },
       localAddress: lease.publicIp,
       nextHop: lease.publicIp,
-      onEvent: this.o.onEvent,
+      gracefulRestart:
+        gr === false
+          ? false
+          : {
+              restartTime: gr?.restartTime,
+              selectionDeferralSeconds: gr?.selectionDeferralSeconds,
+              restarting,
+              forwardingPreserved: true,
+            },
+      onEvent: (e) => {
+        // Selection ran (after onRoutes gave the Loc-RIB): what BGP did not confirm goes now.
+        if (e.event === "selection-done") this.#dropPreserved(ctx);
+        this.o.onEvent?.(e);
+      },
       onRoutes: (changes) => {
         this.#learnedChanged(changes);
         ctx.onChange();
@@ -90,6 +132,15 @@ export class BgpBackend implements Backend {
     });
     this.#speaker.originate(lease.subnet);
     await this.#speaker.start(this.o.external);
+  }
+
+  /** The preserved routes give way to BGP's (what it re-learned replaced them already). */
+  #dropPreserved(ctx: BackendContext): void {
+    const prefixes = [...this.#preserved.keys()];
+    this.#preserved.clear();
+    for (const p of prefixes) this.#refresh(p);
+    ctx.logger.info({ routes: prefixes.length }, "BGP graceful restart: route selection done");
+    ctx.onChange();
   }
 
   /** The speaker's changes: the learned set, retention of leased subnets, and those prefixes' routes. */
@@ -119,7 +170,11 @@ export class BgpBackend implements Backend {
     // changes hands; a session that announces the prefix again replaces it.
     for (const [prefix, r] of this.#retained)
       if (this.#leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
+    // A preserved route is kept only for a subnet another node leases now.
+    const dropped = [...this.#preserved.keys()].filter((prefix) => !this.#leased.has(prefix));
+    for (const prefix of dropped) this.#preserved.delete(prefix);
     for (const prefix of new Set([
+      ...dropped,
       ...this.#learned.keys(),
       ...this.#retained.keys(),
       ...this.#routedPrefixes(),
@@ -134,7 +189,8 @@ export class BgpBackend implements Backend {
   /** The route for one prefix now: learned beats retained; none for our own subnet. */
   #refresh(prefix: string): void {
     const local = this.#local;
-    const nextHop = this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop;
+    const nextHop =
+      this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop ?? this.#preserved.get(prefix);
     const r =
       local && nextHop && prefix !== local.lease.subnet
         ? bgpKernelRoute(prefix, nextHop, [underlayNetwork(local)])
@@ -183,12 +239,23 @@ export class BgpBackend implements Backend {
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
       bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !this.#learned.has(p)),
+      // Graceful restart (RFC 4724): routes of peers kept stale, and this agent's own restart.
+      bgpGracefulRestart: {
+        enabled: this.o.gracefulRestart !== false,
+        restarting: this.#speaker?.deferring ?? false,
+        preservedRoutes: this.#preserved.size,
+        staleRoutes: this.#speaker?.staleRoutes ?? 0,
+      },
       // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
       bgpRejectedRoutes: sessions.reduce((n, s) => n + s.rejectedTotal, 0),
     };
   }
 
+  /**
+   * Sessions close without a NOTIFICATION (as a process exit would): the peers keep our routes for
+   * the restart time and this node's kernel keeps theirs, so a restarted agent loses nothing.
+   */
   async stop(): Promise<void> {
-    await this.#speaker?.stop();
+    await this.#speaker?.stop({ graceful: true });
   }
 }
