@@ -309,7 +309,8 @@ export class BgpSpeaker {
     }
     this.setPeers(peers);
     if (this.#deferring) {
-      const seconds = (this.o.gracefulRestart || {}).selectionDeferralSeconds ?? 60;
+      const seconds =
+        (this.o.gracefulRestart ? this.o.gracefulRestart.selectionDeferralSeconds : undefined) ?? 60;
       this.#deferralTimer = setTimeout(
         () => this.#endDeferral("selection deferral timer expired"),
         seconds * 1000,
@@ -694,7 +695,7 @@ export class BgpSpeaker {
     if (flush.length > 0)
       this.#sweep(peer, flush, "the new session keeps no forwarding state for the family");
     if (awaitEndOfRib.length === 0) return;
-    const seconds = (this.o.gracefulRestart || {}).stalePathSeconds ?? 360;
+    const seconds = (this.o.gracefulRestart ? this.o.gracefulRestart.stalePathSeconds : undefined) ?? 360;
     clearTimeout(peer.staleTimer);
     peer.staleTimer = setTimeout(
       () => this.#sweep(peer, [...peer.staleFamilies], "no End-of-RIB within the stale-path time"),
