@@ -14,7 +14,14 @@ import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
 import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
-import { type LabProcess, type LabState, labDir, readLabStateSync, writeLabState } from "./state.js";
+import {
+  type LabProcess,
+  type LabState,
+  labDir,
+  labProcess,
+  readLabStateSync,
+  writeLabState,
+} from "./state.js";
 import type { LabStatusReport } from "./status.js";
 import { underlayNs } from "./topology.js";
 
@@ -527,6 +534,9 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
         timeoutMs: 30_000,
       });
       const reconciledMs = Date.now() - t0;
+      // It came back as a restarting speaker, with the routes it had left in the kernel.
+      const log = readFileSync(labProcess(state, "agent", "n1")?.log ?? "", "utf8");
+      assert.match(log, /graceful restart: kernel routes kept until End-of-RIB/);
       const out = (await pinger).stdout;
       const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
       assert.ok(m, out);
