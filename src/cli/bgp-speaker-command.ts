@@ -19,6 +19,15 @@ export function registerBgpSpeakerCommand(program: Command): void {
     .option("--cluster-id <id>", "act as route reflector for rr-client peers")
     .option("--hold <s>", "proposed hold time", "90")
     .option("--connect-retry <s>", "connect retry time", "5")
+    .option(
+      "--restart-time <s>",
+      "graceful restart (RFC 4724): peers keep our routes this long after our session drops, and we keep theirs as theirs ask; 0: off",
+      "120",
+    )
+    .option(
+      "--restarting",
+      "start as a restarting speaker (R and F bits): select and announce only after every peer's End-of-RIB",
+    )
     .option("--announce <prefixes>", "comma-separated prefixes to originate")
     .option(
       "--next-hop <addresses>",

@@ -24,6 +24,8 @@ export interface BgpSpeakerCliOptions {
   clusterId?: string;
   hold: string;
   connectRetry: string;
+  restartTime?: string;
+  restarting?: boolean;
   announce?: string;
   nextHop?: string;
   ipv6?: boolean;
@@ -46,6 +48,10 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
   const holdTime = intInRange("--hold", o.hold, 0, 65535);
   if (holdTime > 0 && holdTime < 3) throw new UsageError("--hold", `"${o.hold}" must be 0 or 3 to 65535`);
   const connectRetrySeconds = positiveInt("--connect-retry", o.connectRetry);
+  // RFC 4724 §3: the restart time is 12 bits of seconds.
+  const restartTime = intInRange("--restart-time", o.restartTime ?? "120", 0, 4095);
+  if (o.restarting && restartTime === 0)
+    throw new UsageError("--restarting", "needs graceful restart (a --restart-time above 0)");
   const [host, port] = o.listen ? splitHostPort(o.listen) : [undefined, undefined];
   const announce = (o.announce?.split(",").filter(Boolean) ?? []).map((p) => cidrValue("--announce", p));
   const { nextHop, ipv6NextHop } = nextHopFlag(o.nextHop);
@@ -65,6 +71,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     clusterId,
     holdTime,
     connectRetrySeconds,
+    gracefulRestart: restartTime === 0 ? false : { restartTime, restarting: o.restarting === true },
     listen: o.listen ? { host, port } : undefined,
     nextHop,
     ipv6NextHop,

@@ -14,7 +14,14 @@ import { countBgpSessions } from "./bgp-status.js";
 import { runChecks } from "./check.js";
 import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { labDown, labUp, stopDatastore } from "./runner.js";
-import { type LabProcess, type LabState, labDir, readLabStateSync, writeLabState } from "./state.js";
+import {
+  type LabProcess,
+  type LabState,
+  labDir,
+  labProcess,
+  readLabStateSync,
+  writeLabState,
+} from "./state.js";
 import type { LabStatusReport } from "./status.js";
 import { underlayNs } from "./topology.js";
 
@@ -476,6 +483,71 @@ describe("IPIP and GRE models", { concurrency: 1 }, () => {
         await labDown(kernel);
       });
     }
+
+  // Graceful restart (RFC 4724): the restarted agent keeps its kernel routes until End-of-RIB, the
+  // other node (l2) or the router (l3) keeps its routes stale meanwhile.
+  for (const underlay of ["l2", "l3"] as const)
+    test(`bgp on ${underlay}: an agent restarted under a ping flood loses no packet (graceful restart both ways)`, async () => {
+      const state = await labUp(
+        kernel,
+        labSpec({ model: "bgp", nodes: 2, podsPerNode: 1, underlay }),
+        paths,
+        quietProgress,
+      );
+      const [a, b] = state.pods;
+      const n1 = state.nodes[0];
+      assert.ok(a && b && n1);
+      const pingOnce = async (from: string, to: string) =>
+        (await kernel.exec(namedNetns(from), ["ping", "-c", "1", "-W", "1", "-q", to])).code === 0;
+      await eventually(
+        async () => (await pingOnce(a.ns, b.ip)) && (await pingOnce(b.ns, a.ip)),
+        "pods reach each other",
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      // 400 echoes 10 ms apart (4 s), each with its full second to answer, from n1's pod to n2's.
+      const pinger = kernel.exec(namedNetns(a.ns), [
+        "ping",
+        "-i",
+        "0.01",
+        "-c",
+        "400",
+        "-W",
+        "1",
+        "-q",
+        b.ip,
+      ]);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      await stopRecordedProcess(state, "agent", "n1");
+      await startRecordedProcess(readLabStateSync() ?? state, "agent", "n1", kernel);
+      type Gr = { restarting: boolean; preservedRoutes: number };
+      const gr = async () =>
+        ((await agentHealth(kernel, n1.ns)).body as { backend?: { bgpGracefulRestart?: Gr } } | undefined)
+          ?.backend?.bgpGracefulRestart;
+      // The restarted agent came back as a restarting speaker with the routes it had left in the kernel...
+      await eventually(async () => (await gr()) !== undefined, "n1's agent answers /healthz", {
+        timeoutMs: 15_000,
+      });
+      await eventually(async () => (await gr())?.restarting === false, "n1's route selection done", {
+        timeoutMs: 30_000,
+      });
+      const reconciledMs = Date.now() - t0;
+      // It came back as a restarting speaker, with the routes it had left in the kernel.
+      const log = readFileSync(labProcess(state, "agent", "n1")?.log ?? "", "utf8");
+      assert.match(log, /graceful restart: kernel routes kept until End-of-RIB/);
+      const out = (await pinger).stdout;
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      assert.ok(m, out);
+      const lost = Number(m[1]) - Number(m[2]);
+      assert.equal(lost, 0, `lost ${lost} of ${m[1]} pings during the agent restart`);
+      assert.ok(await pingOnce(b.ns, a.ip), "and back");
+      process.stderr.write(
+        `# bgp ${underlay}: agent restart to route selection done ${reconciledMs} ms; 0 of ${m[1]} lost\n`,
+      );
+      await labDown(kernel);
+    });
 
   test("ipip: an agent killed -9 and restarted while pods ping each other loses no packet (the datapath stays in place)", async () => {
     const state = await labUp(

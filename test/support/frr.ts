@@ -31,10 +31,10 @@ export class Frr {
     return join(this.dir, "bgpd.log");
   }
 
-  /** Start (daemonised) and wait until its vty answers. */
-  async start(): Promise<void> {
+  /** Start (daemonised) and wait until its vty answers; `extra` e.g. ["-K"]: a graceful restart. */
+  async start(extra: readonly string[] = []): Promise<void> {
     execFileSync("ip", [
-      ...["netns", "exec", this.ns, frrBgpd, "-d", "-Z", "-S", "-n", "-P", "0"],
+      ...["netns", "exec", this.ns, frrBgpd, "-d", "-Z", "-S", "-n", "-P", "0", ...extra],
       ...["-f", join(this.dir, "bgpd.conf"), "-i", join(this.dir, "bgpd.pid"), "--vty_socket", this.dir],
     ]);
     await eventually(() => this.#tryVtysh("show bgp summary") !== undefined, "FRR bgpd's vty up");
@@ -84,6 +84,11 @@ export class Frr {
 
   logText(): string {
     return existsSync(this.log) ? readFileSync(this.log, "utf8") : "";
+  }
+
+  /** Replace its configuration file (read at the next start). */
+  rewrite(name: string, conf: string): void {
+    writeFileSync(join(this.dir, "bgpd.conf"), `hostname ${name}\nlog file ${this.log}\n${conf}`);
   }
 
   kill(): void {

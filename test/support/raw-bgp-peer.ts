@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { endOfRibFamily, type Family } from "../../src/bgp/codec/end-of-rib.js";
 import { BgpFrameParser } from "../../src/bgp/codec/framing.js";
 import { decodeMessage, encodeMessage } from "../../src/bgp/codec/messages.js";
 import type { Capability, UpdateMessage } from "../../src/bgp/codec/types.js";
@@ -11,6 +12,8 @@ import { eventually } from "../../src/common/eventually.js";
  */
 export class RawBgpPeer {
   readonly received: { readonly update: UpdateMessage; readonly octets: number }[] = [];
+  /** End-of-RIB markers received (RFC 4724 §2), kept apart from the UPDATEs that carry routes. */
+  readonly endOfRib: Family[] = [];
   #socket: Socket | undefined;
   #established = false;
   readonly #ctx = { fourOctetAs: true };
@@ -47,7 +50,11 @@ export class RawBgpPeer {
         const m = decodeMessage(f, this.#ctx);
         if (m.type === "open") socket.write(encodeMessage({ type: "keepalive" }, this.#ctx));
         else if (m.type === "keepalive") this.#established = true;
-        else if (m.type === "update") this.received.push({ update: m, octets: f.length });
+        else if (m.type === "update") {
+          const eor = endOfRibFamily(m);
+          if (eor) this.endOfRib.push(eor);
+          else this.received.push({ update: m, octets: f.length });
+        }
       }
     });
     socket.on("error", () => {});

@@ -13,6 +13,8 @@ export interface BgpFlagOptions {
   readonly routeReflectors: readonly string[];
   readonly clusterId: string;
   readonly holdTime: number;
+  /** Graceful restart time (RFC 4724), 0: graceful restart off. */
+  readonly restartTime: number;
   readonly passwordFile: string | undefined;
 }
 
@@ -40,6 +42,8 @@ const options = z
     bgpHold: wholeNumberFlag(0, 65535).refine((s) => s === 0 || s >= 3, {
       error: (iss) => `"${iss.input}" must be 0 or 3 to 65535`,
     }),
+    // RFC 4724 §3: 12 bits of seconds; 0 turns graceful restart off.
+    bgpRestartTime: wholeNumberFlag(0, 4095),
     bgpPasswordFile: z.string().optional(),
   })
   .transform(
@@ -50,6 +54,7 @@ const options = z
       routeReflectors: o.bgpRouteReflectors,
       clusterId: o.bgpClusterId,
       holdTime: o.bgpHold,
+      restartTime: o.bgpRestartTime,
       passwordFile: o.bgpPasswordFile,
     }),
   );
@@ -75,6 +80,11 @@ export const bgpDefinition = {
     { flag: "--bgp-cluster-id <id>", help: "route-reflector cluster id", default: "244.0.0.1" },
     { flag: "--bgp-hold <s>", help: "hold time", default: "9" },
     {
+      flag: "--bgp-restart-time <s>",
+      help: "graceful restart (RFC 4724): peers keep this node's routes this long while its agent restarts; 0: off",
+      default: "120",
+    },
+    {
       flag: "--bgp-password-file <path>",
       help: "TCP-MD5 (RFC 2385) password of every node-to-node session, one line in a root-only file",
     },
@@ -93,6 +103,7 @@ export const bgpDefinition = {
       meshMd5Key,
       clusterId: o.clusterId,
       holdTime: o.holdTime,
+      gracefulRestart: o.restartTime === 0 ? false : { restartTime: o.restartTime },
       connectRetrySeconds: 1,
       port: 179,
       config: deps.bgpConfig,

@@ -13,11 +13,16 @@ import { eventually } from "../../common/eventually.js";
 /**
  * The BGP backend under issue 9: a node whose agent is killed keeps its routes on the other nodes
  * although the BGP session to it is gone (its kernel still forwards), for as long as its subnet
- * lease is held — graceful-restart-like retention bounded by ownership. `strata node remove`
- * ends it: every other node withdraws the route.
+ * lease is held: first as graceful restart's stale routes (RFC 4724; restart time 3 s here),
+ * then by the backend's retention bounded by ownership. `strata node remove` ends it: every
+ * other node withdraws the route.
  */
 interface Health {
-  backend?: { bgpSessions: { peer: string; state: string }[]; bgpRetainedRoutes: string[] };
+  backend?: {
+    bgpSessions: { peer: string; state: string }[];
+    bgpRetainedRoutes: string[];
+    bgpGracefulRestart: { staleRoutes: number };
+  };
 }
 
 describe("BGP: routes of a node whose agent died stay while its lease does", () => {
@@ -45,7 +50,18 @@ describe("BGP: routes of a node whose agent died stay while its lease does", () 
       const stateDir = join(dir, `n${i + 1}`);
       const args = [
         ...["agent", "--node", `n${i + 1}`, "--backend", "bgp", "--datastore", `embedded:${store}`],
-        ...["--underlay-dev", "eth0", "--bgp-hold", "9", "--state-dir", stateDir, "--heartbeat-ttl", "3"],
+        ...[
+          "--underlay-dev",
+          "eth0",
+          "--bgp-hold",
+          "9",
+          "--bgp-restart-time",
+          "3",
+          "--state-dir",
+          stateDir,
+          "--heartbeat-ttl",
+          "3",
+        ],
         ...["--cni-socket-dir", join(dir, `cni-${i + 1}`), "--no-masquerade"],
       ];
       const p = spawn("ip", ["netns", "exec", m.ns, process.execPath, cli, ...args], {
@@ -89,7 +105,9 @@ describe("BGP: routes of a node whose agent died stay while its lease does", () 
       "n1's session to n2 is down",
       { timeoutMs: 20_000 },
     );
-    // Past the hold time as well: nothing left of the session, the route is kept.
+    // Graceful restart first: the route is stale for n2's restart time (3 s)...
+    assert.equal(health(n1.ns).backend?.bgpGracefulRestart.staleRoutes, 1, "stale (graceful restart)");
+    // ...then past the restart time and the hold time: nothing left of the session, the route is kept.
     await new Promise((r) => setTimeout(r, 12_000));
     assert.ok(kernelRoute(n1.ns, s2).includes(`via ${n2.ip}`), "n1 keeps n2's route");
     assert.ok(kernelRoute(n3.ns, s2).includes(`via ${n2.ip}`), "n3 keeps n2's route");

@@ -9,11 +9,19 @@ import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
+import { preservedRoutes } from "./preserved-routes.js";
 
 export interface BgpBackendOptions extends BgpTopology {
   readonly clusterId: string;
   readonly holdTime: number;
   readonly connectRetrySeconds: number;
+  /**
+   * Graceful restart (RFC 4724): the restart time peers keep our routes for (default 120 s), how
+   * long a restart waits for End-of-RIB (default 60 s); `false` turns it off.
+   */
+  readonly gracefulRestart?:
+    | { readonly restartTime?: number; readonly selectionDeferralSeconds?: number }
+    | false;
   readonly onEvent?: (e: SpeakerEvent) => void;
   /** The datastore's cluster BGP config (it overrides routeReflectors while set), followed live. */
   readonly config?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
@@ -58,6 +66,12 @@ export class BgpBackend implements Backend {
    * same lease: RFC 4724 graceful restart's retention, bounded by ownership instead of a timer.
    */
   readonly #retained = new Map<string, { nextHop: string; owner: string }>();
+  /**
+   * Routes an earlier run of this agent left in the kernel (prefix → next hop), kept while the
+   * restarted speaker waits for its peers' End-of-RIB (RFC 4724 §4.1), then replaced by what BGP
+   * says; one whose subnet is no other node's lease goes at once.
+   */
+  readonly #preserved = new Map<string, string>();
   /** The kernel routes wanted now, one per prefix. */
   readonly #routes = new DesiredRoutes();
   /** The address sessions are made from (the lease's public address). */
@@ -83,7 +97,23 @@ export class BgpBackend implements Backend {
 
   async start(ctx: BackendContext): Promise<void> {
     this.#local = ctx.local;
-    this.#localAddress = ctx.local.lease.publicIp;
+    const lease = ctx.local.lease;
+    this.#localAddress = lease.publicIp;
+    const gr = this.o.gracefulRestart;
+    if (gr !== false) {
+      // Our own BGP routes still in the kernel: this is a restart and forwarding went on meanwhile.
+      const observed = await ctx.kernel.routes(ctx.netns, { family: 4 });
+      for (const [dst, via] of preservedRoutes(observed, ctx.local.underlayDev, lease.subnet)) {
+        this.#preserved.set(dst, via);
+        this.#refresh(dst);
+      }
+    }
+    const restarting = gr !== false && this.#preserved.size > 0;
+    if (restarting)
+      ctx.logger.info(
+        { preserved: this.#preserved.size },
+        "BGP graceful restart: kernel routes kept until End-of-RIB",
+      );
     // The datastore's topology, if any, before the first session: no flap at start.
     let views: AsyncIterator<BgpConfigView> | undefined;
     try {
@@ -94,14 +124,16 @@ export class BgpBackend implements Backend {
       views = undefined; // the flags apply until the follower below reads it
       this.#topologySource = { from: "flags", refused: `datastore unreadable: ${errorText(err)}` };
     }
-    this.#speaker = this.#newSpeaker(ctx);
+    this.#speaker = this.#newSpeaker(ctx, restarting);
     await this.#speaker.start(this.o.external);
     if (this.o.config) void this.#followConfig(this.o.config, views, ctx);
   }
 
-  #newSpeaker(ctx: BackendContext): BgpSpeaker {
+  /** A speaker for this node's role now; `restarting`: RFC 4724 restarting speaker (forwarding kept). */
+  #newSpeaker(ctx: BackendContext, restarting: boolean): BgpSpeaker {
     const lease = ctx.local.lease;
     const reflector = this.#reflectors.includes(lease.node);
+    const gr = this.o.gracefulRestart;
     const speaker: BgpSpeaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: lease.publicIp,
@@ -111,7 +143,20 @@ export class BgpBackend implements Backend {
       listen: { host: lease.publicIp, port: this.o.port },
       localAddress: lease.publicIp,
       nextHop: lease.publicIp,
-      onEvent: this.o.onEvent,
+      gracefulRestart:
+        gr === false
+          ? false
+          : {
+              restartTime: gr?.restartTime,
+              selectionDeferralSeconds: gr?.selectionDeferralSeconds,
+              restarting,
+              forwardingPreserved: true,
+            },
+      onEvent: (e) => {
+        // Selection ran (after onRoutes gave the Loc-RIB): what BGP did not confirm goes now.
+        if (e.event === "selection-done") this.#dropPreserved(ctx);
+        this.o.onEvent?.(e);
+      },
       onRoutes: (changes) => {
         if (speaker !== this.#speaker) return; // a speaker being replaced (a topology change)
         this.#learnedChanged(changes);
@@ -176,8 +221,10 @@ export class BgpBackend implements Backend {
 
   async #replaceSpeaker(ctx: BackendContext): Promise<void> {
     const old = this.#speaker;
-    this.#speaker = this.#newSpeaker(ctx);
-    await old?.stop();
+    // As in a graceful restart: the old speaker leaves without a NOTIFICATION (peers keep our
+    // routes, stale) and the new one comes back with forwarding preserved (the kernel kept it).
+    this.#speaker = this.#newSpeaker(ctx, this.o.gracefulRestart !== false);
+    await old?.stop({ graceful: true });
     // What the old speaker learned is gone with it; leased subnets keep their routes (#retained).
     const prefixes = [...this.#learned.keys()];
     this.#learned.clear();
@@ -187,6 +234,15 @@ export class BgpBackend implements Backend {
 
   #allLeases(p: { local: LocalNode; peers: readonly NodeLease[] }): NodeLease[] {
     return [p.local.lease, ...p.peers];
+  }
+
+  /** The preserved routes give way to BGP's (what it re-learned replaced them already). */
+  #dropPreserved(ctx: BackendContext): void {
+    const prefixes = [...this.#preserved.keys()];
+    this.#preserved.clear();
+    for (const p of prefixes) this.#refresh(p);
+    ctx.logger.info({ routes: prefixes.length }, "BGP graceful restart: route selection done");
+    ctx.onChange();
   }
 
   /** The speaker's changes: the learned set, retention of leased subnets, and those prefixes' routes. */
@@ -217,7 +273,11 @@ export class BgpBackend implements Backend {
     // changes hands; a session that announces the prefix again replaces it.
     for (const [prefix, r] of this.#retained)
       if (this.#leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
+    // A preserved route is kept only for a subnet another node leases now.
+    const dropped = [...this.#preserved.keys()].filter((prefix) => !this.#leased.has(prefix));
+    for (const prefix of dropped) this.#preserved.delete(prefix);
     for (const prefix of new Set([
+      ...dropped,
       ...this.#learned.keys(),
       ...this.#retained.keys(),
       ...this.#routedPrefixes(),
@@ -232,7 +292,8 @@ export class BgpBackend implements Backend {
   /** The route for one prefix now: learned beats retained; none for our own subnet. */
   #refresh(prefix: string): void {
     const local = this.#local;
-    const nextHop = this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop;
+    const nextHop =
+      this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop ?? this.#preserved.get(prefix);
     const r =
       local && nextHop && prefix !== local.lease.subnet
         ? bgpKernelRoute(prefix, nextHop, [underlayNetwork(local)])
@@ -284,12 +345,23 @@ export class BgpBackend implements Backend {
       ...(this.#topologySource.refused ? { bgpTopologyRefused: this.#topologySource.refused } : {}),
       // Routes kept for leased subnets whose session is down (graceful-restart-like retention).
       bgpRetainedRoutes: [...this.#retained.keys()].filter((p) => !this.#learned.has(p)),
+      // Graceful restart (RFC 4724): routes of peers kept stale, and this agent's own restart.
+      bgpGracefulRestart: {
+        enabled: this.o.gracefulRestart !== false,
+        restarting: this.#speaker?.deferring ?? false,
+        preservedRoutes: this.#preserved.size,
+        staleRoutes: this.#speaker?.staleRoutes ?? 0,
+      },
       // Routes import policy refused (RFC 4271 §9.1): counted, never installed.
       bgpRejectedRoutes: sessions.reduce((n, s) => n + s.rejectedTotal, 0),
     };
   }
 
+  /**
+   * Sessions close without a NOTIFICATION (as a process exit would): the peers keep our routes for
+   * the restart time and this node's kernel keeps theirs, so a restarted agent loses nothing.
+   */
   async stop(): Promise<void> {
-    await this.#speaker?.stop();
+    await this.#speaker?.stop({ graceful: true });
   }
 }

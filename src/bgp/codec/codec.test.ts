@@ -104,6 +104,7 @@ describe("BGP codec: round trips", () => {
         {
           kind: "graceful-restart",
           restarting: true,
+          notification: false,
           restartTime: 120,
           families: [{ afi: 1, safi: 1, forwarding: true }],
         },

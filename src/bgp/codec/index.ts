@@ -1,4 +1,13 @@
 export {
+  endOfRib,
+  endOfRibFamily,
+  type Family,
+  familyKey,
+  familyOfPrefix,
+  ipv4Unicast,
+  ipv6Unicast,
+} from "./end-of-rib.js";
+export {
   BgpCodecError,
   BgpError,
   CeaseSubcode,

@@ -31,16 +31,52 @@ function encodeCapability(c: Capability): Uint8Array {
         Uint8Array.of((c.asn >>> 24) & 0xff, (c.asn >>> 16) & 0xff, (c.asn >>> 8) & 0xff, c.asn & 0xff),
       );
     case "graceful-restart":
+      if (!Number.isInteger(c.restartTime) || c.restartTime < 0 || c.restartTime > 0x0fff)
+        throw new RangeError(`graceful restart time ${c.restartTime} is not 0..4095 seconds`);
       return tlv(
         64,
         cat(
-          be16((c.restarting ? 0x8000 : 0) | (c.restartTime & 0x0fff)),
+          be16((c.restarting ? 0x8000 : 0) | (c.notification ? 0x4000 : 0) | c.restartTime),
           ...c.families.map((f) => cat(be16(f.afi), Uint8Array.of(f.safi, f.forwarding ? 0x80 : 0))),
         ),
       );
     case "unknown":
       return tlv(c.code, c.data);
   }
+}
+
+/**
+ * The graceful-restart capability (RFC 4724 §3): restart flags (R, N) and a 12-bit restart time,
+ * then one AFI/SAFI/flags triple per family whose F bit says forwarding state was kept. A length
+ * that is not 2 + 4k, or a family listed twice, is a malformed OPEN (no guessing what was meant).
+ */
+function decodeGracefulRestart(v: Uint8Array): Capability {
+  if (v.length < 2 || (v.length - 2) % 4 !== 0)
+    throw new BgpCodecError(
+      BgpError.Open,
+      OpenSubcode.Unspecific,
+      `graceful-restart capability of ${v.length} octets (must be 2 + 4 per family)`,
+    );
+  const head = ((v[0] ?? 0) << 8) | (v[1] ?? 0);
+  const families: { afi: number; safi: number; forwarding: boolean }[] = [];
+  for (let k = 2; k < v.length; k += 4) {
+    const afi = ((v[k] ?? 0) << 8) | (v[k + 1] ?? 0);
+    const safi = v[k + 2] ?? 0;
+    if (families.some((f) => f.afi === afi && f.safi === safi))
+      throw new BgpCodecError(
+        BgpError.Open,
+        OpenSubcode.Unspecific,
+        `graceful-restart capability lists AFI ${afi} SAFI ${safi} twice`,
+      );
+    families.push({ afi, safi, forwarding: ((v[k + 3] ?? 0) & 0x80) !== 0 });
+  }
+  return {
+    kind: "graceful-restart",
+    restarting: (head & 0x8000) !== 0,
+    notification: (head & 0x4000) !== 0,
+    restartTime: head & 0x0fff,
+    families,
+  };
 }
 
 function decodeCapabilities(b: Uint8Array): Capability[] {
@@ -61,23 +97,8 @@ function decodeCapabilities(b: Uint8Array): Capability[] {
         kind: "four-octet-as",
         asn: (v[0] ?? 0) * 2 ** 24 + ((v[1] ?? 0) << 16) + ((v[2] ?? 0) << 8) + (v[3] ?? 0),
       });
-    else if (code === 64 && len >= 2 && (len - 2) % 4 === 0) {
-      const head = ((v[0] ?? 0) << 8) | (v[1] ?? 0);
-      const families = [];
-      for (let k = 2; k < len; k += 4) {
-        families.push({
-          afi: ((v[k] ?? 0) << 8) | (v[k + 1] ?? 0),
-          safi: v[k + 2] ?? 0,
-          forwarding: ((v[k + 3] ?? 0) & 0x80) !== 0,
-        });
-      }
-      out.push({
-        kind: "graceful-restart",
-        restarting: (head & 0x8000) !== 0,
-        restartTime: head & 0x0fff,
-        families,
-      });
-    } else out.push({ kind: "unknown", code, data: Uint8Array.from(v) });
+    else if (code === 64) out.push(decodeGracefulRestart(v));
+    else out.push({ kind: "unknown", code, data: Uint8Array.from(v) });
     i += 2 + len;
   }
   return out;

@@ -8,7 +8,11 @@ export type Capability =
   | { readonly kind: "four-octet-as"; readonly asn: number }
   | {
       readonly kind: "graceful-restart";
+      /** R bit: the sender is restarting (RFC 4724 §3). */
       readonly restarting: boolean;
+      /** N bit: the sender handles NOTIFICATIONs gracefully (RFC 8538); decoded, never acted on. */
+      readonly notification?: boolean;
+      /** Seconds the sender asks its routes be kept after the session drops (12 bits: 0..4095). */
       readonly restartTime: number;
       readonly families: readonly {
         readonly afi: number;

@@ -46,3 +46,9 @@ export function negotiate(sent: readonly Capability[], received: readonly Capabi
 /** Whether `prefix` (IPv4 or IPv6 text) may be sent on a session with these terms. */
 export const familyNegotiated = (n: Negotiated, prefix: string): boolean =>
   prefix.includes(":") ? n.ipv6Unicast : n.ipv4Unicast;
+
+/** The families a session carries, as "afi/safi" keys (what End-of-RIB and graceful restart go by). */
+export const negotiatedFamilies = (n: Negotiated): string[] => [
+  ...(n.ipv4Unicast ? ["1/1"] : []),
+  ...(n.ipv6Unicast ? ["2/1"] : []),
+];

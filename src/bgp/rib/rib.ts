@@ -36,6 +36,12 @@ export class Rib {
   /** Every learned route's attributes are one shared object per distinct set. */
   readonly #attributeSets = new AttributeSets();
   #policy: ImportPolicy = acceptAll;
+  /**
+   * peer id → prefixes of its routes kept stale after its session dropped (RFC 4724 §4.2): they
+   * stay candidates (installed, exported) until the peer announces or withdraws them again, or
+   * the speaker sweeps what is left.
+   */
+  readonly #stale = new Map<string, Set<string>>();
   /** What the import policy refused in the last receive(), in order (for counters and events). */
   refusedByLastReceive: { readonly prefix: string; readonly reason: string }[] = [];
 
@@ -68,11 +74,14 @@ export class Rib {
     const loop = isReflectionLoop(this.local, u.attributes) || this.#asLoop(peer, u.attributes);
     const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
     const attributes = reach.length > 0 ? this.#attributeSets.intern(u.attributes) : u.attributes;
+    const stale = this.#stale.get(peer.id);
     for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
+      stale?.delete(p);
       this.#rejected.get(peer.id)?.delete(p);
       changes.push(...this.#set(p, peer.id, undefined));
     }
     for (const p of reach) {
+      stale?.delete(p);
       const path = withdrawAll || loop ? undefined : { prefix: p, attributes, from: peer };
       changes.push(...this.#admit(peer.id, p, path));
       const refused = path && this.#rejected.get(peer.id)?.get(p);
@@ -119,8 +128,51 @@ export class Rib {
     }
   }
 
+  /**
+   * Keep `peerId`'s routes whose prefix `which` selects as stale (its session dropped and it may be
+   * restarting, RFC 4724 §4.2): nothing changes in the Loc-RIB; returns how many are stale now.
+   */
+  markStale(peerId: string, which: (prefix: string) => boolean = () => true): number {
+    const stale = this.#stale.get(peerId) ?? new Set<string>();
+    for (const prefix of this.#prefixesOf(peerId)) if (which(prefix)) stale.add(prefix);
+    if (stale.size > 0) this.#stale.set(peerId, stale);
+    return stale.size;
+  }
+
+  /** Routes of `peerId` still stale (kept from before its session dropped, not announced since). */
+  staleCount(peerId: string): number {
+    return this.#stale.get(peerId)?.size ?? 0;
+  }
+
+  /**
+   * Remove `peerId`'s routes still stale among those `which` selects (its End-of-RIB came, its
+   * restart time ran out, or the new session does not keep the family's forwarding state).
+   */
+  sweepStale(peerId: string, which: (prefix: string) => boolean = () => true): BestChange[] {
+    const stale = this.#stale.get(peerId);
+    const changes: BestChange[] = [];
+    if (!stale) return changes;
+    for (const prefix of [...stale]) {
+      if (!which(prefix)) continue;
+      stale.delete(prefix);
+      this.#rejected.get(peerId)?.delete(prefix);
+      changes.push(...this.#set(prefix, peerId, undefined));
+    }
+    if (stale.size === 0) this.#stale.delete(peerId);
+    return changes;
+  }
+
+  /** Every prefix `peerId` has in its Adj-RIB-In, admitted or refused. */
+  *#prefixesOf(peerId: string): IterableIterator<string> {
+    for (const [prefix, e] of this.#entries) {
+      if (e instanceof Candidates ? e.paths.has(peerId) : sourceOf(e) === peerId) yield prefix;
+    }
+    yield* this.#rejected.get(peerId)?.keys() ?? [];
+  }
+
   /** Every path learned from `peer` goes (session down). */
   dropPeer(peerId: string): BestChange[] {
+    this.#stale.delete(peerId);
     this.#rejected.delete(peerId);
     const changes: BestChange[] = [];
     if (!this.#counts.get(peerId)) return changes;

@@ -81,6 +81,7 @@ ${birdBgp("strata", "192.168.60.1", 65001, "192.168.60.2", 65002)}`,
 
     b.kill();
     await eventually(() => events.some((e) => e.event === "down"), "peer loss seen");
+    // BIRD on its default ("graceful restart aware"): its routes leave at once.
     await eventually(() => kernelRoute(s, "10.244.1.0/24") === "", "routes of a lost peer leave the kernel");
     b.start();
     await eventually(() => events.filter((e) => e.event === "established").length === 2, "session again", {
@@ -138,7 +139,8 @@ ${birdBgp("reflector", m.ip, 64512, rr.ip, 64512)}`,
     assert.deepEqual(got?.attributes?.clusterList, [rr.ip]);
     await eventually(() => kernelRoute(s2.ns, "10.244.4.0/24").includes(`via ${s1.ip}`), "in s2's kernel");
     await eventually(() => lastRoute(one.events, "10.244.5.0/24") !== undefined, "and the other way");
-    one.proc.kill("SIGKILL");
+    // Stopped (Cease): a kill -9 would leave its route with BIRD for its graceful restart time.
+    one.proc.kill("SIGTERM");
     await eventually(() => kernelRoute(s2.ns, "10.244.4.0/24") === "", "s1 gone: withdrawn through the RR", {
       timeoutMs: 20_000,
     });

@@ -20,6 +20,11 @@ import {
   step,
   type TimerName,
 } from "../fsm/fsm.js";
+import {
+  type GracefulRestartConfig,
+  ourRestartCapability,
+  type SessionEnd,
+} from "../fsm/graceful-restart.js";
 import { type Negotiated, negotiate } from "../fsm/negotiation.js";
 import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
@@ -34,6 +39,8 @@ export interface ConnectionSettings {
   readonly extendedNextHop?: boolean;
   /** Addresses of ours beside the socket's (configured next hops): never a peer's NEXT_HOP (RFC 4271 §6.3). */
   readonly ownAddresses?: readonly string[];
+  /** Graceful restart (RFC 4724) as our OPEN advertises it; absent: not advertised. */
+  readonly gracefulRestart?: GracefulRestartConfig;
 }
 
 /** The capabilities our OPEN carries. */
@@ -44,6 +51,14 @@ export const ourCapabilities = (s: ConnectionSettings): Capability[] => [
   { kind: "four-octet-as", asn: s.localAs },
   ...(s.extendedNextHop
     ? [{ kind: "extended-next-hop" as const, entries: [{ afi: 1, safi: 1, nextHopAfi: 2 }] }]
+    : []),
+  ...(s.gracefulRestart
+    ? [
+        ourRestartCapability(s.gracefulRestart, [
+          { afi: 1, safi: 1 },
+          ...(s.ipv6 ? [{ afi: 2, safi: 1 }] : []),
+        ]),
+      ]
     : []),
 ];
 
@@ -77,6 +92,8 @@ export class BgpConnection {
   #errorData: Uint8Array = new Uint8Array();
   #closed = false;
   #reason = "stopped";
+  /** How the session ended (what a graceful-restart helper decides on); transport until told otherwise. */
+  #end: SessionEnd = "transport";
   remoteOpen: OpenMessage | undefined;
   lastNotificationReceived: NotificationMessage | undefined;
 
@@ -85,6 +102,11 @@ export class BgpConnection {
     private readonly settings: ConnectionSettings,
     private readonly events: ConnectionEvents,
   ) {}
+
+  /** How this connection ended (meaningful once closed). */
+  get end(): SessionEnd {
+    return this.#end;
+  }
 
   get state(): FsmStateName {
     return this.#state.name;
@@ -133,12 +155,25 @@ export class BgpConnection {
   /** Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution). */
   abort(n: { code: number; subcode: number; data?: Uint8Array }, reason: string): void {
     if (this.#closed) return;
+    this.#end = "notification";
     this.#send({ type: "notification", code: n.code, subcode: n.subcode, data: n.data ?? new Uint8Array() });
+    this.#finish(reason);
+  }
+
+  /**
+   * Close the TCP connection without a NOTIFICATION: the session ends the way a process exit ends
+   * it, so a graceful-restart peer keeps our routes (RFC 4724 §4.1); also how an old session goes
+   * when its peer comes back on a new connection (§4.2, end "transport").
+   */
+  closeQuietly(reason: string, end: SessionEnd): void {
+    if (this.#closed) return;
+    this.#end = end;
     this.#finish(reason);
   }
 
   /** Administrative stop: Cease / Administrative Shutdown when a session was being set up or up. */
   stop(): void {
+    this.#end = "administrative";
     this.#reason = "stopped";
     this.#fire({ name: "ManualStop" });
     this.#finish("stopped");
@@ -197,6 +232,8 @@ export class BgpConnection {
         break;
       case "send-notification":
         this.#reason = `sent NOTIFICATION ${a.code}/${a.subcode}`;
+        // Hold timer expiry (code 4) is the peer gone silent; any other NOTIFICATION ends the session for good.
+        if (this.#end !== "administrative") this.#end = a.code === 4 ? "hold-timer" : "notification";
         this.#send({ type: "notification", code: a.code, subcode: a.subcode, data: this.#errorData });
         break;
       case "start-timer": {
@@ -289,6 +326,7 @@ export class BgpConnection {
         break;
       case "notification":
         this.lastNotificationReceived = m;
+        this.#end = "notification";
         this.#reason = `peer sent NOTIFICATION ${m.code}/${m.subcode}`;
         this.#fire({ name: "NotifMsg" });
         break;

@@ -2,11 +2,21 @@ import { createServer, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
 import ipaddr from "ipaddr.js";
 import { ipv4ToNumber } from "../../common/cidr.js";
+import { endOfRib, endOfRibFamily, familyKey, familyOfPrefix } from "../codec/end-of-rib.js";
 import { BgpError, CeaseSubcode, OpenSubcode } from "../codec/errors.js";
+import { encodeMessage } from "../codec/messages.js";
 import type { Prefix } from "../codec/prefix.js";
 import type { OpenMessage, PathAttributes, UpdateMessage } from "../codec/types.js";
 import type { FsmStateName } from "../fsm/fsm.js";
-import { familyNegotiated } from "../fsm/negotiation.js";
+import {
+  type GracefulRestartConfig,
+  onReestablished,
+  onSessionEnd,
+  type PeerRestartTerms,
+  peerRestartTerms,
+  selectionMayRun,
+} from "../fsm/graceful-restart.js";
+import { familyNegotiated, negotiatedFamilies } from "../fsm/negotiation.js";
 import { AdjRibOut, type OutGroup } from "../rib/adj-rib-out.js";
 import { acceptAll, type ImportPolicy, prefixListVerdict } from "../rib/import-policy.js";
 import { maxPrefixNotification } from "../rib/max-prefix.js";
@@ -97,6 +107,26 @@ export type SpeakerEvent =
       /** Prefixes of one UPDATE the import policy refused (the first few) and how many in all. */
       readonly prefixes: readonly { readonly prefix: Prefix; readonly reason: string }[];
       readonly count: number;
+    }
+  | {
+      /** A graceful-restart peer's session dropped: its routes stay, stale, for its restart time (RFC 4724 §4.2). */
+      readonly event: "routes-stale";
+      readonly peer: string;
+      readonly routes: number;
+      readonly restartSeconds: number;
+    }
+  | {
+      /** Stale routes removed: End-of-RIB came, the restart time ran out, or the new session kept no forwarding state. */
+      readonly event: "stale-swept";
+      readonly peer: string;
+      readonly routes: number;
+      readonly reason: string;
+    }
+  | { readonly event: "end-of-rib"; readonly peer: string; readonly family: string }
+  | {
+      /** Restarting speaker: route selection ran (every peer's End-of-RIB, or the deferral timer). */
+      readonly event: "selection-done";
+      readonly reason: string;
     };
 
 /** One peer as `sessions()` reports it (and /healthz shows it). */
@@ -119,6 +149,34 @@ export interface SessionStatus {
   readonly ignoredFamilies: number;
   /** Why the last connection to this peer closed (a NOTIFICATION, a socket error), for diagnosis. */
   readonly lastDown?: string;
+  /** Graceful restart with this peer (RFC 4724): both sides advertised it on the last session. */
+  readonly gracefulRestart: {
+    readonly negotiated: boolean;
+    /** The peer's restart time and R bit from its last OPEN. */
+    readonly peerRestartTime?: number;
+    readonly peerRestarting?: boolean;
+    /** Its routes kept stale now (session down within its restart time, or awaiting its End-of-RIB). */
+    readonly staleRoutes: number;
+    /** Families whose End-of-RIB it sent on this session. */
+    readonly endOfRibReceived: readonly string[];
+  };
+}
+
+/** Graceful restart options (RFC 4724); every field has a default. */
+export interface GracefulRestartOptions {
+  /** Seconds peers should keep our routes after our session drops (0..4095; default 120). */
+  readonly restartTime?: number;
+  /**
+   * Start as a restarting speaker: R bit set, F bit set when forwardingPreserved, route selection
+   * (kernel and exports) deferred until every peer's End-of-RIB or selectionDeferralSeconds.
+   */
+  readonly restarting?: boolean;
+  /** Our forwarding state (kernel routes) survived the restart (default true when restarting). */
+  readonly forwardingPreserved?: boolean;
+  /** How long a restarting speaker waits for End-of-RIB before selecting anyway (default 60 s). */
+  readonly selectionDeferralSeconds?: number;
+  /** How long a helper keeps a returned peer's stale routes waiting for its End-of-RIB (default 360 s). */
+  readonly stalePathSeconds?: number;
 }
 
 /** A change of the route this speaker would install: nextHop undefined means remove. */
@@ -156,6 +214,11 @@ export interface SpeakerOptions {
    * it leases); change it with setImportPolicy.
    */
   readonly importPolicy?: ImportPolicy;
+  /**
+   * Graceful restart (RFC 4724): advertised and helped with by default (restart time 120 s);
+   * `false` neither advertises nor keeps a dropped peer's routes.
+   */
+  readonly gracefulRestart?: GracefulRestartOptions | false;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
   /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
@@ -180,6 +243,20 @@ interface Peer {
   link?: SessionLink;
   /** Why its last connection closed (not cleared when a new one is up: /healthz shows state beside it). */
   lastDown?: string;
+  /** Its graceful-restart capability on the last session that reached Established. */
+  terms?: PeerRestartTerms;
+  /** Families negotiated on the last established session. */
+  families: string[];
+  /** Families of its routes kept stale now. */
+  readonly staleFamilies: Set<string>;
+  /** Runs while its session is down with stale routes kept (its restart time). */
+  restartTimer?: NodeJS.Timeout;
+  /** Runs while a returned peer's End-of-RIB is awaited. */
+  staleTimer?: NodeJS.Timeout;
+  /** Families whose End-of-RIB it sent on the current session. */
+  readonly endOfRib: Set<string>;
+  /** We sent our End-of-RIB on the current session. */
+  endOfRibSent: boolean;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
@@ -222,9 +299,24 @@ export class BgpSpeaker {
   readonly #listenerKeys = new Map<string, Uint8Array>();
   #stopped = false;
   #policy: ImportPolicy;
+  /** Graceful restart as advertised (undefined: disabled). */
+  readonly #gr: GracefulRestartConfig | undefined;
+  /** A restarting speaker before its route selection (RFC 4724 §4.1): nothing is exported or installed. */
+  #deferring: boolean;
+  #deferralTimer: NodeJS.Timeout | undefined;
   updatesReceived = 0;
 
   constructor(private readonly o: SpeakerOptions) {
+    const gr = o.gracefulRestart;
+    this.#gr =
+      gr === false
+        ? undefined
+        : {
+            restartTime: gr?.restartTime ?? 120,
+            restarting: gr?.restarting ?? false,
+            forwardingPreserved: gr?.forwardingPreserved ?? true,
+          };
+    this.#deferring = this.#gr?.restarting === true;
     this.#local = { asn: o.asn, routerId: o.routerId, clusterId: o.clusterId };
     this.#rib = new Rib(this.#local);
     this.#out = new AdjRibOut(this.#local);
@@ -252,6 +344,51 @@ export class BgpSpeaker {
       });
     }
     this.setPeers(peers);
+    if (this.#deferring) {
+      const seconds =
+        (this.o.gracefulRestart ? this.o.gracefulRestart.selectionDeferralSeconds : undefined) ?? 60;
+      this.#deferralTimer = setTimeout(
+        () => this.#endDeferral("selection deferral timer expired"),
+        seconds * 1000,
+      );
+    }
+  }
+
+  /** A restarting speaker still waiting for its peers' End-of-RIB before selecting routes. */
+  get deferring(): boolean {
+    return this.#deferring;
+  }
+
+  /** Routes kept stale now, over every peer. */
+  get staleRoutes(): number {
+    let n = 0;
+    for (const p of this.#peers.values()) n += this.#rib.staleCount(p.info.id);
+    return n;
+  }
+
+  /** The deferral ends once every peer sent End-of-RIB (or was left out): check after each change. */
+  #checkDeferral(): void {
+    if (!this.#deferring || this.#peers.size === 0) return;
+    const peers = [...this.#peers.values()].map((p) => ({
+      established: p.established !== undefined,
+      terms: p.terms,
+      families: p.families,
+      endOfRib: p.endOfRib,
+    }));
+    if (selectionMayRun(peers)) this.#endDeferral("End-of-RIB from every peer");
+  }
+
+  /** Route selection runs: the kernel learns the Loc-RIB, every peer gets the table and our End-of-RIB. */
+  #endDeferral(reason: string): void {
+    if (!this.#deferring) return;
+    this.#deferring = false;
+    clearTimeout(this.#deferralTimer);
+    this.o.onEvent?.({ event: "selection-done", reason });
+    this.#flush();
+    for (const peer of this.#peers.values()) {
+      const c = peer.established;
+      if (c && !peer.endOfRibSent) this.#sendEndOfRib(peer, c);
+    }
   }
 
   /** Replace the policy on top of the peers' lists; the Adj-RIBs-In are run through it again. */
@@ -298,11 +435,16 @@ export class BgpSpeaker {
         unsendable: new Set(),
         ignoredFamilies: new Set(),
         ignoredFamilyCount: 0,
+        families: [],
+        staleFamilies: new Set(),
+        endOfRib: new Set(),
+        endOfRibSent: false,
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
     }
     this.#syncListenerKeys();
+    this.#checkDeferral();
   }
 
   /** The listener carries exactly the keys of the configured peers (Linux copies them to accepted sockets). */
@@ -354,6 +496,12 @@ export class BgpSpeaker {
         treatedAsWithdraw: p.treatedAsWithdraw,
         ignoredFamilies: p.ignoredFamilyCount,
         ...(p.lastDown ? { lastDown: p.lastDown } : {}),
+        gracefulRestart: {
+          negotiated: this.#gr !== undefined && p.terms !== undefined,
+          ...(p.terms ? { peerRestartTime: p.terms.restartTime, peerRestarting: p.terms.restarting } : {}),
+          staleRoutes: this.#rib.staleCount(p.info.id),
+          endOfRibReceived: [...p.endOfRib],
+        },
       };
     });
   }
@@ -372,9 +520,20 @@ export class BgpSpeaker {
     return this.#rib.size;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop every session and the listener. `graceful`: close the connections without a NOTIFICATION
+   * (as a process exit would), so peers that help with graceful restart keep our routes for our
+   * restart time while we come back; otherwise Cease / Administrative Shutdown (they drop them).
+   */
+  async stop(o: { readonly graceful?: boolean } = {}): Promise<void> {
     this.#stopped = true;
-    for (const peer of this.#peers.values()) this.#removePeer(peer);
+    clearTimeout(this.#deferralTimer);
+    for (const peer of this.#peers.values()) {
+      if (o.graceful && this.#gr)
+        for (const c of [...peer.connections])
+          c.closeQuietly("stopped for a graceful restart", "administrative");
+      this.#removePeer(peer);
+    }
     const server = this.#server;
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }
@@ -400,6 +559,8 @@ export class BgpSpeaker {
   #removePeer(peer: Peer): void {
     peer.removed = true;
     clearTimeout(peer.redial);
+    clearTimeout(peer.restartTimer);
+    clearTimeout(peer.staleTimer);
     for (const c of [...peer.connections]) c.stop();
     this.#peers.delete(peer.config.address);
   }
@@ -416,6 +577,7 @@ export class BgpSpeaker {
       ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
         (a): a is string => a !== undefined,
       ),
+      gracefulRestart: this.#gr,
     };
   }
 
@@ -466,6 +628,8 @@ export class BgpSpeaker {
       onOpen: (c, open) => this.#onOpen(peer, c, open),
       onEstablished: (c) => {
         for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
+        // Changes not yet sent go to the other peers first: this one gets them in its table, then End-of-RIB.
+        if (!this.#deferring && this.#out.pending > 0) this.#flush();
         peer.established = c;
         peer.unsendable.clear();
         peer.ignoredFamilies.clear();
@@ -477,7 +641,13 @@ export class BgpSpeaker {
         );
         clearTimeout(peer.redial);
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
-        this.#sendTable(peer, c);
+        this.#restartTermsOnEstablished(peer, c);
+        // A restarting speaker sends nothing before its route selection (then the table and End-of-RIB).
+        if (!this.#deferring) {
+          this.#sendTable(peer, c);
+          this.#sendEndOfRib(peer, c);
+        }
+        this.#checkDeferral();
       },
       onUpdate: (c, u) => this.#onUpdate(peer, c, u),
       onRouteRefresh: (c) => this.#sendTable(peer, c),
@@ -486,7 +656,7 @@ export class BgpSpeaker {
         if (reason !== "stopped") peer.lastDown = reason;
         if (peer.established === c) {
           peer.established = undefined;
-          this.#queue(this.#rib.dropPeer(peer.info.id));
+          this.#sessionLost(peer, c);
           this.o.onEvent?.({ event: "down", peer: peer.config.address, reason });
         }
         if (!peer.established && (established || c.direction === "outbound")) this.#scheduleDial(peer);
@@ -504,7 +674,13 @@ export class BgpSpeaker {
       return { code: BgpError.Open, subcode: OpenSubcode.BadBgpIdentifier };
     for (const other of peer.connections) {
       if (other === c) continue;
-      if (other.state === "Established") return collision;
+      if (other.state === "Established") {
+        // RFC 4724 §4.2: a graceful-restart peer that connects anew while its session looks up has
+        // restarted: the old session goes as if its TCP connection had failed; the new one proceeds.
+        if (!(this.#gr && peer.terms && peer.established === other)) return collision;
+        other.closeQuietly("the peer reconnected: it restarted (graceful restart)", "transport");
+        continue;
+      }
       if (other.state !== "OpenSent" && other.state !== "OpenConfirm") continue;
       const keepOutbound = ipv4ToNumber(this.o.routerId) > ipv4ToNumber(open.bgpId);
       const keepThis = (c.direction === "outbound") === keepOutbound;
@@ -517,6 +693,11 @@ export class BgpSpeaker {
   #onUpdate(peer: Peer, c: BgpConnection, u: UpdateMessage): void {
     if (peer.established !== c) return;
     this.updatesReceived++;
+    const eor = endOfRibFamily(u);
+    if (eor) {
+      this.#onEndOfRib(peer, familyKey(eor));
+      return;
+    }
     // RFC 7606 outcomes (RFC 4271 §6.3 for a bad NEXT_HOP): logged and counted, never a reset.
     for (const o of u.outcomes ?? []) {
       this.o.onEvent?.({
@@ -567,8 +748,95 @@ export class BgpSpeaker {
     return this.#peers.get(path.from.id)?.link?.dev;
   }
 
+  /** The new session's graceful-restart terms; a returned peer's stale routes go or await its End-of-RIB. */
+  #restartTermsOnEstablished(peer: Peer, c: BgpConnection): void {
+    peer.terms = this.#gr ? peerRestartTerms(c.remoteOpen?.capabilities ?? []) : undefined;
+    peer.families = negotiatedFamilies(c.negotiated);
+    peer.endOfRib.clear();
+    peer.endOfRibSent = false;
+    clearTimeout(peer.restartTimer);
+    peer.restartTimer = undefined;
+    if (peer.staleFamilies.size === 0) return;
+    const { flush, awaitEndOfRib } = onReestablished(peer.terms, [...peer.staleFamilies]);
+    if (flush.length > 0)
+      this.#sweep(peer, flush, "the new session keeps no forwarding state for the family");
+    if (awaitEndOfRib.length === 0) return;
+    const seconds = (this.o.gracefulRestart ? this.o.gracefulRestart.stalePathSeconds : undefined) ?? 360;
+    clearTimeout(peer.staleTimer);
+    peer.staleTimer = setTimeout(
+      () => this.#sweep(peer, [...peer.staleFamilies], "no End-of-RIB within the stale-path time"),
+      seconds * 1000,
+    );
+  }
+
+  /** A session that was up ended: its routes go, or stay stale for its restart time (RFC 4724 §4.2). */
+  #sessionLost(peer: Peer, c: BgpConnection): void {
+    clearTimeout(peer.staleTimer);
+    peer.staleTimer = undefined;
+    const keep =
+      this.#stopped || peer.removed
+        ? { keep: false as const }
+        : onSessionEnd(peer.terms, c.end, peer.families);
+    if (!keep.keep) {
+      peer.staleFamilies.clear();
+      clearTimeout(peer.restartTimer);
+      this.#queue(this.#rib.dropPeer(peer.info.id));
+      return;
+    }
+    const families = new Set(keep.families);
+    const inFamilies = (p: Prefix) => families.has(familyKey(familyOfPrefix(p)));
+    // Routes of families it did not list go now; the rest are kept (installed, exported) but stale.
+    this.#rib.markStale(peer.info.id);
+    this.#queue(this.#rib.sweepStale(peer.info.id, (p) => !inFamilies(p)));
+    for (const f of families) peer.staleFamilies.add(f);
+    this.o.onEvent?.({
+      event: "routes-stale",
+      peer: peer.config.address,
+      routes: this.#rib.staleCount(peer.info.id),
+      restartSeconds: keep.restartSeconds,
+    });
+    clearTimeout(peer.restartTimer);
+    peer.restartTimer = setTimeout(
+      () => this.#sweep(peer, [...peer.staleFamilies], "restart time expired"),
+      keep.restartSeconds * 1000,
+    );
+  }
+
+  /** Remove the peer's routes still stale in these families. */
+  #sweep(peer: Peer, families: readonly string[], reason: string): void {
+    const which = new Set(families);
+    const before = this.#rib.staleCount(peer.info.id);
+    this.#queue(this.#rib.sweepStale(peer.info.id, (p) => which.has(familyKey(familyOfPrefix(p)))));
+    for (const f of families) peer.staleFamilies.delete(f);
+    if (peer.staleFamilies.size === 0) {
+      clearTimeout(peer.staleTimer);
+      clearTimeout(peer.restartTimer);
+    }
+    const routes = before - this.#rib.staleCount(peer.info.id);
+    this.o.onEvent?.({ event: "stale-swept", peer: peer.config.address, routes, reason });
+  }
+
+  #onEndOfRib(peer: Peer, family: string): void {
+    peer.endOfRib.add(family);
+    this.o.onEvent?.({ event: "end-of-rib", peer: peer.config.address, family });
+    if (peer.staleFamilies.has(family)) this.#sweep(peer, [family], `End-of-RIB for ${family}`);
+    this.#checkDeferral();
+  }
+
+  /** Our End-of-RIB for every family of the session, after the initial table (RFC 4724 §2; sent also to peers without the capability). */
+  #sendEndOfRib(peer: Peer, c: BgpConnection): void {
+    peer.endOfRibSent = true;
+    c.sendRaw(
+      negotiatedFamilies(c.negotiated).map((k) => {
+        const [afi, safi] = k.split("/").map(Number);
+        return encodeMessage(endOfRib({ afi: afi ?? 1, safi: safi ?? 1 }), c.codecContext);
+      }),
+    );
+  }
+
   #queue(changes: readonly BestChange[]): void {
     for (const ch of changes) this.#out.mark(ch.prefix, ch.kind === "best" ? ch.path : undefined);
+    if (this.#deferring) return; // route selection waits for End-of-RIB (RFC 4724 §4.1)
     if (this.#flushQueued || this.#out.pending === 0) return;
     // At once when idle (a single change is not held back); under load, everything that arrived
     // in one turn of the event loop — every socket read — leaves in one batch.

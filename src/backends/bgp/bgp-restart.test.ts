@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { pino } from "pino";
+import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
+import type { NodeLease } from "../../cluster/node-lease.js";
+import { eventually } from "../../common/eventually.js";
+import type { Kernel, Route } from "../../kernel/api.js";
+import type { LocalNode } from "../api.js";
+import { BgpBackend } from "./bgp.js";
+
+/**
+ * The bgp backend restarted (RFC 4724 §4.1): the BGP routes an earlier run left in the kernel
+ * stay wanted while its speaker waits for End-of-RIB; one whose subnet nobody else leases goes at
+ * once; after the peer's End-of-RIB what BGP confirmed stays, the rest goes.
+ */
+const speakers = loopbackSpeakers("10.96.0");
+after(() => speakers.stopAll());
+
+const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
+  node,
+  subnet,
+  publicIp,
+  publicPrefix: 8,
+  backend: "bgp",
+  backendData: {},
+});
+
+test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by the leases", async () => {
+  const n2 = await speakers.make(52, { nextHop: "127.0.0.52" });
+  const local: LocalNode = {
+    lease: lease("n1", "10.244.1.0/24", "127.0.0.51"),
+    underlayDev: "lo",
+    underlayMtu: 65536,
+  };
+  const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.52");
+  const peer4 = lease("n4", "10.244.4.0/24", "127.0.0.54");
+  n2.speaker.originate(peer2.subnet);
+  // What the earlier run left: routes to n2's, n3's (lease gone since) and n4's subnets.
+  const left: Route[] = [
+    { dst: "10.244.2.0/24", via: "127.0.0.52", dev: "lo", proto: "147" },
+    { dst: "10.244.3.0/24", via: "127.0.0.53", dev: "lo", proto: "147" },
+    { dst: "10.244.4.0/24", via: "127.0.0.54", dev: "lo", proto: "147" },
+  ];
+  const kernel = { routes: async () => left } as unknown as Kernel;
+  const backend = new BgpBackend({
+    asn: 64512,
+    mesh: false,
+    routeReflectors: [],
+    external: [speakers.peerOf(n2)],
+    clusterId: "127.0.0.51",
+    holdTime: 9,
+    connectRetrySeconds: 0.2,
+    port: 0,
+    gracefulRestart: { selectionDeferralSeconds: 30 },
+  });
+  const abort = new AbortController();
+  await backend.start({
+    local,
+    kernel,
+    netns: { kind: "current" },
+    logger: pino({ level: "silent" }),
+    signal: abort.signal,
+    onChange: () => {},
+  });
+  const wanted = () =>
+    backend
+      .desired(local, [peer2, peer4])
+      .routes.map((r) => `${r.dst} via ${r.via}`)
+      .sort();
+  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean; preservedRoutes: number };
+  try {
+    assert.equal(gr().restarting, true, "came back as a restarting speaker");
+    assert.deepEqual(wanted(), [
+      "10.244.2.0/24 via 127.0.0.52",
+      "10.244.3.0/24 via 127.0.0.53",
+      "10.244.4.0/24 via 127.0.0.54",
+    ]);
+    // n3's lease is gone: its route goes at once; n2's and n4's stay.
+    backend.peersChanged(local, [peer2, peer4]);
+    assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.52", "10.244.4.0/24 via 127.0.0.54"]);
+    // n2 takes the session (it refused it so far), sends its table and End-of-RIB: selection runs;
+    // n4's route, unconfirmed, goes; n2's is wanted throughout.
+    n2.speaker.setPeers([{ address: local.lease.publicIp, asn: 64512, passive: true }]);
+    await eventually(() => gr().restarting === false, "selection after n2's End-of-RIB");
+    assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.52"]);
+    assert.equal(gr().preservedRoutes, 0);
+  } finally {
+    abort.abort();
+    await backend.stop();
+  }
+});
