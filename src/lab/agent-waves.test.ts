@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { agentStartWindow, inWindow } from "./agent-waves.js";
+import { inWindow } from "../common/in-window.js";
+import { agentStartWindow } from "./agent-waves.js";
 
 describe("starting agents in a window sized to the CPU", () => {
   test("two per core, at least 2 and at most 16", () => {
