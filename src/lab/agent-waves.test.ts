@@ -4,8 +4,8 @@ import { inWindow } from "../common/in-window.js";
 import { agentStartWindow } from "./agent-waves.js";
 
 describe("starting agents in a window sized to the CPU", () => {
-  test("two per core, at least 2 and at most 16", () => {
-    assert.deepEqual([1, 2, 4, 8, 64].map(agentStartWindow), [2, 4, 8, 16, 16]);
+  test("eight per core, at least 4 and at most 32", () => {
+    assert.deepEqual([0, 1, 2, 4, 64].map(agentStartWindow), [4, 8, 16, 32, 32]);
   });
 
   test("never more than the window at once, every item once, in order", async () => {

@@ -394,16 +394,26 @@ async function waitForRoutes(up: LabUp): Promise<void> {
     // A full mesh of n nodes opens n(n−1)/2 sessions: more nodes, more time for the last node.
     const timeoutMs = 20_000 + 250 * nodes.length;
     for (const node of nodes) {
-      const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
+      const others = nodes.filter((x) => x !== node);
+      let missing: string[] = [];
       await waitForWithin(
         timeoutMs,
         async () => {
           const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
-          return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
+          const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
+          missing = others.filter((o) => !have.has(o.subnet)).map((o) => o.name);
+          return missing.length === 0;
         },
         `${node.name}'s routes to every other node's pods`,
         signal,
-      );
+      ).catch((err) => {
+        if (signal?.aborted) throw err;
+        const some = missing.slice(0, 5).join(", ") + (missing.length > 5 ? ", …" : "");
+        throw new StrataError(
+          "timeout",
+          `timed out after ${timeoutMs / 1000} s waiting for ${node.name}'s routes: none yet to the pods of ${missing.length} of ${others.length} nodes (${some})`,
+        );
+      });
     }
   });
 }
