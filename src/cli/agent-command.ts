@@ -71,7 +71,11 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
       "CNI requests in flight at once; more are answered code 11 (try again later)",
       "64",
     )
-    .option("--cni-read-timeout <ms>", "time a caller has to send its whole CNI request", "10000");
+    .option("--cni-read-timeout <ms>", "time a caller has to send its whole CNI request", "10000")
+    .option(
+      "--spawn-helpers <n>",
+      "helper processes that start programs for the agent (default: $STRATA_SPAWN_HELPERS or 8); the lab runs 2 per node",
+    );
   return addBackendFlags(cmd, registry, defaultBackend);
 }
 
@@ -89,7 +93,10 @@ export function registerAgentCommand(
     // First every flag is checked (one line naming the flag, exit 2): a bad value, a datastore flag
     // problem (no CA for https, an unreadable key, ...) or a backend's secret stops the agent
     // before anything starts.
-    const flags = checkAgentFlags(o);
+    const flags = checkAgentFlags({
+      ...o,
+      spawnHelpers: o.spawnHelpers ?? process.env.STRATA_SPAWN_HELPERS,
+    });
     // The ipip and gre backends use the tc-BPF datapath where the kernel has no tunnel module.
     const bpfTunnel = (kernel: Kernel) =>
       createBpfTunnelDatapath({ objectPath: builtTunnelObjectPath, kernel });
@@ -112,7 +119,7 @@ export function registerAgentCommand(
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
     // A few small helper processes start programs for the agent: forking the agent itself costs
     // more the larger its heap grows (bench/README.md).
-    const helpers = Number(process.env.STRATA_SPAWN_HELPERS ?? 8);
+    const helpers = flags.spawnHelpers;
     const pool = existsSync(spawnHelperPath)
       ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
       : undefined;

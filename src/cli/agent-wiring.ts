@@ -47,6 +47,7 @@ export interface AgentCliOptions {
   cniSocketDir: string;
   cniMaxRequests: string;
   cniReadTimeout: string;
+  spawnHelpers?: string;
 }
 
 /** The agent's numeric and prefix flags, checked before anything starts (a bad one: UsageError, exit 2). */
@@ -60,6 +61,8 @@ export interface AgentFlagValues {
   readonly resyncSeconds: number;
   readonly cniMaxRequests: number;
   readonly cniReadTimeoutMs: number;
+  /** Helper processes that fork/exec for the agent (src/shim/spawn-helper.c). */
+  readonly spawnHelpers: number;
   /** undefined: the backend's choice (`auto`). */
   readonly podAttachment?: PodAttachment;
 }
@@ -85,6 +88,7 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     resyncSeconds: positiveInt("--resync-interval", o.resyncInterval),
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
+    spawnHelpers: intInRange("--spawn-helpers", o.spawnHelpers ?? "8", 1, 64),
     ...podAttachmentFlag(o.podAttachment),
   };
 }

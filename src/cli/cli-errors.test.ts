@@ -125,7 +125,13 @@ test("the agent's defaults pass the checks, as numbers", () => {
     resyncSeconds: 10,
     cniMaxRequests: 64,
     cniReadTimeoutMs: 10000,
+    spawnHelpers: 8,
   });
+  assert.equal(checkAgentFlags({ ...agentDefaults, spawnHelpers: "2" }).spawnHelpers, 2);
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, spawnHelpers: "0" }),
+    /--spawn-helpers: "0" is not a whole number from 1 to 64/,
+  );
   // --health-port 0 turns the health server off.
   assert.equal(checkAgentFlags({ ...agentDefaults, healthPort: "0" }).healthPort, 0);
   // --pod-attachment auto leaves the choice to the backend; bridge/routed override it.

@@ -46,6 +46,7 @@ describe("a lab agent's command line from its typed options", () => {
 
   test("--pod-attachment only when the lab sets one", () => {
     assert.deepEqual(values(agentArgv(base), "--pod-attachment"), []);
+    assert.deepEqual(values(agentArgv({ ...base, spawnHelpers: 2 }), "--spawn-helpers"), ["2"]);
     assert.deepEqual(values(agentArgv({ ...base, podAttachment: "bridge" }), "--pod-attachment"), ["bridge"]);
   });
 

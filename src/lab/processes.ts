@@ -83,22 +83,36 @@ export function describeProcess(proc: Pick<LabProcess, "role" | "node">): string
   return "the datastore";
 }
 
-/** The last `lines` lines of a process's log, indented, for an error message. */
-export function logTail(log: string, lines = 8): string {
-  let text = "";
+/**
+ * Pure: the last thing a log says, as words for one line: a JSON (pino) line gives its message and
+ * error, any other line itself (`strata: …` from an agent that exited); cut at 200 characters.
+ */
+export function lastLogWords(text: string): string {
+  const last = text.trimEnd().split("\n").at(-1)?.trim() ?? "";
+  if (last === "") return "its log is empty";
+  let words = last;
   try {
-    text = readFileSync(log, "utf8");
+    const entry = JSON.parse(last) as { msg?: unknown; err?: unknown };
+    if (typeof entry.msg === "string")
+      words = typeof entry.err === "string" ? `${entry.msg}: ${entry.err}` : entry.msg;
   } catch {
-    return "  (no log)";
+    // not JSON: the line as written
   }
-  const tail = text.trimEnd().split("\n").slice(-lines);
-  return tail.length && tail[0] !== "" ? tail.map((l) => `  ${l}`).join("\n") : "  (empty log)";
+  return `its log ends "${words.length > 200 ? `${words.slice(0, 199)}…` : words}"`;
 }
+
+const lastLogWordsOf = (log: string): string => {
+  try {
+    return lastLogWords(readFileSync(log, "utf8"));
+  } catch {
+    return "it wrote no log";
+  }
+};
 
 /**
  * Wait until `cond` holds while `proc` runs. A process that exits first ends the wait at once, and
- * either failure says which process, what was awaited and the end of its log, so a failed
- * `lab up` reads as one clear paragraph instead of a stack trace.
+ * either failure is one line: which process, what was awaited, and the last thing its log says
+ * (the log itself goes with the lab when `up` removes what it built).
  */
 export async function waitWhileRunning(
   proc: LabProcess,
@@ -122,13 +136,13 @@ export async function waitWhileRunning(
   } catch {
     throw new StrataError(
       "timeout",
-      `timed out after ${opts.timeoutMs / 1000} s waiting for ${what}; ${describeProcess(proc)} runs, its log (${proc.log}) ends:\n${logTail(proc.log)}`,
+      `timed out after ${opts.timeoutMs / 1000} s waiting for ${what}: ${describeProcess(proc)} runs and ${lastLogWordsOf(proc.log)}`,
     );
   }
   opts.signal?.throwIfAborted();
   if (exited)
     throw new StrataError(
       "exited",
-      `${describeProcess(proc)} exited before ${what}; its log (${proc.log}) ends:\n${logTail(proc.log)}`,
+      `${describeProcess(proc)} exited before ${what}; ${lastLogWordsOf(proc.log)}`,
     );
 }

@@ -1,19 +1,22 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
-import { StrataError } from "../common/errors.js";
+import { describeError, StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
+import { inWindow } from "../common/in-window.js";
 import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { networksAnnotation } from "../netattach/annotation.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { agentArgv, datastoreArgv, type LabAgentDatastore } from "./agent-argv.js";
+import { agentArgv, datastoreArgv, type LabAgentDatastore, labAgentNodeFlags } from "./agent-argv.js";
+import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
@@ -64,8 +67,8 @@ export interface LabPaths {
 }
 
 /** Lab processes (Node, etcd) can take a while to start on a busy 2-core machine. */
-const waitFor = (cond: () => Promise<boolean>, what: string, signal?: AbortSignal) =>
-  eventually(async () => signal?.aborted || (await cond()), what, { timeoutMs: 20_000 }).then(() =>
+const waitForWithin = (timeoutMs: number, cond: () => Promise<boolean>, what: string, signal?: AbortSignal) =>
+  eventually(async () => signal?.aborted || (await cond()), what, { timeoutMs }).then(() =>
     signal?.throwIfAborted(),
   );
 
@@ -100,6 +103,17 @@ export async function labDown(kernel: Kernel): Promise<LabDownReport> {
 export interface LabUpOptions {
   /** Aborted (SIGINT/SIGTERM): labUp stops at the next step and throws; the caller tears down. */
   readonly signal?: AbortSignal;
+  /** How long one agent has from its start to lease its subnet (default 60 s). */
+  readonly leaseTimeoutMs?: number;
+  /** Agents starting at once (default: agentStartWindow of the CPU count); the bench varies it. */
+  readonly startWindow?: number;
+}
+
+/** `lab up` failed: what timed out or exited and why, in one line; everything it built is gone. */
+export class LabUpError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("lab.up", message, options);
+  }
 }
 
 export async function labUp(
@@ -117,18 +131,30 @@ export async function labUp(
   };
   await step("removing an earlier lab", () => labDown(kernel));
   signal?.throwIfAborted();
-  const up = await startLabState(kernel, spec, paths, step, signal);
-  await installPlugins(up);
-  await buildNamespacesAndUnderlay(up);
-  const datastore = await startDatastore(up);
-  const bgpKey = await writeBgpKey(up);
-  await startRouterSpeaker(up, bgpKey);
-  await startAgents(up, datastore, bgpKey);
-  await waitForBgpRoutes(up);
-  await attachPods(up);
-  signal?.throwIfAborted();
-  up.save({ ...up.state, complete: true });
-  return up.state;
+  try {
+    const up = await startLabState(kernel, spec, paths, step, signal);
+    await installPlugins(up);
+    await buildNamespacesAndUnderlay(up);
+    const datastore = await startDatastore(up);
+    const bgpKey = await writeBgpKey(up);
+    await startRouterSpeaker(up, bgpKey);
+    const window = opts.startWindow ?? agentStartWindow(availableParallelism());
+    await startAgents(up, datastore, bgpKey, { window, leaseTimeoutMs: opts.leaseTimeoutMs ?? 60_000 });
+    await waitForRoutes(up);
+    await attachPods(up);
+    signal?.throwIfAborted();
+    up.save({ ...up.state, complete: true });
+    return up.state;
+  } catch (err) {
+    // Interrupted: the caller removes the lab (and says so). Failed: nothing stays behind, at any
+    // size: the processes started so far, the namespaces, /run/strata-lab.
+    if (signal?.aborted) throw err;
+    await labDown(kernel);
+    const why = describeError(err).replace(/\s*\n\s*/g, " / ");
+    throw new LabUpError(`lab up failed: ${why}; removed everything it had built`, {
+      cause: err,
+    });
+  }
 }
 
 /** What every step of `lab up` works with: the plan, the recorded state and how to start a process. */
@@ -293,12 +319,25 @@ async function startRouterSpeaker(up: LabUp, bgpKey: string | undefined): Promis
   });
 }
 
-/** One agent per node; `up` goes on once each has leased its subnet (recorded in the state). */
-function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | undefined): Promise<void> {
+/** Pure: does every node of this lab get one proto-147 route per other node's pod subnet? */
+export function routesToEveryPeer(spec: Pick<LabSpec, "model" | "underlay">): boolean {
+  if (spec.model === "host-gw") return spec.underlay === "l2";
+  return spec.model === "bgp" || spec.model === "vxlan" || spec.model === "vxlan-crosssubnet";
+}
+
+/**
+ * One agent per node, started in a window sized to the CPU (agent-waves.ts): the next starts when
+ * one has leased its subnet (recorded in the state). Each has `leaseTimeoutMs` from its own start.
+ */
+function startAgents(
+  up: LabUp,
+  datastore: LabAgentDatastore,
+  bgpKey: string | undefined,
+  { window, leaseTimeoutMs }: { window: number; leaseTimeoutMs: number },
+): Promise<void> {
   const { spec, plan, paths } = up;
-  return up.step(`starting ${spec.nodes} strata agents (${spec.model})`, async () => {
-    const agents = new Map<string, LabProcess>();
-    for (const n of plan.nodes) {
+  return up.step(`starting ${spec.nodes} strata agents (${spec.model}, ${window} at a time)`, () =>
+    inWindow(plan.nodes, window, async (n) => {
       up.signal?.throwIfAborted();
       const stateDir = join(labDir, n.name);
       await mkdir(stateDir, { recursive: true });
@@ -315,48 +354,66 @@ function startAgents(up: LabUp, datastore: LabAgentDatastore, bgpKey: string | u
         cniBinDir: spec.attach?.length ? `${up.bin}:${referencePluginDir}` : up.bin,
         ...(spec.podAttachment ? { podAttachment: spec.podAttachment } : {}),
         ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
+        // A lab node does a node's work for a handful of pods: 2 helpers, not 8 (× 200 nodes).
+        spawnHelpers: 2,
       });
       // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its
       // /sys/fs/bpf, where the tc-BPF tunnel datapath pins what must outlive an agent restart
       // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
-      const cmd = ["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, paths.cliScript, ...argv];
-      agents.set(n.name, up.start("agent", cmd, join(stateDir, "agent.log"), n.name));
-    }
-    for (const node of plan.nodes) {
-      const file = join(labDir, node.name, "subnet.json");
-      const agent = agents.get(node.name) as LabProcess;
+      const cmd = [
+        ...["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, ...labAgentNodeFlags],
+        ...[paths.cliScript, ...argv],
+      ];
+      const agent = up.start("agent", cmd, join(stateDir, "agent.log"), n.name);
+      const file = join(stateDir, "subnet.json");
       // An agent waits out a datastore that is slow to answer; one that exits ends `up` at once.
-      await waitWhileRunning(agent, async () => existsSync(file), `${node.name}'s subnet lease`, {
-        timeoutMs: 60_000,
+      await waitWhileRunning(agent, async () => existsSync(file), `${n.name}'s subnet lease`, {
+        timeoutMs: leaseTimeoutMs,
         signal: up.signal,
       });
       const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
       up.save({
         ...up.state,
-        nodes: up.state.nodes.map((x) =>
-          x.name === node.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x,
-        ),
+        nodes: up.state.nodes.map((x) => (x.name === n.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x)),
       });
-    }
-  });
+    }),
+  );
 }
 
-/** bgp: wait until every node routes (proto 147) to every other node's pod subnet. */
-async function waitForBgpRoutes(up: LabUp): Promise<void> {
+/**
+ * Wait until every node routes (proto 147) to every other node's pod subnet: at scale the last
+ * agents lease while the first are still adding their peers, and a check run then fails on routes
+ * that are merely late. Models whose per-peer routes this lab knows: bgp, vxlan, host-gw on l2.
+ */
+async function waitForRoutes(up: LabUp): Promise<void> {
   const { kernel, spec, step, signal } = up;
-  if (spec.model !== "bgp") return;
-  await step("waiting for BGP: every node routes to every other node's pods", async () => {
+  if (!routesToEveryPeer(spec)) return;
+  const how = spec.model === "bgp" ? "BGP" : spec.model;
+  await step(`waiting for ${how}: every node routes to every other node's pods`, async () => {
     const nodes = up.state.nodes;
+    // A full mesh of n nodes opens n(n−1)/2 sessions: more nodes, more time for the last node.
+    const timeoutMs = 20_000 + 250 * nodes.length;
     for (const node of nodes) {
-      const others = nodes.filter((x) => x !== node).map((x) => x.subnet);
-      await waitFor(
+      const others = nodes.filter((x) => x !== node);
+      let missing: string[] = [];
+      await waitForWithin(
+        timeoutMs,
         async () => {
           const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
-          return others.every((s) => routes.some((r) => r.dst === s && r.proto === strataRouteProto));
+          const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
+          missing = others.filter((o) => !have.has(o.subnet)).map((o) => o.name);
+          return missing.length === 0;
         },
-        `${node.name}'s BGP routes`,
+        `${node.name}'s routes to every other node's pods`,
         signal,
-      );
+      ).catch((err) => {
+        if (signal?.aborted) throw err;
+        const some = missing.slice(0, 5).join(", ") + (missing.length > 5 ? ", …" : "");
+        throw new StrataError(
+          "timeout",
+          `timed out after ${timeoutMs / 1000} s waiting for ${node.name}'s routes: none yet to the pods of ${missing.length} of ${others.length} nodes (${some})`,
+        );
+      });
     }
   });
 }

@@ -1,4 +1,4 @@
-import { Etcd3, type IKeyValue } from "etcd3";
+import type { Etcd3, IKeyValue } from "etcd3";
 import { type Datastore, DatastoreError, type KeyValue, type PutOptions, type WatchEvent } from "../api.js";
 import { AsyncQueue } from "../async-queue.js";
 import type { EtcdTls } from "./etcd-tls.js";
@@ -19,13 +19,22 @@ const tlsFailure = /SSL|TLS|certificate|handshake|alert/i;
  * endpoint is https://, the server is checked against the CA and the client presents its pair.
  */
 export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datastore {
-  const client = new Etcd3({
-    hosts: [...endpoints],
-    dialTimeout: 3000,
-    ...(tls ? { credentials: { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert } } : {}),
-  });
+  // Loaded on first use, not at import: etcd3 and gRPC cost every process that links this module
+  // ~17 MiB and ~0.6 s (agents on the embedded store, CNI plugins), though few ever talk to etcd.
+  const connecting = import("etcd3").then(
+    ({ Etcd3: Client }) =>
+      new Client({
+        hosts: [...endpoints],
+        dialTimeout: 3000,
+        ...(tls
+          ? { credentials: { rootCertificate: tls.ca, privateKey: tls.key, certChain: tls.cert } }
+          : {}),
+      }),
+  );
+  let client!: Etcd3;
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
+      client = await connecting;
       return await fn();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -37,6 +46,7 @@ export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datast
       throw new DatastoreError("unavailable", `etcd ${what} failed: ${message}${hint}`, { cause: err });
     }
   };
+  // Called only inside wrap(), after `client` is set.
   const putOp = (key: string, value: string, opts: PutOptions) => {
     const op = client.put(key).value(value);
     return opts.lease ? op.lease(opts.lease) : op;
@@ -110,6 +120,7 @@ export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datast
     watch(prefix, fromRevision, signal): AsyncIterable<WatchEvent> {
       const queue = new AsyncQueue<WatchEvent>(signal);
       const start = async (from: number): Promise<void> => {
+        client = await connecting;
         const watcher = await client
           .watch()
           .prefix(prefix)
@@ -144,7 +155,7 @@ export function connectEtcd(endpoints: readonly string[], tls?: EtcdTls): Datast
       );
       return queue;
     },
-    close: async () => client.close(),
+    close: async () => (await connecting).close(),
   };
   return store;
 }

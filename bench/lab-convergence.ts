@@ -1,0 +1,245 @@
+/**
+ * The lab at cluster scale (issue 16): for each model and size, `lab up` with no pods, then
+ * - converge: from the last agent's start (its kernel start time) until every node routes
+ *   (proto 147) to every other node's pod subnet;
+ * - BGP sessions established, counted from each node's kernel (ss), against the topology's count;
+ * - the agents' CPU time (node + spawn helpers + what they ran) and PSS per node;
+ * - restart: 10 % of the agents killed (SIGKILL) at once and started again at once (calico#7144):
+ *   until every restarted agent is healthy again, its sessions are back and every route is in
+ *   place; the worst sweep's count of missing routes during it.
+ * Reference in the same run: a bare idle `node` process's PSS (what Node alone costs a node), and
+ * vxlan at the same size for convergence (a datastore watch, no BGP).
+ *
+ * Usage (as root, holding the lab lock; the lab is removed after each case):
+ *   flock /tmp/strata-lab.lock node dist/bench/lab-convergence.js \
+ *     [--sizes 25,50,100,200] [--models bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw] [--no-restart]
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { labPaths } from "../src/cli/paths.js";
+import { namedNetns } from "../src/kernel/api.js";
+import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
+import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { agentHealth } from "../src/lab/agent-health.js";
+import { countBgpSessions } from "../src/lab/bgp-status.js";
+import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
+import { type LabState, labDown, labUp } from "../src/lab/runner.js";
+import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
+import type { LabSpec } from "../src/lab/topology.js";
+import { median } from "./stats.js";
+
+const arg = (flag: string, fallback: string) =>
+  process.argv.includes(flag) ? (process.argv[process.argv.indexOf(flag) + 1] ?? fallback) : fallback;
+const sizes = arg("--sizes", "25,50,100,200").split(",").map(Number);
+const models = arg("--models", "bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw").split(",");
+const restart = !process.argv.includes("--no-restart");
+const kernel = createIproute2Kernel();
+const paths = labPaths();
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+const specOf = (model: string, nodes: number): LabSpec => {
+  const rr = /^bgp-rr(\d+)$/.exec(model);
+  return {
+    model: rr ? "bgp" : (model as LabSpec["model"]),
+    nodes,
+    podsPerNode: 0,
+    underlay: "l2",
+    datastore: "embedded",
+    clusterCidr: "10.244.0.0/16",
+    underlayMtu: 1500,
+    ...(rr ? { routeReflectors: Number(rr[1]) } : {}),
+  };
+};
+
+/** /proc/PID/stat fields after the command name. */
+const statFields = (pid: number): string[] | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+};
+const childrenOf = (pid: number): number[] => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ").filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+};
+/** utime + stime + reaped children's, seconds. */
+const cpuOf = (pid: number): number => {
+  const f = statFields(pid);
+  return f ? (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks : 0;
+};
+const pssKiB = (pid: number): number => {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+};
+const agentPids = (state: LabState) =>
+  state.processes.flatMap((p) => (p.role === "agent" && p.running ? [p.running.pid] : []));
+/** The agents with their helper processes: CPU seconds and PSS MiB. */
+const agentCost = (state: LabState) => {
+  let cpu = 0;
+  let pss = 0;
+  for (const pid of agentPids(state))
+    for (const p of [pid, ...childrenOf(pid)]) {
+      cpu += cpuOf(p);
+      pss += pssKiB(p) / 1024;
+    }
+  return { cpu, pss };
+};
+/** Seconds since boot now, and a process's start in the same clock. */
+const uptimeS = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+const startedAtS = (pid: number) => Number(statFields(pid)?.[19] ?? 0) / clockTicks;
+
+/** Routes missing across the lab right now: for each node, other nodes' subnets it has no route to. */
+async function missingRoutes(state: LabState): Promise<number> {
+  let missing = 0;
+  for (const node of state.nodes) {
+    const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
+    const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
+    missing += state.nodes.filter((o) => o !== node && !have.has(o.subnet)).length;
+  }
+  return missing;
+}
+
+/** A bare idle Node process's PSS, MiB: the floor any process-per-node design pays. */
+async function bareNodePss(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  await new Promise((r) => setTimeout(r, 1500));
+  const pss = pssKiB(child.pid as number) / 1024;
+  child.kill("SIGKILL");
+  return pss;
+}
+
+interface Row {
+  model: string;
+  nodes: number;
+  upS: number;
+  convergeS: number;
+  sessions: string;
+  cpuS: number;
+  pssPerNode: number;
+  restartS?: number;
+  restartWorstMissing?: number;
+  restartSessions?: string;
+  error?: string;
+}
+
+/** Kill 10 % of the agents at once, start them again at once: until all is whole again. */
+async function restartTenth(
+  state: LabState,
+): Promise<Pick<Row, "restartS" | "restartWorstMissing" | "restartSessions">> {
+  const k = Math.max(1, Math.round(state.nodes.length / 10));
+  const step = state.nodes.length / k;
+  const victims = Array.from({ length: k }, (_, i) => state.nodes[Math.floor(i * step + step / 2)]?.name);
+  const procs = state.processes.filter((p) => p.role === "agent" && victims.includes(p.node));
+  await Promise.all(procs.map((p) => stopLabProcess(p, { kill: true })));
+  const t0 = performance.now();
+  let next = readLabStateSync() ?? state;
+  for (const p of procs) next = withProcess(next, spawnLabProcess("agent", p.argv, p.log, p.node));
+  writeLabState(next);
+  let worst = 0;
+  const victimNs = state.nodes.filter((n) => victims.includes(n.name)).map((n) => n.ns);
+  for (;;) {
+    const missing = await missingRoutes(next);
+    worst = Math.max(worst, missing);
+    const healthy = await Promise.all(
+      victimNs.map(async (ns) => (await agentHealth(kernel, ns)).httpStatus === 200),
+    );
+    const s = state.spec.model === "bgp" ? await countBgpSessions(kernel, next) : undefined;
+    if (missing === 0 && healthy.every(Boolean) && (!s || s.total === s.expected))
+      return {
+        restartS: (performance.now() - t0) / 1000,
+        restartWorstMissing: worst,
+        ...(s ? { restartSessions: `${s.total}/${s.expected}` } : {}),
+      };
+    if (performance.now() - t0 > 180_000) throw new Error(`restart of ${k} agents: not whole after 180 s`);
+  }
+}
+
+async function runCase(model: string, nodes: number): Promise<Row> {
+  const spec = specOf(model, nodes);
+  const t0 = performance.now();
+  let routesDoneAt = 0;
+  const state = await labUp(kernel, spec, paths, async (label, fn) => {
+    const r = await fn();
+    if (label.startsWith("waiting for")) routesDoneAt = uptimeS();
+    return r;
+  });
+  const upS = (performance.now() - t0) / 1000;
+  // Models whose routes labUp does not wait for: wait here (same condition).
+  if (routesDoneAt === 0) {
+    while ((await missingRoutes(state)) > 0) await new Promise((r) => setTimeout(r, 200));
+    routesDoneAt = uptimeS();
+  }
+  const lastStart = Math.max(...agentPids(state).map(startedAtS));
+  const s = spec.model === "bgp" ? await countBgpSessions(kernel, state) : undefined;
+  const cost = agentCost(state);
+  const row: Row = {
+    model,
+    nodes,
+    upS,
+    convergeS: routesDoneAt - lastStart,
+    sessions: s ? `${s.total}/${s.expected}` : "-",
+    cpuS: cost.cpu,
+    pssPerNode: cost.pss / nodes,
+  };
+  if (restart) Object.assign(row, await restartTenth(state));
+  return row;
+}
+
+const bare = await bareNodePss();
+const rows: Row[] = [];
+for (const nodes of sizes)
+  for (const model of models) {
+    try {
+      rows.push(await runCase(model, nodes));
+    } catch (err) {
+      rows.push({
+        model,
+        nodes,
+        upS: Number.NaN,
+        convergeS: Number.NaN,
+        sessions: "-",
+        cpuS: 0,
+        pssPerNode: 0,
+        error: String(err).split("\n")[0],
+      });
+    } finally {
+      await labDown(kernel);
+    }
+    const r = rows.at(-1) as Row;
+    console.error(
+      `${r.model} ${r.nodes}: ${r.error ?? `up ${r.upS.toFixed(1)} s, converged ${r.convergeS.toFixed(1)} s`}`,
+    );
+  }
+
+const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(1));
+console.log(`\nbare idle node process: PSS ${bare.toFixed(1)} MiB (reference for the memory ratio)`);
+console.log(
+  "| model | nodes | lab up s | converge s | ×vxlan | sessions (kernel/expected) | agents' CPU s | PSS MiB/node | ×bare node | restart 10 %: whole again s | worst missing routes | sessions after |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+for (const r of rows) {
+  const ref = rows.find((x) => x.model === "vxlan" && x.nodes === r.nodes && !x.error);
+  const ratio = ref && !r.error ? `${(r.convergeS / ref.convergeS).toFixed(2)}×` : "-";
+  console.log(
+    r.error
+      ? `| ${r.model} | ${r.nodes} | failed: ${r.error} |||||||||`
+      : `| ${r.model} | ${r.nodes} | ${f1(r.upS)} | ${f1(r.convergeS)} | ${ratio} | ${r.sessions} | ${f1(r.cpuS)} | ${f1(r.pssPerNode)} | ${(r.pssPerNode / bare).toFixed(2)}× | ${f1(r.restartS)} | ${r.restartWorstMissing ?? "-"} | ${r.restartSessions ?? "-"} |`,
+  );
+}
+const ok = rows.filter((r) => !r.error);
+if (ok.length > 0) {
+  const worst = ok.reduce((a, b) => (b.convergeS > a.convergeS ? b : a));
+  console.log(
+    `\nconverge: median ${f1(median(ok.map((r) => r.convergeS)))} s; worst ${worst.model} at ${worst.nodes} nodes, ${f1(worst.convergeS)} s. PSS per node: median ${f1(median(ok.map((r) => r.pssPerNode)))} MiB, worst ${f1(Math.max(...ok.map((r) => r.pssPerNode)))} MiB`,
+  );
+}

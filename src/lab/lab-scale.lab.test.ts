@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { after, describe, test } from "node:test";
+import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
+import { labPaths } from "../cli/paths.js";
+import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { runChecks } from "./check.js";
+import { LabUpError, labDown, labUp } from "./runner.js";
+import { labDir } from "./state.js";
+import { labPrefix } from "./topology.js";
+
+const kernel = createIproute2Kernel();
+const paths = labPaths();
+
+/** Every process whose command line names the lab's directory (agents, the datastore). */
+function labProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv.some((a) => a.startsWith(labDir))) found.push(`${pid} ${argv.slice(0, 4).join(" ")}`);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return found;
+}
+
+const labNamespaces = () => readdirSync("/run/netns").filter((n) => n.startsWith(labPrefix));
+
+describe("the lab at cluster scale (issue 16)", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  test("50 nodes (vxlan, a pod each) come up and pass every check", async () => {
+    const t0 = performance.now();
+    const state = await labUp(kernel, labSpec({ nodes: 50, podsPerNode: 1 }), paths, quietProgress);
+    const upMs = performance.now() - t0;
+    assert.equal(state.nodes.length, 50);
+    assert.ok(
+      state.nodes.every((n) => n.subnet !== ""),
+      "every node leased a subnet",
+    );
+    const t1 = performance.now();
+    const results = await runChecks(kernel, state);
+    // cross node and MTU for every ordered pair of nodes, and each pod to its node and outside.
+    assert.ok(results.length >= 50 * 49 * 2 + 50 * 2, `${results.length} checks`);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    console.log(
+      `50-node lab: up ${(upMs / 1000).toFixed(1)} s, ${results.length} checks in ${((performance.now() - t1) / 1000).toFixed(1)} s (shared 2-core machine)`,
+    );
+    await labDown(kernel);
+  });
+
+  test("an up whose agent never leases (a cluster CIDR with room for 2 of 3 nodes) removes everything and says why in one line", async () => {
+    // A real fault, not an injected one: 10.244.0.0/23 holds two /24s; the third agent is refused.
+    const spec = labSpec({ nodes: 3, podsPerNode: 1, clusterCidr: "10.244.0.0/23" });
+    await assert.rejects(labUp(kernel, spec, paths, quietProgress), (err: Error) => {
+      assert.ok(err instanceof LabUpError, String(err));
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(err.message, /^lab up failed: the agent of n\d exited before n\d's subnet lease; /);
+      assert.match(err.message, /no free \/24 left in 10\.244\.0\.0\/23/);
+      assert.match(err.message, /removed everything it had built$/);
+      return true;
+    });
+    assert.deepEqual(labNamespaces(), []);
+    assert.equal(existsSync(labDir), false);
+    assert.deepEqual(labProcesses(), []);
+  });
+});
