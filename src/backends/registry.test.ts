@@ -128,6 +128,7 @@ describe("the backend registry", () => {
         routeReflectors: ["n1", "n2"],
         clusterId: "244.0.0.1",
         holdTime: 9,
+        restartTime: 120,
         passwordFile: undefined,
       },
     );
@@ -136,6 +137,8 @@ describe("the backend registry", () => {
       [{ bgpHold: "1" }, /^--bgp-hold: "1" must be 0 or 3 to 65535$/],
       [{ bgpHold: "70000" }, /^--bgp-hold: "70000" is not a whole number from 0 to 65535$/],
       [{ bgpClusterId: "x" }, /^--bgp-cluster-id: "x" is not an IPv4 address/],
+      // RFC 4724: the restart time is 12 bits.
+      [{ bgpRestartTime: "4096" }, /^--bgp-restart-time: "4096" is not a whole number from 0 to 4095$/],
       // The peer spec parser names the flag itself and says what to write.
       [{ bgpPeer: ["10.0.0.1"] }, /^bad --peer "10.0.0.1": .*\(write ADDRESS,as=ASN/],
     ];
@@ -146,6 +149,7 @@ describe("the backend registry", () => {
         String(message),
       );
     assert.equal(parseBackendOptions(bgpDefinition, { ...defaults, bgpHold: "0" }).holdTime, 0);
+    assert.equal(parseBackendOptions(bgpDefinition, { ...defaults, bgpRestartTime: "0" }).restartTime, 0);
   });
 
   test("bgp: a password file that does not exist stops create() with a message naming it", () => {
