@@ -278,7 +278,7 @@ describe("the lab's own processes", { concurrency: 1 }, () => {
     ["while the datastore starts", /▸ starting the embedded datastore/, "SIGINT", []],
     [
       "after the agents started",
-      /starting 2 strata agents \(vxlan\) … done/,
+      /starting 2 strata agents \(vxlan[^)]*\) … done/,
       "SIGTERM",
       ["--datastore", "etcd"],
     ],
