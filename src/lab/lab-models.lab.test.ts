@@ -610,9 +610,20 @@ describe("the sleeve model (userspace datapath)", { concurrency: 1 }, () => {
         lines.some((l) => outer.test(l)),
         `no ${outer} in:\n${lines.join("\n")}`,
       );
-      const h = (await agentHealth(kernel, n1.ns)).body as {
+      type SleeveHealth = {
         backend?: { datapath?: string; sleeve?: { running?: boolean; counters?: { encapsulated?: number } } };
       };
+      const sleeveHealth = async () => (await agentHealth(kernel, n1.ns)).body as SleeveHealth;
+      // The agent samples the helper's counters periodically: the ping above shows up at the next sample.
+      let h = await sleeveHealth();
+      await eventually(
+        async () => {
+          h = await sleeveHealth();
+          return (h.backend?.sleeve?.counters?.encapsulated ?? 0) > 0;
+        },
+        "the sleeve helper's encapsulated counter to count the ping",
+        { timeoutMs: 10_000, intervalMs: 250 },
+      ).catch(() => undefined);
       assert.equal(h.backend?.datapath, "sleeve");
       assert.equal(h.backend?.sleeve?.running, true);
       assert.ok((h.backend?.sleeve?.counters?.encapsulated ?? 0) > 0, JSON.stringify(h.backend));
