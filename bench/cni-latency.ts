@@ -11,10 +11,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
-import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
-import { pluginTypes } from "../src/plugins/catalog.js";
 import { removeBenchNamespaces, sh } from "./bench-netns.js";
+import { installBenchPlugins } from "./bench-plugins.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -132,15 +131,7 @@ const noGuard = (label: string) => `${label.replace(/ \(.*\)$/, "")}, no anti-sp
 
 async function inner(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "strata-bench-cni-"));
-  const bin = join(work, "bin");
-  await installCniPlugins({
-    dir: bin,
-    types: pluginTypes,
-    shimPath: join(root, "dist/shim/strata-cni-shim"),
-    nodePath: process.execPath,
-    entryDir: join(root, "dist/src/plugins"),
-  });
-  const cniPath = [bin, "/usr/lib/cni"];
+  const cniPath = await installBenchPlugins(root, join(work, "bin"));
   const reference: Flavour = {
     label: "reference bridge+host-local",
     list: {
@@ -181,14 +172,7 @@ async function inner(): Promise<void> {
   const baselineLabel = "baseline via its agent";
   // The baseline checkout's own plugins in a bin dir of their own (its shim finds its own agent).
   const baselineBin = join(work, "baseline-bin");
-  if (baselineDir)
-    await installCniPlugins({
-      dir: baselineBin,
-      types: pluginTypes,
-      shimPath: join(baselineDir, "dist/shim/strata-cni-shim"),
-      nodePath: process.execPath,
-      entryDir: join(baselineDir, "dist/src/plugins"),
-    });
+  if (baselineDir) await installBenchPlugins(baselineDir, baselineBin);
   const baseline: Flavour = {
     label: baselineLabel,
     cniPath: [baselineBin, "/usr/lib/cni"],

@@ -15,7 +15,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
-import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
 import { EmbeddedStore } from "../src/datastore/embedded/embedded-store.js";
 import { serveDatastore } from "../src/datastore/embedded/server.js";
@@ -23,8 +22,8 @@ import { networksAnnotation } from "../src/netattach/annotation.js";
 import { parseNad } from "../src/netattach/nad.js";
 import { NadStore } from "../src/netattach/nad-store.js";
 import { PodAnnotationStore } from "../src/netattach/pod-annotations.js";
-import { pluginTypes } from "../src/plugins/catalog.js";
 import { removeBenchNamespaces, sh } from "./bench-netns.js";
+import { installBenchPlugins } from "./bench-plugins.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -64,9 +63,9 @@ interface Flavour {
   readonly calls: readonly { readonly list: ConfList; readonly ifName: string }[];
 }
 
-async function startAgent(bin: string): Promise<ChildProcess> {
+async function startAgent(cniPath: readonly string[]): Promise<ChildProcess> {
   const argv = [join(root, "bin/strata.js"), "agent", "--log-level", "warn", "--health-port", "9951"];
-  const agent = spawn(process.execPath, [...argv, "--cni-bin-dir", `${bin}:/usr/lib/cni`], {
+  const agent = spawn(process.execPath, [...argv, "--cni-bin-dir", cniPath.join(":")], {
     stdio: ["ignore", "ignore", "inherit"],
   });
   for (let i = 0; i < 200; i++) {
@@ -79,15 +78,7 @@ async function startAgent(bin: string): Promise<ChildProcess> {
 
 async function inner(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "strata-bench-multi-"));
-  const bin = join(work, "bin");
-  await installCniPlugins({
-    dir: bin,
-    types: pluginTypes,
-    shimPath: join(root, "dist/shim/strata-cni-shim"),
-    nodePath: process.execPath,
-    entryDir: join(root, "dist/src/plugins"),
-  });
-  const cniPath = [bin, "/usr/lib/cni"];
+  const cniPath = await installBenchPlugins(root, join(work, "bin"));
   // The macvlans' parent: a veth end in this node, up.
   sh("ip", ["link", "add", "m0", "type", "veth", "peer", "name", "m0p"]);
   sh("ip", ["link", "set", "m0", "up"]);
@@ -181,7 +172,7 @@ async function inner(): Promise<void> {
     sh("ip", ["netns", "add", p]);
     await new PodAnnotationStore(store).set({ namespace: "bench", name: p }, networksAnnotation, "mv-a,mv-b");
   }
-  const agent = await startAgent(bin);
+  const agent = await startAgent(cniPath);
 
   const one = async (f: Flavour, pod: string, cmd: "ADD" | "DEL") => {
     const calls = cmd === "ADD" ? f.calls : [...f.calls].reverse();

@@ -10,10 +10,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { defaultCniSocketDir } from "../src/agent/cni-socket.js";
-import { installCniPlugins } from "../src/cni/install.js";
 import { type ConfList, pluginStdin, runPlugin } from "../src/cni/runtime-client.js";
-import { pluginTypes } from "../src/plugins/catalog.js";
 import { removeBenchNamespaces, sh } from "./bench-netns.js";
+import { installBenchPlugins } from "./bench-plugins.js";
 import { median, p95 } from "./stats.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -86,15 +85,7 @@ async function measure(f: Flavour, cniPath: string[], pods: readonly string[], p
 
 async function inner(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "strata-bench-mv-"));
-  const bin = join(work, "bin");
-  await installCniPlugins({
-    dir: bin,
-    types: pluginTypes,
-    shimPath: join(root, "dist/shim/strata-cni-shim"),
-    nodePath: process.execPath,
-    entryDir: join(root, "dist/src/plugins"),
-  });
-  const cniPath = [bin, "/usr/lib/cni"];
+  const cniPath = await installBenchPlugins(root, join(work, "bin"));
   const list = (name: string, type: string, ipam: string, subnet: string): ConfList => ({
     cniVersion: "1.0.0",
     name,
