@@ -31,8 +31,9 @@ interface Underlay {
   readonly ip: string;
   readonly prefix: number;
   readonly mtu: number;
-  /** Dual stack: its global IPv6 address. */
+  /** Dual stack: its global IPv6 address, and with its prefix length. */
   readonly ip6?: string;
+  readonly cidr6?: string;
 }
 
 /** The underlay device cannot carry what the configuration asks for (one line, nothing leased). */
@@ -260,7 +261,12 @@ export class ClusterAgent {
       throw new UnderlayError(
         `dual stack (--cluster-cidr has ${this.o.clusterCidr6}): underlay device ${this.o.underlayDev} has no global IPv6 address; add one, or give --cluster-cidr an IPv4 CIDR alone`,
       );
-    return { ip, prefix: Number(prefix), mtu: link.mtu, ...(six ? { ip6: six.cidr.split("/")[0] } : {}) };
+    return {
+      ip,
+      prefix: Number(prefix),
+      mtu: link.mtu,
+      ...(six ? { ip6: six.cidr.split("/")[0], cidr6: six.cidr } : {}),
+    };
   }
 
   #request(u: Underlay): LeaseRequest {
@@ -288,7 +294,12 @@ export class ClusterAgent {
     this.#leaseRenewed();
     const lease = this.#held.lease;
     const podMtu = this.o.backend.podMtu(u.mtu);
-    this.#local = { lease, underlayDev: this.o.underlayDev, underlayMtu: u.mtu };
+    this.#local = {
+      lease,
+      underlayDev: this.o.underlayDev,
+      underlayMtu: u.mtu,
+      ...(u.cidr6 && lease.subnet6 ? { underlayCidr6: u.cidr6 } : {}),
+    };
     this.status.subnet = lease.subnet;
     if (lease.subnet6) this.status.subnet6 = lease.subnet6;
     this.status.podMtu = podMtu;
