@@ -44,9 +44,8 @@ describe("bgp backend, dual stack: two agents exchange IPv4 and IPv6 pod subnets
     procs.push(ds);
     await eventually(() => existsSync(store), "datastore up");
     const members = lan(nss, ["d1", "d2"], "192.168.78");
-    members.forEach((m, i) =>
-      execFileSync("ip", ["-n", m.ns, "addr", "add", `fd00:78::${i + 1}/64`, "dev", "eth0", "nodad"]),
-    );
+    for (const [i, m] of members.entries())
+      execFileSync("ip", ["-n", m.ns, "addr", "add", `fd00:78::${i + 1}/64`, "dev", "eth0", "nodad"]);
     const agents = members.map((m, i) => {
       mkdirSync(join(dir, `cni-${i + 1}`), { mode: 0o700 });
       const stateDir = join(dir, `n${i + 1}`);
