@@ -207,7 +207,8 @@ export async function runChecks(kernel: Kernel, state: LabState): Promise<CheckR
     results.push({
       kind: p.kind,
       from: p.from,
-      to: p.size ? `${p.to} (${p.size + 28} B)` : p.to,
+      // The packet's size: payload, ICMP header and IPv4's 20 or IPv6's 40 bytes of header.
+      to: p.size ? `${p.to} (${p.size + (p.to.includes(":") ? 48 : 28)} B)` : p.to,
       ok: answered.has(p.index),
     });
   return results;
