@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { jsonInNetns } from "../../../test/support/agent-http.js";
 import { kernelRoute, lan } from "../../../test/support/bgp.js";
 import { CniSandbox, canPing, repoRoot } from "../../../test/support/cni.js";
 import { TestNamespaces } from "../../../test/support/netns.js";
@@ -46,9 +47,7 @@ describe("bgp backend, dual stack: two agents exchange IPv4 and IPv6 pod subnets
     const members = lan(nss, ["d1", "d2"], "192.168.78");
     for (const [i, m] of members.entries())
       execFileSync("ip", ["-n", m.ns, "addr", "add", `fd00:78::${i + 1}/64`, "dev", "eth0", "nodad"]);
-    const agents = members.map((m, i) => {
-      mkdirSync(join(dir, `cni-${i + 1}`), { mode: 0o700 });
-      const stateDir = join(dir, `n${i + 1}`);
+    const startAgent = (m: (typeof members)[number], i: number, stateDir: string): ChildProcess => {
       const args = [
         ...["agent", "--node", `n${i + 1}`, "--backend", "bgp", "--datastore", `embedded:${store}`],
         ...["--cluster-cidr", "10.244.0.0/16,fd00:10:244::/56", "--underlay-dev", "eth0"],
@@ -59,7 +58,12 @@ describe("bgp backend, dual stack: two agents exchange IPv4 and IPv6 pod subnets
         stdio: ["ignore", "ignore", "inherit"],
       });
       procs.push(p);
-      return { ...m, ip6: `fd00:78::${i + 1}`, stateDir };
+      return p;
+    };
+    const agents = members.map((m, i) => {
+      mkdirSync(join(dir, `cni-${i + 1}`), { mode: 0o700 });
+      const stateDir = join(dir, `n${i + 1}`);
+      return { ...m, ip6: `fd00:78::${i + 1}`, stateDir, proc: startAgent(m, i, stateDir) };
     });
     const leased = await Promise.all(
       agents.map(async (a) => {
@@ -124,5 +128,25 @@ describe("bgp backend, dual stack: two agents exchange IPv4 and IPv6 pod subnets
     });
     assert.ok(ping6(pods[1]?.ns as string, addr6(0)), "pod on n2 → pod on n1 over IPv6");
     assert.ok(canPing(pods[0]?.ns as string, addr4(1)), "pod on n1 → pod on n2 over IPv4 still");
+
+    // kill -9 of n2's agent and a restart: both subnets are n2's still (subnet.json, the
+    // datastore), n1 kept the route meanwhile, n2's kernel kept n1's IPv6 route (graceful restart).
+    n2.proc.kill("SIGKILL");
+    await new Promise((r) => n2.proc.once("exit", r));
+    assert.match(kernelRoute(n1.ns, s2), new RegExp(`via ${n2.ip6}`), "n1 keeps n2's IPv6 route");
+    const restarted = startAgent(members[1] as (typeof members)[number], 1, n2.stateDir);
+    await eventually(
+      () =>
+        jsonInNetns<{ subnet6?: string; firstReconcileAt?: string }>(n2.ns, "/healthz").firstReconcileAt !==
+        undefined,
+      "n2's restarted agent serves and has reconciled",
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(restarted.exitCode, null, "the restarted agent runs");
+    assert.equal(jsonInNetns<{ subnet6?: string }>(n2.ns, "/healthz").subnet6, l2.subnet6);
+    const again = JSON.parse(readFileSync(join(n2.stateDir, "subnet.json"), "utf8")) as typeof l2;
+    assert.deepEqual([again.subnet, again.subnet6], [l2.subnet, l2.subnet6], "n2 kept both subnets");
+    assert.match(kernelRoute(n2.ns, s1), new RegExp(`via ${n1.ip6} .*proto 147`), "n2 kept n1's IPv6 route");
+    assert.ok(ping6(pods[0]?.ns as string, addr6(1)), "pod on n1 → pod on n2 over IPv6 after the restart");
   });
 });
