@@ -200,3 +200,41 @@ describe("dual-stack subnet leasing", () => {
     }
   });
 });
+
+test("a node that loses a fresh IPv6 subnet to an older lease written meanwhile takes the next free one", async () => {
+  const store = new EmbeddedStore();
+  try {
+    // Another node's lease naming the same subnet6 lands between our pick and our write: it is
+    // older (lower createRevision), so it keeps the IPv6 subnet and ours must move.
+    let raced = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "create")
+          return async (key: string, value: string, opts?: { lease?: string }) => {
+            const mine = JSON.parse(value) as NodeLease;
+            if (!raced && mine.node === "n1") {
+              raced = true;
+              await target.put(
+                subnetKey("10.244.99.0/24"),
+                JSON.stringify(lease(99, { subnet6: mine.subnet6 })),
+              );
+            }
+            return target.create(key, value, opts);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const held = await new SubnetLeases(racing, dual).acquire(request(1));
+    assert.ok(raced);
+    assert.equal(held.lease.subnet6, "fd00:10:244:2::/64");
+    const snap = await new SubnetLeases(store, dual).snapshot();
+    assert.deepEqual(snap.leases.map((l) => [l.node, l.subnet6]).sort(), [
+      ["n1", "fd00:10:244:2::/64"],
+      ["n99", "fd00:10:244:1::/64"],
+    ]);
+    assert.deepEqual(snap.rejected, []);
+  } finally {
+    await store.close();
+  }
+});
