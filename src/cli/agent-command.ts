@@ -114,7 +114,13 @@ export function registerAgentCommand(
       return new BgpConfigStore(store).watch(signal);
     };
     const backend = o.node
-      ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig })
+      ? createBackend(
+          o,
+          o.node,
+          registry,
+          { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig },
+          flags.clusterCidr6 !== undefined,
+        )
       : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })

@@ -117,12 +117,23 @@ export function createBackend(
   node: string,
   registry: readonly BackendDefinition[] = backendRegistry,
   parts: Omit<BackendDeps, "node"> = {},
+  /** The cluster CIDR has an IPv6 part: the backend must route IPv6 pod subnets. */
+  dualStack = false,
 ): Backend {
   const def = findBackend(registry, o.backend);
   if (!def)
     throw new UsageError(
       "--backend",
       `"${o.backend}" is not one of ${registry.map((d) => d.name).join(", ")}`,
+    );
+  // Pods would get IPv6 addresses that no other node routes to.
+  if (dualStack && !def.dualStack)
+    throw new UsageError(
+      "--cluster-cidr",
+      `the ${def.name} backend routes no IPv6 pod subnets: dual stack works with ${registry
+        .filter((d) => d.dualStack)
+        .map((d) => d.name)
+        .join(", ")}; give an IPv4 CIDR alone`,
     );
   return flagCheck(() => createBackendFrom(def, o, { ...parts, node }));
 }

@@ -1,3 +1,4 @@
+import { dualStackBackends } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabNode, LabSpec } from "./topology.js";
 
@@ -10,8 +11,8 @@ import type { LabNode, LabSpec } from "./topology.js";
 export const labIpFamilies = ["ipv4", "ipv6", "dual"] as const;
 export type LabIpFamily = "ipv4" | "dual";
 
-/** The models whose routes carry IPv6 pod subnets: bgp (announced) and host-gw (direct routes). */
-export const dualStackModels: readonly string[] = ["bgp", "host-gw"];
+/** The models whose routes carry IPv6 pod subnets (bgp announces them, host-gw routes them directly). */
+export const dualStackModels: readonly string[] = dualStackBackends;
 
 /** The cluster's IPv6 pod network in a dual-stack lab (each node leases a /64 of it). */
 export const labClusterCidr6 = "fd00:10:244::/56";
