@@ -559,7 +559,8 @@ export class ClusterAgent {
         this.status.ownership = err.message;
         return true;
       }
-      this.#storeUnreachable();
+      // The node's own address is gone (an underlay without its IPv6 address): not the datastore.
+      if (!(err instanceof UnderlayError)) this.#storeUnreachable();
       this.o.logger.warn({ err: this.status.lastError }, "lease renewal failed");
       return false;
     }
