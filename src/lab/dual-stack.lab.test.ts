@@ -41,4 +41,21 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
     assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto (147|bgp)`));
     await labDown(kernel);
   });
+
+  test("host-gw, 2 nodes: each routes the other's IPv6 pod subnet directly, and the IPv6 checks pass", async () => {
+    const spec = labSpec({ model: "host-gw", nodes: 2, podsPerNode: 1, ipFamily: "dual" });
+    const state = await labUp(kernel, spec, labPaths(), quietProgress);
+    const results = await runChecks(kernel, state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * 2);
+    const [n1, n2] = state.nodes;
+    const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet6 ?? ""], {
+      encoding: "utf8",
+    });
+    assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto 147`));
+    await labDown(kernel);
+  });
 });
