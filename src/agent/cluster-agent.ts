@@ -19,12 +19,29 @@ import { describeError, StrataError } from "../common/errors.js";
 import { type Datastore, DatastoreError } from "../datastore/api.js";
 import type { Kernel, Netns, Route } from "../kernel/api.js";
 import { applyPlanOrThrow } from "../kernel/desired/apply.js";
-import { observe } from "../kernel/desired/observe.js";
+import { observe, observeRoutes } from "../kernel/desired/observe.js";
 import { planReconcile } from "../kernel/desired/plan.js";
 import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
+
+/** The node's underlay interface as the lease publishes it. */
+interface Underlay {
+  readonly ip: string;
+  readonly prefix: number;
+  readonly mtu: number;
+  /** Dual stack: its global IPv6 address, and with its prefix length. */
+  readonly ip6?: string;
+  readonly cidr6?: string;
+}
+
+/** The underlay device cannot carry what the configuration asks for (one line, nothing leased). */
+export class UnderlayError extends StrataError {
+  constructor(message: string) {
+    super("agent.underlay", message);
+  }
+}
 
 /** A control request the agent cannot carry out now or at all (the message says why). */
 export class AgentCommandError extends StrataError {
@@ -41,6 +58,12 @@ export interface ClusterAgentOptions {
   readonly node: string;
   readonly clusterCidr: string;
   readonly subnetLen: number;
+  /**
+   * Dual stack: the cluster's IPv6 CIDR and per-node length. The node then leases an IPv6 subnet
+   * too, publishes its global IPv6 underlay address, and its pods get an address of each family.
+   */
+  readonly clusterCidr6?: string;
+  readonly subnetLen6?: number;
   readonly underlayDev: string;
   readonly backend: Backend;
   /**
@@ -74,6 +97,8 @@ export interface ClusterStatus {
   /** This node's subnet lease: its TTL and when it was last taken or renewed. */
   lease?: { ttlSeconds: number; renewedAt: string };
   subnet?: string;
+  /** Dual stack: this node's IPv6 pod subnet. */
+  subnet6?: string;
   podMtu?: number;
   /** How pods attach on this node: the node bridge or routed veths. */
   podAttachment?: PodAttachment;
@@ -137,7 +162,11 @@ export class ClusterAgent {
   #storeDownSince: number | undefined;
 
   constructor(private readonly o: ClusterAgentOptions) {
-    this.#leases = new SubnetLeases(o.store, { clusterCidr: o.clusterCidr, subnetLen: o.subnetLen });
+    this.#leases = new SubnetLeases(o.store, {
+      clusterCidr: o.clusterCidr,
+      subnetLen: o.subnetLen,
+      ...(o.clusterCidr6 ? { clusterCidr6: o.clusterCidr6, subnetLen6: o.subnetLen6 ?? 64 } : {}),
+    });
     this.#heartbeat = new NodeHeartbeat(o.store, o.node, this.#heartbeatTtl);
     this.#runner = new CoalescingRunner(
       () => this.#reconcileOnce(),
@@ -184,7 +213,7 @@ export class ClusterAgent {
     const { routes, nodeOf } = this.#routed;
     if (routes.size > 0) {
       try {
-        const observed = await this.o.kernel.routes(this.o.hostNs, { family: 4 });
+        const observed = await observeRoutes(this.o.kernel, this.o.hostNs, this.#families);
         this.status.missingRoutes = missingRoutes([...routes.values()], observed).map((r) => ({
           node: nodeOf.get(r.dst),
           dst: r.dst,
@@ -214,21 +243,38 @@ export class ClusterAgent {
     this.status.datastore.unreachableSince = new Date(this.#storeDownSince).toISOString();
   }
 
-  async #underlay(): Promise<{ ip: string; prefix: number; mtu: number }> {
-    const addr = (await this.o.kernel.addresses(this.o.hostNs, this.o.underlayDev)).find(
-      (a) => a.family === 4,
-    );
+  /** The address families this node routes pods of: IPv4, and IPv6 on a dual-stack cluster. */
+  get #families(): (4 | 6)[] {
+    return this.o.clusterCidr6 ? [4, 6] : [4];
+  }
+
+  async #underlay(): Promise<Underlay> {
+    const addrs = await this.o.kernel.addresses(this.o.hostNs, this.o.underlayDev);
+    const addr = addrs.find((a) => a.family === 4);
     const link = await this.o.kernel.link(this.o.hostNs, this.o.underlayDev);
     if (!addr || !link) throw new Error(`underlay device ${this.o.underlayDev} has no IPv4 address`);
     const [ip = "", prefix = "32"] = addr.cidr.split("/");
-    return { ip, prefix: Number(prefix), mtu: link.mtu };
+    // Dual stack: the next hop other nodes route this node's IPv6 pods via (a global address: a
+    // link-local one names no link on the other side).
+    const six = this.o.clusterCidr6 ? addrs.find((a) => a.family === 6 && a.scope === "global") : undefined;
+    if (this.o.clusterCidr6 && !six)
+      throw new UnderlayError(
+        `dual stack (--cluster-cidr has ${this.o.clusterCidr6}): underlay device ${this.o.underlayDev} has no global IPv6 address; add one, or give --cluster-cidr an IPv4 CIDR alone`,
+      );
+    return {
+      ip,
+      prefix: Number(prefix),
+      mtu: link.mtu,
+      ...(six ? { ip6: six.cidr.split("/")[0], cidr6: six.cidr } : {}),
+    };
   }
 
-  #request(u: { ip: string; prefix: number }): LeaseRequest {
+  #request(u: Underlay): LeaseRequest {
     return {
       node: this.o.node,
       publicIp: u.ip,
       publicPrefix: u.prefix,
+      ...(u.ip6 ? { publicIp6: u.ip6 } : {}),
       backend: this.o.backend.name,
       backendData: this.o.backend.localBackendData(),
       ttlSeconds: this.o.leaseTtlSeconds,
@@ -248,10 +294,21 @@ export class ClusterAgent {
     this.#leaseRenewed();
     const lease = this.#held.lease;
     const podMtu = this.o.backend.podMtu(u.mtu);
-    this.#local = { lease, underlayDev: this.o.underlayDev, underlayMtu: u.mtu };
+    this.#local = {
+      lease,
+      underlayDev: this.o.underlayDev,
+      underlayMtu: u.mtu,
+      ...(u.cidr6 && lease.subnet6 ? { underlayCidr6: u.cidr6 } : {}),
+    };
     this.status.subnet = lease.subnet;
+    if (lease.subnet6) this.status.subnet6 = lease.subnet6;
     this.status.podMtu = podMtu;
-    await this.o.kernel.apply(this.o.hostNs, [{ op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" }]);
+    await this.o.kernel.apply(this.o.hostNs, [
+      { op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" },
+      ...(lease.subnet6
+        ? [{ op: "sysctl.set" as const, key: "net/ipv6/conf/all/forwarding", value: "1" }]
+        : []),
+    ]);
     if (this.o.masquerade) {
       const r = await this.o.kernel.exec(this.o.hostNs, ["nft", "-f", "-"], {
         input: masqueradeRuleset(this.o.clusterCidr),
@@ -274,7 +331,13 @@ export class ClusterAgent {
     }
     await this.#beat();
     this.o.logger.info(
-      { subnet: lease.subnet, podMtu, backend: this.o.backend.name, previous: previous?.subnet },
+      {
+        subnet: lease.subnet,
+        ...(lease.subnet6 ? { subnet6: lease.subnet6 } : {}),
+        podMtu,
+        backend: this.o.backend.name,
+        previous: previous?.subnet,
+      },
       previous?.subnet === lease.subnet ? "subnet taken back" : "subnet leased",
     );
     return lease;
@@ -327,7 +390,13 @@ export class ClusterAgent {
           mode,
           bridge: "cni0",
           mtu: podMtu,
-          ipam: { type: "strata-ipam", ranges: [[{ subnet: lease.subnet }]], dataDir: join(dir, "ipam") },
+          // Dual stack: one range set per family, so each pod gets an address of each (CNI
+          // host-local's "ranges"), with a default route per family via its gateway.
+          ipam: {
+            type: "strata-ipam",
+            ranges: [[{ subnet: lease.subnet }], ...(lease.subnet6 ? [[{ subnet: lease.subnet6 }]] : [])],
+            dataDir: join(dir, "ipam"),
+          },
         },
       ],
     };
@@ -335,7 +404,12 @@ export class ClusterAgent {
     // subnet.json last: its presence says the node is ready for pods.
     await publish(
       subnetFileName,
-      `${JSON.stringify({ subnet: lease.subnet, mtu: podMtu, clusterCidr: this.o.clusterCidr })}\n`,
+      `${JSON.stringify({
+        subnet: lease.subnet,
+        ...(lease.subnet6 ? { subnet6: lease.subnet6, clusterCidr6: this.o.clusterCidr6 } : {}),
+        mtu: podMtu,
+        clusterCidr: this.o.clusterCidr,
+      })}\n`,
     );
   }
 
@@ -485,7 +559,8 @@ export class ClusterAgent {
         this.status.ownership = err.message;
         return true;
       }
-      this.#storeUnreachable();
+      // The node's own address is gone (an underlay without its IPv6 address): not the datastore.
+      if (!(err instanceof UnderlayError)) this.#storeUnreachable();
       this.o.logger.warn({ err: this.status.lastError }, "lease renewal failed");
       return false;
     }
@@ -583,7 +658,10 @@ export class ClusterAgent {
     this.o.backend.takeRouteChanges?.();
     const desired = this.o.backend.desired(local, peers);
     const ns = this.o.hostNs;
-    const ops = planReconcile(desired, await observe(this.o.kernel, ns, desired));
+    const ops = planReconcile(
+      desired,
+      await observe(this.o.kernel, ns, desired, { families: this.#families }),
+    );
     if (ops.length > 0) {
       await applyPlanOrThrow(this.o.kernel, ns, ops);
       this.o.logger.info({ ops: ops.length, peers: peers.length }, "reconciled");
@@ -597,7 +675,12 @@ export class ClusterAgent {
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
     this.#passDone();
-    const nodeOf = new Map(peers.map((p) => [p.subnet, p.node]));
+    const nodeOf = new Map(
+      peers.flatMap((p) => [
+        [p.subnet, p.node] as const,
+        ...(p.subnet6 ? [[p.subnet6, p.node] as const] : []),
+      ]),
+    );
     this.#routed = { routes: new Map(desired.routes.map((r) => [r.dst, r])), nodeOf };
   }
 

@@ -27,12 +27,16 @@ export async function readPreviousSubnet(stateDir: string): Promise<PreviousSubn
     throw new StateFileError(file, `cannot be read: ${(err as Error).message}`);
   }
   let subnet: unknown;
+  let subnet6: unknown;
   try {
-    subnet = (JSON.parse(text) as { subnet?: unknown }).subnet;
+    ({ subnet, subnet6 } = JSON.parse(text) as { subnet?: unknown; subnet6?: unknown });
   } catch {
     throw new StateFileError(file, "is not JSON");
   }
   if (typeof subnet !== "string" || !/^[0-9a-f.:]+\/\d{1,3}$/i.test(subnet))
     throw new StateFileError(file, 'has no "subnet" such as "10.244.1.0/24"');
-  return { subnet, source: file };
+  // Dual stack: the IPv6 subnet the node's pods hold addresses from too (absent before dual stack).
+  if (subnet6 !== undefined && (typeof subnet6 !== "string" || !/^[0-9a-f:]+\/\d{1,3}$/i.test(subnet6)))
+    throw new StateFileError(file, 'has a "subnet6" that is not an IPv6 CIDR such as "fd00:10:244:1::/64"');
+  return { subnet, ...(subnet6 !== undefined ? { subnet6: subnet6 as string } : {}), source: file };
 }

@@ -18,6 +18,11 @@ export interface LocalNode {
   /** Name of the underlay interface. */
   readonly underlayDev: string;
   readonly underlayMtu: number;
+  /**
+   * Dual stack: the underlay device's global IPv6 address with its prefix length (the lease has
+   * the address alone): the network an IPv6 next hop must be on to be routed to directly.
+   */
+  readonly underlayCidr6?: string;
 }
 
 /**

@@ -42,6 +42,31 @@ describe("host-gw backend", () => {
   });
 
   test("pod MTU is the underlay MTU", () => assert.equal(createHostGwBackend().podMtu(1500), 1500));
+
+  test("dual stack: each peer's subnet6 via its publicIp6 when that is on our IPv6 underlay network", () => {
+    const six = (l: NodeLease, i: number): NodeLease => ({
+      ...l,
+      subnet6: `fd00:10:244:${i}::/64`,
+      publicIp6: `fd00:192:168:10::${10 + i}`,
+    });
+    const local: LocalNode = { ...self, lease: six(self.lease, 1), underlayCidr6: "fd00:192:168:10::11/64" };
+    const farAway = { ...six(lease("n4", "10.244.4.0/24", "192.168.10.14"), 4), publicIp6: "fd00:99::14" };
+    const v4only = lease("n5", "10.244.5.0/24", "192.168.10.15");
+    const d = createHostGwBackend().desired(local, [six(sameL2, 2), farAway, v4only]);
+    assert.deepEqual(d.routes, [
+      { dst: "10.244.2.0/24", via: "192.168.10.12", dev: "eth0" },
+      { dst: "fd00:10:244:2::/64", via: "fd00:192:168:10::12", dev: "eth0" },
+      { dst: "10.244.4.0/24", via: "192.168.10.14", dev: "eth0" },
+      { dst: "10.244.5.0/24", via: "192.168.10.15", dev: "eth0" },
+    ]);
+    // An IPv4-only node (no IPv6 underlay) routes no IPv6.
+    assert.deepEqual(
+      createHostGwBackend()
+        .desired(self, [six(sameL2, 2)])
+        .routes.map((r) => r.dst),
+      ["10.244.2.0/24"],
+    );
+  });
 });
 
 describe("vxlan backend", () => {

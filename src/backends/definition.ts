@@ -59,6 +59,11 @@ export interface BackendDefinition<Options = unknown> {
   readonly options: z.ZodType<Options>;
   readonly cliFlags: readonly BackendCliFlag[];
   /**
+   * Routes IPv6 pod subnets too (a lease's subnet6 via its publicIp6): the agent takes a
+   * dual-stack `--cluster-cidr` only for such a backend, and the lab `--ip-family dual`.
+   */
+  readonly dualStack?: true;
+  /**
    * Builds the backend; no network I/O (the agent starts it later). It may read what its flags
    * name (a password file) and check what it needs, so a problem stops the agent before it
    * leases anything: throw a StrataError that names the flag.

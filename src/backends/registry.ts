@@ -36,6 +36,11 @@ export const defaultBackend: BackendName = "vxlan";
 
 export const backendNames: readonly BackendName[] = backendRegistry.map((b) => b.name);
 
+/** The backends that route IPv6 pod subnets too (dual stack). */
+export const dualStackBackends: readonly BackendName[] = backendRegistry
+  .filter((b: BackendDefinition) => b.dualStack === true)
+  .map((b) => b.name);
+
 /** The definition named `name`, or undefined. */
 export function findBackend<D extends BackendDefinition>(
   registry: readonly D[],

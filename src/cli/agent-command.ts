@@ -25,8 +25,13 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
   cmd
     .option("--log-level <level>", "pino log level", "info")
     .option("--node <name>", "this node's name (enables cluster mode)")
-    .option("--cluster-cidr <cidr>", "pod network of the whole cluster", "10.244.0.0/16")
+    .option(
+      "--cluster-cidr <cidrs>",
+      "pod network of the whole cluster: one IPv4 CIDR, or IPv4,IPv6 for dual stack (10.244.0.0/16,fd00:10:244::/56)",
+      "10.244.0.0/16",
+    )
     .option("--subnet-len <n>", "prefix length of each node's pod subnet", "24")
+    .option("--subnet-len6 <n>", "dual stack: prefix length of each node's IPv6 pod subnet", "64")
     .option("--datastore <url>", "embedded:<socket path> or etcd:<https://host:port,...>")
     .option("--etcd-ca <file>", "etcd over https: the CA that signed etcd's certificate (PEM)")
     .option("--etcd-cert <file>", "etcd over https: this agent's client certificate (PEM)")
@@ -109,7 +114,13 @@ export function registerAgentCommand(
       return new BgpConfigStore(store).watch(signal);
     };
     const backend = o.node
-      ? createBackend(o, o.node, registry, { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig })
+      ? createBackend(
+          o,
+          o.node,
+          registry,
+          { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig },
+          flags.clusterCidr6 !== undefined,
+        )
       : undefined;
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
@@ -142,6 +153,9 @@ export function registerAgentCommand(
                 node: o.node,
                 clusterCidr: flags.clusterCidr,
                 subnetLen: flags.subnetLen,
+                ...(flags.clusterCidr6
+                  ? { clusterCidr6: flags.clusterCidr6, subnetLen6: flags.subnetLen6 }
+                  : {}),
                 underlayDev: o.underlayDev,
                 backend,
                 leaseTtlSeconds: flags.leaseTtlSeconds,

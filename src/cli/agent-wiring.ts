@@ -6,6 +6,7 @@ import {
   createBackendFrom,
 } from "../backends/definition.js";
 import { backendRegistry, findBackend } from "../backends/registry.js";
+import { checkSubnetLen6, parseClusterCidrs } from "../cluster/cluster-cidrs.js";
 import { heartbeatKey } from "../cluster/heartbeats.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
 import type { Datastore } from "../datastore/api.js";
@@ -29,6 +30,7 @@ export interface AgentCliOptions {
   node?: string;
   clusterCidr: string;
   subnetLen: string;
+  subnetLen6?: string;
   backend: string;
   datastore?: string;
   etcdCa?: string;
@@ -55,6 +57,9 @@ export interface AgentFlagValues {
   readonly healthPort: number;
   readonly clusterCidr: string;
   readonly subnetLen: number;
+  /** Dual stack: the cluster's IPv6 CIDR (from a `--cluster-cidr` list) and per-node length. */
+  readonly clusterCidr6?: string;
+  readonly subnetLen6?: number;
   readonly leaseTtlSeconds: number;
   readonly heartbeatTtlSeconds: number;
   readonly datastoreTimeoutSeconds: number;
@@ -74,9 +79,17 @@ const podAttachmentFlag = (value: string | undefined): { podAttachment?: PodAtta
 
 /** Pure: the agent flags that are numbers or prefixes, checked. */
 export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
-  const clusterCidr = cidrValue("--cluster-cidr", o.clusterCidr);
+  const cidrs = flagCheck(() => parseClusterCidrs(o.clusterCidr));
+  const clusterCidr = cidrValue("--cluster-cidr", cidrs.ipv4);
   const clusterPrefix = Number(clusterCidr.split("/")[1]);
+  const six = cidrs.ipv6;
   return {
+    ...(six
+      ? {
+          clusterCidr6: six,
+          subnetLen6: flagCheck(() => checkSubnetLen6(six, Number(o.subnetLen6 ?? "64"))),
+        }
+      : {}),
     // 0 turns the health server off.
     healthPort: portNumber("--health-port", o.healthPort, true),
     clusterCidr,
@@ -104,12 +117,23 @@ export function createBackend(
   node: string,
   registry: readonly BackendDefinition[] = backendRegistry,
   parts: Omit<BackendDeps, "node"> = {},
+  /** The cluster CIDR has an IPv6 part: the backend must route IPv6 pod subnets. */
+  dualStack = false,
 ): Backend {
   const def = findBackend(registry, o.backend);
   if (!def)
     throw new UsageError(
       "--backend",
       `"${o.backend}" is not one of ${registry.map((d) => d.name).join(", ")}`,
+    );
+  // Pods would get IPv6 addresses that no other node routes to.
+  if (dualStack && !def.dualStack)
+    throw new UsageError(
+      "--cluster-cidr",
+      `the ${def.name} backend routes no IPv6 pod subnets: dual stack works with ${registry
+        .filter((d) => d.dualStack)
+        .map((d) => d.name)
+        .join(", ")}; give an IPv4 CIDR alone`,
     );
   return flagCheck(() => createBackendFrom(def, o, { ...parts, node }));
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "../../test/support/cni.js";
 import type { BackendFlagValues } from "../backends/definition.js";
+import { backendRegistry } from "../backends/registry.js";
 import { type AgentCliOptions, checkAgentFlags, createBackend, openDatastore } from "./agent-wiring.js";
 import { splitHostPort } from "./bgp-speaker.js";
 import { checkNodeName } from "./lab-commands.js";
@@ -139,6 +140,40 @@ test("the agent's defaults pass the checks, as numbers", () => {
   assert.throws(
     () => checkAgentFlags({ ...agentDefaults, podAttachment: "macvlan" }),
     /--pod-attachment: "macvlan" is not one of auto, bridge, routed/,
+  );
+});
+
+test("dual stack: --cluster-cidr IPv4,IPv6 and --subnet-len6 (default 64); refused for a backend that routes no IPv6, or IPv6 alone", () => {
+  const dual = checkAgentFlags({ ...agentDefaults, clusterCidr: "10.244.0.0/16,fd00:10:244::/56" });
+  assert.deepEqual(
+    [dual.clusterCidr, dual.clusterCidr6, dual.subnetLen6],
+    ["10.244.0.0/16", "fd00:10:244::/56", 64],
+  );
+  assert.equal(
+    checkAgentFlags({ ...agentDefaults, clusterCidr: "10.244.0.0/16,fd00:10:244::/48", subnetLen6: "60" })
+      .subnetLen6,
+    60,
+  );
+  assert.throws(
+    () =>
+      checkAgentFlags({ ...agentDefaults, clusterCidr: "10.244.0.0/16,fd00:10:244::/56", subnetLen6: "48" }),
+    (e: unknown) =>
+      e instanceof UsageError && /--subnet-len6 48 must be a whole number from 56/.test(e.message),
+  );
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, clusterCidr: "fd00:10:244::/56" }),
+    (e: unknown) => e instanceof UsageError && /IPv6-only clusters are not supported yet/.test(e.message),
+  );
+  assert.throws(
+    () => createBackend(agentDefaults, "n1", backendRegistry, {}, true),
+    (e: unknown) =>
+      e instanceof UsageError &&
+      e.message ===
+        "--cluster-cidr: the vxlan backend routes no IPv6 pod subnets: dual stack works with host-gw, bgp; give an IPv4 CIDR alone",
+  );
+  assert.equal(
+    createBackend({ ...agentDefaults, backend: "host-gw" }, "n1", backendRegistry, {}, true).name,
+    "host-gw",
   );
 });
 

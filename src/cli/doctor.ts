@@ -1,9 +1,10 @@
+import { parseClusterCidrs } from "../cluster/cluster-cidrs.js";
 import { doctorNode } from "../doctor/doctor-node.js";
 import { formatVerdicts } from "../doctor/format.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { openDatastore } from "./agent-wiring.js";
-import { cidrValue, portNumber } from "./options.js";
+import { flagCheck, portNumber } from "./options.js";
 
 export interface DoctorCliOptions {
   json?: boolean;
@@ -21,7 +22,9 @@ export interface DoctorCliOptions {
 /** `strata doctor`: the checks of the node this runs on; exit 1 when one finds a problem. */
 export async function runDoctor(o: DoctorCliOptions): Promise<void> {
   const healthPort = portNumber("--health-port", o.healthPort);
-  const clusterCidr = o.clusterCidr === undefined ? undefined : cidrValue("--cluster-cidr", o.clusterCidr);
+  // As the agent takes it: IPv4, or IPv4,IPv6 on a dual-stack cluster.
+  if (o.clusterCidr !== undefined) flagCheck(() => parseClusterCidrs(o.clusterCidr as string));
+  const clusterCidr = o.clusterCidr;
   const store = o.datastore
     ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
     : undefined;

@@ -60,7 +60,9 @@ const printBgpSessions = async (kernel: Kernel, state: LabState) => {
 
 const printNodes = async (kernel: Kernel, state: LabState) => {
   for (const n of state.nodes)
-    console.log(`${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}  pod MTU ${n.podMtu}`);
+    console.log(
+      `${n.name}  ${n.ip.padEnd(15)} pods ${n.subnet}${n.subnet6 ? ` ${n.subnet6}` : ""}  pod MTU ${n.podMtu}`,
+    );
   if (state.spec.model === "bgp") await printBgpSessions(kernel, state);
 };
 
@@ -85,6 +87,11 @@ const labOptions = (c: Command) =>
       "--attach-plugin <type>",
       "the CNI plugin of --attach's networks (on the lab's CNI path)",
       "strata-macvlan",
+    )
+    .option(
+      "--ip-family <family>",
+      "ipv4 | dual (IPv6 too: underlay, pod subnets, pods, checks; bgp and host-gw on l2) | ipv6 (not yet)",
+      "ipv4",
     );
 
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;

@@ -68,3 +68,21 @@ test("bgp with reflectors on l2 is taken", () => {
   const spec = parseLabFlags({ ...defaults, model: "bgp", nodes: "6", routeReflectors: "2" });
   assert.equal(spec.routeReflectors, 2);
 });
+
+test("--ip-family: ipv4 is the default lab; dual for bgp and host-gw on l2; the rest refused with one line", () => {
+  assert.equal(parseLabFlags({ ...defaults, ipFamily: "ipv4" }).ipFamily, undefined);
+  assert.equal(parseLabFlags({ ...defaults, model: "bgp", ipFamily: "dual" }).ipFamily, "dual");
+  assert.equal(parseLabFlags({ ...defaults, model: "host-gw", ipFamily: "dual" }).ipFamily, "dual");
+  const refused: [Partial<LabFlags>, RegExp][] = [
+    [{ ipFamily: "dual" }, /^--ip-family: dual stack is built for --model host-gw and bgp, not vxlan/],
+    [{ model: "bgp", underlay: "l3", ipFamily: "dual" }, /^--ip-family: dual stack needs --underlay l2/],
+    [{ model: "bgp", ipFamily: "ipv6" }, /^--ip-family: ipv6 \(IPv6-only\) is not supported yet/],
+    [{ ipFamily: "v6" }, /^--ip-family: "v6" is not one of ipv4, ipv6, dual$/],
+  ];
+  for (const [f, message] of refused)
+    assert.throws(
+      () => parseLabFlags({ ...defaults, ...f }),
+      (e: unknown) => e instanceof UsageError && message.test(e.message),
+      JSON.stringify(f),
+    );
+});

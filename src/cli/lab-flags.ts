@@ -1,3 +1,4 @@
+import { ipFamilyRefusal } from "../lab/ip-family.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
 import { oneOf, UsageError } from "./options.js";
 
@@ -13,6 +14,8 @@ export interface LabFlags {
   readonly podAttachment?: string;
   readonly attach?: string;
   readonly attachPlugin?: string;
+  /** ipv4 (absent) | ipv6 | dual */
+  readonly ipFamily?: string;
 }
 
 const underlays = ["l2", "l3"] as const;
@@ -48,6 +51,9 @@ export function parseLabFlags(f: LabFlags): LabSpec {
     );
   if (f.attachPlugin !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(f.attachPlugin))
     throw new UsageError("--attach-plugin", `"${f.attachPlugin}" is not a CNI plugin type`);
+  const ipFamily = f.ipFamily ?? "ipv4";
+  const refused = ipFamilyRefusal(ipFamily, { model, underlay });
+  if (refused) throw new UsageError("--ip-family", refused);
   return {
     model,
     nodes,
@@ -59,6 +65,7 @@ export function parseLabFlags(f: LabFlags): LabSpec {
     routeReflectors,
     ...(podAttach === "auto" ? {} : { podAttachment: podAttach }),
     ...(attach.length > 0 ? { attach, attachPlugin: f.attachPlugin ?? "strata-macvlan" } : {}),
+    ...(ipFamily === "dual" ? { ipFamily: "dual" as const } : {}),
   };
 }
 

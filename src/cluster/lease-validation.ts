@@ -14,6 +14,12 @@ export const subnetKey = (subnet: string): string => `${subnetPrefix}${subnet.re
 export interface LeasePolicy {
   readonly clusterCidr: string;
   readonly subnetLen: number;
+  /**
+   * Dual stack: the cluster's IPv6 CIDR and per-node prefix length. Absent (an IPv4-only
+   * cluster): a lease's subnet6 and publicIp6 are checked for shape, then dropped (no IPv6 routes).
+   */
+  readonly clusterCidr6?: string;
+  readonly subnetLen6?: number;
 }
 
 /** Why a lease read from the datastore is not used (stable codes: logs, /healthz, tests). */
@@ -92,6 +98,8 @@ const leaseSchema = z.object({
   subnet: z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.244.1.0/24" }),
   publicIp: z.ipv4({ error: "must be an IPv4 address" }),
   publicPrefix: z.number().int().min(1).max(32),
+  subnet6: z.cidrv6({ error: "must be an IPv6 CIDR such as fd00:10:244:1::/64" }).optional(),
+  publicIp6: z.ipv6({ error: "must be an IPv6 address" }).optional(),
   backend: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be a backend name such as vxlan"),
   backendData,
 });
@@ -101,8 +109,17 @@ const unusablePublic = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"
   ipaddr.IPv4.parseCIDR(r),
 );
 
-type Compiled = { readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number] };
-const compile = (policy: LeasePolicy): Compiled => ({ cluster: ipaddr.parseCIDR(policy.clusterCidr) });
+// IPv6 next hops a node cannot be reached at: a link-local one names no link, the others no host.
+const unusablePublic6 = new Set(["unspecified", "linkLocal", "multicast", "loopback", "ipv4Mapped"]);
+
+type Compiled = {
+  readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  readonly cluster6?: [ipaddr.IPv4 | ipaddr.IPv6, number];
+};
+const compile = (policy: LeasePolicy): Compiled => ({
+  cluster: ipaddr.parseCIDR(policy.clusterCidr),
+  ...(policy.clusterCidr6 ? { cluster6: ipaddr.parseCIDR(policy.clusterCidr6) } : {}),
+});
 
 export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
 
@@ -141,7 +158,8 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "value"} ${i.message}`);
     return reject("malformed", issues.slice(0, 3).join("; "), loose);
   }
-  const lease: NodeLease = parsed.data;
+  const { subnet6: rawSubnet6, publicIp6: rawIp6, ...v4 } = parsed.data;
+  const lease: NodeLease = v4;
   const { subnet, publicIp } = lease;
   const [addr, prefix] = ipaddr.parseCIDR(subnet);
   const canonical = canonicalCidr(subnet);
@@ -174,7 +192,48 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
       `publicIp ${publicIp} lies inside the cluster CIDR ${policy.clusterCidr}`,
       lease,
     );
-  return { ok: true, lease };
+  if (rawSubnet6 === undefined && rawIp6 === undefined) return { ok: true, lease };
+  if (rawSubnet6 === undefined || rawIp6 === undefined)
+    return reject("malformed", "subnet6 and publicIp6 come together (one is missing)", lease);
+  // An IPv4-only cluster routes no IPv6: the fields are dropped, the lease stays good.
+  if (!c.cluster6) return { ok: true, lease };
+  const six = checkIpv6Part(rawSubnet6, rawIp6, policy, c.cluster6);
+  if ("reason" in six) return reject(six.reason, six.detail, lease);
+  return { ok: true, lease: { ...lease, ...six } };
+}
+
+/** Pure: a lease's IPv6 part under a dual-stack policy: the fields normalised, or why not. */
+export function checkIpv6Part(
+  subnet6: string,
+  publicIp6: string,
+  policy: LeasePolicy,
+  cluster6: [ipaddr.IPv4 | ipaddr.IPv6, number] = ipaddr.parseCIDR(policy.clusterCidr6 ?? "::/0"),
+): { subnet6: string; publicIp6: string } | { reason: LeaseRejection; detail: string } {
+  if (!ipaddr.IPv6.isValidCIDR(subnet6))
+    return { reason: "malformed", detail: `subnet6 ${subnet6} is not an IPv6 CIDR` };
+  const no = (reason: LeaseRejection, detail: string) => ({ reason, detail });
+  const [addr, prefix] = ipaddr.parseCIDR(subnet6);
+  const canonical = canonicalCidr(subnet6);
+  if (canonical !== subnet6) return no("malformed", `subnet6 ${subnet6} is not canonical (${canonical}?)`);
+  if (addr.kind() !== cluster6[0].kind() || prefix < cluster6[1] || !addr.match(cluster6))
+    return no(
+      "outside-cluster-cidr",
+      `subnet6 ${subnet6} is not inside the cluster's IPv6 CIDR ${policy.clusterCidr6}`,
+    );
+  if (prefix !== policy.subnetLen6)
+    return no(
+      "wrong-prefix-length",
+      `subnet6 ${subnet6} is not a /${policy.subnetLen6} (the per-node IPv6 prefix length)`,
+    );
+  const ip = ipaddr.IPv6.parse(publicIp6);
+  if (unusablePublic6.has(ip.range()))
+    return no("bad-public-ip", `publicIp6 ${publicIp6} cannot be a node's global address (${ip.range()})`);
+  if (ip.match(cluster6))
+    return no(
+      "bad-public-ip",
+      `publicIp6 ${publicIp6} lies inside the cluster's IPv6 CIDR ${policy.clusterCidr6}`,
+    );
+  return { subnet6, publicIp6: ip.toString() };
 }
 
 /**
@@ -209,13 +268,19 @@ export function validateLeases(
   const bySubnet = new Map<string, Kept>();
   const byNode = new Map<string, Kept>();
   const byIp = new Map<string, Kept>();
+  // Dual stack: subnet6 and publicIp6 are claims too (canonical and of one length, like subnet).
+  const bySubnet6 = new Map<string, Kept>();
+  const byIp6 = new Map<string, Kept>();
   const kept: Kept[] = [];
+  const at = <K>(m: Map<K, Kept>, k: K | undefined) => (k === undefined ? undefined : m.get(k));
   for (const c of candidates) {
-    const { subnet, node, publicIp } = c.lease;
+    const { subnet, node, publicIp, subnet6, publicIp6 } = c.lease;
     const conflict: [LeaseRejection, string, Kept | undefined][] = [
       ["overlap", `subnet ${subnet} overlaps ${bySubnet.get(subnet)?.lease.subnet}`, bySubnet.get(subnet)],
       ["duplicate-node", `node name ${node} is already the node`, byNode.get(node)],
       ["duplicate-public-ip", `publicIp ${publicIp} is already the address`, byIp.get(publicIp)],
+      ["overlap", `subnet6 ${subnet6} is already the IPv6 subnet`, at(bySubnet6, subnet6)],
+      ["duplicate-public-ip", `publicIp6 ${publicIp6} is already the address`, at(byIp6, publicIp6)],
     ];
     const lost = conflict.find(([, , winner]) => winner !== undefined);
     if (!lost) {
@@ -223,6 +288,8 @@ export function validateLeases(
       bySubnet.set(subnet, c);
       byNode.set(node, c);
       byIp.set(publicIp, c);
+      if (subnet6 !== undefined) bySubnet6.set(subnet6, c);
+      if (publicIp6 !== undefined) byIp6.set(publicIp6, c);
       continue;
     }
     const [reason, detail, winner] = lost as [LeaseRejection, string, Kept];

@@ -2,6 +2,7 @@ import { overlaps } from "../common/cidr.js";
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
+  checkIpv6Part,
   checkLease,
   type LeaseCheckMemo,
   type LeasePolicy,
@@ -36,6 +37,8 @@ export class SubnetTakenError extends LeaseError {
 /** Where a node's previous subnet came from (its state directory's subnet.json). */
 export interface PreviousSubnet {
   readonly subnet: string;
+  /** Dual stack: the IPv6 subnet it had (its pods hold addresses from it too). */
+  readonly subnet6?: string;
   /** For messages: the file it was read from. */
   readonly source: string;
 }
@@ -44,6 +47,8 @@ export interface LeaseRequest {
   readonly node: string;
   readonly publicIp: string;
   readonly publicPrefix: number;
+  /** Dual stack: the node's global IPv6 underlay address (a lease gets subnet6 only with one). */
+  readonly publicIp6?: string;
   readonly backend: string;
   readonly backendData: Readonly<Record<string, string>>;
   readonly ttlSeconds: number;
@@ -67,15 +72,18 @@ function subnetOfKey(key: string): string | undefined {
   return m ? `${m[1]}/${m[2]}` : undefined;
 }
 
-/** The `node` a stored value names, whatever else is wrong with it. */
-function namedNode(value: string): string | undefined {
+/** A string field of a stored value ("node", "subnet6"), whatever else is wrong with it. */
+function namedField(value: string, field: "node" | "subnet6"): string | undefined {
   try {
-    const node = (JSON.parse(value) as { node?: unknown }).node;
-    return typeof node === "string" ? node.slice(0, 253) : undefined;
+    const v = (JSON.parse(value) as Record<string, unknown>)[field];
+    return typeof v === "string" ? v.slice(0, 253) : undefined;
   } catch {
     return undefined;
   }
 }
+
+/** The `node` a stored value names, whatever else is wrong with it. */
+const namedNode = (value: string): string | undefined => namedField(value, "node");
 
 /**
  * Flannel-style subnet leases in the datastore: one key per node subnet, attached to a long
@@ -133,6 +141,7 @@ export class SubnetLeases {
         if (!subnet) throw new LeaseError(`no free /${subnetLen} left in ${clusterCidr}`);
         target = { key: subnetKey(subnet), subnet };
       }
+      const six = this.#chooseSubnet6(req, previous, mine, items, valid);
       // Every check before the lease is granted: a refused start leaves nothing in the datastore.
       const leaseId = await this.store.grantLease(req.ttlSeconds);
       const lease: NodeLease = {
@@ -140,6 +149,7 @@ export class SubnetLeases {
         subnet: target.subnet,
         publicIp: req.publicIp,
         publicPrefix: req.publicPrefix,
+        ...(six && req.publicIp6 ? { subnet6: six.subnet6, publicIp6: req.publicIp6 } : {}),
         backend: req.backend,
         backendData: req.backendData,
       };
@@ -148,10 +158,85 @@ export class SubnetLeases {
         target.expected === undefined
           ? await this.store.create(target.key, text, { lease: leaseId })
           : await this.store.update(target.key, text, target.expected, { lease: leaseId });
-      if (won) return { lease, leaseId };
+      if (won) return six?.fresh ? this.#confirmSubnet6({ lease, leaseId }) : { lease, leaseId };
       await this.store.revokeLease(leaseId); // lost a race: try again with fresh state
     }
     throw new LeaseError("could not acquire a subnet lease after 10 attempts (heavy contention?)");
+  }
+
+  /**
+   * Dual stack: the IPv6 subnet for this node's lease. The one it had (its datastore lease's, or
+   * its state directory's) is kept — refused with a SubnetTakenError if another node holds it
+   * now — else the lowest one no stored value names (`fresh`). undefined: an IPv4-only cluster,
+   * or a node without an IPv6 address.
+   */
+  #chooseSubnet6(
+    req: LeaseRequest,
+    previous: PreviousSubnet | undefined,
+    mine: NodeLease | undefined,
+    items: readonly KeyValue[],
+    valid: readonly NodeLease[],
+  ): { subnet6: string; fresh: boolean } | undefined {
+    const { clusterCidr6, subnetLen6 } = this.policy;
+    if (!clusterCidr6 || subnetLen6 === undefined || !req.publicIp6) return undefined;
+    const source = previous?.source ?? "the datastore";
+    if (mine?.subnet6 && previous?.subnet6 && mine.subnet6 !== previous.subnet6)
+      throw new SubnetTakenError(
+        `the datastore leases IPv6 subnet ${mine.subnet6} to node ${req.node}, but ${source} says this node had ${previous.subnet6}; refusing to start rather than renumber its pods`,
+      );
+    const had = mine?.subnet6 ?? previous?.subnet6;
+    if (had) {
+      const refuse = (why: string) =>
+        new SubnetTakenError(
+          `IPv6 subnet ${had} (this node's before, from ${source}) ${why}; refusing to start rather than renumber under this node's pods: remove its pods and ${source} to take a new subnet`,
+        );
+      // Only the subnet is judged here (the placeholder address is not this node's).
+      const own = checkIpv6Part(had, "2001:db8::1", this.policy);
+      if ("reason" in own && own.reason !== "bad-public-ip")
+        throw refuse(`cannot be leased here: ${own.detail}`);
+      const holder = valid.find((l) => l.node !== req.node && l.subnet6 === had);
+      if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp6})`);
+      return { subnet6: had, fresh: false };
+    }
+    const subnet6 = pickSubnet(clusterCidr6, subnetLen6, this.#takenSubnets6(items, req.node));
+    if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
+    return { subnet6, fresh: true };
+  }
+
+  /** Every IPv6 subnet a stored value names (valid or not), other than this node's. */
+  #takenSubnets6(items: readonly KeyValue[], node: string): Set<string> {
+    return new Set(
+      items.flatMap((kv) => {
+        const s = namedField(kv.value, "subnet6");
+        return s !== undefined && namedNode(kv.value) !== node ? [s] : [];
+      }),
+    );
+  }
+
+  /**
+   * A fresh IPv6 subnet is claimed by the lease that names it first (validation: the older lease
+   * wins), and its key is the IPv4 subnet's: two nodes that picked the same one at once find out
+   * only after writing. The loser (no pod has an address from it yet) picks the next free one,
+   * compare-and-swap on its own key.
+   */
+  async #confirmSubnet6(held: HeldLease): Promise<HeldLease> {
+    const key = subnetKey(held.lease.subnet);
+    let current = held;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { items } = await this.store.list(subnetPrefix);
+      const lost = this.#validate(items).rejected.find((r) => r.key === key);
+      const winner = lost?.winner ? items.find((kv) => kv.key === lost.winner) : undefined;
+      const ours = items.find((kv) => kv.key === key);
+      if (!lost || !winner || !ours || namedField(winner.value, "subnet6") !== current.lease.subnet6)
+        return current;
+      const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
+      const subnet6 = pickSubnet(clusterCidr6, subnetLen6, this.#takenSubnets6(items, held.lease.node));
+      if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
+      const lease: NodeLease = { ...current.lease, subnet6 };
+      if (await this.store.update(key, JSON.stringify(lease), ours.modRevision, { lease: held.leaseId }))
+        current = { lease, leaseId: held.leaseId };
+    }
+    return current;
   }
 
   /** The previous subnet if it is still this node's to take; else a SubnetTakenError naming who has it. */
@@ -189,7 +274,11 @@ export class SubnetLeases {
    */
   async renew(held: HeldLease, req: LeaseRequest): Promise<HeldLease> {
     if (await this.store.keepAlive(held.leaseId)) return held;
-    return this.acquire(req, { subnet: held.lease.subnet, source: "the lease this agent held" });
+    return this.acquire(req, {
+      subnet: held.lease.subnet,
+      ...(held.lease.subnet6 ? { subnet6: held.lease.subnet6 } : {}),
+      source: "the lease this agent held",
+    });
   }
 
   /**
@@ -209,6 +298,7 @@ export class SubnetLeases {
         ...held.lease,
         publicIp: req.publicIp,
         publicPrefix: req.publicPrefix,
+        ...(held.lease.subnet6 && req.publicIp6 ? { publicIp6: req.publicIp6 } : {}),
         backend: req.backend,
         backendData: req.backendData,
       };

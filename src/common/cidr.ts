@@ -101,8 +101,32 @@ export function ipv4Span(prefix: string): Ipv4Span | undefined {
   return { first, last: first + size - 1 };
 }
 
+/** The first and last address an IPv6 prefix covers, as 128-bit numbers. */
+export interface Ipv6Span {
+  readonly first: bigint;
+  readonly last: bigint;
+  /** The prefix written canonically (RFC 5952, host bits cleared): "fd00:10:244:1::/64". */
+  readonly canonical: string;
+}
+
+/**
+ * An IPv6 prefix ("fd00:10:244:1::/64"; host bits are ignored) as the span it covers, for the same
+ * per-prefix overlap checks as ipv4Span; undefined for anything that is not an IPv6 CIDR.
+ */
+export function ipv6Span(prefix: string): Ipv6Span | undefined {
+  if (!ipaddr.IPv6.isValidCIDR(prefix)) return undefined;
+  const [addr, len] = ipaddr.IPv6.parseCIDR(prefix);
+  let value = 0n;
+  for (const b of addr.toByteArray()) value = (value << 8n) | BigInt(b);
+  const host = (1n << BigInt(128 - len)) - 1n;
+  const first = value & ~host;
+  const bytes = Array.from({ length: 16 }, (_, i) => Number((first >> BigInt(8 * (15 - i))) & 0xffn));
+  return { first, last: first | host, canonical: `${ipaddr.fromByteArray(bytes).toString()}/${len}` };
+}
+
 /** Do two spans share an address? (One prefix contains the other, or they are the same.) */
-export const spansOverlap = (a: Ipv4Span, b: Ipv4Span): boolean => a.first <= b.last && b.first <= a.last;
+export const spansOverlap = <S extends Ipv4Span | Ipv6Span>(a: S, b: S): boolean =>
+  a.first <= b.last && b.first <= a.last;
 
 /**
  * An address's bytes in network order: 4 for IPv4, 16 for IPv6 (wire formats such as BGP's).

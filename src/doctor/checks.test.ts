@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { healthyVxlan, lease, now } from "../../test/support/doctor-facts.js";
+import type { NodeLease } from "../cluster/node-lease.js";
 import { checkAgentHealth, checkReconcile } from "./checks/agent.js";
 import { checkBgp } from "./checks/bgp.js";
 import { checkIpam } from "./checks/ipam.js";
@@ -114,6 +115,38 @@ test("routes: a missing route to a peer's pods, and one through the wrong device
     wrong.text,
     /goes out of eth0 via 192\.168\.10\.13, the vxlan model sends them through strata\.1/,
   );
+});
+
+test("routes, dual stack: a peer's IPv6 pod subnet needs its route too; a node without one of its own does not look", () => {
+  const six = (i: number): NodeLease => ({
+    ...lease(`n${i}`, i, "bgp"),
+    subnet6: `fd00:10:244:${i}::/64`,
+    publicIp6: `fd00:192:168:10::${10 + i}`,
+  });
+  const base = healthyVxlan();
+  const routes = [2, 3].flatMap((i) => [
+    { dst: `10.244.${i}.0/24`, via: `192.168.10.${10 + i}`, dev: "eth0", proto: "147" },
+    { dst: `fd00:10:244:${i}::/64`, via: `fd00:192:168:10::${10 + i}`, dev: "eth0", proto: "147" },
+  ]);
+  const f: NodeFacts = {
+    ...withKernel(base, { routes }),
+    agent: { ...base.agent, health: { ...base.agent.health, model: "bgp" } },
+    cluster: { leases: [six(1), six(2), six(3)], rejected: [] },
+  };
+  const fine = (g: NodeFacts) => {
+    const vs = checkRoutes(g);
+    assert.deepEqual(problems(vs), []);
+    return vs[0]?.text ?? "";
+  };
+  assert.match(fine(f), /^routes to 4 peer subnets present$/);
+  const gone = only(
+    checkRoutes(withKernel(f, { routes: routes.filter((r) => r.dst !== "fd00:10:244:3::/64") })),
+  );
+  assert.equal(gone.reason, "pod-route-missing");
+  assert.match(gone.text, /no route to n3 \(192\.168\.10\.13\)'s pods fd00:10:244:3::\/64/);
+  const v4only = { ...f, cluster: { leases: [lease("n1", 1, "bgp"), six(2), six(3)], rejected: [] } };
+  const v4routes = routes.filter((r) => !r.dst.includes(":"));
+  assert.match(fine(withKernel(v4only, { routes: v4routes })), /^routes to 2 peer subnets present$/);
 });
 
 test("vxlan entries: FDB entry missing or pointing elsewhere, neighbour missing", () => {

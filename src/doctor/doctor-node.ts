@@ -1,3 +1,4 @@
+import { type ClusterCidrs, parseClusterCidrs } from "../cluster/cluster-cidrs.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { describeError } from "../common/errors.js";
 import type { Datastore } from "../datastore/api.js";
@@ -39,11 +40,17 @@ export async function readAgentHealth(port: number): Promise<AgentFacts> {
 
 async function readCluster(
   store: Datastore,
-  clusterCidr: string,
+  cidrs: ClusterCidrs,
   subnet: string | undefined,
+  subnet6: string | undefined,
 ): Promise<ClusterFacts> {
   const subnetLen = Number(subnet?.split("/")[1] ?? 24);
-  const view = await new SubnetLeases(store, { clusterCidr, subnetLen }).snapshot();
+  const policy = {
+    clusterCidr: cidrs.ipv4,
+    subnetLen,
+    ...(cidrs.ipv6 ? { clusterCidr6: cidrs.ipv6, subnetLen6: Number(subnet6?.split("/")[1] ?? 64) } : {}),
+  };
+  const view = await new SubnetLeases(store, policy).snapshot();
   return { leases: view.leases, rejected: view.rejected };
 }
 
@@ -67,16 +74,23 @@ export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
   const node = agent.health?.node ?? o.node ?? "this node";
   let clusterError: string | undefined;
   const cidr = o.clusterCidr ?? stateDir?.subnet?.clusterCidr ?? "10.244.0.0/16";
+  // `--cluster-cidr` as the agent takes it (IPv4[,IPv6]); else the IPv6 part subnet.json names.
+  const parsed = parseClusterCidrs(cidr);
+  const six = parsed.ipv6 ?? stateDir?.subnet?.clusterCidr6;
+  const cidrs = { ...parsed, ...(six ? { ipv6: six } : {}) };
+  const subnet6 = agent.health?.subnet6 ?? stateDir?.subnet?.subnet6;
   const cluster = o.store
-    ? await readCluster(o.store, cidr, agent.health?.subnet ?? stateDir?.subnet?.subnet).catch((err) => {
-        clusterError = describeError(err);
-        return undefined;
-      })
+    ? await readCluster(o.store, cidrs, agent.health?.subnet ?? stateDir?.subnet?.subnet, subnet6).catch(
+        (err) => {
+          clusterError = describeError(err);
+          return undefined;
+        },
+      )
     : undefined;
   const peers = cluster?.leases.filter((l) => l.node !== node) ?? [];
   const sessionPeers = agent.health?.backend?.bgpSessions?.map((s) => s.peer) ?? [];
   const lookups = [...new Set([...peers.flatMap((p) => [p.publicIp, firstHost(p.subnet)]), ...sessionPeers])];
-  const kernel = await gatherKernel(o.kernel, o.ns, o.underlayDev, lookups);
+  const kernel = await gatherKernel(o.kernel, o.ns, o.underlayDev, lookups, subnet6 ? [4, 6] : [4]);
   const self = cluster?.leases.find((l) => l.node === node);
   const model = agent.health?.model ?? self?.backend;
   const underlayMtu = kernel.links.find((l) => l.name === o.underlayDev)?.mtu ?? 1500;

@@ -11,6 +11,8 @@ export interface AgentHealthBody {
   readonly node?: string;
   readonly model?: string;
   readonly subnet?: string;
+  /** Dual stack: the node's IPv6 pod subnet. */
+  readonly subnet6?: string;
   readonly podMtu?: number;
   readonly resyncSeconds?: number;
   readonly lastReconcile?: { readonly ok: boolean; readonly at: string; readonly error?: string };
@@ -74,7 +76,14 @@ export interface IpamReservation {
 export interface StateDirFacts {
   readonly dir: string;
   /** subnet.json */
-  readonly subnet?: { readonly subnet: string; readonly mtu: number; readonly clusterCidr?: string };
+  readonly subnet?: {
+    readonly subnet: string;
+    readonly mtu: number;
+    readonly clusterCidr?: string;
+    /** Dual stack: the node's IPv6 pod subnet and the cluster's IPv6 CIDR. */
+    readonly subnet6?: string;
+    readonly clusterCidr6?: string;
+  };
   /** The MTU the CNI conflist gives pods. */
   readonly conflistMtu?: number;
   readonly reservations: readonly IpamReservation[];

@@ -1,5 +1,6 @@
 import { release } from "node:os";
 import type { Kernel, Netns } from "../kernel/api.js";
+import { observeRoutes } from "../kernel/desired/observe.js";
 import type { KernelFacts, RouteLookup } from "./facts.js";
 
 /** Pure: `ethtool -k DEV` output → feature → on ("tx-checksum-ip-generic: on [fixed]"). */
@@ -35,11 +36,13 @@ export async function gatherKernel(
   ns: Netns,
   underlayDev: string,
   lookups: readonly string[],
+  /** Route families to read: IPv6 too on a dual-stack node. */
+  families: readonly (4 | 6)[] = [4],
 ): Promise<KernelFacts> {
   const [links, addresses, routes] = await Promise.all([
     kernel.links(ns),
     kernel.addresses(ns),
-    kernel.routes(ns, { family: 4 }),
+    observeRoutes(kernel, ns, families),
   ]);
   const vxlan = links.find((l) => l.kind === "vxlan");
   const devs = ["all", underlayDev, ...(vxlan ? [vxlan.name] : [])];

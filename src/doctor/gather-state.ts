@@ -33,7 +33,13 @@ export async function gatherStateDir(dir: string): Promise<StateDirFacts> {
       return undefined;
     }
   };
-  const subnet = await read<{ subnet: string; mtu: number; clusterCidr?: string }>("subnet.json");
+  const subnet = await read<{
+    subnet: string;
+    mtu: number;
+    clusterCidr?: string;
+    subnet6?: string;
+    clusterCidr6?: string;
+  }>("subnet.json");
   const conflist = await read<ConflistShape>("10-strata.conflist");
   const plugin = conflist?.plugins?.find((p) => p.type === "strata");
   const reservations: IpamReservation[] = [];

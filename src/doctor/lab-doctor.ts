@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describeError } from "../common/errors.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
+import { labAgentClusterCidr } from "../lab/ip-family.js";
 import { type LabState, labDir } from "../lab/state.js";
 import { underlayNs } from "../lab/topology.js";
 import type { NodeReport } from "./doctor-node.js";
@@ -18,7 +19,7 @@ export interface LabDoctorReport {
 export function nodeDoctorArgs(state: LabState, node: string): string[] {
   return [
     ...["doctor", "--json", "--node", node, "--underlay-dev", "eth0"],
-    ...["--state-dir", join(labDir, node), "--cluster-cidr", state.spec.clusterCidr],
+    ...["--state-dir", join(labDir, node), "--cluster-cidr", labAgentClusterCidr(state.spec)],
     ...state.agentDatastoreArgs,
   ];
 }

@@ -9,6 +9,9 @@ export interface CheckResult {
   readonly kind:
     | "same node"
     | "cross node"
+    | "same node (IPv6)"
+    | "cross node (IPv6)"
+    | "MTU IPv6 (DF, full)"
     | "pod→node"
     | "pod→outside (masquerade)"
     | "MTU (DF, full size)"
@@ -54,10 +57,35 @@ export function planChecks(
         const t = b?.secondary?.[i];
         if (s.ip && t?.ip) probes.push({ kind: "secondary network", fromNs: a.ns, from: a.name, to: t.ip });
       }
+    probes.push(...ipv6Probes(state, n.name, n.podMtu));
     probes.push({ kind: "pod→node", fromNs: a.ns, from: a.name, to: n.ip });
     probes.push({ kind: "pod→outside (masquerade)", fromNs: a.ns, from: a.name, to: outsideIp });
   }
   return probes;
+}
+
+/**
+ * Pure: a dual-stack lab's IPv6 probes from `node`'s first pod: every other pod's IPv6 address
+ * (on its node, and on every other node), and the first pod of each other node at full size.
+ */
+function ipv6Probes(
+  state: LabState,
+  node: string,
+  podMtu: number,
+): { kind: CheckResult["kind"]; fromNs: string; from: string; to: string; size?: number }[] {
+  const a = state.pods.find((p) => p.node === node);
+  if (!a?.ip6) return [];
+  const out: ReturnType<typeof ipv6Probes> = [];
+  const firsts = new Set(state.nodes.map((n) => state.pods.find((p) => p.node === n.name)));
+  for (const b of state.pods) {
+    if (b === a || !b.ip6) continue;
+    const kind = b.node === node ? "same node (IPv6)" : "cross node (IPv6)";
+    out.push({ kind, fromNs: a.ns, from: a.name, to: b.ip6 });
+    // 40 bytes of IPv6 header and 8 of ICMPv6 around the payload.
+    if (b.node !== node && firsts.has(b))
+      out.push({ kind: "MTU IPv6 (DF, full)", fromNs: a.ns, from: a.name, to: b.ip6, size: podMtu - 48 });
+  }
+  return out;
 }
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
@@ -117,15 +145,17 @@ export async function checkDatastoreBoundary(
 /**
  * One shell per source namespace runs that source's pings, 32 at a time: `ip netns exec` per probe
  * costs more than the ping (it sets up a mount namespace), and a 50-node lab plans ~5,000 probes.
- * Each probe comes in as one argument `INDEX:ADDRESS:SIZE` (SIZE 0: a plain ping; else DF set), and
- * its outcome goes out as one line `INDEX EXITCODE`.
+ * Each probe comes in as one argument `INDEX:ADDRESS:SIZE` (SIZE 0: a plain ping; else DF set; an
+ * IPv6 ADDRESS has colons of its own, so SIZE is the last field and ADDRESS what lies between),
+ * and its outcome goes out as one line `INDEX EXITCODE`.
  */
 export const pingBatchScript = [
   "n=0",
   'for p in "$@"; do',
   // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not JS
-  "  i=${p%%:*}; r=${p#*:}; to=${r%%:*}; size=${r#*:}",
+  "  i=${p%%:*}; r=${p#*:}; to=${r%:*}; size=${r##*:}",
   '  if [ "$size" = 0 ]; then set -- -c 1 -W 2 -q "$to"; else set -- -c 1 -W 2 -q -M do -s "$size" "$to"; fi',
+  '  case "$to" in *:*) set -- -6 "$@" ;; esac',
   '  (ping "$@" >/dev/null 2>&1; echo "$i $?") &',
   "  n=$((n + 1)); if [ $n -ge 32 ]; then wait; n=0; fi",
   "done",
@@ -177,7 +207,8 @@ export async function runChecks(kernel: Kernel, state: LabState): Promise<CheckR
     results.push({
       kind: p.kind,
       from: p.from,
-      to: p.size ? `${p.to} (${p.size + 28} B)` : p.to,
+      // The packet's size: payload, ICMP header and IPv4's 20 or IPv6's 40 bytes of header.
+      to: p.size ? `${p.to} (${p.size + (p.to.includes(":") ? 48 : 28)} B)` : p.to,
       ok: answered.has(p.index),
     });
   return results;

@@ -11,6 +11,7 @@ import { eventually } from "../common/eventually.js";
 import { inWindow } from "../common/in-window.js";
 import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
+import { observeRoutes } from "../kernel/desired/observe.js";
 import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { networksAnnotation } from "../netattach/annotation.js";
@@ -19,6 +20,7 @@ import { agentArgv, datastoreArgv, type LabAgentDatastore, labAgentNodeFlags } f
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
+import { labAgentClusterCidr } from "./ip-family.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   labPodNamespace,
@@ -344,7 +346,7 @@ function startAgents(
       const argv = agentArgv({
         node: n.name,
         backend: spec.model,
-        clusterCidr: spec.clusterCidr,
+        clusterCidr: labAgentClusterCidr(spec),
         datastore,
         underlayDev: "eth0",
         stateDir,
@@ -371,10 +373,11 @@ function startAgents(
         timeoutMs: leaseTimeoutMs,
         signal: up.signal,
       });
-      const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; mtu: number };
+      const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; subnet6?: string; mtu: number };
+      const leased = { subnet: s.subnet, podMtu: s.mtu, ...(s.subnet6 ? { subnet6: s.subnet6 } : {}) };
       up.save({
         ...up.state,
-        nodes: up.state.nodes.map((x) => (x.name === n.name ? { ...x, subnet: s.subnet, podMtu: s.mtu } : x)),
+        nodes: up.state.nodes.map((x) => (x.name === n.name ? { ...x, ...leased } : x)),
       });
     }),
   );
@@ -399,9 +402,11 @@ async function waitForRoutes(up: LabUp): Promise<void> {
       await waitForWithin(
         timeoutMs,
         async () => {
-          const routes = await kernel.routes(namedNetns(node.ns), { family: 4 });
+          const routes = await observeRoutes(kernel, namedNetns(node.ns), node.subnet6 ? [4, 6] : [4]);
           const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
-          missing = others.filter((o) => !have.has(o.subnet)).map((o) => o.name);
+          missing = others
+            .filter((o) => !have.has(o.subnet) || (node.subnet6 && o.subnet6 && !have.has(o.subnet6)))
+            .map((o) => o.name);
           return missing.length === 0;
         },
         `${node.name}'s routes to every other node's pods`,
@@ -453,6 +458,7 @@ async function attachPods(up: LabUp): Promise<void> {
         },
         { cniPath: [up.bin, referencePluginDir], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
       )) as { ips: { address: string }[] };
+      const ip6 = result.ips.find((x) => x.address.includes(":"))?.address.split("/")[0];
       const addresses = [];
       for (const n of secondary) {
         const a = (await kernel.addresses(namedNetns(p.ns), n.ifName)).find((x) => x.family === 4);
@@ -462,7 +468,8 @@ async function attachPods(up: LabUp): Promise<void> {
         name: p.name,
         ns: p.ns,
         node: p.node,
-        ip: result.ips[0]?.address.split("/")[0] ?? "",
+        ip: result.ips.find((x) => !x.address.includes(":"))?.address.split("/")[0] ?? "",
+        ...(ip6 ? { ip6 } : {}),
         ...(addresses.length > 0 ? { secondary: addresses } : {}),
       };
       up.save({ ...up.state, pods: [...up.state.pods, pod] });

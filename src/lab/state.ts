@@ -28,6 +28,8 @@ export interface LabPodState {
   readonly ns: string;
   readonly node: string;
   readonly ip: string;
+  /** `--ip-family dual`: the pod's IPv6 address. */
+  readonly ip6?: string;
   /** `--attach`: the pod's address on each secondary network. */
   readonly secondary?: readonly { readonly network: string; readonly ifName: string; readonly ip: string }[];
 }
@@ -38,6 +40,8 @@ export interface LabNodeState {
   readonly ip: string;
   /** Empty until the agent has leased one. */
   readonly subnet: string;
+  /** `--ip-family dual`: the IPv6 pod subnet the agent leased. */
+  readonly subnet6?: string;
   readonly podMtu: number;
   /** The agent's PID when the state was written (the `processes` entry is what proves it). */
   readonly pid: number;

@@ -21,6 +21,8 @@ export interface NodeStatus {
   readonly ip: string;
   readonly ns: string;
   readonly subnet: string;
+  /** `--ip-family dual`: the node's IPv6 pod subnet. */
+  readonly subnet6?: string;
   readonly podMtu: number;
   readonly agent: {
     readonly pid?: number;
@@ -48,6 +50,8 @@ export interface LabStatusReport {
     readonly name: string;
     readonly node: string;
     readonly ip: string;
+    /** `--ip-family dual`: its IPv6 address. */
+    readonly ip6?: string;
     /** Its network namespace exists. */
     readonly present: boolean;
   }[];
@@ -80,6 +84,7 @@ export async function labStatus(kernel: Kernel, state: LabState): Promise<LabSta
       ip: n.ip,
       ns: n.ns,
       subnet: n.subnet,
+      ...(n.subnet6 ? { subnet6: n.subnet6 } : {}),
       podMtu: n.podMtu,
       agent: {
         pid: proc?.pid,
@@ -104,7 +109,13 @@ export async function labStatus(kernel: Kernel, state: LabState): Promise<LabSta
     model: state.spec.model,
     underlay: state.spec.underlay,
     nodes,
-    pods: state.pods.map((p) => ({ name: p.name, node: p.node, ip: p.ip, present: namespaces.has(p.ns) })),
+    pods: state.pods.map((p) => ({
+      name: p.name,
+      node: p.node,
+      ip: p.ip,
+      ...(p.ip6 ? { ip6: p.ip6 } : {}),
+      present: namespaces.has(p.ns),
+    })),
     datastore: {
       kind: state.spec.datastore,
       ...(endpoint ? { endpoint } : {}),
@@ -141,14 +152,16 @@ export function formatLabStatus(r: LabStatusReport): string {
   );
   for (const n of r.nodes) {
     lines.push(
-      `${n.name.padEnd(6)} ${n.ip.padEnd(15)} ${(n.subnet || "-").padEnd(18)} ${String(n.agent.pid ?? "-").padEnd(8)} ${agentWord(n.agent)}`,
+      `${n.name.padEnd(6)} ${n.ip.padEnd(15)} ${(n.subnet || "-").padEnd(18)} ${String(n.agent.pid ?? "-").padEnd(8)} ${agentWord(n.agent)}${n.subnet6 ? `  (IPv6 pods ${n.subnet6})` : ""}`,
     );
   }
   if (r.pods.length > 0) {
     lines.push("");
     lines.push(`${"pod".padEnd(10)} ${"node".padEnd(6)} address`);
     for (const p of r.pods)
-      lines.push(`${p.name.padEnd(10)} ${p.node.padEnd(6)} ${p.ip}${p.present ? "" : "  (namespace gone)"}`);
+      lines.push(
+        `${p.name.padEnd(10)} ${p.node.padEnd(6)} ${p.ip}${p.ip6 ? `  ${p.ip6}` : ""}${p.present ? "" : "  (namespace gone)"}`,
+      );
   }
   if (r.bgpSessions) {
     const c = r.bgpSessions;

@@ -1,6 +1,7 @@
 import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
+import { ipFamilyNodeOps, type LabIpFamily } from "./ip-family.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -23,6 +24,8 @@ export interface LabSpec {
   readonly attach?: readonly string[];
   /** The CNI type that attaches them (`--attach-plugin`): Strata's macvlan by default (Debian's `macvlan` also works). */
   readonly attachPlugin?: string;
+  /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods (ip-family.ts). */
+  readonly ipFamily?: LabIpFamily;
 }
 
 /** The AS of the lab's BGP model (nodes and, on l3, the router). */
@@ -177,6 +180,7 @@ export function planLab(spec: LabSpec): LabPlan {
       { op: "addr.add", dev: "eth0", cidr: `${n.ip}/${n.prefix}` },
       { op: "link.set", name: "eth0", up: true },
       { op: "route.replace", route: { dst: "default", via: n.gateway, dev: "eth0" } },
+      ...ipFamilyNodeOps(spec, n),
     ];
     underlayOps.push({ op: "link.set", name: port, master: `sw-${n.segment}`, up: true });
   }

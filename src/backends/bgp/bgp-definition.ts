@@ -109,4 +109,5 @@ export const bgpDefinition = {
       config: deps.bgpConfig,
     });
   },
+  dualStack: true,
 } satisfies BackendDefinition<BgpFlagOptions>;

@@ -5,6 +5,7 @@ import type { BgpConfigView } from "../../cluster/bgp-config.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
+import { observeRoutes } from "../../kernel/desired/observe.js";
 import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
@@ -29,17 +30,20 @@ export interface BgpBackendOptions extends BgpTopology {
 
 /** What the import policy depends on: who owns which subnet at which address. */
 const leasesKey = (all: readonly NodeLease[]) =>
-  all.map((n) => `${n.node} ${n.subnet} ${n.publicIp}`).join("|");
+  all.map((n) => `${n.node} ${n.subnet} ${n.publicIp} ${n.subnet6 ?? ""} ${n.publicIp6 ?? ""}`).join("|");
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
 
-/** The node's underlay network: where a BGP next hop must be to get a route (no recursion). */
-const underlayNetwork = (local: LocalNode): ConnectedNetwork => ({
-  dev: local.underlayDev,
-  cidr: `${local.lease.publicIp}/${local.lease.publicPrefix}`,
-});
+/** A lease's pod subnets: IPv4, and IPv6 on a dual-stack node. */
+const leasedSubnets = (p: NodeLease): string[] => (p.subnet6 ? [p.subnet, p.subnet6] : [p.subnet]);
+
+/** The node's underlay networks: where a BGP next hop must be to get a route (no recursion). */
+const underlayNetworks = (local: LocalNode): ConnectedNetwork[] => [
+  { dev: local.underlayDev, cidr: `${local.lease.publicIp}/${local.lease.publicPrefix}` },
+  ...(local.underlayCidr6 ? [{ dev: local.underlayDev, cidr: local.underlayCidr6 }] : []),
+];
 
 /**
  * Calico-style routed pod networking: each node runs a BGP speaker, announces its pod subnet and
@@ -102,8 +106,13 @@ export class BgpBackend implements Backend {
     const gr = this.o.gracefulRestart;
     if (gr !== false) {
       // Our own BGP routes still in the kernel: this is a restart and forwarding went on meanwhile.
-      const observed = await ctx.kernel.routes(ctx.netns, { family: 4 });
-      for (const [dst, via] of preservedRoutes(observed, ctx.local.underlayDev, lease.subnet)) {
+      const observed = await observeRoutes(ctx.kernel, ctx.netns, lease.subnet6 ? [4, 6] : [4]);
+      for (const [dst, via] of preservedRoutes(
+        observed,
+        ctx.local.underlayDev,
+        lease.subnet,
+        lease.subnet6,
+      )) {
         this.#preserved.set(dst, via);
         this.#refresh(dst);
       }
@@ -143,6 +152,9 @@ export class BgpBackend implements Backend {
       listen: { host: lease.publicIp, port: this.o.port },
       localAddress: lease.publicIp,
       nextHop: lease.publicIp,
+      // Dual stack: IPv6 unicast is negotiated on every session (RFC 4760 multiprotocol, over the
+      // IPv4 transport), and this node's IPv6 pod subnet goes out via its global IPv6 address.
+      ...(lease.subnet6 && lease.publicIp6 ? { ipv6NextHop: lease.publicIp6 } : {}),
       gracefulRestart:
         gr === false
           ? false
@@ -164,7 +176,7 @@ export class BgpBackend implements Backend {
       },
       importPolicy: this.#importPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]),
     });
-    speaker.originate(lease.subnet);
+    for (const subnet of leasedSubnets(lease)) speaker.originate(subnet);
     return speaker;
   }
 
@@ -264,7 +276,7 @@ export class BgpBackend implements Backend {
     if (leasesKey(all) !== this.#policyKey)
       this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
     this.#speaker?.setPeers(clusterPeers(local.lease, all, { ...this.o, routeReflectors: this.#reflectors }));
-    this.#leased = new Map(peers.map((p) => [p.subnet, owner(p)]));
+    this.#leased = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, owner(p)] as const)));
     for (const [prefix, nextHop] of this.#learned) {
       const o = this.#leased.get(prefix);
       if (o) this.#retained.set(prefix, { nextHop, owner: o });
@@ -295,8 +307,8 @@ export class BgpBackend implements Backend {
     const nextHop =
       this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop ?? this.#preserved.get(prefix);
     const r =
-      local && nextHop && prefix !== local.lease.subnet
-        ? bgpKernelRoute(prefix, nextHop, [underlayNetwork(local)])
+      local && nextHop && !leasedSubnets(local.lease).includes(prefix)
+        ? bgpKernelRoute(prefix, nextHop, underlayNetworks(local))
         : undefined;
     if (r && "route" in r) this.#routes.set(r.route);
     else this.#routes.delete(prefix);
@@ -316,10 +328,15 @@ export class BgpBackend implements Backend {
 
   desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
     const unreachable: { node: string; reason: string }[] = [];
-    const ownNet = underlayNetwork(local).cidr;
+    const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
     // A peer whose subnet we have no route to: name why (mesh across a router needs the router to peer).
     for (const p of peers) {
-      if (this.#routes.get(p.subnet)) continue;
+      if (this.#routes.get(p.subnet)) {
+        // Dual stack: both ends have IPv6 and the IPv4 route is there, the IPv6 one is not (yet).
+        if (p.subnet6 && local.lease.subnet6 && !this.#routes.get(p.subnet6))
+          unreachable.push({ node: p.node, reason: `no BGP route to its IPv6 subnet ${p.subnet6} yet` });
+        continue;
+      }
       const s = this.#speaker?.sessions().find((x) => x.peer === p.publicIp);
       const behindRouter = !contains(ownNet, p.publicIp);
       unreachable.push({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import type { PeerInfo } from "../../bgp/rib/path.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { clusterImportPolicy } from "./cluster-import.js";
@@ -80,4 +80,73 @@ test("a node without a lease in the datastore is not a node: its own subnet clai
     externalWithList: new Set(),
   });
   assert.match(p(n(3), "10.244.3.0/24", via(node(3).publicIp)) ?? "", /no import= list/);
+});
+
+describe("IPv6 (dual stack): the same rules over subnet6 and publicIp6", () => {
+  const dual = (i: number): NodeLease => ({
+    ...node(i),
+    subnet6: `fd00:10:244:${i}::/64`,
+    publicIp6: `fd00:192:168:10::${10 + i}`,
+  });
+  const all = [1, 2, 3, 4].map(dual);
+  const p6 = clusterImportPolicy(dual(1), all, {
+    routeReflectors: ["n3"],
+    externalWithList: new Set(["192.168.10.1"]),
+  });
+  const mp = (prefix: string, nextHop: string) => ({
+    origin: "igp" as const,
+    asPath: [],
+    mpReach: { afi: 2, safi: 1, nextHops: [nextHop], nlri: [prefix] },
+  });
+  const v6 = (p: PeerInfo, prefix: string, nh: string) => p6(p, prefix, mp(prefix, nh));
+
+  test("a node may announce exactly its subnet6, via its publicIp6 (any spelling of it)", () => {
+    assert.equal(v6(n(2), "fd00:10:244:2::/64", "fd00:192:168:10::12"), undefined);
+    assert.equal(v6(n(2), "fd00:10:244:2::/64", "FD00:192:168:10:0:0:0:12"), undefined);
+  });
+
+  test("the wrong next hop (another node's, its IPv4 address, a link-local one) is refused", () => {
+    assert.match(
+      v6(n(2), "fd00:10:244:2::/64", "fd00:192:168:10::13") ?? "",
+      /next hop fd00:192:168:10::13 is not node n2's IPv6 address/,
+    );
+    assert.match(v6(n(2), "fd00:10:244:2::/64", "fe80::2") ?? "", /is not node n2's IPv6 address/);
+  });
+
+  test("more-specifics, covering prefixes, other nodes' subnet6 and our own are refused", () => {
+    assert.match(v6(n(2), "fd00:10:244:2::/80", "fd00:192:168:10::12") ?? "", /overlaps node n2's IPv6/);
+    assert.match(v6(n(2), "fd00:10:244::/48", "fd00:192:168:10::12") ?? "", /overlaps this node's own IPv6/);
+    assert.match(v6(n(2), "fd00:10:244:1::/64", "fd00:192:168:10::12") ?? "", /own IPv6 pod subnet/);
+    assert.match(
+      v6(n(2), "fd00:10:244:4::/64", "fd00:192:168:10::14") ?? "",
+      /node n4's IPv6 pod subnet, announced by node n2/,
+    );
+    assert.match(
+      v6(n(2), "2001:db8::/32", "fd00:192:168:10::12") ?? "",
+      /may announce only fd00:10:244:2::\/64/,
+    );
+    assert.match(v6(n(2), "::/0", "fd00:192:168:10::12") ?? "", /overlaps/);
+  });
+
+  test("a route reflector passes on another node's subnet6 with the owner's next hop, nothing else", () => {
+    assert.equal(v6(n(3), "fd00:10:244:4::/64", "fd00:192:168:10::14"), undefined);
+    assert.match(v6(n(3), "fd00:10:244:4::/64", "fd00:192:168:10::13") ?? "", /is not node n4's/);
+  });
+
+  test("an external peer: other nodes' exact subnet6, or with an import list other prefixes", () => {
+    assert.equal(v6(tor, "fd00:10:244:2::/64", "fd00:192:168:10::1"), undefined);
+    assert.equal(v6(tor, "2001:db8::/32", "fd00:192:168:10::1"), undefined);
+    assert.match(v6(from("192.168.10.2"), "2001:db8::/32", "fd00::2") ?? "", /no import= list/);
+  });
+
+  test("without subnet6 leases (an IPv4-only cluster) every IPv6 prefix from a node is refused", () => {
+    assert.match(
+      policy(n(2), "fd00:10:244:2::/64", mp("fd00:10:244:2::/64", "fd00:192:168:10::12")) ?? "",
+      /node n2 leases no IPv6 subnet/,
+    );
+  });
+
+  test("a node whose lease has subnet6 may still announce its IPv4 subnet as before", () => {
+    assert.equal(p6(n(2), "10.244.2.0/24", via("192.168.10.12")), undefined);
+  });
 });

@@ -10,11 +10,19 @@ export function preservedRoutes(
   observed: readonly Route[],
   underlayDev: string,
   ownSubnet: string,
+  /** Dual stack: this node's IPv6 subnet (not a route of BGP's either). */
+  ownSubnet6?: string,
 ): Map<string, string> {
   const out = new Map<string, string>();
   for (const r of observed) {
     if (r.proto !== strataRouteProto || !r.via || r.dev !== underlayDev || r.nexthops) continue;
-    if (r.dst === ownSubnet || r.dst === "default" || (r.table !== undefined && r.table !== 254)) continue;
+    if (
+      r.dst === ownSubnet ||
+      r.dst === ownSubnet6 ||
+      r.dst === "default" ||
+      (r.table !== undefined && r.table !== 254)
+    )
+      continue;
     out.set(r.dst, r.via);
   }
   return out;

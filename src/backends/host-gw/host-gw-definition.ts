@@ -9,4 +9,5 @@ export const hostGwDefinition = {
   options: z.object({}),
   cliFlags: [],
   create: () => createHostGwBackend(),
+  dualStack: true,
 } satisfies BackendDefinition<Record<string, never>>;

@@ -1,6 +1,7 @@
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
+import type { LocalNode } from "../api.js";
 
 /**
  * Direct routing, shared by the backends that use it (host-gw for every peer, vxlan-crosssubnet
@@ -16,4 +17,14 @@ export function isL2Adjacent(local: NodeLease, peer: NodeLease): boolean {
 /** The direct route to an L2-adjacent peer: its pod subnet via its underlay address. */
 export function directRoute(peer: NodeLease, underlayDev: string): Route {
   return { dst: peer.subnet, via: peer.publicIp, dev: underlayDev };
+}
+
+/**
+ * Dual stack: the direct route to a peer's IPv6 pod subnet, via its global IPv6 address, when both
+ * nodes lease one and the peer's address is on this node's IPv6 underlay network; else none.
+ */
+export function directRoute6(local: LocalNode, peer: NodeLease): Route | undefined {
+  if (!local.lease.subnet6 || !local.underlayCidr6 || !peer.subnet6 || !peer.publicIp6) return undefined;
+  if (!contains(local.underlayCidr6, peer.publicIp6)) return undefined;
+  return { dst: peer.subnet6, via: peer.publicIp6, dev: local.underlayDev };
 }

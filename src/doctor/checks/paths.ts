@@ -30,10 +30,14 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
   if (!f.cluster)
     return [skipped("routes to peers", f.node, "peers unknown (give --datastore as the agent has)")];
   const out: Verdict[] = [];
-  for (const p of peers) {
-    const route = f.kernel.routes.find(
-      (r) => r.dst === p.subnet && (r.table === undefined || r.table === 254),
-    );
+  // Dual stack: a peer's IPv6 pod subnet needs its route too when this node has one of its own.
+  const dual = ownLease(f)?.subnet6 !== undefined;
+  const subnets = peers.flatMap((p) => [
+    { p, subnet: p.subnet },
+    ...(dual && p.subnet6 ? [{ p, subnet: p.subnet6 }] : []),
+  ]);
+  for (const { p, subnet } of subnets) {
+    const route = f.kernel.routes.find((r) => r.dst === subnet && (r.table === undefined || r.table === 254));
     const dev = expectedDevice(f, p);
     if (!route)
       out.push(
@@ -41,7 +45,7 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
           "routes to peers",
           f.node,
           "pod-route-missing",
-          `no route to ${peerName(p)}'s pods ${p.subnet}`,
+          `no route to ${peerName(p)}'s pods ${subnet}`,
           `the agent's repair pass puts it back within its --resync-interval; if it stays missing, read the agent's /healthz and log`,
           p.node,
         ),
@@ -52,7 +56,7 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
           "routes to peers",
           f.node,
           "pod-route-missing",
-          `the route to ${peerName(p)}'s pods ${p.subnet} goes out of ${route.dev ?? "?"}${route.via ? ` via ${route.via}` : ""}, the ${modelOf(f)} model sends them through ${dev}`,
+          `the route to ${peerName(p)}'s pods ${subnet} goes out of ${route.dev ?? "?"}${route.via ? ` via ${route.via}` : ""}, the ${modelOf(f)} model sends them through ${dev}`,
           "someone else changed the route; the agent's repair pass replaces it (or `ip route del` it)",
           p.node,
         ),
@@ -63,7 +67,7 @@ export function checkRoutes(f: NodeFacts): Verdict[] {
       ok(
         "routes to peers",
         f.node,
-        `routes to ${peers.length} peer subnet${peers.length === 1 ? "" : "s"} present`,
+        `routes to ${subnets.length} peer subnet${subnets.length === 1 ? "" : "s"} present`,
       ),
     );
   return out;
