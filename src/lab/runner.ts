@@ -15,7 +15,14 @@ import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { networksAnnotation } from "../netattach/annotation.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { agentArgv, datastoreArgv, type LabAgentDatastore, labAgentNodeFlags } from "./agent-argv.js";
+import {
+  agentArgv,
+  agentEntryArgv,
+  datastoreArgv,
+  type LabAgentDatastore,
+  type LabAgentEntry,
+  labAgentNodeFlags,
+} from "./agent-argv.js";
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
@@ -61,6 +68,8 @@ export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
 export interface LabPaths {
   readonly root: string;
   readonly cliScript: string;
+  /** What agents run (agent-argv.ts); absent: `cliScript`. */
+  readonly agentEntry?: LabAgentEntry;
   readonly nodePath: string;
   readonly shimPath: string;
   readonly entryDir: string;
@@ -362,7 +371,8 @@ function startAgents(
       // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
       const cmd = [
         ...["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, ...labAgentNodeFlags],
-        ...[paths.cliScript, ...argv],
+        ...agentEntryArgv(paths.agentEntry ?? { kind: "cli", script: paths.cliScript }),
+        ...argv,
       ];
       const agent = up.start("agent", cmd, join(stateDir, "agent.log"), n.name);
       const file = join(stateDir, "subnet.json");
