@@ -44,7 +44,9 @@ const ownLocation = {
 //   they are back once the snapshot is deserialized), and node:http calls Array.prototype.toSorted
 //   as it loads: a stand-in is there meanwhile, removed before V8 serializes the heap.
 // - node:http holds native parser state that Node 20 cannot serialize: http and https (the health
-//   server's, prom-client's and gRPC's) stay unloaded until first used, in the agent's process.
+//   server's, prom-client's) stay unloaded until first used, in the agent's process.
+// - A snapshot's own require loads built-ins only: the packages left out of the bundle (etcd3 and
+//   gRPC, loaded on first use) are required from the bundle's place in the checkout instead.
 const snapshotBanner = `if (require("node:v8").startupSnapshot?.isBuildingSnapshot()) {
   const v8 = require("node:v8");
   if (!Array.prototype.toSorted) {
@@ -55,10 +57,14 @@ const snapshotBanner = `if (require("node:v8").startupSnapshot?.isBuildingSnapsh
     v8.startupSnapshot.addSerializeCallback(() => { delete Array.prototype.toSorted; });
   }
   const builtinRequire = require;
+  const { createRequire, isBuiltin } = builtinRequire("node:module");
+  const bundleFile = __filename;
+  let packageRequire;
   const later = new Set(["http", "node:http", "https", "node:https", "http2", "node:http2"]);
   const loaded = new Map();
   const load = (id) => { if (!loaded.has(id)) loaded.set(id, builtinRequire(id)); return loaded.get(id); };
-  require = (id) => !later.has(id) ? builtinRequire(id) : new Proxy({}, {
+  require = (id) => !isBuiltin(id) ? (packageRequire ??= createRequire(bundleFile))(id)
+    : !later.has(id) ? builtinRequire(id) : new Proxy({}, {
     get: (_, key) => load(id)[key],
     has: (_, key) => key in load(id),
     ownKeys: () => { throw new Error(\`\${id} is used while the agent's snapshot is built\`); },
@@ -80,8 +86,11 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  // Native addons load from dist/native at run time (they are not JavaScript).
-  external: ["*.node"],
+  // Native addons load from dist/native at run time (they are not JavaScript). etcd3 and gRPC read
+  // their .proto files beside their own modules: they load from node_modules, on first use.
+  external: ["*.node", "etcd3", "@grpc/*"],
+  // import() of those becomes require(): a process started from a snapshot has no import().
+  supported: { "dynamic-import": false },
   plugins: [ownLocation],
   banner: { js: snapshotBanner },
   logLevel: "warning",
