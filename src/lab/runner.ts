@@ -48,6 +48,7 @@ import {
 } from "./state.js";
 import {
   bgpAgentOptions,
+  type LabNode,
   type LabPlan,
   type LabSpec,
   labPrefix,
@@ -55,6 +56,7 @@ import {
   routerSpeakerArgs,
   underlayNs,
 } from "./topology.js";
+import { underlayNeighbourOps } from "./underlay-neighbours.js";
 
 export type { LabPodState, LabState } from "./state.js";
 export { labDir, readLabState } from "./state.js";
@@ -247,6 +249,7 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
     for (const n of plan.nodes) await kernel.netns.create(n.ns);
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
+    await addUnderlayNeighbours(kernel, plan);
     for (const o of plan.offloads) {
       const r = await kernel.exec(namedNetns(o.ns), ["ethtool", "-K", o.dev, ...o.features]);
       if (r.code !== 0)
@@ -256,6 +259,23 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
         );
     }
   });
+}
+
+/** Static ARP on the underlay (underlay-neighbours.ts: the machine-wide ARP limit). */
+async function addUnderlayNeighbours(kernel: Kernel, plan: LabPlan): Promise<void> {
+  const uplinkMac = new Map<string, string>();
+  for (const n of plan.nodes) {
+    const mac = (await kernel.links(namedNetns(n.ns))).find((l) => l.name === "eth0")?.mac;
+    if (mac) uplinkMac.set(n.name, mac);
+  }
+  const switches = await kernel.links(namedNetns(underlayNs));
+  const switchMac = new Map<LabNode["segment"], string>();
+  for (const s of ["a", "b"] as const) {
+    const mac = switches.find((l) => l.name === `sw-${s}`)?.mac;
+    if (mac) switchMac.set(s, mac);
+  }
+  for (const [ns, ops] of underlayNeighbourOps(plan.nodes, uplinkMac, switchMac, underlayNs))
+    await kernel.apply(namedNetns(ns), ops);
 }
 
 /** The embedded store on a UNIX socket, or etcd on the underlay; returns how agents reach it. */
