@@ -14,8 +14,7 @@
  *   flock /tmp/strata-lab.lock node dist/bench/lab-convergence.js \
  *     [--sizes 25,50,100,200] [--models bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw] [--no-restart]
  */
-import { execFileSync, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { labPaths } from "../src/cli/paths.js";
 import { namedNetns } from "../src/kernel/api.js";
 import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
@@ -26,6 +25,7 @@ import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
 import type { LabSpec } from "../src/lab/topology.js";
+import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -35,7 +35,6 @@ const models = arg("--models", "bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw").spli
 const restart = !process.argv.includes("--no-restart");
 const kernel = createIproute2Kernel();
 const paths = labPaths();
-const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 const specOf = (model: string, nodes: number): LabSpec => {
   const rr = /^bgp-rr(\d+)$/.exec(model);
@@ -51,36 +50,6 @@ const specOf = (model: string, nodes: number): LabSpec => {
   };
 };
 
-/** /proc/PID/stat fields after the command name. */
-const statFields = (pid: number): string[] | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-};
-const childrenOf = (pid: number): number[] => {
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
-      readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ").filter(Boolean).map(Number),
-    );
-  } catch {
-    return [];
-  }
-};
-/** utime + stime + reaped children's, seconds. */
-const cpuOf = (pid: number): number => {
-  const f = statFields(pid);
-  return f ? (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / clockTicks : 0;
-};
-const pssKiB = (pid: number): number => {
-  try {
-    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-};
 const agentPids = (state: LabState) =>
   state.processes.flatMap((p) => (p.role === "agent" && p.running ? [p.running.pid] : []));
 /** The agents with their helper processes: CPU seconds and PSS MiB. */
@@ -94,10 +63,6 @@ const agentCost = (state: LabState) => {
     }
   return { cpu, pss };
 };
-/** Seconds since boot now, and a process's start in the same clock. */
-const uptimeS = () => Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
-const startedAtS = (pid: number) => Number(statFields(pid)?.[19] ?? 0) / clockTicks;
-
 /** Routes missing across the lab right now: for each node, other nodes' subnets it has no route to. */
 async function missingRoutes(state: LabState): Promise<number> {
   let missing = 0;

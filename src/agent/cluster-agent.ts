@@ -21,7 +21,9 @@ import type { Kernel, Netns, Route } from "../kernel/api.js";
 import { applyPlanOrThrow } from "../kernel/desired/apply.js";
 import { observe, observeRoutes } from "../kernel/desired/observe.js";
 import { planReconcile } from "../kernel/desired/plan.js";
+import { planDesiredChange } from "../kernel/desired/plan-change.js";
 import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.js";
+import type { DesiredState } from "../kernel/desired/state.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { masqueradeRuleset } from "./masquerade.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
@@ -79,6 +81,11 @@ export interface ClusterAgentOptions {
   readonly coalesce?: boolean;
   /** Periodic repair pass on top of watch events, ms. */
   readonly resyncMs: number;
+  /**
+   * Lease views that arrive in a burst (a cluster coming up) merge into one pass: it runs once no
+   * view has come for `quietMs`, at the latest `maxDelayMs` after the first (default 100 / 1000).
+   */
+  readonly leaseBurst?: { readonly quietMs: number; readonly maxDelayMs: number };
   readonly logger: Logger;
   readonly signal: AbortSignal;
   /** Where the agent writes subnet.json and the CNI conflist for this node. */
@@ -157,6 +164,15 @@ export class ClusterAgent {
    * backend applies only the routes it says changed.
    */
   #fullPassDue = true;
+  /**
+   * A lease view arrived since the last pass: unless a full pass is due, the next one plans the
+   * change from `#applied` (planDesiredChange) instead of reading the kernel.
+   */
+  #leasesChanged = false;
+  /** The desired state the last successful pass made true (undefined after a failed pass). */
+  #applied: DesiredState | undefined;
+  /** The burst of lease views being merged: when its first view came, and its pending pass. */
+  #burst: { since: number; timer: NodeJS.Timeout } | undefined;
   readonly #heartbeat: NodeHeartbeat;
   #alive: Set<string> | undefined;
   #storeDownSince: number | undefined;
@@ -434,9 +450,9 @@ export class ClusterAgent {
         try {
           for await (const view of this.#leases.watch(signal)) {
             this.#storeReachable();
-            // Not awaited: events that arrive during a pass merge into the next one.
+            // Not awaited: events that arrive during a pass or a burst merge into one pass.
             this.#view = view;
-            void this.reconcile();
+            this.#leaseViewArrived();
           }
         } catch (err) {
           if (signal.aborted) break;
@@ -450,6 +466,7 @@ export class ClusterAgent {
     } finally {
       clearInterval(repair);
       clearInterval(beat);
+      clearTimeout(this.#burst?.timer);
       clearTimeout(renew);
     }
   }
@@ -575,6 +592,26 @@ export class ClusterAgent {
     return this.#runner.trigger();
   }
 
+  /**
+   * A new lease view: a pass once the burst it belongs to is quiet (leaseBurst). With N nodes
+   * leasing one after another, every node would otherwise pay N passes, the cluster N².
+   */
+  #leaseViewArrived(): void {
+    this.#leasesChanged = true;
+    const { quietMs, maxDelayMs } = this.o.leaseBurst ?? { quietMs: 100, maxDelayMs: 1000 };
+    const now = Date.now();
+    const since = this.#burst?.since ?? now;
+    clearTimeout(this.#burst?.timer);
+    const timer = setTimeout(
+      () => {
+        this.#burst = undefined;
+        void this.#runner.trigger();
+      },
+      Math.max(0, Math.min(quietMs, since + maxDelayMs - now)),
+    );
+    this.#burst = { since, timer };
+  }
+
   /** Resolves when no reconcile pass is running or queued (benches and tests). */
   settled(): Promise<void> {
     return this.#runner.settled();
@@ -593,15 +630,19 @@ export class ClusterAgent {
 
   async #reconcileOnce(): Promise<void> {
     if (!this.#local) return;
-    // Cleared before anything is awaited: a trigger that arrives during this pass sets it again.
-    const full = this.#fullPassDue || !this.o.backend.takeRouteChanges;
+    // Cleared before anything is awaited: a trigger that arrives during this pass sets them again.
+    const full = this.#fullPassDue;
+    const leases = this.#leasesChanged;
     this.#fullPassDue = false;
+    this.#leasesChanged = false;
     try {
-      if (full) await this.#fullPass(this.#local);
+      if (full || leases || !this.o.backend.takeRouteChanges)
+        await this.#fullPass(this.#local, { fromApplied: !full && leases });
       else await this.#routeChangesPass();
     } catch (err) {
       // Whatever a failed pass left undone, the next one finds by diffing against the kernel.
       this.#fullPassDue = true;
+      this.#applied = undefined;
       throw err;
     }
   }
@@ -623,6 +664,7 @@ export class ClusterAgent {
       if (r) routes.set(dst, r);
       else if (routes.delete(dst) && nodeOf.has(dst)) lost = true;
     }
+    if (this.#applied) this.#applied = { ...this.#applied, routes: [...routes.values()] };
     // A peer with a route now is reachable; one that lost its route gets the backend's reason
     // from a full pass.
     const reached = new Set([...changes].filter(([, r]) => r).map(([dst]) => nodeOf.get(dst)));
@@ -638,7 +680,11 @@ export class ClusterAgent {
     this.status.firstReconcileAt ??= at;
   }
 
-  async #fullPass(local: LocalNode): Promise<void> {
+  /**
+   * Plan the backend's whole desired state: against the kernel (read now), or, `fromApplied`,
+   * against what the last pass applied (a lease change: only its difference, no kernel read).
+   */
+  async #fullPass(local: LocalNode, { fromApplied }: { fromApplied: boolean }): Promise<void> {
     const view = this.#view;
     if (view && view !== this.#viewUsed) {
       // The newest view only: the ones a burst left in between are never even validated.
@@ -658,14 +704,17 @@ export class ClusterAgent {
     this.o.backend.takeRouteChanges?.();
     const desired = this.o.backend.desired(local, peers);
     const ns = this.o.hostNs;
-    const ops = planReconcile(
-      desired,
-      await observe(this.o.kernel, ns, desired, { families: this.#families }),
-    );
+    const change = fromApplied && this.#applied ? planDesiredChange(this.#applied, desired) : undefined;
+    const ops =
+      change ?? planReconcile(desired, await observe(this.o.kernel, ns, desired, { families: this.#families }));
     if (ops.length > 0) {
       await applyPlanOrThrow(this.o.kernel, ns, ops);
-      this.o.logger.info({ ops: ops.length, peers: peers.length }, "reconciled");
+      this.o.logger.info(
+        { ops: ops.length, peers: peers.length, ...(change ? { planned: "lease change" } : {}) },
+        "reconciled",
+      );
     }
+    this.#applied = desired;
     // The backend's own datapath (tc-BPF peer maps) after its devices and routes are in place.
     await this.o.backend.applyDatapath?.(this.#host, local, peers);
     for (const u of desired.unreachable) {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import { type Logger, pino } from "pino";
 import { defaultCniSocketDir } from "../agent/cni-socket.js";
@@ -125,7 +126,9 @@ export function registerAgentCommand(
     const store = o.node
       ? openDatastore(o.datastore, { ca: o.etcdCa, cert: o.etcdCert, key: o.etcdKey })
       : undefined;
-    const logger = pino({ level: o.logLevel });
+    // pid and hostname named here, not left to pino: pino reads them as it loads, and the lab's
+    // agents load from a startup snapshot built by another process (scripts/build-agent.mjs).
+    const logger = pino({ level: o.logLevel, base: { pid: process.pid, hostname: hostname() } });
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
     // A few small helper processes start programs for the agent: forking the agent itself costs

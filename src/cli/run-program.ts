@@ -2,10 +2,15 @@ import { type Command, CommanderError } from "commander";
 import { StrataError } from "../common/errors.js";
 import { isPathError, UsageError } from "./options.js";
 
-/** Parse the command line and run it; errors become one line and an exit code, as every entry does. */
-export async function runProgram(program: Command): Promise<void> {
+/**
+ * Parse the command line and run it; errors become one line and an exit code, as every entry does.
+ * `userArgs`: the arguments after the program (a process started from a V8 startup snapshot has no
+ * script in its argv); absent, process.argv.
+ */
+export async function runProgram(program: Command, userArgs?: readonly string[]): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    if (userArgs) await program.parseAsync([...userArgs], { from: "user" });
+    else await program.parseAsync(process.argv);
   } catch (err) {
     // Commander has printed its message (and the help): exit 2 for a usage error, 0 for --help.
     if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;

@@ -102,3 +102,67 @@ export function agentArgv(o: LabAgentOptions): string[] {
     ...(o.spawnHelpers ? ["--spawn-helpers", String(o.spawnHelpers)] : []),
   ];
 }
+
+/**
+ * What a lab agent's Node runs (bench/README.md, "Agent start-up"): the V8 startup snapshot of the
+ * agent's bundle (its modules already evaluated), the bundle itself (one file), or the CLI script.
+ * The same agent code in all three, built by `npm run build` (scripts/build-agent.mjs).
+ */
+export type LabAgentEntry =
+  | { readonly kind: "snapshot"; readonly blob: string }
+  | { readonly kind: "bundle"; readonly file: string }
+  | { readonly kind: "cli"; readonly script: string };
+
+export const labAgentEntryKinds = ["snapshot", "bundle", "cli"] as const;
+
+/** Pure: Node's arguments that load the agent (after its flags, before `agent ...`). */
+export function agentEntryArgv(e: LabAgentEntry): string[] {
+  if (e.kind === "snapshot") return ["--snapshot-blob", e.blob];
+  return [e.kind === "bundle" ? e.file : e.script];
+}
+
+/** What the build left in dist/agent, as the chooser needs it. */
+export interface BuiltAgentEntries {
+  readonly cliScript: string;
+  readonly bundle?: string;
+  /** The blob and the Node and flags it was built with (a snapshot loads only under those). */
+  readonly snapshot?: {
+    readonly blob: string;
+    readonly node: string;
+    readonly version: string;
+    readonly flags: readonly string[];
+  };
+}
+
+/**
+ * Pure: the entry lab agents run. `wanted` (STRATA_LAB_AGENT_ENTRY) names one; absent, the cheapest
+ * one built: a snapshot only if it was built for this Node (`node`, `version`) and these flags.
+ */
+export function chooseLabAgentEntry(
+  built: BuiltAgentEntries,
+  here: { readonly node: string; readonly version: string },
+  wanted?: string,
+): LabAgentEntry {
+  const s = built.snapshot;
+  const snapshotFits =
+    s !== undefined &&
+    s.node === here.node &&
+    s.version === here.version &&
+    s.flags.join(" ") === labAgentNodeFlags.join(" ");
+  if (wanted !== undefined && wanted !== "" && !(labAgentEntryKinds as readonly string[]).includes(wanted))
+    throw new RangeError(
+      `STRATA_LAB_AGENT_ENTRY=${wanted}: expected one of ${labAgentEntryKinds.join(", ")}`,
+    );
+  if (wanted === "snapshot" && !snapshotFits)
+    throw new RangeError(
+      s
+        ? `STRATA_LAB_AGENT_ENTRY=snapshot: the agent's snapshot was built for ${s.node} ${s.version} with ${s.flags.join(" ")}; run \`npm run build\` again`
+        : "STRATA_LAB_AGENT_ENTRY=snapshot: no agent snapshot was built (see `npm run build`'s warnings)",
+    );
+  if (wanted === "bundle" && !built.bundle)
+    throw new RangeError("STRATA_LAB_AGENT_ENTRY=bundle: no agent bundle was built (is esbuild installed?)");
+  if (wanted === "cli") return { kind: "cli", script: built.cliScript };
+  if (snapshotFits && wanted !== "bundle") return { kind: "snapshot", blob: s.blob };
+  if (built.bundle) return { kind: "bundle", file: built.bundle };
+  return { kind: "cli", script: built.cliScript };
+}

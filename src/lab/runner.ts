@@ -16,7 +16,14 @@ import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { networksAnnotation } from "../netattach/annotation.js";
 import { pluginTypes } from "../plugins/catalog.js";
-import { agentArgv, datastoreArgv, type LabAgentDatastore, labAgentNodeFlags } from "./agent-argv.js";
+import {
+  agentArgv,
+  agentEntryArgv,
+  datastoreArgv,
+  type LabAgentDatastore,
+  type LabAgentEntry,
+  labAgentNodeFlags,
+} from "./agent-argv.js";
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
@@ -43,6 +50,7 @@ import {
 } from "./state.js";
 import {
   bgpAgentOptions,
+  type LabNode,
   type LabPlan,
   type LabSpec,
   labPrefix,
@@ -50,6 +58,7 @@ import {
   routerSpeakerArgs,
   underlayNs,
 } from "./topology.js";
+import { underlayNeighbourOps } from "./underlay-neighbours.js";
 
 export type { LabPodState, LabState } from "./state.js";
 export { labDir, readLabState } from "./state.js";
@@ -63,6 +72,8 @@ export const labEmbeddedSocket = join(labDir, "datastore", "kv.sock");
 export interface LabPaths {
   readonly root: string;
   readonly cliScript: string;
+  /** What agents run (agent-argv.ts); absent: `cliScript`. */
+  readonly agentEntry?: LabAgentEntry;
   readonly nodePath: string;
   readonly shimPath: string;
   readonly entryDir: string;
@@ -240,6 +251,7 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
     for (const n of plan.nodes) await kernel.netns.create(n.ns);
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
+    await addUnderlayNeighbours(kernel, plan);
     for (const o of plan.offloads) {
       const r = await kernel.exec(namedNetns(o.ns), ["ethtool", "-K", o.dev, ...o.features]);
       if (r.code !== 0)
@@ -249,6 +261,23 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
         );
     }
   });
+}
+
+/** Static ARP on the underlay (underlay-neighbours.ts: the machine-wide ARP limit). */
+async function addUnderlayNeighbours(kernel: Kernel, plan: LabPlan): Promise<void> {
+  const uplinkMac = new Map<string, string>();
+  for (const n of plan.nodes) {
+    const mac = (await kernel.links(namedNetns(n.ns))).find((l) => l.name === "eth0")?.mac;
+    if (mac) uplinkMac.set(n.name, mac);
+  }
+  const switches = await kernel.links(namedNetns(underlayNs));
+  const switchMac = new Map<LabNode["segment"], string>();
+  for (const s of ["a", "b"] as const) {
+    const mac = switches.find((l) => l.name === `sw-${s}`)?.mac;
+    if (mac) switchMac.set(s, mac);
+  }
+  for (const [ns, ops] of underlayNeighbourOps(plan.nodes, uplinkMac, switchMac, underlayNs))
+    await kernel.apply(namedNetns(ns), ops);
 }
 
 /** The embedded store on a UNIX socket, or etcd on the underlay; returns how agents reach it. */
@@ -364,7 +393,8 @@ function startAgents(
       // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
       const cmd = [
         ...["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, ...labAgentNodeFlags],
-        ...[paths.cliScript, ...argv],
+        ...agentEntryArgv(paths.agentEntry ?? { kind: "cli", script: paths.cliScript }),
+        ...argv,
       ];
       const agent = up.start("agent", cmd, join(stateDir, "agent.log"), n.name);
       const file = join(stateDir, "subnet.json");
