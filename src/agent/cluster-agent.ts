@@ -706,7 +706,8 @@ export class ClusterAgent {
     const ns = this.o.hostNs;
     const change = fromApplied && this.#applied ? planDesiredChange(this.#applied, desired) : undefined;
     const ops =
-      change ?? planReconcile(desired, await observe(this.o.kernel, ns, desired, { families: this.#families }));
+      change ??
+      planReconcile(desired, await observe(this.o.kernel, ns, desired, { families: this.#families }));
     if (ops.length > 0) {
       await applyPlanOrThrow(this.o.kernel, ns, ops);
       this.o.logger.info(
