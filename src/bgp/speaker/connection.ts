@@ -355,6 +355,8 @@ export class BgpConnection {
         this.lastNotificationReceived = m;
         this.#end = receivedNotificationEnd(m);
         this.#reason = `peer sent NOTIFICATION ${m.code}/${m.subcode}`;
+        if (this.#end === "hard-reset" && m.data.length >= 2)
+          this.#reason += ` (Hard Reset of ${m.data[0]}/${m.data[1]})`;
         this.#fire({ name: "NotifMsg" });
         break;
       case "route-refresh":

@@ -147,7 +147,7 @@ describe("BGP speaker: graceful restart", () => {
     await eventually(() => a.routes.size === 1, "a learned it");
     await b.speaker.stop();
     await eventually(() => a.routes.size === 0, "a dropped b's route");
-    assert.match(session(a)?.lastDown ?? "", /peer sent NOTIFICATION 6\/9$/);
+    assert.match(session(a)?.lastDown ?? "", /peer sent NOTIFICATION 6\/9 \(Hard Reset of 6\/2\)$/);
     assert.equal(
       a.events.some((e) => e.event === "routes-stale"),
       false,
