@@ -10,10 +10,11 @@
  *
  * Usage: node dist/bench/bgp-reflectors.js [--peers 100] [--prefixes 1000] [--pack 1,10,100,1000]
  *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
+ *          [--strata-node-flags="--cpu-prof --cpu-prof-dir=DIR"]  (Strata then stops on SIGTERM: profiles get written)
  *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,8 @@ const { values, positionals } = parseArgs({
     rounds: { type: "string" },
     reflectors: { type: "string" },
     timeout: { type: "string", default: "300" },
+    /** Node flags for Strata's speaker (e.g. --strata-node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"); it then stops on SIGTERM, so profiles get written. */
+    "strata-node-flags": { type: "string", default: "" },
   },
 });
 const peers = Number(values.peers ?? positionals[0] ?? 100);
@@ -59,7 +62,11 @@ const repo = join(here, "../..");
 const dir = mkdtempSync(join(tmpdir(), "strata-bgp-bench-"));
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] });
 
-const tearDown = () => removeNamespaces(createIproute2Kernel(), "strata-bench-");
+/** Only this bench's two namespaces (other benches' strata-bench-* ones may be in use). */
+const tearDown = async () => {
+  await removeNamespaces(createIproute2Kernel(), rrNs);
+  await removeNamespaces(createIproute2Kernel(), peersNs);
+};
 
 async function setUp(): Promise<void> {
   await tearDown();
@@ -106,7 +113,8 @@ const reflectors: Reflector[] = [
         ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
         ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
       ];
-      const p = inRr([process.execPath, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
+      const flags = values["strata-node-flags"].split(" ").filter(Boolean);
+      const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
       await listening();
       return p.pid ?? -1;
     },
@@ -253,6 +261,18 @@ function runTester(pack: number): Promise<{ line: string; tester: ChildProcess }
   });
 }
 
+/** SIGTERM, then wait (up to 5 s) for the process to go: its exit hooks (a --cpu-prof profile) run. */
+async function stopGently(pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  await eventually(() => !existsSync(`/proc/${pid}`), "reflector stopped", { timeoutMs: 5000 }).catch(
+    () => {},
+  );
+}
+
 async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   await setUp();
   const pid = await r.start();
@@ -268,6 +288,7 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const exited = new Promise((r) => tester.once("exit", r));
   tester.stdin?.end();
   await exited;
+  if (r.name === "strata" && values["strata-node-flags"]) await stopGently(pid);
   await tearDown();
   const result = JSON.parse(line) as {
     convergedMs?: number;

@@ -28,6 +28,10 @@ export function registerBgpSpeakerCommand(program: Command): void {
       "--restarting",
       "start as a restarting speaker (R and F bits): select and announce only after every peer's End-of-RIB",
     )
+    .option(
+      "--withdraw-on-stop",
+      "on SIGTERM/SIGINT make every peer drop our routes (Cease, as a Hard Reset to RFC 8538 peers); by default, with graceful restart on, peers keep them for --restart-time while we come back",
+    )
     .option("--announce <prefixes>", "comma-separated prefixes to originate")
     .option(
       "--next-hop <addresses>",

@@ -26,6 +26,7 @@ export interface BgpSpeakerCliOptions {
   connectRetry: string;
   restartTime?: string;
   restarting?: boolean;
+  withdrawOnStop?: boolean;
   announce?: string;
   nextHop?: string;
   ipv6?: boolean;
@@ -98,10 +99,15 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
       }),
     1000,
   );
+  // A stop is a restart unless told otherwise: with graceful restart on, peers keep our routes for
+  // the restart time (those with the N bit get a non-final Cease, RFC 8538; the others a closed
+  // connection, RFC 4724) — as when the process is killed. --withdraw-on-stop: they drop them now.
+  const graceful = o.withdrawOnStop !== true && restartTime > 0;
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
       clearInterval(summary);
-      void speaker.stop().then(() => process.exit(0));
+      print({ event: "stopping", signal: sig, peersKeepRoutes: graceful });
+      void speaker.stop({ graceful }).then(() => process.exit(0));
     });
   }
 }

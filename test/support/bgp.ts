@@ -91,10 +91,10 @@ export const kernelRoute = (ns: string, prefix: string): string =>
   }).trim();
 
 /** Strata as an iBGP client of the reflector at `rrIp`, announcing `announce`, installing what it learns. */
-export const startStrataClient = (m: LanMember, rrIp: string, announce: string) =>
+export const startStrataClient = (m: LanMember, rrIp: string, announce: string, extra: string[] = []) =>
   startStrataSpeaker(m.ns, [
     ...["--asn", "64512", "--router-id", m.ip, "--peer", `${rrIp},as=64512`, "--hold", "9"],
-    ...["--connect-retry", "1", "--announce", announce, "--install-routes"],
+    ...["--connect-retry", "1", "--announce", announce, "--install-routes", ...extra],
   ]);
 
 /** The route to `prefix` Strata last reported (undefined: none, or withdrawn). */

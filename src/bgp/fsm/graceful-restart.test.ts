@@ -2,16 +2,25 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Capability } from "../codec/types.js";
 import {
+  notificationNegotiated,
   onReestablished,
   onSessionEnd,
   ourRestartCapability,
+  outgoingNotification,
   peerRestartTerms,
+  receivedNotificationEnd,
   selectionMayRun,
 } from "./graceful-restart.js";
 
-const cap = (restartTime: number, families: [number, number, boolean][], restarting = false): Capability => ({
+const cap = (
+  restartTime: number,
+  families: [number, number, boolean][],
+  restarting = false,
+  notification = true,
+): Capability => ({
   kind: "graceful-restart",
   restarting,
+  notification,
   restartTime,
   families: families.map(([afi, safi, forwarding]) => ({ afi, safi, forwarding })),
 });
@@ -24,7 +33,7 @@ describe("graceful restart decisions (RFC 4724)", () => {
       { afi: 2, safi: 1 },
     ];
     const helper = ourRestartCapability(
-      { restartTime: 120, restarting: false, forwardingPreserved: true },
+      { restartTime: 120, restarting: false, forwardingPreserved: true, notification: true },
       fams,
     );
     assert.deepEqual(
@@ -34,7 +43,10 @@ describe("graceful restart decisions (RFC 4724)", () => {
         [2, 1, false],
       ]),
     );
-    const back = ourRestartCapability({ restartTime: 90, restarting: true, forwardingPreserved: true }, fams);
+    const back = ourRestartCapability(
+      { restartTime: 90, restarting: true, forwardingPreserved: true, notification: true },
+      fams,
+    );
     assert.deepEqual(
       back,
       cap(
@@ -47,7 +59,7 @@ describe("graceful restart decisions (RFC 4724)", () => {
       ),
     );
     const lost = ourRestartCapability(
-      { restartTime: 90, restarting: true, forwardingPreserved: false },
+      { restartTime: 90, restarting: true, forwardingPreserved: false, notification: true },
       fams,
     );
     assert.deepEqual(
@@ -113,14 +125,111 @@ describe("graceful restart decisions (RFC 4724)", () => {
       endOfRib: new Set<string>(),
       ...over,
     });
-    assert.equal(selectionMayRun([up()]), false, "End-of-RIB not yet in");
-    assert.equal(selectionMayRun([up({ endOfRib: new Set(["1/1"]) })]), true);
-    assert.equal(selectionMayRun([up({ terms: undefined })]), true, "no capability: not waited for");
-    assert.equal(selectionMayRun([up({ terms: terms(120, [], true) })]), true, "restarting itself");
+    const may = (...a: Parameters<typeof selectionMayRun>) => selectionMayRun(...a).run;
+    assert.equal(may([up()]), false, "End-of-RIB not yet in");
+    assert.equal(may([up({ endOfRib: new Set(["1/1"]) })]), true);
+    assert.equal(may([up({ terms: undefined })]), true, "no capability: not waited for");
+    assert.equal(may([up({ terms: terms(120, [], true) })]), true, "restarting itself");
     assert.equal(
-      selectionMayRun([up({ endOfRib: new Set(["1/1"]) }), up({ established: false })]),
+      may([up({ endOfRib: new Set(["1/1"]) }), up({ established: false })]),
       false,
       "a peer not up yet is waited for",
     );
+  });
+
+  test("selection deferral: a peer that never opened a connection stops being waited for after the grace time, once another is done", () => {
+    const gr = terms(120, [[1, 1, true]]);
+    const peer = (over: object = {}) => ({
+      established: true,
+      reached: true,
+      terms: gr,
+      families: ["1/1"],
+      endOfRib: new Set(["1/1"]),
+      ...over,
+    });
+    const dead = peer({ established: false, reached: false, endOfRib: new Set() });
+    const slow = peer({ established: false, reached: true, endOfRib: new Set() });
+    assert.deepEqual(selectionMayRun([peer(), dead]), { run: false, unreached: 0 }, "within the grace time");
+    assert.deepEqual(selectionMayRun([peer(), dead], { excuseUnreached: true }), { run: true, unreached: 1 });
+    assert.deepEqual(
+      selectionMayRun([peer(), slow], { excuseUnreached: true }),
+      { run: false, unreached: 0 },
+      "a peer that opened a connection (alive, slow) is still waited for",
+    );
+    assert.deepEqual(
+      selectionMayRun([dead, dead], { excuseUnreached: true }),
+      { run: false, unreached: 0 },
+      "nobody done: the deferral timer decides",
+    );
+    assert.deepEqual(
+      selectionMayRun([peer({ endOfRib: new Set() }), dead], { excuseUnreached: true }),
+      { run: false, unreached: 0 },
+      "the peer up has not sent End-of-RIB yet",
+    );
+  });
+
+  test("RFC 8538: with both N bits a NOTIFICATION keeps routes like a dropped connection; Hard Reset never does", () => {
+    const withN = terms(120, [[1, 1, false]]);
+    const withoutN = terms(120, [[1, 1, false]], false, false);
+    const kept = { keep: true, families: ["1/1"], restartSeconds: 120 };
+    assert.deepEqual(onSessionEnd(withN, "notification", ["1/1"], true), kept);
+    assert.deepEqual(
+      onSessionEnd(withN, "notification", ["1/1"], false),
+      { keep: false },
+      "we did not set N",
+    );
+    assert.deepEqual(
+      onSessionEnd(withoutN, "notification", ["1/1"], true),
+      { keep: false },
+      "it did not set N",
+    );
+    assert.deepEqual(onSessionEnd(withN, "hard-reset", ["1/1"], true), { keep: false });
+    assert.deepEqual(onSessionEnd(withN, "administrative", ["1/1"], true), { keep: false });
+    assert.deepEqual(onSessionEnd(withN, "transport", ["1/1"], true), kept);
+  });
+
+  test("RFC 8538: N negotiated only when both OPENs set it", () => {
+    const ours = { restartTime: 120, restarting: false, forwardingPreserved: true, notification: true };
+    assert.equal(notificationNegotiated(ours, [cap(120, [])]), true);
+    assert.equal(notificationNegotiated(ours, [cap(120, [], false, false)]), false);
+    assert.equal(notificationNegotiated({ ...ours, notification: false }, [cap(120, [])]), false);
+    assert.equal(notificationNegotiated(undefined, [cap(120, [])]), false);
+    assert.equal(notificationNegotiated(ours, []), false);
+  });
+
+  test("RFC 8538 §5: a final Cease goes as Hard Reset carrying the original; graceful stops and other NOTIFICATIONs go as they are", () => {
+    const n = { notificationNegotiated: true };
+    const adminShutdown = { code: 6, subcode: 2, data: Uint8Array.of(1, 2) };
+    assert.deepEqual(outgoingNotification(adminShutdown, n), {
+      code: 6,
+      subcode: 9,
+      data: Uint8Array.of(6, 2, 1, 2),
+      end: "hard-reset",
+    });
+    assert.deepEqual(outgoingNotification({ code: 6, subcode: 1 }, n), {
+      code: 6,
+      subcode: 9,
+      data: Uint8Array.of(6, 1),
+      end: "hard-reset",
+    });
+    assert.deepEqual(outgoingNotification(adminShutdown, { ...n, graceful: true }), {
+      ...adminShutdown,
+      end: "notification",
+    });
+    // Connection collision resolution and an UPDATE error: graceful with N (routes kept).
+    assert.equal(outgoingNotification({ code: 6, subcode: 7 }, n).end, "notification");
+    assert.deepEqual(outgoingNotification({ code: 3, subcode: 1 }, n), {
+      code: 3,
+      subcode: 1,
+      data: new Uint8Array(),
+      end: "notification",
+    });
+    // Without N nothing is wrapped.
+    assert.deepEqual(outgoingNotification(adminShutdown, { notificationNegotiated: false }), {
+      ...adminShutdown,
+      end: "notification",
+    });
+    assert.equal(receivedNotificationEnd({ code: 6, subcode: 9 }), "hard-reset");
+    assert.equal(receivedNotificationEnd({ code: 6, subcode: 2 }), "notification");
   });
 });

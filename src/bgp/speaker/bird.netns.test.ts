@@ -129,7 +129,8 @@ ${birdBgp("reflector", m.ip, 64512, rr.ip, 64512)}`,
         .map((s, i) => birdBgp(`s${i + 1}`, rr.ip, 64512, s.ip, 64512, `rr client; rr cluster id ${rr.ip};`))
         .join("\n"),
     );
-    const one = startStrataClient(s1, rr.ip, "10.244.4.0/24");
+    // s1 stops for good below: --withdraw-on-stop (by default a stop keeps its routes with BIRD, a graceful-restart helper).
+    const one = startStrataClient(s1, rr.ip, "10.244.4.0/24", ["--withdraw-on-stop"]);
     const two = startStrataClient(s2, rr.ip, "10.244.5.0/24");
     procs.push(one.proc, two.proc);
     await eventually(() => lastRoute(two.events, "10.244.4.0/24") !== undefined, "s1's route reaches s2");
@@ -139,7 +140,7 @@ ${birdBgp("reflector", m.ip, 64512, rr.ip, 64512)}`,
     assert.deepEqual(got?.attributes?.clusterList, [rr.ip]);
     await eventually(() => kernelRoute(s2.ns, "10.244.4.0/24").includes(`via ${s1.ip}`), "in s2's kernel");
     await eventually(() => lastRoute(one.events, "10.244.5.0/24") !== undefined, "and the other way");
-    // Stopped (Cease): a kill -9 would leave its route with BIRD for its graceful restart time.
+    // Stopped for good (Cease): a kill -9, or a plain SIGTERM, would leave its route with BIRD for its restart time.
     one.proc.kill("SIGTERM");
     await eventually(() => kernelRoute(s2.ns, "10.244.4.0/24") === "", "s1 gone: withdrawn through the RR", {
       timeoutMs: 20_000,

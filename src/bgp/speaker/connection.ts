@@ -22,7 +22,10 @@ import {
 } from "../fsm/fsm.js";
 import {
   type GracefulRestartConfig,
+  notificationNegotiated,
   ourRestartCapability,
+  outgoingNotification,
+  receivedNotificationEnd,
   type SessionEnd,
 } from "../fsm/graceful-restart.js";
 import { type Negotiated, negotiate } from "../fsm/negotiation.js";
@@ -94,6 +97,8 @@ export class BgpConnection {
   #reason = "stopped";
   /** How the session ended (what a graceful-restart helper decides on); transport until told otherwise. */
   #end: SessionEnd = "transport";
+  /** How a stop's Cease goes: final (Hard Reset with N, RFC 8538) or graceful (the peer keeps our routes). */
+  #stopGraceful = false;
   remoteOpen: OpenMessage | undefined;
   lastNotificationReceived: NotificationMessage | undefined;
 
@@ -152,11 +157,20 @@ export class BgpConnection {
     socket.uncork();
   }
 
-  /** Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution). */
+  /** Both OPENs set the N bit (RFC 8538): NOTIFICATIONs other than Hard Reset end the session gracefully. */
+  get notificationNegotiated(): boolean {
+    return notificationNegotiated(this.settings.gracefulRestart, this.remoteOpen?.capabilities ?? []);
+  }
+
+  /**
+   * Close with a NOTIFICATION (e.g. Cease / max prefixes, Cease / collision resolution); with the
+   * N bit on both sides one that must be final goes as a Hard Reset (RFC 8538 §5).
+   */
   abort(n: { code: number; subcode: number; data?: Uint8Array }, reason: string): void {
     if (this.#closed) return;
-    this.#end = "notification";
-    this.#send({ type: "notification", code: n.code, subcode: n.subcode, data: n.data ?? new Uint8Array() });
+    const out = outgoingNotification(n, { notificationNegotiated: this.notificationNegotiated });
+    this.#end = out.end;
+    this.#send({ type: "notification", code: out.code, subcode: out.subcode, data: out.data });
     this.#finish(reason);
   }
 
@@ -171,8 +185,13 @@ export class BgpConnection {
     this.#finish(reason);
   }
 
-  /** Administrative stop: Cease / Administrative Shutdown when a session was being set up or up. */
-  stop(): void {
+  /**
+   * Administrative stop: Cease / Administrative Shutdown when a session was being set up or up —
+   * as a Hard Reset when the N bit was negotiated (the peer drops our routes, RFC 8538), or with
+   * `graceful` as it is, so a peer with the N bit keeps our routes for our restart time.
+   */
+  stop(o: { readonly graceful?: boolean } = {}): void {
+    this.#stopGraceful = o.graceful === true;
     this.#end = "administrative";
     this.#reason = "stopped";
     this.#fire({ name: "ManualStop" });
@@ -230,12 +249,20 @@ export class BgpConnection {
       case "send-keepalive":
         this.#send({ type: "keepalive" });
         break;
-      case "send-notification":
+      case "send-notification": {
         this.#reason = `sent NOTIFICATION ${a.code}/${a.subcode}`;
-        // Hold timer expiry (code 4) is the peer gone silent; any other NOTIFICATION ends the session for good.
-        if (this.#end !== "administrative") this.#end = a.code === 4 ? "hold-timer" : "notification";
-        this.#send({ type: "notification", code: a.code, subcode: a.subcode, data: this.#errorData });
+        const out = outgoingNotification(
+          { code: a.code, subcode: a.subcode, data: this.#errorData },
+          { notificationNegotiated: this.notificationNegotiated, graceful: this.#stopGraceful },
+        );
+        // Hold timer expiry (code 4) is the peer gone silent; any other NOTIFICATION ends the
+        // session for good unless both sides set the N bit (RFC 8538) and it is no Hard Reset.
+        if (this.#end !== "administrative") this.#end = a.code === 4 ? "hold-timer" : out.end;
+        if (out.subcode !== a.subcode || out.code !== a.code)
+          this.#reason = `sent NOTIFICATION ${out.code}/${out.subcode} (Hard Reset of ${a.code}/${a.subcode})`;
+        this.#send({ type: "notification", code: out.code, subcode: out.subcode, data: out.data });
         break;
+      }
       case "start-timer": {
         // The hold timer restarts on every message: re-arm the same timer (no new one per UPDATE).
         const running = this.#timers.get(a.timer);
@@ -326,8 +353,10 @@ export class BgpConnection {
         break;
       case "notification":
         this.lastNotificationReceived = m;
-        this.#end = "notification";
+        this.#end = receivedNotificationEnd(m);
         this.#reason = `peer sent NOTIFICATION ${m.code}/${m.subcode}`;
+        if (this.#end === "hard-reset" && m.data.length >= 2)
+          this.#reason += ` (Hard Reset of ${m.data[0]}/${m.data[1]})`;
         this.#fire({ name: "NotifMsg" });
         break;
       case "route-refresh":

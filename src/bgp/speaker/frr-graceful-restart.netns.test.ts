@@ -133,4 +133,51 @@ describe("graceful restart with FRR", { skip: !hasFrr() && "frr not installed" }
     const done = second.events.find((e) => e.event === "selection-done");
     assert.match(done?.reason ?? "", /End-of-RIB/);
   });
+  test("RFC 8538 with FRR: SIGTERM sends a non-final Cease and FRR keeps the route stale; --withdraw-on-stop sends a Hard Reset and FRR drops it", async () => {
+    const [f, s] = lan(nss, ["c-f", "c-s"], "192.168.92");
+    const d = new Frr(f.ns, dir, "c-f", frrConf(f.ip, s.ip, []));
+    daemons.push(d);
+    await d.start();
+    const paths = () => d.json<{ routes?: Record<string, FrrPathGr[]> }>("show bgp ipv4 unicast")?.routes;
+    const neighbour = () =>
+      d.json<
+        Record<
+          string,
+          { lastNotificationHardReset?: boolean; lastResetDueTo?: string; lastErrorCodeSubcode?: string }
+        >
+      >(`show bgp neighbors ${s.ip}`)?.[s.ip];
+    const args = strataArgs(s.ip, f.ip, "--announce", "10.244.6.0/24");
+    const first = strata(s.ns, args);
+    await eventually(() => (paths()?.["10.244.6.0/24"]?.length ?? 0) > 0, "FRR learned Strata's route");
+    first.proc.kill("SIGTERM");
+    await eventually(() => first.proc.exitCode !== null, "Strata stopped");
+    assert.ok(
+      first.events.some(
+        (e) => e.event === "stopping" && (e as { peersKeepRoutes?: boolean }).peersKeepRoutes,
+      ),
+    );
+    await eventually(() => paths()?.["10.244.6.0/24"]?.[0]?.stale === true, "FRR keeps it, stale (N bit)", {
+      timeoutMs: 20_000,
+    });
+    assert.match(neighbour()?.lastResetDueTo ?? "", /Notification received/i, JSON.stringify(neighbour()));
+    assert.equal(neighbour()?.lastErrorCodeSubcode, "0602", "Cease / Administrative Shutdown");
+    assert.equal(neighbour()?.lastNotificationHardReset, false, "as it is, not a Hard Reset");
+    // Back, then stopped for good: FRR drops the route at once.
+    const second = strata(s.ns, [...args, "--restarting", "--withdraw-on-stop"]);
+    await eventually(
+      () =>
+        paths()?.["10.244.6.0/24"]?.[0]?.stale === false ||
+        paths()?.["10.244.6.0/24"]?.[0]?.stale === undefined,
+      "the returned Strata's End-of-RIB clears the mark",
+      { timeoutMs: 30_000 },
+    );
+    await eventually(() => d.state(s.ip) === "Established", "session up again");
+    second.proc.kill("SIGTERM");
+    await eventually(() => paths()?.["10.244.6.0/24"] === undefined, "FRR dropped the route (Hard Reset)", {
+      timeoutMs: 10_000,
+    });
+    // FRR unwraps the Hard Reset: its last error is the Cease inside, marked hard.
+    assert.equal(neighbour()?.lastErrorCodeSubcode, "0602");
+    assert.equal(neighbour()?.lastNotificationHardReset, true, JSON.stringify(neighbour()));
+  });
 });

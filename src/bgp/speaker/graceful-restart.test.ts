@@ -123,4 +123,74 @@ describe("BGP speaker: graceful restart", () => {
       "a got b's End-of-RIB",
     );
   });
+  test("RFC 8538: a graceful stop with the N bit on both sides sends Cease / Administrative Shutdown as it is, and the helper keeps the routes", async () => {
+    const a = await make(71);
+    a.speaker.setPeers([{ address: "127.0.0.72", asn: 64512, passive: true }]);
+    const lost = removals(a);
+    const b = await bAt(72, a, ["10.244.7.0/24"]);
+    await eventually(() => a.routes.size === 1, "a learned it");
+    await b.speaker.stop({ graceful: true });
+    await eventually(() => a.events.some((e) => e.event === "routes-stale"), "a keeps b's route stale");
+    assert.match(
+      session(a)?.lastDown ?? "",
+      /peer sent NOTIFICATION 6\/2$/,
+      "a non-final Cease, not a Hard Reset",
+    );
+    assert.deepEqual(lost, []);
+    assert.equal(session(a)?.gracefulRestart.staleRoutes, 1);
+  });
+
+  test("RFC 8538: a plain stop with the N bit on both sides is a Hard Reset (6/9): the routes go at once", async () => {
+    const a = await make(73);
+    a.speaker.setPeers([{ address: "127.0.0.74", asn: 64512, passive: true }]);
+    const b = await bAt(74, a, ["10.244.7.0/24"]);
+    await eventually(() => a.routes.size === 1, "a learned it");
+    await b.speaker.stop();
+    await eventually(() => a.routes.size === 0, "a dropped b's route");
+    assert.match(session(a)?.lastDown ?? "", /peer sent NOTIFICATION 6\/9 \(Hard Reset of 6\/2\)$/);
+    assert.equal(
+      a.events.some((e) => e.event === "routes-stale"),
+      false,
+    );
+  });
+
+  test("RFC 8538 off on the helper: a Cease drops the routes; a graceful stop still closes without a NOTIFICATION (RFC 4724), so they stay", async () => {
+    const a = await make(75, { gracefulRestart: { notification: false } });
+    a.speaker.setPeers([
+      { address: "127.0.0.76", asn: 64512, passive: true },
+      { address: "127.0.0.77", asn: 64512, passive: true },
+    ]);
+    const b = await bAt(76, a, ["10.244.7.0/24"]);
+    const c = await bAt(77, a, ["10.244.8.0/24"]);
+    await eventually(() => a.routes.size === 2, "a learned both");
+    await b.speaker.stop();
+    await eventually(() => !a.routes.has("10.244.7.0/24"), "b's Cease (no N on a: final) drops its route");
+    const down = a.speaker.sessions().find((x) => x.peer === "127.0.0.76");
+    assert.match(down?.lastDown ?? "", /peer sent NOTIFICATION 6\/2$/, "not wrapped: N was not negotiated");
+    await c.speaker.stop({ graceful: true });
+    await eventually(() => a.events.some((e) => e.event === "routes-stale"), "c's route kept stale");
+    assert.equal(a.routes.has("10.244.8.0/24"), true);
+  });
+
+  test("restarting speaker: a peer that never opened a connection is not waited for past the grace time", async () => {
+    const a = await make(78);
+    a.speaker.setPeers([{ address: "127.0.0.79", asn: 64512, passive: true }]);
+    const b = await make(79, {
+      gracefulRestart: { restarting: true, selectionDeferralSeconds: 30, unreachablePeerSeconds: 0.5 },
+    });
+    b.speaker.originate("10.244.9.0/24");
+    const t0 = Date.now();
+    // The second peer never answers (nothing listens on port 1): a dead neighbour.
+    b.speaker.setPeers([peerOf(a), { address: "127.0.0.80", asn: 64512, port: 1 }]);
+    await eventually(() => a.routes.has("10.244.9.0/24"), "b selected and sent its route", {
+      timeoutMs: 5000,
+    });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 400 && waited < 5000, `waited ${waited} ms (grace 0.5 s, deferral 30 s)`);
+    const done = b.events.find((e) => e.event === "selection-done");
+    assert.ok(
+      done?.event === "selection-done" && /1 never opened a connection/.test(done.reason),
+      JSON.stringify(done),
+    );
+  });
 });

@@ -92,8 +92,10 @@ describe("BGP speaker", () => {
       "a closes the session",
     );
     await eventually(
-      () => b.events.some((e) => e.event === "down" && /NOTIFICATION 6\/1/.test(e.reason)),
-      "b received Cease / maximum prefixes",
+      // Both set the N bit (RFC 8538): a final Cease goes as a Hard Reset carrying 6/1.
+      () =>
+        b.events.some((e) => e.event === "down" && /NOTIFICATION 6\/9 \(Hard Reset of 6\/1\)/.test(e.reason)),
+      "b received Cease / maximum prefixes (as a Hard Reset)",
     );
     await eventually(() => a.routes.size === 0, "nothing learned stays");
   });

@@ -175,6 +175,17 @@ export interface GracefulRestartOptions {
   readonly forwardingPreserved?: boolean;
   /** How long a restarting speaker waits for End-of-RIB before selecting anyway (default 60 s). */
   readonly selectionDeferralSeconds?: number;
+  /**
+   * A restarting speaker stops waiting for a peer that has not even opened a TCP connection this
+   * long after the start, once another peer has sent its End-of-RIB (default 5 s): a dead
+   * neighbour does not hold selection for the whole deferral time.
+   */
+  readonly unreachablePeerSeconds?: number;
+  /**
+   * Set the N bit (RFC 8538, default true): with a peer that sets it too, a NOTIFICATION other than
+   * Hard Reset keeps routes stale on both sides like a dropped connection.
+   */
+  readonly notification?: boolean;
   /** How long a helper keeps a returned peer's stale routes waiting for its End-of-RIB (default 360 s). */
   readonly stalePathSeconds?: number;
 }
@@ -257,6 +268,8 @@ interface Peer {
   readonly endOfRib: Set<string>;
   /** We sent our End-of-RIB on the current session. */
   endOfRibSent: boolean;
+  /** A TCP connection with it opened since the speaker started (it is alive, if slow). */
+  reached: boolean;
 }
 
 const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
@@ -304,6 +317,9 @@ export class BgpSpeaker {
   /** A restarting speaker before its route selection (RFC 4724 §4.1): nothing is exported or installed. */
   #deferring: boolean;
   #deferralTimer: NodeJS.Timeout | undefined;
+  /** Fires when peers that never opened a TCP connection stop being waited for (a restarting speaker). */
+  #unreachableTimer: NodeJS.Timeout | undefined;
+  #unreachableExcused = false;
   updatesReceived = 0;
 
   constructor(private readonly o: SpeakerOptions) {
@@ -315,6 +331,7 @@ export class BgpSpeaker {
             restartTime: gr?.restartTime ?? 120,
             restarting: gr?.restarting ?? false,
             forwardingPreserved: gr?.forwardingPreserved ?? true,
+            notification: gr?.notification ?? true,
           };
     this.#deferring = this.#gr?.restarting === true;
     this.#local = { asn: o.asn, routerId: o.routerId, clusterId: o.clusterId };
@@ -351,6 +368,11 @@ export class BgpSpeaker {
         () => this.#endDeferral("selection deferral timer expired"),
         seconds * 1000,
       );
+      const grace = (this.o.gracefulRestart ? this.o.gracefulRestart.unreachablePeerSeconds : undefined) ?? 5;
+      this.#unreachableTimer = setTimeout(() => {
+        this.#unreachableExcused = true;
+        this.#checkDeferral();
+      }, grace * 1000);
     }
   }
 
@@ -371,11 +393,18 @@ export class BgpSpeaker {
     if (!this.#deferring || this.#peers.size === 0) return;
     const peers = [...this.#peers.values()].map((p) => ({
       established: p.established !== undefined,
+      reached: p.reached,
       terms: p.terms,
       families: p.families,
       endOfRib: p.endOfRib,
     }));
-    if (selectionMayRun(peers)) this.#endDeferral("End-of-RIB from every peer");
+    const verdict = selectionMayRun(peers, { excuseUnreached: this.#unreachableExcused });
+    if (verdict.run)
+      this.#endDeferral(
+        verdict.unreached > 0
+          ? `End-of-RIB from every peer up; ${verdict.unreached} never opened a connection`
+          : "End-of-RIB from every peer",
+      );
   }
 
   /** Route selection runs: the kernel learns the Loc-RIB, every peer gets the table and our End-of-RIB. */
@@ -383,6 +412,7 @@ export class BgpSpeaker {
     if (!this.#deferring) return;
     this.#deferring = false;
     clearTimeout(this.#deferralTimer);
+    clearTimeout(this.#unreachableTimer);
     this.o.onEvent?.({ event: "selection-done", reason });
     this.#flush();
     for (const peer of this.#peers.values()) {
@@ -439,6 +469,7 @@ export class BgpSpeaker {
         staleFamilies: new Set(),
         endOfRib: new Set(),
         endOfRibSent: false,
+        reached: false,
       };
       this.#peers.set(c.address, peer);
       this.#dial(peer);
@@ -521,17 +552,22 @@ export class BgpSpeaker {
   }
 
   /**
-   * Stop every session and the listener. `graceful`: close the connections without a NOTIFICATION
-   * (as a process exit would), so peers that help with graceful restart keep our routes for our
-   * restart time while we come back; otherwise Cease / Administrative Shutdown (they drop them).
+   * Stop every session and the listener. `graceful` (with graceful restart on): peers keep our
+   * routes for our restart time while we come back — those that set the N bit get Cease /
+   * Administrative Shutdown as it is (RFC 8538 §4), the others a closed connection without a
+   * NOTIFICATION (RFC 4724, as a process exit would). Otherwise Cease / Administrative Shutdown,
+   * as a Hard Reset to N-bit peers: every peer drops our routes.
    */
   async stop(o: { readonly graceful?: boolean } = {}): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#deferralTimer);
+    clearTimeout(this.#unreachableTimer);
     for (const peer of this.#peers.values()) {
       if (o.graceful && this.#gr)
-        for (const c of [...peer.connections])
-          c.closeQuietly("stopped for a graceful restart", "administrative");
+        for (const c of [...peer.connections]) {
+          if (c.state === "Established" && c.notificationNegotiated) c.stop({ graceful: true });
+          else c.closeQuietly("stopped for a graceful restart", "administrative");
+        }
       this.#removePeer(peer);
     }
     const server = this.#server;
@@ -661,7 +697,10 @@ export class BgpSpeaker {
         }
         if (!peer.established && (established || c.direction === "outbound")) this.#scheduleDial(peer);
       },
-      onState: (_c, state) => this.o.onEvent?.({ event: "state", peer: peer.config.address, state }),
+      onState: (_c, state) => {
+        if (state === "OpenSent" || state === "OpenConfirm" || state === "Established") peer.reached = true;
+        this.o.onEvent?.({ event: "state", peer: peer.config.address, state });
+      },
     };
   }
 
@@ -776,7 +815,7 @@ export class BgpSpeaker {
     const keep =
       this.#stopped || peer.removed
         ? { keep: false as const }
-        : onSessionEnd(peer.terms, c.end, peer.families);
+        : onSessionEnd(peer.terms, c.end, peer.families, this.#gr?.notification);
     if (!keep.keep) {
       peer.staleFamilies.clear();
       clearTimeout(peer.restartTimer);
