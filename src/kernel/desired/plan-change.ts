@@ -1,11 +1,11 @@
-import type { FdbEntry, KernelOp } from "../api.js";
+import type { KernelOp } from "../api.js";
+import { fdbKey } from "./plan.js";
 import { planRoutes } from "./plan-routes.js";
 import { strataRouteProto } from "./route-proto.js";
 import type { DesiredState } from "./state.js";
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const neighbourKey = (n: { dev: string; ip: string }) => `${n.dev}|${n.ip}`;
-const fdbKey = (e: FdbEntry) => `${e.dev}|${e.mac.toLowerCase()}|${e.dst ?? ""}`;
 
 /**
  * Pure: the kernel ops that take the kernel from `applied` (a desired state a pass made true) to

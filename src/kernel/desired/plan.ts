@@ -3,6 +3,9 @@ import { linkMatchesSpec } from "../link-identity.js";
 import { planRoutes } from "./plan-routes.js";
 import type { DesiredState, ObservedState } from "./state.js";
 
+/** An FDB entry's identity for both planners (device, MAC in any case, remote VTEP). */
+export const fdbKey = (e: FdbEntry) => `${e.dev}|${e.mac.toLowerCase()}|${e.dst ?? ""}`;
+
 /**
  * Pure: the kernel ops that turn `observed` into `desired`. Only state the writer owns is
  * touched: its devices, entries on those devices, and routes tagged with strataRouteProto.
@@ -44,7 +47,6 @@ export function planReconcile(desired: DesiredState, observed: ObservedState): K
       ops.push({ op: "neigh.delete", dev: n.dev, ip: n.ip, ifPresent: true });
     }
   }
-  const fdbKey = (e: FdbEntry) => `${e.dev}|${e.mac.toLowerCase()}|${e.dst ?? ""}`;
   const haveFdb = new Set(observed.fdb.map(fdbKey));
   const wantFdb = new Set(desired.fdb.map(fdbKey));
   for (const e of desired.fdb) if (!haveFdb.has(fdbKey(e))) ops.push({ op: "fdb.append", entry: e });
