@@ -202,16 +202,20 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
   return { ok: true, lease: { ...lease, ...six } };
 }
 
-/** Pure: a lease's IPv6 part under a dual-stack policy: the fields normalised, or why not. */
-export function checkIpv6Part(
+type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+type Refusal = { reason: LeaseRejection; detail: string };
+const no = (reason: LeaseRejection, detail: string): Refusal => ({ reason, detail });
+
+/**
+ * Pure: whether `subnet6` can be a node's IPv6 pod subnet under a dual-stack policy (canonical,
+ * inside the IPv6 cluster CIDR, the per-node length); why not, or undefined.
+ */
+export function checkSubnet6(
   subnet6: string,
-  publicIp6: string,
   policy: LeasePolicy,
-  cluster6: [ipaddr.IPv4 | ipaddr.IPv6, number] = ipaddr.parseCIDR(policy.clusterCidr6 ?? "::/0"),
-): { subnet6: string; publicIp6: string } | { reason: LeaseRejection; detail: string } {
-  if (!ipaddr.IPv6.isValidCIDR(subnet6))
-    return { reason: "malformed", detail: `subnet6 ${subnet6} is not an IPv6 CIDR` };
-  const no = (reason: LeaseRejection, detail: string) => ({ reason, detail });
+  cluster6: Cidr = ipaddr.parseCIDR(policy.clusterCidr6 ?? "::/0"),
+): Refusal | undefined {
+  if (!ipaddr.IPv6.isValidCIDR(subnet6)) return no("malformed", `subnet6 ${subnet6} is not an IPv6 CIDR`);
   const [addr, prefix] = ipaddr.parseCIDR(subnet6);
   const canonical = canonicalCidr(subnet6);
   if (canonical !== subnet6) return no("malformed", `subnet6 ${subnet6} is not canonical (${canonical}?)`);
@@ -225,6 +229,18 @@ export function checkIpv6Part(
       "wrong-prefix-length",
       `subnet6 ${subnet6} is not a /${policy.subnetLen6} (the per-node IPv6 prefix length)`,
     );
+  return undefined;
+}
+
+/** Pure: a lease's IPv6 part under a dual-stack policy: the fields normalised, or why not. */
+export function checkIpv6Part(
+  subnet6: string,
+  publicIp6: string,
+  policy: LeasePolicy,
+  cluster6: Cidr = ipaddr.parseCIDR(policy.clusterCidr6 ?? "::/0"),
+): { subnet6: string; publicIp6: string } | Refusal {
+  const refused = checkSubnet6(subnet6, policy, cluster6);
+  if (refused) return refused;
   const ip = ipaddr.IPv6.parse(publicIp6);
   if (unusablePublic6.has(ip.range()))
     return no("bad-public-ip", `publicIp6 ${publicIp6} cannot be a node's global address (${ip.range()})`);

@@ -2,8 +2,8 @@ import { overlaps } from "../common/cidr.js";
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
-  checkIpv6Part,
   checkLease,
+  checkSubnet6,
   type LeaseCheckMemo,
   type LeasePolicy,
   type RejectedLease,
@@ -190,27 +190,26 @@ export class SubnetLeases {
         new SubnetTakenError(
           `IPv6 subnet ${had} (this node's before, from ${source}) ${why}; refusing to start rather than renumber under this node's pods: remove its pods and ${source} to take a new subnet`,
         );
-      // Only the subnet is judged here (the placeholder address is not this node's).
-      const own = checkIpv6Part(had, "2001:db8::1", this.policy);
-      if ("reason" in own && own.reason !== "bad-public-ip")
-        throw refuse(`cannot be leased here: ${own.detail}`);
+      const own = checkSubnet6(had, this.policy);
+      if (own) throw refuse(`cannot be leased here: ${own.detail}`);
       const holder = valid.find((l) => l.node !== req.node && l.subnet6 === had);
       if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp6})`);
       return { subnet6: had, fresh: false };
     }
-    const subnet6 = pickSubnet(clusterCidr6, subnetLen6, this.#takenSubnets6(items, req.node));
-    if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
-    return { subnet6, fresh: true };
+    return { subnet6: this.#freeSubnet6(clusterCidr6, subnetLen6, items, req.node), fresh: true };
   }
 
-  /** Every IPv6 subnet a stored value names (valid or not), other than this node's. */
-  #takenSubnets6(items: readonly KeyValue[], node: string): Set<string> {
-    return new Set(
+  /** The lowest IPv6 subnet no stored value (valid or not) other than this node's names. */
+  #freeSubnet6(clusterCidr6: string, subnetLen6: number, items: readonly KeyValue[], node: string): string {
+    const taken = new Set(
       items.flatMap((kv) => {
         const s = namedField(kv.value, "subnet6");
         return s !== undefined && namedNode(kv.value) !== node ? [s] : [];
       }),
     );
+    const subnet6 = pickSubnet(clusterCidr6, subnetLen6, taken);
+    if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
+    return subnet6;
   }
 
   /**
@@ -230,8 +229,7 @@ export class SubnetLeases {
       if (!lost || !winner || !ours || namedField(winner.value, "subnet6") !== current.lease.subnet6)
         return current;
       const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
-      const subnet6 = pickSubnet(clusterCidr6, subnetLen6, this.#takenSubnets6(items, held.lease.node));
-      if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
+      const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node);
       const lease: NodeLease = { ...current.lease, subnet6 };
       if (await this.store.update(key, JSON.stringify(lease), ours.modRevision, { lease: held.leaseId }))
         current = { lease, leaseId: held.leaseId };
