@@ -38,7 +38,7 @@ const ownLocation = {
   },
 };
 
-// Two things differ while V8's startup snapshot of the bundle is built (scripts/agent-snapshot.mjs),
+// Three things differ while V8's startup snapshot of the bundle is built (below),
 // and this banner, first in the bundle, smooths them over only then:
 // - The builder runs before Node installs the newest built-ins (ES2023 array methods among them;
 //   they are back once the snapshot is deserialized), and node:http calls Array.prototype.toSorted

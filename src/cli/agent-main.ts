@@ -5,7 +5,7 @@ import { runProgram } from "./run-program.js";
 
 /**
  * `strata agent` without the rest of the CLI: the entry the lab's agents run, bundled into one file
- * (scripts/bundle-agent.mjs) and, where Node can, into a V8 startup snapshot of that file with
+ * (scripts/build-agent.mjs) and, where Node can, into a V8 startup snapshot of that file with
  * every module already evaluated. Building the snapshot runs this file up to here: the command line
  * is parsed (and the agent started) only once the snapshot is deserialized in the agent's process.
  */
