@@ -12,7 +12,9 @@ import { eventually } from "../../common/eventually.js";
 /**
  * BIRD 2 as graceful-restart helper (`graceful restart on`) of a Strata speaker that is killed and
  * started again: the route stays in BIRD while Strata is away; with graceful restart off on
- * Strata's side (--restart-time 0) BIRD drops it at once.
+ * Strata's side (--restart-time 0) BIRD drops it at once. A SIGTERM is a restart too (the
+ * session closes without a NOTIFICATION: BIRD 2.0.12 has no RFC 8538 N bit); --withdraw-on-stop
+ * ends it with a Cease and BIRD drops the route.
  */
 describe("graceful restart with BIRD 2", { skip: !hasCommands("bird") && "bird2 not installed" }, () => {
   const nss = new TestNamespaces("birdgr");
@@ -77,6 +79,33 @@ protocol bgp strata {
     }, "back, and Strata selected after BIRD's End-of-RIB");
     assert.match(second.events.find((e) => e.event === "selection-done")?.reason ?? "", /End-of-RIB/);
     assert.ok(hasRoute());
+  });
+
+  test("SIGTERM is a restart: BIRD keeps the route; --withdraw-on-stop: BIRD drops it", async () => {
+    const { strata, hasRoute, established } = setUp("term", "192.168.64");
+    const first = strata();
+    await eventually(() => hasRoute() && established(), "BIRD learned Strata's route");
+    first.proc.kill("SIGTERM");
+    await eventually(() => first.proc.exitCode !== null, "Strata stopped on SIGTERM");
+    assert.equal(first.proc.exitCode, 0);
+    assert.ok(
+      first.events.some(
+        (e) => e.event === "stopping" && (e as { peersKeepRoutes?: boolean }).peersKeepRoutes === true,
+      ),
+      "Strata said its peers keep its routes",
+    );
+    await eventually(() => !established(), "BIRD saw the session go");
+    for (let i = 0; i < 10; i++) {
+      assert.ok(hasRoute(), "BIRD keeps the route of a speaker that stopped for a restart");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const second = strata("--restarting", "--withdraw-on-stop");
+    await eventually(() => established() && hasRoute(), "back");
+    second.proc.kill("SIGTERM");
+    await eventually(
+      () => !hasRoute(),
+      "BIRD dropped the route of a speaker stopped with --withdraw-on-stop",
+    );
   });
 
   test("graceful restart off on Strata's side: BIRD drops the route when the session goes", async () => {
