@@ -2,7 +2,7 @@ import { overlaps } from "../common/cidr.js";
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
-  checkLease,
+  checkPodSubnet,
   checkSubnet6,
   type LeaseCheckMemo,
   type LeasePolicy,
@@ -12,7 +12,7 @@ import {
   type ValidatedLeases,
   validateLeases,
 } from "./lease-validation.js";
-import type { NodeLease } from "./node-lease.js";
+import { leaseValue, type NodeLease } from "./node-lease.js";
 import { pickSubnet } from "./subnet-pick.js";
 
 export { subnetPrefix };
@@ -62,9 +62,6 @@ export interface HeldLease {
 /** The validated view of every node's lease (what every consumer routes by), and what was rejected. */
 export type LeaseView = ValidatedLeases;
 export type { RejectedLease };
-
-/** A lease's fields other than node and subnet, to check a subnet against the policy alone. */
-const sampleLease = { publicIp: "192.0.2.1", publicPrefix: 24, backend: "host-gw", backendData: {} };
 
 /** The subnet a key names ("/strata/subnets/10.244.1.0-24" → "10.244.1.0/24"), if it names one. */
 function subnetOfKey(key: string): string | undefined {
@@ -153,7 +150,7 @@ export class SubnetLeases {
         backend: req.backend,
         backendData: req.backendData,
       };
-      const text = JSON.stringify(lease);
+      const text = leaseValue(lease);
       const won =
         target.expected === undefined
           ? await this.store.create(target.key, text, { lease: leaseId })
@@ -231,7 +228,7 @@ export class SubnetLeases {
       const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
       const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node);
       const lease: NodeLease = { ...current.lease, subnet6 };
-      if (await this.store.update(key, JSON.stringify(lease), ours.modRevision, { lease: held.leaseId }))
+      if (await this.store.update(key, leaseValue(lease), ours.modRevision, { lease: held.leaseId }))
         current = { lease, leaseId: held.leaseId };
     }
     return current;
@@ -250,10 +247,8 @@ export class SubnetLeases {
       new SubnetTakenError(
         `subnet ${subnet} (this node's before, from ${source}) ${why}; refusing to start rather than renumber under this node's pods: remove its pods and ${source} to take a new subnet`,
       );
-    const own = checkLease({ key, value: JSON.stringify({ ...sampleLease, node, subnet }) }, this.policy);
-    // Only the subnet is judged here (the placeholder address is not this node's).
-    if (!own.ok && own.rejected.reason !== "bad-public-ip")
-      throw refuse(`cannot be leased here: ${own.rejected.detail}`);
+    const own = checkPodSubnet(subnet, this.policy);
+    if (own) throw refuse(`cannot be leased here: ${own.detail}`);
     const holder = valid.find((l) => overlaps(l.subnet, subnet));
     if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp})`);
     const kv = items.find((x) => x.key === key);
@@ -300,7 +295,7 @@ export class SubnetLeases {
         backend: req.backend,
         backendData: req.backendData,
       };
-      if (await this.store.update(key, JSON.stringify(lease), kv.modRevision, { lease: held.leaseId }))
+      if (await this.store.update(key, leaseValue(lease), kv.modRevision, { lease: held.leaseId }))
         return { lease, leaseId: held.leaseId };
     }
     throw new LeaseError(`could not republish ${key} after 5 attempts (heavy contention?)`);
