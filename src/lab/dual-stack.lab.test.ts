@@ -31,9 +31,10 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
       results.filter((r) => !r.ok),
       [],
     );
-    // From each node's first pod: the 5 other pods' IPv6 addresses and 2 full-size probes.
+    // From each node's first pod: the 5 other pods' IPv6 addresses, 2 full-size probes, its
+    // node's IPv6 address and the IPv6 outside address (masqueraded).
     const ipv6 = results.filter((r) => r.kind.includes("IPv6"));
-    assert.equal(ipv6.length, 3 * (5 + 2), ipv6.map((r) => `${r.kind} ${r.to}`).join("\n"));
+    assert.equal(ipv6.length, 3 * (5 + 2 + 2), ipv6.map((r) => `${r.kind} ${r.to}`).join("\n"));
     const [n1, n2] = state.nodes;
     const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet6 ?? ""], {
       encoding: "utf8",
@@ -50,7 +51,7 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
       results.filter((r) => !r.ok),
       [],
     );
-    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * 2);
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * (2 + 2));
     const [n1, n2] = state.nodes;
     const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet6 ?? ""], {
       encoding: "utf8",

@@ -27,7 +27,7 @@ import {
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
-import { labAgentClusterCidr } from "./ip-family.js";
+import { labAgentClusterCidr, labRouteFamilies } from "./ip-family.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   labPodNamespace,
@@ -432,7 +432,7 @@ async function waitForRoutes(up: LabUp): Promise<void> {
       await waitForWithin(
         timeoutMs,
         async () => {
-          const routes = await observeRoutes(kernel, namedNetns(node.ns), node.subnet6 ? [4, 6] : [4]);
+          const routes = await observeRoutes(kernel, namedNetns(node.ns), labRouteFamilies(node));
           const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
           missing = others
             .filter((o) => !have.has(o.subnet) || (node.subnet6 && o.subnet6 && !have.has(o.subnet6)))

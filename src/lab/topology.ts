@@ -1,7 +1,7 @@
 import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
-import { ipFamilyNodeOps, type LabIpFamily } from "./ip-family.js";
+import { ipFamilyNodeOps, ipFamilyUnderlayOps, type LabIpFamily } from "./ip-family.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -24,7 +24,7 @@ export interface LabSpec {
   readonly attach?: readonly string[];
   /** The CNI type that attaches them (`--attach-plugin`): Strata's macvlan by default (Debian's `macvlan` also works). */
   readonly attachPlugin?: string;
-  /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods (ip-family.ts). */
+  /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods; ipv6 numbers pods in IPv6 alone (ip-family.ts). */
   readonly ipFamily?: LabIpFamily;
 }
 
@@ -163,6 +163,7 @@ export function planLab(spec: LabSpec): LabPlan {
       { op: "link.set", name: `sw-${s}`, up: true },
     );
   }
+  underlayOps.push(...ipFamilyUnderlayOps(spec));
   const nodeOps: Record<string, KernelOp[]> = {};
   for (const n of nodes) {
     const port = `p-${n.name}`;

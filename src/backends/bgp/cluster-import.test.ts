@@ -172,7 +172,10 @@ describe("IPv6-only: the same rules over the leases' (IPv6) subnet and publicIp"
 
   test("a node announces exactly its subnet via its IPv6 address, over an IPv6 session", () => {
     assert.equal(v6(at(2), "fd00:10:244:2::/64", "fd00:192:168:10::12"), undefined);
-    assert.match(v6(at(2), "fd00:10:244:2::/64", "fd00:192:168:10::13") ?? "", /is not node n2's IPv6 address/);
+    assert.match(
+      v6(at(2), "fd00:10:244:2::/64", "fd00:192:168:10::13") ?? "",
+      /is not node n2's IPv6 address/,
+    );
     assert.match(v6(at(2), "fd00:10:244:2::/72", "fd00:192:168:10::12") ?? "", /overlaps node n2's IPv6/);
     assert.match(v6(at(2), "fd00:10:244:1::/64", "fd00:192:168:10::12") ?? "", /own IPv6 pod subnet/);
     assert.match(v6(at(2), "fd00:10:244:4::/64", "fd00:192:168:10::14") ?? "", /announced by node n2/);
