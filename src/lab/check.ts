@@ -4,7 +4,7 @@ import { checkUnderlayEncrypted } from "./encryption-check.js";
 import { labNodeIp6, outsideIp6 } from "./ip-family.js";
 import type { LabState } from "./runner.js";
 import { checkSourceGuard } from "./source-guard-check.js";
-import { outsideIp } from "./topology.js";
+import { labNodeSegment, outsideIp } from "./topology.js";
 
 export interface CheckResult {
   readonly kind:
@@ -69,7 +69,12 @@ export function planChecks(
     // Dual stack and IPv6-only: the node's IPv6 address, and outside the cluster (masqueraded by
     // the node's ip6 table: the outside namespace has no route back to pod addresses).
     if (a.ip6) {
-      probes.push({ kind: "pod→node (IPv6)", fromNs: a.ns, from: a.name, to: labNodeIp6(n) });
+      probes.push({
+        kind: "pod→node (IPv6)",
+        fromNs: a.ns,
+        from: a.name,
+        to: labNodeIp6({ name: n.name, segment: labNodeSegment(state.spec, n.name) }),
+      });
       probes.push({ kind: "pod→outside (masquerade, IPv6)", fromNs: a.ns, from: a.name, to: outsideIp6 });
     }
   }

@@ -59,4 +59,24 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
     assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto 147`));
     await labDown(kernel);
   });
+
+  test("bgp on l3, 3 nodes: the router passes IPv6 routes on with its own address on each segment, every check passes", async () => {
+    const spec = labSpec({ model: "bgp", underlay: "l3", nodes: 3, podsPerNode: 1, ipFamily: "dual" });
+    const state = await labUp(kernel, spec, labPaths(), quietProgress);
+    const results = await runChecks(kernel, state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    // From each node's pod: the 2 other pods, 2 full-size probes, its node, the outside.
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 3 * (2 + 2 + 2));
+    // n1 (segment a) reaches n2 (segment b) through the router: via the router's address on a.
+    const [n1, n2, n3] = state.nodes;
+    const route6 = (from: string, dst: string) =>
+      execFileSync("ip", ["-n", from, "-6", "route", "show", dst], { encoding: "utf8" });
+    assert.match(route6(n1?.ns ?? "", n2?.subnet6 ?? ""), /via fd00:192:168:10::1 dev eth0 proto (147|bgp)/);
+    assert.match(route6(n2?.ns ?? "", n1?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
+    assert.match(route6(n2?.ns ?? "", n3?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
+    await labDown(kernel);
+  });
 });

@@ -18,10 +18,13 @@ export const dualStackModels: readonly string[] = dualStackBackends;
 
 /** The cluster's IPv6 pod network in a dual-stack or IPv6-only lab (each node leases a /64 of it). */
 export const labClusterCidr6 = "fd00:10:244::/56";
-/** The l2 underlay's IPv6 network: node n<i> is <prefix>::<10+i>, as its IPv4 address is .<10+i>. */
-const underlayNet6 = "fd00:192:168:10";
-/** The underlay namespace's address on that network: the nodes' IPv6 default gateway. */
-const underlayGateway6 = `${underlayNet6}::1`;
+/**
+ * Each underlay segment's IPv6 network (segment a: 192.168.10.0/24, b on l3: 192.168.20.0/24): node
+ * n<i> is <prefix>::<10+i>, as its IPv4 address is .<10+i>; the underlay namespace (switch, or the
+ * l3 router) is <prefix>::1, the nodes' IPv6 default gateway.
+ */
+const underlayNet6 = { a: "fd00:192:168:10", b: "fd00:192:168:20" } as const;
+const underlayGateway6 = (segment: "a" | "b" = "a") => `${underlayNet6[segment]}::1`;
 /** An IPv6 address outside the cluster (RFC 3849 documentation, as 203.0.113.10 is TEST-NET-3). */
 export const outsideIp6 = "2001:db8::10";
 
@@ -38,14 +41,18 @@ export function ipFamilyRefusal(
   const what = family === "dual" ? "dual stack" : "ipv6 (IPv6-only)";
   if (!dualStackModels.includes(spec.model))
     return `${what} is built for --model ${dualStackModels.join(" and ")}, not ${spec.model} (its routes carry no IPv6 pod subnets yet)`;
-  if (spec.underlay !== "l2")
-    return `${what} needs --underlay l2 (the l3 underlay's router routes no IPv6 yet)`;
+  // l3: the router peers with each node over IPv4 and passes IPv6 routes on with its own address
+  // on that node's segment; IPv6-only nodes would need IPv6 sessions to it.
+  if (spec.underlay !== "l2" && !(family === "dual" && spec.model === "bgp"))
+    return family === "dual"
+      ? "dual stack on --underlay l3 is built for --model bgp (the router passes IPv6 routes on)"
+      : `${what} needs --underlay l2 (the l3 router peers with nodes over IPv4)`;
   return undefined;
 }
 
-/** Pure: a node's IPv6 underlay address in a dual-stack or IPv6-only lab. */
-export const labNodeIp6 = (node: Pick<LabNode, "name">): string =>
-  `${underlayNet6}::${10 + Number(node.name.slice(1))}`;
+/** Pure: a node's IPv6 underlay address in a dual-stack or IPv6-only lab (on its segment). */
+export const labNodeIp6 = (node: Pick<LabNode, "name"> & { readonly segment?: "a" | "b" }): string =>
+  `${underlayNet6[node.segment ?? "a"]}::${10 + Number(node.name.slice(1))}`;
 
 /** Pure: the agents' `--cluster-cidr`: IPv4; both after a comma on dual stack; IPv6 alone on ipv6. */
 export function labAgentClusterCidr(spec: Pick<LabSpec, "clusterCidr" | "ipFamily">): string {
@@ -67,18 +74,31 @@ export function ipFamilyNodeOps(spec: Pick<LabSpec, "ipFamily">, node: LabNode):
   if (spec.ipFamily !== "dual" && spec.ipFamily !== "ipv6") return [];
   return [
     { op: "addr.add", dev: "eth0", cidr: `${labNodeIp6(node)}/64`, noDad: true },
-    { op: "route.replace", route: { dst: "::/0", via: underlayGateway6, dev: "eth0" } },
+    { op: "route.replace", route: { dst: "::/0", via: underlayGateway6(node.segment), dev: "eth0" } },
   ];
 }
 
 /**
  * Pure: what a dual-stack or IPv6-only lab adds to the underlay namespace: the nodes' IPv6
- * gateway on segment a's switch, and the IPv6 outside address.
+ * gateway on each segment's switch, the IPv6 outside address, and on l3 IPv6 forwarding (the
+ * router routes pod subnets between the segments, as it does IPv4).
  */
-export function ipFamilyUnderlayOps(spec: Pick<LabSpec, "ipFamily">): KernelOp[] {
+export function ipFamilyUnderlayOps(spec: Pick<LabSpec, "ipFamily" | "underlay">): KernelOp[] {
   if (spec.ipFamily !== "dual" && spec.ipFamily !== "ipv6") return [];
+  const segments = spec.underlay === "l3" ? (["a", "b"] as const) : (["a"] as const);
   return [
     { op: "addr.add", dev: "lo", cidr: `${outsideIp6}/128`, ifAbsent: true },
-    { op: "addr.add", dev: "sw-a", cidr: `${underlayGateway6}/64`, ifAbsent: true, noDad: true },
+    ...segments.map(
+      (s): KernelOp => ({
+        op: "addr.add",
+        dev: `sw-${s}`,
+        cidr: `${underlayGateway6(s)}/64`,
+        ifAbsent: true,
+        noDad: true,
+      }),
+    ),
+    ...(spec.underlay === "l3"
+      ? [{ op: "sysctl.set" as const, key: "net/ipv6/conf/all/forwarding", value: "1" }]
+      : []),
   ];
 }

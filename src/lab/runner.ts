@@ -341,7 +341,7 @@ async function writeBgpKey({ spec }: LabUp): Promise<string | undefined> {
 async function startRouterSpeaker(up: LabUp, bgpKey: string | undefined): Promise<void> {
   if (up.spec.model !== "bgp" || up.spec.underlay !== "l3") return;
   await up.step("starting the router's BGP speaker (route reflector for every node)", async () => {
-    const flags = routerSpeakerArgs(up.plan.nodes, up.spec.clusterCidr, bgpKey);
+    const flags = routerSpeakerArgs(up.plan.nodes, labAgentClusterCidr(up.spec), bgpKey);
     up.start(
       "router",
       ["ip", "netns", "exec", underlayNs, up.paths.nodePath, up.paths.cliScript, "bgp-speaker", ...flags],
