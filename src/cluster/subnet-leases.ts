@@ -213,7 +213,10 @@ export class SubnetLeases {
    * A fresh IPv6 subnet is claimed by the lease that names it first (validation: the older lease
    * wins), and its key is the IPv4 subnet's: two nodes that picked the same one at once find out
    * only after writing. The loser (no pod has an address from it yet) picks the next free one,
-   * compare-and-swap on its own key.
+   * compare-and-swap on its own key. So does a winner by age whose write came after another
+   * lease already named the subnet: an old lease upgraded to dual stack must not take the IPv6
+   * subnet a new node picked (and may have given pods addresses from) between our read and our
+   * write — the fresh pick, which no pod uses yet, is the one that moves.
    */
   async #confirmSubnet6(held: HeldLease): Promise<HeldLease> {
     const key = subnetKey(held.lease.subnet);
@@ -223,8 +226,17 @@ export class SubnetLeases {
       const lost = this.#validate(items).rejected.find((r) => r.key === key);
       const winner = lost?.winner ? items.find((kv) => kv.key === lost.winner) : undefined;
       const ours = items.find((kv) => kv.key === key);
-      if (!lost || !winner || !ours || namedField(winner.value, "subnet6") !== current.lease.subnet6)
-        return current;
+      if (!ours) return current;
+      const six = current.lease.subnet6;
+      const beatenByAge = winner !== undefined && namedField(winner.value, "subnet6") === six;
+      const namedBefore = items.some(
+        (kv) =>
+          kv.key !== key &&
+          kv.modRevision < ours.modRevision &&
+          namedField(kv.value, "subnet6") === six &&
+          namedNode(kv.value) !== held.lease.node,
+      );
+      if (!beatenByAge && !namedBefore) return current;
       const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
       const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node);
       const lease: NodeLease = { ...current.lease, subnet6 };
