@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { Backend, LocalNode, PodAttachment } from "../backends/api.js";
 import { aliveNodes, NodeHeartbeat } from "../cluster/heartbeats.js";
 import { type RejectedLease, rejectionId, subnetKey } from "../cluster/lease-validation.js";
-import type { NodeLease } from "../cluster/node-lease.js";
+import { leaseFamilies, type NodeLease } from "../cluster/node-lease.js";
 import {
   type HeldLease,
   type LeaseRequest,
@@ -25,7 +25,7 @@ import { planDesiredChange } from "../kernel/desired/plan-change.js";
 import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.js";
 import type { DesiredState } from "../kernel/desired/state.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
-import { masqueradeRuleset } from "./masquerade.js";
+import { clusterMasquerade } from "./masquerade.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
 
 /** The node's underlay interface as the lease publishes it. */
@@ -261,18 +261,33 @@ export class ClusterAgent {
 
   /** The address families this node routes pods of: IPv4, and IPv6 on a dual-stack cluster. */
   get #families(): (4 | 6)[] {
+    if (this.#ipv6Only) return [6];
     return this.o.clusterCidr6 ? [4, 6] : [4];
+  }
+
+  /** An IPv6-only cluster: the primary cluster CIDR is IPv6 (pods, leases and BGP all IPv6). */
+  get #ipv6Only(): boolean {
+    return this.o.clusterCidr.includes(":");
   }
 
   async #underlay(): Promise<Underlay> {
     const addrs = await this.o.kernel.addresses(this.o.hostNs, this.o.underlayDev);
-    const addr = addrs.find((a) => a.family === 4);
     const link = await this.o.kernel.link(this.o.hostNs, this.o.underlayDev);
+    // The address other nodes route this node's pods via: IPv6-only and dual stack need a global
+    // IPv6 one (a link-local one names no link on the other side).
+    const global6 = addrs.find((a) => a.family === 6 && a.scope === "global");
+    if (this.#ipv6Only) {
+      if (!global6 || !link)
+        throw new UnderlayError(
+          `IPv6-only (--cluster-cidr ${this.o.clusterCidr}): underlay device ${this.o.underlayDev} has no global IPv6 address; add one`,
+        );
+      const [ip = "", prefix = "128"] = global6.cidr.split("/");
+      return { ip, prefix: Number(prefix), mtu: link.mtu };
+    }
+    const addr = addrs.find((a) => a.family === 4);
     if (!addr || !link) throw new Error(`underlay device ${this.o.underlayDev} has no IPv4 address`);
     const [ip = "", prefix = "32"] = addr.cidr.split("/");
-    // Dual stack: the next hop other nodes route this node's IPv6 pods via (a global address: a
-    // link-local one names no link on the other side).
-    const six = this.o.clusterCidr6 ? addrs.find((a) => a.family === 6 && a.scope === "global") : undefined;
+    const six = this.o.clusterCidr6 ? global6 : undefined;
     if (this.o.clusterCidr6 && !six)
       throw new UnderlayError(
         `dual stack (--cluster-cidr has ${this.o.clusterCidr6}): underlay device ${this.o.underlayDev} has no global IPv6 address; add one, or give --cluster-cidr an IPv4 CIDR alone`,
@@ -321,13 +336,13 @@ export class ClusterAgent {
     this.status.podMtu = podMtu;
     await this.o.kernel.apply(this.o.hostNs, [
       { op: "sysctl.set", key: "net/ipv4/ip_forward", value: "1" },
-      ...(lease.subnet6
+      ...(leaseFamilies(lease).includes(6)
         ? [{ op: "sysctl.set" as const, key: "net/ipv6/conf/all/forwarding", value: "1" }]
         : []),
     ]);
     if (this.o.masquerade) {
       const r = await this.o.kernel.exec(this.o.hostNs, ["nft", "-f", "-"], {
-        input: masqueradeRuleset(this.o.clusterCidr),
+        input: clusterMasquerade([this.o.clusterCidr, ...(this.o.clusterCidr6 ? [this.o.clusterCidr6] : [])]),
       });
       if (r.code !== 0) this.o.logger.warn({ stderr: r.stderr.trim() }, "masquerade rules not installed");
     }

@@ -20,3 +20,11 @@ export function masqueradeRuleset(clusterCidr: string, family: "ip" | "ip6" = "i
     "",
   ].join("\n");
 }
+
+/**
+ * Pure: the masquerade tables for each of the cluster's CIDRs, one per family (`ip` for IPv4,
+ * `ip6` for IPv6: IPv6-only and dual-stack pods leaving the cluster are masqueraded too), in one
+ * `nft -f` input.
+ */
+export const clusterMasquerade = (clusterCidrs: readonly string[]): string =>
+  clusterCidrs.map((cidr) => masqueradeRuleset(cidr, cidr.includes(":") ? "ip6" : "ip")).join("");

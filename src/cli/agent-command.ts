@@ -120,7 +120,7 @@ export function registerAgentCommand(
           o.node,
           registry,
           { bpfTunnel, sleeve, stateDir: o.stateDir, bgpConfig },
-          flags.clusterCidr6 !== undefined,
+          flags.clusterCidr6 !== undefined || flags.clusterCidr.includes(":"),
         )
       : undefined;
     const store = o.node

@@ -55,7 +55,9 @@ export interface AgentCliOptions {
 /** The agent's numeric and prefix flags, checked before anything starts (a bad one: UsageError, exit 2). */
 export interface AgentFlagValues {
   readonly healthPort: number;
+  /** The primary cluster CIDR: IPv4 (IPv4-only or dual stack), or IPv6 on an IPv6-only cluster. */
   readonly clusterCidr: string;
+  /** Per-node prefix length in clusterCidr (--subnet-len; --subnet-len6 on an IPv6-only cluster). */
   readonly subnetLen: number;
   /** Dual stack: the cluster's IPv6 CIDR (from a `--cluster-cidr` list) and per-node length. */
   readonly clusterCidr6?: string;
@@ -80,21 +82,22 @@ const podAttachmentFlag = (value: string | undefined): { podAttachment?: PodAtta
 /** Pure: the agent flags that are numbers or prefixes, checked. */
 export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
   const cidrs = flagCheck(() => parseClusterCidrs(o.clusterCidr));
-  const clusterCidr = cidrValue("--cluster-cidr", cidrs.ipv4);
-  const clusterPrefix = Number(clusterCidr.split("/")[1]);
   const six = cidrs.ipv6;
+  const subnetLen6 = () => flagCheck(() => checkSubnetLen6(six ?? "", Number(o.subnetLen6 ?? "64")));
+  // IPv6-only: the IPv6 CIDR is the cluster's primary (and only) one, each node a --subnet-len6 of it.
+  const primary = cidrs.ipv4
+    ? (() => {
+        const clusterCidr = cidrValue("--cluster-cidr", cidrs.ipv4);
+        const clusterPrefix = Number(clusterCidr.split("/")[1]);
+        // A node's subnet lies inside the cluster's; /31 and /32 leave no room for pods and a gateway.
+        return { clusterCidr, subnetLen: intInRange("--subnet-len", o.subnetLen, clusterPrefix, 30) };
+      })()
+    : { clusterCidr: six ?? "", subnetLen: subnetLen6() };
   return {
-    ...(six
-      ? {
-          clusterCidr6: six,
-          subnetLen6: flagCheck(() => checkSubnetLen6(six, Number(o.subnetLen6 ?? "64"))),
-        }
-      : {}),
+    ...(cidrs.ipv4 && six ? { clusterCidr6: six, subnetLen6: subnetLen6() } : {}),
     // 0 turns the health server off.
     healthPort: portNumber("--health-port", o.healthPort, true),
-    clusterCidr,
-    // A node's subnet lies inside the cluster's; /31 and /32 leave no room for pods and a gateway.
-    subnetLen: intInRange("--subnet-len", o.subnetLen, clusterPrefix, 30),
+    ...primary,
     leaseTtlSeconds: positiveInt("--lease-ttl", o.leaseTtl),
     heartbeatTtlSeconds: positiveInt("--heartbeat-ttl", o.heartbeatTtl),
     datastoreTimeoutSeconds: positiveInt("--datastore-timeout", o.datastoreTimeout),
@@ -117,7 +120,7 @@ export function createBackend(
   node: string,
   registry: readonly BackendDefinition[] = backendRegistry,
   parts: Omit<BackendDeps, "node"> = {},
-  /** The cluster CIDR has an IPv6 part: the backend must route IPv6 pod subnets. */
+  /** The cluster CIDR has an IPv6 part (dual stack or IPv6-only): the backend must route IPv6 pod subnets. */
   dualStack = false,
 ): Backend {
   const def = findBackend(registry, o.backend);
@@ -130,7 +133,7 @@ export function createBackend(
   if (dualStack && !def.dualStack)
     throw new UsageError(
       "--cluster-cidr",
-      `the ${def.name} backend routes no IPv6 pod subnets: dual stack works with ${registry
+      `the ${def.name} backend routes no IPv6 pod subnets: dual stack and IPv6-only clusters work with ${registry
         .filter((d) => d.dualStack)
         .map((d) => d.name)
         .join(", ")}; give an IPv4 CIDR alone`,

@@ -143,7 +143,7 @@ test("the agent's defaults pass the checks, as numbers", () => {
   );
 });
 
-test("dual stack: --cluster-cidr IPv4,IPv6 and --subnet-len6 (default 64); refused for a backend that routes no IPv6, or IPv6 alone", () => {
+test("dual stack: --cluster-cidr IPv4,IPv6 and --subnet-len6 (default 64); refused for a backend that routes no IPv6", () => {
   const dual = checkAgentFlags({ ...agentDefaults, clusterCidr: "10.244.0.0/16,fd00:10:244::/56" });
   assert.deepEqual(
     [dual.clusterCidr, dual.clusterCidr6, dual.subnetLen6],
@@ -161,19 +161,31 @@ test("dual stack: --cluster-cidr IPv4,IPv6 and --subnet-len6 (default 64); refus
       e instanceof UsageError && /--subnet-len6 48 must be a whole number from 56/.test(e.message),
   );
   assert.throws(
-    () => checkAgentFlags({ ...agentDefaults, clusterCidr: "fd00:10:244::/56" }),
-    (e: unknown) => e instanceof UsageError && /IPv6-only clusters are not supported yet/.test(e.message),
-  );
-  assert.throws(
     () => createBackend(agentDefaults, "n1", backendRegistry, {}, true),
     (e: unknown) =>
       e instanceof UsageError &&
       e.message ===
-        "--cluster-cidr: the vxlan backend routes no IPv6 pod subnets: dual stack works with host-gw, bgp; give an IPv4 CIDR alone",
+        "--cluster-cidr: the vxlan backend routes no IPv6 pod subnets: dual stack and IPv6-only clusters work with host-gw, bgp; give an IPv4 CIDR alone",
   );
   assert.equal(
     createBackend({ ...agentDefaults, backend: "host-gw" }, "n1", backendRegistry, {}, true).name,
     "host-gw",
+  );
+});
+
+test("IPv6-only: --cluster-cidr IPv6 alone is the primary CIDR, each node a --subnet-len6 of it (--subnet-len unused)", () => {
+  const only6 = checkAgentFlags({ ...agentDefaults, clusterCidr: "fd00:10:244::/56" });
+  assert.deepEqual(
+    [only6.clusterCidr, only6.subnetLen, only6.clusterCidr6, only6.subnetLen6],
+    ["fd00:10:244::/56", 64, undefined, undefined],
+  );
+  assert.equal(
+    checkAgentFlags({ ...agentDefaults, clusterCidr: "fd00:10:244::/48", subnetLen6: "60" }).subnetLen,
+    60,
+  );
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, clusterCidr: "fd00:10:244::/56", subnetLen6: "127" }),
+    (e: unknown) => e instanceof UsageError && /--subnet-len6 127/.test(e.message),
   );
 });
 

@@ -90,7 +90,7 @@ const labOptions = (c: Command) =>
     )
     .option(
       "--ip-family <family>",
-      "ipv4 | dual (IPv6 too: underlay, pod subnets, pods, checks; bgp and host-gw on l2) | ipv6 (not yet)",
+      "ipv4 | dual (IPv6 too: underlay, pod subnets, pods, checks) | ipv6 (IPv6-only pods, BGP over IPv6); dual and ipv6: bgp and host-gw on l2",
       "ipv4",
     );
 

@@ -65,7 +65,7 @@ export function parseLabFlags(f: LabFlags): LabSpec {
     routeReflectors,
     ...(podAttach === "auto" ? {} : { podAttachment: podAttach }),
     ...(attach.length > 0 ? { attach, attachPlugin: f.attachPlugin ?? "strata-macvlan" } : {}),
-    ...(ipFamily === "dual" ? { ipFamily: "dual" as const } : {}),
+    ...(ipFamily === "dual" || ipFamily === "ipv6" ? { ipFamily } : {}),
   };
 }
 

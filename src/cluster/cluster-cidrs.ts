@@ -9,19 +9,26 @@ export class ClusterCidrError extends StrataError {
   }
 }
 
-/** The cluster's pod networks: IPv4 always, IPv6 too on a dual-stack cluster. */
-export interface ClusterCidrs {
-  readonly ipv4: string;
-  readonly ipv6?: string;
-}
+/**
+ * The cluster's pod networks: IPv4 alone, both (dual stack), or IPv6 alone (an IPv6-only cluster,
+ * Flannel's EnableIPv4=false/EnableIPv6=true). At least one is present.
+ */
+export type ClusterCidrs =
+  | { readonly ipv4: string; readonly ipv6?: string }
+  | { readonly ipv4?: undefined; readonly ipv6: string };
+
+/**
+ * The family a node's lease and pods are numbered in first (NodeLease.subnet): IPv4 on an IPv4 or
+ * dual-stack cluster, IPv6 on an IPv6-only one.
+ */
+export const primaryClusterCidr = (c: ClusterCidrs): string => c.ipv4 ?? c.ipv6;
 
 const example = "10.244.0.0/16,fd00:10:244::/56";
 
 /**
  * Pure: `--cluster-cidr` the Kubernetes way (kube-controller-manager's --cluster-cidr): one CIDR,
  * or a comma list with at most one per family. An IPv4 CIDR is kept as written (as before dual
- * stack); an IPv6 one must be a network address. IPv6 alone is refused: an IPv6-only cluster
- * needs BGP sessions over IPv6 transport and IPv6 node addresses throughout, which are not built.
+ * stack); an IPv6 one must be a network address. IPv6 alone is an IPv6-only cluster.
  */
 export function parseClusterCidrs(text: string): ClusterCidrs {
   const items = text.split(",").map((s) => s.trim());
@@ -47,11 +54,9 @@ export function parseClusterCidrs(text: string): ClusterCidrs {
       throw new ClusterCidrError(`"${item}" has host bits set (${canonical}?)`);
     ipv6 = canonical;
   }
-  if (!ipv4)
-    throw new ClusterCidrError(
-      `"${text}" has no IPv4 CIDR: IPv6-only clusters are not supported yet (BGP over IPv6 transport and IPv6-only node addresses are missing); give both, e.g. ${example}`,
-    );
-  return { ipv4, ...(ipv6 ? { ipv6 } : {}) };
+  if (ipv4) return { ipv4, ...(ipv6 ? { ipv6 } : {}) };
+  if (ipv6) return { ipv6 };
+  throw new ClusterCidrError(`"${text}" names no CIDR (e.g. ${example})`);
 }
 
 /**

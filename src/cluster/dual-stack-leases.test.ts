@@ -238,3 +238,45 @@ test("a node that loses a fresh IPv6 subnet to an older lease written meanwhile 
     await store.close();
   }
 });
+
+test("an old lease upgraded to dual stack does not take the IPv6 subnet a new node named between its read and its write", async () => {
+  const store = new EmbeddedStore();
+  try {
+    // n1's lease predates dual stack (created first: it is the older one and wins conflicts).
+    const old = await new SubnetLeases(store, v4only).acquire(request(1, { publicIp6: undefined }));
+    assert.equal(old.lease.subnet6, undefined);
+    // While n1 upgrades, new node n2 leases the same fresh IPv6 subnet (and may give pods
+    // addresses from it) after n1 read the leases and before n1's write lands.
+    let raced = false;
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === "update")
+          return async (key: string, value: string, expected: number, opts?: { lease?: string }) => {
+            const mine = JSON.parse(value) as NodeLease;
+            if (!raced && mine.node === "n1" && mine.subnet6) {
+              raced = true;
+              await target.put(
+                subnetKey("10.244.2.0/24"),
+                JSON.stringify(lease(2, { subnet6: mine.subnet6 })),
+              );
+            }
+            return target.update(key, value, expected, opts);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const upgraded = await new SubnetLeases(racing, dual).acquire(request(1));
+    assert.ok(raced);
+    assert.equal(upgraded.lease.subnet, old.lease.subnet, "keeps its IPv4 subnet");
+    assert.equal(upgraded.lease.subnet6, "fd00:10:244:2::/64", "moves off the subnet n2 named first");
+    const snap = await new SubnetLeases(store, dual).snapshot();
+    assert.deepEqual(snap.leases.map((l) => [l.node, l.subnet6]).sort(), [
+      ["n1", "fd00:10:244:2::/64"],
+      ["n2", "fd00:10:244:1::/64"],
+    ]);
+    assert.deepEqual(snap.rejected, []);
+  } finally {
+    await store.close();
+  }
+});

@@ -93,11 +93,13 @@ const backendData = z
       ctx.addIssue({ code: "custom", path: ["wgListenPort"], message: "must be a UDP port 1-65535" });
   });
 
+// subnet and publicIp are absent from an IPv6-only cluster's lease (Flannel's with only
+// IPv6Subnet/PublicIPv6): a lease carries at least one family, checked in `check`.
 const leaseSchema = z.object({
   node: nodeName,
-  subnet: z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.244.1.0/24" }),
-  publicIp: z.ipv4({ error: "must be an IPv4 address" }),
-  publicPrefix: z.number().int().min(1).max(32),
+  subnet: z.union([z.cidrv4(), z.cidrv6()], { error: "must be a CIDR such as 10.244.1.0/24" }).optional(),
+  publicIp: z.ipv4({ error: "must be an IPv4 address" }).optional(),
+  publicPrefix: z.number().int().min(1).max(128),
   subnet6: z.cidrv6({ error: "must be an IPv6 CIDR such as fd00:10:244:1::/64" }).optional(),
   publicIp6: z.ipv6({ error: "must be an IPv6 address" }).optional(),
   backend: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be a backend name such as vxlan"),
@@ -115,10 +117,23 @@ const unusablePublic6 = new Set(["unspecified", "linkLocal", "multicast", "loopb
 type Compiled = {
   readonly cluster: [ipaddr.IPv4 | ipaddr.IPv6, number];
   readonly cluster6?: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  /** An IPv6-only cluster (its primary CIDR is IPv6): leases carry subnet6 and publicIp6 alone. */
+  readonly ipv6Only: boolean;
 };
-const compile = (policy: LeasePolicy): Compiled => ({
-  cluster: ipaddr.parseCIDR(policy.clusterCidr),
-  ...(policy.clusterCidr6 ? { cluster6: ipaddr.parseCIDR(policy.clusterCidr6) } : {}),
+const compile = (policy: LeasePolicy): Compiled => {
+  const cluster = ipaddr.parseCIDR(policy.clusterCidr);
+  return {
+    cluster,
+    ...(policy.clusterCidr6 ? { cluster6: ipaddr.parseCIDR(policy.clusterCidr6) } : {}),
+    ipv6Only: cluster[0].kind() === "ipv6",
+  };
+};
+
+/** An IPv6-only cluster's policy seen as the IPv6 half of a dual-stack one (checkIpv6Part's terms). */
+const asIpv6Half = (policy: LeasePolicy): LeasePolicy => ({
+  ...policy,
+  clusterCidr6: policy.clusterCidr,
+  subnetLen6: policy.subnetLen,
 });
 
 export type CheckedLease = { ok: true; lease: NodeLease } | { ok: false; rejected: RejectedLease };
@@ -158,31 +173,30 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "value"} ${i.message}`);
     return reject("malformed", issues.slice(0, 3).join("; "), loose);
   }
-  const { subnet6: rawSubnet6, publicIp6: rawIp6, ...v4 } = parsed.data;
-  const lease: NodeLease = v4;
+  const { subnet6: rawSubnet6, publicIp6: rawIp6, subnet: rawSubnet, publicIp: rawIp, ...rest } = parsed.data;
+  if (rawSubnet === undefined && rawIp === undefined)
+    return checkIpv6Only(kv, policy, c, rest, rawSubnet6, rawIp6, reject);
+  if (rawSubnet === undefined || rawIp === undefined)
+    return reject("malformed", "subnet and publicIp come together (one is missing)", loose);
+  const lease: NodeLease = { ...rest, subnet: rawSubnet, publicIp: rawIp };
   const { subnet, publicIp } = lease;
-  const [addr, prefix] = ipaddr.parseCIDR(subnet);
-  const canonical = canonicalCidr(subnet);
-  if (canonical !== subnet)
-    return reject("malformed", `subnet ${subnet} has host bits set (${canonical}?)`, lease);
+  if (c.ipv6Only)
+    return reject(
+      "outside-cluster-cidr",
+      `the lease carries subnet ${subnet}, but this cluster is IPv6-only (${policy.clusterCidr}): its leases carry subnet6 and publicIp6 alone`,
+      lease,
+    );
+  if (lease.publicPrefix > 32)
+    return reject("malformed", `publicPrefix ${lease.publicPrefix} is longer than an IPv4 address`, lease);
+  const own = checkPodSubnet(subnet, policy, c);
+  if (own?.reason === "malformed") return reject(own.reason, own.detail, lease);
   if (kv.key !== subnetKey(subnet))
     return reject(
       "key-mismatch",
       `key does not name its subnet ${subnet} (expected ${subnetKey(subnet)})`,
       lease,
     );
-  if (addr.kind() !== c.cluster[0].kind() || prefix < c.cluster[1] || !addr.match(c.cluster))
-    return reject(
-      "outside-cluster-cidr",
-      `subnet ${subnet} is not inside the cluster CIDR ${policy.clusterCidr}`,
-      lease,
-    );
-  if (prefix !== policy.subnetLen)
-    return reject(
-      "wrong-prefix-length",
-      `subnet ${subnet} is not a /${policy.subnetLen} (the per-node prefix length)`,
-      lease,
-    );
+  if (own) return reject(own.reason, own.detail, lease);
   const ip = ipaddr.IPv4.parse(publicIp);
   if (unusablePublic.some((r) => ip.match(r)))
     return reject("bad-public-ip", `publicIp ${publicIp} cannot be a node address`, lease);
@@ -202,7 +216,80 @@ function check(kv: Pick<KeyValue, "key" | "value">, policy: LeasePolicy, c: Comp
   return { ok: true, lease: { ...lease, ...six } };
 }
 
+type Rejecter = (
+  reason: LeaseRejection,
+  detail: string,
+  from?: { node?: unknown; subnet?: unknown },
+) => CheckedLease;
+
+/**
+ * An IPv6-only cluster's lease (Flannel's EnableIPv4=false: only IPv6Subnet and PublicIPv6): its
+ * subnet6 and publicIp6 are checked as a dual-stack lease's are, and become the lease's primary
+ * subnet and publicIp in memory (NodeLease.subnet is the node's pod subnet in the cluster's
+ * primary family). Refused in an IPv4 or dual-stack cluster, which needs an IPv4 subnet.
+ */
+function checkIpv6Only(
+  kv: Pick<KeyValue, "key">,
+  policy: LeasePolicy,
+  c: Compiled,
+  rest: Omit<NodeLease, "subnet" | "publicIp" | "subnet6" | "publicIp6">,
+  subnet6: string | undefined,
+  publicIp6: string | undefined,
+  reject: Rejecter,
+): CheckedLease {
+  const from = { node: rest.node, subnet: subnet6 };
+  if (subnet6 === undefined || publicIp6 === undefined)
+    return reject(
+      "malformed",
+      "a lease carries at least one family: subnet and publicIp, or (IPv6-only) subnet6 and publicIp6",
+      from,
+    );
+  if (!c.ipv6Only)
+    return reject(
+      "outside-cluster-cidr",
+      `an IPv6-only lease (subnet6 ${subnet6}, no subnet) in a cluster whose pods are numbered from ${policy.clusterCidr}`,
+      from,
+    );
+  const six = checkIpv6Part(subnet6, publicIp6, asIpv6Half(policy), c.cluster);
+  if ("reason" in six) return reject(six.reason, six.detail, from);
+  if (kv.key !== subnetKey(six.subnet6))
+    return reject(
+      "key-mismatch",
+      `key does not name its subnet6 ${six.subnet6} (expected ${subnetKey(six.subnet6)})`,
+      from,
+    );
+  return { ok: true, lease: { ...rest, subnet: six.subnet6, publicIp: six.publicIp6 } };
+}
+
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/**
+ * Pure: whether `subnet` can be a node's pod subnet in the cluster's primary family (canonical,
+ * inside the cluster CIDR, the per-node length): why not, or undefined. The one judge of a
+ * subnet, for leases read and for the subnet a restarting node wants back.
+ */
+export function checkPodSubnet(
+  subnet: string,
+  policy: LeasePolicy,
+  c: Pick<Compiled, "cluster" | "ipv6Only"> = compile(policy),
+): Refusal | undefined {
+  if (c.ipv6Only) return checkSubnet6(subnet, asIpv6Half(policy), c.cluster);
+  if (!ipaddr.isValidCIDR(subnet)) return no("malformed", `subnet ${subnet} is not a CIDR`);
+  const [addr, prefix] = ipaddr.parseCIDR(subnet);
+  const canonical = canonicalCidr(subnet);
+  if (canonical !== subnet) return no("malformed", `subnet ${subnet} has host bits set (${canonical}?)`);
+  if (addr.kind() !== c.cluster[0].kind() || prefix < c.cluster[1] || !addr.match(c.cluster))
+    return no(
+      "outside-cluster-cidr",
+      `subnet ${subnet} is not inside the cluster CIDR ${policy.clusterCidr}`,
+    );
+  if (prefix !== policy.subnetLen)
+    return no(
+      "wrong-prefix-length",
+      `subnet ${subnet} is not a /${policy.subnetLen} (the per-node prefix length)`,
+    );
+  return undefined;
+}
 type Refusal = { reason: LeaseRejection; detail: string };
 const no = (reason: LeaseRejection, detail: string): Refusal => ({ reason, detail });
 

@@ -2,7 +2,7 @@ import { overlaps } from "../common/cidr.js";
 import { StrataError } from "../common/errors.js";
 import type { Datastore, KeyValue } from "../datastore/api.js";
 import {
-  checkLease,
+  checkPodSubnet,
   checkSubnet6,
   type LeaseCheckMemo,
   type LeasePolicy,
@@ -12,7 +12,7 @@ import {
   type ValidatedLeases,
   validateLeases,
 } from "./lease-validation.js";
-import type { NodeLease } from "./node-lease.js";
+import { leaseValue, type NodeLease } from "./node-lease.js";
 import { pickSubnet } from "./subnet-pick.js";
 
 export { subnetPrefix };
@@ -62,9 +62,6 @@ export interface HeldLease {
 /** The validated view of every node's lease (what every consumer routes by), and what was rejected. */
 export type LeaseView = ValidatedLeases;
 export type { RejectedLease };
-
-/** A lease's fields other than node and subnet, to check a subnet against the policy alone. */
-const sampleLease = { publicIp: "192.0.2.1", publicPrefix: 24, backend: "host-gw", backendData: {} };
 
 /** The subnet a key names ("/strata/subnets/10.244.1.0-24" → "10.244.1.0/24"), if it names one. */
 function subnetOfKey(key: string): string | undefined {
@@ -153,7 +150,7 @@ export class SubnetLeases {
         backend: req.backend,
         backendData: req.backendData,
       };
-      const text = JSON.stringify(lease);
+      const text = leaseValue(lease);
       const won =
         target.expected === undefined
           ? await this.store.create(target.key, text, { lease: leaseId })
@@ -216,7 +213,10 @@ export class SubnetLeases {
    * A fresh IPv6 subnet is claimed by the lease that names it first (validation: the older lease
    * wins), and its key is the IPv4 subnet's: two nodes that picked the same one at once find out
    * only after writing. The loser (no pod has an address from it yet) picks the next free one,
-   * compare-and-swap on its own key.
+   * compare-and-swap on its own key. So does a winner by age whose write came after another
+   * lease already named the subnet: an old lease upgraded to dual stack must not take the IPv6
+   * subnet a new node picked (and may have given pods addresses from) between our read and our
+   * write — the fresh pick, which no pod uses yet, is the one that moves.
    */
   async #confirmSubnet6(held: HeldLease): Promise<HeldLease> {
     const key = subnetKey(held.lease.subnet);
@@ -226,12 +226,21 @@ export class SubnetLeases {
       const lost = this.#validate(items).rejected.find((r) => r.key === key);
       const winner = lost?.winner ? items.find((kv) => kv.key === lost.winner) : undefined;
       const ours = items.find((kv) => kv.key === key);
-      if (!lost || !winner || !ours || namedField(winner.value, "subnet6") !== current.lease.subnet6)
-        return current;
+      if (!ours) return current;
+      const six = current.lease.subnet6;
+      const beatenByAge = winner !== undefined && namedField(winner.value, "subnet6") === six;
+      const namedBefore = items.some(
+        (kv) =>
+          kv.key !== key &&
+          kv.modRevision < ours.modRevision &&
+          namedField(kv.value, "subnet6") === six &&
+          namedNode(kv.value) !== held.lease.node,
+      );
+      if (!beatenByAge && !namedBefore) return current;
       const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
       const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node);
       const lease: NodeLease = { ...current.lease, subnet6 };
-      if (await this.store.update(key, JSON.stringify(lease), ours.modRevision, { lease: held.leaseId }))
+      if (await this.store.update(key, leaseValue(lease), ours.modRevision, { lease: held.leaseId }))
         current = { lease, leaseId: held.leaseId };
     }
     return current;
@@ -250,10 +259,8 @@ export class SubnetLeases {
       new SubnetTakenError(
         `subnet ${subnet} (this node's before, from ${source}) ${why}; refusing to start rather than renumber under this node's pods: remove its pods and ${source} to take a new subnet`,
       );
-    const own = checkLease({ key, value: JSON.stringify({ ...sampleLease, node, subnet }) }, this.policy);
-    // Only the subnet is judged here (the placeholder address is not this node's).
-    if (!own.ok && own.rejected.reason !== "bad-public-ip")
-      throw refuse(`cannot be leased here: ${own.rejected.detail}`);
+    const own = checkPodSubnet(subnet, this.policy);
+    if (own) throw refuse(`cannot be leased here: ${own.detail}`);
     const holder = valid.find((l) => overlaps(l.subnet, subnet));
     if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp})`);
     const kv = items.find((x) => x.key === key);
@@ -300,7 +307,7 @@ export class SubnetLeases {
         backend: req.backend,
         backendData: req.backendData,
       };
-      if (await this.store.update(key, JSON.stringify(lease), kv.modRevision, { lease: held.leaseId }))
+      if (await this.store.update(key, leaseValue(lease), kv.modRevision, { lease: held.leaseId }))
         return { lease, leaseId: held.leaseId };
     }
     throw new LeaseError(`could not republish ${key} after 5 attempts (heavy contention?)`);

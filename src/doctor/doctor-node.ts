@@ -1,4 +1,4 @@
-import { type ClusterCidrs, parseClusterCidrs } from "../cluster/cluster-cidrs.js";
+import { type ClusterCidrs, parseClusterCidrs, primaryClusterCidr } from "../cluster/cluster-cidrs.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { describeError } from "../common/errors.js";
 import type { Datastore } from "../datastore/api.js";
@@ -44,11 +44,14 @@ async function readCluster(
   subnet: string | undefined,
   subnet6: string | undefined,
 ): Promise<ClusterFacts> {
-  const subnetLen = Number(subnet?.split("/")[1] ?? 24);
+  // IPv6-only: the IPv6 CIDR is the primary one, its subnets /64 unless the node's says otherwise.
+  const subnetLen = Number(subnet?.split("/")[1] ?? (cidrs.ipv4 ? 24 : 64));
   const policy = {
-    clusterCidr: cidrs.ipv4,
+    clusterCidr: primaryClusterCidr(cidrs),
     subnetLen,
-    ...(cidrs.ipv6 ? { clusterCidr6: cidrs.ipv6, subnetLen6: Number(subnet6?.split("/")[1] ?? 64) } : {}),
+    ...(cidrs.ipv4 && cidrs.ipv6
+      ? { clusterCidr6: cidrs.ipv6, subnetLen6: Number(subnet6?.split("/")[1] ?? 64) }
+      : {}),
   };
   const view = await new SubnetLeases(store, policy).snapshot();
   return { leases: view.leases, rejected: view.rejected };
@@ -77,7 +80,7 @@ export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
   // `--cluster-cidr` as the agent takes it (IPv4[,IPv6]); else the IPv6 part subnet.json names.
   const parsed = parseClusterCidrs(cidr);
   const six = parsed.ipv6 ?? stateDir?.subnet?.clusterCidr6;
-  const cidrs = { ...parsed, ...(six ? { ipv6: six } : {}) };
+  const cidrs: ClusterCidrs = parsed.ipv4 ? { ...parsed, ...(six ? { ipv6: six } : {}) } : parsed;
   const subnet6 = agent.health?.subnet6 ?? stateDir?.subnet?.subnet6;
   const cluster = o.store
     ? await readCluster(o.store, cidrs, agent.health?.subnet ?? stateDir?.subnet?.subnet, subnet6).catch(

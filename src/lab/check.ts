@@ -1,9 +1,10 @@
 import { inWindow } from "../common/in-window.js";
 import { type Kernel, namedNetns } from "../kernel/api.js";
 import { checkUnderlayEncrypted } from "./encryption-check.js";
+import { labNodeIp6, outsideIp6 } from "./ip-family.js";
 import type { LabState } from "./runner.js";
 import { checkSourceGuard } from "./source-guard-check.js";
-import { outsideIp } from "./topology.js";
+import { labNodeSegment, outsideIp } from "./topology.js";
 
 export interface CheckResult {
   readonly kind:
@@ -12,6 +13,8 @@ export interface CheckResult {
     | "same node (IPv6)"
     | "cross node (IPv6)"
     | "MTU IPv6 (DF, full)"
+    | "pod→node (IPv6)"
+    | "pod→outside (masquerade, IPv6)"
     | "pod→node"
     | "pod→outside (masquerade)"
     | "MTU (DF, full size)"
@@ -35,11 +38,12 @@ export function planChecks(
     const mine = state.pods.filter((p) => p.node === n.name);
     const a = mine[0];
     if (!a) continue;
-    if (mine[1]) probes.push({ kind: "same node", fromNs: a.ns, from: a.name, to: mine[1].ip });
+    // IPv4 probes between pods that have IPv4 addresses (none in an IPv6-only lab).
+    if (mine[1]?.ip && a.ip) probes.push({ kind: "same node", fromNs: a.ns, from: a.name, to: mine[1].ip });
     for (const other of state.nodes) {
       if (other.name === n.name) continue;
       const b = firstOf(other.name);
-      if (b) {
+      if (b?.ip && a.ip) {
         probes.push({ kind: "cross node", fromNs: a.ns, from: a.name, to: b.ip });
         probes.push({
           kind: "MTU (DF, full size)",
@@ -58,8 +62,21 @@ export function planChecks(
         if (s.ip && t?.ip) probes.push({ kind: "secondary network", fromNs: a.ns, from: a.name, to: t.ip });
       }
     probes.push(...ipv6Probes(state, n.name, n.podMtu));
-    probes.push({ kind: "pod→node", fromNs: a.ns, from: a.name, to: n.ip });
-    probes.push({ kind: "pod→outside (masquerade)", fromNs: a.ns, from: a.name, to: outsideIp });
+    if (a.ip) {
+      probes.push({ kind: "pod→node", fromNs: a.ns, from: a.name, to: n.ip });
+      probes.push({ kind: "pod→outside (masquerade)", fromNs: a.ns, from: a.name, to: outsideIp });
+    }
+    // Dual stack and IPv6-only: the node's IPv6 address, and outside the cluster (masqueraded by
+    // the node's ip6 table: the outside namespace has no route back to pod addresses).
+    if (a.ip6) {
+      probes.push({
+        kind: "pod→node (IPv6)",
+        fromNs: a.ns,
+        from: a.name,
+        to: labNodeIp6({ name: n.name, segment: labNodeSegment(state.spec, n.name) }),
+      });
+      probes.push({ kind: "pod→outside (masquerade, IPv6)", fromNs: a.ns, from: a.name, to: outsideIp6 });
+    }
   }
   return probes;
 }

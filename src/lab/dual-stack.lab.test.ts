@@ -31,9 +31,10 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
       results.filter((r) => !r.ok),
       [],
     );
-    // From each node's first pod: the 5 other pods' IPv6 addresses and 2 full-size probes.
+    // From each node's first pod: the 5 other pods' IPv6 addresses, 2 full-size probes, its
+    // node's IPv6 address and the IPv6 outside address (masqueraded).
     const ipv6 = results.filter((r) => r.kind.includes("IPv6"));
-    assert.equal(ipv6.length, 3 * (5 + 2), ipv6.map((r) => `${r.kind} ${r.to}`).join("\n"));
+    assert.equal(ipv6.length, 3 * (5 + 2 + 2), ipv6.map((r) => `${r.kind} ${r.to}`).join("\n"));
     const [n1, n2] = state.nodes;
     const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet6 ?? ""], {
       encoding: "utf8",
@@ -50,12 +51,32 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
       results.filter((r) => !r.ok),
       [],
     );
-    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * 2);
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * (2 + 2));
     const [n1, n2] = state.nodes;
     const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet6 ?? ""], {
       encoding: "utf8",
     });
     assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto 147`));
+    await labDown(kernel);
+  });
+
+  test("bgp on l3, 3 nodes: the router passes IPv6 routes on with its own address on each segment, every check passes", async () => {
+    const spec = labSpec({ model: "bgp", underlay: "l3", nodes: 3, podsPerNode: 1, ipFamily: "dual" });
+    const state = await labUp(kernel, spec, labPaths(), quietProgress);
+    const results = await runChecks(kernel, state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    // From each node's pod: the 2 other pods, 2 full-size probes, its node, the outside.
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 3 * (2 + 2 + 2));
+    // n1 (segment a) reaches n2 (segment b) through the router: via the router's address on a.
+    const [n1, n2, n3] = state.nodes;
+    const route6 = (from: string, dst: string) =>
+      execFileSync("ip", ["-n", from, "-6", "route", "show", dst], { encoding: "utf8" });
+    assert.match(route6(n1?.ns ?? "", n2?.subnet6 ?? ""), /via fd00:192:168:10::1 dev eth0 proto (147|bgp)/);
+    assert.match(route6(n2?.ns ?? "", n1?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
+    assert.match(route6(n2?.ns ?? "", n3?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
     await labDown(kernel);
   });
 });

@@ -27,7 +27,7 @@ import {
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
-import { labAgentClusterCidr } from "./ip-family.js";
+import { labAgentClusterCidr, labRouteFamilies } from "./ip-family.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   labPodNamespace,
@@ -341,7 +341,7 @@ async function writeBgpKey({ spec }: LabUp): Promise<string | undefined> {
 async function startRouterSpeaker(up: LabUp, bgpKey: string | undefined): Promise<void> {
   if (up.spec.model !== "bgp" || up.spec.underlay !== "l3") return;
   await up.step("starting the router's BGP speaker (route reflector for every node)", async () => {
-    const flags = routerSpeakerArgs(up.plan.nodes, up.spec.clusterCidr, bgpKey);
+    const flags = routerSpeakerArgs(up.plan.nodes, labAgentClusterCidr(up.spec), bgpKey);
     up.start(
       "router",
       ["ip", "netns", "exec", underlayNs, up.paths.nodePath, up.paths.cliScript, "bgp-speaker", ...flags],
@@ -432,7 +432,7 @@ async function waitForRoutes(up: LabUp): Promise<void> {
       await waitForWithin(
         timeoutMs,
         async () => {
-          const routes = await observeRoutes(kernel, namedNetns(node.ns), node.subnet6 ? [4, 6] : [4]);
+          const routes = await observeRoutes(kernel, namedNetns(node.ns), labRouteFamilies(node));
           const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
           missing = others
             .filter((o) => !have.has(o.subnet) || (node.subnet6 && o.subnet6 && !have.has(o.subnet6)))

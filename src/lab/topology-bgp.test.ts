@@ -61,3 +61,14 @@ test("lab bgp model on l2: a full mesh without reflectors, the first K nodes ref
   assert.deepEqual(values(agent(spec("l2", 1)), "--bgp-route-reflectors"), ["n1"]);
   assert.deepEqual(values(agent(spec("l2", 5)), "--bgp-route-reflectors"), ["n1,n2"], "at most every node");
 });
+
+test("lab bgp model on l3, dual stack: the router imports both cluster CIDRs and negotiates IPv6", () => {
+  const args = routerSpeakerArgs([node(1), node(2)], "10.244.0.0/16,fd00:10:244::/56");
+  assert.ok(args.includes("--ipv6"));
+  for (const p of values(args, "--peer").map(parsePeerSpec))
+    assert.deepEqual(p.importList, [
+      { prefix: "10.244.0.0/16", ge: 16, le: 32 },
+      { prefix: "fd00:10:244::/56", ge: 56, le: 128 },
+    ]);
+  assert.equal(routerSpeakerArgs([node(1)], "10.244.0.0/16").includes("--ipv6"), false);
+});

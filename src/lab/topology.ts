@@ -1,7 +1,7 @@
 import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
-import { ipFamilyNodeOps, type LabIpFamily } from "./ip-family.js";
+import { ipFamilyNodeOps, ipFamilyUnderlayOps, type LabIpFamily } from "./ip-family.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -24,7 +24,7 @@ export interface LabSpec {
   readonly attach?: readonly string[];
   /** The CNI type that attaches them (`--attach-plugin`): Strata's macvlan by default (Debian's `macvlan` also works). */
   readonly attachPlugin?: string;
-  /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods (ip-family.ts). */
+  /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods; ipv6 numbers pods in IPv6 alone (ip-family.ts). */
   readonly ipFamily?: LabIpFamily;
 }
 
@@ -56,13 +56,18 @@ export function labReflectors(spec: Pick<LabSpec, "nodes" | "routeReflectors">):
  */
 export function routerSpeakerArgs(
   nodes: readonly LabNode[],
+  /** The agents' --cluster-cidr: IPv4, or IPv4,IPv6 on dual stack (IPv6 unicast negotiated too). */
   clusterCidr: string,
   keyFile?: string,
 ): string[] {
-  const opts = `rr-client,passive,next-hop-self,import=${clusterCidr}le32${keyFile ? `,password-file=${keyFile}` : ""}`;
+  const cidrs = clusterCidr.split(",");
+  const imports = cidrs.map((c) => `import=${c}le${c.includes(":") ? 128 : 32}`).join(",");
+  const opts = `rr-client,passive,next-hop-self,${imports}${keyFile ? `,password-file=${keyFile}` : ""}`;
+  // Dual stack: IPv6 routes go on with the router's global IPv6 address on each node's segment.
+  const ipv6 = cidrs.some((c) => c.includes(":")) ? ["--ipv6"] : [];
   return [
     ...["--asn", String(labAsn), "--router-id", "192.168.10.1", "--cluster-id", "192.168.10.1"],
-    ...["--listen", "179", "--hold", "9", "--install-routes", "--quiet"],
+    ...["--listen", "179", "--hold", "9", "--install-routes", "--quiet", ...ipv6],
     ...nodes.flatMap((n) => ["--peer", `${n.ip},as=${labAsn},${opts}`]),
   ];
 }
@@ -122,6 +127,10 @@ export interface LabPlan {
 
 const segmentNet = { a: "192.168.10", b: "192.168.20" } as const;
 
+/** Pure: the underlay segment of node n<i>: a on l2; on l3 the even nodes are on b, behind the router. */
+export const labNodeSegment = (spec: Pick<LabSpec, "underlay">, node: string): "a" | "b" =>
+  spec.underlay === "l3" && Number(node.slice(1)) % 2 === 0 ? "b" : "a";
+
 /** Pure: the namespaces, links and addresses of a lab, before anything runs. */
 export function planLab(spec: LabSpec): LabPlan {
   if (spec.nodes < 1 || spec.nodes > 200) throw new RangeError("--nodes must be between 1 and 200");
@@ -129,7 +138,7 @@ export function planLab(spec: LabSpec): LabPlan {
     throw new RangeError("--pods must be between 0 and 100");
   const nodes: LabNode[] = [];
   for (let i = 1; i <= spec.nodes; i++) {
-    const segment = spec.underlay === "l3" && i % 2 === 0 ? "b" : "a";
+    const segment = labNodeSegment(spec, `n${i}`);
     nodes.push({
       name: `n${i}`,
       ns: `${labPrefix}n${i}`,
@@ -163,6 +172,7 @@ export function planLab(spec: LabSpec): LabPlan {
       { op: "link.set", name: `sw-${s}`, up: true },
     );
   }
+  underlayOps.push(...ipFamilyUnderlayOps(spec));
   const nodeOps: Record<string, KernelOp[]> = {};
   for (const n of nodes) {
     const port = `p-${n.name}`;

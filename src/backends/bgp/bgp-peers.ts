@@ -1,6 +1,6 @@
 import type { PeerConfig } from "../../bgp/speaker/speaker.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
-import { ipv4ToNumber } from "../../common/cidr.js";
+import { compareAddresses } from "../../common/cidr.js";
 
 export interface BgpTopology {
   readonly asn: number;
@@ -18,7 +18,8 @@ export interface BgpTopology {
 
 /**
  * Pure: the BGP sessions `self` keeps, from every node's lease. Full mesh: each other node, dialled
- * only by the node with the lower address so a pair makes one connection (the other listens).
+ * only by the node with the lower address so a pair makes one connection (the other listens;
+ * IPv6 addresses on an IPv6-only cluster, compared numerically as IPv4 ones are).
  * Route-reflector mode: reflectors peer with every node (clients) and with each other
  * (non-clients); the other nodes peer only with the reflectors — about 2n sessions, not n²/2.
  */
@@ -36,7 +37,7 @@ export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: Bg
       asn: t.asn,
       port: t.port,
       rrClient: iAmReflector && !theyReflect,
-      passive: ipv4ToNumber(self.publicIp) > ipv4ToNumber(n.publicIp),
+      passive: compareAddresses(self.publicIp, n.publicIp) > 0,
       ...(t.meshMd5Key ? { md5Key: t.meshMd5Key } : {}),
     });
   }

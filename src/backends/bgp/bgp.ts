@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { bgpKernelRoute, type ConnectedNetwork } from "../../bgp/speaker/kernel-route.js";
 import { BgpSpeaker, type LearnedRouteChange, type SpeakerEvent } from "../../bgp/speaker/speaker.js";
 import type { BgpConfigView } from "../../cluster/bgp-config.js";
-import type { NodeLease } from "../../cluster/node-lease.js";
+import { isIpv6OnlyLease, leaseFamilies, type NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
 import { observeRoutes } from "../../kernel/desired/observe.js";
@@ -11,6 +11,7 @@ import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "..
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
 import { preservedRoutes } from "./preserved-routes.js";
+import { nodeRouterId } from "./router-id.js";
 
 export interface BgpBackendOptions extends BgpTopology {
   readonly clusterId: string;
@@ -106,7 +107,7 @@ export class BgpBackend implements Backend {
     const gr = this.o.gracefulRestart;
     if (gr !== false) {
       // Our own BGP routes still in the kernel: this is a restart and forwarding went on meanwhile.
-      const observed = await observeRoutes(ctx.kernel, ctx.netns, lease.subnet6 ? [4, 6] : [4]);
+      const observed = await observeRoutes(ctx.kernel, ctx.netns, leaseFamilies(lease));
       for (const [dst, via] of preservedRoutes(
         observed,
         ctx.local.underlayDev,
@@ -143,15 +144,18 @@ export class BgpBackend implements Backend {
     const lease = ctx.local.lease;
     const reflector = this.#reflectors.includes(lease.node);
     const gr = this.o.gracefulRestart;
+    // IPv6-only: sessions run over IPv6 between the nodes' IPv6 addresses, IPv6 unicast negotiated
+    // (IPv4 unicast too, empty: nothing IPv4 is originated or accepted from a node).
+    const only6 = isIpv6OnlyLease(lease);
     const speaker: BgpSpeaker = new BgpSpeaker({
       asn: this.o.asn,
-      routerId: lease.publicIp,
+      routerId: nodeRouterId(lease),
       clusterId: reflector ? this.o.clusterId : undefined,
       holdTime: this.o.holdTime,
       connectRetrySeconds: this.o.connectRetrySeconds,
       listen: { host: lease.publicIp, port: this.o.port },
       localAddress: lease.publicIp,
-      nextHop: lease.publicIp,
+      ...(only6 ? { ipv6NextHop: lease.publicIp } : { nextHop: lease.publicIp }),
       // Dual stack: IPv6 unicast is negotiated on every session (RFC 4760 multiprotocol, over the
       // IPv4 transport), and this node's IPv6 pod subnet goes out via its global IPv6 address.
       ...(lease.subnet6 && lease.publicIp6 ? { ipv6NextHop: lease.publicIp6 } : {}),

@@ -150,3 +150,39 @@ describe("IPv6 (dual stack): the same rules over subnet6 and publicIp6", () => {
     assert.equal(p6(n(2), "10.244.2.0/24", via("192.168.10.12")), undefined);
   });
 });
+
+describe("IPv6-only: the same rules over the leases' (IPv6) subnet and publicIp", () => {
+  const only6 = (i: number): NodeLease => ({
+    node: `n${i}`,
+    subnet: `fd00:10:244:${i}::/64`,
+    publicIp: `fd00:192:168:10::${10 + i}`,
+    publicPrefix: 64,
+    backend: "bgp",
+    backendData: {},
+  });
+  const all = [1, 2, 3, 4].map(only6);
+  const p = clusterImportPolicy(only6(1), all, { routeReflectors: ["n3"], externalWithList: new Set() });
+  const mp = (prefix: string, nextHop: string) => ({
+    origin: "igp" as const,
+    asPath: [],
+    mpReach: { afi: 2, safi: 1, nextHops: [nextHop], nlri: [prefix] },
+  });
+  const at = (i: number) => from(only6(i).publicIp);
+  const v6 = (peer: PeerInfo, prefix: string, nh: string) => p(peer, prefix, mp(prefix, nh));
+
+  test("a node announces exactly its subnet via its IPv6 address, over an IPv6 session", () => {
+    assert.equal(v6(at(2), "fd00:10:244:2::/64", "fd00:192:168:10::12"), undefined);
+    assert.match(
+      v6(at(2), "fd00:10:244:2::/64", "fd00:192:168:10::13") ?? "",
+      /is not node n2's IPv6 address/,
+    );
+    assert.match(v6(at(2), "fd00:10:244:2::/72", "fd00:192:168:10::12") ?? "", /overlaps node n2's IPv6/);
+    assert.match(v6(at(2), "fd00:10:244:1::/64", "fd00:192:168:10::12") ?? "", /own IPv6 pod subnet/);
+    assert.match(v6(at(2), "fd00:10:244:4::/64", "fd00:192:168:10::14") ?? "", /announced by node n2/);
+    assert.equal(v6(at(3), "fd00:10:244:4::/64", "fd00:192:168:10::14"), undefined, "n3 reflects");
+  });
+
+  test("no node owns an IPv4 prefix: every one from a node is refused", () => {
+    assert.match(p(at(2), "10.244.2.0/24", via("192.168.10.12")) ?? "", /node n2 leases no IPv4 subnet/);
+  });
+});

@@ -2,8 +2,15 @@ import ipaddr from "ipaddr.js";
 import type { PathAttributes } from "../../bgp/codec/types.js";
 import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
-import type { NodeLease } from "../../cluster/node-lease.js";
-import { type Ipv6Span, ipv4Span, ipv6Span, numberToIpv4, spansOverlap } from "../../common/cidr.js";
+import { isIpv6OnlyLease, type NodeLease } from "../../cluster/node-lease.js";
+import {
+  type Ipv4Span,
+  type Ipv6Span,
+  ipv4Span,
+  ipv6Span,
+  numberToIpv4,
+  spansOverlap,
+} from "../../common/cidr.js";
 
 export interface ClusterImportOptions {
   /** Nodes that reflect (RFC 4456): they pass on other nodes' subnets, so they may announce them. */
@@ -26,96 +33,113 @@ export interface ClusterImportOptions {
  *   checked first — prefixes that overlap no node's subnet.
  * - From anyone: nothing that overlaps this node's own subnet, no more-specific or covering prefix
  *   of another node's subnet.
- * - IPv6 (dual stack) by the same rules over the leases' subnet6, the next hop being the owner's
- *   publicIp6. A node without a leased subnet6 (an IPv4-only cluster) owns no IPv6 prefix, so
- *   every IPv6 prefix from a cluster node is refused.
+ * - One rule set serves both families (familyRules): IPv4 over the leases' IPv4 subnet and
+ *   publicIp; IPv6 over subnet6 and publicIp6 (dual stack), or subnet and publicIp of an
+ *   IPv6-only cluster's lease. A node that leases no subnet of a family owns no prefix of it, so
+ *   every such prefix from it is refused.
  */
 export function clusterImportPolicy(
   self: NodeLease,
   nodes: readonly NodeLease[],
   o: ClusterImportOptions,
 ): ImportPolicy {
-  // Leases as numeric spans, computed once per lease change: the checks below run per received
-  // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
-  const spanned = (n: NodeLease) => {
-    const span = ipv4Span(n.subnet);
-    return span && { lease: n, span, subnet: `${numberToIpv4(span.first)}/${n.subnet.split("/")[1]}` };
-  };
-  const own = spanned(self);
-  const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
-  const bySubnet = new Map(others.map((n) => [n.subnet, n.lease]));
-  const byAddress = new Map(others.map((n) => [n.lease.publicIp, n.lease]));
+  // Who is speaking: a node may speak from any of its underlay addresses (IPv4 or IPv6 transport).
+  const speakers = new Map<string, NodeLease>();
+  for (const n of nodes) {
+    if (n.node === self.node) continue;
+    speakers.set(canonicalIp(n.publicIp), n);
+    if (n.publicIp6) speakers.set(canonicalIp(n.publicIp6), n);
+  }
+  const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalIp(address));
   const reflectors = new Set(o.routeReflectors);
-  const ipv6 = ipv6Policy(self, nodes, byAddress, reflectors, o);
-  return (from, prefix, attributes) => {
-    if (prefix.includes(":")) return ipv6(from, prefix, attributes);
-    const span = ipv4Span(prefix);
-    if (span && own && spansOverlap(span, own.span))
-      return `overlaps this node's own pod subnet ${own.subnet}`;
-    const owner = bySubnet.get(prefix);
-    const peerNode = byAddress.get(from.address);
-    if (!owner) {
-      const hit = span && others.find((n) => spansOverlap(span, n.span));
-      if (hit) return `overlaps node ${hit.lease.node}'s pod subnet ${hit.subnet}`;
-      if (peerNode)
-        return `not a node's pod subnet (node ${peerNode.node} may announce only ${peerNode.subnet})`;
-      return o.externalWithList.has(from.address)
-        ? undefined
-        : "outside the cluster's node subnets, and this peer has no import= list";
-    }
-    if (!peerNode) return undefined;
-    if (owner.node !== peerNode.node && !reflectors.has(peerNode.node))
-      return `node ${owner.node}'s pod subnet, announced by node ${peerNode.node} (only the owner or a route reflector may)`;
-    const nh = routeNextHop(prefix, attributes);
-    if (nh !== owner.publicIp)
-      return `next hop ${nh ?? "none"} is not node ${owner.node}'s address ${owner.publicIp}`;
-    return undefined;
-  };
+  const ipv4 = familyRules(ipv4Family, self, nodes, speaker, reflectors, o);
+  const ipv6 = familyRules(ipv6Family, self, nodes, speaker, reflectors, o);
+  return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
 }
 
-/** The IPv6 half of the cluster's policy: the same rules over subnet6 and publicIp6. */
-function ipv6Policy(
+const canonicalIp = (a: string): string => (ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a);
+
+/** What differs between the families: how a prefix is spanned and which lease fields claim one. */
+interface Family<S extends Ipv4Span | Ipv6Span> {
+  /** In messages: "" (IPv4, as before dual stack) or "IPv6 ". */
+  readonly label: string;
+  readonly name: "IPv4" | "IPv6";
+  readonly span: (prefix: string) => { span: S; canonical: string } | undefined;
+  /** The node's pod subnet of this family and the address it must be the next hop of. */
+  readonly claim: (n: NodeLease) => { subnet: string; address: string } | undefined;
+}
+
+const ipv4Family: Family<Ipv4Span> = {
+  label: "",
+  name: "IPv4",
+  span: (prefix) => {
+    const span = ipv4Span(prefix);
+    return span && { span, canonical: `${numberToIpv4(span.first)}/${prefix.split("/")[1]}` };
+  },
+  claim: (n) => (isIpv6OnlyLease(n) ? undefined : { subnet: n.subnet, address: n.publicIp }),
+};
+
+const ipv6Family: Family<Ipv6Span> = {
+  label: "IPv6 ",
+  name: "IPv6",
+  span: (prefix) => {
+    const span = ipv6Span(prefix);
+    return span && { span, canonical: span.canonical };
+  },
+  claim: (n) => {
+    if (isIpv6OnlyLease(n)) return { subnet: n.subnet, address: canonicalIp(n.publicIp) };
+    return n.subnet6 && n.publicIp6 ? { subnet: n.subnet6, address: canonicalIp(n.publicIp6) } : undefined;
+  },
+};
+
+/** The cluster's rules for one family's prefixes (see clusterImportPolicy). */
+function familyRules<S extends Ipv4Span | Ipv6Span>(
+  f: Family<S>,
   self: NodeLease,
   nodes: readonly NodeLease[],
-  byAddress: ReadonlyMap<string, NodeLease>,
+  speaker: (address: string) => NodeLease | undefined,
   reflectors: ReadonlySet<string>,
   o: ClusterImportOptions,
 ): (from: PeerInfo, prefix: string, attributes: PathAttributes) => string | undefined {
+  // Leases as numeric spans, computed once per lease change: the checks below run per received
+  // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
   const spanned = (n: NodeLease) => {
-    const span = n.subnet6 && n.publicIp6 ? ipv6Span(n.subnet6) : undefined;
-    return span && { lease: n, span };
+    const c = f.claim(n);
+    const s = c && f.span(c.subnet);
+    return s && { lease: n, span: s.span, subnet: s.canonical, address: c.address };
   };
   const own = spanned(self);
   const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
-  const bySubnet = new Map(others.map((n) => [n.span.canonical, n.lease]));
-  // A node may also speak from its IPv6 address (a session over IPv6 transport).
-  const peers = new Map(byAddress);
-  for (const n of nodes) if (n.publicIp6 && n.node !== self.node) peers.set(n.publicIp6, n);
-  const canonicalIp = (a: string | undefined) => (a && ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a);
+  const bySubnet = new Map(others.map((n) => [n.subnet, n]));
+  const claimOf = new Map(others.map((n) => [n.lease.node, n]));
+  const { label } = f;
   return (from, prefix, attributes) => {
-    const span: Ipv6Span | undefined = ipv6Span(prefix);
-    if (!span) return `not an IPv6 prefix: ${prefix}`;
-    if (own && spansOverlap(span, own.span))
-      return `overlaps this node's own IPv6 pod subnet ${own.span.canonical}`;
-    const owner = bySubnet.get(span.canonical);
-    const peerNode = peers.get(canonicalIp(from.address) ?? from.address);
+    const s = f.span(prefix);
+    if (!s) return `not an ${f.name} prefix: ${prefix}`;
+    if (own && spansOverlap(s.span, own.span))
+      return `overlaps this node's own ${label}pod subnet ${own.subnet}`;
+    const owner = bySubnet.get(s.canonical);
+    const peerNode = speaker(from.address);
     if (!owner) {
-      const hit = others.find((n) => spansOverlap(span, n.span));
-      if (hit) return `overlaps node ${hit.lease.node}'s IPv6 pod subnet ${hit.span.canonical}`;
-      if (peerNode)
-        return peerNode.subnet6
-          ? `not a node's IPv6 pod subnet (node ${peerNode.node} may announce only ${peerNode.subnet6})`
-          : `not a node's pod subnet (node ${peerNode.node} leases no IPv6 subnet)`;
+      const hit = others.find((n) => spansOverlap(s.span, n.span));
+      if (hit) return `overlaps node ${hit.lease.node}'s ${label}pod subnet ${hit.subnet}`;
+      if (peerNode) {
+        const claim = claimOf.get(peerNode.node);
+        return claim
+          ? `not a node's ${label}pod subnet (node ${peerNode.node} may announce only ${claim.subnet})`
+          : `not a node's pod subnet (node ${peerNode.node} leases no ${f.name} subnet)`;
+      }
       return o.externalWithList.has(from.address)
         ? undefined
         : "outside the cluster's node subnets, and this peer has no import= list";
     }
     if (!peerNode) return undefined;
-    if (owner.node !== peerNode.node && !reflectors.has(peerNode.node))
-      return `node ${owner.node}'s IPv6 pod subnet, announced by node ${peerNode.node} (only the owner or a route reflector may)`;
-    const nh = canonicalIp(routeNextHop(prefix, attributes));
-    if (nh !== owner.publicIp6)
-      return `next hop ${nh ?? "none"} is not node ${owner.node}'s IPv6 address ${owner.publicIp6}`;
+    if (owner.lease.node !== peerNode.node && !reflectors.has(peerNode.node))
+      return `node ${owner.lease.node}'s ${label}pod subnet, announced by node ${peerNode.node} (only the owner or a route reflector may)`;
+    const nh = routeNextHop(prefix, attributes);
+    const hop = nh === undefined ? undefined : canonicalIp(nh);
+    if (hop !== owner.address)
+      return `next hop ${hop ?? "none"} is not node ${owner.lease.node}'s ${label}address ${owner.address}`;
     return undefined;
   };
 }

@@ -14,11 +14,19 @@ export interface SessionLink {
   readonly dev: string;
   /** Our fe80:: address on `dev`, set only when the peer is on the same link (RFC 2545 §3). */
   readonly linkLocal?: string;
+  /**
+   * Our global IPv6 address on `dev`: the IPv6 next hop of next-hop-self routes over an IPv4
+   * session when no IPv6 next hop is configured (as FRR and BIRD take the interface's address),
+   * so a router on two segments gives each its own.
+   */
+  readonly global6?: string;
 }
 
 const bare = (a: string) => a.replace(/%.*$/, "").replace(/^::ffff:(?=\d+\.)/, "");
 const zoneOf = (a: string) => (a.includes("%") ? a.slice(a.indexOf("%") + 1) : undefined);
 const isLinkLocal = (a: string) => ipaddr.isValid(a) && ipaddr.parse(a).range() === "linkLocal";
+const isGlobal6 = (a: string) =>
+  ipaddr.IPv6.isValid(a) && ["unicast", "uniqueLocal", "reserved"].includes(ipaddr.IPv6.parse(a).range());
 const same = (a: string, b: string) =>
   ipaddr.isValid(a) && ipaddr.isValid(b) && ipaddr.parse(a).toString() === ipaddr.parse(b).toString();
 
@@ -48,10 +56,13 @@ export function sessionLink(
   const zone = zoneOf(peer);
   const linkLocalOn = (dev: string) =>
     interfaces[dev]?.find((a) => !a.internal && isLinkLocal(bare(a.address)))?.address.replace(/%.*$/, "");
+  const global6On = (dev: string) =>
+    interfaces[dev]?.find((a) => !a.internal && isGlobal6(bare(a.address)))?.address;
   if (zone !== undefined) {
     if (!interfaces[zone]) return undefined;
     const ll = linkLocalOn(zone);
-    return { dev: zone, ...(ll ? { linkLocal: ll } : {}) };
+    const g6 = global6On(zone);
+    return { dev: zone, ...(ll ? { linkLocal: ll } : {}), ...(g6 ? { global6: g6 } : {}) };
   }
   if (local === undefined) return undefined;
   for (const [dev, addrs] of Object.entries(interfaces)) {
@@ -59,7 +70,8 @@ export function sessionLink(
     if (!mine) continue;
     const shared = inside(mine.cidr, bare(peer));
     const ll = shared ? linkLocalOn(dev) : undefined;
-    return { dev, ...(ll ? { linkLocal: ll } : {}) };
+    const g6 = global6On(dev);
+    return { dev, ...(ll ? { linkLocal: ll } : {}), ...(g6 ? { global6: g6 } : {}) };
   }
   return undefined;
 }

@@ -886,7 +886,7 @@ export class BgpSpeaker {
   /** What decides a route's exported attributes and encoding on this session, besides the route. */
   #viewKey(peer: Peer, c: BgpConnection): string {
     const n = c.negotiated;
-    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}`;
+    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}|${peer.link?.global6}`;
   }
 
   /**
@@ -914,7 +914,8 @@ export class BgpSpeaker {
       attributes: { ...path.attributes, nextHop: a.nextHop },
       sessionAddress: c.localAddress,
       ipv4: this.o.nextHop,
-      ipv6: this.o.ipv6NextHop,
+      // Unconfigured: our global IPv6 address on the session's interface (per session, as FRR).
+      ipv6: this.o.ipv6NextHop ?? peer.link?.global6,
     });
     const { nextHop: _nh, ...rest } = a;
     const exported: Exported = {
@@ -943,7 +944,7 @@ export class BgpSpeaker {
       reason:
         family === "ipv4"
           ? "no IPv4 next hop for this session (it runs over IPv6): configure the speaker's IPv4 next hop, or negotiate extended next hops (RFC 8950)"
-          : "no IPv6 next hop for this session (it runs over IPv4): configure the speaker's IPv6 next hop",
+          : "no IPv6 next hop for this session (it runs over IPv4): configure the speaker's IPv6 next hop, or give the session's interface a global IPv6 address",
     });
   }
 

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { after, describe, test } from "node:test";
+import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
+import { labPaths } from "../cli/paths.js";
+import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { runChecks } from "./check.js";
+import { labNodeIp6 } from "./ip-family.js";
+import { labDown, labUp } from "./runner.js";
+
+const kernel = createIproute2Kernel();
+
+describe("the lab, IPv6-only (--ip-family ipv6)", { concurrency: 1 }, () => {
+  after(() => labDown(kernel));
+
+  test("bgp, 3 nodes: each leases an IPv6 /64 alone, pods are IPv6-only, every check passes (all of them IPv6), routes are BGP's via the owner's IPv6 address", async () => {
+    const spec = labSpec({ model: "bgp", nodes: 3, podsPerNode: 2, ipFamily: "ipv6" });
+    const state = await labUp(kernel, spec, labPaths(), quietProgress);
+    const subnets = state.nodes.map((n) => n.subnet ?? "");
+    assert.ok(
+      subnets.every((s) => /^fd00:10:244:[0-9a-f]+::\/64$/.test(s)),
+      subnets.join(" "),
+    );
+    assert.equal(new Set(subnets).size, 3);
+    assert.ok(
+      state.nodes.every((n) => n.subnet6 === undefined),
+      "no second subnet",
+    );
+    assert.ok(
+      state.pods.every((p) => p.ip === "" && p.ip6?.startsWith("fd00:10:244:")),
+      "every pod has an IPv6 address and no IPv4 one",
+    );
+    const results = await runChecks(kernel, state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    // From each node's first pod: the 5 other pods, 2 full-size probes, its node, the outside.
+    const ipv6 = results.filter((r) => r.kind.includes("IPv6"));
+    assert.equal(ipv6.length, 3 * (5 + 2 + 2), ipv6.map((r) => `${r.kind} ${r.to}`).join("\n"));
+    const spoof = results.find((r) => r.kind === "spoofed source dropped");
+    assert.ok(spoof?.ok && spoof.to.includes(":"), `an IPv6 spoofing probe: ${JSON.stringify(spoof)}`);
+    assert.deepEqual(
+      results.filter((r) => ["same node", "cross node", "pod→node", "MTU (DF, full size)"].includes(r.kind)),
+      [],
+      "no IPv4 probe: pods have no IPv4 address",
+    );
+    const [n1, n2] = state.nodes;
+    const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet ?? ""], {
+      encoding: "utf8",
+    });
+    assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto (147|bgp)`));
+    const v4 = execFileSync("ip", ["-n", n1?.ns ?? "", "-4", "route", "show", "proto", "147"], {
+      encoding: "utf8",
+    });
+    assert.equal(v4.trim(), "", "no IPv4 pod route");
+    await labDown(kernel);
+  });
+
+  test("host-gw, 2 nodes: each routes the other's IPv6 subnet directly; the checks pass", async () => {
+    const spec = labSpec({ model: "host-gw", nodes: 2, podsPerNode: 1, ipFamily: "ipv6" });
+    const state = await labUp(kernel, spec, labPaths(), quietProgress);
+    const results = await runChecks(kernel, state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    assert.equal(results.filter((r) => r.kind.includes("IPv6")).length, 2 * (2 + 2));
+    const [n1, n2] = state.nodes;
+    const route = execFileSync("ip", ["-n", n1?.ns ?? "", "-6", "route", "show", n2?.subnet ?? ""], {
+      encoding: "utf8",
+    });
+    assert.match(route, new RegExp(`via ${labNodeIp6({ name: n2?.name ?? "" })} dev eth0 proto 147`));
+    await labDown(kernel);
+  });
+});
