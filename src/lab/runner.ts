@@ -58,6 +58,7 @@ import {
   routerSpeakerArgs,
   underlayNs,
 } from "./topology.js";
+import { labSwitchMac } from "./underlay-macs.js";
 import { underlayNeighbourOps } from "./underlay-neighbours.js";
 
 export type { LabPodState, LabState } from "./state.js";
@@ -263,19 +264,10 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
   });
 }
 
-/** Static ARP on the underlay (underlay-neighbours.ts: the machine-wide ARP limit). */
+/** Static ARP on the underlay (underlay-neighbours.ts: the machine-wide ARP limit), from the plan's MACs. */
 async function addUnderlayNeighbours(kernel: Kernel, plan: LabPlan): Promise<void> {
-  const uplinkMac = new Map<string, string>();
-  for (const n of plan.nodes) {
-    const mac = (await kernel.links(namedNetns(n.ns))).find((l) => l.name === "eth0")?.mac;
-    if (mac) uplinkMac.set(n.name, mac);
-  }
-  const switches = await kernel.links(namedNetns(underlayNs));
-  const switchMac = new Map<LabNode["segment"], string>();
-  for (const s of ["a", "b"] as const) {
-    const mac = switches.find((l) => l.name === `sw-${s}`)?.mac;
-    if (mac) switchMac.set(s, mac);
-  }
+  const uplinkMac = new Map(plan.nodes.map((n) => [n.name, n.mac]));
+  const switchMac = new Map((["a", "b"] as const).map((s) => [s, labSwitchMac(s)]));
   for (const [ns, ops] of underlayNeighbourOps(plan.nodes, uplinkMac, switchMac, underlayNs))
     await kernel.apply(namedNetns(ns), ops);
 }

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
 import { agentArgv, type LabAgentOptions } from "./agent-argv.js";
 import { bgpAgentOptions, type LabNode, type LabSpec, routerSpeakerArgs } from "./topology.js";
+import { labNodeMac } from "./underlay-macs.js";
 
 const spec = (underlay: "l2" | "l3", routeReflectors = 0): LabSpec => ({
   model: "bgp",
@@ -21,6 +22,7 @@ const node = (i: number): LabNode => ({
   prefix: 24,
   gateway: "192.168.10.1",
   segment: "a",
+  mac: labNodeMac(i),
 });
 const values = (args: string[], flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
 const agent = (s: LabSpec, key?: string): string[] =>

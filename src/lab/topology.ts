@@ -2,6 +2,7 @@ import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
 import { ipFamilyNodeOps, type LabIpFamily } from "./ip-family.js";
+import { labNodeMac, labSwitchMac } from "./underlay-macs.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -89,6 +90,8 @@ export interface LabNode {
   readonly prefix: number;
   readonly gateway: string;
   readonly segment: "a" | "b";
+  /** Its eth0's MAC, set when the link is made (underlay-macs.ts). */
+  readonly mac: string;
 }
 
 export interface LabPod {
@@ -137,6 +140,7 @@ export function planLab(spec: LabSpec): LabPlan {
       prefix: 24,
       gateway: `${segmentNet[segment]}.1`,
       segment,
+      mac: labNodeMac(i),
     });
   }
   const pods: LabPod[] = [];
@@ -158,7 +162,11 @@ export function planLab(spec: LabSpec): LabPlan {
   ];
   for (const s of segments) {
     underlayOps.push(
-      { op: "link.add", spec: { kind: "bridge", name: `sw-${s}`, mtu: spec.underlayMtu }, ifAbsent: true },
+      {
+        op: "link.add",
+        spec: { kind: "bridge", name: `sw-${s}`, mtu: spec.underlayMtu, mac: labSwitchMac(s) },
+        ifAbsent: true,
+      },
       { op: "addr.add", dev: `sw-${s}`, cidr: `${segmentNet[s]}.1/24`, ifAbsent: true },
       { op: "link.set", name: `sw-${s}`, up: true },
     );
@@ -174,6 +182,7 @@ export function planLab(spec: LabSpec): LabPlan {
           kind: "veth",
           name: "eth0",
           mtu: spec.underlayMtu,
+          mac: n.mac,
           peer: { name: port, netns: { kind: "named", name: underlayNs }, mtu: spec.underlayMtu },
         },
       },
