@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
 import { agentArgv, type LabAgentOptions } from "./agent-argv.js";
-import { bgpAgentOptions, type LabNode, type LabSpec, routerSpeakerArgs } from "./topology.js";
+import {
+  bgpAgentOptions,
+  type LabNode,
+  type LabSpec,
+  labBgpHoldSeconds,
+  routerSpeakerArgs,
+} from "./topology.js";
 import { labNodeMac } from "./underlay-macs.js";
 
 const spec = (underlay: "l2" | "l3", routeReflectors = 0): LabSpec => ({
@@ -62,4 +68,13 @@ test("lab bgp model on l2: a full mesh without reflectors, the first K nodes ref
   assert.equal(agent(spec("l2")).includes("--no-bgp-mesh"), false);
   assert.deepEqual(values(agent(spec("l2", 1)), "--bgp-route-reflectors"), ["n1"]);
   assert.deepEqual(values(agent(spec("l2", 5)), "--bgp-route-reflectors"), ["n1,n2"], "at most every node");
+});
+
+test("past 25 nodes the lab's agents hold BGP sessions 90 s (RFC 4271 §10), up to 25 the agent's 9 s", () => {
+  const big = { ...spec("l2"), nodes: 100 };
+  const small = { ...spec("l2"), nodes: 25 };
+  assert.deepEqual(values(agent(big), "--bgp-hold"), ["90"]);
+  assert.deepEqual(values(agent(small), "--bgp-hold"), []);
+  assert.equal(labBgpHoldSeconds(26), 90);
+  assert.equal(labBgpHoldSeconds(25), undefined);
 });
