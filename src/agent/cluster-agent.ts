@@ -22,10 +22,11 @@ import { applyPlanOrThrow } from "../kernel/desired/apply.js";
 import { observe, observeRoutes } from "../kernel/desired/observe.js";
 import { planReconcile } from "../kernel/desired/plan.js";
 import { planDesiredChange } from "../kernel/desired/plan-change.js";
-import { missingRoutes, planRouteChanges } from "../kernel/desired/plan-routes.js";
+import { missingRoutes, planRouteChanges, planRoutes } from "../kernel/desired/plan-routes.js";
 import type { DesiredState } from "../kernel/desired/state.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { clusterMasquerade } from "./masquerade.js";
+import { nextRepairDelay, type RepairSchedule, repairKind } from "./repair-schedule.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
 
 /** The node's underlay interface as the lease publishes it. */
@@ -79,8 +80,14 @@ export interface ClusterAgentOptions {
   readonly datastoreTimeoutSeconds?: number;
   /** Merge reconcile triggers that arrive during a pass into one next pass (false: the bench's reference). */
   readonly coalesce?: boolean;
-  /** Periodic repair pass on top of watch events, ms. */
+  /** Periodic repair on top of watch events, ms: the routes it installed are read back and re-added. */
   readonly resyncMs: number;
+  /**
+   * The repair tick diffs the whole desired state against the kernel (devices, addresses,
+   * neighbours, FDB, routes) this often at most, ms; the ticks in between read routes alone
+   * (repair-schedule.ts). Default 60 s; ≤ resyncMs makes every tick a full pass.
+   */
+  readonly fullResyncMs?: number;
   /**
    * Lease views that arrive in a burst (a cluster coming up) merge into one pass: it runs once no
    * view has come for `quietMs`, at the latest `maxDelayMs` after the first (default 100 / 1000).
@@ -169,6 +176,10 @@ export class ClusterAgent {
    * change from `#applied` (planDesiredChange) instead of reading the kernel.
    */
   #leasesChanged = false;
+  /** A repair tick asked for a routes-only repair (read routes back, re-add what is missing). */
+  #routeRepairDue = false;
+  /** When the last pass that diffed against the kernel in full ran (Date.now()). */
+  #lastFullPassAt = 0;
   /** The desired state the last successful pass made true (undefined after a failed pass). */
   #applied: DesiredState | undefined;
   /** The burst of lease views being merged: when its first view came, and its pending pass. */
@@ -447,7 +458,25 @@ export class ClusterAgent {
   /** Run until the signal aborts: watch, reconcile, repair, renew, heartbeat. */
   async run(): Promise<void> {
     const { signal } = this.o;
-    const repair = setInterval(() => void this.reconcile(), this.o.resyncMs);
+    // Repair ticks with jitter (repair-schedule.ts): routes read back each tick, everything at most
+    // every fullResyncMs.
+    const schedule: RepairSchedule = {
+      routesMs: this.o.resyncMs,
+      fullMs: this.o.fullResyncMs ?? 60_000,
+      jitter: 0.2,
+    };
+    let repair: NodeJS.Timeout | undefined;
+    const scheduleRepair = () => {
+      repair = setTimeout(
+        () => {
+          if (repairKind(schedule, Date.now() - this.#lastFullPassAt) === "full") void this.reconcile();
+          else void this.#repairRoutes();
+          if (!signal.aborted) scheduleRepair();
+        },
+        nextRepairDelay(schedule, Math.random()),
+      );
+    };
+    scheduleRepair();
     const beat = setInterval(() => void this.#beat(), Math.max(200, (this.#heartbeatTtl * 1000) / 3));
     // Ownership is renewed well before expiry: every TTL/3, at most an hour apart (24 h TTL: 23 h
     // of slack for an agent that is down); a failed renewal is retried every few seconds.
@@ -479,7 +508,7 @@ export class ClusterAgent {
         }
       }
     } finally {
-      clearInterval(repair);
+      clearTimeout(repair);
       clearInterval(beat);
       clearTimeout(this.#burst?.timer);
       clearTimeout(renew);
@@ -627,6 +656,12 @@ export class ClusterAgent {
     this.#burst = { since, timer };
   }
 
+  /** A routes-only repair pass (the repair tick between full passes). */
+  #repairRoutes(): Promise<void> {
+    this.#routeRepairDue = true;
+    return this.#runner.trigger();
+  }
+
   /** Resolves when no reconcile pass is running or queued (benches and tests). */
   settled(): Promise<void> {
     return this.#runner.settled();
@@ -648,12 +683,18 @@ export class ClusterAgent {
     // Cleared before anything is awaited: a trigger that arrives during this pass sets them again.
     const full = this.#fullPassDue;
     const leases = this.#leasesChanged;
+    const routeRepair = this.#routeRepairDue;
     this.#fullPassDue = false;
     this.#leasesChanged = false;
+    this.#routeRepairDue = false;
     try {
-      if (full || leases || !this.o.backend.takeRouteChanges)
+      if (full || leases || !this.#applied) {
         await this.#fullPass(this.#local, { fromApplied: !full && leases });
-      else await this.#routeChangesPass();
+        // A lease change planned without a read does not stand for the repair tick it met.
+        if (routeRepair && !full) void this.#repairRoutes();
+      } else if (routeRepair) await this.#routeChangesPass({ readRoutes: true });
+      else if (!this.o.backend.takeRouteChanges) await this.#fullPass(this.#local, { fromApplied: false });
+      else await this.#routeChangesPass({ readRoutes: false });
     } catch (err) {
       // Whatever a failed pass left undone, the next one finds by diffing against the kernel.
       this.#fullPassDue = true;
@@ -664,20 +705,26 @@ export class ClusterAgent {
 
   /**
    * A pass for the backend's route changes alone: plan them without reading the kernel (a
-   * removal is scoped to proto 147, so it never takes anyone else's route).
+   * removal is scoped to proto 147, so it never takes anyone else's route). `readRoutes` (a
+   * repair tick): the routes are read back too, and what is missing or stray is planned by diff.
    */
-  async #routeChangesPass(): Promise<void> {
+  async #routeChangesPass({ readRoutes }: { readRoutes: boolean }): Promise<void> {
     const changes = this.o.backend.takeRouteChanges?.() ?? new Map<string, Route | undefined>();
-    const ops = planRouteChanges(changes);
-    if (ops.length > 0) {
-      await applyPlanOrThrow(this.o.kernel, this.o.hostNs, ops);
-      this.o.logger.info({ ops: ops.length, routeChanges: changes.size }, "reconciled");
-    }
     const { routes, nodeOf } = this.#routed;
     let lost = false;
     for (const [dst, r] of changes) {
       if (r) routes.set(dst, r);
       else if (routes.delete(dst) && nodeOf.has(dst)) lost = true;
+    }
+    const ops = readRoutes
+      ? planRoutes([...routes.values()], await observeRoutes(this.o.kernel, this.o.hostNs, this.#families))
+      : planRouteChanges(changes);
+    if (ops.length > 0) {
+      await applyPlanOrThrow(this.o.kernel, this.o.hostNs, ops);
+      this.o.logger.info(
+        { ops: ops.length, routeChanges: changes.size, ...(readRoutes ? { repaired: "routes" } : {}) },
+        "reconciled",
+      );
     }
     if (this.#applied) this.#applied = { ...this.#applied, routes: [...routes.values()] };
     // A peer with a route now is reachable; one that lost its route gets the backend's reason
@@ -720,6 +767,7 @@ export class ClusterAgent {
     const desired = this.o.backend.desired(local, peers);
     const ns = this.o.hostNs;
     const change = fromApplied && this.#applied ? planDesiredChange(this.#applied, desired) : undefined;
+    if (!change) this.#lastFullPassAt = Date.now();
     const ops =
       change ??
       planReconcile(desired, await observe(this.o.kernel, ns, desired, { families: this.#families }));

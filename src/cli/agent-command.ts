@@ -51,6 +51,11 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
     )
     .option("--resync-interval <s>", "repair pass: re-add missing routes this often, seconds", "10")
     .option(
+      "--full-resync-interval <s>",
+      "repair pass: diff everything (devices, addresses, neighbours, FDB, routes) against the kernel this often at most, seconds; the passes in between read routes alone",
+      "60",
+    )
+    .option(
       "--datastore-timeout <s>",
       "/healthz is not ok once the datastore has been unreachable this long, seconds",
       "60",
@@ -165,6 +170,7 @@ export function registerAgentCommand(
                 heartbeatTtlSeconds: flags.heartbeatTtlSeconds,
                 datastoreTimeoutSeconds: flags.datastoreTimeoutSeconds,
                 resyncMs: flags.resyncSeconds * 1000,
+                fullResyncMs: flags.fullResyncSeconds * 1000,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
                 ...(flags.podAttachment ? { podAttachment: flags.podAttachment } : {}),

@@ -42,6 +42,7 @@ export interface AgentCliOptions {
   heartbeatTtl: string;
   datastoreTimeout: string;
   resyncInterval: string;
+  fullResyncInterval?: string;
   masquerade: boolean;
   podAttachment: string;
   healthPort: string;
@@ -66,6 +67,7 @@ export interface AgentFlagValues {
   readonly heartbeatTtlSeconds: number;
   readonly datastoreTimeoutSeconds: number;
   readonly resyncSeconds: number;
+  readonly fullResyncSeconds: number;
   readonly cniMaxRequests: number;
   readonly cniReadTimeoutMs: number;
   /** Helper processes that fork/exec for the agent (src/shim/spawn-helper.c). */
@@ -102,6 +104,7 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     heartbeatTtlSeconds: positiveInt("--heartbeat-ttl", o.heartbeatTtl),
     datastoreTimeoutSeconds: positiveInt("--datastore-timeout", o.datastoreTimeout),
     resyncSeconds: positiveInt("--resync-interval", o.resyncInterval),
+    fullResyncSeconds: positiveInt("--full-resync-interval", o.fullResyncInterval ?? "60"),
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
     spawnHelpers: intInRange("--spawn-helpers", o.spawnHelpers ?? "8", 1, 64),

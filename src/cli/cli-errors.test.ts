@@ -124,11 +124,17 @@ test("the agent's defaults pass the checks, as numbers", () => {
     heartbeatTtlSeconds: 20,
     datastoreTimeoutSeconds: 60,
     resyncSeconds: 10,
+    fullResyncSeconds: 60,
     cniMaxRequests: 64,
     cniReadTimeoutMs: 10000,
     spawnHelpers: 8,
   });
   assert.equal(checkAgentFlags({ ...agentDefaults, spawnHelpers: "2" }).spawnHelpers, 2);
+  assert.equal(checkAgentFlags({ ...agentDefaults, fullResyncInterval: "300" }).fullResyncSeconds, 300);
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, fullResyncInterval: "0" }),
+    /--full-resync-interval/,
+  );
   assert.throws(
     () => checkAgentFlags({ ...agentDefaults, spawnHelpers: "0" }),
     /--spawn-helpers: "0" is not a whole number from 1 to 64/,

@@ -27,6 +27,8 @@ export interface LabAgentBgp {
   readonly peers: readonly LabAgentBgpPeer[];
   /** Nodes that reflect (RFC 4456); empty is a full mesh. */
   readonly routeReflectors: readonly string[];
+  /** The agent's --bgp-hold, seconds; absent: the agent's default (9). */
+  readonly holdTime?: number;
 }
 
 /** Everything a lab agent is started with. */
@@ -80,6 +82,7 @@ function bgpArgv(b: LabAgentBgp): string[] {
     ...(b.mesh ? [] : ["--no-bgp-mesh"]),
     ...b.peers.flatMap((p) => ["--bgp-peer", `${p.address},as=${p.asn}${password}`]),
     ...(b.routeReflectors.length > 0 ? ["--bgp-route-reflectors", b.routeReflectors.join(",")] : []),
+    ...(b.holdTime !== undefined ? ["--bgp-hold", String(b.holdTime)] : []),
   ];
 }
 

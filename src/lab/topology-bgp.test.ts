@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePeerSpec } from "../bgp/speaker/peer-spec.js";
 import { agentArgv, type LabAgentOptions } from "./agent-argv.js";
-import { bgpAgentOptions, type LabNode, type LabSpec, routerSpeakerArgs } from "./topology.js";
+import {
+  bgpAgentOptions,
+  type LabNode,
+  type LabSpec,
+  labBgpHoldSeconds,
+  routerSpeakerArgs,
+} from "./topology.js";
+import { labNodeMac } from "./underlay-macs.js";
 
 const spec = (underlay: "l2" | "l3", routeReflectors = 0): LabSpec => ({
   model: "bgp",
@@ -21,6 +28,7 @@ const node = (i: number): LabNode => ({
   prefix: 24,
   gateway: "192.168.10.1",
   segment: "a",
+  mac: labNodeMac(i),
 });
 const values = (args: string[], flag: string) => args.flatMap((a, i) => (args[i - 1] === flag ? [a] : []));
 const agent = (s: LabSpec, key?: string): string[] =>
@@ -71,4 +79,13 @@ test("lab bgp model on l3, dual stack: the router imports both cluster CIDRs and
       { prefix: "fd00:10:244::/56", ge: 56, le: 128 },
     ]);
   assert.equal(routerSpeakerArgs([node(1)], "10.244.0.0/16").includes("--ipv6"), false);
+});
+
+test("past 25 nodes the lab's agents hold BGP sessions 90 s (RFC 4271 §10), up to 25 the agent's 9 s", () => {
+  const big = { ...spec("l2"), nodes: 100 };
+  const small = { ...spec("l2"), nodes: 25 };
+  assert.deepEqual(values(agent(big), "--bgp-hold"), ["90"]);
+  assert.deepEqual(values(agent(small), "--bgp-hold"), []);
+  assert.equal(labBgpHoldSeconds(26), 90);
+  assert.equal(labBgpHoldSeconds(25), undefined);
 });

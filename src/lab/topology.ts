@@ -2,6 +2,7 @@ import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
 import { ipFamilyNodeOps, ipFamilyUnderlayOps, type LabIpFamily } from "./ip-family.js";
+import { labNodeMac, labSwitchMac } from "./underlay-macs.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
 export const labModels: readonly BackendName[] = backendNames;
@@ -38,10 +39,27 @@ export const labAsn = 64512;
  * BGP to a node even with its traffic masqueraded to a node's address.
  */
 export function bgpAgentOptions(spec: LabSpec, node: LabNode, keyFile?: string): LabAgentBgp {
-  const base = { asn: labAsn, ...(keyFile ? { passwordFile: keyFile } : {}) };
+  const hold = labBgpHoldSeconds(spec.nodes);
+  const base = {
+    asn: labAsn,
+    ...(keyFile ? { passwordFile: keyFile } : {}),
+    ...(hold !== undefined ? { holdTime: hold } : {}),
+  };
   if (spec.underlay === "l3")
     return { ...base, mesh: false, peers: [{ address: node.gateway, asn: labAsn }], routeReflectors: [] };
   return { ...base, mesh: true, peers: [], routeReflectors: labReflectors(spec) };
+}
+
+/**
+ * Pure: the lab agents' BGP hold time, seconds (undefined: the agent's default, 9 s, up to 25
+ * nodes). A full mesh of N agents sends N(N−1) keepalives every hold/3 seconds: 3,300 a second at
+ * 100 nodes with 9 s, on one 2-core machine where an agent can go several seconds without CPU
+ * while a hundred others run their passes. Past 25 nodes the lab uses RFC 4271 §10's suggested
+ * 90 s (keepalives every 30 s); a killed agent's sessions still end at once (its sockets close),
+ * so only a peer that hangs is found later.
+ */
+export function labBgpHoldSeconds(nodes: number): number | undefined {
+  return nodes > 25 ? 90 : undefined;
 }
 
 /** Pure: the nodes that reflect in the bgp model on l2 (the first K; none for a full mesh). */
@@ -94,6 +112,8 @@ export interface LabNode {
   readonly prefix: number;
   readonly gateway: string;
   readonly segment: "a" | "b";
+  /** Its eth0's MAC, set when the link is made (underlay-macs.ts). */
+  readonly mac: string;
 }
 
 export interface LabPod {
@@ -146,6 +166,7 @@ export function planLab(spec: LabSpec): LabPlan {
       prefix: 24,
       gateway: `${segmentNet[segment]}.1`,
       segment,
+      mac: labNodeMac(i),
     });
   }
   const pods: LabPod[] = [];
@@ -167,7 +188,11 @@ export function planLab(spec: LabSpec): LabPlan {
   ];
   for (const s of segments) {
     underlayOps.push(
-      { op: "link.add", spec: { kind: "bridge", name: `sw-${s}`, mtu: spec.underlayMtu }, ifAbsent: true },
+      {
+        op: "link.add",
+        spec: { kind: "bridge", name: `sw-${s}`, mtu: spec.underlayMtu, mac: labSwitchMac(s) },
+        ifAbsent: true,
+      },
       { op: "addr.add", dev: `sw-${s}`, cidr: `${segmentNet[s]}.1/24`, ifAbsent: true },
       { op: "link.set", name: `sw-${s}`, up: true },
     );
@@ -184,6 +209,7 @@ export function planLab(spec: LabSpec): LabPlan {
           kind: "veth",
           name: "eth0",
           mtu: spec.underlayMtu,
+          mac: n.mac,
           peer: { name: port, netns: { kind: "named", name: underlayNs }, mtu: spec.underlayMtu },
         },
       },
