@@ -815,7 +815,7 @@ export class BgpSpeaker {
     const keep =
       this.#stopped || peer.removed
         ? { keep: false as const }
-        : onSessionEnd(peer.terms, c.end, peer.families, this.#gr?.notification);
+        : onSessionEnd(peer.terms, c.end, peer.families, c.notificationNegotiated);
     if (!keep.keep) {
       peer.staleFamilies.clear();
       clearTimeout(peer.restartTimer);
