@@ -348,7 +348,9 @@ try {
   const med = (name: string, pack: number, k: "convergedMs" | "cpuMs" | "peakMiB" | "anonMiB") => {
     const all = samples.get(key(name, pack)) ?? [];
     // A round that timed out counts as slower than any that converged.
-    return median(all.map((s) => (k === "convergedMs" && (s.timedOut || s.failed) ? Number.POSITIVE_INFINITY : s[k])));
+    return median(
+      all.map((s) => (k === "convergedMs" && (s.timedOut || s.failed) ? Number.POSITIVE_INFINITY : s[k])),
+    );
   };
   const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB" | "anonMiB") =>
     samples.has(key(ref, pack)) ? (med(name, pack, k) / med(ref, pack, k)).toFixed(2) : "—";
