@@ -41,5 +41,9 @@ export function registerBgpSpeakerCommand(program: Command): void {
     .option("--install-routes", "put learned routes into this namespace's kernel")
     .option("--route-dev <dev>", "device for installed routes")
     .option("--quiet", "no line per learned route")
+    .option(
+      "--no-warm-up",
+      "skip the start-up warm-up (a throwaway reflector on loopback runs the UPDATE path so the first real burst runs compiled code)",
+    )
     .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 }
