@@ -10,6 +10,7 @@
  *
  * Usage: node dist/bench/bgp-reflectors.js [--peers 100] [--prefixes 1000] [--pack 1,10,100,1000]
  *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
+ *          (strata-cold: Strata with --no-warm-up, V8 compiling the UPDATE path during the burst)
  *          [--strata-node-flags="--cpu-prof --cpu-prof-dir=DIR"]  (Strata then stops on SIGTERM: profiles get written)
  *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
@@ -107,20 +108,25 @@ const listening = () =>
     { timeoutMs: 30_000 },
   );
 
-const reflectors: Reflector[] = [
-  {
-    name: "strata",
-    async start() {
-      const args = [
-        ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
-        ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
-      ];
-      const flags = values["strata-node-flags"].split(" ").filter(Boolean);
-      const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
-      await listening();
-      return p.pid ?? -1;
-    },
+/** Strata's speaker; `cold`: without its start-up warm-up (--no-warm-up), so V8 compiles during the burst. */
+const strata = (name: string, cold: boolean): Reflector => ({
+  name,
+  async start() {
+    const args = [
+      ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
+      ...(cold ? ["--no-warm-up"] : []),
+      ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
+    ];
+    const flags = values["strata-node-flags"].split(" ").filter(Boolean);
+    const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
+    await listening();
+    return p.pid ?? -1;
   },
+});
+
+const reflectors: Reflector[] = [
+  strata("strata", false),
+  strata("strata-cold", true),
   {
     name: "bird",
     async start() {
@@ -301,7 +307,7 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const exited = new Promise((r) => tester.once("exit", r));
   tester.stdin?.end();
   await exited;
-  if (r.name === "strata" && values["strata-node-flags"]) await stopGently(pid);
+  if (r.name.startsWith("strata") && values["strata-node-flags"]) await stopGently(pid);
   await tearDown();
   const result = JSON.parse(line) as {
     convergedMs?: number;
