@@ -42,8 +42,8 @@ export function registerBgpSpeakerCommand(program: Command): void {
     .option("--route-dev <dev>", "device for installed routes")
     .option("--quiet", "no line per learned route")
     .option(
-      "--no-warm-up",
-      "skip the start-up warm-up (a throwaway reflector on loopback runs the UPDATE path so the first real burst runs compiled code)",
+      "--warm-up",
+      "before listening, run the UPDATE path on a throwaway reflector over loopback (~0.7 s of CPU) so the first real burst runs optimised code; listening starts that much later (peers with long connect-retry timers wait)",
     )
     .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 }

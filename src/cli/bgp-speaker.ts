@@ -34,7 +34,7 @@ export interface BgpSpeakerCliOptions {
   installRoutes?: boolean;
   routeDev?: string;
   quiet?: boolean;
-  /** false with --no-warm-up. */
+  /** --warm-up: src/bgp/speaker/warm-up.ts before listening. */
   warmUp?: boolean;
 }
 
@@ -70,7 +70,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
       })
     : undefined;
   // Before listening: the first burst of real UPDATEs then runs optimised code (src/bgp/speaker/warm-up.ts).
-  if (o.warmUp !== false) {
+  if (o.warmUp === true) {
     const w = await warmUp();
     print({ event: "warmed-up", ...w, ms: Math.round(w.ms) });
   }
