@@ -94,6 +94,24 @@ export class BgpLoad {
     return this.until(() => this.#peers.every((p) => p.established));
   }
 
+  /** When the last message from the reflector arrived (performance.now()). */
+  #lastMessageAt = 0;
+
+  /**
+   * Resolves once no message has come from the reflector for `quietMs` (at most `maxMs`): after
+   * every session is up, each reflector has had time to finish its own side of it (its KEEPALIVE
+   * received, its initial table and End-of-RIB sent) before the clock starts — the same for all.
+   */
+  async quiet(quietMs = 300, maxMs = 5000): Promise<void> {
+    const start = performance.now();
+    for (;;) {
+      if (this.#failed) throw this.#failed;
+      const idle = performance.now() - this.#lastMessageAt;
+      if (idle >= quietMs || performance.now() - start >= maxMs) return;
+      await new Promise((r) => setTimeout(r, quietMs - idle));
+    }
+  }
+
   /** Every peer's prefixes, encoded before the clock starts (the load's own encoding is not timed). */
   encodeAll(): Uint8Array[] {
     return this.#peers.map((p) => {
@@ -128,7 +146,10 @@ export class BgpLoad {
     await this.until(() => (target.have[k] === 1) !== withdraw);
   }
 
+  #closing = false;
+
   close(): void {
+    this.#closing = true;
     clearInterval(this.#keepalive);
     for (const p of this.#peers) p.socket.destroy();
   }
@@ -178,6 +199,7 @@ export class BgpLoad {
       );
     });
     socket.on("data", (chunk: Buffer) => {
+      this.#lastMessageAt = performance.now();
       for (const f of parser.push(chunk)) {
         const type = f[18];
         if (type === 1) {
@@ -195,6 +217,10 @@ export class BgpLoad {
       this.#wake();
     });
     socket.on("error", (err) => this.#fail(new Error(`peer ${address}: ${err.message}`)));
+    // A session the reflector drops is a failed run, said at once (not a timeout minutes later).
+    socket.on("close", () => {
+      if (!this.#closing) this.#fail(new Error(`peer ${address}: the reflector closed the session`));
+    });
     return peer;
   }
 

@@ -10,6 +10,7 @@
  *
  * Usage: node dist/bench/bgp-reflectors.js [--peers 100] [--prefixes 1000] [--pack 1,10,100,1000]
  *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
+ *          (strata-warm: Strata with --warm-up, the UPDATE path compiled before the burst)
  *          [--strata-node-flags="--cpu-prof --cpu-prof-dir=DIR"]  (Strata then stops on SIGTERM: profiles get written)
  *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
@@ -88,6 +89,8 @@ interface Reflector {
   readonly name: string;
   /** Start it; resolves with its pid once it listens on 179. */
   start(): Promise<number>;
+  /** Its own view of the sessions, printed when a round times out (what it sent each peer). */
+  diagnose?(): string;
 }
 
 const inRr = (argv: string[], out = "ignore"): ChildProcess =>
@@ -105,20 +108,25 @@ const listening = () =>
     { timeoutMs: 30_000 },
   );
 
-const reflectors: Reflector[] = [
-  {
-    name: "strata",
-    async start() {
-      const args = [
-        ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
-        ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
-      ];
-      const flags = values["strata-node-flags"].split(" ").filter(Boolean);
-      const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
-      await listening();
-      return p.pid ?? -1;
-    },
+/** Strata's speaker as configured by default; `warm`: with --warm-up (V8 has compiled the UPDATE path before the burst). */
+const strata = (name: string, warm: boolean): Reflector => ({
+  name,
+  async start() {
+    const args = [
+      ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
+      ...(warm ? ["--warm-up"] : []),
+      ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
+    ];
+    const flags = values["strata-node-flags"].split(" ").filter(Boolean);
+    const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
+    await listening();
+    return p.pid ?? -1;
   },
+});
+
+const reflectors: Reflector[] = [
+  strata("strata", false),
+  strata("strata-warm", true),
   {
     name: "bird",
     async start() {
@@ -174,6 +182,7 @@ ${peerAddresses()
         "",
       ].join("\n");
       const frr = new Frr(rrNs, dir, `frr-${Date.now()}`, conf);
+      this.diagnose = () => frr.vtysh("show bgp ipv4 unicast summary");
       await frr.start();
       await listening();
       return Number(readFileSync(join(frr.dir, "bgpd.pid"), "utf8"));
@@ -234,6 +243,8 @@ interface Sample {
   duplicates: number;
   /** Set when it did not converge in time: the fewest distinct prefixes a peer held. */
   timedOut?: { minHeld: number; expected: number };
+  /** Set when the round failed (a session dropped or never came up): why. */
+  failed?: string;
 }
 
 /** Run the load in its namespace; resolves with its result line while its sessions are still up. */
@@ -284,11 +295,19 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
     peakMiB: kib(pid, "VmHWM") / 1024,
     anonMiB: kib(pid, "RssAnon") / 1024,
   };
+  const parsed = JSON.parse(line) as { timeout?: boolean; error?: string };
+  if ((parsed.timeout || parsed.error) && r.diagnose) {
+    try {
+      console.log(r.diagnose());
+    } catch (err) {
+      console.log(`(no diagnosis: ${(err as Error).message})`);
+    }
+  }
   tester.removeAllListeners("exit");
   const exited = new Promise((r) => tester.once("exit", r));
   tester.stdin?.end();
   await exited;
-  if (r.name === "strata" && values["strata-node-flags"]) await stopGently(pid);
+  if (r.name.startsWith("strata") && values["strata-node-flags"]) await stopGently(pid);
   await tearDown();
   const result = JSON.parse(line) as {
     convergedMs?: number;
@@ -306,7 +325,9 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
       convergedMs: Number.NaN,
       timedOut: { minHeld: result.minHeld ?? 0, expected: result.expected ?? 0 },
     };
-  if (result.convergedMs === undefined) throw new Error(`${r.name}: ${line}`);
+  // A session dropped or never up: this round failed (counted as slower than any that converged).
+  if (result.convergedMs === undefined)
+    return { ...sample, duplicates, convergedMs: Number.NaN, failed: result.error ?? line };
   return { ...sample, duplicates, convergedMs: result.convergedMs };
 }
 
@@ -325,7 +346,7 @@ try {
         const s = await runOnce(r, pack);
         samples.set(key(r.name, pack), [...(samples.get(key(r.name, pack)) ?? []), s]);
         console.log(
-          `  pack ${pack} round ${round} ${r.name.padEnd(6)} ${s.timedOut ? `timed out (a peer held ${s.timedOut.minHeld} of ${s.timedOut.expected})` : `converged ${s.convergedMs} ms`}, CPU ${fmt(s.cpuMs)} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB (anonymous ${s.anonMiB.toFixed(0)}), duplicates ${s.duplicates}`,
+          `  pack ${pack} round ${round} ${r.name.padEnd(6)} ${s.failed ? `FAILED (${s.failed})` : s.timedOut ? `timed out (a peer held ${s.timedOut.minHeld} of ${s.timedOut.expected})` : `converged ${s.convergedMs} ms`}, CPU ${fmt(s.cpuMs)} ms, peak RSS ${s.peakMiB.toFixed(0)} MiB (anonymous ${s.anonMiB.toFixed(0)}), duplicates ${s.duplicates}`,
         );
       }
     }
@@ -333,7 +354,9 @@ try {
   const med = (name: string, pack: number, k: "convergedMs" | "cpuMs" | "peakMiB" | "anonMiB") => {
     const all = samples.get(key(name, pack)) ?? [];
     // A round that timed out counts as slower than any that converged.
-    return median(all.map((s) => (k === "convergedMs" && s.timedOut ? Number.POSITIVE_INFINITY : s[k])));
+    return median(
+      all.map((s) => (k === "convergedMs" && (s.timedOut || s.failed) ? Number.POSITIVE_INFINITY : s[k])),
+    );
   };
   const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB" | "anonMiB") =>
     samples.has(key(ref, pack)) ? (med(name, pack, k) / med(ref, pack, k)).toFixed(2) : "—";

@@ -31,15 +31,22 @@ const finish = (result: object) => {
   if (process.env.BGP_TESTER_HOLD !== "1") process.exit(0);
   process.stdin.on("end", () => process.exit(0)).resume();
 };
-setTimeout(
-  () =>
-    finish({ timeout: true, minHeld: load.minHeld, expected: load.expected, duplicates: load.duplicates }),
-  Number(process.env.BGP_TESTER_TIMEOUT_MS ?? 300_000),
-).unref();
+const timeoutMs = Number(process.env.BGP_TESTER_TIMEOUT_MS ?? 300_000);
+/** Sessions that do not come up in this time are a failed set-up, not a slow reflector. */
+const setUp = setTimeout(() => finish({ error: "sessions not all Established within 60 s" }), 60_000);
 
 try {
   const encoded = load.encodeAll();
   await load.established();
+  clearTimeout(setUp);
+  // Every reflector finishes its side of the sessions (initial table, End-of-RIB) before the clock.
+  await load.quiet();
+  // The timeout counts from the announcement: a slow set-up does not eat into it.
+  setTimeout(
+    () =>
+      finish({ timeout: true, minHeld: load.minHeld, expected: load.expected, duplicates: load.duplicates }),
+    timeoutMs,
+  ).unref();
   const announcedAt = performance.now();
   await load.announce(encoded);
   finish({

@@ -41,5 +41,9 @@ export function registerBgpSpeakerCommand(program: Command): void {
     .option("--install-routes", "put learned routes into this namespace's kernel")
     .option("--route-dev <dev>", "device for installed routes")
     .option("--quiet", "no line per learned route")
+    .option(
+      "--warm-up",
+      "before listening, run the UPDATE path on a throwaway reflector over loopback (~0.7 s of CPU) so the first real burst runs optimised code; listening starts that much later (peers with long connect-retry timers wait)",
+    )
     .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 }

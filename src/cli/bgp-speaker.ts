@@ -3,6 +3,7 @@ import { LearnedRoutesInKernel } from "../bgp/speaker/learned-routes-in-kernel.j
 import { parsePeerSpec, withPassword } from "../bgp/speaker/peer-spec.js";
 import { BgpSpeaker } from "../bgp/speaker/speaker.js";
 import { readPasswordFile } from "../bgp/speaker/tcp-security.js";
+import { warmUp } from "../bgp/speaker/warm-up.js";
 import { describeError } from "../common/errors.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
@@ -33,6 +34,8 @@ export interface BgpSpeakerCliOptions {
   installRoutes?: boolean;
   routeDev?: string;
   quiet?: boolean;
+  /** --warm-up: src/bgp/speaker/warm-up.ts before listening. */
+  warmUp?: boolean;
 }
 
 /**
@@ -66,6 +69,11 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
         onError: (err) => print({ event: "route-install-failed", error: describeError(err) }),
       })
     : undefined;
+  // Before listening: the first burst of real UPDATEs then runs optimised code (src/bgp/speaker/warm-up.ts).
+  if (o.warmUp === true) {
+    const w = await warmUp();
+    print({ event: "warmed-up", ...w, ms: Math.round(w.ms) });
+  }
   const speaker = new BgpSpeaker({
     asn,
     routerId,

@@ -3,7 +3,13 @@ import { AttrError, attributeTable, be16, cat, encodeAttribute, Flag, findAttrib
 import { BgpCodecError, BgpError, UpdateSubcode } from "./errors.js";
 import { checkNextHops } from "./next-hop.js";
 import { decodePrefixes, encodePrefixes } from "./prefix.js";
-import type { CodecContext, ErrorOutcome, PathAttributes, UpdateMessage } from "./types.js";
+import type {
+  CodecContext,
+  DecodedAttributes,
+  ErrorOutcome,
+  PathAttributes,
+  UpdateMessage,
+} from "./types.js";
 
 /** Body of an UPDATE (after the 19-byte header). */
 export function encodeUpdate(m: UpdateMessage, ctx: CodecContext): Uint8Array {
@@ -65,12 +71,19 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       "path attribute length overruns the message",
     );
   const memo = ctx.decodedAttributes;
+  const hasNlri = aStart + aLen < b.length;
+  // The usual repeat is the section just seen on this session: compared byte by byte, no key made.
+  const last = memo && aLen > 0 ? lastSections.get(memo) : undefined;
+  const same =
+    last !== undefined && last.hasNlri === hasNlri && sameBytes(last.bytes, b, aStart, aStart + aLen);
   // Whether NLRI follow matters to the checks (mandatory attributes, NEXT_HOP): part of the key.
   const memoKey =
-    memo && aLen > 0
-      ? (aStart + aLen < b.length ? "1" : "0") + attributeSectionKey(b, aStart, aStart + aLen)
+    memo && aLen > 0 && !same
+      ? (hasNlri ? "1" : "0") + attributeSectionKey(b, aStart, aStart + aLen)
       : undefined;
-  const hit = memoKey !== undefined ? memo?.get(memoKey) : undefined;
+  const hit = same ? last.entry : memoKey !== undefined ? memo?.get(memoKey) : undefined;
+  if (hit && memo && !same)
+    lastSections.set(memo, { bytes: b.slice(aStart, aStart + aLen), hasNlri, entry: hit });
   if (hit) {
     const nlri = decodeNlri(b.subarray(aStart + aLen));
     return {
@@ -208,12 +221,30 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
   // Sections with MP_REACH/MP_UNREACH carry routes and never repeat: not worth remembering.
   if (memo && memoKey !== undefined && !checked.attributes.mpReach && !checked.attributes.mpUnreach) {
     if (memo.size >= memoLimit) memo.clear();
-    memo.set(memoKey, {
+    const entry = {
       attributes: checked.attributes,
       ...(checked.outcomes ? { outcomes: checked.outcomes } : {}),
-    });
+    };
+    memo.set(memoKey, entry);
+    lastSections.set(memo, { bytes: b.slice(aStart, end), hasNlri, entry });
   }
   return checked;
+}
+
+/** Per session memo: the attribute section last decoded or found (a copy of its bytes) and its result. */
+const lastSections = new WeakMap<
+  DecodedAttributes,
+  {
+    readonly bytes: Uint8Array;
+    readonly hasNlri: boolean;
+    readonly entry: DecodedAttributes extends Map<string, infer V> ? V : never;
+  }
+>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[start + i]) return false;
+  return true;
 }
 
 /** Distinct attribute sections one session remembers (a peer sends few; a flood of new ones just restarts it). */

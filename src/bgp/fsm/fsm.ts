@@ -184,8 +184,9 @@ export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAc
       return toIdle(s, [], { code: BgpError.Fsm, subcode: FsmSubcode.UnexpectedMessageInOpenConfirm });
 
     case "Established":
-      if (e.name === "KeepAliveMsg") return [s, restartHold(s)];
-      if (e.name === "UpdateMsg") return [s, [...restartHold(s), { do: "process-update" }]];
+      // The per-message path: shared, frozen action lists (no allocation per UPDATE).
+      if (e.name === "KeepAliveMsg") return [s, holdRestarted(s.holdTime).onKeepalive];
+      if (e.name === "UpdateMsg") return [s, holdRestarted(s.holdTime).onUpdate];
       if (e.name === "KeepaliveTimer_Expires") return [s, keepalive(s)];
       if (e.name === "HoldTimer_Expires")
         return toIdle(s, [], { code: BgpError.HoldTimerExpired, subcode: HoldTimerSubcode.Unspecific });
@@ -210,6 +211,25 @@ function onOpen(s: FsmState, open: OpenMessage, cfg: FsmConfig): [FsmState, FsmA
     actions.push({ do: "stop-timer", timer: "Hold" });
   }
   return [next, actions];
+}
+
+/** Established's answers to a KEEPALIVE and an UPDATE for one hold time, made once and shared. */
+interface HoldRestarted {
+  readonly onKeepalive: FsmAction[];
+  readonly onUpdate: FsmAction[];
+}
+const holdRestartedByTime = new Map<number, HoldRestarted>();
+function holdRestarted(holdTime: number): HoldRestarted {
+  let r = holdRestartedByTime.get(holdTime);
+  if (!r) {
+    const hold = restartHold({ ...initialState, holdTime });
+    r = {
+      onKeepalive: Object.freeze(hold) as FsmAction[],
+      onUpdate: Object.freeze([...hold, { do: "process-update" }]) as FsmAction[],
+    };
+    holdRestartedByTime.set(holdTime, r);
+  }
+  return r;
 }
 
 const restartHold = (s: FsmState): FsmAction[] =>

@@ -169,20 +169,26 @@ describe("graceful restart decisions (RFC 4724)", () => {
   });
 
   test("RFC 8538: with both N bits a NOTIFICATION keeps routes like a dropped connection; Hard Reset never does", () => {
-    const withN = terms(120, [[1, 1, false]]);
-    const withoutN = terms(120, [[1, 1, false]], false, false);
+    const ours = { restartTime: 120, restarting: false, forwardingPreserved: true, notification: true };
+    const theirsWithN = cap(120, [[1, 1, false]]);
+    const theirsWithoutN = cap(120, [[1, 1, false]], false, false);
+    const withN = peerRestartTerms([theirsWithN]);
+    const withoutN = peerRestartTerms([theirsWithoutN]);
+    // The agreement comes from notificationNegotiated alone (the connection's answer), never recomputed.
+    const agreed = (o: typeof ours, c: Capability) => notificationNegotiated(o, [c]);
     const kept = { keep: true, families: ["1/1"], restartSeconds: 120 };
-    assert.deepEqual(onSessionEnd(withN, "notification", ["1/1"], true), kept);
+    assert.deepEqual(onSessionEnd(withN, "notification", ["1/1"], agreed(ours, theirsWithN)), kept);
     assert.deepEqual(
-      onSessionEnd(withN, "notification", ["1/1"], false),
+      onSessionEnd(withN, "notification", ["1/1"], agreed({ ...ours, notification: false }, theirsWithN)),
       { keep: false },
       "we did not set N",
     );
     assert.deepEqual(
-      onSessionEnd(withoutN, "notification", ["1/1"], true),
+      onSessionEnd(withoutN, "notification", ["1/1"], agreed(ours, theirsWithoutN)),
       { keep: false },
       "it did not set N",
     );
+    assert.deepEqual(onSessionEnd(withN, "notification", ["1/1"]), { keep: false }, "no agreement given");
     assert.deepEqual(onSessionEnd(withN, "hard-reset", ["1/1"], true), { keep: false });
     assert.deepEqual(onSessionEnd(withN, "administrative", ["1/1"], true), { keep: false });
     assert.deepEqual(onSessionEnd(withN, "transport", ["1/1"], true), kept);

@@ -136,19 +136,17 @@ export type OnSessionEnd =
  * NOTIFICATION — or, both sides having set the N bit (RFC 8538 §4), with one other than Hard
  * Reset — keep its routes of the families it listed (both sides carry them), marked stale, for
  * its restart time. Anything else (no capability, a final NOTIFICATION, a Hard Reset, our own stop,
- * restart time 0) removes them at once.
+ * restart time 0) removes them at once. `nBitAgreed` is the session's own answer of
+ * `notificationNegotiated` (the one place the N-bit agreement is decided), not worked out again here.
  */
 export function onSessionEnd(
   terms: PeerRestartTerms | undefined,
   end: SessionEnd,
   negotiatedFamilies: readonly string[],
-  ourNotification = false,
+  nBitAgreed = false,
 ): OnSessionEnd {
   if (!terms || terms.restartTime === 0) return { keep: false };
-  const graceful =
-    end === "transport" ||
-    end === "hold-timer" ||
-    (end === "notification" && ourNotification && terms.notification);
+  const graceful = end === "transport" || end === "hold-timer" || (end === "notification" && nBitAgreed);
   if (!graceful) return { keep: false };
   const families = negotiatedFamilies.filter((f) => terms.families.has(f));
   if (families.length === 0) return { keep: false };

@@ -72,18 +72,21 @@ export class Rib {
     this.refusedByLastReceive = [];
     const withdrawAll = u.outcomes?.some((o) => o.action === "treat-as-withdraw") ?? false;
     const loop = isReflectionLoop(this.local, u.attributes) || this.#asLoop(peer, u.attributes);
-    const reach = [...u.nlri, ...(u.attributes.mpReach?.nlri ?? [])];
+    const mpReach = u.attributes.mpReach?.nlri;
+    const mpUnreach = u.attributes.mpUnreach?.withdrawn;
+    const reach = mpReach?.length ? [...u.nlri, ...mpReach] : u.nlri;
     const attributes = reach.length > 0 ? this.#attributeSets.intern(u.attributes) : u.attributes;
     const stale = this.#stale.get(peer.id);
-    for (const p of [...u.withdrawn, ...(u.attributes.mpUnreach?.withdrawn ?? [])]) {
+    const rejected = this.#rejected.get(peer.id);
+    for (const p of mpUnreach?.length ? [...u.withdrawn, ...mpUnreach] : u.withdrawn) {
       stale?.delete(p);
-      this.#rejected.get(peer.id)?.delete(p);
-      changes.push(...this.#set(p, peer.id, undefined));
+      rejected?.delete(p);
+      this.#set(p, peer.id, undefined, changes);
     }
     for (const p of reach) {
       stale?.delete(p);
       const path = withdrawAll || loop ? undefined : { prefix: p, attributes, from: peer };
-      changes.push(...this.#admit(peer.id, p, path));
+      this.#admit(peer.id, p, path, changes);
       const refused = path && this.#rejected.get(peer.id)?.get(p);
       if (refused && refused.path === path)
         this.refusedByLastReceive.push({ prefix: p, reason: refused.reason });
@@ -106,7 +109,7 @@ export class Rib {
     }
     for (const rejected of this.#rejected.values()) for (const r of rejected.values()) learned.push(r.path);
     const changes: BestChange[] = [];
-    for (const p of learned) if (p.from) changes.push(...this.#admit(p.from.id, p.prefix, p));
+    for (const p of learned) if (p.from) this.#admit(p.from.id, p.prefix, p, changes);
     return changes;
   }
 
@@ -156,7 +159,7 @@ export class Rib {
       if (!which(prefix)) continue;
       stale.delete(prefix);
       this.#rejected.get(peerId)?.delete(prefix);
-      changes.push(...this.#set(prefix, peerId, undefined));
+      this.#set(prefix, peerId, undefined, changes);
     }
     if (stale.size === 0) this.#stale.delete(peerId);
     return changes;
@@ -179,7 +182,7 @@ export class Rib {
     // No copy of the table: #set only deletes this entry or replaces it (a Map iterates on safely).
     for (const [prefix, e] of this.#entries) {
       const has = e instanceof Candidates ? e.paths.has(peerId) : sourceOf(e) === peerId;
-      if (has) for (const c of this.#set(prefix, peerId, undefined)) changes.push(c);
+      if (has) this.#set(prefix, peerId, undefined, changes);
     }
     return changes;
   }
@@ -207,18 +210,19 @@ export class Rib {
   }
 
   /** A received route through the import policy: into the candidates, or into the refused set. */
-  #admit(peerId: string, prefix: string, path: Path | undefined): BestChange[] {
+  #admit(peerId: string, prefix: string, path: Path | undefined, out: BestChange[] = []): BestChange[] {
     const reason = path?.from && this.#policy(path.from, prefix, path.attributes);
     if (path && reason) {
       const refused = this.#rejected.get(peerId) ?? new Map<string, RejectedRoute>();
       this.#rejected.set(peerId, refused.set(prefix, { path, reason }));
-      return this.#set(prefix, peerId, undefined);
+      return this.#set(prefix, peerId, undefined, out);
     }
     this.#rejected.get(peerId)?.delete(prefix);
-    return this.#set(prefix, peerId, path);
+    return this.#set(prefix, peerId, path, out);
   }
 
-  #set(prefix: string, source: string, path: Path | undefined): BestChange[] {
+  /** Put `source`'s path for `prefix` (undefined: withdraw it); a change of the best is pushed to `out`. */
+  #set(prefix: string, source: string, path: Path | undefined, out: BestChange[] = []): BestChange[] {
     const entry = this.#entries.get(prefix);
     const before = entry instanceof Candidates ? entry.best : entry;
     let had: boolean;
@@ -253,9 +257,9 @@ export class Rib {
     const has = path !== undefined;
     if (had !== has) this.#counts.set(source, (this.#counts.get(source) ?? 0) + (had ? -1 : 1));
     if ((before === undefined) !== (best === undefined)) this.#size += best ? 1 : -1;
-    if (best === before) return [];
-    if (!best) return [{ kind: "gone", prefix }];
-    return [{ kind: "best", prefix, path: best }];
+    if (best === before) return out;
+    out.push(best ? { kind: "best", prefix, path: best } : { kind: "gone", prefix });
+    return out;
   }
 }
 

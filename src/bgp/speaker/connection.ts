@@ -92,6 +92,9 @@ export class BgpConnection {
   readonly #timers = new Map<TimerName, NodeJS.Timeout>();
   readonly #timerSeconds = new Map<TimerName, number>();
   #pendingUpdate: UpdateMessage | undefined;
+  /** Inside a received chunk's messages: the hold timer is refreshed once, after them. */
+  #inChunk = false;
+  #holdTouched = false;
   #errorData: Uint8Array = new Uint8Array();
   #closed = false;
   #reason = "stopped";
@@ -267,7 +270,9 @@ export class BgpConnection {
         // The hold timer restarts on every message: re-arm the same timer (no new one per UPDATE).
         const running = this.#timers.get(a.timer);
         if (running && this.#timerSeconds.get(a.timer) === a.seconds) {
-          running.refresh();
+          // Messages of one received chunk arrived at the same moment: one refresh after the chunk.
+          if (this.#inChunk && a.timer === "Hold") this.#holdTouched = true;
+          else running.refresh();
           break;
         }
         clearTimeout(running);
@@ -312,6 +317,7 @@ export class BgpConnection {
       }
     });
     socket.on("data", (chunk: Buffer) => {
+      this.#inChunk = true;
       try {
         for (const frame of parser.push(chunk)) {
           if (this.#socket !== socket) return;
@@ -324,6 +330,12 @@ export class BgpConnection {
         const name =
           err.errorCode === 1 ? "BGPHeaderErr" : err.errorCode === 2 ? "BGPOpenMsgErr" : "UpdateMsgErr";
         this.#fire({ name, code: err.errorCode, subcode: err.subcode });
+      } finally {
+        this.#inChunk = false;
+        if (this.#holdTouched) {
+          this.#holdTouched = false;
+          this.#timers.get("Hold")?.refresh();
+        }
       }
     });
   }

@@ -26,6 +26,7 @@ const familyName = (afi: number, safi: number): string =>
       : `AFI ${afi} SAFI ${safi}`;
 
 const isV6 = (a: string) => a.includes(":");
+const noneIgnored: readonly IgnoredFamily[] = Object.freeze([]);
 
 /**
  * Pure: an UPDATE without what the session did not negotiate. RFC 4760 §7 leaves a family that
@@ -35,6 +36,9 @@ const isV6 = (a: string) => a.includes(":");
  * Next Hop Encoding capability on both sides (RFC 8950 §4).
  */
 export function receivedFamilies(u: UpdateMessage, n: Negotiated): ReceivedFamilies {
+  // The common case, once per UPDATE: plain IPv4 on a session that has it, nothing to split.
+  if (n.ipv4Unicast && u.attributes.mpReach === undefined && u.attributes.mpUnreach === undefined)
+    return { updates: [u], ignored: noneIgnored };
   const ignored: IgnoredFamily[] = [];
   const ignore = (family: string, prefixes: number) => ignored.push({ family, prefixes });
   const { nextHop, mpReach: reach, mpUnreach: unreach, ...rest } = u.attributes;

@@ -751,11 +751,14 @@ export class BgpSpeaker {
     if (u.outcomes?.some((o) => o.action === "treat-as-withdraw")) peer.treatedAsWithdraw++;
     const { updates, ignored } = receivedFamilies(u, c.negotiated);
     for (const i of ignored) this.#familyIgnored(peer, i);
-    const changes: BestChange[] = [];
-    const refused: { prefix: Prefix; reason: string }[] = [];
+    let changes: BestChange[] = [];
+    let refused: { prefix: Prefix; reason: string }[] = [];
     for (const part of updates) {
-      changes.push(...this.#rib.receive(peer.info, part));
-      refused.push(...this.#rib.refusedByLastReceive);
+      const received = this.#rib.receive(peer.info, part);
+      if (changes.length === 0) changes = received;
+      else for (const ch of received) changes.push(ch);
+      if (refused.length === 0) refused = this.#rib.refusedByLastReceive;
+      else refused.push(...this.#rib.refusedByLastReceive);
     }
     if (refused.length > 0) {
       peer.rejectedTotal += refused.length;
@@ -815,7 +818,7 @@ export class BgpSpeaker {
     const keep =
       this.#stopped || peer.removed
         ? { keep: false as const }
-        : onSessionEnd(peer.terms, c.end, peer.families, this.#gr?.notification);
+        : onSessionEnd(peer.terms, c.end, peer.families, c.notificationNegotiated);
     if (!keep.keep) {
       peer.staleFamilies.clear();
       clearTimeout(peer.restartTimer);
