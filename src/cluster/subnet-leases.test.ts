@@ -209,3 +209,23 @@ test("republish rewrites the node's own lease with new backend data under the sa
     await store.close();
   }
 });
+
+test("40 nodes acquiring at once all get distinct subnets (a node that lost a race picks among the free ones at random)", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const nodes = Array.from({ length: 40 }, (_, i) => `n${i + 1}`);
+    const held = await Promise.all(
+      nodes.map((node, i) => new SubnetLeases(store, policy).acquire(request(node, i + 1))),
+    );
+    const subnets = held.map((h) => h.lease.subnet);
+    assert.equal(new Set(subnets).size, 40, "every node its own subnet");
+    assert.deepEqual(
+      held.map((h) => h.lease.node),
+      nodes,
+    );
+    const { items } = await store.list("/strata/subnets/");
+    assert.equal(items.length, 40, "one key per node, nothing else written");
+  } finally {
+    await store.close();
+  }
+});

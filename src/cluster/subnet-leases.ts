@@ -13,7 +13,7 @@ import {
   validateLeases,
 } from "./lease-validation.js";
 import { leaseValue, type NodeLease } from "./node-lease.js";
-import { pickSubnet } from "./subnet-pick.js";
+import { pickSubnet, pickSubnetSpread } from "./subnet-pick.js";
 
 export { subnetPrefix };
 
@@ -62,6 +62,9 @@ export interface HeldLease {
 /** The validated view of every node's lease (what every consumer routes by), and what was rejected. */
 export type LeaseView = ValidatedLeases;
 export type { RejectedLease };
+
+/** After a lost race a node picks one of this many lowest free subnets at random. */
+const spreadAmong = 64;
 
 /** The subnet a key names ("/strata/subnets/10.244.1.0-24" → "10.244.1.0/24"), if it names one. */
 function subnetOfKey(key: string): string | undefined {
@@ -134,7 +137,12 @@ export class SubnetLeases {
           ...valid.map((l) => l.subnet),
           ...items.map((kv) => subnetOfKey(kv.key)).filter((s): s is string => s !== undefined),
         ]);
-        const subnet = pickSubnet(clusterCidr, subnetLen, taken);
+        // The lowest free subnet first (predictable numbering); after a lost race, one of the
+        // lowest free ones at random, so the nodes that start together stop colliding.
+        const subnet =
+          attempt === 0
+            ? pickSubnet(clusterCidr, subnetLen, taken)
+            : pickSubnetSpread(clusterCidr, subnetLen, taken, spreadAmong, Math.random);
         if (!subnet) throw new LeaseError(`no free /${subnetLen} left in ${clusterCidr}`);
         target = { key: subnetKey(subnet), subnet };
       }
@@ -193,18 +201,29 @@ export class SubnetLeases {
       if (holder) throw refuse(`now belongs to node ${holder.node} (${holder.publicIp6})`);
       return { subnet6: had, fresh: false };
     }
-    return { subnet6: this.#freeSubnet6(clusterCidr6, subnetLen6, items, req.node), fresh: true };
+    return { subnet6: this.#freeSubnet6(clusterCidr6, subnetLen6, items, req.node, false), fresh: true };
   }
 
-  /** The lowest IPv6 subnet no stored value (valid or not) other than this node's names. */
-  #freeSubnet6(clusterCidr6: string, subnetLen6: number, items: readonly KeyValue[], node: string): string {
+  /**
+   * An IPv6 subnet no stored value (valid or not) other than this node's names: the lowest, or
+   * after a lost race (`spread`) one of the lowest at random, as acquire() picks the IPv4 one.
+   */
+  #freeSubnet6(
+    clusterCidr6: string,
+    subnetLen6: number,
+    items: readonly KeyValue[],
+    node: string,
+    spread: boolean,
+  ): string {
     const taken = new Set(
       items.flatMap((kv) => {
         const s = namedField(kv.value, "subnet6");
         return s !== undefined && namedNode(kv.value) !== node ? [s] : [];
       }),
     );
-    const subnet6 = pickSubnet(clusterCidr6, subnetLen6, taken);
+    const subnet6 = spread
+      ? pickSubnetSpread(clusterCidr6, subnetLen6, taken, spreadAmong, Math.random)
+      : pickSubnet(clusterCidr6, subnetLen6, taken);
     if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
     return subnet6;
   }
@@ -238,7 +257,7 @@ export class SubnetLeases {
       );
       if (!beatenByAge && !namedBefore) return current;
       const { clusterCidr6 = "", subnetLen6 = 64 } = this.policy;
-      const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node);
+      const subnet6 = this.#freeSubnet6(clusterCidr6, subnetLen6, items, held.lease.node, true);
       const lease: NodeLease = { ...current.lease, subnet6 };
       if (await this.store.update(key, leaseValue(lease), ours.modRevision, { lease: held.leaseId }))
         current = { lease, leaseId: held.leaseId };
