@@ -225,7 +225,7 @@ test("a node that loses a fresh IPv6 subnet to an older lease written meanwhile 
         return typeof v === "function" ? v.bind(target) : v;
       },
     });
-    const held = await new SubnetLeases(racing, dual).acquire(request(1));
+    const held = await new SubnetLeases(racing, dual, () => 0).acquire(request(1));
     assert.ok(raced);
     assert.equal(held.lease.subnet6, "fd00:10:244:2::/64");
     const snap = await new SubnetLeases(store, dual).snapshot();
@@ -266,7 +266,7 @@ test("an old lease upgraded to dual stack does not take the IPv6 subnet a new no
         return typeof v === "function" ? v.bind(target) : v;
       },
     });
-    const upgraded = await new SubnetLeases(racing, dual).acquire(request(1));
+    const upgraded = await new SubnetLeases(racing, dual, () => 0).acquire(request(1));
     assert.ok(raced);
     assert.equal(upgraded.lease.subnet, old.lease.subnet, "keeps its IPv4 subnet");
     assert.equal(upgraded.lease.subnet6, "fd00:10:244:2::/64", "moves off the subnet n2 named first");
@@ -276,6 +276,22 @@ test("an old lease upgraded to dual stack does not take the IPv6 subnet a new no
       ["n2", "fd00:10:244:1::/64"],
     ]);
     assert.deepEqual(snap.rejected, []);
+  } finally {
+    await store.close();
+  }
+});
+
+test("24 dual-stack nodes acquiring at once get 24 distinct subnets of each family, and every lease is valid", async () => {
+  const store = new EmbeddedStore();
+  try {
+    const held = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => new SubnetLeases(store, dual).acquire(request(i + 1))),
+    );
+    assert.equal(new Set(held.map((h) => h.lease.subnet)).size, 24);
+    assert.equal(new Set(held.map((h) => h.lease.subnet6)).size, 24, "every node its own IPv6 subnet");
+    const snap = await new SubnetLeases(store, dual).snapshot();
+    assert.equal(snap.leases.length, 24);
+    assert.deepEqual(snap.rejected, [], "no lease lost its IPv6 subnet to another");
   } finally {
     await store.close();
   }

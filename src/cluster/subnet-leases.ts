@@ -93,9 +93,14 @@ const namedNode = (value: string): string | undefined => namedField(value, "node
  * the node's agent is alive is a separate, short heartbeat (heartbeats.ts).
  */
 export class SubnetLeases {
+  /**
+   * `random` spreads the picks after a lost race (pickSubnetSpread); a test that wants the lowest
+   * free subnet passes () => 0.
+   */
   constructor(
     private readonly store: Datastore,
     private readonly policy: LeasePolicy,
+    private readonly random: () => number = Math.random,
   ) {}
 
   readonly #memo: LeaseCheckMemo = new Map();
@@ -142,7 +147,7 @@ export class SubnetLeases {
         const subnet =
           attempt === 0
             ? pickSubnet(clusterCidr, subnetLen, taken)
-            : pickSubnetSpread(clusterCidr, subnetLen, taken, spreadAmong, Math.random);
+            : pickSubnetSpread(clusterCidr, subnetLen, taken, spreadAmong, this.random);
         if (!subnet) throw new LeaseError(`no free /${subnetLen} left in ${clusterCidr}`);
         target = { key: subnetKey(subnet), subnet };
       }
@@ -222,7 +227,7 @@ export class SubnetLeases {
       }),
     );
     const subnet6 = spread
-      ? pickSubnetSpread(clusterCidr6, subnetLen6, taken, spreadAmong, Math.random)
+      ? pickSubnetSpread(clusterCidr6, subnetLen6, taken, spreadAmong, this.random)
       : pickSubnet(clusterCidr6, subnetLen6, taken);
     if (!subnet6) throw new LeaseError(`no free /${subnetLen6} left in ${clusterCidr6}`);
     return subnet6;
