@@ -21,6 +21,7 @@ import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentEntryArgv, type LabAgentEntry, labAgentNodeFlags } from "../src/lab/agent-argv.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { labDir, readLabStateSync } from "../src/lab/state.js";
+import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { median } from "./stats.js";
 
@@ -79,15 +80,7 @@ const labRows: LabRow[] = [];
 if (withLab) {
   const kernel = createIproute2Kernel();
   for (const e of entries) {
-    const spec = {
-      model: "vxlan" as const,
-      nodes,
-      podsPerNode: 0,
-      underlay: "l2" as const,
-      datastore: "embedded" as const,
-      clusterCidr: "10.244.0.0/16",
-      underlayMtu: 1500,
-    };
+    const spec = benchLabSpec("vxlan", nodes);
     // Sample each agent's CPU as its lease appears (every 20 ms while `up` runs).
     const cpuAtLease = new Map<string, number>();
     let state: LabState | undefined;

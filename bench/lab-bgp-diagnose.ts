@@ -14,6 +14,7 @@ import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync } from "../src/lab/state.js";
+import { benchLabSpec } from "./lab-bench-spec.js";
 
 const arg = (flag: string, fallback: string) =>
   process.argv.includes(flag) ? (process.argv[process.argv.indexOf(flag) + 1] ?? fallback) : fallback;
@@ -63,30 +64,17 @@ async function snapshot(): Promise<number> {
 }
 
 try {
-  await labUp(
-    kernel,
-    {
-      model: "bgp",
-      nodes,
-      podsPerNode: 0,
-      underlay: "l2",
-      datastore: "embedded",
-      clusterCidr: "10.244.0.0/16",
-      underlayMtu: 1500,
-    },
-    labPaths(),
-    async (label, fn) => {
-      console.log(`${at()}: ${label}`);
-      if (label.startsWith("waiting for")) {
-        const until = performance.now() + watchS * 1000;
-        while (performance.now() < until) {
-          if ((await snapshot()) === 0) break;
-          await new Promise((r) => setTimeout(r, 5000));
-        }
+  await labUp(kernel, benchLabSpec("bgp", nodes), labPaths(), async (label, fn) => {
+    console.log(`${at()}: ${label}`);
+    if (label.startsWith("waiting for")) {
+      const until = performance.now() + watchS * 1000;
+      while (performance.now() < until) {
+        if ((await snapshot()) === 0) break;
+        await new Promise((r) => setTimeout(r, 5000));
       }
-      return fn();
-    },
-  );
+    }
+    return fn();
+  });
   console.log(`${at()}: up`);
 } catch (err) {
   console.log(`${at()}: ${String(err).split("\n")[0]}`);

@@ -24,7 +24,7 @@ import { countBgpSessions } from "../src/lab/bgp-status.js";
 import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
-import type { LabSpec } from "../src/lab/topology.js";
+import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { median } from "./stats.js";
 
@@ -35,20 +35,6 @@ const models = arg("--models", "bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw").spli
 const restart = !process.argv.includes("--no-restart");
 const kernel = createIproute2Kernel();
 const paths = labPaths();
-
-const specOf = (model: string, nodes: number): LabSpec => {
-  const rr = /^bgp-rr(\d+)$/.exec(model);
-  return {
-    model: rr ? "bgp" : (model as LabSpec["model"]),
-    nodes,
-    podsPerNode: 0,
-    underlay: "l2",
-    datastore: "embedded",
-    clusterCidr: "10.244.0.0/16",
-    underlayMtu: 1500,
-    ...(rr ? { routeReflectors: Number(rr[1]) } : {}),
-  };
-};
 
 const agentPids = (state: LabState) =>
   state.processes.flatMap((p) => (p.role === "agent" && p.running ? [p.running.pid] : []));
@@ -130,7 +116,7 @@ async function restartTenth(
 }
 
 async function runCase(model: string, nodes: number): Promise<Row> {
-  const spec = specOf(model, nodes);
+  const spec = benchLabSpec(model, nodes);
   const t0 = performance.now();
   let routesDoneAt = 0;
   const state = await labUp(kernel, spec, paths, async (label, fn) => {

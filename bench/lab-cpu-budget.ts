@@ -16,7 +16,7 @@ import { agentHealth } from "../src/lab/agent-health.js";
 import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
-import type { LabSpec } from "../src/lab/topology.js";
+import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, uptimeS } from "./proc-stats.js";
 import { median } from "./stats.js";
 
@@ -35,17 +35,7 @@ const watchdog = setTimeout(
   maxMinutes * 60_000,
 );
 const kernel = createIproute2Kernel();
-const rr = /^bgp-rr(\d+)$/.exec(model);
-const spec: LabSpec = {
-  model: rr ? "bgp" : (model as LabSpec["model"]),
-  nodes,
-  podsPerNode: 0,
-  underlay: "l2",
-  datastore: "embedded",
-  clusterCidr: "10.244.0.0/16",
-  underlayMtu: 1500,
-  ...(rr ? { routeReflectors: Number(rr[1]) } : {}),
-};
+const spec = benchLabSpec(model, nodes);
 
 const agents = (s: LabState) =>
   s.processes.flatMap((p) =>
