@@ -3,10 +3,12 @@ import { execFileSync } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
+import { labDoctor } from "../doctor/lab-doctor.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { runChecks } from "./check.js";
 import { labNodeIp6 } from "./ip-family.js";
 import { labDown, labUp } from "./runner.js";
+import { runLabTrace, TraceRequestError } from "./trace/run-trace.js";
 
 const kernel = createIproute2Kernel();
 
@@ -54,6 +56,26 @@ describe("the lab, IPv6-only (--ip-family ipv6)", { concurrency: 1 }, () => {
       encoding: "utf8",
     });
     assert.equal(v4.trim(), "", "no IPv4 pod route");
+
+    // lab doctor reads the IPv6-only node as it is: IPv6 routes, sessions from the IPv6 address,
+    // DF probes sized for IPv6's 40-byte header (each was a false alarm before).
+    const doctor = await labDoctor(kernel, state, labPaths());
+    const bad = [...doctor.nodes.flatMap((n) => n.verdicts), ...doctor.lab].filter((v) => !v.ok);
+    assert.deepEqual(bad, [], "lab doctor finds nothing wrong");
+    const texts = doctor.nodes.flatMap((n) => n.verdicts.map((v) => v.text));
+    for (const line of [
+      "routes to 2 peer subnets present",
+      "2 BGP sessions Established",
+      "DF probes pass to 2 peers (underlay 1500 B)",
+    ])
+      assert.equal(texts.filter((t) => t === line).length, 3, `${line}\n${texts.join("\n")}`);
+    // lab trace is IPv4 only: it says so in one line instead of failing deep inside.
+    await assert.rejects(
+      runLabTrace(kernel, state, { src: "n1-p1", dst: "n2-p1" }),
+      (e: unknown) =>
+        e instanceof TraceRequestError &&
+        /IPv6-only \(--ip-family ipv6\): IPv6 is not traced yet/.test(e.message),
+    );
     await labDown(kernel);
   });
 

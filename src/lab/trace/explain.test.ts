@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { explainMissingRoute, proveHops, verdict } from "./explain.js";
 import { parseProbeOutput } from "./prove.js";
-import { minProbeSize, TraceRequestError, tracePacket } from "./run-trace.js";
+import { ipv6TraceRefusal, minProbeSize, TraceRequestError, tracePacket } from "./run-trace.js";
 import { explainStop, type StopReason } from "./stop-reasons.js";
 import type { PredictedHop, Sighting, TracePacket } from "./trace-model.js";
 
@@ -238,5 +238,18 @@ describe("stop reasons and requests", () => {
       () => tracePacket({ src: "a", dst: "b", proto: "sctp" as "tcp" }, "x", "y"),
       /"sctp" is not icmp, tcp or udp/,
     );
+  });
+
+  test("IPv6 is not traced yet: an IPv6-only lab, or an IPv6 address on a dual-stack one, is refused in one line saying what checks IPv6", () => {
+    const only6 = ipv6TraceRefusal({ ipFamily: "ipv6" }, { src: "n1-p1", dst: "n2-p1" });
+    assert.match(only6 ?? "", /^lab trace follows IPv4 packets only, and this lab is IPv6-only/);
+    assert.match(only6 ?? "", /`lab check` pings every IPv6 pod path/);
+    assert.doesNotMatch(only6 ?? "", /\n/);
+    assert.match(
+      ipv6TraceRefusal({ ipFamily: "dual" }, { src: "n1-p1", dst: "fd00:10:244:2::2" }) ?? "",
+      /fd00:10:244:2::2 is IPv6, which is not traced yet \(name the pods to trace their IPv4 addresses/,
+    );
+    assert.equal(ipv6TraceRefusal({ ipFamily: "dual" }, { src: "n1-p1", dst: "n2-p1" }), undefined);
+    assert.equal(ipv6TraceRefusal({}, { src: "10.244.1.2", dst: "outside" }), undefined);
   });
 });

@@ -49,7 +49,7 @@ export class LabPlaces {
     for (const n of state.nodes) {
       const place: LabPlace = { ns: n.ns, name: n.name, kind: "node" };
       this.#byIp.set(n.ip, place);
-      if (n.subnet) {
+      if (n.subnet && !n.subnet.includes(":")) {
         const net = networkAddress(n.subnet);
         this.#byIp.set(net, place);
         this.#byIp.set(nextAddress(net), place);

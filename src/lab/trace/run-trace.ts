@@ -50,6 +50,26 @@ export function tracePacket(req: TraceRequest, src: string, dst: string): TraceP
   return { src, dst, proto, size, ...(port !== undefined ? { port } : {}) };
 }
 
+/**
+ * Pure: why this trace cannot run (a line for the user), or undefined. The probe, the captures and
+ * the predicted hops are IPv4 (an IPv4 header sent raw, IPv4 parsed out of every frame, ARP
+ * neighbours): an IPv6-only lab, or an IPv6 address on a dual-stack one, is refused in one line
+ * naming what does check IPv6.
+ */
+export function ipv6TraceRefusal(
+  spec: { readonly ipFamily?: string },
+  req: Pick<TraceRequest, "src" | "dst" | "srcIp">,
+): string | undefined {
+  const elsewhere =
+    "`lab check` pings every IPv6 pod path, `lab doctor` checks IPv6 routes, BGP sessions and DF probes";
+  if (spec.ipFamily === "ipv6")
+    return `lab trace follows IPv4 packets only, and this lab is IPv6-only (--ip-family ipv6): IPv6 is not traced yet; ${elsewhere}`;
+  const v6 = [req.src, req.dst, req.srcIp].find((a) => a?.includes(":"));
+  if (v6)
+    return `lab trace follows IPv4 packets only: ${v6} is IPv6, which is not traced yet (name the pods to trace their IPv4 addresses; ${elsewhere})`;
+  return undefined;
+}
+
 /** The predicted path: the kernel of each namespace on the way, asked in turn (I/O + predictStep). */
 export async function predictPath(
   kernel: Kernel,
@@ -84,6 +104,8 @@ export function likelyNamespaces(places: LabPlaces, from: TraceEndpoint, to: Tra
 
 /** `strata lab trace`: predict the path from the kernel's state, prove it with a probe, say why it stopped. */
 export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceRequest): Promise<TraceReport> {
+  const refusal = ipv6TraceRefusal(state.spec, req);
+  if (refusal) throw new TraceRequestError(refusal);
   const places = new LabPlaces(state);
   const from = places.resolve("SRC", req.src);
   const to = places.resolve("DST", req.dst);
