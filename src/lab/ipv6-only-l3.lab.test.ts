@@ -9,6 +9,7 @@ import { runChecks } from "./check.js";
 import { labNodeGateway6, labNodeIp6 } from "./ip-family.js";
 import { labDown, labUp } from "./runner.js";
 import { labNodeSegment, underlayNs } from "./topology.js";
+import { runLabTrace } from "./trace/run-trace.js";
 
 const kernel = createIproute2Kernel();
 const ip = (ns: string, ...args: string[]) => execFileSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
@@ -18,7 +19,7 @@ describe("the lab, IPv6-only through the l3 router (--ip-family ipv6 --underlay 
 }, () => {
   after(() => labDown(kernel));
 
-  test("bgp, 4 nodes on 2 segments: the router peers with every node over IPv6, holds each node's /64 via that node, passes it on with its own address on each segment; every check and doctor pass", async () => {
+  test("bgp, 4 nodes on 2 segments: the router peers with every node over IPv6, holds each node's /64 via that node, passes it on with its own address on each segment; every check, trace and doctor pass", async () => {
     const spec = labSpec({ model: "bgp", underlay: "l3", nodes: 4, podsPerNode: 1, ipFamily: "ipv6" });
     const state = await labUp(kernel, spec, labPaths(), quietProgress);
     // Odd nodes on segment a, even ones on b (behind the router).
@@ -91,6 +92,24 @@ describe("the lab, IPv6-only through the l3 router (--ip-family ipv6 --underlay 
       results.filter((r) => ["same node", "cross node", "pod→node", "MTU (DF, full size)"].includes(r.kind)),
       [],
       "no IPv4 probe: pods have no IPv4 address",
+    );
+
+    // lab trace across the router: n1 (segment a) to n2's pod (segment b), every hop seen.
+    const across = await runLabTrace(kernel, state, { src: "n1-p1", dst: "n2-p1" });
+    assert.deepEqual(
+      across.hops.map((h) => `${h.place} ${h.action} ${h.seen ? "seen" : "unseen"}`),
+      [
+        "n1-p1 send seen",
+        "n1 forward seen",
+        "underlay forward seen",
+        "n2 forward seen",
+        "n2-p1 deliver seen",
+      ],
+    );
+    assert.equal(across.delivered, true);
+    assert.match(
+      across.hops[2]?.decidedBy ?? "",
+      /route fd00:10:244:[0-9a-f]+::\/64 via fd00:192:168:20::12 dev sw-b proto (147|bgp)/,
     );
 
     const doctor = await labDoctor(kernel, state, labPaths());

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { explainMissingRoute, proveHops, verdict } from "./explain.js";
 import { parseProbeOutput } from "./prove.js";
-import { ipv6TraceRefusal, minProbeSize, TraceRequestError, tracePacket } from "./run-trace.js";
+import { minProbeSize, TraceRequestError, tracePacket } from "./run-trace.js";
 import { explainStop, type StopReason } from "./stop-reasons.js";
 import type { PredictedHop, Sighting, TracePacket } from "./trace-model.js";
 
@@ -240,16 +240,21 @@ describe("stop reasons and requests", () => {
     );
   });
 
-  test("IPv6 is not traced yet: an IPv6-only lab, or an IPv6 address on a dual-stack one, is refused in one line saying what checks IPv6", () => {
-    const only6 = ipv6TraceRefusal({ ipFamily: "ipv6" }, { src: "n1-p1", dst: "n2-p1" });
-    assert.match(only6 ?? "", /^lab trace follows IPv4 packets only, and this lab is IPv6-only/);
-    assert.match(only6 ?? "", /`lab check` pings every IPv6 pod path/);
-    assert.doesNotMatch(only6 ?? "", /\n/);
-    assert.match(
-      ipv6TraceRefusal({ ipFamily: "dual" }, { src: "n1-p1", dst: "fd00:10:244:2::2" }) ?? "",
-      /fd00:10:244:2::2 is IPv6, which is not traced yet \(name the pods to trace their IPv4 addresses/,
+  test("an IPv6 request: ping's 104-byte default, IPv6's larger minimum, and one family end to end", () => {
+    assert.deepEqual(tracePacket({ src: "a", dst: "b" }, "fd00:10:244:1::2", "fd00:10:244:2::2"), {
+      src: "fd00:10:244:1::2",
+      dst: "fd00:10:244:2::2",
+      proto: "icmp",
+      size: 104,
+    });
+    assert.equal(tracePacket({ src: "a", dst: "b" }, "10.244.1.2", "10.244.2.2").size, 84);
+    assert.throws(
+      () => tracePacket({ src: "a", dst: "b", size: 84 }, "fd00::1", "fd00::2"),
+      /--size: 84 must be an IP packet size from 88 to 65535 bytes \(IPv6\)/,
     );
-    assert.equal(ipv6TraceRefusal({ ipFamily: "dual" }, { src: "n1-p1", dst: "n2-p1" }), undefined);
-    assert.equal(ipv6TraceRefusal({}, { src: "10.244.1.2", dst: "outside" }), undefined);
+    assert.throws(
+      () => tracePacket({ src: "a", dst: "b" }, "10.244.1.2", "fd00:10:244:2::2"),
+      /one is IPv4, the other IPv6/,
+    );
   });
 });
