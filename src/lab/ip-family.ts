@@ -7,7 +7,8 @@ import type { LabNode, LabSpec } from "./topology.js";
  * IPv6 address too, the agents a dual-stack cluster CIDR, every pod an address of each family, and
  * `lab check` pings every pod's IPv6 address as well; ipv6 (IPv6-only): the agents get the IPv6
  * cluster CIDR alone, so each node leases an IPv6 /64 only, BGP sessions run over the nodes' IPv6
- * addresses, and pods get an IPv6 address alone. The underlay keeps its IPv4 addresses for the
+ * addresses (on l3 between each node and the router's IPv6 address on its segment), and pods get
+ * an IPv6 address alone. The underlay keeps its IPv4 addresses for the
  * lab's own plumbing (etcd listens there); the pod network uses none of them.
  */
 export const labIpFamilies = ["ipv4", "ipv6", "dual"] as const;
