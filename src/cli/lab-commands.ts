@@ -20,7 +20,7 @@ import { formatTrace } from "../lab/trace/format-trace.js";
 import { minProbeSize, runLabTrace } from "../lab/trace/run-trace.js";
 import type { TraceProto } from "../lab/trace/trace-model.js";
 import { type LabFlags, parseLabFlags } from "./lab-flags.js";
-import { CommandError, intInRange, ipv4Address, portNumber, positiveInt, UsageError } from "./options.js";
+import { CommandError, intInRange, ipAddress, portNumber, positiveInt, UsageError } from "./options.js";
 import { labPaths } from "./paths.js";
 import { step } from "./progress.js";
 
@@ -254,14 +254,14 @@ export function registerLabCommands(program: Command): void {
     .argument("<dst>", 'pod, node, or "outside"')
     .option("--proto <proto>", "icmp | tcp | udp", "icmp")
     .option("--port <n>", "tcp/udp destination port (default 80 / 5201)")
-    .option("--size <bytes>", "IP packet size, DF set", "84")
+    .option("--size <bytes>", "IP packet size, DF set (default 84, 104 over IPv6: ping's)")
     .option("--src-ip <addr>", "send from this address instead of SRC's own (the source guard drops it)")
     .option("--json", "one JSON object for scripts")
     .action(
       async (
         src: string,
         dst: string,
-        o: { proto: string; port?: string; size: string; srcIp?: string; json?: boolean },
+        o: { proto: string; port?: string; size?: string; srcIp?: string; json?: boolean },
       ) => {
         if (!["icmp", "tcp", "udp"].includes(o.proto))
           throw new UsageError("--proto", `"${o.proto}" is not icmp, tcp or udp`);
@@ -269,9 +269,10 @@ export function registerLabCommands(program: Command): void {
           src,
           dst,
           proto: o.proto as TraceProto,
-          size: intInRange("--size", o.size, minProbeSize, 65535),
+          // The lower bound per family (IPv6's header is larger) is checked with the addresses known.
+          ...(o.size !== undefined ? { size: intInRange("--size", o.size, minProbeSize, 65535) } : {}),
           ...(o.port !== undefined ? { port: portNumber("--port", o.port) } : {}),
-          ...(o.srcIp !== undefined ? { srcIp: ipv4Address("--src-ip", o.srcIp) } : {}),
+          ...(o.srcIp !== undefined ? { srcIp: ipAddress("--src-ip", o.srcIp) } : {}),
         });
         console.log(o.json ? JSON.stringify(report, null, 2) : formatTrace(report));
         process.exitCode = report.delivered ? 0 : 1;

@@ -69,7 +69,7 @@ test("bgp with reflectors on l2 is taken", () => {
   assert.equal(spec.routeReflectors, 2);
 });
 
-test("--ip-family: ipv4 is the default lab; dual and ipv6 for bgp and host-gw on l2; the rest refused with one line", () => {
+test("--ip-family: ipv4 is the default lab; dual and ipv6 for bgp and host-gw on l2 and for bgp on l3; the rest refused with one line", () => {
   assert.equal(parseLabFlags({ ...defaults, ipFamily: "ipv4" }).ipFamily, undefined);
   assert.equal(parseLabFlags({ ...defaults, model: "bgp", ipFamily: "dual" }).ipFamily, "dual");
   assert.equal(parseLabFlags({ ...defaults, model: "host-gw", ipFamily: "dual" }).ipFamily, "dual");
@@ -79,6 +79,10 @@ test("--ip-family: ipv4 is the default lab; dual and ipv6 for bgp and host-gw on
     "dual",
   );
   assert.equal(parseLabFlags({ ...defaults, model: "host-gw", ipFamily: "ipv6" }).ipFamily, "ipv6");
+  assert.equal(
+    parseLabFlags({ ...defaults, model: "bgp", underlay: "l3", ipFamily: "ipv6" }).ipFamily,
+    "ipv6",
+  );
   const refused: [Partial<LabFlags>, RegExp][] = [
     [{ ipFamily: "dual" }, /^--ip-family: dual stack is built for --model host-gw and bgp, not vxlan/],
     [
@@ -94,8 +98,12 @@ test("--ip-family: ipv4 is the default lab; dual and ipv6 for bgp and host-gw on
       /^--ip-family: ipv6 \(IPv6-only\) is built for --model host-gw and bgp, not vxlan/,
     ],
     [
-      { model: "bgp", underlay: "l3", ipFamily: "ipv6" },
-      /^--ip-family: ipv6 \(IPv6-only\) needs --underlay l2/,
+      { model: "host-gw", underlay: "l3", ipFamily: "ipv6" },
+      /^--ip-family: ipv6 \(IPv6-only\) on --underlay l3 is built for --model bgp/,
+    ],
+    [
+      { model: "vxlan", underlay: "l3", ipFamily: "ipv6" },
+      /^--ip-family: ipv6 \(IPv6-only\) is built for --model host-gw and bgp, not vxlan/,
     ],
     [{ ipFamily: "v6" }, /^--ip-family: "v6" is not one of ipv4, ipv6, dual$/],
   ];

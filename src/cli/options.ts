@@ -63,6 +63,13 @@ export function ipv4Address(flag: string, value: string): string {
   return value;
 }
 
+/** Pure: an IPv4 (dotted quad) or IPv6 address, the IPv6 one as the kernel prints it (RFC 5952). */
+export function ipAddress(flag: string, value: string): string {
+  if (ipaddr.IPv4.isValidFourPartDecimal(value)) return value;
+  if (ipaddr.IPv6.isValid(value)) return ipaddr.IPv6.parse(value).toString();
+  throw new UsageError(flag, `"${value}" is not an IPv4 or IPv6 address`);
+}
+
 /** Pure: an IPv4 or IPv6 prefix ADDRESS/LEN. */
 export function cidrValue(flag: string, value: string): string {
   try {

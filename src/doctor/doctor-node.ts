@@ -66,6 +66,12 @@ async function readGuardCounts(o: DoctorNodeOptions): Promise<{ counts?: SpoofCo
   }
 }
 
+/** Pure: the route families a node's pods use: IPv4, both on dual stack, IPv6 alone on an IPv6-only cluster. */
+export const nodeRouteFamilies = (cidrs: ClusterCidrs): (4 | 6)[] => [
+  ...(cidrs.ipv4 ? [4 as const] : []),
+  ...(cidrs.ipv6 ? [6 as const] : []),
+];
+
 /** Gather the facts of the node this runs on: agent, state directory, datastore, kernel, probes. */
 export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
   const guardStart = Date.now();
@@ -93,7 +99,7 @@ export async function gatherNode(o: DoctorNodeOptions): Promise<NodeFacts> {
   const peers = cluster?.leases.filter((l) => l.node !== node) ?? [];
   const sessionPeers = agent.health?.backend?.bgpSessions?.map((s) => s.peer) ?? [];
   const lookups = [...new Set([...peers.flatMap((p) => [p.publicIp, firstHost(p.subnet)]), ...sessionPeers])];
-  const kernel = await gatherKernel(o.kernel, o.ns, o.underlayDev, lookups, subnet6 ? [4, 6] : [4]);
+  const kernel = await gatherKernel(o.kernel, o.ns, o.underlayDev, lookups, nodeRouteFamilies(cidrs));
   const self = cluster?.leases.find((l) => l.node === node);
   const model = agent.health?.model ?? self?.backend;
   const underlayMtu = kernel.links.find((l) => l.name === o.underlayDev)?.mtu ?? 1500;

@@ -27,7 +27,7 @@ export function parseRouteGet(dst: string, code: number, stdout: string, stderr:
 }
 
 /**
- * The kernel state of one namespace that the checks read: links, IPv4 addresses and routes, the
+ * The kernel state of one namespace that the checks read: links, IPv4 and global IPv6 addresses, routes, the
  * VXLAN device's neighbours and FDB, rp_filter of `all` and the devices traffic arrives on, the
  * route chosen for each address in `lookups`, and the offload settings of the VXLAN device.
  */
@@ -36,7 +36,7 @@ export async function gatherKernel(
   ns: Netns,
   underlayDev: string,
   lookups: readonly string[],
-  /** Route families to read: IPv6 too on a dual-stack node. */
+  /** Route families to read: IPv6 too on a dual-stack node, IPv6 alone on an IPv6-only one. */
   families: readonly (4 | 6)[] = [4],
 ): Promise<KernelFacts> {
   const [links, addresses, routes] = await Promise.all([
@@ -55,7 +55,7 @@ export async function gatherKernel(
     ),
     Promise.all(
       lookups.map(async (dst) => {
-        const r = await kernel.exec(ns, ["ip", "-j", "-4", "route", "get", dst]);
+        const r = await kernel.exec(ns, ["ip", "-j", dst.includes(":") ? "-6" : "-4", "route", "get", dst]);
         return parseRouteGet(dst, r.code, r.stdout, r.stderr);
       }),
     ),
@@ -80,7 +80,8 @@ export async function gatherKernel(
   return {
     release: release(),
     links,
-    addresses: addresses.filter((a) => a.family === 4),
+    // IPv4 and global IPv6 (an IPv6-only node's underlay and BGP addresses are IPv6).
+    addresses: addresses.filter((a) => a.family === 4 || !/^fe[89ab][0-9a-f]:/i.test(a.cidr)),
     routes,
     neighbours,
     fdb,

@@ -2,10 +2,13 @@ import type { NodeLease } from "../cluster/node-lease.js";
 import type { Kernel, Netns } from "../kernel/api.js";
 import type { Probe } from "./facts.js";
 
-/** IPv4 (20) + ICMP (8): the ping payload of an IP packet of SIZE bytes is SIZE − 28. */
-const icmpHeaders = 28;
-/** The smallest packet every IPv4 link carries (RFC 791). */
-const minimumSize = 68;
+/**
+ * The ping payload of an IP packet of SIZE bytes: SIZE − 28 for IPv4 (20 + ICMP 8), SIZE − 48 for
+ * IPv6 (40 + ICMPv6 8).
+ */
+export const icmpHeaders = (to: string): number => (to.includes(":") ? 48 : 28);
+/** The smallest packet every link carries: 68 B for IPv4 (RFC 791), 1280 B for IPv6 (RFC 8200 §5). */
+export const minimumSize = (to: string): number => (to.includes(":") ? 1280 : 68);
 
 export interface ProbeTarget {
   readonly kind: Probe["kind"];
@@ -23,7 +26,7 @@ async function ping(kernel: Kernel, ns: Netns, to: string, size: number | undefi
     "-W",
     waitS,
     "-q",
-    ...(size ? ["-M", "do", "-s", String(size - icmpHeaders)] : []),
+    ...(size ? ["-M", "do", "-s", String(size - icmpHeaders(to))] : []),
     to,
   ];
   return (await kernel.exec(ns, argv)).code === 0;
@@ -39,7 +42,7 @@ export async function probe(kernel: Kernel, ns: Netns, t: ProbeTarget): Promise<
   const base = { kind: t.kind, peer: t.peer.node, to: t.to, size: t.size };
   if (await ping(kernel, ns, t.to, t.size, "1")) return { ...base, ok: true };
   if (!(await ping(kernel, ns, t.to, undefined, "1"))) return { ...base, ok: false, largest: 0 };
-  let lo = minimumSize;
+  let lo = Math.min(minimumSize(t.to), t.size - 1);
   let hi = t.size - 1;
   if (!(await ping(kernel, ns, t.to, lo, "0.3"))) return { ...base, ok: false, largest: 0 };
   while (lo < hi) {

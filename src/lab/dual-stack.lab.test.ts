@@ -7,6 +7,7 @@ import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { runChecks } from "./check.js";
 import { labNodeIp6 } from "./ip-family.js";
 import { labDown, labUp } from "./runner.js";
+import { runLabTrace } from "./trace/run-trace.js";
 
 const kernel = createIproute2Kernel();
 
@@ -77,6 +78,15 @@ describe("the lab, dual stack (--ip-family dual)", { concurrency: 1 }, () => {
     assert.match(route6(n1?.ns ?? "", n2?.subnet6 ?? ""), /via fd00:192:168:10::1 dev eth0 proto (147|bgp)/);
     assert.match(route6(n2?.ns ?? "", n1?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
     assert.match(route6(n2?.ns ?? "", n3?.subnet6 ?? ""), /via fd00:192:168:20::1 dev eth0 proto (147|bgp)/);
+    // lab trace: a pod's name takes the family of the address given for the other end.
+    const to6 = state.pods.find((p) => p.node === "n2")?.ip6 ?? "";
+    const trace6 = await runLabTrace(kernel, state, { src: "n1-p1", dst: to6 });
+    assert.equal(trace6.packet.src, state.pods.find((p) => p.name === "n1-p1")?.ip6);
+    assert.equal(trace6.delivered, true, JSON.stringify(trace6.stop));
+    assert.ok(
+      trace6.hops.every((h) => h.seen),
+      "every IPv6 hop seen",
+    );
     await labDown(kernel);
   });
 });

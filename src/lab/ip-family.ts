@@ -7,7 +7,8 @@ import type { LabNode, LabSpec } from "./topology.js";
  * IPv6 address too, the agents a dual-stack cluster CIDR, every pod an address of each family, and
  * `lab check` pings every pod's IPv6 address as well; ipv6 (IPv6-only): the agents get the IPv6
  * cluster CIDR alone, so each node leases an IPv6 /64 only, BGP sessions run over the nodes' IPv6
- * addresses, and pods get an IPv6 address alone. The underlay keeps its IPv4 addresses for the
+ * addresses (on l3 between each node and the router's IPv6 address on its segment), and pods get
+ * an IPv6 address alone. The underlay keeps its IPv4 addresses for the
  * lab's own plumbing (etcd listens there); the pod network uses none of them.
  */
 export const labIpFamilies = ["ipv4", "ipv6", "dual"] as const;
@@ -25,6 +26,9 @@ export const labClusterCidr6 = "fd00:10:244::/56";
  */
 const underlayNet6 = { a: "fd00:192:168:10", b: "fd00:192:168:20" } as const;
 const underlayGateway6 = (segment: "a" | "b" = "a") => `${underlayNet6[segment]}::1`;
+/** Pure: a node's IPv6 gateway (the switch on l2, the router's address on its segment on l3). */
+export const labNodeGateway6 = (node: { readonly segment?: "a" | "b" }): string =>
+  underlayGateway6(node.segment);
 /** An IPv6 address outside the cluster (RFC 3849 documentation, as 203.0.113.10 is TEST-NET-3). */
 export const outsideIp6 = "2001:db8::10";
 
@@ -41,12 +45,10 @@ export function ipFamilyRefusal(
   const what = family === "dual" ? "dual stack" : "ipv6 (IPv6-only)";
   if (!dualStackModels.includes(spec.model))
     return `${what} is built for --model ${dualStackModels.join(" and ")}, not ${spec.model} (its routes carry no IPv6 pod subnets yet)`;
-  // l3: the router peers with each node over IPv4 and passes IPv6 routes on with its own address
-  // on that node's segment; IPv6-only nodes would need IPv6 sessions to it.
-  if (spec.underlay !== "l2" && !(family === "dual" && spec.model === "bgp"))
-    return family === "dual"
-      ? "dual stack on --underlay l3 is built for --model bgp (the router passes IPv6 routes on)"
-      : `${what} needs --underlay l2 (the l3 router peers with nodes over IPv4)`;
+  // l3: only the bgp model's router passes IPv6 pod subnets between the segments (over IPv4
+  // sessions on dual stack, over IPv6 sessions on IPv6-only); host-gw needs one segment.
+  if (spec.underlay !== "l2" && spec.model !== "bgp")
+    return `${what} on --underlay l3 is built for --model bgp (the router passes IPv6 routes on)`;
   return undefined;
 }
 
@@ -74,7 +76,7 @@ export function ipFamilyNodeOps(spec: Pick<LabSpec, "ipFamily">, node: LabNode):
   if (spec.ipFamily !== "dual" && spec.ipFamily !== "ipv6") return [];
   return [
     { op: "addr.add", dev: "eth0", cidr: `${labNodeIp6(node)}/64`, noDad: true },
-    { op: "route.replace", route: { dst: "::/0", via: underlayGateway6(node.segment), dev: "eth0" } },
+    { op: "route.replace", route: { dst: "::/0", via: labNodeGateway6(node), dev: "eth0" } },
   ];
 }
 

@@ -3,10 +3,12 @@ import { execFileSync } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
+import { labDoctor } from "../doctor/lab-doctor.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { runChecks } from "./check.js";
 import { labNodeIp6 } from "./ip-family.js";
 import { labDown, labUp } from "./runner.js";
+import { runLabTrace } from "./trace/run-trace.js";
 
 const kernel = createIproute2Kernel();
 
@@ -54,6 +56,50 @@ describe("the lab, IPv6-only (--ip-family ipv6)", { concurrency: 1 }, () => {
       encoding: "utf8",
     });
     assert.equal(v4.trim(), "", "no IPv4 pod route");
+
+    // lab doctor reads the IPv6-only node as it is: IPv6 routes, sessions from the IPv6 address,
+    // DF probes sized for IPv6's 40-byte header (each was a false alarm before).
+    const doctor = await labDoctor(kernel, state, labPaths());
+    const bad = [...doctor.nodes.flatMap((n) => n.verdicts), ...doctor.lab].filter((v) => !v.ok);
+    assert.deepEqual(bad, [], "lab doctor finds nothing wrong");
+    const texts = doctor.nodes.flatMap((n) => n.verdicts.map((v) => v.text));
+    for (const line of [
+      "routes to 2 peer subnets present",
+      "2 BGP sessions Established",
+      "DF probes pass to 2 peers (underlay 1500 B)",
+    ])
+      assert.equal(texts.filter((t) => t === line).length, 3, `${line}\n${texts.join("\n")}`);
+    // lab trace follows an IPv6 packet: predicted from each kernel, proven by an ICMPv6 probe.
+    const across = await runLabTrace(kernel, state, { src: "n1-p1", dst: "n2-p1" });
+    assert.equal(across.packet.dst, state.pods.find((p) => p.name === "n2-p1")?.ip6);
+    assert.equal(across.packet.size, 104, "ping's default over IPv6");
+    assert.deepEqual(
+      across.hops.map((h) => `${h.place} ${h.action} ${h.seen ? "seen" : "unseen"}`),
+      ["n1-p1 send seen", "n1 forward seen", "underlay switch seen", "n2 forward seen", "n2-p1 deliver seen"],
+    );
+    assert.equal(across.delivered, true);
+    assert.match(
+      across.hops[1]?.decidedBy ?? "",
+      /route fd00:10:244:[0-9a-f]+::\/64 via fd00:192:168:10::12 dev eth0 proto 147/,
+    );
+    const outside = await runLabTrace(kernel, state, { src: "n1-p1", dst: "outside", proto: "udp" });
+    assert.equal(outside.delivered, true, JSON.stringify(outside.stop));
+    assert.match(
+      outside.hops[1]?.decidedBy ?? "",
+      /masquerade fd00:10:244:[0-9a-f:]+ → fd00:192:168:10::11 \(ip6 strata-nat\)/,
+    );
+    const forged = await runLabTrace(kernel, state, {
+      src: "n1-p1",
+      dst: "n2-p1",
+      srcIp: "fd00:10:244:ff::9",
+    });
+    assert.equal(forged.delivered, false);
+    assert.equal(forged.stop?.kind, "spoofed-source");
+    const counter = forged.stop?.kind === "spoofed-source" ? forged.stop.counter : undefined;
+    assert.ok(
+      counter && counter.after > counter.before,
+      `the IPv6 drop counter rose: ${JSON.stringify(counter)}`,
+    );
     await labDown(kernel);
   });
 

@@ -81,6 +81,29 @@ test("lab bgp model on l3, dual stack: the router imports both cluster CIDRs and
   assert.equal(routerSpeakerArgs([node(1)], "10.244.0.0/16").includes("--ipv6"), false);
 });
 
+test("lab bgp model on l3, IPv6-only: each node peers with the router's IPv6 address on its segment, the router with each node's IPv6 address, importing only the IPv6 cluster CIDR", () => {
+  const only6 = { ...spec("l3"), ipFamily: "ipv6" as const };
+  const nodeB: LabNode = { ...node(2), ip: "192.168.20.12", gateway: "192.168.20.1", segment: "b" };
+  const peerOf = (n: LabNode) => bgpAgentOptions(only6, n).peers.map((p) => p.address);
+  assert.deepEqual(peerOf(node(1)), ["fd00:192:168:10::1"]);
+  assert.deepEqual(peerOf(nodeB), ["fd00:192:168:20::1"]);
+  assert.deepEqual(
+    bgpAgentOptions(spec("l3"), nodeB).peers.map((p) => p.address),
+    ["192.168.20.1"],
+  );
+  const args = routerSpeakerArgs([node(1), nodeB], "fd00:10:244::/56");
+  assert.ok(args.includes("--ipv6"), "IPv6 unicast negotiated");
+  const peers = values(args, "--peer").map(parsePeerSpec);
+  assert.deepEqual(
+    peers.map((p) => p.address),
+    ["fd00:192:168:10::11", "fd00:192:168:20::12"],
+  );
+  for (const p of peers) {
+    assert.deepEqual(p.importList, [{ prefix: "fd00:10:244::/56", ge: 56, le: 128 }]);
+    assert.equal(p.nextHopSelf, true, "routes go on with the router's own address on the segment");
+  }
+});
+
 test("past 25 nodes the lab's agents hold BGP sessions 90 s (RFC 4271 §10), up to 25 the agent's 9 s", () => {
   const big = { ...spec("l2"), nodes: 100 };
   const small = { ...spec("l2"), nodes: 25 };

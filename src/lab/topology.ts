@@ -1,7 +1,13 @@
 import { type BackendName, backendNames } from "../backends/registry.js";
 import type { KernelOp } from "../kernel/api.js";
 import type { LabAgentBgp } from "./agent-argv.js";
-import { ipFamilyNodeOps, ipFamilyUnderlayOps, type LabIpFamily } from "./ip-family.js";
+import {
+  ipFamilyNodeOps,
+  ipFamilyUnderlayOps,
+  type LabIpFamily,
+  labNodeGateway6,
+  labNodeIp6,
+} from "./ip-family.js";
 import { labNodeMac, labSwitchMac } from "./underlay-macs.js";
 
 /** The models the lab can bring up: every backend of the registry, by its name. */
@@ -45,8 +51,10 @@ export function bgpAgentOptions(spec: LabSpec, node: LabNode, keyFile?: string):
     ...(keyFile ? { passwordFile: keyFile } : {}),
     ...(hold !== undefined ? { holdTime: hold } : {}),
   };
+  // IPv6-only: the session to the router runs over IPv6, to its address on the node's segment.
+  const router = spec.ipFamily === "ipv6" ? labNodeGateway6(node) : node.gateway;
   if (spec.underlay === "l3")
-    return { ...base, mesh: false, peers: [{ address: node.gateway, asn: labAsn }], routeReflectors: [] };
+    return { ...base, mesh: false, peers: [{ address: router, asn: labAsn }], routeReflectors: [] };
   return { ...base, mesh: true, peers: [], routeReflectors: labReflectors(spec) };
 }
 
@@ -71,22 +79,25 @@ export function labReflectors(spec: Pick<LabSpec, "nodes" | "routeReflectors">):
 /**
  * Pure: the router's `strata bgp-speaker` flags on l3 (a reflector for every node). It takes only
  * pod routes from the nodes (prefixes inside the cluster CIDR), signed with the lab's key if given.
+ * Each route goes on with the router's own address on the receiving node's segment (next-hop-self):
+ * on IPv4 and dual stack the session's IPv4 one and its global IPv6 one on that interface; on
+ * IPv6-only the session itself runs over IPv6, between the node's and the router's IPv6 addresses.
  */
 export function routerSpeakerArgs(
   nodes: readonly LabNode[],
-  /** The agents' --cluster-cidr: IPv4, or IPv4,IPv6 on dual stack (IPv6 unicast negotiated too). */
+  /** The agents' --cluster-cidr: IPv4, IPv4,IPv6 on dual stack, or IPv6 alone (IPv6-only). */
   clusterCidr: string,
   keyFile?: string,
 ): string[] {
   const cidrs = clusterCidr.split(",");
   const imports = cidrs.map((c) => `import=${c}le${c.includes(":") ? 128 : 32}`).join(",");
   const opts = `rr-client,passive,next-hop-self,${imports}${keyFile ? `,password-file=${keyFile}` : ""}`;
-  // Dual stack: IPv6 routes go on with the router's global IPv6 address on each node's segment.
   const ipv6 = cidrs.some((c) => c.includes(":")) ? ["--ipv6"] : [];
+  const only6 = cidrs.every((c) => c.includes(":"));
   return [
     ...["--asn", String(labAsn), "--router-id", "192.168.10.1", "--cluster-id", "192.168.10.1"],
     ...["--listen", "179", "--hold", "9", "--install-routes", "--quiet", ...ipv6],
-    ...nodes.flatMap((n) => ["--peer", `${n.ip},as=${labAsn},${opts}`]),
+    ...nodes.flatMap((n) => ["--peer", `${only6 ? labNodeIp6(n) : n.ip},as=${labAsn},${opts}`]),
   ];
 }
 

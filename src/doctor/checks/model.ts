@@ -56,9 +56,12 @@ export const vtepOf = (peer: NodeLease): string => networkAddress(peer.subnet);
 
 /** The first address of a subnet (what `ip route get` is asked for the pods of a subnet). */
 export const firstHost = (subnet: string): string => {
-  const net = networkAddress(subnet).split(".").map(Number);
-  net[3] = (net[3] ?? 0) + 1;
-  return net.join(".");
+  const net = networkAddress(subnet);
+  // IPv6: the network address ends in "::" for every subnet of /112 or shorter (a pod subnet).
+  if (net.includes(":")) return net.endsWith("::") ? `${net}1` : net;
+  const octets = net.split(".").map(Number);
+  octets[3] = (octets[3] ?? 0) + 1;
+  return octets.join(".");
 };
 
 export const underlayLink = (f: NodeFacts): Link | undefined =>

@@ -1,3 +1,4 @@
+import { isIpv6OnlyLease } from "../../cluster/node-lease.js";
 import type { NodeFacts } from "../facts.js";
 import { ok, problem, skipped, type Verdict } from "../verdict.js";
 import { firstHost, peerLeases, peerName } from "./model.js";
@@ -18,7 +19,8 @@ export const effectiveRpFilter = (f: NodeFacts, dev: string): number =>
 export function checkRpFilter(f: NodeFacts): Verdict[] {
   if (!f.cluster) return [skipped("rp_filter", f.node, "peers unknown (give --datastore as the agent has)")];
   const out: Verdict[] = [];
-  for (const p of peerLeases(f)) {
+  // rp_filter is an IPv4 setting (net.ipv4.conf.*): IPv6 pod traffic (an IPv6-only peer) passes it.
+  for (const p of peerLeases(f).filter((l) => !isIpv6OnlyLease(l))) {
     const arrives = expectedDevice(f, p) ?? f.underlayDev;
     const mode = effectiveRpFilter(f, arrives);
     if (mode === 0) continue;

@@ -239,4 +239,22 @@ describe("stop reasons and requests", () => {
       /"sctp" is not icmp, tcp or udp/,
     );
   });
+
+  test("an IPv6 request: ping's 104-byte default, IPv6's larger minimum, and one family end to end", () => {
+    assert.deepEqual(tracePacket({ src: "a", dst: "b" }, "fd00:10:244:1::2", "fd00:10:244:2::2"), {
+      src: "fd00:10:244:1::2",
+      dst: "fd00:10:244:2::2",
+      proto: "icmp",
+      size: 104,
+    });
+    assert.equal(tracePacket({ src: "a", dst: "b" }, "10.244.1.2", "10.244.2.2").size, 84);
+    assert.throws(
+      () => tracePacket({ src: "a", dst: "b", size: 84 }, "fd00::1", "fd00::2"),
+      /--size: 84 must be an IP packet size from 88 to 65535 bytes \(IPv6\)/,
+    );
+    assert.throws(
+      () => tracePacket({ src: "a", dst: "b" }, "10.244.1.2", "fd00:10:244:2::2"),
+      /one is IPv4, the other IPv6/,
+    );
+  });
 });

@@ -20,7 +20,8 @@ function hopLine(i: number, h: TraceHop): string[] {
 /** Pure: the plain text view of a trace, for people. */
 export function formatTrace(r: TraceReport): string {
   const p = r.packet;
-  const what = `${p.proto}${p.port ? `/${p.port}` : ""} ${p.size} B, DF`;
+  // IPv6 has no DF bit: no router on the way fragments an IPv6 packet, so it is DF in effect.
+  const what = `${p.proto}${p.port ? `/${p.port}` : ""} ${p.size} B, ${p.dst.includes(":") ? "IPv6 (never fragmented)" : "DF"}`;
   const out = [
     `trace ${r.from} (${p.src === r.fromAddress ? p.src : `${r.fromAddress}, sending as ${p.src}`}) → ${r.to} (${p.dst}), ${what} · ${r.model} on ${r.underlay}`,
     "",

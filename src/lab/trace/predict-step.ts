@@ -1,5 +1,7 @@
 import { contains } from "../../common/cidr.js";
 import type { Link } from "../../kernel/api.js";
+import { labClusterCidr6, labNodeIp6 } from "../ip-family.js";
+import { labNodeSegment } from "../topology.js";
 import { encapsulationFor, encapsulatorFor } from "./encapsulations.js";
 import type { LabPlace, LabPlaces } from "./lab-places.js";
 import type { StopReason } from "./stop-reasons.js";
@@ -64,6 +66,8 @@ export interface StepResult {
   readonly delivered?: boolean;
 }
 
+const isLinkLocal6 = (a: string) => /^fe[89ab][0-9a-f]:/i.test(a);
+
 const describePlace = (p: LabPlace | undefined, ns: string) => p?.name ?? ns;
 
 function routeText(facts: NsFacts, route: Extract<RouteGet, { ok: true }>): string {
@@ -113,11 +117,13 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
       );
     const guard = facts.guard;
     if (guard && !pos.outer && guard.ports.includes(link.name)) {
-      const allowed = guard.v4[link.name] ?? [];
-      if (!allowed.includes(pos.packet.src))
+      // Each family has its own set (@v4, @v6); an IPv6 link-local source passes (the guard's rule).
+      const set = pos.packet.src.includes(":") ? "v6" : "v4";
+      const allowed = guard[set]?.[link.name] ?? [];
+      if (!allowed.includes(pos.packet.src) && !isLinkLocal6(pos.packet.src))
         return stopHop(
           { kind: "spoofed-source", ns: pos.ns, port: link.name, src: pos.packet.src, allowed },
-          `bridge strata-antispoof: ${link.name} . ${pos.packet.src} not in @v4 → drop`,
+          `bridge strata-antispoof: ${link.name} . ${pos.packet.src} not in @${set} → drop`,
           { inDev: link.name, captureDevs: [link.name] },
         );
     }
@@ -271,15 +277,21 @@ export function predictStep(pos: Position, facts: NsFacts, places: LabPlaces): S
     );
   const neighText = neigh?.mac ? `; neigh ${nextHop} lladdr ${neigh.mac}` : `; neigh ${nextHop} (to resolve)`;
 
-  // Masquerade (strata-nat): pod traffic leaving the cluster CIDR takes the node's address.
+  // Masquerade (strata-nat, `ip6 strata-nat` for IPv6): pod traffic leaving the cluster CIDR of
+  // its family takes the node's address of that family.
   let packet = pos.packet;
   let nat = "";
-  const cidr = places.state.spec.clusterCidr;
+  const v6 = packet.src.includes(":");
+  const cidr = v6 ? labClusterCidr6 : places.state.spec.clusterCidr;
   if (place?.kind === "node" && facts.masquerade && !pos.outer && out.kind !== "bridge") {
     if (contains(cidr, packet.src) && !contains(cidr, packet.dst)) {
-      const nodeIp = places.state.nodes.find((n) => n.name === place.name)?.ip ?? packet.src;
+      const node = places.state.nodes.find((n) => n.name === place.name);
+      const nodeIp =
+        (v6 && node
+          ? labNodeIp6({ name: node.name, segment: labNodeSegment(places.state.spec, node.name) })
+          : node?.ip) ?? packet.src;
       packet = { ...packet, src: nodeIp };
-      nat = `; masquerade ${pos.packet.src} → ${nodeIp} (ip strata-nat)`;
+      nat = `; masquerade ${pos.packet.src} → ${nodeIp} (${v6 ? "ip6" : "ip"} strata-nat)`;
     }
   }
   const hop: PredictedHop = {

@@ -57,3 +57,23 @@ test("the probe decodes the outer header of IPIP and GRE (key or none), on Ether
   assert.deepEqual(greKey, want({ src: "192.168.10.11", dst: "192.168.20.12", proto: "gre", key: 7 }));
   assert.deepEqual(bare, { src: "10.244.1.2", dst: "10.244.2.2" });
 });
+
+test("the probe decodes an IPv6 packet (ICMPv6 echo) on an Ethernet device (ethertype 86dd) and on an L3 device, addresses as the kernel prints them", () => {
+  const addr = (a: string) => {
+    const [head = "", tail = ""] = a.split("::");
+    const h = head.split(":").filter(Boolean);
+    const t = tail.split(":").filter(Boolean);
+    const groups = [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
+    return groups.map((g) => g.padStart(4, "0")).join("");
+  };
+  const icmp6 = `80000000abcd0001${Buffer.from("STRATA-TRACE-x").toString("hex")}`;
+  const v6 = `60000000${(icmp6.length / 2).toString(16).padStart(4, "0")}3a40${addr("fd00:10:244:1::2")}${addr("fd00:10:244:2::2")}${icmp6}`;
+  const [onEth, onTun, notIp] = decode([
+    { hex: `02000000000202000000000186dd${v6}`, hatype: 1 },
+    { hex: v6, hatype: 65534 },
+    { hex: `020000000002020000000001888e${v6}`, hatype: 1 },
+  ]);
+  assert.deepEqual(onEth, { src: "fd00:10:244:1::2", dst: "fd00:10:244:2::2" });
+  assert.deepEqual(onTun, onEth);
+  assert.equal(notIp, null, "another ethertype is no probe");
+});

@@ -1,9 +1,10 @@
 /**
  * The probe as one Python process (run by prove.ts): it opens an AF_PACKET socket (ETH_P_ALL) in
  * every namespace of the path (setns, then socket(): a socket stays in the namespace it was made
- * in), then, from the sender's namespace, sends one IPv4 packet through a raw socket (IP_HDRINCL,
- * DF set, any source address), and reports every frame that carries the probe's marker, on which
- * namespace and device, with the innermost IPv4 header and, for VXLAN, IPIP and GRE, the outer
+ * in), then, from the sender's namespace, sends one IPv4 or IPv6 packet through a raw socket
+ * (IP_HDRINCL, DF set on IPv4, any source address; ICMPv6 echo for icmp over IPv6), and reports
+ * every frame that carries the probe's marker, on which namespace and device, with the innermost
+ * IP header and, for VXLAN, IPIP and GRE (IPv4 underlays), the outer
  * one (also on L3 devices such as a TUN or ipip device, whose frames have no Ethernet header). It stops
  * as soon as the packet arrived in `doneNs` (addressed to `dst`), or at the deadline.
  *
@@ -33,38 +34,62 @@ enter(a["srcNs"])
 marker = a["marker"].encode()
 size, port = a["size"], a.get("port") or 0
 proto = {"icmp": 1, "tcp": 6, "udp": 17}[a["proto"]]
-src, dst = socket.inet_aton(a["src"]), socket.inet_aton(a["dst"])
+v6 = ":" in a["dst"]
+fam = socket.AF_INET6 if v6 else socket.AF_INET
+src, dst = socket.inet_pton(fam, a["src"]), socket.inet_pton(fam, a["dst"])
+iph = 40 if v6 else 20
+if v6 and proto == 1: proto = 58
 def csum(b):
     if len(b) % 2: b += b"\0"
     t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     while t >> 16: t = (t & 0xffff) + (t >> 16)
     return (~t) & 0xffff
-hl = {1: 8, 6: 20, 17: 8}[proto]
-body = (marker * (1 + (size - 20 - hl) // len(marker)))[: size - 20 - hl]
+hl = {1: 8, 58: 8, 6: 20, 17: 8}[proto]
+body = (marker * (1 + (size - iph - hl) // len(marker)))[: size - iph - hl]
 sport = 33000 + (os.getpid() % 20000)
+def pseudo(length):
+    # RFC 8200 §8.1 (IPv6: 32-bit length, next header) or RFC 793 (IPv4) pseudo-header.
+    if v6: return src + dst + struct.pack("!IxxxB", length, proto)
+    return src + dst + struct.pack("!BBH", 0, proto, length)
 if proto == 1:
     h = struct.pack("!BBHHH", 8, 0, 0, a["ident"], 1)
     l4 = h[:2] + struct.pack("!H", csum(h + body)) + h[4:] + body
+elif proto == 58:
+    # ICMPv6 echo request (RFC 4443): its checksum covers the IPv6 pseudo-header.
+    h = struct.pack("!BBHHH", 128, 0, 0, a["ident"], 1)
+    l4 = h[:2] + struct.pack("!H", csum(pseudo(8 + len(body)) + h + body)) + h[4:] + body
 elif proto == 17:
-    l4 = struct.pack("!HHHH", sport, port, 8 + len(body), 0) + body
+    h = struct.pack("!HHHH", sport, port, 8 + len(body), 0)
+    c = csum(pseudo(8 + len(body)) + h + body) if v6 else 0
+    l4 = h[:6] + struct.pack("!H", (c or 0xffff) if v6 else 0) + body
 else:
     h = struct.pack("!HHIIBBHHH", sport, port, a["ident"], 0, 5 << 4, 0x02, 64240, 0, 0)
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(h) + len(body))
-    l4 = h[:16] + struct.pack("!H", csum(pseudo + h + body)) + h[18:] + body
-ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size, a["ident"], 0x4000, 64, proto, 0, src, dst)
+    l4 = h[:16] + struct.pack("!H", csum(pseudo(len(h) + len(body)) + h + body)) + h[18:] + body
+if v6:
+    # IPv6 has no DF bit: no router fragments, so a packet over a link's MTU is dropped there.
+    ip = struct.pack("!IHBB16s16s", 6 << 28, size - 40, proto, 64, src, dst)
+else:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, size, a["ident"], 0x4000, 64, proto, 0, src, dst)
 def ipv4(b, o):
     if len(b) < o + 20 or b[o] >> 4 != 4: return None
     ihl = (b[o] & 15) * 4
     return {"src": socket.inet_ntoa(b[o + 12:o + 16]), "dst": socket.inet_ntoa(b[o + 16:o + 20]),
             "proto": b[o + 9], "l4": o + ihl}
+def ipv6(b, o):
+    if len(b) < o + 40 or b[o] >> 4 != 6: return None
+    return {"src": socket.inet_ntop(socket.AF_INET6, b[o + 8:o + 24]),
+            "dst": socket.inet_ntop(socket.AF_INET6, b[o + 24:o + 40])}
 def parse(b, hatype):
     # Ethernet (1) and loopback (772) frames carry a link header; L3 devices (a TUN device 65534,
     # ipip 768, gre 778) hand over the IP packet itself.
     if hatype in (1, 772):
-        if len(b) < 14 or b[12:14] != b"\x08\x00": return None
+        if len(b) < 14: return None
+        if b[12:14] == b"\x86\xdd": return ipv6(b, 14)
+        if b[12:14] != b"\x08\x00": return None
         o = 14
     else:
         o = 0
+        if len(b) and b[0] >> 4 == 6: return ipv6(b, 0)
     h = ipv4(b, o)
     if not h: return None
     if h["proto"] == 4:
@@ -93,11 +118,12 @@ def parse(b, hatype):
                 return {"src": inner["src"], "dst": inner["dst"],
                         "outer": {"src": h["src"], "dst": h["dst"], "port": dport, "vni": vni}}
     return {"src": h["src"], "dst": h["dst"]}
-tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+# IPPROTO_RAW: the header is ours (IP_HDRINCL; on IPv6 the kernel implies it for IPPROTO_RAW too).
+tx = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
 t0 = time.monotonic()
 err = None
 try:
-    tx.sendto(ip + l4, (a["dst"], 0))
+    tx.sendto(ip + l4, (a["dst"], 0, 0, 0) if v6 else (a["dst"], 0))
 except OSError as e:
     err = errno.errorcode.get(e.errno, str(e.errno)) + ": " + e.strerror
 seen, done = [], False

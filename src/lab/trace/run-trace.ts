@@ -16,7 +16,7 @@ export interface TraceRequest {
   readonly dst: string;
   readonly proto?: TraceProto;
   readonly port?: number;
-  /** IP total length of the probe (DF set); default 84, as `ping`'s default. */
+  /** IP packet size of the probe (DF set on IPv4); default as `ping`'s: 84 B, 104 B over IPv6. */
   readonly size?: number;
   /** Send from this address instead of SRC's own (to see the source guard at work). */
   readonly srcIp?: string;
@@ -30,6 +30,10 @@ export class TraceRequestError extends StrataError {
 
 /** The probe's headers and its marker must fit: IPv4 20 + TCP 20 + marker 25, rounded up. */
 export const minProbeSize = 68;
+/** The same over IPv6: a 40-byte header. */
+export const minProbeSize6 = 88;
+/** `ping`'s default packet: 56 bytes of payload, 84 B over IPv4, 104 B over IPv6. */
+const defaultSize = (v6: boolean) => (v6 ? 104 : 84);
 const defaultPorts = { icmp: undefined, tcp: 80, udp: 5201 } as const;
 
 /** Pure: the packet a request asks for, or a typed error saying what to fix. */
@@ -37,10 +41,16 @@ export function tracePacket(req: TraceRequest, src: string, dst: string): TraceP
   const proto = req.proto ?? "icmp";
   if (!["icmp", "tcp", "udp"].includes(proto))
     throw new TraceRequestError(`--proto: "${proto}" is not icmp, tcp or udp`);
-  const size = req.size ?? 84;
-  if (!Number.isInteger(size) || size < minProbeSize || size > 65535)
+  const v6 = dst.includes(":");
+  if (v6 !== src.includes(":"))
     throw new TraceRequestError(
-      `--size: ${size} must be an IP packet size from ${minProbeSize} to 65535 bytes`,
+      `${src} → ${dst}: one is IPv4, the other IPv6; trace a pair of one family (on dual stack give both addresses, or --src-ip of DST's family)`,
+    );
+  const size = req.size ?? defaultSize(v6);
+  const min = v6 ? minProbeSize6 : minProbeSize;
+  if (!Number.isInteger(size) || size < min || size > 65535)
+    throw new TraceRequestError(
+      `--size: ${size} must be an IP packet size from ${min} to 65535 bytes${v6 ? " (IPv6)" : ""}`,
     );
   const port = req.port ?? defaultPorts[proto];
   if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
@@ -85,8 +95,12 @@ export function likelyNamespaces(places: LabPlaces, from: TraceEndpoint, to: Tra
 /** `strata lab trace`: predict the path from the kernel's state, prove it with a probe, say why it stopped. */
 export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceRequest): Promise<TraceReport> {
   const places = new LabPlaces(state);
-  const from = places.resolve("SRC", req.src);
-  const to = places.resolve("DST", req.dst);
+  let from = places.resolve("SRC", req.src);
+  let to = places.resolve("DST", req.dst);
+  // Dual stack: a name takes the family of the address given for the other end.
+  const v6 = (e: TraceEndpoint) => e.ip.includes(":");
+  if (v6(to) && !v6(from) && from.ip6) from = { ...from, ip: from.ip6 };
+  else if ((v6(from) || req.srcIp?.includes(":")) && !v6(to) && to.ip6) to = { ...to, ip: to.ip6 };
   const packet = tracePacket(req, req.srcIp ?? from.ip, to.ip);
   const t0 = performance.now();
   const predicted = await predictPath(
@@ -117,7 +131,9 @@ export async function runLabTrace(kernel: Kernel, state: LabState, req: TraceReq
   );
   let { stop } = verdict(hops, delivered, from.place.ns, probe.sendError);
   if (stop?.kind === "spoofed-source" && before && after)
-    stop = { ...stop, counter: { before: before.ipv4, after: after.ipv4 } };
+    stop = packet.src.includes(":")
+      ? { ...stop, counter: { before: before.ipv6, after: after.ipv6 } }
+      : { ...stop, counter: { before: before.ipv4, after: after.ipv4 } };
   if (stop) stop = await explainWithControlPlane(kernel, state, places, stop, packet);
   const t3 = performance.now();
   return {
@@ -155,7 +171,13 @@ async function explainWithControlPlane(
   return explainMissingRoute(stop, {
     model: state.spec.model,
     underlay: state.spec.underlay,
-    owner: { node: owner.node, subnet: owner.subnet, ip: ownerNode.ip, health: ownerHealth.body },
+    owner: {
+      node: owner.node,
+      subnet: owner.subnet,
+      // The owner's address of the packet's family (IPv6 sessions on an IPv6-only lab).
+      ip: places.resolve("DST", owner.node).ip,
+      health: ownerHealth.body,
+    },
     ...(senderNode ? { sender: { node: senderNode.name, health: senderHealth?.body } } : {}),
   });
 }

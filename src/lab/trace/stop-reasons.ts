@@ -41,10 +41,10 @@ export type StopReason =
       readonly port: string;
       readonly src: string;
       readonly allowed: readonly string[];
-      /** The guard's ipv4 drop counter before and after the probe (undefined: not measured). */
+      /** The guard's drop counter of the packet's family before and after the probe (undefined: not measured). */
       readonly counter?: { readonly before: number; readonly after: number };
     }
-  /** A packet with DF set is larger than the MTU of the device it must cross. */
+  /** A packet with DF set (or any IPv6 packet) is larger than the MTU of the device it must cross. */
   | {
       readonly kind: "mtu-exceeded";
       readonly ns: string;

@@ -61,6 +61,7 @@ async function readNsState(kernel: Kernel, nsName: string, places: LabPlaces): P
           guard: {
             ports: [...guard.ports],
             v4: Object.fromEntries([...guard.sources].map(([port, s]) => [port, s.v4])),
+            v6: Object.fromEntries([...guard.sources].map(([port, s]) => [port, s.v6])),
           },
         }
       : {}),

@@ -72,6 +72,8 @@ export interface NsFacts {
   readonly guard?: {
     readonly ports: readonly string[];
     readonly v4: Readonly<Record<string, readonly string[]>>;
+    /** IPv6 sources each port may send from (absent in facts read before IPv6 was traced). */
+    readonly v6?: Readonly<Record<string, readonly string[]>>;
   };
   /** Strata's masquerade table exists (node namespaces only). */
   readonly masquerade?: boolean;
@@ -114,7 +116,7 @@ export interface Sighting {
   readonly ns: string;
   readonly dev: string;
   readonly outgoing: boolean;
-  /** The innermost IPv4 header around the probe's payload. */
+  /** The innermost IP header (IPv4 or IPv6) around the probe's payload. */
   readonly src: string;
   readonly dst: string;
   readonly outer?: CapturedOuter;
