@@ -46,10 +46,31 @@ const cpuWithHelpers = (pid: number) => [pid, ...childrenOf(pid)].reduce((a, p) 
 const counters = async (s: LabState) =>
   Promise.all(
     s.nodes.map(async (n) => {
-      const b = (await agentHealth(kernel, n.ns)).body as { reconciles?: number; reconcileTriggers?: number };
-      return { reconciles: b?.reconciles ?? 0, triggers: b?.reconcileTriggers ?? 0 };
+      const b = (await agentHealth(kernel, n.ns)).body as {
+        reconciles?: number;
+        reconcileTriggers?: number;
+        routeChanges?: RouteChangeCounters;
+      };
+      return { reconciles: b?.reconciles ?? 0, triggers: b?.reconcileTriggers ?? 0, routes: b?.routeChanges };
     }),
   );
+
+/** /healthz's routeChanges (the agent's BGP route-change passes; issue 16, fourth pass). */
+interface RouteChangeCounters {
+  signals: number;
+  passes: number;
+  kernelBatches: number;
+  latency?: { samples: number; medianMs: number; p90Ms: number; maxMs: number };
+}
+
+/** Per-agent medians (and the worst) of the route-change counters. */
+function routeChangeLine(cs: readonly { routes?: RouteChangeCounters }[]): string {
+  const rs = cs.flatMap((c) => (c.routes ? [c.routes] : []));
+  if (rs.length === 0) return "route changes: none reported";
+  const m = (f: (r: RouteChangeCounters) => number) => median(rs.map(f));
+  const worst = Math.max(...rs.map((r) => r.latency?.maxMs ?? 0));
+  return `route changes per agent (median): ${m((r) => r.signals)} signals, ${m((r) => r.passes)} passes applying them, ${m((r) => r.kernelBatches)} kernel batches in all; signal → kernel latency: median of medians ${m((r) => r.latency?.medianMs ?? 0)} ms, median p90 ${m((r) => r.latency?.p90Ms ?? 0)} ms, median max ${m((r) => r.latency?.maxMs ?? 0)} ms, worst ${worst} ms`;
+}
 
 const phases: { label: string; s: number; agentsCpu: number }[] = [];
 let current: LabState | undefined;
@@ -77,6 +98,7 @@ try {
   console.log(
     `  agents' CPU by the end of up: ${upCpu.reduce((a, b) => a + b, 0).toFixed(1)} CPU-s (median ${median(upCpu).toFixed(2)}, max ${Math.max(...upCpu).toFixed(2)} per agent); passes per agent: median ${median(upCounters.map((c) => c.reconciles))}, triggers median ${median(upCounters.map((c) => c.triggers))}`,
   );
+  console.log(`  ${routeChangeLine(upCounters)}`);
   // Idle window: strace a few agents' helpers for the programs they start.
   const traceFiles: string[] = [];
   const tracers = agents(state)
