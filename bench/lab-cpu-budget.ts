@@ -18,6 +18,7 @@ import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, uptimeS } from "./proc-stats.js";
+import { type RouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -54,23 +55,6 @@ const counters = async (s: LabState) =>
       return { reconciles: b?.reconciles ?? 0, triggers: b?.reconcileTriggers ?? 0, routes: b?.routeChanges };
     }),
   );
-
-/** /healthz's routeChanges (the agent's BGP route-change passes; issue 16, fourth pass). */
-interface RouteChangeCounters {
-  signals: number;
-  passes: number;
-  kernelBatches: number;
-  latency?: { samples: number; medianMs: number; p90Ms: number; maxMs: number };
-}
-
-/** Per-agent medians (and the worst) of the route-change counters. */
-function routeChangeLine(cs: readonly { routes?: RouteChangeCounters }[]): string {
-  const rs = cs.flatMap((c) => (c.routes ? [c.routes] : []));
-  if (rs.length === 0) return "route changes: none reported";
-  const m = (f: (r: RouteChangeCounters) => number) => median(rs.map(f));
-  const worst = Math.max(...rs.map((r) => r.latency?.maxMs ?? 0));
-  return `route changes per agent (median): ${m((r) => r.signals)} signals, ${m((r) => r.passes)} passes applying them, ${m((r) => r.kernelBatches)} kernel batches in all; signal → kernel latency: median of medians ${m((r) => r.latency?.medianMs ?? 0)} ms, median p90 ${m((r) => r.latency?.p90Ms ?? 0)} ms, median max ${m((r) => r.latency?.maxMs ?? 0)} ms, worst ${worst} ms`;
-}
 
 const phases: { label: string; s: number; agentsCpu: number }[] = [];
 let current: LabState | undefined;

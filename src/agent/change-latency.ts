@@ -28,7 +28,13 @@ export class ChangeLatency {
   /** Median and p90 over the kept samples; max and count over every sample since start. */
   summary(): LatencySummary {
     const s = [...this.#samples].sort((a, b) => a - b);
-    const at = (q: number) => (s.length === 0 ? 0 : (s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0));
-    return { samples: this.#count, medianMs: Math.round(at(0.5)), p90Ms: Math.round(at(0.9)), maxMs: Math.round(this.#max) };
+    const at = (q: number) =>
+      s.length === 0 ? 0 : (s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0);
+    return {
+      samples: this.#count,
+      medianMs: Math.round(at(0.5)),
+      p90Ms: Math.round(at(0.9)),
+      maxMs: Math.round(this.#max),
+    };
   }
 }

@@ -42,7 +42,11 @@ test("a long burst costs one pass per window, not one per change", () => {
   assert.equal(passes[0], 0);
   assert.ok(passes.length <= 1 + 5000 / 200 + 1, `${passes.length} passes`);
   // Every change went in a pass at or after it, within one window.
-  for (const c of changes) assert.ok(passes.some((p) => p >= c && p <= c + 200), `change at ${c}`);
+  for (const c of changes)
+    assert.ok(
+      passes.some((p) => p >= c && p <= c + 200),
+      `change at ${c}`,
+    );
 });
 
 test("a change after a quiet spell passes at once again", () => {
