@@ -33,6 +33,7 @@ import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.j
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { type SwitchResult, switchAndBack } from "./reflector-switch.js";
+import { readRouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -147,6 +148,8 @@ async function runCase(model: string, nodes: number): Promise<Row> {
   const lastStart = Math.max(...agentPids(state).map(startedAtS));
   const s = spec.model === "bgp" ? await countBgpSessions(kernel, state) : undefined;
   const cost = agentCost(state);
+  if (spec.model === "bgp")
+    console.error(`${model} ${nodes}: ${routeChangeLine(await readRouteChangeCounters(kernel, state))}`);
   const row: Row = {
     model,
     nodes,
