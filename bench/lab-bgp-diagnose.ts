@@ -15,6 +15,7 @@ import { agentHealth } from "../src/lab/agent-health.js";
 import { labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync } from "../src/lab/state.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
+import { readRouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
 
 const arg = (flag: string, fallback: string) =>
   process.argv.includes(flag) ? (process.argv[process.argv.indexOf(flag) + 1] ?? fallback) : fallback;
@@ -64,9 +65,11 @@ async function snapshot(): Promise<number> {
 }
 
 try {
-  await labUp(kernel, benchLabSpec("bgp", nodes), labPaths(), async (label, fn) => {
+  let waitStart = 0;
+  const state = await labUp(kernel, benchLabSpec("bgp", nodes), labPaths(), async (label, fn) => {
     console.log(`${at()}: ${label}`);
     if (label.startsWith("waiting for")) {
+      waitStart = performance.now();
       const until = performance.now() + watchS * 1000;
       while (performance.now() < until) {
         if ((await snapshot()) === 0) break;
@@ -75,7 +78,10 @@ try {
     }
     return fn();
   });
-  console.log(`${at()}: up`);
+  console.log(
+    `${at()}: up; every route in place ${((performance.now() - waitStart) / 1000).toFixed(1)} s after the route wait began (sampled every 5 s while watching)`,
+  );
+  console.log(routeChangeLine(await readRouteChangeCounters(kernel, state)));
 } catch (err) {
   console.log(`${at()}: ${String(err).split("\n")[0]}`);
 } finally {

@@ -7,12 +7,18 @@
  * - restart: 10 % of the agents killed (SIGKILL) at once and started again at once (calico#7144):
  *   until every restarted agent is healthy again, its sessions are back and every route is in
  *   place; the worst sweep's count of missing routes during it.
+ * - switch (bgp rows, `--no-switch` to skip; the lab then has a pod per node): with `--ping-pairs`
+ *   pod pairs pinging across nodes every 50 ms, the live topology goes from a full mesh to 2
+ *   reflectors and back (a reflector row: to a full mesh and back), each way timed until the
+ *   BGP sessions every kernel shows match (calico#3819); echoes sent and lost
+ *   (bench/reflector-switch.ts).
  * Reference in the same run: a bare idle `node` process's PSS (what Node alone costs a node), and
  * vxlan at the same size for convergence (a datastore watch, no BGP).
  *
  * Usage (as root, holding the lab lock; the lab is removed after each case):
  *   flock /tmp/strata-lab.lock node dist/bench/lab-convergence.js \
  *     [--sizes 25,50,100,200] [--models bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw] [--no-restart]
+ *     [--no-switch] [--ping-pairs 50]
  */
 import { spawn } from "node:child_process";
 import { labPaths } from "../src/cli/paths.js";
@@ -26,6 +32,8 @@ import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
+import { type SwitchResult, switchAndBack } from "./reflector-switch.js";
+import { readRouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -33,6 +41,8 @@ const arg = (flag: string, fallback: string) =>
 const sizes = arg("--sizes", "25,50,100,200").split(",").map(Number);
 const models = arg("--models", "bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw").split(",");
 const restart = !process.argv.includes("--no-restart");
+const switchStep = !process.argv.includes("--no-switch");
+const pingPairs = Number(arg("--ping-pairs", "50"));
 const kernel = createIproute2Kernel();
 const paths = labPaths();
 
@@ -80,6 +90,8 @@ interface Row {
   restartS?: number;
   restartWorstMissing?: number;
   restartSessions?: string;
+  switched?: SwitchResult;
+  switchError?: string;
   error?: string;
 }
 
@@ -116,7 +128,10 @@ async function restartTenth(
 }
 
 async function runCase(model: string, nodes: number): Promise<Row> {
-  const spec = benchLabSpec(model, nodes);
+  const base = benchLabSpec(model, nodes);
+  const switching = switchStep && base.model === "bgp";
+  // The switch step pings between pods: one per node.
+  const spec = switching ? { ...base, podsPerNode: 1 } : base;
   const t0 = performance.now();
   let routesDoneAt = 0;
   const state = await labUp(kernel, spec, paths, async (label, fn) => {
@@ -133,6 +148,8 @@ async function runCase(model: string, nodes: number): Promise<Row> {
   const lastStart = Math.max(...agentPids(state).map(startedAtS));
   const s = spec.model === "bgp" ? await countBgpSessions(kernel, state) : undefined;
   const cost = agentCost(state);
+  if (spec.model === "bgp")
+    console.error(`${model} ${nodes}: ${routeChangeLine(await readRouteChangeCounters(kernel, state))}`);
   const row: Row = {
     model,
     nodes,
@@ -142,7 +159,20 @@ async function runCase(model: string, nodes: number): Promise<Row> {
     cpuS: cost.cpu,
     pssPerNode: cost.pss / nodes,
   };
-  if (restart) Object.assign(row, await restartTenth(state));
+  if (switching) {
+    try {
+      row.switched = await switchAndBack(kernel, state, {
+        otherK: (spec.routeReflectors ?? 0) === 0 ? 2 : 0,
+        pairs: pingPairs,
+        intervalS: 0.05,
+        dwellS: 2,
+        timeoutS: 120,
+      });
+    } catch (err) {
+      row.switchError = String(err).split("\n")[0];
+    }
+  }
+  if (restart) Object.assign(row, await restartTenth(readLabStateSync() ?? state));
   return row;
 }
 
@@ -186,6 +216,22 @@ for (const r of rows) {
       ? `| ${r.model} | ${r.nodes} | failed: ${r.error} |||||||||`
       : `| ${r.model} | ${r.nodes} | ${f1(r.upS)} | ${f1(r.convergeS)} | ${ratio} | ${r.sessions} | ${f1(r.cpuS)} | ${f1(r.pssPerNode)} | ${(r.pssPerNode / bare).toFixed(2)}× | ${f1(r.restartS)} | ${r.restartWorstMissing ?? "-"} | ${r.restartSessions ?? "-"} |`,
   );
+}
+const switched = rows.filter((r) => r.switched || r.switchError);
+if (switched.length > 0) {
+  console.log(
+    "\n| model | nodes | switch | sessions match s | back | sessions match s | pod pairs pinging | echoes sent | lost | pairs that lost |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  for (const r of switched) {
+    const w = r.switched;
+    const [a, b] = w?.legs ?? [];
+    console.log(
+      !w || !a || !b
+        ? `| ${r.model} | ${r.nodes} | failed: ${r.switchError} ||||||||`
+        : `| ${r.model} | ${r.nodes} | → ${a.to} (${a.sessions}) | ${f1(a.sessionsMatchS)} | → ${b.to} (${b.sessions}) | ${f1(b.sessionsMatchS)} | ${w.pairs} | ${w.sent} | ${w.lost} (${w.unanswered} unanswered, ≤ 1 a pair in flight at the end) | ${w.lossyPairs} |`,
+    );
+  }
 }
 const ok = rows.filter((r) => !r.error);
 if (ok.length > 0) {

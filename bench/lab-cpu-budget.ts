@@ -18,6 +18,7 @@ import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, uptimeS } from "./proc-stats.js";
+import { type RouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -46,8 +47,12 @@ const cpuWithHelpers = (pid: number) => [pid, ...childrenOf(pid)].reduce((a, p) 
 const counters = async (s: LabState) =>
   Promise.all(
     s.nodes.map(async (n) => {
-      const b = (await agentHealth(kernel, n.ns)).body as { reconciles?: number; reconcileTriggers?: number };
-      return { reconciles: b?.reconciles ?? 0, triggers: b?.reconcileTriggers ?? 0 };
+      const b = (await agentHealth(kernel, n.ns)).body as {
+        reconciles?: number;
+        reconcileTriggers?: number;
+        routeChanges?: RouteChangeCounters;
+      };
+      return { reconciles: b?.reconciles ?? 0, triggers: b?.reconcileTriggers ?? 0, routes: b?.routeChanges };
     }),
   );
 
@@ -77,6 +82,7 @@ try {
   console.log(
     `  agents' CPU by the end of up: ${upCpu.reduce((a, b) => a + b, 0).toFixed(1)} CPU-s (median ${median(upCpu).toFixed(2)}, max ${Math.max(...upCpu).toFixed(2)} per agent); passes per agent: median ${median(upCounters.map((c) => c.reconciles))}, triggers median ${median(upCounters.map((c) => c.triggers))}`,
   );
+  console.log(`  ${routeChangeLine(upCounters)}`);
   // Idle window: strace a few agents' helpers for the programs they start.
   const traceFiles: string[] = [];
   const tracers = agents(state)

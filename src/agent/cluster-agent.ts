@@ -24,6 +24,8 @@ import { planReconcile } from "../kernel/desired/plan.js";
 import { planDesiredChange } from "../kernel/desired/plan-change.js";
 import { missingRoutes, planRouteChanges, planRoutes } from "../kernel/desired/plan-routes.js";
 import type { DesiredState } from "../kernel/desired/state.js";
+import { ChangeLatency, type LatencySummary } from "./change-latency.js";
+import { type ChangeWindow, changeArrived, quietWindow, windowEnded } from "./change-window.js";
 import { CoalescingRunner } from "./coalescing-runner.js";
 import { clusterMasquerade } from "./masquerade.js";
 import { nextRepairDelay, type RepairSchedule, repairKind } from "./repair-schedule.js";
@@ -93,6 +95,12 @@ export interface ClusterAgentOptions {
    * view has come for `quietMs`, at the latest `maxDelayMs` after the first (default 100 / 1000).
    */
   readonly leaseBurst?: { readonly quietMs: number; readonly maxDelayMs: number };
+  /**
+   * The backend's route changes (BGP UPDATEs) merge into one kernel batch per window of this many
+   * ms: the first change after a quiet spell goes at once, the ones during the window at its end
+   * (change-window.ts). Default 250; 0 runs a pass per change signal.
+   */
+  readonly routeChangeWindowMs?: number;
   readonly logger: Logger;
   readonly signal: AbortSignal;
   /** Where the agent writes subnet.json and the CNI conflist for this node. */
@@ -123,6 +131,12 @@ export interface ClusterStatus {
   /** Reconcile passes run, and the triggers (watch events, BGP, repair ticks) they served. */
   reconciles: number;
   reconcileTriggers: number;
+  /**
+   * The backend's route changes (BGP): how often it signalled some, the passes that applied
+   * them, the kernel batches of every pass, and how long a change waited from the signal to
+   * the end of the batch that installed it.
+   */
+  routeChanges: { signals: number; passes: number; kernelBatches: number; latency?: LatencySummary };
   lastReconcile?: { ok: boolean; at: string; error?: string };
   /** When the first pass succeeded (readiness). */
   firstReconcileAt?: string;
@@ -152,6 +166,8 @@ export class ClusterAgent {
   #held: HeldLease | undefined;
   #local: LocalNode | undefined;
   #peers: NodeLease[] = [];
+  /** #routedPeers() for the #peers and #local it was computed from. */
+  #routedPeersOf: { peers: NodeLease[]; local: LocalNode; routed: NodeLease[] } | undefined;
   /** Rejections seen in the last lease view, by identity: each is logged once when it appears. */
   #rejections = new Map<string, RejectedLease>();
   readonly #runner: CoalescingRunner;
@@ -184,6 +200,11 @@ export class ClusterAgent {
   #applied: DesiredState | undefined;
   /** The burst of lease views being merged: when its first view came, and its pending pass. */
   #burst: { since: number; timer: NodeJS.Timeout } | undefined;
+  /** The backend's route changes: the burst window, its timer, when the oldest undrained change came. */
+  #routeWindow: ChangeWindow = quietWindow;
+  #routeWindowTimer: NodeJS.Timeout | undefined;
+  #routeChangesSince: number | undefined;
+  readonly #routeLatency = new ChangeLatency();
   readonly #heartbeat: NodeHeartbeat;
   #alive: Set<string> | undefined;
   #storeDownSince: number | undefined;
@@ -214,6 +235,7 @@ export class ClusterAgent {
       unreachable: [],
       reconciles: 0,
       reconcileTriggers: 0,
+      routeChanges: { signals: 0, passes: 0, kernelBatches: 0 },
       missingRoutes: [],
       datastore: { reachable: true, timeoutSeconds: o.datastoreTimeoutSeconds ?? 60 },
       conflist: o.stateDir ? "pending" : "not configured",
@@ -251,6 +273,7 @@ export class ClusterAgent {
       }
     } else this.status.missingRoutes = [];
     this.status.reconcileTriggers = this.#runner.triggers;
+    this.status.routeChanges.latency = this.#routeLatency.summary();
     return this.status;
   }
 
@@ -363,8 +386,8 @@ export class ClusterAgent {
       netns: this.o.hostNs,
       logger: this.o.logger,
       signal: this.o.signal,
-      // Not a full pass: the backend hands on what changed (takeRouteChanges).
-      onChange: () => void this.#runner.trigger(),
+      // Not a full pass: the backend hands on what changed (takeRouteChanges), merged per window.
+      onChange: () => this.#routesChanged(),
       republish: () => this.#republish(),
     });
     if (this.o.stateDir) {
@@ -511,6 +534,7 @@ export class ClusterAgent {
       clearTimeout(repair);
       clearInterval(beat);
       clearTimeout(this.#burst?.timer);
+      clearTimeout(this.#routeWindowTimer);
       clearTimeout(renew);
     }
   }
@@ -656,6 +680,51 @@ export class ClusterAgent {
     this.#burst = { since, timer };
   }
 
+  /**
+   * The backend has route changes (a BGP UPDATE): a pass at once when no window is open, else
+   * one at the window's end for everything that came meanwhile (change-window.ts). With N peers
+   * announcing one after another, a pass per UPDATE would be N kernel batches per node.
+   */
+  #routesChanged(): void {
+    this.status.routeChanges.signals++;
+    this.#routeChangesSince ??= performance.now();
+    this.#routeWindowStep(changeArrived(this.#routeWindow, performance.now(), this.#routeWindowMs));
+  }
+
+  get #routeWindowMs(): number {
+    return this.o.routeChangeWindowMs ?? 250;
+  }
+
+  #routeWindowStep(s: ReturnType<typeof changeArrived>): void {
+    this.#routeWindow = s.window;
+    if (s.pass) void this.#runner.trigger();
+    if (s.timerAt !== undefined) {
+      clearTimeout(this.#routeWindowTimer);
+      this.#routeWindowTimer = setTimeout(
+        () => this.#routeWindowStep(windowEnded(this.#routeWindow, performance.now(), this.#routeWindowMs)),
+        Math.max(0, s.timerAt - performance.now()),
+      );
+    }
+  }
+
+  /** Route changes are being drained into a pass: when the oldest of them came (undefined: none). */
+  #takeRouteChangesSince(): number | undefined {
+    const since = this.#routeChangesSince;
+    this.#routeChangesSince = undefined;
+    return since;
+  }
+
+  #routeChangesApplied(since: number | undefined): void {
+    if (since === undefined) return;
+    this.status.routeChanges.passes++;
+    this.#routeLatency.record(performance.now() - since);
+  }
+
+  async #applyOps(ops: Parameters<typeof applyPlanOrThrow>[2]): Promise<void> {
+    this.status.routeChanges.kernelBatches++;
+    await applyPlanOrThrow(this.o.kernel, this.o.hostNs, ops);
+  }
+
   /** A routes-only repair pass (the repair tick between full passes). */
   #repairRoutes(): Promise<void> {
     this.#routeRepairDue = true;
@@ -669,13 +738,20 @@ export class ClusterAgent {
 
   /** The other nodes this node routes to: never its own subnet, nor anything via its own address. */
   #routedPeers(): NodeLease[] {
-    if (!this.#local) return [];
+    const local = this.#local;
+    if (!local) return [];
+    // Computed once per lease view: the heartbeat asks every few seconds, and an overlap test per
+    // peer each time was a quarter of an idle 50-node mesh agent's JavaScript time.
+    const c = this.#routedPeersOf;
+    if (c && c.peers === this.#peers && c.local === local) return c.routed;
     // Whatever the datastore says (a lease that won a conflict against ours must not break our
     // reconcile).
-    const { subnet: own, publicIp: self } = this.#local.lease;
-    return this.#peers.filter(
+    const { subnet: own, publicIp: self } = local.lease;
+    const routed = this.#peers.filter(
       (p) => p.node !== this.o.node && p.publicIp !== self && !overlaps(p.subnet, own),
     );
+    this.#routedPeersOf = { peers: this.#peers, local, routed };
+    return routed;
   }
 
   async #reconcileOnce(): Promise<void> {
@@ -709,6 +785,7 @@ export class ClusterAgent {
    * repair tick): the routes are read back too, and what is missing or stray is planned by diff.
    */
   async #routeChangesPass({ readRoutes }: { readRoutes: boolean }): Promise<void> {
+    const since = this.#takeRouteChangesSince();
     const changes = this.o.backend.takeRouteChanges?.() ?? new Map<string, Route | undefined>();
     const { routes, nodeOf } = this.#routed;
     let lost = false;
@@ -720,12 +797,13 @@ export class ClusterAgent {
       ? planRoutes([...routes.values()], await observeRoutes(this.o.kernel, this.o.hostNs, this.#families))
       : planRouteChanges(changes);
     if (ops.length > 0) {
-      await applyPlanOrThrow(this.o.kernel, this.o.hostNs, ops);
+      await this.#applyOps(ops);
       this.o.logger.info(
         { ops: ops.length, routeChanges: changes.size, ...(readRoutes ? { repaired: "routes" } : {}) },
         "reconciled",
       );
     }
+    this.#routeChangesApplied(since);
     if (this.#applied) this.#applied = { ...this.#applied, routes: [...routes.values()] };
     // A peer with a route now is reachable; one that lost its route gets the backend's reason
     // from a full pass.
@@ -763,6 +841,7 @@ export class ClusterAgent {
       this.#noteLiveness();
     }
     // Changes handed on so far are part of this state: drained, so no later pass repeats them.
+    const since = this.#takeRouteChangesSince();
     this.o.backend.takeRouteChanges?.();
     const desired = this.o.backend.desired(local, peers);
     const ns = this.o.hostNs;
@@ -772,13 +851,14 @@ export class ClusterAgent {
       change ??
       planReconcile(desired, await observe(this.o.kernel, ns, desired, { families: this.#families }));
     if (ops.length > 0) {
-      await applyPlanOrThrow(this.o.kernel, ns, ops);
+      await this.#applyOps(ops);
       this.o.logger.info(
         { ops: ops.length, peers: peers.length, ...(change ? { planned: "lease change" } : {}) },
         "reconciled",
       );
     }
     this.#applied = desired;
+    this.#routeChangesApplied(since);
     // The backend's own datapath (tc-BPF peer maps) after its devices and routes are in place.
     await this.o.backend.applyDatapath?.(this.#host, local, peers);
     for (const u of desired.unreachable) {

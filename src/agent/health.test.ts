@@ -14,6 +14,7 @@ const healthy = (): ClusterStatus => ({
   unreachable: [],
   reconciles: 3,
   reconcileTriggers: 5,
+  routeChanges: { signals: 0, passes: 0, kernelBatches: 0 },
   lastReconcile: { ok: true, at: "2026-01-01T11:59:59Z" },
   firstReconcileAt: "2026-01-01T11:59:00Z",
   missingRoutes: [],

@@ -56,6 +56,11 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
       "60",
     )
     .option(
+      "--route-change-window <ms>",
+      "learned-route changes (BGP UPDATEs) that arrive within this many ms of a pass go to the kernel together at the window's end; the first change after a quiet spell goes at once; 0: a pass per change",
+      "250",
+    )
+    .option(
       "--datastore-timeout <s>",
       "/healthz is not ok once the datastore has been unreachable this long, seconds",
       "60",
@@ -171,6 +176,7 @@ export function registerAgentCommand(
                 datastoreTimeoutSeconds: flags.datastoreTimeoutSeconds,
                 resyncMs: flags.resyncSeconds * 1000,
                 fullResyncMs: flags.fullResyncSeconds * 1000,
+                routeChangeWindowMs: flags.routeChangeWindowMs,
                 stateDir: o.stateDir,
                 masquerade: o.masquerade,
                 ...(flags.podAttachment ? { podAttachment: flags.podAttachment } : {}),

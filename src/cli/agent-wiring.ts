@@ -43,6 +43,7 @@ export interface AgentCliOptions {
   datastoreTimeout: string;
   resyncInterval: string;
   fullResyncInterval?: string;
+  routeChangeWindow?: string;
   masquerade: boolean;
   podAttachment: string;
   healthPort: string;
@@ -68,6 +69,7 @@ export interface AgentFlagValues {
   readonly datastoreTimeoutSeconds: number;
   readonly resyncSeconds: number;
   readonly fullResyncSeconds: number;
+  readonly routeChangeWindowMs: number;
   readonly cniMaxRequests: number;
   readonly cniReadTimeoutMs: number;
   /** Helper processes that fork/exec for the agent (src/shim/spawn-helper.c). */
@@ -105,6 +107,7 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     datastoreTimeoutSeconds: positiveInt("--datastore-timeout", o.datastoreTimeout),
     resyncSeconds: positiveInt("--resync-interval", o.resyncInterval),
     fullResyncSeconds: positiveInt("--full-resync-interval", o.fullResyncInterval ?? "60"),
+    routeChangeWindowMs: intInRange("--route-change-window", o.routeChangeWindow ?? "250", 0, 10_000),
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
     spawnHelpers: intInRange("--spawn-helpers", o.spawnHelpers ?? "8", 1, 64),

@@ -333,6 +333,7 @@ export class BgpBackend implements Backend {
   desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
     const unreachable: { node: string; reason: string }[] = [];
     const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
+    let sessions: Map<string, { readonly state: string }> | undefined;
     // A peer whose subnet we have no route to: name why (mesh across a router needs the router to peer).
     for (const p of peers) {
       if (this.#routes.get(p.subnet)) {
@@ -341,7 +342,9 @@ export class BgpBackend implements Backend {
           unreachable.push({ node: p.node, reason: `no BGP route to its IPv6 subnet ${p.subnet6} yet` });
         continue;
       }
-      const s = this.#speaker?.sessions().find((x) => x.peer === p.publicIp);
+      // The sessions' status once per pass, not once per unreachable peer (N² while a mesh comes up).
+      sessions ??= new Map((this.#speaker?.sessions() ?? []).map((x) => [x.peer, x]));
+      const s = sessions.get(p.publicIp);
       const behindRouter = !contains(ownNet, p.publicIp);
       unreachable.push({
         node: p.node,
