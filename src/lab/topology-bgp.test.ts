@@ -79,6 +79,7 @@ test("lab bgp model on l3, dual stack: the router imports both cluster CIDRs and
       { prefix: "fd00:10:244::/56", ge: 56, le: 128 },
     ]);
   assert.equal(routerSpeakerArgs([node(1)], "10.244.0.0/16").includes("--ipv6"), false);
+  assert.ok(args.includes("--no-warm-up"), "the lab's router starts cold, as the agents do");
 });
 
 test("past 25 nodes the lab's agents hold BGP sessions 90 s (RFC 4271 §10), up to 25 the agent's 9 s", () => {
