@@ -85,10 +85,14 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     // IPv6 unicast is negotiated when asked for, or when there is IPv6 to announce.
     ipv6: o.ipv6 === true || announce.some((p) => p.includes(":")),
     onEvent: (e) => print(e),
-    onRoutes: (changes) => {
-      if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
-      void installer?.update(changes);
-    },
+    // None with --quiet and nothing to install: a reflector then builds no per-route change list.
+    onRoutes:
+      o.quiet && !installer
+        ? undefined
+        : (changes) => {
+            if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
+            void installer?.update(changes);
+          },
   });
   for (const p of announce) speaker.originate(p);
   await speaker.start(peers);

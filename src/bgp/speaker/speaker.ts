@@ -1001,7 +1001,11 @@ export class BgpSpeaker {
   #flush(): void {
     this.#flushQueued = false;
     const up = [...this.#peers.values()].filter((p) => p.established);
-    const batch = this.#out.drain(up.map((p) => p.info));
+    // Per-prefix changes only for someone who follows them (the kernel, a log of routes).
+    const batch = this.#out.drain(
+      up.map((p) => p.info),
+      { changes: this.o.onRoutes !== undefined },
+    );
     const routes: LearnedRouteChange[] = [];
     for (const { prefix, old, now } of batch.changes) {
       const oldNh = old?.from && pathNextHop(old);
