@@ -12,6 +12,8 @@
  *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
  *          (strata: as by default, warmed up before the burst; strata-cold: with --no-warm-up)
  *          [--strata-node-flags="--cpu-prof --cpu-prof-dir=DIR"]  (Strata then stops on SIGTERM: profiles get written)
+ *          (what Strata's peak RSS is made of: STRATA_MEMORY_SAMPLES=/tmp/mem-%p.json and
+ *           --strata-node-flags=--import=$PWD/dist/bench/memory-sampler.js; it gets SIGUSR2 at convergence)
  *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -311,6 +313,8 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const pid = await r.start();
   const cpuBefore = cpuMs(pid);
   const { line, tester } = await runTester(pack);
+  // With bench/memory-sampler.js preloaded (--strata-node-flags): its breakdown at convergence.
+  if (r.name.startsWith("strata") && process.env.STRATA_MEMORY_SAMPLES) process.kill(pid, "SIGUSR2");
   // Read while every session is still up: the cost of converging, not of tearing down.
   const sample = {
     cpuMs: cpuMs(pid) - cpuBefore,

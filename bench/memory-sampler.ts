@@ -1,7 +1,7 @@
 /**
  * Preload for a process whose memory a bench takes apart (`node --import=dist/bench/memory-sampler.js ...`):
  * every 5 ms it reads process.memoryUsage() and V8's heap spaces and keeps each figure's peak, and
- * the whole breakdown at the moment RSS peaked; on exit it writes them as JSON to
+ * the whole breakdown at the moment RSS peaked; on SIGUSR2 (or exit) it writes them as JSON to
  * $STRATA_MEMORY_SAMPLES (nothing without it; %p in it becomes the pid). What makes up a peak RSS: the V8 heap by space (new
  * = the young generation's semi-spaces, old, code, large objects), memory outside the heap
  * (external, array buffers: socket and encode buffers), and the rest (Node, libuv, code pages).
@@ -45,9 +45,16 @@ if (out) {
     for (const [name, v] of Object.entries(s.spaces))
       peaks[`${name}.size`] = Math.max(peaks[`${name}.size`] ?? 0, v.size);
   };
-  setInterval(sample, 5).unref();
-  process.on("exit", () => {
+  const timer = setInterval(sample, 5).unref();
+  let written = false;
+  const write = () => {
+    if (written) return;
+    written = true;
+    clearInterval(timer);
     sample();
-    writeFileSync(out, JSON.stringify({ peaks, atPeakRss, atExit: snapshot() }));
-  });
+    writeFileSync(out, JSON.stringify({ peaks, atPeakRss, atEnd: snapshot() }));
+  };
+  // SIGUSR2: the bench says "converged" (what comes after, sessions going down, is not counted).
+  process.on("SIGUSR2", write);
+  process.on("exit", write);
 }
