@@ -10,8 +10,10 @@
  *
  * Usage: node dist/bench/bgp-reflectors.js [--peers 100] [--prefixes 1000] [--pack 1,10,100,1000]
  *          [--rounds 3] [--reflectors strata,bird,frr,gobgp] [--timeout SECONDS]
- *          (strata-warm: Strata with --warm-up, the UPDATE path compiled before the burst)
+ *          (strata: as by default, warmed up before the burst; strata-cold: with --no-warm-up)
  *          [--strata-node-flags="--cpu-prof --cpu-prof-dir=DIR"]  (Strata then stops on SIGTERM: profiles get written)
+ *          (what Strata's peak RSS is made of: STRATA_MEMORY_SAMPLES=/tmp/mem-%p.json and
+ *           --strata-node-flags=--import=$PWD/dist/bench/memory-sampler.js; it gets SIGUSR2 at convergence)
  *        (the old positional form PEERS PREFIXES ROUNDS still works; BGP_REFLECTORS=strata,bird too)
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -108,25 +110,47 @@ const listening = () =>
     { timeoutMs: 30_000 },
   );
 
-/** Strata's speaker as configured by default; `warm`: with --warm-up (V8 has compiled the UPDATE path before the burst). */
-const strata = (name: string, warm: boolean): Reflector => ({
+/**
+ * Strata's speaker as configured by default (it warms up once listening: the bench starts the load
+ * after its "warmed-up" line, so the warm-up's CPU is not counted); `cold`: with --no-warm-up.
+ */
+const strata = (name: string, cold: boolean): Reflector => ({
   name,
   async start() {
     const args = [
       ...["--asn", "64512", "--router-id", rrIp, "--cluster-id", rrIp, "--listen", "179", "--quiet"],
-      ...(warm ? ["--warm-up"] : []),
+      ...(cold ? ["--no-warm-up"] : []),
       ...peerAddresses().flatMap((a) => ["--peer", `${a},as=64512,rr-client,passive`]),
     ];
     const flags = values["strata-node-flags"].split(" ").filter(Boolean);
-    const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args]);
+    const p = inRr([process.execPath, ...flags, join(repo, "bin/strata.js"), "bgp-speaker", ...args], "pipe");
+    let out = "";
+    // Read to the end (a full pipe would stall it); ready once listening and, by default, warmed up.
+    p.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      if (out.length < 1 << 16) out += d;
+    });
     await listening();
+    if (!cold)
+      await eventually(() => out.includes('"event":"warmed-up"'), "warm-up done", { timeoutMs: 30_000 });
     return p.pid ?? -1;
   },
 });
 
+/** An empty `node` in the reflector's namespace: its peak RSS, the floor of any Node process (MiB). */
+async function nodeFloorMiB(): Promise<number> {
+  const p = inRr([process.execPath, "-e", "setInterval(() => {}, 1000)"]);
+  // ip netns exec execs node in place: the pid is node's.
+  const pid = p.pid ?? -1;
+  await new Promise((r) => setTimeout(r, 500));
+  const mib = kib(pid, "VmHWM") / 1024;
+  p.kill("SIGTERM");
+  await new Promise((r) => p.once("exit", r));
+  return mib;
+}
+
 const reflectors: Reflector[] = [
   strata("strata", false),
-  strata("strata-warm", true),
+  strata("strata-cold", true),
   {
     name: "bird",
     async start() {
@@ -289,6 +313,8 @@ async function runOnce(r: Reflector, pack: number): Promise<Sample> {
   const pid = await r.start();
   const cpuBefore = cpuMs(pid);
   const { line, tester } = await runTester(pack);
+  // With bench/memory-sampler.js preloaded (--strata-node-flags): its breakdown at convergence.
+  if (r.name.startsWith("strata") && process.env.STRATA_MEMORY_SAMPLES) process.kill(pid, "SIGUSR2");
   // Read while every session is still up: the cost of converging, not of tearing down.
   const sample = {
     cpuMs: cpuMs(pid) - cpuBefore,
@@ -340,6 +366,12 @@ try {
   console.log(
     `route reflector: ${peers} peers × ${prefixes} prefixes each, packed ${packs.join(", ")} per UPDATE, ${rounds} interleaved rounds`,
   );
+  await setUp();
+  const floor = await nodeFloorMiB();
+  await tearDown();
+  console.log(
+    `  an empty node: peak RSS ${floor.toFixed(1)} MiB (the floor of any Node process, Strata's too)`,
+  );
   for (const pack of packs) {
     for (let round = 1; round <= rounds; round++) {
       for (const r of reflectors) {
@@ -361,15 +393,19 @@ try {
   const ratio = (name: string, pack: number, ref: string, k: "convergedMs" | "peakMiB" | "anonMiB") =>
     samples.has(key(ref, pack)) ? (med(name, pack, k) / med(ref, pack, k)).toFixed(2) : "—";
   console.log(
-    `\n${"pack".padStart(5)} ${"reflector".padEnd(9)} ${"converged ms".padStart(13)} ${"CPU ms".padStart(8)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×FRR".padStart(10)} ${"RSS ×BIRD".padStart(10)} ${"anon MiB".padStart(9)} ${"anon ×BIRD".padStart(11)}`,
+    `\n${"pack".padStart(5)} ${"reflector".padEnd(11)} ${"converged ms".padStart(13)} ${"CPU ms".padStart(8)} ${"peak MiB".padStart(9)} ${"time ×BIRD".padStart(11)} ${"time ×FRR".padStart(10)} ${"RSS ×BIRD".padStart(10)} ${"anon MiB".padStart(9)} ${"anon ×BIRD".padStart(11)}`,
   );
   for (const pack of packs) {
     for (const r of reflectors) {
       const t = med(r.name, pack, "convergedMs");
       console.log(
-        `${String(pack).padStart(5)} ${r.name.padEnd(9)} ${(Number.isFinite(t) ? t.toFixed(0) : "timeout").padStart(13)} ${fmt(med(r.name, pack, "cpuMs")).padStart(8)} ${med(r.name, pack, "peakMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "convergedMs").padStart(11)} ${ratio(r.name, pack, "frr", "convergedMs").padStart(10)} ${ratio(r.name, pack, "bird", "peakMiB").padStart(10)} ${med(r.name, pack, "anonMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "anonMiB").padStart(11)}`,
+        `${String(pack).padStart(5)} ${r.name.padEnd(11)} ${(Number.isFinite(t) ? t.toFixed(0) : "timeout").padStart(13)} ${fmt(med(r.name, pack, "cpuMs")).padStart(8)} ${med(r.name, pack, "peakMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "convergedMs").padStart(11)} ${ratio(r.name, pack, "frr", "convergedMs").padStart(10)} ${ratio(r.name, pack, "bird", "peakMiB").padStart(10)} ${med(r.name, pack, "anonMiB").toFixed(0).padStart(9)} ${ratio(r.name, pack, "bird", "anonMiB").padStart(11)}`,
       );
     }
+    if (samples.has(key("bird", pack)))
+      console.log(
+        `${String(pack).padStart(5)} ${"(node)".padEnd(11)} ${"".padStart(13)} ${"".padStart(8)} ${floor.toFixed(0).padStart(9)} ${"".padStart(11)} ${"".padStart(10)} ${(floor / med("bird", pack, "peakMiB")).toFixed(2).padStart(10)}   ← an empty node's RSS × BIRD`,
+      );
   }
 } finally {
   await tearDown();

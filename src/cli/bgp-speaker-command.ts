@@ -43,7 +43,8 @@ export function registerBgpSpeakerCommand(program: Command): void {
     .option("--quiet", "no line per learned route")
     .option(
       "--warm-up",
-      "before listening, run the UPDATE path on a throwaway reflector over loopback (~0.7 s of CPU) so the first real burst runs optimised code; listening starts that much later (peers with long connect-retry timers wait)",
+      "the default: once listening, run the UPDATE path on a throwaway reflector over loopback (~0.7 s of CPU, ~10 MiB) so the first real burst runs optimised code; peers that connect meanwhile are served",
     )
+    .option("--no-warm-up", "start cold (less memory and CPU at start; the first burst of UPDATEs is slower)")
     .action((o: BgpSpeakerCliOptions) => runBgpSpeaker(o));
 }

@@ -34,7 +34,10 @@ export interface BgpSpeakerCliOptions {
   installRoutes?: boolean;
   routeDev?: string;
   quiet?: boolean;
-  /** --warm-up: src/bgp/speaker/warm-up.ts before listening. */
+  /**
+   * src/bgp/speaker/warm-up.ts right after listening (default); false with --no-warm-up. The
+   * node agent's embedded speaker never warms up (it does not come through here).
+   */
   warmUp?: boolean;
 }
 
@@ -69,11 +72,6 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
         onError: (err) => print({ event: "route-install-failed", error: describeError(err) }),
       })
     : undefined;
-  // Before listening: the first burst of real UPDATEs then runs optimised code (src/bgp/speaker/warm-up.ts).
-  if (o.warmUp === true) {
-    const w = await warmUp();
-    print({ event: "warmed-up", ...w, ms: Math.round(w.ms) });
-  }
   const speaker = new BgpSpeaker({
     asn,
     routerId,
@@ -87,10 +85,14 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
     // IPv6 unicast is negotiated when asked for, or when there is IPv6 to announce.
     ipv6: o.ipv6 === true || announce.some((p) => p.includes(":")),
     onEvent: (e) => print(e),
-    onRoutes: (changes) => {
-      if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
-      void installer?.update(changes);
-    },
+    // None with --quiet and nothing to install: a reflector then builds no per-route change list.
+    onRoutes:
+      o.quiet && !installer
+        ? undefined
+        : (changes) => {
+            if (!o.quiet) for (const c of changes) print({ event: "route", ...c });
+            void installer?.update(changes);
+          },
   });
   for (const p of announce) speaker.originate(p);
   await speaker.start(peers);
@@ -117,6 +119,14 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
       print({ event: "stopping", signal: sig, peersKeepRoutes: graceful });
       void speaker.stop({ graceful }).then(() => process.exit(0));
     });
+  }
+  // After listening and dialling, never before: a peer that dials meanwhile is accepted by the
+  // kernel and served between the warm-up's socket events (its I/O is asynchronous too), instead
+  // of being refused and waiting out its connect-retry timer (BIRD's: 120 s).
+  if (o.warmUp !== false) {
+    print({ event: "warming-up" });
+    const w = await warmUp();
+    print({ event: "warmed-up", ...w, ms: Math.round(w.ms) });
   }
 }
 

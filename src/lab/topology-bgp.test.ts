@@ -79,6 +79,7 @@ test("lab bgp model on l3, dual stack: the router imports both cluster CIDRs and
       { prefix: "fd00:10:244::/56", ge: 56, le: 128 },
     ]);
   assert.equal(routerSpeakerArgs([node(1)], "10.244.0.0/16").includes("--ipv6"), false);
+  assert.ok(args.includes("--no-warm-up"), "the lab's router starts cold, as the agents do");
 });
 
 test("lab bgp model on l3, IPv6-only: each node peers with the router's IPv6 address on its segment, the router with each node's IPv6 address, importing only the IPv6 cluster CIDR", () => {

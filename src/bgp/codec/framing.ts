@@ -1,5 +1,6 @@
 import { BgpCodecError, BgpError, HeaderSubcode } from "./errors.js";
 import { headerLength, maxMessageLength } from "./messages.js";
+import { ownBytes } from "./own-bytes.js";
 
 const empty = new Uint8Array();
 
@@ -36,8 +37,8 @@ export class BgpFrameParser {
       out.push(merged.subarray(i, i + length));
       i += length;
     }
-    // The rest is copied: holding a view would keep the whole chunk alive.
-    this.#buffer = i === merged.length ? empty : merged.slice(i);
+    // The rest is copied (not Buffer#slice, a view): holding a view would keep the whole chunk alive.
+    this.#buffer = i === merged.length ? empty : ownBytes(merged.subarray(i));
     return out;
   }
 

@@ -2,6 +2,7 @@ import { forNewSpeaker, forOldSpeaker, mergeFromOldSpeaker } from "./as4.js";
 import { AttrError, attributeTable, be16, cat, encodeAttribute, Flag, findAttribute } from "./attributes.js";
 import { BgpCodecError, BgpError, UpdateSubcode } from "./errors.js";
 import { checkNextHops } from "./next-hop.js";
+import { ownBytes } from "./own-bytes.js";
 import { decodePrefixes, encodePrefixes } from "./prefix.js";
 import type {
   CodecContext,
@@ -83,7 +84,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       : undefined;
   const hit = same ? last.entry : memoKey !== undefined ? memo?.get(memoKey) : undefined;
   if (hit && memo && !same)
-    lastSections.set(memo, { bytes: b.slice(aStart, aStart + aLen), hasNlri, entry: hit });
+    lastSections.set(memo, { bytes: ownBytes(b.subarray(aStart, aStart + aLen)), hasNlri, entry: hit });
   if (hit) {
     const nlri = decodeNlri(b.subarray(aStart + aLen));
     return {
@@ -226,7 +227,7 @@ export function decodeUpdate(b: Uint8Array, ctx: CodecContext): UpdateMessage {
       ...(checked.outcomes ? { outcomes: checked.outcomes } : {}),
     };
     memo.set(memoKey, entry);
-    lastSections.set(memo, { bytes: b.slice(aStart, end), hasNlri, entry });
+    lastSections.set(memo, { bytes: ownBytes(b.subarray(aStart, end)), hasNlri, entry });
   }
   return checked;
 }

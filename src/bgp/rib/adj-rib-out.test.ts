@@ -118,6 +118,29 @@ describe("Adj-RIB-Out grouped by attribute set", () => {
     assert.equal(out.size, 0);
   });
 
+  test("a drain without per-prefix changes sends the same groups and withdrawals and remembers as much", () => {
+    const listed = reflector();
+    const bare = reflector();
+    for (const r of [listed, bare]) {
+      r.receive(p1, announce([prefix(1), prefix(2)], attrs(1)));
+      r.receive(p2, announce([prefix(3)], attrs(2)));
+    }
+    const a = listed.out.drain([p1, p2, p3]);
+    const b = bare.out.drain([p1, p2, p3], { changes: false });
+    assert.equal(a.changes.length, 3);
+    assert.equal(b.changes.length, 0, "nobody follows the changes: none listed");
+    assert.deepEqual(
+      b.groups.map((g) => g.prefixes),
+      a.groups.map((g) => g.prefixes),
+    );
+    assert.equal(bare.out.size, 3);
+    for (const r of [listed, bare]) r.receive(p1, withdrawal([prefix(1)]));
+    assert.deepEqual(
+      bare.out.drain([p1, p2, p3], { changes: false }).withdraw,
+      listed.out.drain([p1, p2, p3]).withdraw,
+    );
+  });
+
   test("a route announced and withdrawn between two drains is never sent", () => {
     const { out, receive } = reflector();
     receive(p1, announce([prefix(1)], attrs(1)));

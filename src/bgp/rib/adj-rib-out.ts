@@ -86,8 +86,11 @@ export class AdjRibOut {
   /**
    * Everything marked since the last drain, for the peers up now: announcements grouped by
    * attribute set, and for each peer the prefixes it had and must not have any more.
+   * `changes: false`: the batch lists no per-prefix changes (nobody follows them: a reflector that
+   * installs nothing) — one transient object less per route of a burst.
    */
-  drain(peers: readonly PeerInfo[]): OutBatch {
+  drain(peers: readonly PeerInfo[], o: { readonly changes?: boolean } = {}): OutBatch {
+    const listChanges = o.changes !== false;
     const grouping = new Grouping();
     const withdraw = new Map<string, Prefix[]>();
     const changes: OutChange[] = [];
@@ -96,7 +99,7 @@ export class AdjRibOut {
       if (old === now) continue;
       if (now) this.#advertised.set(prefix, now);
       else this.#advertised.delete(prefix);
-      changes.push({ prefix, old, now });
+      if (listChanges) changes.push({ prefix, old, now });
       if (now) grouping.add(prefix, now);
       if (!old) continue;
       // A peer that was told of the old path and may not have the new one gets a withdrawal.

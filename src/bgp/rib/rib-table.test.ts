@@ -37,14 +37,32 @@ describe("RIB (Adj-RIB-In → Loc-RIB → export)", () => {
     assert.equal(rib.size, 0);
   });
 
-  test("a repeated announcement replaces the path (attributes may differ) and keeps one entry", () => {
+  test("a repeated announcement with the same attributes changes nothing; new attributes replace the path; one entry", () => {
     const rib = new Rib(rr);
-    const u = update(["10.244.2.0/24"]);
-    rib.receive(peer("1"), u);
-    const again = rib.receive(peer("1"), u);
-    // A new Path object for the same route still re-announces (attributes may have changed).
-    assert.equal(again.length, 1);
+    const p1 = peer("1");
+    rib.receive(p1, update(["10.244.2.0/24"]));
+    // The same session and attributes (a fresh but equal object, as a decoder gives): the same route.
+    assert.deepEqual(rib.receive(p1, update(["10.244.2.0/24"])), []);
+    const changed = rib.receive(p1, update(["10.244.2.0/24"], {}, 300));
+    assert.equal(changed.length, 1);
+    assert.equal(changed[0]?.kind === "best" && changed[0].path.attributes.localPref, 300);
+    // A new session of the peer (a new PeerInfo) re-announces: its routes are that session's now.
+    assert.equal(rib.receive(peer("1"), update(["10.244.2.0/24"], {}, 300)).length, 1);
     assert.equal(rib.size, 1);
+  });
+
+  test("every prefix a peer announces with one attribute set shares one Path, however many UPDATEs brought them", () => {
+    const rib = new Rib(rr);
+    const p1 = peer("1");
+    rib.receive(p1, update(["10.244.4.0/24", "10.244.5.0/24"]));
+    rib.receive(p1, update(["10.244.6.0/24"]));
+    rib.receive(peer("2"), update(["10.244.7.0/24"]));
+    const paths = ["10.244.4.0/24", "10.244.5.0/24", "10.244.6.0/24", "10.244.7.0/24"].map((p) =>
+      rib.best(p),
+    );
+    assert.ok(paths[0] !== undefined && paths[0] === paths[1] && paths[1] === paths[2]);
+    assert.notEqual(paths[3], paths[0], "another peer's route has its own Path");
+    assert.ok(Object.isFrozen(paths[0]));
   });
 
   test("treat-as-withdraw outcomes withdraw the NLRI instead of installing it", () => {

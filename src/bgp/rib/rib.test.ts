@@ -14,7 +14,6 @@ const peer = (id: string, o: Partial<PeerInfo> = {}): PeerInfo => ({
   ...o,
 });
 const path = (from: PeerInfo | undefined, attrs: Path["attributes"] = {}): Path => ({
-  prefix: "10.244.1.0/24",
   from,
   attributes: { origin: "igp", asPath: [], nextHop: "192.168.0.9", ...attrs },
 });

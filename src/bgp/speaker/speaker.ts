@@ -278,8 +278,8 @@ const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlS
  * The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545
  * §3); an IPv4 route's NEXT_HOP, or its MP_REACH next hop when it came there (RFC 8950: IPv6).
  */
-const pathNextHop = (p: Path): string | undefined => {
-  if (!p.prefix.includes(":") && p.attributes.mpReach?.afi !== 1) return p.attributes.nextHop;
+const pathNextHop = (prefix: Prefix, p: Path): string | undefined => {
+  if (!prefix.includes(":") && p.attributes.mpReach?.afi !== 1) return p.attributes.nextHop;
   const hops = p.attributes.mpReach?.nextHops ?? [];
   return hops.find((h) => h !== "::" && !/^fe[89ab][0-9a-f]:/i.test(h)) ?? hops.find((h) => h !== "::");
 };
@@ -541,7 +541,7 @@ export class BgpSpeaker {
   learnedRoutes(): Map<Prefix, string> {
     const out = new Map<Prefix, string>();
     for (const [prefix, path] of this.#rib.bestPaths()) {
-      const nh = path.from && pathNextHop(path);
+      const nh = path.from && pathNextHop(prefix, path);
       if (nh) out.set(prefix, nh);
     }
     return out;
@@ -1001,11 +1001,15 @@ export class BgpSpeaker {
   #flush(): void {
     this.#flushQueued = false;
     const up = [...this.#peers.values()].filter((p) => p.established);
-    const batch = this.#out.drain(up.map((p) => p.info));
+    // Per-prefix changes only for someone who follows them (the kernel, a log of routes).
+    const batch = this.#out.drain(
+      up.map((p) => p.info),
+      { changes: this.o.onRoutes !== undefined },
+    );
     const routes: LearnedRouteChange[] = [];
     for (const { prefix, old, now } of batch.changes) {
-      const oldNh = old?.from && pathNextHop(old);
-      const newNh = now?.from && pathNextHop(now);
+      const oldNh = old?.from && pathNextHop(prefix, old);
+      const newNh = now?.from && pathNextHop(prefix, now);
       if (oldNh !== newNh) {
         const dev = now && newNh ? this.#linkLocalDevice(now, newNh) : undefined;
         routes.push({
