@@ -39,6 +39,8 @@ interface Step {
 const describeOp = (op: KernelOp, cmd: Rendered) =>
   `${op.op} (${cmd.tool === "sysctl" ? `write ${cmd.args.join(" = ")}` : `${cmd.tool} ${cmd.args.join(" ")}`})`;
 
+const alone = (s: Step) => s.cmd.tool === "ip" && s.cmd.args[0] === "neigh";
+
 /** Does `op` tolerate this failure kind (add-if-absent, delete-if-present)? */
 function tolerated(op: KernelOp, kind: string): boolean {
   if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
@@ -126,8 +128,12 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     let i = 0;
     while (i < steps.length) {
       const tool = (steps[i] as Step).cmd.tool;
-      let j = i;
-      while (j < steps.length && (steps[j] as Step).cmd.tool === tool) j++;
+      let j = i + 1;
+      // `ip neigh` exits on a failure without the batch's "Command failed -:LINE", so which line
+      // failed cannot be told: each runs in a process of its own (the rtnetlink driver carries
+      // neighbours where its addon is built).
+      if (!alone(steps[i] as Step))
+        while (j < steps.length && (steps[j] as Step).cmd.tool === tool && !alone(steps[j] as Step)) j++;
       const group = steps.slice(i, j);
       const failure = await runGroup(ns, tool, group);
       if (!failure) {
