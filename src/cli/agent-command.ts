@@ -150,7 +150,8 @@ export function registerAgentCommand(
       : undefined;
     const iproute2 = createIproute2Kernel({ runner: pool?.run });
     const kernel = flags.kernelDriver === "rtnetlink" ? withRtnetlink(iproute2) : iproute2;
-    if (flags.kernelDriver === "rtnetlink" && kernel === iproute2)
+    if (kernel !== iproute2) logger.info({ kernelDriver: "rtnetlink" }, "kernel driver");
+    else if (flags.kernelDriver === "rtnetlink")
       logger.warn(
         { addon: rtnetlinkAddonPath },
         "rtnetlink addon not built: every kernel call goes through ip/bridge processes",
