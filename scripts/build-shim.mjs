@@ -67,6 +67,27 @@ if (!built) {
   );
 }
 
+// The kernel driver's rtnetlink addon (src/kernel/rtnetlink/rtnetlink.c): routes, neighbours and
+// FDB entries written and routes read from inside the agent, no `ip` process per pass. Without it
+// the agent drives the kernel through iproute2 alone, as before.
+const rtnetlinkAddon = resolve(root, "dist/native/strata-rtnetlink.node");
+const rtnetlinkBuilt =
+  headerDirs.length > 0 &&
+  spawnSync(
+    "cc",
+    [
+      ...["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", `-I${headerDirs[0]}`],
+      ...["-o", rtnetlinkAddon, resolve(root, "src/kernel/rtnetlink/rtnetlink.c")],
+    ],
+    { stdio: "inherit" },
+  ).status === 0;
+if (!rtnetlinkBuilt) {
+  rmSync(rtnetlinkAddon, { force: true });
+  console.warn(
+    `build-shim: rtnetlink addon not built (${headerDirs.length ? "compile failed" : "no node_api.h found"}); the agent drives the kernel through iproute2 alone`,
+  );
+}
+
 // The tc-BPF tunnel datapath (src/kernel/bpf-tunnel/tunnel.bpf.c): IPIP and GRE without the kernel
 // modules. Without clang the object is absent and the datapath reports "bpf datapath not built
 // (install clang)"; everything else works.

@@ -114,13 +114,17 @@ async function addNode(
   return { name, ns, ip, pod, agent, ac, podIp };
 }
 
+/** Up to 3 echoes, 2 s each: under a loaded CI machine the first can go unanswered (ARP under way). */
 const ping = (from: string, to: string) => {
-  try {
-    execFileSync("ip", ["netns", "exec", from, "ping", "-c", "1", "-W", "2", "-q", to], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      execFileSync("ip", ["netns", "exec", from, "ping", "-c", "1", "-W", "2", "-q", to], {
+        stdio: "ignore",
+      });
+      return true;
+    } catch {}
   }
+  return false;
 };
 
 const eventually = (cond: () => boolean | Promise<boolean>, what: string) =>

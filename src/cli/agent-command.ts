@@ -11,6 +11,7 @@ import { BgpConfigStore } from "../cluster/bgp-config.js";
 import type { Kernel } from "../kernel/api.js";
 import { builtTunnelObjectPath, createBpfTunnelDatapath } from "../kernel/bpf-tunnel/api.js";
 import { createIproute2Kernel, spawnProgram } from "../kernel/iproute2/index.js";
+import { rtnetlinkAddonPath, withRtnetlink } from "../kernel/rtnetlink/driver.js";
 import { createSleeveDatapath } from "../kernel/sleeve/datapath.js";
 import { builtSleeveHelperPath } from "../kernel/sleeve/helper-path.js";
 import { SpawnPool } from "../process/spawn-pool.js";
@@ -91,6 +92,10 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
     .option(
       "--spawn-helpers <n>",
       "helper processes that start programs for the agent (default: $STRATA_SPAWN_HELPERS or 8); the lab runs 2 per node",
+    )
+    .option(
+      "--kernel-driver <driver>",
+      "rtnetlink: routes, neighbours and FDB entries written (and routes read) from inside the agent, the rest through iproute2; iproute2: every kernel call through ip/bridge processes (default: $STRATA_KERNEL_DRIVER or rtnetlink; rtnetlink needs the addon `npm run build` makes, else iproute2 is used and the log says so)",
     );
   return addBackendFlags(cmd, registry, defaultBackend);
 }
@@ -112,6 +117,7 @@ export function registerAgentCommand(
     const flags = checkAgentFlags({
       ...o,
       spawnHelpers: o.spawnHelpers ?? process.env.STRATA_SPAWN_HELPERS,
+      kernelDriver: o.kernelDriver ?? process.env.STRATA_KERNEL_DRIVER,
     });
     // The ipip and gre backends use the tc-BPF datapath where the kernel has no tunnel module.
     const bpfTunnel = (kernel: Kernel) =>
@@ -147,9 +153,17 @@ export function registerAgentCommand(
     const pool = existsSync(spawnHelperPath)
       ? new SpawnPool(spawnHelperPath, helpers, spawnProgram)
       : undefined;
+    const iproute2 = createIproute2Kernel({ runner: pool?.run });
+    const kernel = flags.kernelDriver === "rtnetlink" ? withRtnetlink(iproute2) : iproute2;
+    if (kernel !== iproute2) logger.info({ kernelDriver: "rtnetlink" }, "kernel driver");
+    else if (flags.kernelDriver === "rtnetlink")
+      logger.warn(
+        { addon: rtnetlinkAddonPath },
+        "rtnetlink addon not built: every kernel call goes through ip/bridge processes",
+      );
     try {
       await runAgent({
-        kernel: createIproute2Kernel({ runner: pool?.run }),
+        kernel,
         logger,
         signal: ac.signal,
         healthPort: flags.healthPort,

@@ -52,6 +52,7 @@ export interface AgentCliOptions {
   cniMaxRequests: string;
   cniReadTimeout: string;
   spawnHelpers?: string;
+  kernelDriver?: string;
 }
 
 /** The agent's numeric and prefix flags, checked before anything starts (a bad one: UsageError, exit 2). */
@@ -76,6 +77,8 @@ export interface AgentFlagValues {
   readonly spawnHelpers: number;
   /** undefined: the backend's choice (`auto`). */
   readonly podAttachment?: PodAttachment;
+  /** How routes, neighbours and FDB entries are written: rtnetlink in-process, or iproute2 alone. */
+  readonly kernelDriver: "rtnetlink" | "iproute2";
 }
 
 const podAttachmentFlag = (value: string | undefined): { podAttachment?: PodAttachment } => {
@@ -111,6 +114,7 @@ export function checkAgentFlags(o: AgentCliOptions): AgentFlagValues {
     cniMaxRequests: positiveInt("--cni-max-requests", o.cniMaxRequests),
     cniReadTimeoutMs: positiveInt("--cni-read-timeout", o.cniReadTimeout),
     spawnHelpers: intInRange("--spawn-helpers", o.spawnHelpers ?? "8", 1, 64),
+    kernelDriver: oneOf("--kernel-driver", o.kernelDriver ?? "rtnetlink", ["rtnetlink", "iproute2"] as const),
     ...podAttachmentFlag(o.podAttachment),
   };
 }

@@ -7,6 +7,7 @@ import { warmUp } from "../bgp/speaker/warm-up.js";
 import { describeError } from "../common/errors.js";
 import { currentNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { withRtnetlink } from "../kernel/rtnetlink/driver.js";
 import {
   cidrValue,
   flagCheck,
@@ -66,7 +67,7 @@ export async function runBgpSpeaker(o: BgpSpeakerCliOptions): Promise<void> {
   const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
   // Learned routes are this namespace's desired Strata routes, planned and applied like the agent's.
   const installer = o.installRoutes
-    ? new LearnedRoutesInKernel(createIproute2Kernel(), currentNetns, {
+    ? new LearnedRoutesInKernel(withRtnetlink(createIproute2Kernel()), currentNetns, {
         dev: o.routeDev,
         onProblem: (p) => print({ event: "route-not-installed", ...p }),
         onError: (err) => print({ event: "route-install-failed", error: describeError(err) }),

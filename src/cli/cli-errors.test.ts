@@ -128,8 +128,14 @@ test("the agent's defaults pass the checks, as numbers", () => {
     cniMaxRequests: 64,
     cniReadTimeoutMs: 10000,
     spawnHelpers: 8,
+    kernelDriver: "rtnetlink",
   });
   assert.equal(checkAgentFlags({ ...agentDefaults, spawnHelpers: "2" }).spawnHelpers, 2);
+  assert.equal(checkAgentFlags({ ...agentDefaults, kernelDriver: "iproute2" }).kernelDriver, "iproute2");
+  assert.throws(
+    () => checkAgentFlags({ ...agentDefaults, kernelDriver: "netlink" }),
+    /--kernel-driver: "netlink" is not one of rtnetlink, iproute2/,
+  );
   assert.equal(checkAgentFlags({ ...agentDefaults, fullResyncInterval: "300" }).fullResyncSeconds, 300);
   assert.throws(
     () => checkAgentFlags({ ...agentDefaults, fullResyncInterval: "0" }),

@@ -168,8 +168,24 @@ describe("iproute2 kernel driver in real namespaces", () => {
         entry: { dev: "strata.1", mac: "02:00:00:00:00:02", dst: "192.168.5.2", self: true },
       },
       { op: "neigh.delete", dev: "strata.1", ip: "10.244.2.0" },
+      // `ip neigh` exits without naming the failed batch line: this tolerated failure must not
+      // be blamed on the delete before it (which succeeded).
+      { op: "neigh.delete", dev: "strata.1", ip: "10.244.9.0", ifPresent: true },
     ]);
     assert.deepEqual(await k.neighbours(ns, "strata.1"), []);
+    // A batch of neighbour replaces whose second fails: the failure is that op's, not the first's.
+    await assert.rejects(
+      k.apply(ns, [
+        { op: "neigh.replace", dev: "strata.1", ip: "10.244.3.0", mac: "02:00:00:00:00:03", permanent: true },
+        { op: "neigh.replace", dev: "nosuch0", ip: "10.244.4.0", mac: "02:00:00:00:00:04", permanent: true },
+        { op: "neigh.replace", dev: "strata.1", ip: "10.244.5.0", mac: "02:00:00:00:00:05", permanent: true },
+      ]),
+      (e) => isKernelError(e) && e.failedOpIndex === 1,
+    );
+    assert.deepEqual(
+      (await k.neighbours(ns, "strata.1")).map((n) => n.ip),
+      ["10.244.3.0"],
+    );
   });
 
   test("namespace control is idempotent where asked", async () => {

@@ -39,6 +39,17 @@ interface Step {
 const describeOp = (op: KernelOp, cmd: Rendered) =>
   `${op.op} (${cmd.tool === "sysctl" ? `write ${cmd.args.join(" = ")}` : `${cmd.tool} ${cmd.args.join(" ")}`})`;
 
+/**
+ * Which steps may share one batch. `ip neigh` exits on a failure without the batch's "Command
+ * failed -:LINE", so the line that failed cannot be read: `neigh replace` lines (idempotent) batch
+ * only with each other and, after such a failure, run again one at a time to find it; `neigh del`
+ * (not idempotent) runs alone. The rtnetlink driver carries neighbours where its addon is built.
+ */
+function batchClass(s: Step): string {
+  if (s.cmd.tool !== "ip" || s.cmd.args[0] !== "neigh") return s.cmd.tool;
+  return s.cmd.args[1] === "replace" ? "ip neigh replace" : "alone";
+}
+
 /** Does `op` tolerate this failure kind (add-if-absent, delete-if-present)? */
 function tolerated(op: KernelOp, kind: string): boolean {
   if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
@@ -118,7 +129,13 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     if (r.code === 0) return undefined;
     // iproute2 stops at the first failing line and reports "Command failed -:LINE".
     const m = /Command failed -:(\d+)/.exec(r.stderr);
-    return { failed: m ? Number(m[1]) - 1 : 0, stderr: r.stderr };
+    if (m) return { failed: Number(m[1]) - 1, stderr: r.stderr };
+    if (batchClass(steps[0] as Step) === "ip neigh replace")
+      for (const [i, s] of steps.entries()) {
+        const one = await exe([bin, ...ipNetnsArgs(ns), ...s.cmd.args]);
+        if (one.code !== 0) return { failed: i, stderr: one.stderr };
+      }
+    return { failed: 0, stderr: r.stderr };
   }
 
   async function apply(ns: Netns, ops: readonly KernelOp[]): Promise<void> {
@@ -126,8 +143,9 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     let i = 0;
     while (i < steps.length) {
       const tool = (steps[i] as Step).cmd.tool;
-      let j = i;
-      while (j < steps.length && (steps[j] as Step).cmd.tool === tool) j++;
+      const cls = batchClass(steps[i] as Step);
+      let j = i + 1;
+      if (cls !== "alone") while (j < steps.length && batchClass(steps[j] as Step) === cls) j++;
       const group = steps.slice(i, j);
       const failure = await runGroup(ns, tool, group);
       if (!failure) {

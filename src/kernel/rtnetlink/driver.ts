@@ -1,0 +1,192 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { endianness } from "node:os";
+import { resolve } from "node:path";
+import type { Kernel, KernelOp, Netns, Route, RouteQuery } from "../api.js";
+import { KernelError } from "../errors.js";
+import { classifyError } from "../iproute2/classify.js";
+import { netnsPath } from "../iproute2/netns-args.js";
+import { renderOp } from "../iproute2/render.js";
+import { af, ifinfomsg, message, nlm, rtm, rtmsg } from "./codec.js";
+import { decodeLinkNames, decodeRoutes } from "./decode.js";
+import { carriedOps, encodeOp, MissingDevice } from "./encode-ops.js";
+
+/**
+ * The Kernel interface with routes, neighbours and FDB entries written — and routes read — over
+ * rtnetlink from inside the agent's process (src/kernel/rtnetlink/rtnetlink.c does the socket
+ * work), everything else through the iproute2 driver it wraps. A pass of route changes is then
+ * one system call per route instead of an `ip -batch` process: the per-pass cost that dominated
+ * an emulated node's CPU (bench/README.md, issue 16). Ops keep their order across the two paths,
+ * and failures mean what the iproute2 driver's mean (same error kinds, same failedOpIndex).
+ */
+
+interface RtnetlinkAddon {
+  apply(
+    nsPath: string | null,
+    messages: Buffer,
+  ): { done: number; errno: number; error: string; message: string };
+  dump(nsPath: string | null, request: Buffer): Buffer;
+}
+
+/** Where the build puts the addon (dist/native/, from dist/src/kernel/rtnetlink/). */
+export const rtnetlinkAddonPath = resolve(import.meta.dirname, "../../../native/strata-rtnetlink.node");
+
+let addon: RtnetlinkAddon | null | undefined;
+/** The addon, loaded on first use (the lab's agents start from a snapshot that cannot hold it). */
+export function loadRtnetlinkAddon(path = rtnetlinkAddonPath): RtnetlinkAddon | undefined {
+  if (addon === undefined) {
+    addon = null;
+    if (endianness() === "LE" && existsSync(path))
+      addon = createRequire(import.meta.url)(path) as RtnetlinkAddon;
+  }
+  return addon ?? undefined;
+}
+
+const describe = (op: KernelOp) =>
+  `${op.op} (${renderOp(op)
+    .map((c) => `${c.tool} ${c.args.join(" ")}`)
+    .join("; ")})`;
+
+function tolerated(op: KernelOp, kind: string): boolean {
+  if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
+  if (kind === "not-found") return "ifPresent" in op && op.ifPresent === true;
+  return false;
+}
+
+/**
+ * `base` with rtnetlink for the ops it carries; `base` itself when the addon is not built (or the
+ * machine is big-endian), so a build without a C compiler still runs.
+ */
+export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loadRtnetlinkAddon()): Kernel {
+  if (!nl) return base;
+  let seq = Math.floor(Math.random() * 0x7fffffff);
+  const next = () => {
+    seq = (seq + 1) >>> 0;
+    return seq;
+  };
+  const nsArg = (ns: Netns) => netnsPath(ns) ?? null;
+  /** The addon's own failures (no such namespace, no socket) as KernelErrors. */
+  const io = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      const text = String((err as Error).message ?? err);
+      throw new KernelError(classifyError(text), what, text, { cause: err });
+    }
+  };
+
+  function linkNames(ns: Netns): Map<number, string> {
+    const req = message(rtm.getLink, nlm.request | nlm.dump, next(), ifinfomsg(af.unspec), Buffer.alloc(0));
+    return decodeLinkNames(io("rtnetlink link dump", () => nl?.dump(nsArg(ns), req) as Buffer));
+  }
+
+  /** Apply one run of carried ops; op indexes are `offset`-based in the caller's list. */
+  function applyRun(ns: Netns, run: readonly KernelOp[], offset: number): void {
+    let byName: Map<string, number> | undefined;
+    const ifindex = (name: string) => {
+      byName ??= new Map([...linkNames(ns)].map(([i, n]) => [n, i] as const));
+      return byName.get(name);
+    };
+    let i = 0;
+    while (i < run.length) {
+      const msgs: Buffer[] = [];
+      let missing: { at: number; dev: string } | undefined;
+      for (let j = i; j < run.length; j++) {
+        try {
+          msgs.push(encodeOp(run[j] as KernelOp, ifindex, next()) as Buffer);
+        } catch (err) {
+          if (!(err instanceof MissingDevice)) throw err;
+          missing = { at: j, dev: err.dev };
+          break;
+        }
+      }
+      const r =
+        msgs.length > 0 ? io("rtnetlink apply", () => nl?.apply(nsArg(ns), Buffer.concat(msgs))) : undefined;
+      const done = r?.done ?? 0;
+      if (r && r.errno !== 0) {
+        const at = i + done;
+        const op = run[at] as KernelOp;
+        // iproute2's words for the same answer, so it classifies alike: the kernel's text when
+        // it gave one, else the errno's.
+        const detail = r.message ? `Error: ${r.message}.` : `RTNETLINK answers: ${r.error}`;
+        const kind = classifyError(detail);
+        if (!tolerated(op, kind))
+          throw new KernelError(kind, describe(op), detail, { failedOpIndex: offset + at });
+        i = at + 1;
+        continue;
+      }
+      if (!missing) return;
+      const op = run[missing.at] as KernelOp;
+      const detail = `Cannot find device "${missing.dev}"`;
+      if (!tolerated(op, "not-found"))
+        throw new KernelError("not-found", describe(op), detail, { failedOpIndex: offset + missing.at });
+      i = missing.at + 1;
+    }
+  }
+
+  async function apply(ns: Netns, ops: readonly KernelOp[]): Promise<void> {
+    const carried = ops.map((op) => carriedOps.has(op.op) && encodable(op));
+    let i = 0;
+    while (i < ops.length) {
+      let j = i + 1;
+      while (j < ops.length && carried[j] === carried[i]) j++;
+      const run = ops.slice(i, j);
+      if (carried[i]) applyRun(ns, run, i);
+      else await applyThroughBase(ns, run, i);
+      i = j;
+    }
+  }
+
+  /** A run for the wrapped driver; a failure's op index is made the caller's. */
+  async function applyThroughBase(ns: Netns, run: readonly KernelOp[], offset: number): Promise<void> {
+    try {
+      await base.apply(ns, run);
+    } catch (err) {
+      if (!(err instanceof KernelError) || err.failedOpIndex === undefined || offset === 0) throw err;
+      const prefix = `${err.operation}: `;
+      const detail = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+      throw new KernelError(err.kind, err.operation, detail, {
+        cause: err,
+        failedOpIndex: offset + err.failedOpIndex,
+      });
+    }
+  }
+
+  async function routes(ns: Netns, q: RouteQuery = {}): Promise<Route[]> {
+    const names = linkNames(ns);
+    if (q.dev !== undefined && ![...names.values()].includes(q.dev))
+      throw new KernelError("not-found", `ip route show dev ${q.dev}`, `Cannot find device "${q.dev}"`);
+    const out: Route[] = [];
+    for (const f of q.family ? [q.family] : ([4, 6] as const)) {
+      const req = message(
+        rtm.getRoute,
+        nlm.request | nlm.dump,
+        next(),
+        rtmsg({
+          family: f === 6 ? af.inet6 : af.inet,
+          dstLen: 0,
+          table: 0,
+          protocol: 0,
+          scope: 0,
+          type: 0,
+          flags: 0,
+        }),
+        Buffer.alloc(0),
+      );
+      const dump = io("rtnetlink route dump", () => nl?.dump(nsArg(ns), req) as Buffer);
+      out.push(...decodeRoutes(dump, names, { table: q.table, dev: q.dev }));
+    }
+    return out;
+  }
+
+  return { ...base, apply, routes };
+}
+
+/** Whether the encoder carries this op as given (a device name aside, which is looked up later). */
+function encodable(op: KernelOp): boolean {
+  try {
+    return encodeOp(op, () => 1, 0) !== undefined;
+  } catch {
+    return false;
+  }
+}

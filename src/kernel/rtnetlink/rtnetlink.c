@@ -1,0 +1,316 @@
+// rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs).
+// Only the socket work is here: messages are encoded and decoded in TypeScript
+// (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
+// calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
+// netlink socket keeps the namespace it was made in. Nothing is cached between calls.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <node_api.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NLMSGERR_ATTR_MSG
+#define NLMSGERR_ATTR_MSG 1
+#endif
+#ifndef NLM_F_ACK_TLVS
+#define NLM_F_ACK_TLVS 0x200
+#endif
+#ifndef NLM_F_CAPPED
+#define NLM_F_CAPPED 0x100
+#endif
+
+#define RECV_BUF (64 * 1024)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[4400];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_throw_error(env, "ERR_STRATA_RTNETLINK", msg);
+  return NULL;
+}
+
+/* The namespace path argument: a string, or null/undefined for the caller's own namespace. */
+static int get_path(napi_env env, napi_value v, char *out, size_t cap, int *has) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  *has = 0;
+  if (t == napi_null || t == napi_undefined) return 0;
+  size_t len = 0;
+  if (t != napi_string || napi_get_value_string_utf8(env, v, out, cap, &len) != napi_ok || len == 0 ||
+      len >= cap - 1) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "namespace path must be a non-empty string or null");
+    return -1;
+  }
+  *has = 1;
+  return 0;
+}
+
+/*
+ * A NETLINK_ROUTE socket made inside `path` (or here when !has). Returns the fd, or -errno.
+ * If the thread cannot go back to its own namespace, the process would go on in the wrong one:
+ * that cannot be reported and continued from, so it aborts.
+ */
+static int open_route_socket(const char *path, int has) {
+  int self = -1, target = -1, fd, err;
+  if (has) {
+    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return -errno;
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      err = errno;
+      close(self);
+      return -err;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+      err = errno;
+      close(self);
+      close(target);
+      return -err;
+    }
+  }
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  err = fd < 0 ? errno : 0;
+  if (has) {
+    if (setns(self, CLONE_NEWNET) < 0) abort();
+    close(self);
+    close(target);
+  }
+  if (fd < 0) return -err;
+  int one = 1;
+  // Errors carry the kernel's own text (extended ACK) and not the whole request back.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    err = errno;
+    close(fd);
+    return -err;
+  }
+  return fd;
+}
+
+/* The kernel's extended-ACK text of an NLMSG_ERROR, if any. */
+static void ext_ack_text(const struct nlmsghdr *h, char *out, size_t cap) {
+  out[0] = 0;
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  const struct nlmsgerr *e = NLMSG_DATA(h);
+  size_t off = NLMSG_HDRLEN + sizeof *e;
+  if (!(h->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  while (off + sizeof(struct nlattr) <= h->nlmsg_len) {
+    const struct nlattr *a = (const struct nlattr *)((const char *)h + off);
+    if (a->nla_len < sizeof *a || off + a->nla_len > h->nlmsg_len) return;
+    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      size_t n = a->nla_len - sizeof *a;
+      if (n >= cap) n = cap - 1;
+      memcpy(out, (const char *)a + sizeof *a, n);
+      out[n] = 0;
+      if (n > 0 && out[n - 1] == 0) return;
+      return;
+    }
+    off += NLA_ALIGN(a->nla_len);
+  }
+}
+
+/* Wait for the ACK of message `seq`: 0, or -errno with the kernel's text in msg. */
+static int await_ack(int fd, uint32_t seq, char *buf, char *msg, size_t cap) {
+  for (;;) {
+    ssize_t got = recv(fd, buf, RECV_BUF, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    int n = (int)got;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR) continue;
+      const struct nlmsgerr *e = NLMSG_DATA(h);
+      if (e->error == 0) return 0;
+      ext_ack_text(h, msg, cap);
+      return e->error;
+    }
+  }
+}
+
+static napi_value make_result(napi_env env, uint32_t done, int err, const char *msg) {
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_uint32(env, done, &v);
+  napi_set_named_property(env, out, "done", v);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, out, "errno", v);
+  napi_create_string_utf8(env, err ? strerror(err) : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "error", v);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "message", v);
+  return out;
+}
+
+/*
+ * apply(nsPath | null, messages: Buffer): { done, errno, error, message } — the messages (each
+ * with NLM_F_ACK) are sent one at a time, each after the previous one's ACK, and the first
+ * failure stops the run: `done` is how many succeeded, `errno` the failure's (0: all done),
+ * `message` the kernel's extended-ACK text.
+ */
+static napi_value apply(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096], msg[256] = "";
+  int has;
+  void *data;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "apply(nsPath, messages)");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "messages must be a Buffer");
+    return NULL;
+  }
+  int fd = open_route_socket(path, has);
+  if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
+  char *buf = malloc(RECV_BUF);
+  if (!buf) {
+    close(fd);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  uint32_t done = 0;
+  int err = 0;
+  size_t off = 0;
+  while (off + NLMSG_HDRLEN <= len) {
+    struct nlmsghdr *h = (struct nlmsghdr *)((char *)data + off);
+    if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > len) {
+      err = EINVAL;
+      snprintf(msg, sizeof msg, "malformed request at byte %zu", off);
+      break;
+    }
+    h->nlmsg_flags |= NLM_F_ACK; // every message is answered, so the wait below always ends
+    struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+    ssize_t s;
+    do s = sendto(fd, h, h->nlmsg_len, 0, (struct sockaddr *)&to, sizeof to);
+    while (s < 0 && errno == EINTR);
+    if (s < 0) {
+      err = errno;
+      break;
+    }
+    int r = await_ack(fd, h->nlmsg_seq, buf, msg, sizeof msg);
+    if (r != 0) {
+      err = -r;
+      break;
+    }
+    done++;
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  free(buf);
+  close(fd);
+  return make_result(env, done, err, msg);
+}
+
+/*
+ * dump(nsPath | null, request: Buffer): Buffer — one NLM_F_DUMP request; every message of the
+ * answer up to NLMSG_DONE, concatenated. An NLMSG_ERROR answer throws.
+ */
+static napi_value dump(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096], msg[256] = "";
+  int has;
+  void *data;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "dump(nsPath, request)");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len < NLMSG_HDRLEN) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "request must be a netlink message");
+    return NULL;
+  }
+  uint32_t seq = ((struct nlmsghdr *)data)->nlmsg_seq;
+  int fd = open_route_socket(path, has);
+  if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+  ssize_t s;
+  do s = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
+  while (s < 0 && errno == EINTR);
+  if (s < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, "netlink send", e);
+  }
+  size_t cap = RECV_BUF * 4, used = 0;
+  char *out = malloc(cap), *buf = malloc(RECV_BUF);
+  int err = 0, finished = 0;
+  while (out && buf && !finished && !err) {
+    ssize_t n = recv(fd, buf, RECV_BUF, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    int left = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == NLMSG_DONE) {
+        finished = 1;
+        break;
+      }
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        const struct nlmsgerr *e = NLMSG_DATA(h);
+        ext_ack_text(h, msg, sizeof msg);
+        err = e->error ? -e->error : EIO;
+        break;
+      }
+      size_t need = used + NLMSG_ALIGN(h->nlmsg_len);
+      if (need > cap) {
+        while (cap < need) cap *= 2;
+        char *grown = realloc(out, cap);
+        if (!grown) {
+          err = ENOMEM;
+          break;
+        }
+        out = grown;
+      }
+      memcpy(out + used, h, h->nlmsg_len);
+      memset(out + used + h->nlmsg_len, 0, NLMSG_ALIGN(h->nlmsg_len) - h->nlmsg_len);
+      used = need;
+    }
+  }
+  close(fd);
+  free(buf);
+  if (!out) return throw_errno(env, "malloc", ENOMEM);
+  if (err) {
+    free(out);
+    char what[320];
+    snprintf(what, sizeof what, "netlink dump%s%s", msg[0] ? " (" : "", msg[0] ? msg : "");
+    if (msg[0]) strncat(what, ")", sizeof what - strlen(what) - 1);
+    return throw_errno(env, what, err);
+  }
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, used, out, &copy, &result);
+  free(out);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"apply", NULL, apply, NULL, NULL, NULL, napi_default, NULL},
+      {"dump", NULL, dump, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
