@@ -125,6 +125,7 @@ test("the agent's defaults pass the checks, as numbers", () => {
     datastoreTimeoutSeconds: 60,
     resyncSeconds: 10,
     fullResyncSeconds: 60,
+    routeChangeWindowMs: 250,
     cniMaxRequests: 64,
     cniReadTimeoutMs: 10000,
     spawnHelpers: 8,
