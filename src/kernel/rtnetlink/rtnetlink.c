@@ -156,6 +156,23 @@ static napi_value make_result(napi_env env, uint32_t done, int err, const char *
   return out;
 }
 
+/* Both calls' arguments: (nsPath | null, Buffer of at least `min` octets). -1: a JS error is thrown. */
+static int get_call_args(napi_env env, napi_callback_info info, const char *usage, size_t min, char *path,
+                         size_t cap, int *has, void **data, size_t *len) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", usage);
+    return -1;
+  }
+  if (get_path(env, argv[0], path, cap, has)) return -1;
+  if (napi_get_buffer_info(env, argv[1], data, len) != napi_ok || *len < min) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "the second argument must be a Buffer of netlink messages");
+    return -1;
+  }
+  return 0;
+}
+
 /*
  * apply(nsPath | null, messages: Buffer): { done, errno, error, message } — the messages (each
  * with NLM_F_ACK) are sent one at a time, each after the previous one's ACK, and the first
@@ -163,21 +180,11 @@ static napi_value make_result(napi_env env, uint32_t done, int err, const char *
  * `message` the kernel's extended-ACK text.
  */
 static napi_value apply(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
   char path[4096], msg[256] = "";
   int has;
   void *data;
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "apply(nsPath, messages)");
-    return NULL;
-  }
-  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
-    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "messages must be a Buffer");
-    return NULL;
-  }
+  if (get_call_args(env, info, "apply(nsPath, messages)", 0, path, sizeof path, &has, &data, &len)) return NULL;
   int fd = open_route_socket(path, has);
   if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
   char *buf = malloc(RECV_BUF);
@@ -222,21 +229,12 @@ static napi_value apply(napi_env env, napi_callback_info info) {
  * answer up to NLMSG_DONE, concatenated. An NLMSG_ERROR answer throws.
  */
 static napi_value dump(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
   char path[4096], msg[256] = "";
   int has;
   void *data;
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
-    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "dump(nsPath, request)");
+  if (get_call_args(env, info, "dump(nsPath, request)", NLMSG_HDRLEN, path, sizeof path, &has, &data, &len))
     return NULL;
-  }
-  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
-  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len < NLMSG_HDRLEN) {
-    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "request must be a netlink message");
-    return NULL;
-  }
   uint32_t seq = ((struct nlmsghdr *)data)->nlmsg_seq;
   int fd = open_route_socket(path, has);
   if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
