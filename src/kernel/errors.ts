@@ -1,4 +1,5 @@
 import { StrataError } from "../common/errors.js";
+import type { KernelOp } from "./api.js";
 
 /** Why a kernel operation failed, in terms a caller can act on. */
 export type KernelErrorKind = "exists" | "not-found" | "unsupported" | "permission" | "invalid" | "failed";
@@ -24,3 +25,10 @@ export class KernelError extends StrataError {
 
 export const isKernelError = (err: unknown, kind?: KernelErrorKind): err is KernelError =>
   err instanceof KernelError && (kind === undefined || err.kind === kind);
+
+/** Does `op` tolerate this failure kind (add-if-absent, delete-if-present)? Every driver's rule. */
+export function tolerated(op: KernelOp, kind: KernelErrorKind): boolean {
+  if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
+  if (kind === "not-found") return "ifPresent" in op && op.ifPresent === true;
+  return false;
+}

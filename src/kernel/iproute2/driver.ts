@@ -17,7 +17,7 @@ import type {
   Route,
   RouteQuery,
 } from "../api.js";
-import { KernelError } from "../errors.js";
+import { KernelError, tolerated } from "../errors.js";
 import { classifyError } from "./classify.js";
 import { ipNetnsArgs, netnsPath, netnsRunDir } from "./netns-args.js";
 import { parseAddresses, parseFdb, parseLinks, parseNeighbours, parseRoutes } from "./parse.js";
@@ -48,13 +48,6 @@ const describeOp = (op: KernelOp, cmd: Rendered) =>
 function batchClass(s: Step): string {
   if (s.cmd.tool !== "ip" || s.cmd.args[0] !== "neigh") return s.cmd.tool;
   return s.cmd.args[1] === "replace" ? "ip neigh replace" : "alone";
-}
-
-/** Does `op` tolerate this failure kind (add-if-absent, delete-if-present)? */
-function tolerated(op: KernelOp, kind: string): boolean {
-  if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
-  if (kind === "not-found") return "ifPresent" in op && op.ifPresent === true;
-  return false;
 }
 
 /**

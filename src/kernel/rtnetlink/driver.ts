@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { endianness } from "node:os";
 import { resolve } from "node:path";
 import type { Kernel, KernelOp, Netns, Route, RouteQuery } from "../api.js";
-import { KernelError } from "../errors.js";
+import { KernelError, tolerated } from "../errors.js";
 import { classifyError } from "../iproute2/classify.js";
 import { netnsPath } from "../iproute2/netns-args.js";
 import { renderOp } from "../iproute2/render.js";
@@ -47,12 +47,6 @@ const describe = (op: KernelOp) =>
     .map((c) => `${c.tool} ${c.args.join(" ")}`)
     .join("; ")})`;
 
-function tolerated(op: KernelOp, kind: string): boolean {
-  if (kind === "exists") return "ifAbsent" in op && op.ifAbsent === true;
-  if (kind === "not-found") return "ifPresent" in op && op.ifPresent === true;
-  return false;
-}
-
 /**
  * `base` with rtnetlink for the ops it carries; `base` itself when the addon is not built (or the
  * machine is big-endian), so a build without a C compiler still runs.
@@ -80,8 +74,12 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     return decodeLinkNames(io("rtnetlink link dump", () => nl?.dump(nsArg(ns), req) as Buffer));
   }
 
-  /** Apply one run of carried ops; op indexes are `offset`-based in the caller's list. */
-  function applyRun(ns: Netns, run: readonly KernelOp[], offset: number): void {
+  /**
+   * Apply one run of ops of the kinds this driver carries; op indexes are `offset`-based in the
+   * caller's list. An op the encoder does not carry as given (a protocol name it does not know,
+   * say) goes to the wrapped driver in its place.
+   */
+  async function applyRun(ns: Netns, run: readonly KernelOp[], offset: number): Promise<void> {
     let byName: Map<string, number> | undefined;
     const ifindex = (name: string) => {
       byName ??= new Map([...linkNames(ns)].map(([i, n]) => [n, i] as const));
@@ -90,14 +88,15 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     let i = 0;
     while (i < run.length) {
       const msgs: Buffer[] = [];
-      let missing: { at: number; dev: string } | undefined;
-      for (let j = i; j < run.length; j++) {
+      let stop: { at: number; missingDev?: string } | undefined;
+      for (let j = i; j < run.length && !stop; j++) {
         try {
-          msgs.push(encodeOp(run[j] as KernelOp, ifindex, next()) as Buffer);
+          const m = encodeOp(run[j] as KernelOp, ifindex, next());
+          if (m) msgs.push(m);
+          else stop = { at: j };
         } catch (err) {
           if (!(err instanceof MissingDevice)) throw err;
-          missing = { at: j, dev: err.dev };
-          break;
+          stop = { at: j, missingDev: err.dev };
         }
       }
       const r =
@@ -115,23 +114,25 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
         i = at + 1;
         continue;
       }
-      if (!missing) return;
-      const op = run[missing.at] as KernelOp;
-      const detail = `Cannot find device "${missing.dev}"`;
-      if (!tolerated(op, "not-found"))
-        throw new KernelError("not-found", describe(op), detail, { failedOpIndex: offset + missing.at });
-      i = missing.at + 1;
+      if (!stop) return;
+      const op = run[stop.at] as KernelOp;
+      if (stop.missingDev === undefined) await applyThroughBase(ns, [op], offset + stop.at);
+      else if (!tolerated(op, "not-found"))
+        throw new KernelError("not-found", describe(op), `Cannot find device "${stop.missingDev}"`, {
+          failedOpIndex: offset + stop.at,
+        });
+      i = stop.at + 1;
     }
   }
 
   async function apply(ns: Netns, ops: readonly KernelOp[]): Promise<void> {
-    const carried = ops.map((op) => carriedOps.has(op.op) && encodable(op));
     let i = 0;
     while (i < ops.length) {
+      const carried = carriedOps.has((ops[i] as KernelOp).op);
       let j = i + 1;
-      while (j < ops.length && carried[j] === carried[i]) j++;
+      while (j < ops.length && carriedOps.has((ops[j] as KernelOp).op) === carried) j++;
       const run = ops.slice(i, j);
-      if (carried[i]) applyRun(ns, run, i);
+      if (carried) await applyRun(ns, run, i);
       else await applyThroughBase(ns, run, i);
       i = j;
     }
@@ -180,13 +181,4 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
   }
 
   return { ...base, apply, routes };
-}
-
-/** Whether the encoder carries this op as given (a device name aside, which is looked up later). */
-function encodable(op: KernelOp): boolean {
-  try {
-    return encodeOp(op, () => 1, 0) !== undefined;
-  } catch {
-    return false;
-  }
 }
