@@ -92,6 +92,11 @@ const labOptions = (c: Command) =>
       "--ip-family <family>",
       "ipv4 | dual (IPv6 too: underlay, pod subnets, pods, checks) | ipv6 (IPv6-only pods, BGP over IPv6); dual and ipv6: bgp and host-gw on l2",
       "ipv4",
+    )
+    .option(
+      "--agents-per-process <n>",
+      "node agents sharing one Node process (each still a whole agent in its node's namespace): auto is 1 up to 20 nodes, else ≥ 2 agent hosts of ≤ 50 agents (vxlan, host-gw, bgp with the embedded datastore); 1: a process per agent (crash tests)",
+      "auto",
     );
 
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;
