@@ -29,6 +29,7 @@ import { labPaths } from "../src/cli/paths.js";
 import { namedNetns } from "../src/kernel/api.js";
 import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { withRtnetlink } from "../src/kernel/rtnetlink/driver.js";
 import { agentHealth } from "../src/lab/agent-health.js";
 import { agentsPerProcess, controlOf } from "../src/lab/agent-hosts.js";
 import { countBgpSessions } from "../src/lab/bgp-status.js";
@@ -50,7 +51,7 @@ const switchStep = !process.argv.includes("--no-switch");
 const pingPairs = Number(arg("--ping-pairs", "50"));
 /** Agents per process to run each case with: "auto" (the lab's choice) and/or numbers (1: a process each). */
 const perProcessList = arg("--per-process", "auto").split(",");
-const kernel = createIproute2Kernel();
+const kernel = withRtnetlink(createIproute2Kernel());
 const paths = labPaths();
 
 /** The processes that run agents: each agent's own, or the agent hosts (several agents each). */
