@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
+import { protectableListener } from "../bgp/speaker/tcp-security.js";
 import { StrataError } from "../common/errors.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
@@ -31,7 +32,12 @@ export interface CniServerStats {
 export async function startHealthServer(
   port: number,
   status: () => ClusterStatus | undefined | Promise<ClusterStatus | undefined>,
-  opts: { logger?: Logger; cni?: () => CniServerStats } = {},
+  opts: {
+    logger?: Logger;
+    cni?: () => CniServerStats;
+    /** Listen on 127.0.0.1 of this network namespace (a path), not of this process's own. */
+    netnsPath?: string;
+  } = {},
 ): Promise<Server> {
   const registry = new Registry();
   const cniRejected = new Gauge({
@@ -144,13 +150,29 @@ export async function startHealthServer(
         ),
       ),
     );
-    server.listen(port, "127.0.0.1", () => {
+    let fd: number | undefined;
+    try {
+      fd =
+        opts.netnsPath !== undefined ? protectableListener("127.0.0.1", port, opts.netnsPath)?.fd : undefined;
+    } catch (err) {
+      const text = String(err);
+      reject(
+        new HealthPortError(
+          port,
+          /EADDRINUSE/.test(text) ? "the port is already in use by another process" : text,
+        ),
+      );
+      return;
+    }
+    const ready = () => {
       server.removeAllListeners("error");
       server.on("error", (err) =>
         opts.logger?.warn({ err: String(err) }, "health server error (agent keeps running)"),
       );
       resolve();
-    });
+    };
+    if (fd !== undefined) server.listen({ fd }, ready);
+    else server.listen(port, "127.0.0.1", ready);
   });
   return server;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { BackgroundTasks } from "../common/background-tasks.js";
-import { currentNetns, type Kernel } from "../kernel/api.js";
+import { currentNetns, type Kernel, type Netns } from "../kernel/api.js";
+import { netnsPath } from "../kernel/iproute2/netns-args.js";
 import { composePlugins } from "../plugins/compose.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
 import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
@@ -22,6 +23,12 @@ export interface AgentOptions {
   /** Root-only directory of the CNI socket (default /run/strata-cni; the shim is built with it). */
   readonly cniSocketDir?: string;
   readonly cniLimits?: Partial<CniServerLimits>;
+  /**
+   * The node's network namespace when the agent does not live in it (an agent host runs several
+   * nodes' agents from one process): every kernel call, socket and program names it. Absent: this
+   * process's own namespace, as a node's agent normally runs.
+   */
+  readonly hostNs?: Netns;
 }
 
 /**
@@ -33,12 +40,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const background = new BackgroundTasks((key, err) =>
     opts.logger.warn({ key, err: String(err) }, "background kernel cleanup failed"),
   );
-  const plugins = composePlugins(opts.kernel, { background });
+  const hostNs = opts.hostNs ?? currentNetns;
+  const nsPath = netnsPath(hostNs);
+  const plugins = composePlugins(opts.kernel, { background, hostNs });
   const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
   let lastWarned = 0;
   // Everything that can be taken by someone else (the socket, the health port) is claimed before
   // the agent leases a subnet: a start that fails must leave nothing behind in the cluster.
-  const socketPath = cniSocketPath(opts.cniSocketDir ?? defaultCniSocketDir, await netnsInode());
+  const socketPath = cniSocketPath(opts.cniSocketDir ?? defaultCniSocketDir, await netnsInode(nsPath));
   const server = await startCniServer({
     plugins,
     socketPath,
@@ -65,13 +74,14 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       kernel: opts.kernel,
       logger: opts.logger,
       signal: opts.signal,
-      hostNs: currentNetns,
+      hostNs,
     });
   }
   const health = opts.healthPort
     ? await startHealthServer(opts.healthPort, () => cluster?.statusNow(), {
         logger: opts.logger,
         cni: () => ({ rejected }),
+        ...(nsPath !== undefined ? { netnsPath: nsPath } : {}),
       }).catch((err) => {
         server.close();
         throw err;

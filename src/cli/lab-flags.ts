@@ -61,7 +61,7 @@ export function parseLabFlags(f: LabFlags): LabSpec {
   const perProcess = f.agentsPerProcess ?? "auto";
   const agentsPerProcess =
     perProcess === "auto" ? undefined : wholeNumber("--agents-per-process", perProcess, 1, 200);
-  const hostingRefused = hostingRefusal({ model, datastore });
+  const hostingRefused = hostingRefusal({ model, datastore, attach });
   if (agentsPerProcess !== undefined && agentsPerProcess > 1 && hostingRefused)
     throw new UsageError("--agents-per-process", `${hostingRefused}; give 1 or auto`);
   return {

@@ -23,11 +23,13 @@ export const ownProcessUpTo = 20;
 export const agentsPerHostCap = 50;
 
 /** Pure: why this lab's agents cannot share processes, or undefined when they can. */
-export function hostingRefusal(spec: Pick<LabSpec, "model" | "datastore">): string | undefined {
+export function hostingRefusal(spec: Pick<LabSpec, "model" | "datastore" | "attach">): string | undefined {
   if (!hostableModels.includes(spec.model))
     return `the ${spec.model} model's agents need a process each (hosted: ${hostableModels.join(", ")})`;
   if (spec.datastore !== "embedded")
     return "etcd listens on the underlay, which an agent host (in the machine's own namespace) cannot reach: use --datastore embedded";
+  if (spec.attach?.length)
+    return "--attach runs delegate plugins from the agent's own namespace: secondary networks need a process per agent";
   return undefined;
 }
 

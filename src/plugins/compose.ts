@@ -2,7 +2,8 @@ import type { CniPlugin } from "../cni/skeleton.js";
 import { type PluginRunner, pluginRunner } from "../cni/skeleton.js";
 import type { BackgroundTasks } from "../common/background-tasks.js";
 import { openDatastoreUrl } from "../datastore/datastore-url.js";
-import type { Kernel } from "../kernel/api.js";
+import type { Kernel, Netns } from "../kernel/api.js";
+import { netnsPath } from "../kernel/iproute2/netns-args.js";
 import { NftSession } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
@@ -12,6 +13,12 @@ import { createIpvlanPlugin } from "./strata-ipvlan/plugin.js";
 import { createMacvlanPlugin } from "./strata-macvlan/plugin.js";
 import { createMultiPlugin } from "./strata-multi/plugin.js";
 import { createSriovPlugin } from "./strata-sriov/plugin.js";
+
+/** How to start nft in `ns` (this process's own namespace when absent). */
+function nftIn(ns: Netns | undefined): string[] {
+  const path = ns ? netnsPath(ns) : undefined;
+  return path === undefined ? ["nft"] : ["nsenter", `--net=${path}`, "nft"];
+}
 
 /**
  * The composition root of Strata's plugins: each type bound to its dependencies. Used by the
@@ -23,7 +30,12 @@ import { createSriovPlugin } from "./strata-sriov/plugin.js";
  */
 export function composePlugins(
   kernel: Kernel,
-  opts: { crashAfterStep?: string; background?: BackgroundTasks } = {},
+  opts: {
+    crashAfterStep?: string;
+    background?: BackgroundTasks;
+    /** The node's namespace when this process lives elsewhere (an agent host's agent); absent: its own. */
+    hostNs?: Netns;
+  } = {},
 ): Record<PluginType, PluginRunner> {
   const clusterIpam = createClusterIpamPlugin({ openStore: openDatastoreUrl });
   const ipamLinked = { "strata-ipam": ipamPlugin, "strata-cluster-ipam": clusterIpam } as Record<
@@ -35,8 +47,10 @@ export function composePlugins(
     delegates: { linked: ipamLinked },
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
-    // A resident process (it has background tasks) keeps one nft session for the source guard.
-    nft: opts.background ? new NftSession().run : undefined,
+    // A resident process (it has background tasks) keeps one nft session for the source guard,
+    // inside the node's namespace.
+    nft: opts.background ? new NftSession(nftIn(opts.hostNs)).run : undefined,
+    ...(opts.hostNs ? { hostNs: opts.hostNs } : {}),
   });
   const multi = createMultiPlugin({
     kernel,

@@ -221,7 +221,7 @@ export class BgpConnection {
       case "connect":
         if (this.#dialTo) {
           const { host, port, localAddress, protection } = this.#dialTo;
-          if (!protection.md5Key && !protection.ttlSecurity) {
+          if (!protection.md5Key && !protection.ttlSecurity && !protection.netnsPath) {
             this.#attach(connect({ host, port, localAddress }));
             break;
           }

@@ -234,6 +234,11 @@ export interface SpeakerOptions {
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
   /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
   readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
+  /**
+   * The network namespace (a path) whose sockets the speaker listens and dials with; absent: this
+   * process's own. An agent host's agent gives its node's (give `interfaces` of that node too).
+   */
+  readonly netnsPath?: string;
 }
 
 interface Peer {
@@ -272,7 +277,11 @@ interface Peer {
   reached: boolean;
 }
 
-const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
+const protectionOf = (c: PeerConfig, netnsPath?: string): TcpProtection => ({
+  md5Key: c.md5Key,
+  ttlSecurity: c.ttlSecurity,
+  ...(netnsPath !== undefined ? { netnsPath } : {}),
+});
 
 /**
  * The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545
@@ -346,13 +355,13 @@ export class BgpSpeaker {
    * Throws before anything starts when a peer asks for TCP-MD5/GTSM and the addon is missing.
    */
   async start(peers: readonly PeerConfig[] = []): Promise<void> {
-    for (const p of peers) checkProtection(p.address, protectionOf(p));
+    for (const p of peers) checkProtection(p.address, protectionOf(p, this.o.netnsPath));
     if (this.o.listen) {
       const server = createServer((s) => this.#accept(s));
       this.#server = server;
       const host = this.o.listen.host;
       const port = this.o.listen.port ?? 179;
-      const native = protectableListener(host, port);
+      const native = protectableListener(host, port, this.o.netnsPath);
       if (native !== undefined) this.#listener = native;
       const fd = native?.fd;
       await new Promise<void>((resolve, reject) => {
@@ -445,7 +454,7 @@ export class BgpSpeaker {
    * changing nothing, when a peer asks for TCP protection this process cannot give.
    */
   setPeers(configs: readonly PeerConfig[]): void {
-    for (const c of configs) checkProtection(c.address, protectionOf(c));
+    for (const c of configs) checkProtection(c.address, protectionOf(c, this.o.netnsPath));
     if (this.o.listen && !this.#listener && configs.some((c) => c.md5Key))
       checkProtection("listener", { md5Key: new Uint8Array(1) });
     const want = new Map(configs.map((c) => [c.address, c]));
@@ -625,7 +634,7 @@ export class BgpSpeaker {
     // The source address applies to peers of its family (an agent's IPv4 address, an IPv6 peer).
     const local = this.o.localAddress;
     const source = local !== undefined && isV6(local) === isV6(peer.config.address) ? local : undefined;
-    c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config));
+    c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config, this.o.netnsPath));
   }
 
   #scheduleDial(peer: Peer): void {

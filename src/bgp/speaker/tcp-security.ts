@@ -15,7 +15,7 @@ import { StrataError } from "../../common/errors.js";
  * Without the addon a peer that asks for either fails with a clear error; it never runs unprotected.
  */
 interface SockoptAddon {
-  tcpSocket(family: 4 | 6): number;
+  tcpSocket(family: 4 | 6, netnsPath?: string): number;
   bindTo(fd: number, address: string, port: number): void;
   setMd5Key(fd: number, peerAddress: string, key: Buffer): void;
   setTtl(fd: number, family: 4 | 6, ttl: number, minTtl: number): void;
@@ -47,9 +47,15 @@ export interface TcpProtection {
   readonly md5Key?: Uint8Array;
   /** RFC 5082: TTL 255 out, nothing accepted below 255 (directly connected peers only). */
   readonly ttlSecurity?: boolean;
+  /**
+   * Make the socket inside this network namespace (a path under /run/netns): the speaker of an
+   * agent that runs in an agent host, a process living in another namespace than its node.
+   */
+  readonly netnsPath?: string;
 }
 
-const needsAddon = (p: TcpProtection) => p.md5Key !== undefined || p.ttlSecurity === true;
+const needsAddon = (p: TcpProtection) =>
+  p.md5Key !== undefined || p.ttlSecurity === true || p.netnsPath !== undefined;
 
 /** The addon, or an error naming what asked for it and how to get it. */
 function requireAddon(what: string): SockoptAddon {
@@ -66,7 +72,10 @@ export const tcpSecurityAvailable = (): boolean => loadAddon() !== undefined;
 
 /** Throws when `p` asks for protection this process cannot give (call before any session starts). */
 export function checkProtection(peer: string, p: TcpProtection): void {
-  if (needsAddon(p)) requireAddon(`peer ${peer} (${p.md5Key ? "TCP-MD5 password" : "ttl-security"})`);
+  if (needsAddon(p))
+    requireAddon(
+      `peer ${peer} (${p.md5Key ? "TCP-MD5 password" : p.ttlSecurity ? "ttl-security" : `a session from namespace ${p.netnsPath}`})`,
+    );
 }
 
 const family = (address: string): 4 | 6 => (isIPv6(address) ? 6 : 4);
@@ -85,7 +94,7 @@ export function connectProtected(
 ): Socket {
   const a = requireAddon(`peer ${o.host}`);
   const f = family(o.host);
-  const fd = a.tcpSocket(f);
+  const fd = a.tcpSocket(f, p.netnsPath);
   try {
     if (p.md5Key) a.setMd5Key(fd, o.host, Buffer.from(p.md5Key));
     if (p.ttlSecurity) applyTtl(a, fd, f);
@@ -104,15 +113,17 @@ export function connectProtected(
 export function protectableListener(
   host: string | undefined,
   port: number,
+  /** Listen inside this network namespace (the addon is required then). */
+  netnsPath?: string,
 ): { readonly fd: number; readonly family: 4 | 6 } | undefined {
-  const a = loadAddon();
+  const a = netnsPath !== undefined ? requireAddon(`listening in namespace ${netnsPath}`) : loadAddon();
   if (!a) return undefined;
   // No host: every address of both families, as Node's own listen does (IPv4 peers then arrive
   // IPv4-mapped); IPv4 alone where the host has no IPv6.
   const candidates = host !== undefined ? [host] : ["::", "0.0.0.0"];
   let last: unknown;
   for (const address of candidates) {
-    const fd = a.tcpSocket(family(address));
+    const fd = a.tcpSocket(family(address), netnsPath);
     try {
       a.bindTo(fd, address, port);
       // The SYN-ACK leaves with the listener's TTL: at 255 a GTSM peer (which drops anything lower)

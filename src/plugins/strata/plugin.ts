@@ -34,12 +34,14 @@ export interface StrataPluginDeps {
   readonly nft?: NftScriptRunner;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
+  /**
+   * The node's namespace, where the host side of every veth lives: this process's own (absent),
+   * or the node's when the agent runs in an agent host, in another namespace than its node.
+   */
+  readonly hostNs?: Netns;
 }
 
 type Req = CniRequest<StrataConfig>;
-
-/** Where the plugin runs is the node's namespace: the host side of every veth lives there. */
-const hostNs: Netns = currentNetns;
 
 /**
  * CNI 1.1.0, ADD: "If an interface of the requested name already exists in the container, the
@@ -66,6 +68,7 @@ class InterfaceExistsError extends CniError {
 }
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
+  const hostNs: Netns = deps.hostNs ?? currentNetns;
   const { kernel } = deps;
   const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
