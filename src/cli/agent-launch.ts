@@ -108,7 +108,7 @@ export async function launchParsedAgent(
   // agents load from a startup snapshot built by another process (scripts/build-agent.mjs).
   const base = { pid: process.pid, hostname: hostname(), ...(place.netns ? { node: o.node } : {}) };
   const destination = place.logFile
-    ? pino.destination({ dest: place.logFile, append: true, mkdir: true })
+    ? pino.destination({ dest: place.logFile, append: true, mkdir: true, sync: false })
     : undefined;
   const logger = destination
     ? pino({ level: o.logLevel, base }, destination)
