@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
-import { protectableListener } from "../bgp/speaker/tcp-security.js";
+import { listenerInNetns } from "../bgp/speaker/tcp-security.js";
 import { StrataError } from "../common/errors.js";
+import type { SpoofCounts } from "../plugins/strata/source-guard-plan.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
 import { assessHealth, assessReadiness } from "./health.js";
@@ -35,8 +36,10 @@ export async function startHealthServer(
   opts: {
     logger?: Logger;
     cni?: () => CniServerStats;
-    /** Listen on 127.0.0.1 of this network namespace (a path), not of this process's own. */
+    /** Serve on 127.0.0.1 of this network namespace (a namespace file) instead of this process's. */
     netnsPath?: string;
+    /** The source guard's drop counters (default: `nft` run here). */
+    readSpoofCounts?: () => Promise<SpoofCounts>;
   } = {},
 ): Promise<Server> {
   const registry = new Registry();
@@ -66,7 +69,7 @@ export async function startHealthServer(
     help: "Reconcile passes",
     registers: [registry],
   });
-  registerSpoofDropMetric(registry);
+  registerSpoofDropMetric(registry, opts.readSpoofCounts);
   registerSleeveMetrics(registry, status);
   const triggers = new Counter({
     name: "strata_reconcile_triggers_total",
@@ -150,29 +153,29 @@ export async function startHealthServer(
         ),
       ),
     );
+    // In another namespace the socket is made there natively (Node makes sockets only here).
     let fd: number | undefined;
     try {
-      fd =
-        opts.netnsPath !== undefined ? protectableListener("127.0.0.1", port, opts.netnsPath)?.fd : undefined;
+      if (opts.netnsPath) fd = listenerInNetns("127.0.0.1", port, opts.netnsPath);
     } catch (err) {
-      const text = String(err);
+      const text = err instanceof Error ? err.message : String(err);
       reject(
         new HealthPortError(
           port,
-          /EADDRINUSE/.test(text) ? "the port is already in use by another process" : text,
+          /EADDRINUSE|in use/i.test(text) ? "the port is already in use by another process" : text,
         ),
       );
       return;
     }
-    const ready = () => {
+    const done = () => {
       server.removeAllListeners("error");
       server.on("error", (err) =>
         opts.logger?.warn({ err: String(err) }, "health server error (agent keeps running)"),
       );
       resolve();
     };
-    if (fd !== undefined) server.listen({ fd }, ready);
-    else server.listen(port, "127.0.0.1", ready);
+    if (fd !== undefined) server.listen({ fd }, done);
+    else server.listen(port, "127.0.0.1", done);
   });
   return server;
 }

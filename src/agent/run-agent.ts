@@ -1,8 +1,9 @@
 import type { Logger } from "pino";
 import { BackgroundTasks } from "../common/background-tasks.js";
-import { currentNetns, type Kernel, type Netns } from "../kernel/api.js";
-import { netnsPath } from "../kernel/iproute2/netns-args.js";
+import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
+import { NftSession, nftArgv } from "../kernel/nft-session.js";
 import { composePlugins } from "../plugins/compose.js";
+import { readSpoofCounts } from "../plugins/strata/source-guard.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
 import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
 import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
@@ -24,9 +25,8 @@ export interface AgentOptions {
   readonly cniSocketDir?: string;
   readonly cniLimits?: Partial<CniServerLimits>;
   /**
-   * The node's network namespace when the agent does not live in it (an agent host runs several
-   * nodes' agents from one process): every kernel call, socket and program names it. Absent: this
-   * process's own namespace, as a node's agent normally runs.
+   * The node's network namespace when it is not this process's (an agent host runs many agents):
+   * every kernel call, socket and program of this agent is made in it. Default: currentNetns.
    */
   readonly hostNs?: Netns;
 }
@@ -42,7 +42,9 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   );
   const hostNs = opts.hostNs ?? currentNetns;
   const nsPath = netnsPath(hostNs);
-  const plugins = composePlugins(opts.kernel, { background, hostNs });
+  // The source guard's resident nft, in the node's namespace; closed when the agent stops.
+  const nft = new NftSession(nftArgv(hostNs));
+  const plugins = composePlugins(opts.kernel, { background, hostNs, nft: nft.run });
   const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
   let lastWarned = 0;
   // Everything that can be taken by someone else (the socket, the health port) is claimed before
@@ -81,8 +83,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     ? await startHealthServer(opts.healthPort, () => cluster?.statusNow(), {
         logger: opts.logger,
         cni: () => ({ rejected }),
-        ...(nsPath !== undefined ? { netnsPath: nsPath } : {}),
+        netnsPath: nsPath,
+        readSpoofCounts: () => readSpoofCounts((argv) => opts.kernel.exec(hostNs, argv)),
       }).catch((err) => {
+        nft.close();
         server.close();
         throw err;
       })
@@ -91,6 +95,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     try {
       await cluster.start();
     } catch (err) {
+      nft.close();
       health?.close();
       server.close();
       throw err;
@@ -134,5 +139,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   health?.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await background.drain();
+  nft.close();
   opts.logger.info("agent stopped");
 }

@@ -3,7 +3,7 @@ import { sendControl } from "../agent/control-socket.js";
 import type { BackendDefinition, BackendFlagValues } from "../backends/definition.js";
 import { backendRegistry } from "../backends/registry.js";
 import { addAgentFlags } from "./agent-flags.js";
-import { launchParsedAgent } from "./agent-launch.js";
+import { runParsedAgent } from "./agent-launch.js";
 import type { AgentCliOptions } from "./agent-wiring.js";
 
 export { addAgentFlags } from "./agent-flags.js";
@@ -19,9 +19,11 @@ export function registerAgentCommand(
       "run the node agent: serves CNI requests forwarded by the plugin shim in this network namespace; with --node, also leases a pod subnet and routes to the other nodes",
     );
   addAgentFlags(agent, registry).action(async (o: AgentCliOptions & BackendFlagValues) => {
+    // The agent of this process's own namespace, logging to stdout, stopped by SIGINT/SIGTERM
+    // (src/cli/agent-launch.ts runs it; an agent host calls launchAgent there directly).
     const ac = new AbortController();
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => ac.abort());
-    await launchParsedAgent(o, {}, ac.signal, registry);
+    await runParsedAgent(o, {}, ac.signal, registry);
   });
   agent
     .command("rotate-key")

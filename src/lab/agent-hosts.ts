@@ -2,6 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { askHost } from "../agent-host/host-control.js";
 import type { HostedAgentStatus, HostSpec } from "../agent-host/host-wire.js";
+import type { BackendDefinition } from "../backends/definition.js";
+import { backendRegistry } from "../backends/registry.js";
 import { StrataError } from "../common/errors.js";
 import { type LabProcess, labDir } from "./state.js";
 import type { LabModel, LabSpec } from "./topology.js";
@@ -14,8 +16,10 @@ import type { LabModel, LabSpec } from "./topology.js";
  * 200 agent processes cost more CPU to start than two cores give in a minute.
  */
 
-/** Models whose agents run hosted (the rest need a process of their own: a helper daemon, BPF pins). */
-export const hostableModels: readonly LabModel[] = ["vxlan", "vxlan-crosssubnet", "host-gw", "bgp"];
+/** Models whose agents run hosted: their backends say so (the rest need a process each: a helper daemon, BPF pins). */
+export const hostableModels: readonly LabModel[] = (backendRegistry as readonly BackendDefinition[])
+  .filter((d) => d.hostable)
+  .map((d) => d.name as LabModel);
 
 /** Up to this many nodes each agent has its own process unless asked (crash tests kill one alone). */
 export const ownProcessUpTo = 20;

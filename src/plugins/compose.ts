@@ -2,9 +2,8 @@ import type { CniPlugin } from "../cni/skeleton.js";
 import { type PluginRunner, pluginRunner } from "../cni/skeleton.js";
 import type { BackgroundTasks } from "../common/background-tasks.js";
 import { openDatastoreUrl } from "../datastore/datastore-url.js";
-import type { Kernel, Netns } from "../kernel/api.js";
-import { netnsPath } from "../kernel/iproute2/netns-args.js";
-import { NftSession } from "../kernel/nft-session.js";
+import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
+import { type NftScriptRunner, NftSession, nftArgv } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
 import { createClusterIpamPlugin } from "./strata-cluster-ipam/plugin.js";
@@ -13,12 +12,6 @@ import { createIpvlanPlugin } from "./strata-ipvlan/plugin.js";
 import { createMacvlanPlugin } from "./strata-macvlan/plugin.js";
 import { createMultiPlugin } from "./strata-multi/plugin.js";
 import { createSriovPlugin } from "./strata-sriov/plugin.js";
-
-/** How to start nft in `ns` (this process's own namespace when absent). */
-function nftIn(ns: Netns | undefined): string[] {
-  const path = ns ? netnsPath(ns) : undefined;
-  return path === undefined ? ["nft"] : ["nsenter", `--net=${path}`, "nft"];
-}
 
 /**
  * The composition root of Strata's plugins: each type bound to its dependencies. Used by the
@@ -33,36 +26,44 @@ export function composePlugins(
   opts: {
     crashAfterStep?: string;
     background?: BackgroundTasks;
-    /** The node's namespace when this process lives elsewhere (an agent host's agent); absent: its own. */
+    /**
+     * The node's namespace when it is not this process's (an agent host runs agents for other
+     * namespaces): every plugin acts on it, executed delegates and nft run inside it.
+     */
     hostNs?: Netns;
+    /** The source guard's nft writes (a resident session the caller owns and closes). */
+    nft?: NftScriptRunner;
   } = {},
 ): Record<PluginType, PluginRunner> {
+  const hostNs = opts.hostNs ?? currentNetns;
+  const nsPath = netnsPath(hostNs);
   const clusterIpam = createClusterIpamPlugin({ openStore: openDatastoreUrl });
   const ipamLinked = { "strata-ipam": ipamPlugin, "strata-cluster-ipam": clusterIpam } as Record<
     string,
     CniPlugin<unknown>
   >;
+  const delegates = { linked: ipamLinked, netnsPath: nsPath };
   const strata = createStrataPlugin({
     kernel,
-    delegates: { linked: ipamLinked },
+    hostNs,
+    delegates,
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
-    // A resident process (it has background tasks) keeps one nft session for the source guard,
-    // inside the node's namespace.
-    nft: opts.background ? new NftSession(nftIn(opts.hostNs)).run : undefined,
-    ...(opts.hostNs ? { hostNs: opts.hostNs } : {}),
+    // A resident process (it has background tasks) keeps one nft session for the source guard.
+    nft: opts.nft ?? (opts.background ? new NftSession(nftArgv(hostNs)).run : undefined),
   });
   const multi = createMultiPlugin({
     kernel,
     linked: { ...ipamLinked, strata: strata as CniPlugin<unknown> },
     openStore: openDatastoreUrl,
+    netnsPath: nsPath,
   });
   return {
     strata: pluginRunner(strata),
     "strata-ipam": pluginRunner(ipamPlugin),
-    "strata-macvlan": pluginRunner(createMacvlanPlugin({ kernel, delegates: { linked: ipamLinked } })),
-    "strata-ipvlan": pluginRunner(createIpvlanPlugin({ kernel, delegates: { linked: ipamLinked } })),
-    "strata-sriov": pluginRunner(createSriovPlugin({ kernel, delegates: { linked: ipamLinked } })),
+    "strata-macvlan": pluginRunner(createMacvlanPlugin({ kernel, hostNs, delegates })),
+    "strata-ipvlan": pluginRunner(createIpvlanPlugin({ kernel, hostNs, delegates })),
+    "strata-sriov": pluginRunner(createSriovPlugin({ kernel, hostNs, delegates })),
     "strata-multi": pluginRunner(multi),
     "strata-cluster-ipam": pluginRunner(clusterIpam),
   };

@@ -3,6 +3,9 @@
 // The speaker makes the TCP socket here, sets the options before connect/listen, and hands the
 // descriptor to Node (net.Socket({fd}) / server.listen({fd})), so no segment ever leaves unsigned.
 // Every function throws a JS Error carrying errno text on failure; nothing is retried here.
+// tcpSocket can make the socket inside another network namespace (an agent host runs one agent
+// per emulated node from the root namespace): the calling thread enters it, makes the socket and
+// returns at once; a socket keeps the namespace it was made in.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,53 +82,60 @@ static int parse_addr(napi_env env, napi_value v, int port, struct sockaddr_stor
 }
 
 /*
- * socket() inside the network namespace at `path` (a socket belongs to the namespace it was made
- * in, for good): this thread enters it, makes the socket and goes back at once. A thread that
- * cannot go back would go on in the wrong namespace: that cannot be reported, so it aborts.
+ * A TCP socket inside the network namespace file `path` (or here when !path). Returns the fd, or
+ * -errno. If the thread cannot go back to its own namespace the process would go on in the wrong
+ * one: that cannot be reported and continued from, so it aborts.
  */
-static int socket_in(const char *path, int domain, int type) {
-  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (self < 0) return -1;
-  int target = open(path, O_RDONLY | O_CLOEXEC);
-  if (target < 0 || setns(target, CLONE_NEWNET) < 0) {
-    int e = errno;
-    if (target >= 0) close(target);
-    close(self);
-    errno = e;
-    return -1;
+static int socket_in(int domain, const char *path) {
+  int self = -1, target = -1, fd, err;
+  if (path) {
+    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return -errno;
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      err = errno;
+      close(self);
+      return -err;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+      err = errno;
+      close(self);
+      close(target);
+      return -err;
+    }
   }
-  int fd = socket(domain, type, 0);
-  int e = errno;
-  if (setns(self, CLONE_NEWNET) < 0) abort();
-  close(self);
-  close(target);
-  errno = e;
-  return fd;
+  fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  err = fd < 0 ? errno : 0;
+  if (path) {
+    if (setns(self, CLONE_NEWNET) < 0) abort();
+    close(self);
+    close(target);
+  }
+  return fd < 0 ? -err : fd;
 }
 
 /*
  * tcpSocket(family: 4 | 6, netnsPath?: string): fd — non-blocking, close-on-exec, SO_REUSEADDR;
- * made inside the network namespace at netnsPath when one is given (an agent host's agents).
+ * made inside the namespace file netnsPath when given.
  */
 static napi_value tcp_socket(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   size_t argc = 2;
   int32_t family;
+  char path[4096];
+  int has = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
     napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "missing arguments");
     return NULL;
   }
   if (get_int(env, argv[0], &family)) return NULL;
-  char path[4096];
-  int has = 0;
   if (argc >= 2) {
     napi_valuetype t;
     napi_typeof(env, argv[1], &t);
     if (t == napi_string) {
       size_t n;
-      if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &n) != napi_ok || n == 0 ||
-          n >= sizeof path - 1) {
-        napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "namespace path must be a non-empty string");
+      if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &n) != napi_ok || n >= sizeof path - 1) {
+        napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "namespace path too long");
         return NULL;
       }
       has = 1;
@@ -134,10 +144,11 @@ static napi_value tcp_socket(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  int domain = family == 6 ? AF_INET6 : AF_INET;
-  int type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
-  int fd = has ? socket_in(path, domain, type) : socket(domain, type, 0);
-  if (fd < 0) return fail(env, has ? "socket (in the namespace)" : "socket");
+  int fd = socket_in(family == 6 ? AF_INET6 : AF_INET, has ? path : NULL);
+  if (fd < 0) {
+    errno = -fd;
+    return fail(env, has ? "socket in the network namespace" : "socket");
+  }
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     int e = errno;

@@ -232,13 +232,14 @@ export interface SpeakerOptions {
   readonly gracefulRestart?: GracefulRestartOptions | false;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
-  /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
-  readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
   /**
-   * The network namespace (a path) whose sockets the speaker listens and dials with; absent: this
-   * process's own. An agent host's agent gives its node's (give `interfaces` of that node too).
+   * Run in this network namespace (a namespace file, e.g. /run/netns/NODE) instead of this
+   * process's: the listener and every connection are made inside it (through the native addon).
+   * Give `interfaces` from that namespace too.
    */
   readonly netnsPath?: string;
+  /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
+  readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
 }
 
 interface Peer {
@@ -277,11 +278,7 @@ interface Peer {
   reached: boolean;
 }
 
-const protectionOf = (c: PeerConfig, netnsPath?: string): TcpProtection => ({
-  md5Key: c.md5Key,
-  ttlSecurity: c.ttlSecurity,
-  ...(netnsPath !== undefined ? { netnsPath } : {}),
-});
+const protectionOf = (c: PeerConfig): TcpProtection => ({ md5Key: c.md5Key, ttlSecurity: c.ttlSecurity });
 
 /**
  * The next hop to forward to: IPv6's global one, or its link-local one when that is all (RFC 2545
@@ -355,7 +352,7 @@ export class BgpSpeaker {
    * Throws before anything starts when a peer asks for TCP-MD5/GTSM and the addon is missing.
    */
   async start(peers: readonly PeerConfig[] = []): Promise<void> {
-    for (const p of peers) checkProtection(p.address, protectionOf(p, this.o.netnsPath));
+    for (const p of peers) checkProtection(p.address, protectionOf(p));
     if (this.o.listen) {
       const server = createServer((s) => this.#accept(s));
       this.#server = server;
@@ -454,7 +451,7 @@ export class BgpSpeaker {
    * changing nothing, when a peer asks for TCP protection this process cannot give.
    */
   setPeers(configs: readonly PeerConfig[]): void {
-    for (const c of configs) checkProtection(c.address, protectionOf(c, this.o.netnsPath));
+    for (const c of configs) checkProtection(c.address, protectionOf(c));
     if (this.o.listen && !this.#listener && configs.some((c) => c.md5Key))
       checkProtection("listener", { md5Key: new Uint8Array(1) });
     const want = new Map(configs.map((c) => [c.address, c]));
@@ -623,6 +620,7 @@ export class BgpSpeaker {
         (a): a is string => a !== undefined,
       ),
       gracefulRestart: this.#gr,
+      netnsPath: this.o.netnsPath,
     };
   }
 
@@ -634,7 +632,7 @@ export class BgpSpeaker {
     // The source address applies to peers of its family (an agent's IPv4 address, an IPv6 peer).
     const local = this.o.localAddress;
     const source = local !== undefined && isV6(local) === isV6(peer.config.address) ? local : undefined;
-    c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config, this.o.netnsPath));
+    c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config));
   }
 
   #scheduleDial(peer: Peer): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { isDeepStrictEqual } from "node:util";
 import { after, describe, test } from "node:test";
+import { isDeepStrictEqual } from "node:util";
 import { TestNamespaces } from "../../../test/support/netns.js";
 import { type KernelOp, type Netns, namedNetns, netnsAtPath } from "../api.js";
 import { isKernelError } from "../errors.js";

@@ -21,6 +21,8 @@ import { guardFamily, type PortSources, portSources } from "./source-guard-plan.
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
+  /** The node's namespace, where the host side of every veth lives (default: this process's own). */
+  readonly hostNs?: Netns;
   /** IPAM types linked into this process (strata-ipam), called in-process (see cni/delegate.ts). */
   readonly delegates?: DelegateOptions;
   /**
@@ -34,11 +36,6 @@ export interface StrataPluginDeps {
   readonly nft?: NftScriptRunner;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
-  /**
-   * The node's namespace, where the host side of every veth lives: this process's own (absent),
-   * or the node's when the agent runs in an agent host, in another namespace than its node.
-   */
-  readonly hostNs?: Netns;
 }
 
 type Req = CniRequest<StrataConfig>;
@@ -68,8 +65,9 @@ class InterfaceExistsError extends CniError {
 }
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
-  const hostNs: Netns = deps.hostNs ?? currentNetns;
   const { kernel } = deps;
+  /** The node's namespace: where the plugin runs unless told otherwise (an agent host). */
+  const hostNs: Netns = deps.hostNs ?? currentNetns;
   const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();
