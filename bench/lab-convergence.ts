@@ -18,18 +18,24 @@
  * Usage (as root, holding the lab lock; the lab is removed after each case):
  *   flock /tmp/strata-lab.lock node dist/bench/lab-convergence.js \
  *     [--sizes 25,50,100,200] [--models bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw] [--no-restart]
- *     [--no-switch] [--ping-pairs 50]
+ *     [--no-switch] [--ping-pairs 50] [--per-process auto,1]
+ * `--per-process`: agents per process for each case, "auto" (the lab's own choice: agent hosts past
+ * 20 nodes) and/or a number (1: a process per agent, the reference for what hosting saves).
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { askHost } from "../src/agent-host/host-control.js";
 import { labPaths } from "../src/cli/paths.js";
 import { namedNetns } from "../src/kernel/api.js";
 import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
+import { withRtnetlink } from "../src/kernel/rtnetlink/driver.js";
 import { agentHealth } from "../src/lab/agent-health.js";
+import { agentsPerProcess, controlOf } from "../src/lab/agent-hosts.js";
 import { countBgpSessions } from "../src/lab/bgp-status.js";
 import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
-import { readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
+import { type LabProcess, readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { type SwitchResult, switchAndBack } from "./reflector-switch.js";
@@ -43,11 +49,19 @@ const models = arg("--models", "bgp,bgp-rr1,bgp-rr2,bgp-rr4,vxlan,host-gw").spli
 const restart = !process.argv.includes("--no-restart");
 const switchStep = !process.argv.includes("--no-switch");
 const pingPairs = Number(arg("--ping-pairs", "50"));
-const kernel = createIproute2Kernel();
+/** Agents per process to run each case with: "auto" (the lab's choice) and/or numbers (1: a process each). */
+const perProcessList = arg("--per-process", "auto").split(",");
+const kernel = withRtnetlink(createIproute2Kernel());
 const paths = labPaths();
 
-const agentPids = (state: LabState) =>
-  state.processes.flatMap((p) => (p.role === "agent" && p.running ? [p.running.pid] : []));
+/** The processes that run agents: each agent's own, or the agent hosts (several agents each). */
+const agentPids = (state: LabState) => [
+  ...new Set(
+    state.processes.flatMap((p) =>
+      (p.role === "agent" && !p.host) || p.role === "agent-host" ? (p.running ? [p.running.pid] : []) : [],
+    ),
+  ),
+];
 /** The agents with their helper processes: CPU seconds and PSS MiB. */
 const agentCost = (state: LabState) => {
   let cpu = 0;
@@ -59,6 +73,19 @@ const agentCost = (state: LabState) => {
     }
   return { cpu, pss };
 };
+/**
+ * When each agent started, seconds since boot: its process's start, or for a hosted agent (no
+ * process of its own) the time of its log's first line, which its logger writes as it starts.
+ */
+const agentStarts = (state: LabState): number[] =>
+  state.processes.flatMap((p) => {
+    if (p.role !== "agent" || !p.running) return [];
+    if (!p.host) return [startedAtS(p.running.pid)];
+    const first = readFileSync(p.log, "utf8").split("\n", 1)[0] ?? "";
+    const ms = (JSON.parse(first) as { time?: number }).time;
+    return ms === undefined ? [] : [uptimeS() - (Date.now() - ms) / 1000];
+  });
+
 /** Routes missing across the lab right now: for each node, other nodes' subnets it has no route to. */
 async function missingRoutes(state: LabState): Promise<number> {
   let missing = 0;
@@ -87,6 +114,8 @@ interface Row {
   sessions: string;
   cpuS: number;
   pssPerNode: number;
+  /** Agents per process (1: each its own; more: agent hosts). */
+  perProcess: number;
   restartS?: number;
   restartWorstMissing?: number;
   restartSessions?: string;
@@ -95,7 +124,11 @@ interface Row {
   error?: string;
 }
 
-/** Kill 10 % of the agents at once, start them again at once: until all is whole again. */
+/**
+ * Kill 10 % of the agents at once, start them again at once: until all is whole again. Hosted
+ * agents (past 20 nodes, agent-hosts.ts) cannot be killed alone: they are stopped (SIGTERM's path)
+ * and started again inside their hosts; the row says so.
+ */
 async function restartTenth(
   state: LabState,
 ): Promise<Pick<Row, "restartS" | "restartWorstMissing" | "restartSessions">> {
@@ -103,11 +136,22 @@ async function restartTenth(
   const step = state.nodes.length / k;
   const victims = Array.from({ length: k }, (_, i) => state.nodes[Math.floor(i * step + step / 2)]?.name);
   const procs = state.processes.filter((p) => p.role === "agent" && victims.includes(p.node));
-  await Promise.all(procs.map((p) => stopLabProcess(p, { kill: true })));
+  const hosted = procs.filter((p) => p.host);
+  const own = procs.filter((p) => !p.host);
+  const hostControl = (p: LabProcess) => {
+    const host = state.processes.find((h) => h.role === "agent-host" && h.host === p.host);
+    if (!host) throw new Error(`no agent host ${p.host} recorded`);
+    return controlOf(host);
+  };
+  await Promise.all([
+    ...own.map((p) => stopLabProcess(p, { kill: true })),
+    ...hosted.map((p) => askHost(hostControl(p), { op: "stop", node: p.node ?? "" })),
+  ]);
   const t0 = performance.now();
   let next = readLabStateSync() ?? state;
-  for (const p of procs) next = withProcess(next, spawnLabProcess("agent", p.argv, p.log, p.node));
+  for (const p of own) next = withProcess(next, spawnLabProcess("agent", p.argv, p.log, p.node));
   writeLabState(next);
+  await Promise.all(hosted.map((p) => askHost(hostControl(p), { op: "start", node: p.node ?? "" })));
   let worst = 0;
   const victimNs = state.nodes.filter((n) => victims.includes(n.name)).map((n) => n.ns);
   for (;;) {
@@ -127,8 +171,11 @@ async function restartTenth(
   }
 }
 
-async function runCase(model: string, nodes: number): Promise<Row> {
-  const base = benchLabSpec(model, nodes);
+async function runCase(model: string, nodes: number, perProcess: string): Promise<Row> {
+  const base = {
+    ...benchLabSpec(model, nodes),
+    ...(perProcess === "auto" ? {} : { agentsPerProcess: Number(perProcess) }),
+  };
   const switching = switchStep && base.model === "bgp";
   // The switch step pings between pods: one per node.
   const spec = switching ? { ...base, podsPerNode: 1 } : base;
@@ -145,7 +192,7 @@ async function runCase(model: string, nodes: number): Promise<Row> {
     while ((await missingRoutes(state)) > 0) await new Promise((r) => setTimeout(r, 200));
     routesDoneAt = uptimeS();
   }
-  const lastStart = Math.max(...agentPids(state).map(startedAtS));
+  const lastStart = Math.max(...agentStarts(state));
   const s = spec.model === "bgp" ? await countBgpSessions(kernel, state) : undefined;
   const cost = agentCost(state);
   if (spec.model === "bgp")
@@ -158,6 +205,7 @@ async function runCase(model: string, nodes: number): Promise<Row> {
     sessions: s ? `${s.total}/${s.expected}` : "-",
     cpuS: cost.cpu,
     pssPerNode: cost.pss / nodes,
+    perProcess: agentsPerProcess(spec, spec.agentsPerProcess),
   };
   if (switching) {
     try {
@@ -179,42 +227,44 @@ async function runCase(model: string, nodes: number): Promise<Row> {
 const bare = await bareNodePss();
 const rows: Row[] = [];
 for (const nodes of sizes)
-  for (const model of models) {
-    try {
-      rows.push(await runCase(model, nodes));
-    } catch (err) {
-      rows.push({
-        model,
-        nodes,
-        upS: Number.NaN,
-        convergeS: Number.NaN,
-        sessions: "-",
-        cpuS: 0,
-        pssPerNode: 0,
-        error: String(err).split("\n")[0],
-      });
-    } finally {
-      await labDown(kernel);
+  for (const model of models)
+    for (const perProcess of perProcessList) {
+      try {
+        rows.push(await runCase(model, nodes, perProcess));
+      } catch (err) {
+        rows.push({
+          model,
+          nodes,
+          upS: Number.NaN,
+          convergeS: Number.NaN,
+          sessions: "-",
+          cpuS: 0,
+          pssPerNode: 0,
+          perProcess: 0,
+          error: String(err).split("\n")[0],
+        });
+      } finally {
+        await labDown(kernel);
+      }
+      const r = rows.at(-1) as Row;
+      console.error(
+        `${r.model} ${r.nodes}: ${r.error ?? `up ${r.upS.toFixed(1)} s, converged ${r.convergeS.toFixed(1)} s`}`,
+      );
     }
-    const r = rows.at(-1) as Row;
-    console.error(
-      `${r.model} ${r.nodes}: ${r.error ?? `up ${r.upS.toFixed(1)} s, converged ${r.convergeS.toFixed(1)} s`}`,
-    );
-  }
 
 const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(1));
 console.log(`\nbare idle node process: PSS ${bare.toFixed(1)} MiB (reference for the memory ratio)`);
 console.log(
-  "| model | nodes | lab up s | converge s | ×vxlan | sessions (kernel/expected) | agents' CPU s | PSS MiB/node | ×bare node | restart 10 %: whole again s | worst missing routes | sessions after |",
+  "| model | nodes | agents per process | lab up s | converge s | ×vxlan | sessions (kernel/expected) | agents' CPU s | PSS MiB/node | ×bare node | restart 10 %: whole again s | worst missing routes | sessions after |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   const ref = rows.find((x) => x.model === "vxlan" && x.nodes === r.nodes && !x.error);
   const ratio = ref && !r.error ? `${(r.convergeS / ref.convergeS).toFixed(2)}×` : "-";
   console.log(
     r.error
-      ? `| ${r.model} | ${r.nodes} | failed: ${r.error} |||||||||`
-      : `| ${r.model} | ${r.nodes} | ${f1(r.upS)} | ${f1(r.convergeS)} | ${ratio} | ${r.sessions} | ${f1(r.cpuS)} | ${f1(r.pssPerNode)} | ${(r.pssPerNode / bare).toFixed(2)}× | ${f1(r.restartS)} | ${r.restartWorstMissing ?? "-"} | ${r.restartSessions ?? "-"} |`,
+      ? `| ${r.model} | ${r.nodes} | failed: ${r.error} ||||||||||`
+      : `| ${r.model} | ${r.nodes} | ${r.perProcess} | ${f1(r.upS)} | ${f1(r.convergeS)} | ${ratio} | ${r.sessions} | ${f1(r.cpuS)} | ${f1(r.pssPerNode)} | ${(r.pssPerNode / bare).toFixed(2)}× | ${f1(r.restartS)} | ${r.restartWorstMissing ?? "-"} | ${r.restartSessions ?? "-"} |`,
   );
 }
 const switched = rows.filter((r) => r.switched || r.switchError);

@@ -14,7 +14,7 @@ export const layers = [
   ["ipam", "bgp", "netattach"],
   ["plugins", "cluster"],
   ["backends"],
-  ["agent"],
+  ["agent", "agent-host"],
   ["lab"],
   ["doctor"],
   ["cli"],

@@ -558,10 +558,24 @@ export class ClusterAgent {
     const before = new Set(this.status.peersNotAlive);
     const routed = this.#routedPeers();
     const dead = routed.filter((p) => !alive.has(p.node)).map((p) => p.node);
-    for (const n of dead)
-      if (!before.has(n)) this.o.logger.warn({ peer: n }, "peer's agent is not alive (its routes are kept)");
-    for (const n of before)
-      if (!dead.includes(n)) this.o.logger.info({ peer: n }, "peer's agent is alive again");
+    // One line per change, not per peer: an agent that starts among 200 sees every peer's first
+    // heartbeat arrive within seconds (200 lines each, 40,000 in a lab, were a tenth of its time).
+    const gone = dead.filter((n) => !before.has(n));
+    const back = [...before].filter((n) => !dead.includes(n));
+    const names = (list: readonly string[]) =>
+      list.length > 1 ? { peers: list.slice(0, 20), count: list.length } : { peer: list[0] };
+    if (gone.length > 0)
+      this.o.logger.warn(
+        names(gone),
+        gone.length > 1
+          ? "peers' agents are not alive (their routes are kept)"
+          : "peer's agent is not alive (its routes are kept)",
+      );
+    if (back.length > 0)
+      this.o.logger.info(
+        names(back),
+        back.length > 1 ? "peers' agents are alive again" : "peer's agent is alive again",
+      );
     this.status.peersNotAlive = dead;
   }
 

@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { Counter, Gauge, Registry } from "prom-client";
+import { listenerInNetns } from "../bgp/speaker/tcp-security.js";
 import { StrataError } from "../common/errors.js";
+import type { SpoofCounts } from "../plugins/strata/source-guard-plan.js";
 import type { ClusterStatus } from "./cluster-agent.js";
 import type { CniRejection } from "./cni-server.js";
 import { assessHealth, assessReadiness } from "./health.js";
@@ -31,7 +33,14 @@ export interface CniServerStats {
 export async function startHealthServer(
   port: number,
   status: () => ClusterStatus | undefined | Promise<ClusterStatus | undefined>,
-  opts: { logger?: Logger; cni?: () => CniServerStats } = {},
+  opts: {
+    logger?: Logger;
+    cni?: () => CniServerStats;
+    /** Serve on 127.0.0.1 of this network namespace (a namespace file) instead of this process's. */
+    netnsPath?: string;
+    /** The source guard's drop counters (default: `nft` run here). */
+    readSpoofCounts?: () => Promise<SpoofCounts>;
+  } = {},
 ): Promise<Server> {
   const registry = new Registry();
   const cniRejected = new Gauge({
@@ -60,7 +69,7 @@ export async function startHealthServer(
     help: "Reconcile passes",
     registers: [registry],
   });
-  registerSpoofDropMetric(registry);
+  registerSpoofDropMetric(registry, opts.readSpoofCounts);
   registerSleeveMetrics(registry, status);
   const triggers = new Counter({
     name: "strata_reconcile_triggers_total",
@@ -144,13 +153,29 @@ export async function startHealthServer(
         ),
       ),
     );
-    server.listen(port, "127.0.0.1", () => {
+    // In another namespace the socket is made there natively (Node makes sockets only here).
+    let fd: number | undefined;
+    try {
+      if (opts.netnsPath) fd = listenerInNetns("127.0.0.1", port, opts.netnsPath);
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      reject(
+        new HealthPortError(
+          port,
+          /EADDRINUSE|in use/i.test(text) ? "the port is already in use by another process" : text,
+        ),
+      );
+      return;
+    }
+    const done = () => {
       server.removeAllListeners("error");
       server.on("error", (err) =>
         opts.logger?.warn({ err: String(err) }, "health server error (agent keeps running)"),
       );
       resolve();
-    });
+    };
+    if (fd !== undefined) server.listen({ fd }, done);
+    else server.listen(port, "127.0.0.1", done);
   });
   return server;
 }

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import { BackgroundTasks } from "../common/background-tasks.js";
-import { currentNetns, type Kernel } from "../kernel/api.js";
+import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
+import { NftSession, nftArgv } from "../kernel/nft-session.js";
 import { composePlugins } from "../plugins/compose.js";
+import { readSpoofCounts } from "../plugins/strata/source-guard.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
 import { type CniRejection, type CniServerLimits, startCniServer } from "./cni-server.js";
 import { cniSocketPath, defaultCniSocketDir, netnsInode } from "./cni-socket.js";
@@ -22,6 +24,11 @@ export interface AgentOptions {
   /** Root-only directory of the CNI socket (default /run/strata-cni; the shim is built with it). */
   readonly cniSocketDir?: string;
   readonly cniLimits?: Partial<CniServerLimits>;
+  /**
+   * The node's network namespace when it is not this process's (an agent host runs many agents):
+   * every kernel call, socket and program of this agent is made in it. Default: currentNetns.
+   */
+  readonly hostNs?: Netns;
 }
 
 /**
@@ -33,12 +40,16 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const background = new BackgroundTasks((key, err) =>
     opts.logger.warn({ key, err: String(err) }, "background kernel cleanup failed"),
   );
-  const plugins = composePlugins(opts.kernel, { background });
+  const hostNs = opts.hostNs ?? currentNetns;
+  const nsPath = netnsPath(hostNs);
+  // The source guard's resident nft, in the node's namespace; closed when the agent stops.
+  const nft = new NftSession(nftArgv(hostNs));
+  const plugins = composePlugins(opts.kernel, { background, hostNs, nft: nft.run });
   const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
   let lastWarned = 0;
   // Everything that can be taken by someone else (the socket, the health port) is claimed before
   // the agent leases a subnet: a start that fails must leave nothing behind in the cluster.
-  const socketPath = cniSocketPath(opts.cniSocketDir ?? defaultCniSocketDir, await netnsInode());
+  const socketPath = cniSocketPath(opts.cniSocketDir ?? defaultCniSocketDir, await netnsInode(nsPath));
   const server = await startCniServer({
     plugins,
     socketPath,
@@ -65,14 +76,17 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       kernel: opts.kernel,
       logger: opts.logger,
       signal: opts.signal,
-      hostNs: currentNetns,
+      hostNs,
     });
   }
   const health = opts.healthPort
     ? await startHealthServer(opts.healthPort, () => cluster?.statusNow(), {
         logger: opts.logger,
         cni: () => ({ rejected }),
+        netnsPath: nsPath,
+        readSpoofCounts: () => readSpoofCounts((argv) => opts.kernel.exec(hostNs, argv)),
       }).catch((err) => {
+        nft.close();
         server.close();
         throw err;
       })
@@ -81,6 +95,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     try {
       await cluster.start();
     } catch (err) {
+      nft.close();
       health?.close();
       server.close();
       throw err;
@@ -124,5 +139,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   health?.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await background.drain();
+  nft.close();
   opts.logger.info("agent stopped");
 }

@@ -64,6 +64,12 @@ export interface BackendDefinition<Options = unknown> {
    */
   readonly dualStack?: true;
   /**
+   * Runs for a network namespace other than its process's (an agent host: one process, an agent
+   * per emulated node): every kernel call, socket and program it makes names the node's namespace.
+   * Absent: it needs a process of its own inside the node (a userspace datapath, a supervised program).
+   */
+  readonly hostable?: true;
+  /**
    * Builds the backend; no network I/O (the agent starts it later). It may read what its flags
    * name (a password file) and check what it needs, so a problem stops the agent before it
    * leases anything: throw a StrataError that names the flag.

@@ -5,6 +5,7 @@ import { formatVerdicts } from "../doctor/format.js";
 import { labDoctor } from "../doctor/lab-doctor.js";
 import type { Kernel } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { withRtnetlink } from "../kernel/rtnetlink/driver.js";
 import { countBgpSessions } from "../lab/bgp-status.js";
 import { switchRouteReflectors } from "../lab/bgp-topology.js";
 import { type CheckResult, runChecks } from "../lab/check.js";
@@ -23,6 +24,13 @@ import { type LabFlags, parseLabFlags } from "./lab-flags.js";
 import { CommandError, intInRange, ipAddress, portNumber, positiveInt, UsageError } from "./options.js";
 import { labPaths } from "./paths.js";
 import { step } from "./progress.js";
+
+/**
+ * The lab's own kernel calls: routes, neighbours and FDB entries over rtnetlink from this process
+ * (the underlay's static ARP is 40,200 entries at 200 nodes; the route wait reads every node's
+ * routes each sweep), the rest through iproute2; iproute2 alone where the addon is not built.
+ */
+const labKernel = () => withRtnetlink(createIproute2Kernel());
 
 const printChecks = (results: CheckResult[]): boolean => {
   if (results.length === 0) {
@@ -92,6 +100,11 @@ const labOptions = (c: Command) =>
       "--ip-family <family>",
       "ipv4 | dual (IPv6 too: underlay, pod subnets, pods, checks) | ipv6 (IPv6-only pods, BGP over IPv6); dual and ipv6: bgp and host-gw on l2",
       "ipv4",
+    )
+    .option(
+      "--agents-per-process <n>",
+      "node agents sharing one Node process (each still a whole agent in its node's namespace): auto is 1 up to 20 nodes, else ≥ 2 agent hosts of ≤ 50 agents (vxlan, host-gw, bgp with the embedded datastore); 1: a process per agent (crash tests)",
+      "auto",
     );
 
 const signalNumbers = { SIGINT: 2, SIGTERM: 15 } as const;
@@ -168,7 +181,7 @@ async function stopCommand(role: LabProcessRole, node: string | undefined, kill:
 async function startCommand(role: LabProcessRole, node: string | undefined): Promise<void> {
   const state = await requireLab();
   if (node !== undefined) checkNodeName(state, node);
-  const kernel = createIproute2Kernel();
+  const kernel = labKernel();
   const proc = await step(`starting ${describeProcess({ role, node })}`, () =>
     startRecordedProcess(state, role, node, kernel),
   );
@@ -184,7 +197,7 @@ export function registerLabCommands(program: Command): void {
   labOptions(lab.command("up").description("bring up the lab (replacing an earlier one)")).action(
     async (o: LabFlags) => {
       const spec = parseLabFlags(o);
-      const kernel = createIproute2Kernel();
+      const kernel = labKernel();
       await interruptible(
         kernel,
         async (signal) => printNodes(kernel, await labUp(kernel, spec, labPaths(), step, { signal })),
@@ -205,7 +218,7 @@ export function registerLabCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const kernel = createIproute2Kernel();
+      const kernel = labKernel();
       const report = await labStatus(kernel, state);
       const networkStatus = await labNetworkStatus(kernel, state, labPaths());
       if (o.json) {
@@ -224,7 +237,7 @@ export function registerLabCommands(program: Command): void {
     )
     .action(async () => {
       const state = await requireLab();
-      const kernel = createIproute2Kernel();
+      const kernel = labKernel();
       const ok = printChecks(await runChecks(kernel, state));
       printNetworkStatus(state, await labNetworkStatus(kernel, state, labPaths()));
       process.exitCode = ok ? 0 : 1;
@@ -238,7 +251,7 @@ export function registerLabCommands(program: Command): void {
     .option("--json", "one JSON object for scripts")
     .action(async (o: { json?: boolean }) => {
       const state = await requireLab();
-      const report = await labDoctor(createIproute2Kernel(), state, labPaths());
+      const report = await labDoctor(labKernel(), state, labPaths());
       if (o.json) console.log(JSON.stringify(report, null, 2));
       else {
         console.log(formatVerdicts([...report.nodes.flatMap((n) => n.verdicts), ...report.lab]));
@@ -265,7 +278,7 @@ export function registerLabCommands(program: Command): void {
       ) => {
         if (!["icmp", "tcp", "udp"].includes(o.proto))
           throw new UsageError("--proto", `"${o.proto}" is not icmp, tcp or udp`);
-        const report = await runLabTrace(createIproute2Kernel(), await requireLab(), {
+        const report = await runLabTrace(labKernel(), await requireLab(), {
           src,
           dst,
           proto: o.proto as TraceProto,
@@ -288,7 +301,7 @@ export function registerLabCommands(program: Command): void {
     .action(async (o: { seconds: string }) => {
       const seconds = positiveInt("--seconds", o.seconds);
       const state = await requireLab();
-      const rows = await benchLab(createIproute2Kernel(), state, seconds);
+      const rows = await benchLab(labKernel(), state, seconds);
       const raw = rows[0];
       console.log(
         `${"path".padEnd(28)} ${"from → to".padEnd(16)} ${"Gbit/s".padStart(7)} ${"RTT µs".padStart(7)} ${"× raw".padStart(6)}`,
@@ -305,7 +318,7 @@ export function registerLabCommands(program: Command): void {
     .command("down")
     .description("remove the lab (also after a crash); ends only processes that are provably the lab's")
     .action(async () => {
-      const report = await step("removing the lab", () => labDown(createIproute2Kernel()));
+      const report = await step("removing the lab", () => labDown(labKernel()));
       for (const p of report.leftAlone)
         console.log(
           `left alone: pid ${p.pid} (recorded as ${p.what}) now belongs to another process (stale state file)`,
@@ -316,7 +329,7 @@ export function registerLabCommands(program: Command): void {
     .option("--keep", "leave the lab up afterwards")
     .action(async (o: LabFlags & { keep?: boolean }) => {
       const spec = parseLabFlags(o);
-      const kernel = createIproute2Kernel();
+      const kernel = labKernel();
       await interruptible(
         kernel,
         async (signal) => {
@@ -365,7 +378,7 @@ export function registerLabCommands(program: Command): void {
     .action(async (k: string) => {
       const count = intInRange("<k>", k, 0, 10_000);
       const state = await requireLab();
-      const kernel = createIproute2Kernel();
+      const kernel = labKernel();
       const started = Date.now();
       const next = await step(
         count === 0 ? "switching to a full mesh" : `switching to ${count} route reflector(s)`,

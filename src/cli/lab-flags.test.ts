@@ -45,6 +45,13 @@ const bad: [Partial<LabFlags>, RegExp][] = [
   [{ routeReflectors: "1" }, /^--route-reflectors: applies only to --model bgp on --underlay l2$/],
   [{ model: "bgp", underlay: "l3", routeReflectors: "1" }, /^--route-reflectors: applies only/],
   [{ podAttachment: "macvlan" }, /^--pod-attachment: "macvlan" is not one of auto, bridge, routed$/],
+  [{ agentsPerProcess: "0" }, /^--agents-per-process: "0" is not a whole number from 1 to 200$/],
+  [{ agentsPerProcess: "many" }, /^--agents-per-process: /],
+  [
+    { model: "wireguard", agentsPerProcess: "4" },
+    /^--agents-per-process: the wireguard model's agents need a process each/,
+  ],
+  [{ datastore: "etcd", agentsPerProcess: "4" }, /^--agents-per-process: etcd listens on the underlay/],
 ];
 for (const [flags, message] of bad) {
   test(`refused: ${JSON.stringify(flags)}`, () => {
@@ -54,6 +61,12 @@ for (const [flags, message] of bad) {
     );
   });
 }
+
+test("--agents-per-process: auto (absent) is left to the lab, a number is kept, 1 is taken for any model", () => {
+  assert.equal(parseLabFlags({ ...defaults, agentsPerProcess: "auto" }).agentsPerProcess, undefined);
+  assert.equal(parseLabFlags({ ...defaults, agentsPerProcess: "10" }).agentsPerProcess, 10);
+  assert.equal(parseLabFlags({ ...defaults, model: "wireguard", agentsPerProcess: "1" }).agentsPerProcess, 1);
+});
 
 test("--pod-attachment: auto leaves it to the backend, bridge and routed are passed on", () => {
   assert.equal(parseLabFlags({ ...defaults, podAttachment: "auto" }).podAttachment, undefined);

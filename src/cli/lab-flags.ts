@@ -1,3 +1,4 @@
+import { hostingRefusal } from "../lab/agent-hosts.js";
 import { ipFamilyRefusal } from "../lab/ip-family.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
 import { oneOf, UsageError } from "./options.js";
@@ -16,6 +17,8 @@ export interface LabFlags {
   readonly attachPlugin?: string;
   /** ipv4 (absent) | ipv6 | dual */
   readonly ipFamily?: string;
+  /** auto (absent) | 1..200 */
+  readonly agentsPerProcess?: string;
 }
 
 const underlays = ["l2", "l3"] as const;
@@ -54,18 +57,26 @@ export function parseLabFlags(f: LabFlags): LabSpec {
   const ipFamily = f.ipFamily ?? "ipv4";
   const refused = ipFamilyRefusal(ipFamily, { model, underlay });
   if (refused) throw new UsageError("--ip-family", refused);
+  const datastore = oneOf("--datastore", f.datastore, datastores);
+  const perProcess = f.agentsPerProcess ?? "auto";
+  const agentsPerProcess =
+    perProcess === "auto" ? undefined : wholeNumber("--agents-per-process", perProcess, 1, 200);
+  const hostingRefused = hostingRefusal({ model, datastore, attach });
+  if (agentsPerProcess !== undefined && agentsPerProcess > 1 && hostingRefused)
+    throw new UsageError("--agents-per-process", `${hostingRefused}; give 1 or auto`);
   return {
     model,
     nodes,
     podsPerNode: wholeNumber("--pods", f.pods, 0, 100),
     underlay,
-    datastore: oneOf("--datastore", f.datastore, datastores),
+    datastore,
     clusterCidr: "10.244.0.0/16",
     underlayMtu: 1500,
     routeReflectors,
     ...(podAttach === "auto" ? {} : { podAttachment: podAttach }),
     ...(attach.length > 0 ? { attach, attachPlugin: f.attachPlugin ?? "strata-macvlan" } : {}),
     ...(ipFamily === "dual" || ipFamily === "ipv6" ? { ipFamily } : {}),
+    ...(agentsPerProcess !== undefined ? { agentsPerProcess } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import { type RepairReport, repairStore } from "../datastore/embedded/repair.js"
 import { serveDatastore } from "../datastore/embedded/server.js";
 import { pluginTypes } from "../plugins/catalog.js";
 import { registerAgentCommand } from "./agent-command.js";
+import { registerAgentHostCommand } from "./agent-host-command.js";
 import { openDatastore, removeNode } from "./agent-wiring.js";
 import { registerBgpSpeakerCommand } from "./bgp-speaker-command.js";
 import { registerBgpTopologyCommand } from "./bgp-topology-command.js";
@@ -47,6 +48,7 @@ program
   });
 
 registerAgentCommand(program);
+registerAgentHostCommand(program);
 registerBgpTopologyCommand(program);
 
 const node = program.command("node").description("the cluster's nodes in the datastore");

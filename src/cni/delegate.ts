@@ -23,6 +23,16 @@ export type LinkedPlugins = Readonly<Record<string, CniPlugin<unknown>>>;
 export interface DelegateOptions {
   /** Delegate types linked into this process, by type; called without exec or JSON. */
   readonly linked?: LinkedPlugins;
+  /**
+   * The node's namespace file when it is not this process's (an agent host): an executed delegate
+   * runs inside it (`nsenter --net=`), as it would from a plugin process started on the node.
+   */
+  readonly netnsPath?: string;
+}
+
+/** Pure: the argv that runs the plugin executable `path`, inside `netnsPath` when given. */
+export function delegateArgv(path: string, netnsPath?: string): string[] {
+  return netnsPath ? ["nsenter", `--net=${netnsPath}`, "--", path] : [path];
 }
 
 /** The environment a delegated plugin receives for `command` on behalf of `req`. */
@@ -56,8 +66,8 @@ async function findOnPath(type: string, cniPath: readonly string[]): Promise<str
   );
 }
 
-async function execPlugin(path: string, inv: PluginInvocation): Promise<PluginOutcome> {
-  const r = await runProgram([path], { input: inv.stdin, env: inv.env as NodeJS.ProcessEnv });
+async function execPlugin(argv: readonly string[], inv: PluginInvocation): Promise<PluginOutcome> {
+  const r = await runProgram(argv, { input: inv.stdin, env: inv.env as NodeJS.ProcessEnv });
   return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -68,12 +78,13 @@ async function execDelegate(
   type: string,
   command: DelegatedCommand,
   req: CniRequest<unknown>,
+  netnsPath?: string,
 ): Promise<PluginOutcome> {
   const inv: PluginInvocation = {
     env: { ...process.env, ...delegateEnv(req, command) },
     stdin: JSON.stringify(req.raw),
   };
-  const outcome = await execPlugin(await findOnPath(type, req.cniPath), inv);
+  const outcome = await execPlugin(delegateArgv(await findOnPath(type, req.cniPath), netnsPath), inv);
   if (outcome.exitCode !== 0) throw errorFromOutcome(type, command, outcome);
   return outcome;
 }
@@ -129,7 +140,7 @@ export async function runDelegate(
 ): Promise<void> {
   const linked = opts.linked?.[type];
   if (linked) await callLinked(linked, command, req);
-  else await execDelegate(type, command, req);
+  else await execDelegate(type, command, req, opts.netnsPath);
 }
 
 /** Turn a failed delegate's error object into a CniError that keeps its code and text. */
@@ -157,7 +168,7 @@ export async function delegateAdd(
 ): Promise<CniResult> {
   const linked = opts.linked?.[type];
   if (linked) return (await callLinked(linked, "ADD", req)) as CniResult;
-  const outcome = await execDelegate(type, "ADD", req);
+  const outcome = await execDelegate(type, "ADD", req, opts.netnsPath);
   try {
     return parseResult(JSON.parse(outcome.stdout), `${type} result`);
   } catch (err) {

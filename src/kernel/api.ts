@@ -19,6 +19,21 @@ export const currentNetns: Netns = { kind: "current" };
 export const namedNetns = (name: string): Netns => ({ kind: "named", name });
 export const netnsAtPath = (path: string): Netns => ({ kind: "path", path });
 
+/** Where `ip netns add` puts named namespaces. */
+export const netnsRunDir = "/run/netns";
+
+/** Filesystem path of a namespace, or undefined for the caller's own. */
+export function netnsPath(ns: Netns): string | undefined {
+  switch (ns.kind) {
+    case "current":
+      return undefined;
+    case "named":
+      return `${netnsRunDir}/${ns.name}`;
+    case "path":
+      return ns.path;
+  }
+}
+
 /** Link kinds Strata knows how to create. `tun`/`tap` are created through the tuntap interface. */
 export type LinkKind =
   | "veth"

@@ -1,9 +1,15 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import type { ExecResult } from "./api.js";
+import { type ExecResult, type Netns, netnsPath } from "./api.js";
 
 /** Runs one nftables script (one transaction) and reports nft's exit status and stderr. */
 export type NftScriptRunner = (lines: readonly string[]) => Promise<ExecResult>;
+
+/** How to start nft inside `ns` (the caller's own namespace: plain `nft`). */
+export function nftArgv(ns: Netns): string[] {
+  const path = netnsPath(ns);
+  return path ? ["nsenter", `--net=${path}`, "--", "nft"] : ["nft"];
+}
 
 /**
  * A resident `nft -i` for a long-lived process (the agent): each script is one line, so one
@@ -14,7 +20,7 @@ export type NftScriptRunner = (lines: readonly string[]) => Promise<ExecResult>;
  * nft answers successful commands with nothing, so each script is followed by a sentinel that
  * always fails with a numbered message (`list table inet strata-sync-N`): everything on stderr
  * before that message is the script's own error. Scripts run one at a time. Runs in the caller's
- * network namespace (the agent's, which is the node's).
+ * network namespace (the agent's, which is the node's), or where `argv` puts it (nftArgv).
  */
 export class NftSession {
   #proc: ChildProcessByStdio<Writable, null, Readable> | undefined;

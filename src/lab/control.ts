@@ -1,11 +1,13 @@
 import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
+import { askHost } from "../agent-host/host-control.js";
 import { StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import type { Kernel } from "../kernel/api.js";
 import { hasEnded, isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
+import { controlOf, hostedAgentStatus } from "./agent-hosts.js";
 import { describeProcess, type StopOutcome, spawnLabProcess, stopLabProcess } from "./processes.js";
 import {
   type LabProcess,
@@ -91,6 +93,7 @@ export async function startRecordedProcess(
   kernel?: Kernel,
 ): Promise<LabProcess> {
   const old = recorded(state, role, node);
+  if (old.host) return startHostedAgent(state, old, kernel);
   if (old.running && isAlive({ ...old.running, argv: old.argv }))
     throw new LabControlError(
       `${describeProcess(old)} is already running (pid ${old.running.pid}); stop it first or use restart`,
@@ -106,6 +109,41 @@ export async function startRecordedProcess(
   return proc;
 }
 
+/** The live record of the agent host that runs a hosted agent. */
+function hostOf(state: LabState, agent: LabProcess): LabProcess {
+  const host = state.processes.find((p) => p.role === "agent-host" && p.host === agent.host);
+  if (!host?.running || !isAlive({ ...host.running, argv: host.argv }))
+    throw new LabControlError(
+      `${describeProcess(agent)}: agent host ${agent.host} is not running (lab down, then lab up again)`,
+    );
+  return host;
+}
+
+/** Start a hosted agent again inside its host, record it and wait until it serves. */
+async function startHostedAgent(state: LabState, old: LabProcess, kernel?: Kernel): Promise<LabProcess> {
+  const host = hostOf(state, old);
+  const mine = (await askHost(controlOf(host), { op: "status" })).agents.find((a) => a.node === old.node);
+  if (mine?.phase === "running" || mine?.phase === "stopping")
+    throw new LabControlError(
+      `${describeProcess(old)} is already ${mine.phase}; stop it first or use restart`,
+    );
+  await askHost(controlOf(host), { op: "start", node: old.node ?? "" });
+  const proc: LabProcess = { ...old, ...(host.running ? { running: host.running } : {}) };
+  writeLabState(withProcess(readLabStateSync() ?? state, proc));
+  const ready = readiness(kernel, state, proc);
+  await eventually(
+    async () => {
+      const st = await hostedAgentStatus(host, old.node ?? "");
+      if (st?.phase === "failed")
+        throw new LabControlError(`${describeProcess(proc)} failed: ${st.error} (see ${proc.log})`);
+      return ready();
+    },
+    `${describeProcess(proc)} to serve (see ${proc.log})`,
+    { timeoutMs: 20_000 },
+  );
+  return proc;
+}
+
 /** Stop a recorded process (SIGTERM, or SIGKILL with `kill`) and record that it is stopped. */
 export async function stopRecordedProcess(
   state: LabState,
@@ -114,7 +152,18 @@ export async function stopRecordedProcess(
   opts: { kill?: boolean } = {},
 ): Promise<StopOutcome> {
   const proc = recorded(state, role, node);
-  const outcome = await stopLabProcess(proc, opts);
+  let outcome: StopOutcome;
+  if (proc.host && role === "agent") {
+    // One agent of a shared process cannot crash alone: SIGKILL would end every agent of its host.
+    if (opts.kill)
+      throw new LabControlError(
+        `${describeProcess(proc)} shares its process with other nodes' agents, so --kill would end them all: stop it without --kill, or bring the lab up with --agents-per-process 1 to crash one agent`,
+      );
+    const host = hostOf(state, proc);
+    const before = (await askHost(controlOf(host), { op: "status" })).agents.find((a) => a.node === node);
+    await askHost(controlOf(host), { op: "stop", node: node ?? "" });
+    outcome = before?.phase === "running" || before?.phase === "stopping" ? "stopped" : "not running";
+  } else outcome = await stopLabProcess(proc, opts);
   const { running: _, ...stopped } = proc;
   // Re-read: the state may have changed while the process was shutting down.
   writeLabState(withProcess(readLabStateSync() ?? state, stopped));

@@ -4,9 +4,11 @@ import { after, describe, test } from "node:test";
 import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { agentHealth } from "./agent-health.js";
 import { runChecks } from "./check.js";
+import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { LabUpError, labDown, labUp } from "./runner.js";
-import { labDir } from "./state.js";
+import { labDir, readLabStateSync } from "./state.js";
 import { labPrefix } from "./topology.js";
 
 const kernel = createIproute2Kernel();
@@ -70,6 +72,58 @@ describe("the lab at cluster scale (issue 16)", { concurrency: 1 }, () => {
     });
     assert.deepEqual(labNamespaces(), []);
     assert.equal(existsSync(labDir), false);
+    assert.deepEqual(labProcesses(), []);
+  });
+
+  test("hosted agents (2 per process): an agent that never leases fails alone, and up removes everything, hosts too", async () => {
+    const spec = labSpec({ nodes: 3, podsPerNode: 1, clusterCidr: "10.244.0.0/23", agentsPerProcess: 2 });
+    await assert.rejects(labUp(kernel, spec, paths, quietProgress), (err: Error) => {
+      assert.ok(err instanceof LabUpError, String(err));
+      assert.doesNotMatch(err.message, /\n/);
+      assert.match(
+        err.message,
+        /^lab up failed: the agent of n\d \(in agent host h\d\) failed before its subnet lease: .*no free \/24 left in 10\.244\.0\.0\/23/,
+      );
+      assert.match(err.message, /removed everything it had built$/);
+      return true;
+    });
+    assert.deepEqual(labNamespaces(), []);
+    assert.equal(existsSync(labDir), false);
+    assert.deepEqual(labProcesses(), []);
+  });
+
+  test("hosted agents: one is stopped and started alone inside its host, the others keep serving; --kill is refused", async () => {
+    const state = await labUp(
+      kernel,
+      labSpec({ nodes: 4, podsPerNode: 1, agentsPerProcess: 2 }),
+      paths,
+      quietProgress,
+    );
+    const hosts = state.processes.filter((p) => p.role === "agent-host");
+    assert.equal(hosts.length, 2);
+    const agents = state.processes.filter((p) => p.role === "agent");
+    assert.ok(
+      agents.every((a) => a.host && a.running?.pid === hosts.find((h) => h.host === a.host)?.running?.pid),
+    );
+    const n2 = state.nodes.find((n) => n.name === "n2");
+    assert.ok(n2);
+    await assert.rejects(
+      stopRecordedProcess(state, "agent", "n2", { kill: true }),
+      /--kill would end them all/,
+    );
+    assert.equal(await stopRecordedProcess(state, "agent", "n2"), "stopped");
+    assert.equal((await agentHealth(kernel, n2.ns)).httpStatus, undefined, "n2's agent no longer answers");
+    for (const other of state.nodes.filter((n) => n !== n2))
+      assert.equal((await agentHealth(kernel, other.ns)).httpStatus, 200, `${other.name} still serves`);
+    const again = await startRecordedProcess(readLabStateSync() ?? state, "agent", "n2", kernel);
+    assert.equal(again.host, agents.find((a) => a.node === "n2")?.host);
+    assert.equal((await agentHealth(kernel, n2.ns)).httpStatus, 200);
+    const results = await runChecks(kernel, readLabStateSync() ?? state);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
+    await labDown(kernel);
     assert.deepEqual(labProcesses(), []);
   });
 });

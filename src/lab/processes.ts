@@ -57,6 +57,8 @@ export async function stopLabProcess(
 ): Promise<StopOutcome> {
   const running = proc.running;
   if (!running) return "not running";
+  // A hosted agent has no process of its own: its host's record stops it (control.ts stops one alone).
+  if (proc.role === "agent" && proc.host) return "not running";
   const recorded = { ...running, argv: proc.argv };
   const first = signalIfOurs(recorded, opts.kill ? "SIGKILL" : "SIGTERM");
   if (first === "gone") return "not running";
@@ -77,8 +79,10 @@ export async function stopLabProcess(
 }
 
 /** "the agent of n1", "the datastore", "the router's BGP speaker". */
-export function describeProcess(proc: Pick<LabProcess, "role" | "node">): string {
-  if (proc.role === "agent") return `the agent of ${proc.node}`;
+export function describeProcess(proc: Pick<LabProcess, "role" | "node" | "host">): string {
+  if (proc.role === "agent")
+    return proc.host ? `the agent of ${proc.node} (in agent host ${proc.host})` : `the agent of ${proc.node}`;
+  if (proc.role === "agent-host") return `agent host ${proc.host}`;
   if (proc.role === "router") return "the router's BGP speaker";
   return "the datastore";
 }

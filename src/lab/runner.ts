@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { askHost } from "../agent-host/host-control.js";
 import { tcpSecurityAvailable } from "../bgp/speaker/tcp-security.js";
 import { installCniPlugins } from "../cni/install.js";
 import { addNetworkList, type ConfList } from "../cni/runtime-client.js";
@@ -24,6 +25,15 @@ import {
   type LabAgentEntry,
   labAgentNodeFlags,
 } from "./agent-argv.js";
+import {
+  agentsPerProcess,
+  controlOf,
+  type HostPlan,
+  hostedAgentStatus,
+  hostFiles,
+  planAgentHosts,
+  writeHostSpec,
+} from "./agent-hosts.js";
 import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
@@ -350,6 +360,8 @@ export function routesToEveryPeer(spec: Pick<LabSpec, "model" | "underlay">): bo
 /**
  * One agent per node, started in a window sized to the CPU (agent-waves.ts): the next starts when
  * one has leased its subnet (recorded in the state). Each has `leaseTimeoutMs` from its own start.
+ * Past a handful of nodes the agents share processes (agent-hosts.ts): the hosts start first, then
+ * each agent is started inside its host by a request on the host's control socket, in the same window.
  */
 function startAgents(
   up: LabUp,
@@ -358,50 +370,138 @@ function startAgents(
   { window, leaseTimeoutMs }: { window: number; leaseTimeoutMs: number },
 ): Promise<void> {
   const { spec, plan, paths } = up;
-  return up.step(`starting ${spec.nodes} strata agents (${spec.model}, ${window} at a time)`, () =>
-    inWindow(plan.nodes, window, async (n) => {
-      up.signal?.throwIfAborted();
-      const stateDir = join(labDir, n.name);
-      await mkdir(stateDir, { recursive: true });
-      const argv = agentArgv({
-        node: n.name,
-        backend: spec.model,
-        clusterCidr: labAgentClusterCidr(spec),
-        datastore,
-        underlayDev: "eth0",
-        stateDir,
-        heartbeatTtlSeconds: 10,
-        // --attach: Strata's macvlan is served from up.bin; Debian's reference plugins are on the
-        // agent's path too, for --attach-plugin macvlan (or any other type the meta plugin calls).
-        cniBinDir: spec.attach?.length ? `${up.bin}:${referencePluginDir}` : up.bin,
-        ...(spec.podAttachment ? { podAttachment: spec.podAttachment } : {}),
-        ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
-        // A lab node does a node's work for a handful of pods: 2 helpers, not 8 (× 200 nodes).
-        spawnHelpers: 2,
-      });
-      // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its
-      // /sys/fs/bpf, where the tc-BPF tunnel datapath pins what must outlive an agent restart
-      // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
-      const cmd = [
-        ...["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, ...labAgentNodeFlags],
-        ...agentEntryArgv(paths.agentEntry ?? { kind: "cli", script: paths.cliScript }),
-        ...argv,
-      ];
-      const agent = up.start("agent", cmd, join(stateDir, "agent.log"), n.name);
-      const file = join(stateDir, "subnet.json");
-      // An agent waits out a datastore that is slow to answer; one that exits ends `up` at once.
-      await waitWhileRunning(agent, async () => existsSync(file), `${n.name}'s subnet lease`, {
-        timeoutMs: leaseTimeoutMs,
-        signal: up.signal,
-      });
-      const s = JSON.parse(await readFile(file, "utf8")) as { subnet: string; subnet6?: string; mtu: number };
-      const leased = { subnet: s.subnet, podMtu: s.mtu, ...(s.subnet6 ? { subnet6: s.subnet6 } : {}) };
-      up.save({
-        ...up.state,
-        nodes: up.state.nodes.map((x) => (x.name === n.name ? { ...x, ...leased } : x)),
-      });
-    }),
+  const perProcess = agentsPerProcess(spec, spec.agentsPerProcess);
+  const hostPlan = planAgentHosts(
+    plan.nodes.map((n) => n.name),
+    perProcess,
   );
+  const shared = hostPlan.length > 0 ? `, ${perProcess} per process in ${hostPlan.length} agent hosts` : "";
+  return up.step(
+    `starting ${spec.nodes} strata agents (${spec.model}, ${window} at a time${shared})`,
+    async () => {
+      const args = new Map<string, string[]>();
+      for (const n of plan.nodes) {
+        await mkdir(join(labDir, n.name), { recursive: true });
+        args.set(
+          n.name,
+          agentArgv({
+            node: n.name,
+            backend: spec.model,
+            clusterCidr: labAgentClusterCidr(spec),
+            datastore,
+            underlayDev: "eth0",
+            stateDir: join(labDir, n.name),
+            heartbeatTtlSeconds: 10,
+            // --attach: Strata's macvlan is served from up.bin; Debian's reference plugins are on the
+            // agent's path too, for --attach-plugin macvlan (or any other type the meta plugin calls).
+            cniBinDir: spec.attach?.length ? `${up.bin}:${referencePluginDir}` : up.bin,
+            ...(spec.podAttachment ? { podAttachment: spec.podAttachment } : {}),
+            ...(spec.model === "bgp" ? { bgp: bgpAgentOptions(spec, n, bgpKey) } : {}),
+            // A lab node does a node's work for a handful of pods: 2 helpers, not 8 (× 200 nodes).
+            spawnHelpers: 2,
+          }),
+        );
+      }
+      const hostOf = await startAgentHosts(up, hostPlan, args);
+      await inWindow(plan.nodes, window, async (n) => {
+        up.signal?.throwIfAborted();
+        const stateDir = join(labDir, n.name);
+        const argv = args.get(n.name) ?? [];
+        const log = join(stateDir, "agent.log");
+        const host = hostOf.get(n.name);
+        let agent: LabProcess;
+        if (host) {
+          await askHost(controlOf(host), { op: "start", node: n.name });
+          agent = {
+            role: "agent",
+            node: n.name,
+            host: host.host,
+            argv: host.argv,
+            log,
+            ...(host.running ? { running: host.running } : {}),
+          };
+          up.save(withProcess(up.state, agent));
+        } else {
+          // nsenter, not `ip netns exec`: the agent keeps the host's mount namespace and so its
+          // /sys/fs/bpf, where the tc-BPF tunnel datapath pins what must outlive an agent restart
+          // (`ip netns exec` mounts a private /sys, whose bpffs would die with the agent).
+          const cmd = [
+            ...["nsenter", `--net=/run/netns/${n.ns}`, paths.nodePath, ...labAgentNodeFlags],
+            ...agentEntryArgv(paths.agentEntry ?? { kind: "cli", script: paths.cliScript }),
+            ...argv,
+          ];
+          agent = up.start("agent", cmd, log, n.name);
+        }
+        const file = join(stateDir, "subnet.json");
+        // An agent waits out a datastore that is slow to answer; one that exits ends `up` at once.
+        let failed: string | undefined;
+        await waitWhileRunning(
+          agent,
+          async () => {
+            if (existsSync(file)) return true;
+            if (!host) return false;
+            const st = await hostedAgentStatus(host, n.name);
+            failed = st?.phase === "failed" ? (st.error ?? "failed") : undefined;
+            return failed !== undefined;
+          },
+          `${n.name}'s subnet lease`,
+          { timeoutMs: leaseTimeoutMs, signal: up.signal },
+        );
+        if (failed !== undefined)
+          throw new StrataError(
+            "exited",
+            `${describeProcess(agent)} failed before its subnet lease: ${failed}`,
+          );
+        const s = JSON.parse(await readFile(file, "utf8")) as {
+          subnet: string;
+          subnet6?: string;
+          mtu: number;
+        };
+        const leased = { subnet: s.subnet, podMtu: s.mtu, ...(s.subnet6 ? { subnet6: s.subnet6 } : {}) };
+        up.save({
+          ...up.state,
+          nodes: up.state.nodes.map((x) => (x.name === n.name ? { ...x, ...leased } : x)),
+        });
+      });
+    },
+  );
+}
+
+/**
+ * Start the agent hosts (none when every agent has its own process), each serving its control
+ * socket before this returns; its agents are not started yet. Returns each hosted node's host.
+ */
+async function startAgentHosts(
+  up: LabUp,
+  hostPlan: readonly HostPlan[],
+  args: ReadonlyMap<string, readonly string[]>,
+): Promise<Map<string, LabProcess>> {
+  const hostOf = new Map<string, LabProcess>();
+  for (const h of hostPlan) {
+    const agents = h.nodes.map((name) => ({
+      node: name,
+      netns: up.plan.nodes.find((n) => n.name === name)?.ns ?? "",
+      // agentArgv's first word is the command ("agent"); the host runs the agent itself.
+      args: (args.get(name) ?? []).slice(1),
+      log: join(labDir, name, "agent.log"),
+    }));
+    const files = hostFiles(h.id);
+    const spec = await writeHostSpec(h.id, { agents });
+    const argv = [
+      up.paths.nodePath,
+      up.paths.cliScript,
+      ...["agent-host", "--spec", spec, "--control", files.control],
+    ];
+    const proc: LabProcess = { ...spawnLabProcess("agent-host", argv, files.log), host: h.id };
+    up.save(withProcess(up.state, proc));
+    for (const node of h.nodes) hostOf.set(node, proc);
+  }
+  for (const proc of new Set(hostOf.values()))
+    await waitWhileRunning(proc, () => socketAccepts(controlOf(proc)), `${describeProcess(proc)} to serve`, {
+      timeoutMs: 60_000,
+      signal: up.signal,
+    });
+  return hostOf;
 }
 
 /**
@@ -456,7 +556,9 @@ async function attachPods(up: LabUp): Promise<void> {
   const how =
     secondary.length > 0 ? `strata-multi (+ ${secondary.map((n) => n.name).join(", ")})` : "the CNI plugin";
   await up.step(`attaching ${plan.pods.length} pods through ${how}`, async () => {
-    for (const p of plan.pods) {
+    // Pods are attached as a runtime would, several at once (kubelets on many nodes do): one after
+    // another, 400 pods took 39 s.
+    await inWindow(plan.pods, podWindow, async (p) => {
       up.signal?.throwIfAborted();
       await kernel.netns.create(p.ns);
       const node = plan.nodes.find((n) => n.name === p.node);
@@ -497,9 +599,18 @@ async function attachPods(up: LabUp): Promise<void> {
         ...(addresses.length > 0 ? { secondary: addresses } : {}),
       };
       up.save({ ...up.state, pods: [...up.state.pods, pod] });
-    }
+    });
+    // In the plan's order, whichever finished first.
+    const order = new Map(plan.pods.map((p, i) => [p.name, i]));
+    up.save({
+      ...up.state,
+      pods: [...up.state.pods].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),
+    });
   });
 }
+
+/** CNI ADDs in flight at once while the lab attaches its pods. */
+const podWindow = 8;
 
 /**
  * `--attach`: one NetworkAttachmentDefinition per name, applied with `strata net-attach-def apply`

@@ -8,7 +8,7 @@ import type { LabSpec } from "./topology.js";
 export const labDir = "/run/strata-lab";
 export const labStateFile = join(labDir, "state.json");
 
-export type LabProcessRole = "datastore" | "router" | "agent";
+export type LabProcessRole = "datastore" | "router" | "agent" | "agent-host";
 
 /**
  * A long-running process of the lab. `argv` is how it was started (and is started again);
@@ -18,6 +18,11 @@ export interface LabProcess {
   readonly role: LabProcessRole;
   /** The node an agent serves. */
   readonly node?: string;
+  /**
+   * An agent host's id (role agent-host), or, on an agent, the host that runs it: such an agent has
+   * no process of its own (`running` is its host's while it runs there; agent-hosts.ts).
+   */
+  readonly host?: string;
   readonly argv: readonly string[];
   readonly log: string;
   readonly running?: ProcessIdentity;
@@ -108,7 +113,7 @@ export function labProcess(state: LabState, role: LabProcessRole, node?: string)
 
 /** Pure: the state with one process's record replaced (or added), node PIDs kept in step. */
 export function withProcess(state: LabState, proc: LabProcess): LabState {
-  const same = (p: LabProcess) => p.role === proc.role && p.node === proc.node;
+  const same = (p: LabProcess) => p.role === proc.role && p.node === proc.node && p.host === proc.host;
   const processes = state.processes.some(same)
     ? state.processes.map((p) => (same(p) ? proc : p))
     : [...state.processes, proc];

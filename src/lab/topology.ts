@@ -33,6 +33,8 @@ export interface LabSpec {
   readonly attachPlugin?: string;
   /** `--ip-family`: absent is ipv4; dual adds IPv6 to the underlay, the agents and the pods; ipv6 numbers pods in IPv6 alone (ip-family.ts). */
   readonly ipFamily?: LabIpFamily;
+  /** `--agents-per-process`: node agents sharing one process (agent-hosts.ts); absent: auto. */
+  readonly agentsPerProcess?: number;
 }
 
 /** The AS of the lab's BGP model (nodes and, on l3, the router). */

@@ -2,8 +2,8 @@ import type { CniPlugin } from "../cni/skeleton.js";
 import { type PluginRunner, pluginRunner } from "../cni/skeleton.js";
 import type { BackgroundTasks } from "../common/background-tasks.js";
 import { openDatastoreUrl } from "../datastore/datastore-url.js";
-import type { Kernel } from "../kernel/api.js";
-import { NftSession } from "../kernel/nft-session.js";
+import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
+import { type NftScriptRunner, NftSession, nftArgv } from "../kernel/nft-session.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
 import { createClusterIpamPlugin } from "./strata-cluster-ipam/plugin.js";
@@ -23,32 +23,47 @@ import { createSriovPlugin } from "./strata-sriov/plugin.js";
  */
 export function composePlugins(
   kernel: Kernel,
-  opts: { crashAfterStep?: string; background?: BackgroundTasks } = {},
+  opts: {
+    crashAfterStep?: string;
+    background?: BackgroundTasks;
+    /**
+     * The node's namespace when it is not this process's (an agent host runs agents for other
+     * namespaces): every plugin acts on it, executed delegates and nft run inside it.
+     */
+    hostNs?: Netns;
+    /** The source guard's nft writes (a resident session the caller owns and closes). */
+    nft?: NftScriptRunner;
+  } = {},
 ): Record<PluginType, PluginRunner> {
+  const hostNs = opts.hostNs ?? currentNetns;
+  const nsPath = netnsPath(hostNs);
   const clusterIpam = createClusterIpamPlugin({ openStore: openDatastoreUrl });
   const ipamLinked = { "strata-ipam": ipamPlugin, "strata-cluster-ipam": clusterIpam } as Record<
     string,
     CniPlugin<unknown>
   >;
+  const delegates = { linked: ipamLinked, netnsPath: nsPath };
   const strata = createStrataPlugin({
     kernel,
-    delegates: { linked: ipamLinked },
+    hostNs,
+    delegates,
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
     // A resident process (it has background tasks) keeps one nft session for the source guard.
-    nft: opts.background ? new NftSession().run : undefined,
+    nft: opts.nft ?? (opts.background ? new NftSession(nftArgv(hostNs)).run : undefined),
   });
   const multi = createMultiPlugin({
     kernel,
     linked: { ...ipamLinked, strata: strata as CniPlugin<unknown> },
     openStore: openDatastoreUrl,
+    netnsPath: nsPath,
   });
   return {
     strata: pluginRunner(strata),
     "strata-ipam": pluginRunner(ipamPlugin),
-    "strata-macvlan": pluginRunner(createMacvlanPlugin({ kernel, delegates: { linked: ipamLinked } })),
-    "strata-ipvlan": pluginRunner(createIpvlanPlugin({ kernel, delegates: { linked: ipamLinked } })),
-    "strata-sriov": pluginRunner(createSriovPlugin({ kernel, delegates: { linked: ipamLinked } })),
+    "strata-macvlan": pluginRunner(createMacvlanPlugin({ kernel, hostNs, delegates })),
+    "strata-ipvlan": pluginRunner(createIpvlanPlugin({ kernel, hostNs, delegates })),
+    "strata-sriov": pluginRunner(createSriovPlugin({ kernel, hostNs, delegates })),
     "strata-multi": pluginRunner(multi),
     "strata-cluster-ipam": pluginRunner(clusterIpam),
   };

@@ -62,6 +62,7 @@ const options = z
 /** bgp in the registry: Calico-style routed pods, a BGP speaker on every node. */
 export const bgpDefinition = {
   name: "bgp" as const,
+  hostable: true,
   summary: "a BGP speaker per node announces its pod subnet; routed pods, no overlay",
   options,
   cliFlags: [

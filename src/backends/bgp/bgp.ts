@@ -4,12 +4,13 @@ import { BgpSpeaker, type LearnedRouteChange, type SpeakerEvent } from "../../bg
 import type { BgpConfigView } from "../../cluster/bgp-config.js";
 import { isIpv6OnlyLease, leaseFamilies, type NodeLease } from "../../cluster/node-lease.js";
 import { contains } from "../../common/cidr.js";
-import type { Route } from "../../kernel/api.js";
+import { netnsPath, type Route } from "../../kernel/api.js";
 import { observeRoutes } from "../../kernel/desired/observe.js";
 import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
+import { type InterfaceTable, interfacesFromAddresses } from "./netns-interfaces.js";
 import { preservedRoutes } from "./preserved-routes.js";
 import { nodeRouterId } from "./router-id.js";
 
@@ -134,9 +135,23 @@ export class BgpBackend implements Backend {
       views = undefined; // the flags apply until the follower below reads it
       this.#topologySource = { from: "flags", refused: `datastore unreadable: ${errorText(err)}` };
     }
+    // Run for another namespace (an agent host): node:os sees only this process's interfaces, so
+    // the speaker reads the node's from the kernel (now, and again at each session change).
+    if (netnsPath(ctx.netns)) await this.#readInterfaces(ctx);
     this.#speaker = this.#newSpeaker(ctx, restarting);
     await this.#speaker.start(this.o.external);
     if (this.o.config) void this.#followConfig(this.o.config, views, ctx);
+  }
+
+  /** The node's interfaces as read from its namespace (set only when the agent runs for another one). */
+  #interfaces: InterfaceTable | undefined;
+
+  async #readInterfaces(ctx: BackendContext): Promise<void> {
+    try {
+      this.#interfaces = interfacesFromAddresses(await ctx.kernel.addresses(ctx.netns));
+    } catch (err) {
+      ctx.logger.warn({ err: errorText(err) }, "cannot read the node's interfaces (BGP session links)");
+    }
   }
 
   /** A speaker for this node's role now; `restarting`: RFC 4724 restarting speaker (forwarding kept). */
@@ -147,6 +162,7 @@ export class BgpBackend implements Backend {
     // IPv6-only: sessions run over IPv6 between the nodes' IPv6 addresses, IPv6 unicast negotiated
     // (IPv4 unicast too, empty: nothing IPv4 is originated or accepted from a node).
     const only6 = isIpv6OnlyLease(lease);
+    const ns = netnsPath(ctx.netns);
     const speaker: BgpSpeaker = new BgpSpeaker({
       asn: this.o.asn,
       routerId: nodeRouterId(lease),
@@ -155,6 +171,7 @@ export class BgpBackend implements Backend {
       connectRetrySeconds: this.o.connectRetrySeconds,
       listen: { host: lease.publicIp, port: this.o.port },
       localAddress: lease.publicIp,
+      ...(ns ? { netnsPath: ns, interfaces: () => this.#interfaces ?? {} } : {}),
       ...(only6 ? { ipv6NextHop: lease.publicIp } : { nextHop: lease.publicIp }),
       // Dual stack: IPv6 unicast is negotiated on every session (RFC 4760 multiprotocol, over the
       // IPv4 transport), and this node's IPv6 pod subnet goes out via its global IPv6 address.
@@ -171,6 +188,7 @@ export class BgpBackend implements Backend {
       onEvent: (e) => {
         // Selection ran (after onRoutes gave the Loc-RIB): what BGP did not confirm goes now.
         if (e.event === "selection-done") this.#dropPreserved(ctx);
+        if (ns && (e.event === "established" || e.event === "down")) void this.#readInterfaces(ctx);
         this.o.onEvent?.(e);
       },
       onRoutes: (changes) => {

@@ -5,6 +5,7 @@ import { createHostGwBackend } from "./host-gw.js";
 /** host-gw in the registry: no options of its own. */
 export const hostGwDefinition = {
   name: "host-gw" as const,
+  hostable: true,
   summary: "a route per node's pod subnet via its underlay address (one L2 segment)",
   options: z.object({}),
   cliFlags: [],

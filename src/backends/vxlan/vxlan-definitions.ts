@@ -29,6 +29,7 @@ const options = z
 /** vxlan in the registry: every peer through the VXLAN device. */
 export const vxlanDefinition = {
   name: "vxlan" as const,
+  hostable: true,
   summary: "VXLAN overlay with static FDB and neighbours; crosses L3 hops; pod MTU − 50",
   options,
   cliFlags,
@@ -38,6 +39,7 @@ export const vxlanDefinition = {
 /** vxlan-crosssubnet in the registry: direct routes to peers on this node's segment, VXLAN to the rest. */
 export const vxlanCrossSubnetDefinition = {
   name: "vxlan-crosssubnet" as const,
+  hostable: true,
   summary: "direct routes on the node's L2 segment, VXLAN to the other nodes",
   options,
   cliFlags,

@@ -3,8 +3,15 @@
 // The speaker makes the TCP socket here, sets the options before connect/listen, and hands the
 // descriptor to Node (net.Socket({fd}) / server.listen({fd})), so no segment ever leaves unsigned.
 // Every function throws a JS Error carrying errno text on failure; nothing is retried here.
+// tcpSocket can make the socket inside another network namespace (an agent host runs one agent
+// per emulated node from the root namespace): the calling thread enters it, makes the socket and
+// returns at once; a socket keeps the namespace it was made in.
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <node_api.h>
@@ -74,13 +81,74 @@ static int parse_addr(napi_env env, napi_value v, int port, struct sockaddr_stor
   return -1;
 }
 
-/* tcpSocket(family: 4 | 6): fd — non-blocking, close-on-exec, SO_REUSEADDR. */
+/*
+ * A TCP socket inside the network namespace file `path` (or here when !path). Returns the fd, or
+ * -errno. If the thread cannot go back to its own namespace the process would go on in the wrong
+ * one: that cannot be reported and continued from, so it aborts.
+ */
+static int socket_in(int domain, const char *path) {
+  int self = -1, target = -1, fd, err;
+  if (path) {
+    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0) return -errno;
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0) {
+      err = errno;
+      close(self);
+      return -err;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+      err = errno;
+      close(self);
+      close(target);
+      return -err;
+    }
+  }
+  fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  err = fd < 0 ? errno : 0;
+  if (path) {
+    if (setns(self, CLONE_NEWNET) < 0) abort();
+    close(self);
+    close(target);
+  }
+  return fd < 0 ? -err : fd;
+}
+
+/*
+ * tcpSocket(family: 4 | 6, netnsPath?: string): fd — non-blocking, close-on-exec, SO_REUSEADDR;
+ * made inside the namespace file netnsPath when given.
+ */
 static napi_value tcp_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
+  size_t argc = 2;
   int32_t family;
-  if (get_args(env, info, 1, argv) || get_int(env, argv[0], &family)) return NULL;
-  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail(env, "socket");
+  char path[4096];
+  int has = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "missing arguments");
+    return NULL;
+  }
+  if (get_int(env, argv[0], &family)) return NULL;
+  if (argc >= 2) {
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t == napi_string) {
+      size_t n;
+      if (napi_get_value_string_utf8(env, argv[1], path, sizeof path, &n) != napi_ok || n >= sizeof path - 1) {
+        napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "namespace path too long");
+        return NULL;
+      }
+      has = 1;
+    } else if (t != napi_undefined && t != napi_null) {
+      napi_throw_type_error(env, "ERR_STRATA_SOCKOPT", "namespace path must be a string");
+      return NULL;
+    }
+  }
+  int fd = socket_in(family == 6 ? AF_INET6 : AF_INET, has ? path : NULL);
+  if (fd < 0) {
+    errno = -fd;
+    return fail(env, has ? "socket in the network namespace" : "socket");
+  }
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     int e = errno;

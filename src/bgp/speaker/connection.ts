@@ -44,6 +44,8 @@ export interface ConnectionSettings {
   readonly ownAddresses?: readonly string[];
   /** Graceful restart (RFC 4724) as our OPEN advertises it; absent: not advertised. */
   readonly gracefulRestart?: GracefulRestartConfig;
+  /** Make outgoing connections inside this network namespace (a namespace file); absent: this process's. */
+  readonly netnsPath?: string;
 }
 
 /** The capabilities our OPEN carries. */
@@ -221,12 +223,14 @@ export class BgpConnection {
       case "connect":
         if (this.#dialTo) {
           const { host, port, localAddress, protection } = this.#dialTo;
-          if (!protection.md5Key && !protection.ttlSecurity) {
+          const netnsPath = this.settings.netnsPath;
+          // In another namespace the socket is always made natively (Node can only make them here).
+          if (!protection.md5Key && !protection.ttlSecurity && !netnsPath) {
             this.#attach(connect({ host, port, localAddress }));
             break;
           }
           try {
-            this.#attach(connectProtected({ host, port, localAddress }, protection));
+            this.#attach(connectProtected({ host, port, localAddress, netnsPath }, protection));
           } catch (err) {
             // Never fall back to an unprotected connection: this attempt fails like a refused one.
             this.#reason = err instanceof Error ? err.message : String(err);

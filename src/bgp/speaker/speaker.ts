@@ -232,6 +232,12 @@ export interface SpeakerOptions {
   readonly gracefulRestart?: GracefulRestartOptions | false;
   readonly onEvent?: (e: SpeakerEvent) => void;
   readonly onRoutes?: (changes: readonly LearnedRouteChange[]) => void;
+  /**
+   * Run in this network namespace (a namespace file, e.g. /run/netns/NODE) instead of this
+   * process's: the listener and every connection are made inside it (through the native addon).
+   * Give `interfaces` from that namespace too.
+   */
+  readonly netnsPath?: string;
   /** The host's interfaces (node:os networkInterfaces when absent): a session's link and our link-local address on it. */
   readonly interfaces?: () => Readonly<Record<string, readonly InterfaceAddress[] | undefined>>;
 }
@@ -352,7 +358,7 @@ export class BgpSpeaker {
       this.#server = server;
       const host = this.o.listen.host;
       const port = this.o.listen.port ?? 179;
-      const native = protectableListener(host, port);
+      const native = protectableListener(host, port, this.o.netnsPath);
       if (native !== undefined) this.#listener = native;
       const fd = native?.fd;
       await new Promise<void>((resolve, reject) => {
@@ -614,6 +620,7 @@ export class BgpSpeaker {
         (a): a is string => a !== undefined,
       ),
       gracefulRestart: this.#gr,
+      netnsPath: this.o.netnsPath,
     };
   }
 

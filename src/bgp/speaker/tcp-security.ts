@@ -15,7 +15,8 @@ import { StrataError } from "../../common/errors.js";
  * Without the addon a peer that asks for either fails with a clear error; it never runs unprotected.
  */
 interface SockoptAddon {
-  tcpSocket(family: 4 | 6): number;
+  /** With `netnsPath`: the socket is made inside that network namespace (the thread returns at once). */
+  tcpSocket(family: 4 | 6, netnsPath?: string): number;
   bindTo(fd: number, address: string, port: number): void;
   setMd5Key(fd: number, peerAddress: string, key: Buffer): void;
   setTtl(fd: number, family: 4 | 6, ttl: number, minTtl: number): void;
@@ -71,6 +72,35 @@ export function checkProtection(peer: string, p: TcpProtection): void {
 
 const family = (address: string): 4 | 6 => (isIPv6(address) ? 6 : 4);
 
+/** A TCP socket made here, or inside the namespace file `netnsPath`; its failure names the namespace. */
+function socketIn(a: SockoptAddon, f: 4 | 6, netnsPath: string | undefined): number {
+  if (!netnsPath) return a.tcpSocket(f);
+  try {
+    return a.tcpSocket(f, netnsPath);
+  } catch (err) {
+    throw new TcpSecurityError(`cannot make a socket in the network namespace ${netnsPath}: ${String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * A plain TCP listening socket on `host:port` made inside the namespace file `netnsPath` (not yet
+ * listening: pass `{ fd }` to `server.listen`, which listens on it). For a server an agent host
+ * runs for a node from outside its namespace (the agent's /healthz).
+ */
+export function listenerInNetns(host: string, port: number, netnsPath: string): number {
+  const a = requireAddon(`a listener in ${netnsPath}`);
+  const fd = socketIn(a, family(host), netnsPath);
+  try {
+    a.bindTo(fd, host, port);
+  } catch (err) {
+    a.closeFd(fd);
+    throw err;
+  }
+  return fd;
+}
+
 function applyTtl(a: SockoptAddon, fd: number, f: 4 | 6): void {
   a.setTtl(fd, f, 255, 255);
 }
@@ -80,12 +110,12 @@ function applyTtl(a: SockoptAddon, fd: number, f: 4 | 6): void {
  * natively, keyed, and handed to Node (`new Socket({fd})`, then an ordinary connect).
  */
 export function connectProtected(
-  o: { host: string; port: number; localAddress?: string },
+  o: { host: string; port: number; localAddress?: string; netnsPath?: string },
   p: TcpProtection,
 ): Socket {
-  const a = requireAddon(`peer ${o.host}`);
+  const a = requireAddon(o.netnsPath ? `a connection from ${o.netnsPath}` : `peer ${o.host}`);
   const f = family(o.host);
-  const fd = a.tcpSocket(f);
+  const fd = socketIn(a, f, o.netnsPath);
   try {
     if (p.md5Key) a.setMd5Key(fd, o.host, Buffer.from(p.md5Key));
     if (p.ttlSecurity) applyTtl(a, fd, f);
@@ -104,15 +134,17 @@ export function connectProtected(
 export function protectableListener(
   host: string | undefined,
   port: number,
+  /** Listen inside this network namespace (a namespace file); then the addon is required. */
+  netnsPath?: string,
 ): { readonly fd: number; readonly family: 4 | 6 } | undefined {
-  const a = loadAddon();
+  const a = netnsPath ? requireAddon(`a listener in ${netnsPath}`) : loadAddon();
   if (!a) return undefined;
   // No host: every address of both families, as Node's own listen does (IPv4 peers then arrive
   // IPv4-mapped); IPv4 alone where the host has no IPv6.
   const candidates = host !== undefined ? [host] : ["::", "0.0.0.0"];
   let last: unknown;
   for (const address of candidates) {
-    const fd = a.tcpSocket(family(address));
+    const fd = socketIn(a, family(address), netnsPath);
     try {
       a.bindTo(fd, address, port);
       // The SYN-ACK leaves with the listener's TTL: at 255 a GTSM peer (which drops anything lower)

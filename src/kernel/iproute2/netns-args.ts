@@ -1,18 +1,6 @@
 import type { Netns } from "../api.js";
 
-export const netnsRunDir = "/run/netns";
-
-/** Filesystem path of a namespace, or undefined for the caller's own. */
-export function netnsPath(ns: Netns): string | undefined {
-  switch (ns.kind) {
-    case "current":
-      return undefined;
-    case "named":
-      return `${netnsRunDir}/${ns.name}`;
-    case "path":
-      return ns.path;
-  }
-}
+export { netnsPath, netnsRunDir } from "../api.js";
 
 /**
  * iproute2's `-n NAME` opens NETNS_RUN_DIR/NAME. To reach any namespace file (CNI_NETNS is often

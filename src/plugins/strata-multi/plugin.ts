@@ -39,6 +39,8 @@ export interface MultiPluginDeps {
   /** Plugin types linked into this process (strata, strata-ipam, ...), called without exec. */
   readonly linked: LinkedPlugins;
   readonly openStore: OpenStore;
+  /** The node's namespace file when it is not this process's: executed delegates run inside it. */
+  readonly netnsPath?: string;
 }
 
 type Req = CniRequest<MultiConfig>;
@@ -73,7 +75,7 @@ function netAttachToCni(err: unknown): unknown {
  * `strata pod annotate` in the lab); NetworkAttachmentDefinitions from the same datastore.
  */
 export function createMultiPlugin(deps: MultiPluginDeps): CniPlugin<MultiConfig> {
-  const linked = { linked: deps.linked };
+  const linked = { linked: deps.linked, netnsPath: deps.netnsPath };
 
   async function withStore<T>(req: Req, fn: (s: Datastore) => Promise<T>): Promise<T> {
     let store: Datastore;

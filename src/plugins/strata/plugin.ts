@@ -21,6 +21,8 @@ import { guardFamily, type PortSources, portSources } from "./source-guard-plan.
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
+  /** The node's namespace, where the host side of every veth lives (default: this process's own). */
+  readonly hostNs?: Netns;
   /** IPAM types linked into this process (strata-ipam), called in-process (see cni/delegate.ts). */
   readonly delegates?: DelegateOptions;
   /**
@@ -37,9 +39,6 @@ export interface StrataPluginDeps {
 }
 
 type Req = CniRequest<StrataConfig>;
-
-/** Where the plugin runs is the node's namespace: the host side of every veth lives there. */
-const hostNs: Netns = currentNetns;
 
 /**
  * CNI 1.1.0, ADD: "If an interface of the requested name already exists in the container, the
@@ -67,6 +66,8 @@ class InterfaceExistsError extends CniError {
 
 export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConfig> {
   const { kernel } = deps;
+  /** The node's namespace: where the plugin runs unless told otherwise (an agent host). */
+  const hostNs: Netns = deps.hostNs ?? currentNetns;
   const guard = new SourceGuard(kernel, hostNs, deps.nft);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { agentsPerProcess, hostingRefusal, planAgentHosts } from "./agent-hosts.js";
+
+const lab = (
+  nodes: number,
+  model: "vxlan" | "bgp" | "wireguard" = "vxlan",
+  datastore: "embedded" | "etcd" = "embedded",
+) => ({
+  nodes,
+  model,
+  datastore,
+});
+
+test("auto: a process per agent up to 20 nodes, then at least 2 hosts of at most 50", () => {
+  assert.equal(agentsPerProcess(lab(3)), 1);
+  assert.equal(agentsPerProcess(lab(20)), 1);
+  assert.equal(agentsPerProcess(lab(21)), 11);
+  assert.equal(agentsPerProcess(lab(50)), 25);
+  assert.equal(agentsPerProcess(lab(100)), 50);
+  assert.equal(agentsPerProcess(lab(101)), 34);
+  assert.equal(agentsPerProcess(lab(200)), 50);
+  assert.equal(agentsPerProcess(lab(200, "wireguard")), 1);
+  assert.equal(agentsPerProcess(lab(200, "bgp", "etcd")), 1);
+  assert.equal(agentsPerProcess(lab(5), 3), 3);
+  assert.equal(agentsPerProcess(lab(5), 9), 5);
+});
+
+test("hosting is refused, with why, for models that need a process each and for etcd", () => {
+  assert.equal(hostingRefusal(lab(1, "bgp")), undefined);
+  assert.match(hostingRefusal(lab(1, "wireguard")) ?? "", /wireguard model's agents need a process each/);
+  assert.match(hostingRefusal(lab(1, "vxlan", "etcd")) ?? "", /--datastore embedded/);
+});
+
+test("nodes are dealt round-robin, so the agents that start together are on different hosts", () => {
+  const nodes = Array.from({ length: 7 }, (_, i) => `n${i + 1}`);
+  assert.deepEqual(planAgentHosts(nodes, 1), []);
+  assert.deepEqual(planAgentHosts(nodes, 3), [
+    { id: "h0", nodes: ["n1", "n4", "n7"] },
+    { id: "h1", nodes: ["n2", "n5"] },
+    { id: "h2", nodes: ["n3", "n6"] },
+  ]);
+  const big = planAgentHosts(
+    Array.from({ length: 200 }, (_, i) => `n${i + 1}`),
+    50,
+  );
+  assert.equal(big.length, 4);
+  assert.ok(big.every((h) => h.nodes.length === 50));
+  assert.equal(new Set(big.flatMap((h) => h.nodes)).size, 200);
+});
