@@ -250,10 +250,10 @@ describe("agents hosted in one process, each for its node's namespace (issue 16)
         ip.startsWith(subnetOf(n).split(".").slice(0, 3).join(".")),
         `${n.name}'s pod in its subnet: ${ip}`,
       );
-      assert.match(
-        readFileSync(n.logFile, "utf8"),
-        /"msg":"cni request"/,
-        `${n.name}: the hosted agent served the ADD`,
+      // The log is written asynchronously: the line arrives shortly after the answer.
+      await eventually(
+        () => readFileSync(n.logFile, "utf8").includes('"msg":"cni request"'),
+        `${n.name}: the hosted agent served the ADD (its log says so)`,
       );
       assert.ok(
         JSON.parse(execFileSync("ip", ["-n", n.ns, "-j", "link", "show", "cni0"], { encoding: "utf8" }))
@@ -317,6 +317,35 @@ describe("agents hosted in one process, each for its node's namespace (issue 16)
     await Promise.all(h.done);
     assert.equal(rootState(), before, "the root namespace's links and routes are as they were");
   });
+
+  for (const backend of ["host-gw", "vxlan-crosssubnet"])
+    test(`${backend}: each node routes to the other's pod subnet via its address, in its own namespace`, async () => {
+      const before = rootState();
+      const kv = await datastore(backend);
+      const [a, b] = [addNode(), addNode()] as [Node, Node];
+      const h = host([a, b], kv, ["--backend", backend]);
+      await Promise.race([
+        h.failed,
+        eventually(
+          () => existsSync(join(a.stateDir, "subnet.json")) && existsSync(join(b.stateDir, "subnet.json")),
+          "both nodes leased",
+          { timeoutMs: 30_000 },
+        ),
+      ]);
+      const [sa, sb] = [subnetOf(a), subnetOf(b)];
+      // Same segment: a direct route via the peer's underlay address on eth0 (crosssubnet too).
+      const via = (r: { dst: string; dev: string }, dst: string, peer: Node) =>
+        r.dst === dst && r.dev === "eth0" && JSON.stringify(r).includes(peer.ip);
+      await eventually(
+        () => routesIn(a.ns).some((r) => via(r, sb, b)) && routesIn(b.ns).some((r) => via(r, sa, a)),
+        "each node routes to the other's subnet via its underlay address",
+        { timeoutMs: 20_000 },
+      );
+      for (const n of [a, b]) await healthyIn(n.ns, `${n.name}: /healthz ok`);
+      h.ac.abort();
+      await Promise.all(h.done);
+      assert.equal(rootState(), before, "the root namespace's links, routes and nft rules are as they were");
+    });
 
   test("a backend that needs its own process is refused in one line; so is a missing namespace", async () => {
     const n = addNode();
