@@ -24,6 +24,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { askHost } from "../src/agent-host/host-control.js";
 import { labPaths } from "../src/cli/paths.js";
 import { namedNetns } from "../src/kernel/api.js";
@@ -205,7 +206,7 @@ async function runCase(model: string, nodes: number, perProcess: string): Promis
     sessions: s ? `${s.total}/${s.expected}` : "-",
     cpuS: cost.cpu,
     pssPerNode: cost.pss / nodes,
-    perProcess: agentsPerProcess(spec, spec.agentsPerProcess),
+    perProcess: agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism()),
   };
   if (switching) {
     try {

@@ -103,7 +103,7 @@ const labOptions = (c: Command) =>
     )
     .option(
       "--agents-per-process <n>",
-      "node agents sharing one Node process (each still a whole agent in its node's namespace): auto is 1 up to 20 nodes, else ≥ 2 agent hosts of ≤ 50 agents (vxlan, host-gw, bgp with the embedded datastore); 1: a process per agent (crash tests)",
+      "node agents sharing one Node process (each still a whole agent in its node's namespace): auto is 1 up to 20 nodes, else one agent host per core of ≤ 100 agents (vxlan, host-gw, bgp with the embedded datastore); 1: a process per agent (crash tests)",
       "auto",
     );
 

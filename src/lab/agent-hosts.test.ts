@@ -12,18 +12,19 @@ const lab = (
   datastore,
 });
 
-test("auto: a process per agent up to 20 nodes, then at least 2 hosts of at most 50", () => {
-  assert.equal(agentsPerProcess(lab(3)), 1);
-  assert.equal(agentsPerProcess(lab(20)), 1);
-  assert.equal(agentsPerProcess(lab(21)), 11);
-  assert.equal(agentsPerProcess(lab(50)), 25);
-  assert.equal(agentsPerProcess(lab(100)), 50);
-  assert.equal(agentsPerProcess(lab(101)), 34);
-  assert.equal(agentsPerProcess(lab(200)), 50);
-  assert.equal(agentsPerProcess(lab(200, "wireguard")), 1);
-  assert.equal(agentsPerProcess(lab(200, "bgp", "etcd")), 1);
-  assert.equal(agentsPerProcess(lab(5), 3), 3);
-  assert.equal(agentsPerProcess(lab(5), 9), 5);
+test("auto: a process per agent up to 20 nodes, then a host per core, none over 100 agents", () => {
+  assert.equal(agentsPerProcess(lab(3), undefined, 2), 1);
+  assert.equal(agentsPerProcess(lab(20), undefined, 2), 1);
+  assert.equal(agentsPerProcess(lab(21), undefined, 2), 11);
+  assert.equal(agentsPerProcess(lab(50), undefined, 2), 25);
+  assert.equal(agentsPerProcess(lab(200), undefined, 2), 100);
+  assert.equal(agentsPerProcess(lab(200), undefined, 1), 100);
+  assert.equal(agentsPerProcess(lab(200), undefined, 8), 25);
+  assert.equal(agentsPerProcess(lab(101), undefined, 1), 51);
+  assert.equal(agentsPerProcess(lab(200, "wireguard"), undefined, 2), 1);
+  assert.equal(agentsPerProcess(lab(200, "bgp", "etcd"), undefined, 2), 1);
+  assert.equal(agentsPerProcess(lab(5), 3, 2), 3);
+  assert.equal(agentsPerProcess(lab(5), 9, 2), 5);
 });
 
 test("hosting is refused, with why, for models that need a process each and for etcd", () => {

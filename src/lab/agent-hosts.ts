@@ -24,7 +24,7 @@ export const hostableModels: readonly LabModel[] = (backendRegistry as readonly 
 /** Up to this many nodes each agent has its own process unless asked (crash tests kill one alone). */
 export const ownProcessUpTo = 20;
 /** Agents in one host, at most, by default. */
-export const agentsPerHostCap = 50;
+export const agentsPerHostCap = 100;
 
 /** Pure: why this lab's agents cannot share processes, or undefined when they can. */
 export function hostingRefusal(spec: Pick<LabSpec, "model" | "datastore" | "attach">): string | undefined {
@@ -39,16 +39,19 @@ export function hostingRefusal(spec: Pick<LabSpec, "model" | "datastore" | "atta
 
 /**
  * Pure: how many agents share one process. `asked` (--agents-per-process) wins; absent (auto): one
- * each up to 20 nodes, or where hosting is refused; else at least 2 hosts (2 cores' worth of JS
- * threads), each of at most 50 agents, as even as they come.
+ * each up to 20 nodes, or where hosting is refused; else one host per core (each host is one
+ * JavaScript thread), more where a host would hold over 100 agents, as even as they come. On this
+ * 2-core machine 200 nodes in 2 hosts came up in 105 s with 64 CPU-s in the hosts, in 4 hosts in
+ * 122 s with 82 (bench/README.md, "agent hosts").
  */
 export function agentsPerProcess(
-  spec: Pick<LabSpec, "model" | "datastore" | "nodes">,
-  asked?: number,
+  spec: Pick<LabSpec, "model" | "datastore" | "nodes" | "attach">,
+  asked: number | undefined,
+  cpus: number,
 ): number {
   if (asked !== undefined) return Math.max(1, Math.min(asked, spec.nodes));
   if (spec.nodes <= ownProcessUpTo || hostingRefusal(spec)) return 1;
-  const hosts = Math.max(2, Math.ceil(spec.nodes / agentsPerHostCap));
+  const hosts = Math.max(Math.max(1, Math.floor(cpus)), Math.ceil(spec.nodes / agentsPerHostCap));
   return Math.ceil(spec.nodes / hosts);
 }
 

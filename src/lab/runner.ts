@@ -370,7 +370,7 @@ function startAgents(
   { window, leaseTimeoutMs }: { window: number; leaseTimeoutMs: number },
 ): Promise<void> {
   const { spec, plan, paths } = up;
-  const perProcess = agentsPerProcess(spec, spec.agentsPerProcess);
+  const perProcess = agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism());
   const hostPlan = planAgentHosts(
     plan.nodes.map((n) => n.name),
     perProcess,
