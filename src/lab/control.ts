@@ -131,16 +131,20 @@ async function startHostedAgent(state: LabState, old: LabProcess, kernel?: Kerne
   const proc: LabProcess = { ...old, ...(host.running ? { running: host.running } : {}) };
   writeLabState(withProcess(readLabStateSync() ?? state, proc));
   const ready = readiness(kernel, state, proc);
+  // An agent that fails in its host ends the wait at once, with its host's words (eventually()
+  // would take a thrown error for "not yet").
+  let failed: string | undefined;
   await eventually(
     async () => {
       const st = await hostedAgentStatus(host, old.node ?? "");
-      if (st?.phase === "failed")
-        throw new LabControlError(`${describeProcess(proc)} failed: ${st.error} (see ${proc.log})`);
-      return ready();
+      if (st?.phase === "failed") failed = st.error ?? "failed";
+      return failed !== undefined || (await ready());
     },
     `${describeProcess(proc)} to serve (see ${proc.log})`,
     { timeoutMs: 20_000 },
   );
+  if (failed !== undefined)
+    throw new LabControlError(`${describeProcess(proc)} failed: ${failed} (see ${proc.log})`);
   return proc;
 }
 
