@@ -32,7 +32,7 @@ import { strataRouteProto } from "../src/kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { withRtnetlink } from "../src/kernel/rtnetlink/driver.js";
 import { agentHealth } from "../src/lab/agent-health.js";
-import { agentsPerProcess, controlOf } from "../src/lab/agent-hosts.js";
+import { agentsPerProcess, controlOf, hostRecordOf } from "../src/lab/agent-hosts.js";
 import { countBgpSessions } from "../src/lab/bgp-status.js";
 import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
@@ -140,7 +140,7 @@ async function restartTenth(
   const hosted = procs.filter((p) => p.host);
   const own = procs.filter((p) => !p.host);
   const hostControl = (p: LabProcess) => {
-    const host = state.processes.find((h) => h.role === "agent-host" && h.host === p.host);
+    const host = hostRecordOf(state, p.host);
     if (!host) throw new Error(`no agent host ${p.host} recorded`);
     return controlOf(host);
   };

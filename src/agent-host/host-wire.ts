@@ -47,17 +47,32 @@ export type HostSpec = z.infer<typeof hostSpecSchema>;
 const issuesOf = (e: z.ZodError) =>
   e.issues.map((i) => `${i.path.join(".") || "(top)"}: ${i.message}`).join("; ");
 
-/** Pure: a host spec's JSON text, checked. */
-export function parseHostSpec(text: string): HostSpec {
+/** Pure: JSON text checked against `schema`; each failure a HostWireError in the caller's words. */
+function checkedJson<T>(
+  schema: z.ZodType<T>,
+  text: string,
+  notJson: string,
+  invalid: (issues: string) => string,
+): T {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new HostWireError("the host spec is not JSON");
+    throw new HostWireError(notJson);
   }
-  const r = hostSpecSchema.safeParse(json);
-  if (!r.success) throw new HostWireError(`the host spec is not valid: ${issuesOf(r.error)}`);
+  const r = schema.safeParse(json);
+  if (!r.success) throw new HostWireError(invalid(issuesOf(r.error)));
   return r.data;
+}
+
+/** Pure: a host spec's JSON text, checked. */
+export function parseHostSpec(text: string): HostSpec {
+  return checkedJson(
+    hostSpecSchema,
+    text,
+    "the host spec is not JSON",
+    (i) => `the host spec is not valid: ${i}`,
+  );
 }
 
 export const hostRequestSchema = z.discriminatedUnion("op", [
@@ -88,18 +103,12 @@ export const maxHostRequestBytes = 512;
 
 /** Pure: a request line, checked. */
 export function parseHostRequest(line: string): HostRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new HostWireError("request is not JSON");
-  }
-  const r = hostRequestSchema.safeParse(json);
-  if (!r.success)
-    throw new HostWireError(
-      `not a request ({"op":"start"|"stop","node":NAME} or {"op":"status"}): ${issuesOf(r.error)}`,
-    );
-  return r.data;
+  return checkedJson(
+    hostRequestSchema,
+    line,
+    "request is not JSON",
+    (i) => `not a request ({"op":"start"|"stop","node":NAME} or {"op":"status"}): ${i}`,
+  );
 }
 
 const replySchema = z.union([
@@ -119,13 +128,10 @@ const replySchema = z.union([
 
 /** Pure: a reply line, checked (the client's side). */
 export function parseHostReply(line: string): HostReply {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new HostWireError("the agent host's reply is not JSON");
-  }
-  const r = replySchema.safeParse(json);
-  if (!r.success) throw new HostWireError(`the agent host's reply is not valid: ${issuesOf(r.error)}`);
-  return r.data;
+  return checkedJson(
+    replySchema,
+    line,
+    "the agent host's reply is not JSON",
+    (i) => `the agent host's reply is not valid: ${i}`,
+  );
 }

@@ -5,7 +5,7 @@ import type { HostedAgentStatus, HostSpec } from "../agent-host/host-wire.js";
 import type { BackendDefinition } from "../backends/definition.js";
 import { backendRegistry } from "../backends/registry.js";
 import { StrataError } from "../common/errors.js";
-import { type LabProcess, labDir } from "./state.js";
+import { type LabProcess, type LabState, labDir } from "./state.js";
 import type { LabModel, LabSpec } from "./topology.js";
 
 /**
@@ -87,6 +87,12 @@ export async function writeHostSpec(id: string, spec: HostSpec): Promise<string>
   await writeFile(file, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
+
+/** The recorded agent host `id` (a hosted agent's `host`), if the state names one. */
+export const hostRecordOf = (
+  state: Pick<LabState, "processes">,
+  id: string | undefined,
+): LabProcess | undefined => state.processes.find((p) => p.role === "agent-host" && p.host === id);
 
 /** The control socket a host was started with (from its recorded argv). */
 export function controlOf(host: LabProcess): string {

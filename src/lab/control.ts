@@ -7,7 +7,7 @@ import { eventually } from "../common/eventually.js";
 import type { Kernel } from "../kernel/api.js";
 import { hasEnded, isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
-import { controlOf, hostedAgentStatus } from "./agent-hosts.js";
+import { controlOf, hostedAgentStatus, hostRecordOf } from "./agent-hosts.js";
 import { describeProcess, type StopOutcome, spawnLabProcess, stopLabProcess } from "./processes.js";
 import {
   type LabProcess,
@@ -111,7 +111,7 @@ export async function startRecordedProcess(
 
 /** The live record of the agent host that runs a hosted agent. */
 function hostOf(state: LabState, agent: LabProcess): LabProcess {
-  const host = state.processes.find((p) => p.role === "agent-host" && p.host === agent.host);
+  const host = hostRecordOf(state, agent.host);
   if (!host?.running || !isAlive({ ...host.running, argv: host.argv }))
     throw new LabControlError(
       `${describeProcess(agent)}: agent host ${agent.host} is not running (lab down, then lab up again)`,
