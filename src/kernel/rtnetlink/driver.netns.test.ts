@@ -90,9 +90,13 @@ describe("rtnetlink kernel driver against iproute2, in real namespaces", {
   const nl = withRtnetlink(ip, addon);
   after(() => nss.cleanup());
 
+  // Two namespaces' tables compared as sets: the kernel lists its own IPv6 link-local routes
+  // (fe80::/64 on each link) in the order the links came up, which is not the ops' order.
+  const byDstDev = (a: { dst: string; dev?: string }, b: { dst: string; dev?: string }) =>
+    a.dst.localeCompare(b.dst) || (a.dev ?? "").localeCompare(b.dev ?? "");
   const state = async (ns: Netns) => ({
     routes4: await ip.routes(ns, { family: 4, table: "all" }),
-    routes6: await ip.routes(ns, { family: 6 }),
+    routes6: [...(await ip.routes(ns, { family: 6 }))].sort(byDstDev),
     neigh: (await ip.neighbours(ns)).filter((n) => n.state === "PERMANENT" || n.state === "REACHABLE"),
     fdb: (await ip.fdb(ns, "vx0")).filter((e) => e.dst !== undefined),
   });
