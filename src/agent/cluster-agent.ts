@@ -571,11 +571,14 @@ export class ClusterAgent {
           ? "peers' agents are not alive (their routes are kept)"
           : "peer's agent is not alive (its routes are kept)",
       );
-    if (back.length > 0)
+    if (back.length > 0) {
       this.o.logger.info(
         names(back),
         back.length > 1 ? "peers' agents are alive again" : "peer's agent is alive again",
       );
+      const again = new Set(back);
+      this.o.backend.peersAlive?.(routed.filter((p) => again.has(p.node)));
+    }
     this.status.peersNotAlive = dead;
   }
 
@@ -875,10 +878,16 @@ export class ClusterAgent {
     this.#routeChangesApplied(since);
     // The backend's own datapath (tc-BPF peer maps) after its devices and routes are in place.
     await this.o.backend.applyDatapath?.(this.#host, local, peers);
-    for (const u of desired.unreachable) {
-      if (!this.status.unreachable.some((x) => x.node === u.node))
-        this.o.logger.warn(u, "peer not reachable with this backend");
-    }
+    // Once per peer when it becomes unreachable, in one line per pass: a mesh agent starting among
+    // 100 finds every peer unreachable until its session is up (99 lines each, 10,000 in a lab).
+    const before = new Set(this.status.unreachable.map((u) => u.node));
+    const newly = desired.unreachable.filter((u) => !before.has(u.node));
+    if (newly.length === 1) this.o.logger.warn(newly[0], "peer not reachable with this backend");
+    else if (newly.length > 1)
+      this.o.logger.warn(
+        { count: newly.length, peers: newly.slice(0, 20) },
+        "peers not reachable with this backend",
+      );
     this.status.unreachable = [...desired.unreachable];
     this.status.peers = peers.length;
     this.#passDone();

@@ -74,6 +74,11 @@ export interface Backend {
   /** The set of other nodes changed (before desired() is asked). */
   peersChanged?(local: LocalNode, peers: readonly NodeLease[]): void;
   /**
+   * These peers' agents are alive again (their heartbeat is back, or came for the first time after
+   * their lease): whatever waits for them to answer can try now (the bgp backend dials them).
+   */
+  peersAlive?(peers: readonly NodeLease[]): void;
+  /**
    * A backend with keys of its own (wireguard): make a new key pair, use it, and publish it with
    * the lease (through ctx.republish). `strata agent rotate-key` asks for this.
    */

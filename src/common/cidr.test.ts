@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, test } from "node:test";
 import {
   addressBytes,
   addressFromBytes,
   canonicalCidr,
+  cidrHost,
   compareAddresses,
   contains,
   InvalidAddressError,
@@ -12,6 +13,7 @@ import {
   isIpv4,
   numberToIpv4,
   overlaps,
+  parseAddress,
   spansOverlap,
 } from "./cidr.js";
 
@@ -84,4 +86,18 @@ describe("IP math", () => {
     assert.throws(() => addressBytes("192.0.2.1", 6), InvalidAddressError);
     assert.throws(() => addressFromBytes([1, 2, 3]), InvalidAddressError);
   });
+});
+
+test("parseAddress picks the family from the text and gives undefined for what is no address", () => {
+  assert.equal(parseAddress("192.168.10.12")?.kind(), "ipv4");
+  assert.equal(parseAddress("fd00::0:1")?.toString(), "fd00::1");
+  assert.equal(parseAddress("fe80::1")?.range(), "linkLocal");
+  assert.equal(parseAddress("not-an-ip"), undefined);
+  assert.equal(parseAddress("300.1.1.1"), undefined);
+  assert.equal(parseAddress("fd00::zz"), undefined);
+});
+
+test("cidrHost is the CIDR's address in canonical text", () => {
+  assert.equal(cidrHost("192.168.10.12/24"), "192.168.10.12");
+  assert.equal(cidrHost("fd00:0:0::5/64"), "fd00::5");
 });

@@ -38,6 +38,17 @@ function parseCidrCached(cidr: string): Readonly<Parsed> {
 const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 =>
   ip.includes(":") ? ipaddr.IPv6.parse(ip) : ipaddr.IPv4.parse(ip);
 
+/** An address parsed, its family picked from the text; undefined when it is not an address. */
+export function parseAddress(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (ip.includes(":")) return ipaddr.IPv6.isValid(ip) ? ipaddr.IPv6.parse(ip) : undefined;
+  return ipaddr.IPv4.isValid(ip) ? ipaddr.IPv4.parse(ip) : undefined;
+}
+
+/** The address part of a CIDR in canonical text (10.1.2.7 for 10.1.2.7/24), from the parse cache. */
+export function cidrHost(cidr: string): string {
+  return parseCidrCached(cidr)[0].toString();
+}
+
 export function parseCidr(cidr: string): { addr: ipaddr.IPv4 | ipaddr.IPv6; prefix: number } {
   const [addr, prefix] = ipaddr.parseCIDR(cidr);
   return { addr, prefix };

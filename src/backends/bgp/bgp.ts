@@ -319,6 +319,14 @@ export class BgpBackend implements Backend {
       this.#refresh(prefix);
   }
 
+  /** Their agents are alive again, so their speakers listen: dial them now, not after a back-off. */
+  peersAlive(peers: readonly NodeLease[]): void {
+    for (const p of peers) {
+      this.#speaker?.dialNow(p.publicIp);
+      if (p.publicIp6) this.#speaker?.dialNow(p.publicIp6);
+    }
+  }
+
   #routedPrefixes(): string[] {
     return this.#routes.list().map((r) => r.dst);
   }

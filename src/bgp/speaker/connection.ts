@@ -29,6 +29,7 @@ import {
   type SessionEnd,
 } from "../fsm/graceful-restart.js";
 import { type Negotiated, negotiate } from "../fsm/negotiation.js";
+import { redialSeconds } from "./dial-backoff.js";
 import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
 export interface ConnectionSettings {
@@ -37,6 +38,8 @@ export interface ConnectionSettings {
   readonly holdTime: number;
   readonly peerAs: number;
   readonly connectRetrySeconds: number;
+  /** An outbound connection's failed dials back off up to this (dial-backoff.ts); absent: no back-off. */
+  readonly connectRetryMaxSeconds?: number;
   readonly ipv6: boolean;
   /** Offer RFC 8950 extended next hops (IPv4 routes with an IPv6 next hop). */
   readonly extendedNextHop?: boolean;
@@ -104,6 +107,8 @@ export class BgpConnection {
   #end: SessionEnd = "transport";
   /** How a stop's Cease goes: final (Hard Reset with N, RFC 8538) or graceful (the peer keeps our routes). */
   #stopGraceful = false;
+  /** Dials in a row that ended before the peer's OPEN was taken (OpenConfirm): the retry backs off. */
+  #failedDials = 0;
   remoteOpen: OpenMessage | undefined;
   lastNotificationReceived: NotificationMessage | undefined;
 
@@ -206,16 +211,42 @@ export class BgpConnection {
   #fire(e: FsmEvent): void {
     if (this.#closed) return;
     const before = this.#state.name;
+    if (
+      e.name === "TcpConnectionFails" &&
+      this.direction === "outbound" &&
+      (before === "Connect" || before === "Active" || before === "OpenSent")
+    )
+      this.#failedDials++;
+    const { connectRetrySeconds, connectRetryMaxSeconds } = this.settings;
+    const failedDials = this.#failedDials;
     const [next, actions] = step(this.#state, e, {
       holdTime: this.settings.holdTime,
-      connectRetrySeconds: this.settings.connectRetrySeconds,
+      // Asked only by the transitions that start the timer (with jitter, so not per message).
+      get connectRetrySeconds() {
+        return connectRetryMaxSeconds === undefined
+          ? connectRetrySeconds
+          : redialSeconds(connectRetrySeconds, failedDials, connectRetryMaxSeconds);
+      },
       passive: this.direction === "inbound",
       peerAs: this.settings.peerAs,
     });
+    if (next.name === "OpenConfirm") this.#failedDials = 0;
     this.#state = next;
     for (const a of actions) this.#do(a);
     if (next.name !== before) this.events.onState?.(this, next.name);
     if (next.name === "Idle" && before !== "Idle") this.#finish(this.#reason, before === "Established");
+  }
+
+  /**
+   * An outbound connection waiting out its connect-retry timer after a failed dial (Active) dials
+   * now, its back-off forgotten: the peer is known to listen again.
+   */
+  retryNow(): void {
+    if (this.#closed || this.direction !== "outbound" || this.#state.name !== "Active") return;
+    this.#failedDials = 0;
+    clearTimeout(this.#timers.get("ConnectRetry"));
+    this.#timers.delete("ConnectRetry");
+    this.#fire({ name: "ConnectRetryTimer_Expires" });
   }
 
   #do(a: FsmAction): void {

@@ -1,5 +1,4 @@
-import ipaddr from "ipaddr.js";
-import { contains } from "../../common/cidr.js";
+import { cidrHost, contains, parseAddress } from "../../common/cidr.js";
 import type { Route } from "../../kernel/api.js";
 
 /** An address with its prefix length on a device: the network it makes directly reachable. */
@@ -26,12 +25,14 @@ export function bgpKernelRoute(
   /** The session's device, for a link-local next hop (on every link's fe80::/64: it alone says which). */
   linkLocalDev?: string,
 ): BgpKernelRoute {
-  if (!ipaddr.isValid(nextHop)) return { reason: `next hop ${nextHop} is not an IP address` };
-  const own = ipaddr.parse(nextHop).toString();
-  const addressOf = (c: ConnectedNetwork) => ipaddr.parseCIDR(c.cidr)[0].toString();
-  if (connected.some((c) => addressOf(c) === own))
+  // Family from the text, CIDRs from the parse cache: a mesh agent asks this for every peer's
+  // prefix on every lease change (ipaddr.isValid/parse try IPv6 first and throw for IPv4 text).
+  const hop = parseAddress(nextHop);
+  if (!hop) return { reason: `next hop ${nextHop} is not an IP address` };
+  const own = hop.toString();
+  if (connected.some((c) => cidrHost(c.cidr) === own))
     return { reason: `next hop ${nextHop} is this host's own address` };
-  const linkLocal = ipaddr.parse(nextHop).range() === "linkLocal";
+  const linkLocal = hop.range() === "linkLocal";
   const on = connected.filter(
     (c) => contains(c.cidr, nextHop) && (!linkLocal || linkLocalDev === undefined || c.dev === linkLocalDev),
   );

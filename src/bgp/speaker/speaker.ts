@@ -25,8 +25,10 @@ import type { PrefixRange } from "../rib/prefix-list.js";
 import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
+import { redialSeconds } from "./dial-backoff.js";
 import { exportNextHops } from "./export-next-hop.js";
 import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
+import { samePeerConfig } from "./same-peer-config.js";
 import { type InterfaceAddress, type SessionLink, sessionLink } from "./session-link.js";
 import {
   checkProtection,
@@ -207,6 +209,11 @@ export interface SpeakerOptions {
   readonly clusterId?: string;
   readonly holdTime?: number;
   readonly connectRetrySeconds?: number;
+  /**
+   * Dials that keep failing back off from the connect-retry time, doubling up to this (default
+   * 30 s; dial-backoff.ts); dialNow dials a peer known to be back at once.
+   */
+  readonly connectRetryMaxSeconds?: number;
   /** Accept connections here (port 179 when absent); omit to never listen. */
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Source address for outgoing connections. */
@@ -248,6 +255,8 @@ interface Peer {
   readonly connections: Set<BgpConnection>;
   established?: BgpConnection;
   redial?: NodeJS.Timeout;
+  /** Outbound connections in a row that closed before Established (the redial backs off). */
+  failedDials: number;
   removed: boolean;
   rejectedTotal: number;
   treatedAsWithdraw: number;
@@ -457,7 +466,7 @@ export class BgpSpeaker {
     const want = new Map(configs.map((c) => [c.address, c]));
     for (const [address, peer] of this.#peers) {
       const c = want.get(address);
-      if (!c || JSON.stringify(c) !== JSON.stringify(peer.config)) this.#removePeer(peer);
+      if (!c || !samePeerConfig(c, peer.config)) this.#removePeer(peer);
     }
     for (const c of configs) {
       if (this.#peers.has(c.address)) continue;
@@ -466,6 +475,7 @@ export class BgpSpeaker {
         info: this.#infoOf(c, "0.0.0.0"),
         connections: new Set(),
         removed: false,
+        failedDials: 0,
         rejectedTotal: 0,
         treatedAsWithdraw: 0,
         unsendable: new Set(),
@@ -614,6 +624,7 @@ export class BgpSpeaker {
       holdTime: this.o.holdTime ?? 90,
       peerAs: peer.config.asn,
       connectRetrySeconds: this.o.connectRetrySeconds ?? 5,
+      connectRetryMaxSeconds: this.o.connectRetryMaxSeconds ?? 30,
       ipv6: this.o.ipv6 === true || this.o.ipv6NextHop !== undefined,
       extendedNextHop: peer.config.extendedNextHop === true,
       ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
@@ -638,7 +649,25 @@ export class BgpSpeaker {
   #scheduleDial(peer: Peer): void {
     if (peer.config.passive || peer.removed || this.#stopped) return;
     clearTimeout(peer.redial);
-    peer.redial = setTimeout(() => this.#dial(peer), (this.o.connectRetrySeconds ?? 5) * 1000);
+    const wait = redialSeconds(
+      this.o.connectRetrySeconds ?? 5,
+      peer.failedDials,
+      this.o.connectRetryMaxSeconds ?? 30,
+    );
+    peer.redial = setTimeout(() => this.#dial(peer), wait * 1000);
+  }
+
+  /**
+   * The peer is known to listen again (its agent's heartbeat is back): dial it now instead of at
+   * the end of its back-off. Nothing for a passive, established or unknown peer, or one being dialled.
+   */
+  dialNow(address: string): void {
+    const peer = this.#peers.get(address);
+    if (!peer || peer.config.passive || peer.established || peer.removed || this.#stopped) return;
+    clearTimeout(peer.redial);
+    peer.failedDials = 0;
+    for (const c of peer.connections) if (c.direction === "outbound") c.retryNow();
+    this.#dial(peer);
   }
 
   #accept(socket: Socket): void {
@@ -683,6 +712,7 @@ export class BgpSpeaker {
           (this.o.interfaces ?? networkInterfaces)(),
         );
         clearTimeout(peer.redial);
+        peer.failedDials = 0;
         this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
         this.#restartTermsOnEstablished(peer, c);
         // A restarting speaker sends nothing before its route selection (then the table and End-of-RIB).
@@ -702,6 +732,7 @@ export class BgpSpeaker {
           this.#sessionLost(peer, c);
           this.o.onEvent?.({ event: "down", peer: peer.config.address, reason });
         }
+        if (!established && c.direction === "outbound") peer.failedDials++;
         if (!peer.established && (established || c.direction === "outbound")) this.#scheduleDial(peer);
       },
       onState: (_c, state) => {
