@@ -41,6 +41,7 @@ import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { type SwitchResult, switchAndBack } from "./reflector-switch.js";
 import { readRouteChangeCounters, routeChangeLine } from "./route-change-counters.js";
+import { readStartPhases, startPhasesLine } from "./start-phases.js";
 import { median } from "./stats.js";
 
 const arg = (flag: string, fallback: string) =>
@@ -198,6 +199,7 @@ async function runCase(model: string, nodes: number, perProcess: string): Promis
   const cost = agentCost(state);
   if (spec.model === "bgp")
     console.error(`${model} ${nodes}: ${routeChangeLine(await readRouteChangeCounters(kernel, state))}`);
+  console.error(`${model} ${nodes}: ${startPhasesLine(await readStartPhases(kernel, state))}`);
   const row: Row = {
     model,
     nodes,

@@ -16,6 +16,7 @@ import {
 } from "../cluster/subnet-leases.js";
 import { overlaps } from "../common/cidr.js";
 import { describeError, StrataError } from "../common/errors.js";
+import { PhaseClock } from "../common/phase-clock.js";
 import { type Datastore, DatastoreError } from "../datastore/api.js";
 import type { Kernel, Netns, Route } from "../kernel/api.js";
 import { applyPlanOrThrow } from "../kernel/desired/apply.js";
@@ -138,6 +139,8 @@ export interface ClusterStatus {
    */
   routeChanges: { signals: number; passes: number; kernelBatches: number; latency?: LatencySummary };
   lastReconcile?: { ok: boolean; at: string; error?: string };
+  /** How long each step of the start took, ms (where a slow start went): underlay, lease, ... */
+  startPhases?: Record<string, number>;
   /** When the first pass succeeded (readiness). */
   firstReconcileAt?: string;
   /** Routes the last pass wanted that the kernel does not have now (filled by statusNow()). */
@@ -348,13 +351,17 @@ export class ClusterAgent {
 
   /** Acquire the lease and set up node-wide state; resolves when the node can take pods. */
   async start(): Promise<NodeLease> {
+    const clock = new PhaseClock();
     const u = await this.#underlay();
+    clock.mark("underlay");
     // The backend settles how it works on this kernel first: a refusal leases nothing.
     await this.o.backend.prepare?.(this.#host);
     // A restart takes back its own subnet: the datastore's lease with its name, or the subnet its
     // state directory names; refused (one line, nothing changed) if that now belongs to another node.
     const previous = this.o.stateDir ? await readPreviousSubnet(this.o.stateDir) : undefined;
+    clock.mark("prepare");
     this.#held = await this.#acquireWhenReachable(this.#request(u), previous);
+    clock.mark("lease");
     this.#storeReachable();
     this.#leaseRenewed();
     const lease = this.#held.lease;
@@ -374,11 +381,13 @@ export class ClusterAgent {
         ? [{ op: "sysctl.set" as const, key: "net/ipv6/conf/all/forwarding", value: "1" }]
         : []),
     ]);
+    clock.mark("sysctl");
     if (this.o.masquerade) {
       const r = await this.o.kernel.exec(this.o.hostNs, ["nft", "-f", "-"], {
         input: clusterMasquerade([this.o.clusterCidr, ...(this.o.clusterCidr6 ? [this.o.clusterCidr6] : [])]),
       });
       if (r.code !== 0) this.o.logger.warn({ stderr: r.stderr.trim() }, "masquerade rules not installed");
+      clock.mark("masquerade");
     }
     await this.o.backend.start?.({
       local: this.#local,
@@ -390,11 +399,15 @@ export class ClusterAgent {
       onChange: () => this.#routesChanged(),
       republish: () => this.#republish(),
     });
+    clock.mark("backend");
     if (this.o.stateDir) {
       await this.#writeCniState(lease, podMtu);
       this.status.conflist = "written";
+      clock.mark("cniState");
     }
     await this.#beat();
+    clock.mark("heartbeat");
+    this.status.startPhases = clock.phases;
     this.o.logger.info(
       {
         subnet: lease.subnet,
@@ -402,6 +415,7 @@ export class ClusterAgent {
         podMtu,
         backend: this.o.backend.name,
         previous: previous?.subnet,
+        startPhasesMs: clock.phases,
       },
       previous?.subnet === lease.subnet ? "subnet taken back" : "subnet leased",
     );
