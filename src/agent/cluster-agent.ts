@@ -15,6 +15,7 @@ import {
   SubnetTakenError,
 } from "../cluster/subnet-leases.js";
 import { overlaps } from "../common/cidr.js";
+import { CoalescingRunner } from "../common/coalescing-runner.js";
 import { describeError, StrataError } from "../common/errors.js";
 import { PhaseClock } from "../common/phase-clock.js";
 import { type Datastore, DatastoreError } from "../datastore/api.js";
@@ -27,7 +28,6 @@ import { missingRoutes, planRouteChanges, planRoutes } from "../kernel/desired/p
 import type { DesiredState } from "../kernel/desired/state.js";
 import { ChangeLatency, type LatencySummary } from "./change-latency.js";
 import { type ChangeWindow, changeArrived, quietWindow, windowEnded } from "./change-window.js";
-import { CoalescingRunner } from "./coalescing-runner.js";
 import { clusterMasquerade } from "./masquerade.js";
 import { nextRepairDelay, type RepairSchedule, repairKind } from "./repair-schedule.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
