@@ -57,7 +57,7 @@ try {
     ipLinks: ip("-json", "-details", "link", "show"),
     ipAddrs: ip("-json", "addr", "show"),
   };
-  process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {
   nss.cleanup();
 }
