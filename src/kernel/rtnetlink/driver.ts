@@ -39,7 +39,7 @@ const answered = (err: unknown, errno: number) =>
   (err as { answer?: boolean }).answer === true && (err as { errno?: number }).errno === errno;
 const ENODEV = 19;
 /** IFNAMSIZ: a name the kernel could hold has at most 15 octets. */
-const validLinkName = (name: string) => name !== "" && Buffer.byteLength(name) < 16;
+const validLinkName = (name: string) => name !== "" && !name.includes("\0") && Buffer.byteLength(name) < 16;
 
 /** Where the build puts the addon (dist/native/, from dist/src/kernel/rtnetlink/). */
 export const rtnetlinkAddonPath = resolve(import.meta.dirname, "../../../native/strata-rtnetlink.node");

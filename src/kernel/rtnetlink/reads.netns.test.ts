@@ -163,6 +163,15 @@ describe("rtnetlink reads and native sysctls against iproute2, in real namespace
     );
     const e = await sameFailure((k) => k.addresses(a, "nosuch"), "addresses of a missing device");
     assert.equal(e.kind, "not-found");
+    // A namespace that is not there: an error (not-found), never undefined or the caller's own.
+    const absent = namedNetns("strata-t-nlrd-absent");
+    for (const [what, call] of [
+      ["links", (k: Kernel) => k.links(absent)],
+      ["link", (k: Kernel) => k.link(absent, "lo")],
+      ["addresses", (k: Kernel) => k.addresses(absent)],
+      ["addresses of lo", (k: Kernel) => k.addresses(absent, "lo")],
+    ] as const)
+      assert.equal((await sameFailure(call, `${what} in a missing namespace`)).kind, "not-found");
   });
 
   test("sysctls: read and written natively, the same values and the same failures as iproute2", async () => {
