@@ -16,7 +16,10 @@ export const nlm = {
 } as const;
 
 export const rtm = {
+  newLink: 16,
   getLink: 18,
+  newAddr: 20,
+  getAddr: 22,
   newRoute: 24,
   delRoute: 25,
   getRoute: 26,
@@ -40,6 +43,25 @@ export const rta = {
 
 export const rtaxMtu = 2;
 export const iflaIfname = 3;
+/** Link attributes (linux/if_link.h): IFLA_*, IFLA_INFO_* and the kinds' own IFLA_<KIND>_*. */
+export const ifla = {
+  address: 1,
+  ifname: iflaIfname,
+  mtu: 4,
+  link: 5,
+  master: 10,
+  operstate: 16,
+  linkinfo: 18,
+  linkNetnsid: 37,
+} as const;
+export const iflaInfo = { kind: 1, data: 2 } as const;
+export const iflaVxlan = { id: 1, local: 4, learning: 7, port: 15 } as const;
+export const iflaMacvlanMode = 1;
+export const iflaTunType = 3;
+/** Address attributes (linux/if_addr.h). */
+export const ifa = { address: 1, local: 2 } as const;
+/** ifi_flags */
+export const iffUp = 0x1;
 export const nda = { dst: 1, lladdr: 2 } as const;
 /** rtm_flags / rtnh_flags */
 export const rtnhOnlink = 0x4;
@@ -130,9 +152,17 @@ export function ndmsg(m: NdMsg): Buffer {
   return b;
 }
 
-/** ifinfomsg with only the family set (a dump request). */
-export const ifinfomsg = (family: number): Buffer => {
+/** ifinfomsg with only the family (and, for a get of one link, its index) set. */
+export const ifinfomsg = (family: number, index = 0): Buffer => {
   const b = Buffer.alloc(16);
+  b.writeUInt8(family, 0);
+  b.writeInt32LE(index, 4);
+  return b;
+};
+
+/** ifaddrmsg with only the family set (a dump request). */
+export const ifaddrmsg = (family: number): Buffer => {
+  const b = Buffer.alloc(8);
   b.writeUInt8(family, 0);
   return b;
 };
@@ -176,6 +206,12 @@ export function parseAttrs(buf: Buffer, start: number): Map<number, Buffer> {
     off += align4(len);
   }
   return out;
+}
+
+/** A NUL-terminated string attribute's text (the NUL and anything after it left out). */
+export function cString(b: Buffer): string {
+  const end = b.indexOf(0);
+  return b.subarray(0, end < 0 ? b.length : end).toString();
 }
 
 /** An address's text from 4 or 16 octets (IPv6 compressed, RFC 5952, as iproute2 prints it). */

@@ -2,6 +2,7 @@ import type { NextHop, Route } from "../api.js";
 import {
   addressText,
   af,
+  cString,
   iflaIfname,
   NetlinkDecodeError,
   parseAttrs,
@@ -27,8 +28,7 @@ export function decodeLinkNames(dump: Buffer): Map<number, string> {
     if (m.type !== 16 || m.body.length < 16) continue; // RTM_NEWLINK
     const index = m.body.readInt32LE(4);
     const name = parseAttrs(m.body, 16).get(iflaIfname);
-    if (name)
-      out.set(index, name.subarray(0, name.indexOf(0) < 0 ? name.length : name.indexOf(0)).toString());
+    if (name) out.set(index, cString(name));
   }
   return out;
 }

@@ -2,18 +2,22 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { endianness } from "node:os";
 import { resolve } from "node:path";
-import type { Kernel, KernelOp, Netns, Route, RouteQuery } from "../api.js";
+import type { Address, Kernel, KernelOp, Link, Netns, Route, RouteQuery } from "../api.js";
 import { KernelError, tolerated } from "../errors.js";
 import { classifyError } from "../iproute2/classify.js";
 import { netnsPath } from "../iproute2/netns-args.js";
-import { renderOp } from "../iproute2/render.js";
-import { af, ifinfomsg, message, nlm, rtm, rtmsg } from "./codec.js";
+import { renderOp, sysctlPath } from "../iproute2/render.js";
+import { af, attrs, ifaddrmsg, ifinfomsg, ifla, message, nlm, rtm, rtmsg } from "./codec.js";
 import { decodeLinkNames, decodeRoutes } from "./decode.js";
+import { decodeAddresses } from "./decode-addresses.js";
+import { decodeLinks, linkReferences } from "./decode-links.js";
 import { carriedOps, encodeOp, MissingDevice } from "./encode-ops.js";
+import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
- * The Kernel interface with routes, neighbours and FDB entries written — and routes read — over
- * rtnetlink from inside the agent's process (src/kernel/rtnetlink/rtnetlink.c does the socket
+ * The Kernel interface with routes, neighbours and FDB entries written — and routes, links and
+ * addresses read — over rtnetlink from inside the agent's process, and sysctls in a named
+ * namespace read and written natively (src/kernel/rtnetlink/rtnetlink.c does the socket and file
  * work), everything else through the iproute2 driver it wraps. A pass of route changes is then
  * one system call per route instead of an `ip -batch` process: the per-pass cost that dominated
  * an emulated node's CPU (bench/README.md, issue 16). Ops keep their order across the two paths,
@@ -26,7 +30,16 @@ interface RtnetlinkAddon {
     messages: Buffer,
   ): { done: number; errno: number; error: string; message: string };
   dump(nsPath: string | null, request: Buffer): Buffer;
+  sysctlRead(nsPath: string | null, file: string): SysctlFailure & { value?: string };
+  sysctlWrite(nsPath: string | null, pairs: readonly string[]): SysctlFailure & { done: number };
 }
+
+/** The addon's error for a request the kernel answered with an error (errno). */
+const answered = (err: unknown, errno: number) =>
+  (err as { answer?: boolean }).answer === true && (err as { errno?: number }).errno === errno;
+const ENODEV = 19;
+/** IFNAMSIZ: a name the kernel could hold has at most 15 octets. */
+const validLinkName = (name: string) => name !== "" && !name.includes("\0") && Buffer.byteLength(name) < 16;
 
 /** Where the build puts the addon (dist/native/, from dist/src/kernel/rtnetlink/). */
 export const rtnetlinkAddonPath = resolve(import.meta.dirname, "../../../native/strata-rtnetlink.node");
@@ -44,7 +57,7 @@ export function loadRtnetlinkAddon(path = rtnetlinkAddonPath): RtnetlinkAddon | 
 
 const describe = (op: KernelOp) =>
   `${op.op} (${renderOp(op)
-    .map((c) => `${c.tool} ${c.args.join(" ")}`)
+    .map((c) => (c.tool === "sysctl" ? `write ${c.args.join(" = ")}` : `${c.tool} ${c.args.join(" ")}`))
     .join("; ")})`;
 
 /**
@@ -60,12 +73,15 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
   };
   const nsArg = (ns: Netns) => netnsPath(ns) ?? null;
   /** The addon's own failures (no such namespace, no socket) as KernelErrors. */
+  const kernelError = (what: string, err: unknown) => {
+    const text = String((err as Error).message ?? err);
+    return new KernelError(classifyError(text), what, text, { cause: err });
+  };
   const io = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
     } catch (err) {
-      const text = String((err as Error).message ?? err);
-      throw new KernelError(classifyError(text), what, text, { cause: err });
+      throw kernelError(what, err);
     }
   };
 
@@ -125,17 +141,41 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     }
   }
 
+  /** Which path an op takes: rtnetlink, a native sysctl write (in a named namespace), the base. */
+  const pathOf = (ns: Netns, op: KernelOp) =>
+    carriedOps.has(op.op)
+      ? "netlink"
+      : op.op === "sysctl.set" && netnsPath(ns) !== undefined
+        ? "sysctl"
+        : "base";
+
   async function apply(ns: Netns, ops: readonly KernelOp[]): Promise<void> {
+    // As the iproute2 driver does: a key that is not one is refused before anything is applied.
+    for (const op of ops) if (op.op === "sysctl.set") sysctlPath(op.key);
     let i = 0;
     while (i < ops.length) {
-      const carried = carriedOps.has((ops[i] as KernelOp).op);
+      const path = pathOf(ns, ops[i] as KernelOp);
       let j = i + 1;
-      while (j < ops.length && carriedOps.has((ops[j] as KernelOp).op) === carried) j++;
+      while (j < ops.length && pathOf(ns, ops[j] as KernelOp) === path) j++;
       const run = ops.slice(i, j);
-      if (carried) await applyRun(ns, run, i);
+      if (path === "netlink") await applyRun(ns, run, i);
+      else if (path === "sysctl") writeSysctls(ns, run, i);
       else await applyThroughBase(ns, run, i);
       i = j;
     }
+  }
+
+  /** A run of sysctl.set ops in a named namespace: every file opened there at once, then written. */
+  function writeSysctls(ns: Netns, run: readonly KernelOp[], offset: number): void {
+    const nsPath = netnsPath(ns) as string;
+    const pairs = run.flatMap((op) => (op.op === "sysctl.set" ? [sysctlPath(op.key), op.value] : []));
+    const r = io("sysctl write", () => nl?.sysctlWrite(nsPath, pairs)) as SysctlFailure & { done: number };
+    if (r.errno === 0) return;
+    const op = run[r.done] as KernelOp;
+    throw sysctlError("write", pairs[2 * r.done] as string, nsPath, r, {
+      operation: describe(op),
+      failedOpIndex: offset + r.done,
+    });
   }
 
   /** A run for the wrapped driver; a failure's op index is made the caller's. */
@@ -180,5 +220,87 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     return out;
   }
 
-  return { ...base, apply, routes };
+  /** One link by name (a get, not a dump); undefined when there is none. */
+  function linkMessage(ns: Netns, name: string): Buffer | undefined {
+    if (!validLinkName(name)) return undefined;
+    const req = message(
+      rtm.getLink,
+      nlm.request | nlm.ack,
+      next(),
+      ifinfomsg(af.unspec),
+      attrs([{ type: ifla.ifname, data: Buffer.from(`${name}\0`) }]),
+    );
+    try {
+      return nl?.dump(nsArg(ns), req);
+    } catch (err) {
+      if (answered(err, ENODEV)) return undefined;
+      throw kernelError("rtnetlink link get", err);
+    }
+  }
+
+  /** Names of links by index, one get each (a link `ip` names that is gone is left out). */
+  function namesOf(ns: Netns, indexes: readonly number[]): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const index of indexes) {
+      const req = message(
+        rtm.getLink,
+        nlm.request | nlm.ack,
+        next(),
+        ifinfomsg(af.unspec, index),
+        Buffer.alloc(0),
+      );
+      let reply: Buffer | undefined;
+      try {
+        reply = nl?.dump(nsArg(ns), req);
+      } catch (err) {
+        if (!answered(err, ENODEV)) throw err;
+      }
+      for (const [i, n] of reply ? decodeLinkNames(reply) : []) out.set(i, n);
+    }
+    return out;
+  }
+
+  async function links(ns: Netns): Promise<Link[]> {
+    const req = message(rtm.getLink, nlm.request | nlm.dump, next(), ifinfomsg(af.unspec), Buffer.alloc(0));
+    return decodeLinks(io("rtnetlink link dump", () => nl?.dump(nsArg(ns), req) as Buffer));
+  }
+
+  async function link(ns: Netns, name: string): Promise<Link | undefined> {
+    const reply = linkMessage(ns, name);
+    if (!reply) return undefined;
+    const names = io("rtnetlink link get", () => namesOf(ns, linkReferences(reply)));
+    return decodeLinks(reply, names)[0];
+  }
+
+  async function addresses(ns: Netns, dev?: string): Promise<Address[]> {
+    let names: Map<number, string>;
+    if (dev === undefined) names = linkNames(ns);
+    else {
+      const reply = linkMessage(ns, dev);
+      names = reply ? decodeLinkNames(reply) : new Map();
+      if (names.size === 0)
+        throw new KernelError(
+          "not-found",
+          `ip -json addr show dev ${dev}`,
+          `Device "${dev}" does not exist.`,
+        );
+    }
+    const req = message(rtm.getAddr, nlm.request | nlm.dump, next(), ifaddrmsg(af.unspec), Buffer.alloc(0));
+    return decodeAddresses(
+      io("rtnetlink address dump", () => nl?.dump(nsArg(ns), req) as Buffer),
+      names,
+    );
+  }
+
+  async function sysctl(ns: Netns, key: string): Promise<string> {
+    const nsPath = netnsPath(ns);
+    // The caller's own namespace: the base reads the file itself, no process.
+    if (nsPath === undefined) return base.sysctl(ns, key);
+    const file = sysctlPath(key);
+    const r = io("sysctl read", () => nl?.sysctlRead(nsPath, file)) as SysctlFailure & { value?: string };
+    if (r.errno !== 0) throw sysctlError("read", file, nsPath, r, { operation: `read ${file}` });
+    return (r.value ?? "").trim();
+  }
+
+  return { ...base, apply, routes, links, link, addresses, sysctl };
 }

@@ -44,3 +44,33 @@ export function protocolNumber(text: string): number | undefined {
 export function protocolText(n: number): string {
   return protocolNames.get(n) ?? String(n);
 }
+
+/** Address scopes as iproute2 names them (its built-in table, as Debian's /etc/iproute2/rt_scopes). */
+const scopeNames: ReadonlyMap<number, string> = new Map([
+  [0, "global"],
+  [200, "site"],
+  [253, "link"],
+  [254, "host"],
+  [255, "nowhere"],
+]);
+
+/** A scope number as iproute2 prints it: its name, else its decimal text. */
+export function scopeText(n: number): string {
+  return scopeNames.get(n) ?? String(n);
+}
+
+/** IF_OPER_* (RFC 2863 operational states) as `ip` prints them; beyond the table it prints none. */
+const operStates = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"] as const;
+
+export const operStateText = (n: number): string | undefined => operStates[n];
+
+/** MACVLAN_MODE_* as `ip -details` prints them. */
+const macvlanModes: ReadonlyMap<number, string> = new Map([
+  [1, "private"],
+  [2, "vepa"],
+  [4, "bridge"],
+  [8, "passthru"],
+  [16, "source"],
+]);
+
+export const macvlanModeText = (n: number): string => macvlanModes.get(n) ?? "unknown";

@@ -1,5 +1,6 @@
-// rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs).
-// Only the socket work is here: messages are encoded and decoded in TypeScript
+// rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs),
+// and /proc/sys reads and writes in a named namespace (opened there, as for sockets below).
+// Only the socket and file work is here: messages are encoded and decoded in TypeScript
 // (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
 // calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
 // netlink socket keeps the namespace it was made in. Nothing is cached between calls.
@@ -9,6 +10,7 @@
 #include <linux/netlink.h>
 #include <node_api.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +36,24 @@
 
 #define RECV_BUF (64 * 1024)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+/* Throws Error("what: strerror") with `errno`; `answer` is true when the kernel's reply said so. */
+static napi_value throw_errno_as(napi_env env, const char *what, int err, int answer) {
   char msg[4400];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, "ERR_STRATA_RTNETLINK", msg);
+  napi_value text, code, error, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_string_utf8(env, "ERR_STRATA_RTNETLINK", NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, text, &error);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_get_boolean(env, answer, &v);
+  napi_set_named_property(env, error, "answer", v);
+  napi_throw(env, error);
   return NULL;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  return throw_errno_as(env, what, err, 0);
 }
 
 /* The namespace path argument: a string, or null/undefined for the caller's own namespace. */
@@ -58,35 +73,47 @@ static int get_path(napi_env env, napi_value v, char *out, size_t cap, int *has)
 }
 
 /*
- * A NETLINK_ROUTE socket made inside `path` (or here when !has). Returns the fd, or -errno.
- * If the thread cannot go back to its own namespace, the process would go on in the wrong one:
- * that cannot be reported and continued from, so it aborts.
+ * Enter the namespace at `path` with the calling thread: 0 with the thread's own namespace open in
+ * *self, or -errno (the thread is still in its own). Every enter is followed by leave_netns at once.
  */
+static int enter_netns(const char *path, int *self) {
+  int target, err;
+  *self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (*self < 0) return -errno;
+  target = open(path, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    err = errno;
+    close(*self);
+    return -err;
+  }
+  err = setns(target, CLONE_NEWNET) < 0 ? errno : 0;
+  close(target);
+  if (err) {
+    close(*self);
+    return -err;
+  }
+  return 0;
+}
+
+/*
+ * Back to the thread's own namespace. If the thread cannot go back, the process would go on in the
+ * wrong one: that cannot be reported and continued from, so it aborts.
+ */
+static void leave_netns(int self) {
+  if (setns(self, CLONE_NEWNET) < 0) abort();
+  close(self);
+}
+
+/* A NETLINK_ROUTE socket made inside `path` (or here when !has). Returns the fd, or -errno. */
 static int open_route_socket(const char *path, int has) {
-  int self = -1, target = -1, fd, err;
+  int self = -1, fd, err;
   if (has) {
-    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0) return -errno;
-    target = open(path, O_RDONLY | O_CLOEXEC);
-    if (target < 0) {
-      err = errno;
-      close(self);
-      return -err;
-    }
-    if (setns(target, CLONE_NEWNET) < 0) {
-      err = errno;
-      close(self);
-      close(target);
-      return -err;
-    }
+    err = enter_netns(path, &self);
+    if (err < 0) return err;
   }
   fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   err = fd < 0 ? errno : 0;
-  if (has) {
-    if (setns(self, CLONE_NEWNET) < 0) abort();
-    close(self);
-    close(target);
-  }
+  if (has) leave_netns(self);
   if (fd < 0) return -err;
   int one = 1;
   // Errors carry the kernel's own text (extended ACK) and not the whole request back.
@@ -225,8 +252,9 @@ static napi_value apply(napi_env env, napi_callback_info info) {
 }
 
 /*
- * dump(nsPath | null, request: Buffer): Buffer — one NLM_F_DUMP request; every message of the
- * answer up to NLMSG_DONE, concatenated. An NLMSG_ERROR answer throws.
+ * dump(nsPath | null, request: Buffer): Buffer — one NLM_F_DUMP request (or a get of one object
+ * sent with NLM_F_ACK); every message of the answer up to NLMSG_DONE (or the ACK), concatenated.
+ * An NLMSG_ERROR answer throws an Error with `errno` and `answer: true`.
  */
 static napi_value dump(napi_env env, napi_callback_info info) {
   char path[4096], msg[256] = "";
@@ -249,7 +277,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   }
   size_t cap = RECV_BUF * 4, used = 0;
   char *out = malloc(cap), *buf = malloc(RECV_BUF);
-  int err = 0, finished = 0;
+  int err = 0, finished = 0, answer = 0;
   while (out && buf && !finished && !err) {
     ssize_t n = recv(fd, buf, RECV_BUF, 0);
     if (n < 0) {
@@ -266,8 +294,13 @@ static napi_value dump(napi_env env, napi_callback_info info) {
       }
       if (h->nlmsg_type == NLMSG_ERROR) {
         const struct nlmsgerr *e = NLMSG_DATA(h);
+        if (e->error == 0) { // the ACK of a request sent with NLM_F_ACK (a get of one object)
+          finished = 1;
+          break;
+        }
         ext_ack_text(h, msg, sizeof msg);
-        err = e->error ? -e->error : EIO;
+        err = -e->error;
+        answer = 1;
         break;
       }
       size_t need = used + NLMSG_ALIGN(h->nlmsg_len);
@@ -293,7 +326,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
     char what[320];
     snprintf(what, sizeof what, "netlink dump%s%s", msg[0] ? " (" : "", msg[0] ? msg : "");
     if (msg[0]) strncat(what, ")", sizeof what - strlen(what) - 1);
-    return throw_errno(env, what, err);
+    return throw_errno_as(env, what, err, answer);
   }
   napi_value result;
   void *copy;
@@ -302,10 +335,184 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* A JS string argument as a malloc'd C string (NULL and a JS error thrown when it is not one). */
+static char *get_string(napi_env env, napi_value v, const char *what) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", what);
+    return NULL;
+  }
+  char *out = malloc(len + 1);
+  if (!out) {
+    throw_errno(env, "malloc", ENOMEM);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, out, len + 1, &len);
+  return out;
+}
+
+/* { errno, error, stage, ...more } for the sysctl calls: stage is where it failed ("" when not). */
+static napi_value sysctl_result(napi_env env, int err, const char *stage) {
+  napi_value out, v;
+  napi_create_object(env, &out);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, out, "errno", v);
+  napi_create_string_utf8(env, err ? strerror(err) : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "error", v);
+  napi_create_string_utf8(env, err ? stage : "", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "stage", v);
+  return out;
+}
+
+/*
+ * sysctlRead(nsPath | null, file): { value, errno, error, stage } — the whole file, opened with the
+ * thread inside the namespace (a /proc/sys/net file is the opener's namespace's, for as long as it
+ * is open) and read after the thread is back. stage: "netns" | "open" | "read" when errno != 0.
+ */
+static napi_value sysctl_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  int has, self = -1, err = 0, fd;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "sysctlRead(nsPath, file)");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  char *file = get_string(env, argv[1], "the file must be a string");
+  if (!file) return NULL;
+  if (has && (err = -enter_netns(path, &self)) != 0) {
+    free(file);
+    return sysctl_result(env, err, "netns");
+  }
+  fd = open(file, O_RDONLY | O_CLOEXEC);
+  err = fd < 0 ? errno : 0;
+  if (has) leave_netns(self);
+  free(file);
+  if (fd < 0) return sysctl_result(env, err, "open");
+  size_t cap = 4096, used = 0;
+  char *text = malloc(cap);
+  while (text) {
+    if (used == cap) {
+      char *grown = cap < (1 << 24) ? realloc(text, cap * 2) : NULL;
+      if (!grown) {
+        err = ENOMEM;
+        break;
+      }
+      text = grown;
+      cap *= 2;
+    }
+    ssize_t n = read(fd, text + used, cap - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) break;
+    used += (size_t)n;
+  }
+  close(fd);
+  if (!text) err = ENOMEM;
+  napi_value out = sysctl_result(env, err, "read"), v;
+  napi_create_string_utf8(env, text && !err ? text : "", text && !err ? used : 0, &v);
+  napi_set_named_property(env, out, "value", v);
+  free(text);
+  return out;
+}
+
+/*
+ * sysctlWrite(nsPath | null, pairs: string[]): { done, errno, error, stage } — pairs are file,
+ * value, file, value, ...; written in order (each value in one write, as `printf > file` does), the
+ * first failure stops the run. Every file is opened with the thread inside the namespace (once,
+ * for all of them), then written after it is back. Opened as a shell's `>` opens (O_CREAT|O_TRUNC),
+ * so a failure has the errno the iproute2 driver's shell sees. done: how many were written.
+ */
+static napi_value sysctl_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  int has, self = -1, err = 0;
+  uint32_t n = 0;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &n) != napi_ok || n % 2 != 0) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "sysctlWrite(nsPath, [file, value, ...])");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  uint32_t count = n / 2, opened = 0, done = 0;
+  char **strs = calloc(n ? n : 1, sizeof *strs);
+  int *fds = calloc(count ? count : 1, sizeof *fds);
+  if (!strs || !fds) {
+    free(strs);
+    free(fds);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_get_element(env, argv[1], i, &v);
+    strs[i] = get_string(env, v, "sysctlWrite: files and values must be strings");
+    if (!strs[i]) {
+      for (uint32_t j = 0; j < i; j++) free(strs[j]);
+      free(strs);
+      free(fds);
+      return NULL;
+    }
+  }
+  const char *stage = "";
+  if (has && (err = -enter_netns(path, &self)) != 0) stage = "netns";
+  else {
+    for (; opened < count; opened++) {
+      fds[opened] = open(strs[2 * opened], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fds[opened] < 0) {
+        err = errno;
+        break;
+      }
+    }
+    if (has) leave_netns(self);
+    // A failed open is reported after the writes before it, as a shell running them in turn would.
+    for (; done < opened; done++) {
+      const char *value = strs[2 * done + 1];
+      size_t len = strlen(value), off = 0;
+      int werr = 0;
+      while (off < len) {
+        ssize_t w = write(fds[done], value + off, len - off);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          werr = errno;
+          break;
+        }
+        if (w == 0) {
+          werr = EIO;
+          break;
+        }
+        off += (size_t)w;
+      }
+      if (werr) {
+        err = werr;
+        stage = "write";
+        break;
+      }
+    }
+    if (err && !stage[0]) stage = "open";
+  }
+  for (uint32_t i = 0; i < opened; i++) close(fds[i]);
+  for (uint32_t i = 0; i < n; i++) free(strs[i]);
+  free(strs);
+  free(fds);
+  napi_value out = sysctl_result(env, err, stage), v;
+  napi_create_uint32(env, done, &v);
+  napi_set_named_property(env, out, "done", v);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"apply", NULL, apply, NULL, NULL, NULL, napi_default, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_default, NULL},
+      {"sysctlRead", NULL, sysctl_read, NULL, NULL, NULL, napi_default, NULL},
+      {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
