@@ -1,6 +1,7 @@
-import { hostingRefusal } from "../lab/agent-hosts.js";
+import { hostingRefusal, maxAgentsForDescriptors } from "../lab/agent-hosts.js";
 import { ipFamilyRefusal } from "../lab/ip-family.js";
 import { type LabSpec, labModels } from "../lab/topology.js";
+import { openFilesLimit } from "../process/open-files-limit.js";
 import { oneOf, UsageError } from "./options.js";
 
 /** The lab's flags as the command line gives them (strings). */
@@ -64,6 +65,13 @@ export function parseLabFlags(f: LabFlags): LabSpec {
   const hostingRefused = hostingRefusal({ model, datastore, attach });
   if (agentsPerProcess !== undefined && agentsPerProcess > 1 && hostingRefused)
     throw new UsageError("--agents-per-process", `${hostingRefused}; give 1 or auto`);
+  const openFiles = openFilesLimit();
+  const fit = maxAgentsForDescriptors({ model, nodes, underlay, routeReflectors }, openFiles);
+  if (agentsPerProcess !== undefined && agentsPerProcess > fit)
+    throw new UsageError(
+      "--agents-per-process",
+      `${agentsPerProcess} agents of this lab would hold more BGP sockets than one process may open (${openFiles} descriptors): give at most ${fit}, or auto`,
+    );
   return {
     model,
     nodes,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { agentsPerProcess, hostingRefusal, planAgentHosts } from "./agent-hosts.js";
+import { agentsPerProcess, hostingRefusal, maxAgentsForDescriptors, planAgentHosts } from "./agent-hosts.js";
 
 const lab = (
   nodes: number,
@@ -25,6 +25,27 @@ test("auto: a process per agent up to 20 nodes, then a host per core, none over 
   assert.equal(agentsPerProcess(lab(200, "bgp", "etcd"), undefined, 2), 1);
   assert.equal(agentsPerProcess(lab(5), 3, 2), 3);
   assert.equal(agentsPerProcess(lab(5), 9, 2), 5);
+});
+
+test("a full mesh's hosts hold no more BGP sockets than a process may open", () => {
+  const mesh = (nodes: number, routeReflectors = 0) => ({
+    ...lab(nodes, "bgp"),
+    underlay: "l2" as const,
+    routeReflectors,
+  });
+  // 200 nodes: 199 sessions each (+¼ while they collide, +16 other descriptors): 66 fit in 20,000.
+  assert.equal(maxAgentsForDescriptors(mesh(200), 20_000), 66);
+  assert.equal(agentsPerProcess(mesh(200), undefined, 2, 20_000), 50);
+  // Without the limit it was 2 hosts of 100 (19,900 sockets each): the last sessions hit EMFILE.
+  assert.equal(agentsPerProcess(mesh(200), undefined, 2), 100);
+  assert.equal(agentsPerProcess(mesh(100), undefined, 2, 20_000), 50);
+  // Reflectors: clients hold a session per reflector; the reflectors' own are budgeted per host.
+  assert.equal(agentsPerProcess(mesh(200, 2), undefined, 2, 20_000), 100);
+  assert.ok(maxAgentsForDescriptors(mesh(200, 2), 20_000) >= 100);
+  // Other models hold no BGP sockets; an unknown limit limits nothing.
+  assert.equal(maxAgentsForDescriptors({ ...mesh(200), model: "vxlan" }, 1024), Number.POSITIVE_INFINITY);
+  assert.equal(maxAgentsForDescriptors(mesh(200), undefined), Number.POSITIVE_INFINITY);
+  assert.equal(maxAgentsForDescriptors({ ...mesh(200), underlay: "l3" }, 20_000), 985);
 });
 
 test("hosting is refused, with why, for models that need a process each and for etcd", () => {

@@ -37,21 +37,53 @@ export function hostingRefusal(spec: Pick<LabSpec, "model" | "datastore" | "atta
   return undefined;
 }
 
+/** Descriptors an agent holds besides BGP sessions: health, CNI and BGP listeners, log, datastore, netlink. */
+const descriptorsPerAgent = 16;
+/** Descriptors a host holds for itself: its control socket, spawn helpers' pipes, loaded files. */
+const descriptorsPerHost = 256;
+
+export type DescriptorSpec = Pick<LabSpec, "model" | "nodes" | "underlay" | "routeReflectors">;
+
+/**
+ * Pure: the most agents one process can hold within `openFiles` descriptors (its soft
+ * RLIMIT_NOFILE; undefined: unlimited). A BGP session is a socket: in a full mesh each agent holds
+ * one per other node, a quarter more while connections collide as they open; a reflector holds one
+ * per node, counted once per host (round-robin spreads the reflectors over the hosts). The 200-node
+ * mesh in 2 hosts of 100 needed 19,900 sockets each against this machine's 20,000: the last
+ * sessions failed to open (EMFILE) and `up` timed out waiting for their routes.
+ */
+export function maxAgentsForDescriptors(spec: DescriptorSpec, openFiles: number | undefined): number {
+  if (openFiles === undefined || spec.model !== "bgp") return Number.POSITIVE_INFINITY;
+  const others = spec.nodes - 1;
+  const reflectors = Math.min(spec.routeReflectors ?? 0, spec.nodes);
+  const sessions = spec.underlay === "l3" ? 1 : reflectors > 0 ? reflectors : others;
+  const reflectorSockets = spec.underlay === "l2" && reflectors > 0 ? Math.ceil(1.25 * others) : 0;
+  const budget = Math.floor(0.9 * openFiles) - descriptorsPerHost - reflectors * reflectorSockets;
+  return Math.max(1, Math.floor(budget / (Math.ceil(1.25 * sessions) + descriptorsPerAgent)));
+}
+
 /**
  * Pure: how many agents share one process. `asked` (--agents-per-process) wins; absent (auto): one
  * each up to 20 nodes, or where hosting is refused; else one host per core (each host is one
- * JavaScript thread), more where a host would hold over 100 agents, as even as they come. On this
- * 2-core machine 200 nodes in 2 hosts came up in 105 s with 64 CPU-s in the hosts, in 4 hosts in
- * 122 s with 82 (bench/README.md, "agent hosts").
+ * JavaScript thread), more where a host would hold over 100 agents or more sockets than it may
+ * open (maxAgentsForDescriptors), as even as they come. On this 2-core machine 200 nodes in 2 hosts
+ * came up in 105 s with 64 CPU-s in the hosts, in 4 hosts in 122 s with 82 (bench/README.md,
+ * "agent hosts").
  */
 export function agentsPerProcess(
-  spec: Pick<LabSpec, "model" | "datastore" | "nodes" | "attach">,
+  spec: Pick<LabSpec, "model" | "datastore" | "nodes" | "attach"> & Partial<DescriptorSpec>,
   asked: number | undefined,
   cpus: number,
+  openFiles?: number,
 ): number {
   if (asked !== undefined) return Math.max(1, Math.min(asked, spec.nodes));
   if (spec.nodes <= ownProcessUpTo || hostingRefusal(spec)) return 1;
-  const hosts = Math.max(Math.max(1, Math.floor(cpus)), Math.ceil(spec.nodes / agentsPerHostCap));
+  const fit = maxAgentsForDescriptors({ underlay: "l2", ...spec }, openFiles);
+  const hosts = Math.max(
+    Math.max(1, Math.floor(cpus)),
+    Math.ceil(spec.nodes / agentsPerHostCap),
+    Math.ceil(spec.nodes / fit),
+  );
   return Math.ceil(spec.nodes / hosts);
 }
 

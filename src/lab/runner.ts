@@ -17,6 +17,7 @@ import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
 import { networksAnnotation } from "../netattach/annotation.js";
 import { pluginTypes } from "../plugins/catalog.js";
+import { openFilesLimit } from "../process/open-files-limit.js";
 import {
   agentArgv,
   agentEntryArgv,
@@ -370,7 +371,7 @@ function startAgents(
   { window, leaseTimeoutMs }: { window: number; leaseTimeoutMs: number },
 ): Promise<void> {
   const { spec, plan, paths } = up;
-  const perProcess = agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism());
+  const perProcess = agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism(), openFilesLimit());
   const hostPlan = planAgentHosts(
     plan.nodes.map((n) => n.name),
     perProcess,
