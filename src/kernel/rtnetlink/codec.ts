@@ -16,7 +16,11 @@ export const nlm = {
 } as const;
 
 export const rtm = {
+  newLink: 16,
+  delLink: 17,
   getLink: 18,
+  newAddr: 20,
+  delAddr: 21,
   newRoute: 24,
   delRoute: 25,
   getRoute: 26,
@@ -40,6 +44,14 @@ export const rta = {
 
 export const rtaxMtu = 2;
 export const iflaIfname = 3;
+/** Link attributes (if_link.h) and the nested link-info ones. */
+export const ifla = { address: 1, ifname: 3, mtu: 4, master: 10, linkinfo: 18, netNsFd: 28 } as const;
+export const iflaInfo = { kind: 1, data: 2 } as const;
+export const vethInfoPeer = 1;
+export const iffUp = 0x1;
+/** Address attributes and flags (if_addr.h). */
+export const ifa = { address: 1, local: 2, flags: 8 } as const;
+export const ifaF = { nodad: 0x02, noprefixroute: 0x200 } as const;
 export const nda = { dst: 1, lladdr: 2 } as const;
 /** rtm_flags / rtnh_flags */
 export const rtnhOnlink = 0x4;
@@ -130,12 +142,43 @@ export function ndmsg(m: NdMsg): Buffer {
   return b;
 }
 
-/** ifinfomsg with only the family set (a dump request). */
-export const ifinfomsg = (family: number): Buffer => {
+/** ifinfomsg: a dump request sets only the family; a link change names flags and which change. */
+export const ifinfomsg = (
+  family: number,
+  m: { index?: number; flags?: number; change?: number } = {},
+): Buffer => {
   const b = Buffer.alloc(16);
   b.writeUInt8(family, 0);
+  b.writeInt32LE(m.index ?? 0, 4);
+  b.writeUInt32LE((m.flags ?? 0) >>> 0, 8);
+  b.writeUInt32LE((m.change ?? 0) >>> 0, 12);
   return b;
 };
+
+export interface IfAddrMsg {
+  readonly family: number;
+  readonly prefixLen: number;
+  /** The low 8 bits of the address flags (the rest go in IFA_FLAGS). */
+  readonly flags: number;
+  readonly scope: number;
+  readonly ifindex: number;
+}
+
+export function ifaddrmsg(m: IfAddrMsg): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt8(m.family, 0);
+  b.writeUInt8(m.prefixLen, 1);
+  b.writeUInt8(m.flags & 0xff, 2);
+  b.writeUInt8(m.scope, 3);
+  b.writeUInt32LE(m.ifindex >>> 0, 4);
+  return b;
+}
+
+/** A NUL-terminated string attribute (as iproute2 sends names). */
+export const stringAttr = (type: number, text: string): Attr => ({
+  type,
+  data: Buffer.from(`${text}\0`, "utf8"),
+});
 
 /** One received message: its type, flags and the bytes after the netlink header. */
 export interface Received {
