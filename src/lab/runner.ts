@@ -38,6 +38,7 @@ import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { labAgentClusterCidr, labRouteFamilies } from "./ip-family.js";
+import { podStateWriteDue } from "./pod-saves.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   labPodNamespace,
@@ -48,6 +49,7 @@ import {
   secondaryNad,
 } from "./secondary-networks.js";
 import {
+  type LabPodState,
   type LabProcess,
   type LabProcessRole,
   type LabState,
@@ -558,6 +560,7 @@ async function attachPods(up: LabUp): Promise<void> {
   await up.step(`attaching ${plan.pods.length} pods through ${how}`, async () => {
     // Pods are attached as a runtime would, several at once (kubelets on many nodes do): one after
     // another, 400 pods took 39 s.
+    const attached: LabPodState[] = [];
     await inWindow(plan.pods, podWindow, async (p) => {
       up.signal?.throwIfAborted();
       await kernel.netns.create(p.ns);
@@ -598,13 +601,15 @@ async function attachPods(up: LabUp): Promise<void> {
         ...(ip6 ? { ip6 } : {}),
         ...(addresses.length > 0 ? { secondary: addresses } : {}),
       };
-      up.save({ ...up.state, pods: [...up.state.pods, pod] });
+      attached.push(pod);
+      // Recorded in batches (pod-saves.ts): a failed up removes every pod by its namespace anyway.
+      if (podStateWriteDue(attached.length, plan.pods.length)) up.save({ ...up.state, pods: [...attached] });
     });
     // In the plan's order, whichever finished first.
     const order = new Map(plan.pods.map((p, i) => [p.name, i]));
     up.save({
       ...up.state,
-      pods: [...up.state.pods].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),
+      pods: [...attached].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),
     });
   });
 }
