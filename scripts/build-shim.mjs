@@ -67,8 +67,9 @@ if (!built) {
   );
 }
 
-// The kernel driver's rtnetlink addon (src/kernel/rtnetlink/rtnetlink.c): routes, neighbours and
-// FDB entries written and routes read from inside the agent, no `ip` process per pass. Without it
+// The kernel driver's rtnetlink addon (src/kernel/rtnetlink/rtnetlink.c): routes, neighbours, FDB
+// entries, addresses and veth/bridge links written, routes read and named namespaces made from
+// inside the process, no `ip` process per pass (or per pod). Without it
 // the agent drives the kernel through iproute2 alone, as before.
 const rtnetlinkAddon = resolve(root, "dist/native/strata-rtnetlink.node");
 const rtnetlinkBuilt =
@@ -76,7 +77,7 @@ const rtnetlinkBuilt =
   spawnSync(
     "cc",
     [
-      ...["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", `-I${headerDirs[0]}`],
+      ...["-shared", "-fPIC", "-pthread", "-O2", "-Wall", "-Wextra", `-I${headerDirs[0]}`],
       ...["-o", rtnetlinkAddon, resolve(root, "src/kernel/rtnetlink/rtnetlink.c")],
     ],
     { stdio: "inherit" },

@@ -80,7 +80,7 @@ export function addAgentFlags(cmd: Command, registry: readonly BackendDefinition
     )
     .option(
       "--kernel-driver <driver>",
-      "rtnetlink: routes, neighbours and FDB entries written (and routes read) from inside the agent, the rest through iproute2; iproute2: every kernel call through ip/bridge processes (default: $STRATA_KERNEL_DRIVER or rtnetlink; rtnetlink needs the addon `npm run build` makes, else iproute2 is used and the log says so)",
+      "rtnetlink: routes, neighbours, FDB entries, addresses and veth/bridge links written (and routes read) from inside the agent, the rest (sysctls, other link kinds) through iproute2; iproute2: every kernel call through ip/bridge processes (default: $STRATA_KERNEL_DRIVER or rtnetlink; rtnetlink needs the addon `npm run build` makes, else iproute2 is used and the log says so)",
     );
   return addBackendFlags(cmd, registry, defaultBackend);
 }

@@ -53,5 +53,6 @@ export function labPaths(): LabPaths {
     nodePath: process.execPath,
     shimPath,
     entryDir: pluginEntryDir,
+    ...(existsSync(spawnHelperPath) ? { spawnHelperPath } : {}),
   };
 }

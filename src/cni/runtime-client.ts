@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runProgram } from "../process/run-program.js";
+import { type ProgramResult, runProgram } from "../process/run-program.js";
 import { CniError, type CniErrorCode } from "./errors.js";
 import type { PluginOutcome } from "./skeleton.js";
 
@@ -31,6 +31,14 @@ export interface RuntimeOptions {
   /** Wrap each plugin exec, e.g. ["ip", "netns", "exec", "node1"] to run as that node's runtime. */
   readonly execPrefix?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * How a plugin process is started: argv, its stdin and its whole environment. Default: a child
+   * of this process (runProgram); the lab starts them through spawn helpers inside a node.
+   */
+  readonly spawn?: (
+    argv: readonly string[],
+    opts: { readonly input: string; readonly env: Readonly<Record<string, string>> },
+  ) => Promise<ProgramResult>;
 }
 
 export class PluginFailed extends CniError {
@@ -72,7 +80,8 @@ export function runPlugin(
         }
       : {}),
   };
-  return runProgram(argv, { input: stdin, env }).then((r) => ({
+  const spawn = opts.spawn ?? ((a, o) => runProgram(a, { input: o.input, env: { ...o.env } }));
+  return spawn(argv, { input: stdin, env }).then((r) => ({
     exitCode: r.code,
     stdout: r.stdout,
     stderr: r.stderr,

@@ -11,7 +11,7 @@ import { describeError, StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import { inWindow } from "../common/in-window.js";
 import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
-import { type Kernel, namedNetns } from "../kernel/api.js";
+import { type Kernel, namedNetns, netnsRunDir } from "../kernel/api.js";
 import { observeRoutes } from "../kernel/desired/observe.js";
 import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
@@ -39,6 +39,8 @@ import { agentStartWindow } from "./agent-waves.js";
 import { removeLabBpfPins } from "./bpf-pins.js";
 import { etcdReady, socketAccepts, startRecordedProcess } from "./control.js";
 import { labAgentClusterCidr, labRouteFamilies } from "./ip-family.js";
+import { type PluginSpawn, pluginSpawner } from "./plugin-spawner.js";
+import { podStateWriteDue } from "./pod-saves.js";
 import { describeProcess, spawnLabProcess, stopLabProcess, waitWhileRunning } from "./processes.js";
 import {
   labPodNamespace,
@@ -49,6 +51,7 @@ import {
   secondaryNad,
 } from "./secondary-networks.js";
 import {
+  type LabPodState,
   type LabProcess,
   type LabProcessRole,
   type LabState,
@@ -88,6 +91,11 @@ export interface LabPaths {
   readonly nodePath: string;
   readonly shimPath: string;
   readonly entryDir: string;
+  /**
+   * The spawn helper (src/shim/spawn-helper.c): pods' CNI plugins start from it inside their
+   * node, not as `ip netns exec` children of this process; absent: `ip netns exec`.
+   */
+  readonly spawnHelperPath?: string;
 }
 
 /** Lab processes (Node, etcd) can take a while to start on a busy 2-core machine. */
@@ -550,7 +558,7 @@ async function waitForRoutes(up: LabUp): Promise<void> {
 
 /** Each pod: a namespace attached through the installed CNI plugin, as a runtime would call it. */
 async function attachPods(up: LabUp): Promise<void> {
-  const { kernel, plan } = up;
+  const { plan } = up;
   if (plan.pods.length === 0) return;
   const secondary = planSecondaryNetworks(up.spec.attach ?? []);
   if (secondary.length > 0) await createSecondaryNetworks(up, secondary);
@@ -559,55 +567,80 @@ async function attachPods(up: LabUp): Promise<void> {
   await up.step(`attaching ${plan.pods.length} pods through ${how}`, async () => {
     // Pods are attached as a runtime would, several at once (kubelets on many nodes do): one after
     // another, 400 pods took 39 s.
-    await inWindow(plan.pods, podWindow, async (p) => {
-      up.signal?.throwIfAborted();
-      await kernel.netns.create(p.ns);
-      const node = plan.nodes.find((n) => n.name === p.node);
-      const strataList = JSON.parse(
-        await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
-      ) as ConfList;
-      let list = strataList;
-      if (secondary.length > 0) {
-        list = multiConfList(p.node, strataList.cniVersion, up.state.agentDatastoreArgs);
-        await writeFile(multiConfListPath(p.node), JSON.stringify(list, null, 2));
-        await labCli(up, node?.ns ?? "", [
-          ...["pod", "annotate", `${labPodNamespace}/${p.name}`],
-          `${networksAnnotation}=${secondary.map((n) => n.name).join(",")}`,
-        ]);
-      }
-      const result = (await addNetworkList(
-        list,
-        {
-          containerId: p.containerId,
-          netns: `/run/netns/${p.ns}`,
-          ifName: "eth0",
-          args: { K8S_POD_NAMESPACE: labPodNamespace, K8S_POD_NAME: p.name },
-        },
-        { cniPath: [up.bin, referencePluginDir], execPrefix: ["ip", "netns", "exec", node?.ns ?? ""] },
-      )) as { ips: { address: string }[] };
-      const ip6 = result.ips.find((x) => x.address.includes(":"))?.address.split("/")[0];
-      const addresses = [];
-      for (const n of secondary) {
-        const a = (await kernel.addresses(namedNetns(p.ns), n.ifName)).find((x) => x.family === 4);
-        addresses.push({ network: n.name, ifName: n.ifName, ip: a?.cidr.split("/")[0] ?? "" });
-      }
-      const pod = {
-        name: p.name,
-        ns: p.ns,
-        node: p.node,
-        ip: result.ips.find((x) => !x.address.includes(":"))?.address.split("/")[0] ?? "",
-        ...(ip6 ? { ip6 } : {}),
-        ...(addresses.length > 0 ? { secondary: addresses } : {}),
-      };
-      up.save({ ...up.state, pods: [...up.state.pods, pod] });
-    });
+    const attached: LabPodState[] = [];
+    const plugins = pluginSpawner(up.paths, podWindow);
+    try {
+      await inWindow(plan.pods, podWindow, async (p) => {
+        up.signal?.throwIfAborted();
+        attached.push(await attachPod(up, p, secondary, plugins.spawn));
+        // Recorded in batches (pod-saves.ts): a failed up removes every pod by its namespace anyway.
+        if (podStateWriteDue(attached.length, plan.pods.length))
+          up.save({ ...up.state, pods: [...attached] });
+      });
+    } finally {
+      plugins.close();
+    }
     // In the plan's order, whichever finished first.
     const order = new Map(plan.pods.map((p, i) => [p.name, i]));
     up.save({
       ...up.state,
-      pods: [...up.state.pods].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),
+      pods: [...attached].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),
     });
   });
+}
+
+/** One pod: its namespace (made in-process by the rtnetlink driver), then ADD through the plugin. */
+async function attachPod(
+  up: LabUp,
+  p: LabPlan["pods"][number],
+  secondary: readonly SecondaryNetwork[],
+  spawn: PluginSpawn | undefined,
+): Promise<LabPodState> {
+  const { kernel, plan } = up;
+  await kernel.netns.create(p.ns);
+  const node = plan.nodes.find((n) => n.name === p.node);
+  const strataList = JSON.parse(
+    await readFile(join(labDir, p.node, "10-strata.conflist"), "utf8"),
+  ) as ConfList;
+  let list = strataList;
+  if (secondary.length > 0) {
+    list = multiConfList(p.node, strataList.cniVersion, up.state.agentDatastoreArgs);
+    await writeFile(multiConfListPath(p.node), JSON.stringify(list, null, 2));
+    await labCli(up, node?.ns ?? "", [
+      ...["pod", "annotate", `${labPodNamespace}/${p.name}`],
+      `${networksAnnotation}=${secondary.map((n) => n.name).join(",")}`,
+    ]);
+  }
+  const nodeNs = node?.ns ?? "";
+  const result = (await addNetworkList(
+    list,
+    {
+      containerId: p.containerId,
+      netns: `/run/netns/${p.ns}`,
+      ifName: "eth0",
+      args: { K8S_POD_NAMESPACE: labPodNamespace, K8S_POD_NAME: p.name },
+    },
+    {
+      cniPath: [up.bin, referencePluginDir],
+      ...(spawn
+        ? { spawn: (argv, o) => spawn(argv, { ...o, netns: `${netnsRunDir}/${nodeNs}` }) }
+        : { execPrefix: ["ip", "netns", "exec", nodeNs] }),
+    },
+  )) as { ips: { address: string }[] };
+  const ip6 = result.ips.find((x) => x.address.includes(":"))?.address.split("/")[0];
+  const addresses = [];
+  for (const n of secondary) {
+    const a = (await kernel.addresses(namedNetns(p.ns), n.ifName)).find((x) => x.family === 4);
+    addresses.push({ network: n.name, ifName: n.ifName, ip: a?.cidr.split("/")[0] ?? "" });
+  }
+  return {
+    name: p.name,
+    ns: p.ns,
+    node: p.node,
+    ip: result.ips.find((x) => !x.address.includes(":"))?.address.split("/")[0] ?? "",
+    ...(ip6 ? { ip6 } : {}),
+    ...(addresses.length > 0 ? { secondary: addresses } : {}),
+  };
 }
 
 /** CNI ADDs in flight at once while the lab attaches its pods. */

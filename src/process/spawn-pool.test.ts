@@ -26,6 +26,11 @@ describe("spawn helper pool", () => {
       encodeSpawnRequest(["a", "bc"], "x").toString("latin1"),
       "\u0002\u0000\u0000\u0000a\u0000bc\u0000\u0001\u0000\u0000\u0000x",
     );
+    // Extended: argc with its top bit, then the whole environment and the namespace file.
+    assert.equal(
+      encodeSpawnRequest(["a"], "", { env: { K: "v" }, netns: "/run/netns/n" }).toString("latin1"),
+      "\u0001\u0000\u0000\u0080a\u0000\u0001\u0000\u0000\u0000K=v\u0000/run/netns/n\u0000\u0000\u0000\u0000\u0000",
+    );
   });
 
   test("runs programs with stdin, exit codes, stdout/stderr apart, many at once", {

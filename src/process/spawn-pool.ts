@@ -7,16 +7,32 @@ interface Job {
   readonly reject: (e: Error) => void;
 }
 
-/** Encode one request for src/shim/spawn-helper.c. */
-export function encodeSpawnRequest(argv: readonly string[], input = ""): Buffer {
+/** Where and with what a program runs (an extended request of the helper). */
+export interface SpawnPlace {
+  /** The program's whole environment (absent: this process's). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** A network namespace file to run it in (absent: the helper's own namespace). */
+  readonly netns?: string;
+}
+
+/** Encode one request for src/shim/spawn-helper.c (extended when `place` names an env or a namespace). */
+export function encodeSpawnRequest(argv: readonly string[], input = "", place: SpawnPlace = {}): Buffer {
   const parts: Buffer[] = [];
   const u32 = (n: number) => {
     const b = Buffer.alloc(4);
-    b.writeUInt32LE(n);
+    b.writeUInt32LE(n >>> 0);
     return b;
   };
-  parts.push(u32(argv.length));
-  for (const a of argv) parts.push(Buffer.from(`${a}\0`, "utf8"));
+  const str = (t: string) => Buffer.from(`${t}\0`, "utf8");
+  const extended = place.env !== undefined || place.netns !== undefined;
+  parts.push(u32(extended ? (argv.length | 0x80000000) >>> 0 : argv.length));
+  for (const a of argv) parts.push(str(a));
+  if (extended) {
+    const env = Object.entries(place.env ?? process.env).filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    );
+    parts.push(u32(env.length), ...env.map(([k, v]) => str(`${k}=${v}`)), str(place.netns ?? ""));
+  }
   const inp = Buffer.from(input, "utf8");
   parts.push(u32(inp.length), inp);
   return Buffer.concat(parts);
@@ -119,12 +135,24 @@ export class SpawnPool {
     if (job && !h.dead) h.start(job);
   }
 
-  readonly run: ProgramRunner = (argv, opts = {}) =>
-    new Promise<ProgramResult>((resolve, reject) => {
+  readonly run: ProgramRunner = (argv, opts = {}) => this.runIn(argv, opts);
+
+  /**
+   * Run a program with an environment of its own and/or in another network namespace, as a
+   * runtime runs a CNI plugin. When a helper dies the fallback runs it (entering the namespace
+   * through nsenter, with `env -i` for the environment).
+   */
+  runIn(argv: readonly string[], opts: { input?: string } & SpawnPlace = {}): Promise<ProgramResult> {
+    return new Promise<ProgramResult>((resolve, reject) => {
+      const fallback = () => {
+        const env = opts.env ? ["env", "-i", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)] : [];
+        const ns = opts.netns !== undefined ? ["nsenter", `--net=${opts.netns}`] : [];
+        return this.fallback([...ns, ...env, ...argv], opts.input === undefined ? {} : { input: opts.input });
+      };
       const job: Job = {
-        request: encodeSpawnRequest(argv, opts.input),
+        request: encodeSpawnRequest(argv, opts.input, opts),
         resolve,
-        reject: () => this.fallback(argv, opts).then(resolve, reject),
+        reject: () => fallback().then(resolve, reject),
       };
       for (const [i, h] of this.#helpers.entries()) {
         if (h.dead) this.#helpers[i] = this.#newHelper();
@@ -133,6 +161,7 @@ export class SpawnPool {
       if (idle) idle.start(job);
       else this.#queue.push(job);
     });
+  }
 
   close(): void {
     for (const h of this.#helpers) h.close();

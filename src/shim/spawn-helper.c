@@ -7,12 +7,19 @@
  * time (fork, exec, collect output, wait) and answers.
  *
  * Request on stdin:  u32 argc, then argc NUL-terminated strings, u32 stdin length, stdin bytes.
+ * Extended request:  u32 (argc | 0x80000000), argc strings, u32 envc, envc "KEY=VALUE" strings
+ *                    (the program's whole environment), one string naming a network namespace
+ *                    file to run the program in ("" for the helper's own), u32 stdin length,
+ *                    stdin bytes. (The lab runs CNI plugins inside a node this way, as a
+ *                    runtime on that node would: no `ip netns exec` process per pod.)
  * Reply on stdout:   i32 status (exit code, or 128+signal), u32 out length, out, u32 err length, err.
  * All integers little-endian. EOF on stdin ends the helper.
  */
+#define _GNU_SOURCE /* setns, execvpe */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,19 +67,43 @@ static void buf_add(struct buf *b, const char *d, size_t n) {
   b->len += n;
 }
 
+/* One NUL-terminated string from stdin (malloc'd), or NULL at EOF. */
+static char *read_string(void) {
+  struct buf s = {0};
+  char c;
+  do {
+    if (read_full(0, &c, 1) < 0) return NULL;
+    buf_add(&s, &c, 1);
+  } while (c != '\0');
+  return s.data;
+}
+
+/* `count` strings into a NULL-terminated array, or NULL at EOF. */
+static char **read_strings(uint32_t count) {
+  char **list = calloc(count + 1, sizeof(char *));
+  for (uint32_t i = 0; i < count; i++)
+    if (!(list[i] = read_string())) return NULL;
+  return list;
+}
+
+static void free_strings(char **list) {
+  for (char **p = list; p && *p; p++) free(*p);
+  free(list);
+}
+
 static int handle(void) {
   uint32_t argc;
   if (read_full(0, &argc, 4) < 0) return -1;
+  int extended = (argc & 0x80000000u) != 0;
+  argc &= 0x7fffffffu;
   if (argc == 0 || argc > 4096) return -1;
-  char **argv = calloc(argc + 1, sizeof(char *));
-  for (uint32_t i = 0; i < argc; i++) {
-    struct buf s = {0};
-    char c;
-    do {
-      if (read_full(0, &c, 1) < 0) return -1;
-      buf_add(&s, &c, 1);
-    } while (c != '\0');
-    argv[i] = s.data;
+  char **argv = read_strings(argc);
+  if (!argv) return -1;
+  char **envp = NULL, *netns = NULL;
+  if (extended) {
+    uint32_t envc;
+    if (read_full(0, &envc, 4) < 0 || envc > 4096 || !(envp = read_strings(envc)) || !(netns = read_string()))
+      return -1;
   }
   uint32_t in_len;
   if (read_full(0, &in_len, 4) < 0) return -1;
@@ -87,7 +118,16 @@ static int handle(void) {
     dup2(pout[1], 1);
     dup2(perr[1], 2);
     close(pin[0]); close(pin[1]); close(pout[0]); close(pout[1]); close(perr[0]); close(perr[1]);
-    execvp(argv[0], argv);
+    if (netns && netns[0]) {
+      int fd = open(netns, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+        fprintf(stderr, "spawn-helper: cannot enter network namespace %s: %s\n", netns, strerror(errno));
+        _exit(127);
+      }
+      close(fd);
+    }
+    if (envp) execvpe(argv[0], argv, envp);
+    else execvp(argv[0], argv);
     fprintf(stderr, "spawn-helper: cannot exec %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }
@@ -133,8 +173,9 @@ static int handle(void) {
   if (write_full(1, &status, 4) || write_full(1, &ol, 4) || (ol && write_full(1, out.data, ol)) ||
       write_full(1, &el, 4) || (el && write_full(1, err.data, el)))
     return -1;
-  for (uint32_t i = 0; i < argc; i++) free(argv[i]);
-  free(argv);
+  free_strings(argv);
+  free_strings(envp);
+  free(netns);
   free(input);
   free(out.data);
   free(err.data);

@@ -53,7 +53,10 @@ try {
   const out = {
     captured: `${execFileSync("uname", ["-r"], { encoding: "utf8" }).trim()}; ${execFileSync("ip", ["-V"], { encoding: "utf8" }).trim()}`,
     linkDump: dump(rtm.getLink, ifinfomsg(af.unspec)).toString("hex"),
-    addrDump: dump(rtm.getAddr, ifaddrmsg(af.unspec)).toString("hex"),
+    addrDump: dump(
+      rtm.getAddr,
+      ifaddrmsg({ family: af.unspec, prefixLen: 0, flags: 0, scope: 0, ifindex: 0 }),
+    ).toString("hex"),
     ipLinks: ip("-json", "-details", "link", "show"),
     ipAddrs: ip("-json", "addr", "show"),
   };

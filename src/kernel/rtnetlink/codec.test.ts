@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { KernelOp } from "../api.js";
 import {
   addressBytes,
   addressText,
   attrs,
+  ifa,
+  ifla,
+  iflaInfo,
   macBytes,
   message,
   NetlinkDecodeError,
+  nlm,
   parseAttrs,
   rta,
   rtm,
@@ -174,8 +179,118 @@ describe("ops as rtnetlink messages (iproute2's meaning)", () => {
     assert.equal(m?.body[10], 0x04);
   });
 
+  test("links: set is attributes then up/down, by name; a veth's peer gets its namespace's descriptor", () => {
+    const set = splitMessages(
+      encodeOp(
+        { op: "link.set", name: "eth0", master: "strata.1", mtu: 1400, up: true },
+        ifindex,
+        1,
+      ) as Buffer,
+    );
+    assert.deepEqual(
+      set.map((m) => m.type),
+      [rtm.newLink, rtm.newLink],
+    );
+    const [attrsMsg, upMsg] = set as [(typeof set)[0], (typeof set)[0]];
+    const a = parseAttrs(attrsMsg.body, 16);
+    assert.equal(attrsMsg.body.readInt32LE(4), 0); // by name: no index to go stale
+    assert.equal(a.get(ifla.ifname)?.toString(), "eth0\0");
+    assert.equal(a.get(ifla.master)?.readUInt32LE(0), 7);
+    assert.equal(a.get(ifla.mtu)?.readUInt32LE(0), 1400);
+    assert.equal(attrsMsg.flags & nlm.create, 0); // never makes a device
+    assert.deepEqual([upMsg.body.readUInt32LE(8), upMsg.body.readUInt32LE(12)], [1, 1]); // flags, change
+    const down = splitMessages(encodeOp({ op: "link.set", name: "eth0", up: false }, ifindex, 1) as Buffer);
+    assert.deepEqual([down.length, down[0]?.body.readUInt32LE(8), down[0]?.body.readUInt32LE(12)], [1, 0, 1]);
+    const nomaster = parseAttrs(
+      splitMessages(encodeOp({ op: "link.set", name: "eth0", master: null }, ifindex, 1) as Buffer)[0]
+        ?.body as Buffer,
+      16,
+    );
+    assert.equal(nomaster.get(ifla.master)?.readUInt32LE(0), 0);
+    assert.throws(
+      () => encodeOp({ op: "link.set", name: "eth0", master: "nosuch" }, ifindex, 1),
+      MissingDevice,
+    );
+
+    const veth: KernelOp = {
+      op: "link.add",
+      spec: {
+        kind: "veth",
+        name: "v0",
+        mtu: 1450,
+        peer: { name: "eth0", mtu: 1450, netns: { kind: "named", name: "x" } },
+      },
+    };
+    const [add] = splitMessages(encodeOp(veth, ifindex, 1, () => 42) as Buffer);
+    assert.equal(add?.type, rtm.newLink);
+    assert.equal((add?.flags ?? 0) & (nlm.create | nlm.excl), nlm.create | nlm.excl);
+    const info = parseAttrs(parseAttrs(add?.body as Buffer, 16).get(ifla.linkinfo) as Buffer, 0);
+    assert.equal(info.get(iflaInfo.kind)?.toString(), "veth");
+    const peer = parseAttrs(parseAttrs(info.get(iflaInfo.data) as Buffer, 0).get(1) as Buffer, 16);
+    assert.equal(peer.get(ifla.ifname)?.toString(), "eth0\0");
+    assert.equal(peer.get(ifla.netNsFd)?.readUInt32LE(0), 42);
+  });
+
+  test("addresses: iproute2's default scope (host for 127/8), nodad in the header, noprefixroute in IFA_FLAGS", () => {
+    const addr = (op: KernelOp) => {
+      const [m] = splitMessages(encodeOp(op, ifindex, 1) as Buffer);
+      assert.ok(m);
+      const b = m.body;
+      return {
+        type: m.type,
+        family: b[0],
+        len: b[1],
+        flags: b[2],
+        scope: b[3],
+        index: b.readUInt32LE(4),
+        attrs: parseAttrs(b, 8),
+      };
+    };
+    const v4 = addr({ op: "addr.add", dev: "eth0", cidr: "10.1.0.5/24" });
+    assert.deepEqual(
+      [v4.type, v4.family, v4.len, v4.flags, v4.scope, v4.index],
+      [rtm.newAddr, 2, 24, 0, 0, 2],
+    );
+    assert.equal(addressText(v4.attrs.get(ifa.local) as Buffer), "10.1.0.5");
+    assert.equal(addressText(v4.attrs.get(ifa.address) as Buffer), "10.1.0.5");
+    assert.equal(addr({ op: "addr.add", dev: "eth0", cidr: "127.0.0.2/8" }).scope, 254);
+    const p2p = addr({
+      op: "addr.add",
+      dev: "eth0",
+      cidr: "10.1.0.5/32",
+      peer: "169.254.1.1",
+      scope: "link",
+    });
+    assert.equal(addressText(p2p.attrs.get(ifa.address) as Buffer), "169.254.1.1");
+    assert.equal(p2p.scope, 253);
+    const v6 = addr({ op: "addr.add", dev: "eth0", cidr: "fd00::5/64", noDad: true, noPrefixRoute: true });
+    assert.deepEqual([v6.family, v6.len, v6.flags], [10, 64, 0]);
+    assert.equal(v6.attrs.get(ifa.flags)?.readUInt32LE(0), 0x202);
+    assert.equal(addr({ op: "addr.add", dev: "eth0", cidr: "fd00::5/64", noDad: true }).flags, 0x02);
+    assert.equal(addr({ op: "addr.delete", dev: "eth0", cidr: "10.1.0.5/24" }).type, rtm.delAddr);
+    assert.equal(encodeOp({ op: "addr.add", dev: "eth0", cidr: "10.1.0.5/33" }, ifindex, 1), undefined);
+  });
+
   test("ops it does not carry are undefined; a missing device is MissingDevice", () => {
-    assert.equal(encodeOp({ op: "link.set", name: "eth0", up: true }, ifindex, 1), undefined);
+    assert.equal(encodeOp({ op: "link.set", name: "eth0", rename: "eth1" }, ifindex, 1), undefined);
+    assert.equal(
+      encodeOp({ op: "link.add", spec: { kind: "dummy", name: "a-name-too-long-0" } }, ifindex, 1),
+      undefined,
+    );
+    assert.equal(
+      encodeOp(
+        { op: "link.add", spec: { kind: "vxlan", name: "vx0", vni: 1, port: 8472, learning: false } },
+        ifindex,
+        1,
+      ),
+      undefined,
+    );
+    // A veth whose peer goes elsewhere needs that namespace's descriptor: without one, iproute2's.
+    const veth: KernelOp = {
+      op: "link.add",
+      spec: { kind: "veth", name: "v0", peer: { name: "eth0", netns: { kind: "named", name: "x" } } },
+    };
+    assert.equal(encodeOp(veth, ifindex, 1), undefined);
     assert.equal(
       encodeOp({ op: "route.add", route: { dst: "10.1.0.0/16", dev: "eth0", proto: "nope" } }, ifindex, 1),
       undefined,

@@ -17,8 +17,10 @@ export const nlm = {
 
 export const rtm = {
   newLink: 16,
+  delLink: 17,
   getLink: 18,
   newAddr: 20,
+  delAddr: 21,
   getAddr: 22,
   newRoute: 24,
   delRoute: 25,
@@ -52,16 +54,19 @@ export const ifla = {
   master: 10,
   operstate: 16,
   linkinfo: 18,
+  netNsFd: 28,
   linkNetnsid: 37,
 } as const;
 export const iflaInfo = { kind: 1, data: 2 } as const;
 export const iflaVxlan = { id: 1, local: 4, learning: 7, port: 15 } as const;
 export const iflaMacvlanMode = 1;
 export const iflaTunType = 3;
-/** Address attributes (linux/if_addr.h). */
-export const ifa = { address: 1, local: 2 } as const;
+export const vethInfoPeer = 1;
 /** ifi_flags */
 export const iffUp = 0x1;
+/** Address attributes and flags (linux/if_addr.h). */
+export const ifa = { address: 1, local: 2, flags: 8 } as const;
+export const ifaF = { nodad: 0x02, noprefixroute: 0x200 } as const;
 export const nda = { dst: 1, lladdr: 2 } as const;
 /** rtm_flags / rtnh_flags */
 export const rtnhOnlink = 0x4;
@@ -152,20 +157,43 @@ export function ndmsg(m: NdMsg): Buffer {
   return b;
 }
 
-/** ifinfomsg with only the family (and, for a get of one link, its index) set. */
-export const ifinfomsg = (family: number, index = 0): Buffer => {
+/** ifinfomsg: a dump request sets only the family; a get of one link its index; a change flags and which. */
+export const ifinfomsg = (
+  family: number,
+  m: { index?: number; flags?: number; change?: number } = {},
+): Buffer => {
   const b = Buffer.alloc(16);
   b.writeUInt8(family, 0);
-  b.writeInt32LE(index, 4);
+  b.writeInt32LE(m.index ?? 0, 4);
+  b.writeUInt32LE((m.flags ?? 0) >>> 0, 8);
+  b.writeUInt32LE((m.change ?? 0) >>> 0, 12);
   return b;
 };
 
-/** ifaddrmsg with only the family set (a dump request). */
-export const ifaddrmsg = (family: number): Buffer => {
+export interface IfAddrMsg {
+  readonly family: number;
+  readonly prefixLen: number;
+  /** The low 8 bits of the address flags (the rest go in IFA_FLAGS). */
+  readonly flags: number;
+  readonly scope: number;
+  readonly ifindex: number;
+}
+
+export function ifaddrmsg(m: IfAddrMsg): Buffer {
   const b = Buffer.alloc(8);
-  b.writeUInt8(family, 0);
+  b.writeUInt8(m.family, 0);
+  b.writeUInt8(m.prefixLen, 1);
+  b.writeUInt8(m.flags & 0xff, 2);
+  b.writeUInt8(m.scope, 3);
+  b.writeUInt32LE(m.ifindex >>> 0, 4);
   return b;
-};
+}
+
+/** A NUL-terminated string attribute (as iproute2 sends names). */
+export const stringAttr = (type: number, text: string): Attr => ({
+  type,
+  data: Buffer.from(`${text}\0`, "utf8"),
+});
 
 /** One received message: its type, flags and the bytes after the netlink header. */
 export interface Received {

@@ -85,7 +85,7 @@ describe("links from an RTM_GETLINK dump", () => {
         rtm.newLink,
         nlm.request,
         1,
-        ifinfomsg(0, index),
+        ifinfomsg(0, { index }),
         attrs([{ type: ifla.ifname, data: Buffer.from(`${name}\0`) }]),
       );
       return m;

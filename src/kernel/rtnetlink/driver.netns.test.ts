@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { TestNamespaces } from "../../../test/support/netns.js";
+import { TestNamespaces, testNetnsPrefix } from "../../../test/support/netns.js";
+import { runProgram } from "../../process/run-program.js";
 import { type KernelOp, type Netns, namedNetns, netnsAtPath } from "../api.js";
 import { isKernelError } from "../errors.js";
 import { createIproute2Kernel } from "../iproute2/index.js";
@@ -188,6 +192,176 @@ describe("rtnetlink kernel driver against iproute2, in real namespaces", {
       nl.apply(ns, [{ op: "route.add", route: { dst: "10.6.0.0/16", dev: "br0", proto: "no-such-proto" } }]),
       (err) => isKernelError(err) && /ip route add 10\.6\.0\.0\/16/.test(err.message),
     );
+  });
+
+  test("links and addresses: the same ops leave the same devices and addresses as iproute2 does", async () => {
+    // A pod's wiring as the strata plugin writes it: a veth pair with its pod end made inside
+    // the pod's namespace, enslaved and up, addresses and routes on both sides; then removals.
+    const pair = (x: string) => {
+      const node = namedNetns(nss.create(`l${x}`));
+      const pod = netnsAtPath(nss.path(nss.create(`p${x}`)));
+      return { node, pod };
+    };
+    const [a, b] = [pair("a"), pair("b")];
+    const nodeOps = (pod: Netns): KernelOp[] => [
+      {
+        op: "link.add",
+        spec: { kind: "bridge", name: "cni0", mtu: 1450, mac: "02:aa:00:00:00:01" },
+        ifAbsent: true,
+      },
+      { op: "link.add", spec: { kind: "bridge", name: "cni0" }, ifAbsent: true },
+      { op: "link.set", name: "cni0", up: true },
+      {
+        op: "link.add",
+        spec: {
+          kind: "veth",
+          name: "veth1234",
+          mtu: 1450,
+          mac: "02:bb:00:00:00:01",
+          peer: { name: "eth0", netns: pod, mtu: 1450, mac: "02:cc:00:00:00:01" },
+        },
+      },
+      { op: "link.set", name: "veth1234", master: "cni0", up: true },
+      {
+        op: "link.add",
+        spec: { kind: "veth", name: "d0", mtu: 1400, peer: { name: "d0p", mac: "02:dd:00:00:00:02" } },
+      },
+      { op: "link.set", name: "d0", mtu: 1300, mac: "02:dd:00:00:00:01", up: true },
+      { op: "link.set", name: "d0", up: false },
+      { op: "addr.add", dev: "cni0", cidr: "10.244.1.1/24", ifAbsent: true },
+      { op: "addr.add", dev: "cni0", cidr: "10.244.1.1/24", ifAbsent: true },
+      { op: "addr.add", dev: "cni0", cidr: "fd00:1::1/64", noDad: true, noPrefixRoute: true },
+      { op: "addr.add", dev: "d0", cidr: "10.9.0.1/32", peer: "169.254.1.1", scope: "link" },
+      { op: "addr.add", dev: "lo", cidr: "127.0.0.2/8" },
+      { op: "addr.add", dev: "d0", cidr: "10.9.0.7/32" },
+      { op: "addr.delete", dev: "d0", cidr: "10.9.0.7/32" },
+      { op: "addr.delete", dev: "d0", cidr: "10.9.0.8/32", ifPresent: true },
+      { op: "link.add", spec: { kind: "veth", name: "d1", peer: { name: "d1p" } } },
+      { op: "link.set", name: "d1", master: "cni0" },
+      { op: "link.set", name: "d1", master: null },
+      { op: "link.delete", name: "d1" },
+      { op: "link.delete", name: "d1", ifPresent: true },
+    ];
+    const podOps: KernelOp[] = [
+      { op: "addr.add", dev: "eth0", cidr: "10.244.1.5/24" },
+      { op: "addr.add", dev: "eth0", cidr: "fd00:1::5/64", noDad: true },
+      { op: "link.set", name: "eth0", up: true },
+      { op: "route.replace", route: { dst: "default", via: "10.244.1.1", dev: "eth0" } },
+    ];
+    await ip.apply(a.node, nodeOps(a.pod));
+    await ip.apply(a.pod, podOps);
+    // Through rtnetlink, a pod's wiring runs no program at all (each was a process per ADD).
+    const programs: string[] = [];
+    const counted = withRtnetlink(
+      createIproute2Kernel({
+        runner: (argv, o) => {
+          programs.push(argv.join(" "));
+          return runProgram(argv, o);
+        },
+      }),
+      addon,
+    );
+    await counted.apply(b.node, nodeOps(b.pod));
+    await counted.apply(b.pod, podOps);
+    assert.deepEqual(programs, []);
+    const seen = async (ns: Netns) => ({
+      links: (await ip.links(ns)).map(({ index, peerIndex, peerNetnsId, operState, ...l }) => l),
+      addresses: await ip.addresses(ns),
+      routes4: await ip.routes(ns, { family: 4, table: "all" }),
+    });
+    for (const side of ["node", "pod"] as const) {
+      const [sa, sb] = [await seen(a[side]), await seen(b[side])];
+      assert.ok(sa.links.length >= 2, side);
+      assert.deepEqual(sb, sa, side);
+    }
+    // Errors as iproute2's: kind, the op's index, nothing after it applied.
+    await assert.rejects(
+      nl.apply(b.node, [
+        { op: "link.add", spec: { kind: "bridge", name: "d2" } },
+        { op: "link.add", spec: { kind: "veth", name: "veth1234", peer: { name: "x1" } } },
+        { op: "link.add", spec: { kind: "bridge", name: "d3" } },
+      ]),
+      (err) => isKernelError(err, "exists") && err.failedOpIndex === 1,
+    );
+    assert.ok(await ip.link(b.node, "d2"));
+    assert.equal(await ip.link(b.node, "d3"), undefined);
+    for (const ops of [
+      [{ op: "link.set", name: "nosuch", up: true }],
+      [{ op: "link.set", name: "d0", master: "nosuch" }],
+      [{ op: "addr.add", dev: "nosuch", cidr: "10.1.1.1/24" }],
+      [{ op: "link.delete", name: "nosuch" }],
+      [{ op: "addr.delete", dev: "d0", cidr: "10.9.9.9/32" }],
+      [
+        {
+          op: "link.add",
+          spec: {
+            kind: "veth",
+            name: "v9",
+            peer: { name: "eth9", netns: netnsAtPath("/run/netns/strata-t-rtnl-nosuch") },
+          },
+        },
+      ],
+    ] as KernelOp[][]) {
+      const kinds = [];
+      for (const k of [ip, nl])
+        kinds.push(
+          await k.apply(b.node, ops).then(
+            () => "applied",
+            (err) => isKernelError(err) && err.kind,
+          ),
+        );
+      assert.deepEqual(kinds, [kinds[0], kinds[0]], JSON.stringify(ops));
+      assert.ok(kinds[0] === "not-found" || kinds[0] === "invalid", JSON.stringify(ops));
+    }
+    assert.equal(await ip.link(b.node, "v9"), undefined);
+  });
+
+  test("named namespaces are made without a process, as `ip netns add` makes them", async () => {
+    const programs: string[] = [];
+    const counted = withRtnetlink(
+      createIproute2Kernel({
+        runner: (argv, o) => {
+          programs.push(argv.join(" "));
+          return runProgram(argv, o);
+        },
+      }),
+      addon,
+    );
+    const name = `${testNetnsPrefix}rtnl-made-${randomBytes(3).toString("hex")}`;
+    nss.names.push(name); // removed with the others
+    await counted.netns.create(name);
+    assert.deepEqual(programs, []);
+    // A namespace of its own (not ours), listed and entered by iproute2, with only a loopback.
+    assert.ok((await ip.netns.list()).includes(name));
+    assert.notEqual(statSync(nss.path(name)).ino, statSync("/proc/self/ns/net").ino);
+    assert.deepEqual(
+      (await ip.links(namedNetns(name))).map((l) => [l.name, l.up]),
+      [["lo", false]],
+    );
+    assert.equal(
+      execFileSync("ip", ["netns", "exec", name, "ip", "-o", "link", "show"], { encoding: "utf8" })
+        .split("\n")
+        .filter(Boolean).length,
+      1,
+    );
+    // Made twice: iproute2's kind, unless asked to tolerate it; the namespace is untouched.
+    await assert.rejects(counted.netns.create(name), (err) => isKernelError(err, "exists"));
+    await counted.netns.create(name, { ifAbsent: true });
+    await ip.apply(namedNetns(name), [{ op: "link.set", name: "lo", up: true }]);
+    assert.equal((await ip.link(namedNetns(name), "lo"))?.up, true);
+    // A pod's namespace made this way takes a veth end, and goes with `ip netns del`.
+    const node = namedNetns(nss.create("made-node"));
+    await counted.apply(node, [
+      {
+        op: "link.add",
+        spec: { kind: "veth", name: "vm0", peer: { name: "eth0", netns: namedNetns(name) } },
+      },
+    ]);
+    assert.ok(await ip.link(namedNetns(name), "eth0"));
+    assert.deepEqual(programs, []);
+    await ip.netns.delete(name);
+    assert.equal(existsSync(nss.path(name)), false);
+    assert.equal(await ip.link(node, "vm0"), undefined);
   });
 
   test("a namespace that does not exist is an error, not the caller's own namespace", async () => {

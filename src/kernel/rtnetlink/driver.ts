@@ -1,27 +1,29 @@
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { endianness } from "node:os";
 import { resolve } from "node:path";
 import type { Address, Kernel, KernelOp, Link, Netns, Route, RouteQuery } from "../api.js";
 import { KernelError, tolerated } from "../errors.js";
 import { classifyError } from "../iproute2/classify.js";
-import { netnsPath } from "../iproute2/netns-args.js";
+import { netnsPath, netnsRunDir } from "../iproute2/netns-args.js";
 import { renderOp, sysctlPath } from "../iproute2/render.js";
-import { af, attrs, ifaddrmsg, ifinfomsg, ifla, message, nlm, rtm, rtmsg } from "./codec.js";
+import { af, attrs, ifaddrmsg, ifinfomsg, ifla, message, nlm, rtm, rtmsg, splitMessages } from "./codec.js";
 import { decodeLinkNames, decodeRoutes } from "./decode.js";
 import { decodeAddresses } from "./decode-addresses.js";
 import { decodeLinks, linkReferences } from "./decode-links.js";
-import { carriedOps, encodeOp, MissingDevice } from "./encode-ops.js";
+import { carriedOps, changesLinks, encodeOp, MissingDevice, MissingNetns } from "./encode-ops.js";
 import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
- * The Kernel interface with routes, neighbours and FDB entries written — and routes, links and
- * addresses read — over rtnetlink from inside the agent's process, and sysctls in a named
- * namespace read and written natively (src/kernel/rtnetlink/rtnetlink.c does the socket and file
- * work), everything else through the iproute2 driver it wraps. A pass of route changes is then
- * one system call per route instead of an `ip -batch` process: the per-pass cost that dominated
- * an emulated node's CPU (bench/README.md, issue 16). Ops keep their order across the two paths,
- * and failures mean what the iproute2 driver's mean (same error kinds, same failedOpIndex).
+ * The Kernel interface with routes, neighbours, FDB entries, addresses and the common links (veth
+ * pairs, bridges; up/down, MTU, MAC, master) written — and routes, links and addresses read — over
+ * rtnetlink from inside the agent's process, and sysctls in a named namespace read and written
+ * natively (src/kernel/rtnetlink/rtnetlink.c does the socket and file work), everything else
+ * through the iproute2 driver it wraps. A pass of route changes is then one system call per route
+ * instead of an `ip -batch` process: the per-pass cost that dominated an emulated node's CPU, and
+ * a pod's veth pair and addresses cost no process either (bench/README.md, issue 16). Ops keep
+ * their order across the two paths, and failures mean what the iproute2 driver's mean (same error
+ * kinds, same failedOpIndex).
  */
 
 interface RtnetlinkAddon {
@@ -32,6 +34,8 @@ interface RtnetlinkAddon {
   dump(nsPath: string | null, request: Buffer): Buffer;
   sysctlRead(nsPath: string | null, file: string): SysctlFailure & { value?: string };
   sysctlWrite(nsPath: string | null, pairs: readonly string[]): SysctlFailure & { done: number };
+  /** `ip netns add NAME` in-process (absent in an addon built before it had it). */
+  createNetns?(dir: string, name: string): void;
 }
 
 /** The addon's error for a request the kernel answered with an error (errno). */
@@ -93,7 +97,8 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
   /**
    * Apply one run of ops of the kinds this driver carries; op indexes are `offset`-based in the
    * caller's list. An op the encoder does not carry as given (a protocol name it does not know,
-   * say) goes to the wrapped driver in its place.
+   * say) goes to the wrapped driver in its place. After an op that makes or removes a link, the
+   * names are looked up again (a route may name the device the op before it made).
    */
   async function applyRun(ns: Netns, run: readonly KernelOp[], offset: number): Promise<void> {
     let byName: Map<string, number> | undefined;
@@ -101,43 +106,86 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
       byName ??= new Map([...linkNames(ns)].map(([i, n]) => [n, i] as const));
       return byName.get(name);
     };
-    let i = 0;
-    while (i < run.length) {
-      const msgs: Buffer[] = [];
-      let stop: { at: number; missingDev?: string } | undefined;
-      for (let j = i; j < run.length && !stop; j++) {
+    // A veth peer's namespace, open while the run is applied (its descriptor is in the message).
+    const fds = new Map<string, number>();
+    const nsFd = (target: Netns) => {
+      const path = netnsPath(target);
+      if (path === undefined) return undefined;
+      let fd = fds.get(path);
+      if (fd === undefined) {
         try {
-          const m = encodeOp(run[j] as KernelOp, ifindex, next());
-          if (m) msgs.push(m);
-          else stop = { at: j };
+          fd = openSync(path, "r");
         } catch (err) {
-          if (!(err instanceof MissingDevice)) throw err;
-          stop = { at: j, missingDev: err.dev };
+          throw new MissingNetns(path, (err as Error).message.replace(/^[A-Z]+: /, "").split(",")[0] ?? "");
         }
+        fds.set(path, fd);
       }
-      const r =
-        msgs.length > 0 ? io("rtnetlink apply", () => nl?.apply(nsArg(ns), Buffer.concat(msgs))) : undefined;
-      const done = r?.done ?? 0;
-      if (r && r.errno !== 0) {
-        const at = i + done;
-        const op = run[at] as KernelOp;
-        // iproute2's words for the same answer, so it classifies alike: the kernel's text when
-        // it gave one, else the errno's.
-        const detail = r.message ? `Error: ${r.message}.` : `RTNETLINK answers: ${r.error}`;
-        const kind = classifyError(detail);
-        if (!tolerated(op, kind))
-          throw new KernelError(kind, describe(op), detail, { failedOpIndex: offset + at });
-        i = at + 1;
-        continue;
+      return fd;
+    };
+    try {
+      let i = 0;
+      while (i < run.length) {
+        const msgs: Buffer[] = [];
+        /** The run's index of each message's op (an op may be more than one message). */
+        const opOf: number[] = [];
+        let stop: { at: number; missing?: MissingDevice } | undefined;
+        let end = i;
+        let linksChanged = false;
+        for (; end < run.length; end++) {
+          const op = run[end] as KernelOp;
+          let m: Buffer | undefined;
+          try {
+            m = encodeOp(op, ifindex, next, nsFd);
+          } catch (err) {
+            if (!(err instanceof MissingDevice)) throw err;
+            stop = { at: end, missing: err };
+            break;
+          }
+          if (!m) {
+            stop = { at: end };
+            break;
+          }
+          msgs.push(m);
+          for (let k = splitMessages(m).length; k > 0; k--) opOf.push(end);
+          if (changesLinks(op)) {
+            linksChanged = true;
+            end++;
+            break;
+          }
+        }
+        const r =
+          msgs.length > 0
+            ? io("rtnetlink apply", () => nl?.apply(nsArg(ns), Buffer.concat(msgs)))
+            : undefined;
+        if (linksChanged) byName = undefined;
+        if (r && r.errno !== 0) {
+          const at = opOf[r.done] ?? i;
+          const op = run[at] as KernelOp;
+          // iproute2's words for the same answer, so it classifies alike: the kernel's text when
+          // it gave one, else the errno's.
+          const detail = r.message ? `Error: ${r.message}.` : `RTNETLINK answers: ${r.error}`;
+          const kind = classifyError(detail);
+          if (!tolerated(op, kind))
+            throw new KernelError(kind, describe(op), detail, { failedOpIndex: offset + at });
+          i = at + 1;
+          continue;
+        }
+        if (!stop) {
+          i = end;
+          continue;
+        }
+        const op = run[stop.at] as KernelOp;
+        if (stop.missing === undefined) {
+          await applyThroughBase(ns, [op], offset + stop.at);
+          byName = undefined;
+        } else if (!tolerated(op, stop.missing.kind))
+          throw new KernelError(stop.missing.kind, describe(op), stop.missing.message, {
+            failedOpIndex: offset + stop.at,
+          });
+        i = stop.at + 1;
       }
-      if (!stop) return;
-      const op = run[stop.at] as KernelOp;
-      if (stop.missingDev === undefined) await applyThroughBase(ns, [op], offset + stop.at);
-      else if (!tolerated(op, "not-found"))
-        throw new KernelError("not-found", describe(op), `Cannot find device "${stop.missingDev}"`, {
-          failedOpIndex: offset + stop.at,
-        });
-      i = stop.at + 1;
+    } finally {
+      for (const fd of fds.values()) closeSync(fd);
     }
   }
 
@@ -246,7 +294,7 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
         rtm.getLink,
         nlm.request | nlm.ack,
         next(),
-        ifinfomsg(af.unspec, index),
+        ifinfomsg(af.unspec, { index }),
         Buffer.alloc(0),
       );
       let reply: Buffer | undefined;
@@ -285,7 +333,13 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
           `Device "${dev}" does not exist.`,
         );
     }
-    const req = message(rtm.getAddr, nlm.request | nlm.dump, next(), ifaddrmsg(af.unspec), Buffer.alloc(0));
+    const req = message(
+      rtm.getAddr,
+      nlm.request | nlm.dump,
+      next(),
+      ifaddrmsg({ family: af.unspec, prefixLen: 0, flags: 0, scope: 0, ifindex: 0 }),
+      Buffer.alloc(0),
+    );
     return decodeAddresses(
       io("rtnetlink address dump", () => nl?.dump(nsArg(ns), req) as Buffer),
       names,
@@ -302,5 +356,25 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     return (r.value ?? "").trim();
   }
 
-  return { ...base, apply, routes, links, link, addresses, sysctl };
+  /**
+   * Named namespaces made in-process (the addon's createNetns: what `ip netns add` does, without
+   * a process per pod of a lab); names iproute2 would judge, and an older addon, go to it.
+   */
+  const netns: Kernel["netns"] = {
+    ...base.netns,
+    async create(name, o) {
+      const make = nl.createNetns;
+      if (!make || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(name)) return base.netns.create(name, o);
+      try {
+        make(netnsRunDir, name);
+      } catch (err) {
+        const text = String((err as Error).message ?? err);
+        const kind = classifyError(text);
+        if (kind === "exists" && o?.ifAbsent) return;
+        throw new KernelError(kind, `ip netns add ${name}`, text, { cause: err });
+      }
+    },
+  };
+
+  return { ...base, apply, routes, links, link, addresses, sysctl, netns };
 }

@@ -1,10 +1,17 @@
-import type { FdbEntry, KernelOp, Route } from "../api.js";
+import type { FdbEntry, KernelOp, LinkSpec, Netns, Route } from "../api.js";
 import {
   type Attr,
   addressBytes,
   af,
   attrs,
   bytesAttr,
+  ifa,
+  ifaddrmsg,
+  ifaF,
+  iffUp,
+  ifinfomsg,
+  ifla,
+  iflaInfo,
   macBytes,
   message,
   nda,
@@ -15,25 +22,47 @@ import {
   rtm,
   rtmsg,
   rtnhOnlink,
+  stringAttr,
   u32Attr,
+  vethInfoPeer,
 } from "./codec.js";
 import { protocolNumber } from "./names.js";
 
 /**
  * Pure: the rtnetlink message for one op, with the same meaning iproute2 gives the command the
  * iproute2 driver renders for it (src/kernel/iproute2/render.ts): the same defaults for protocol,
- * scope and table, `nud permanent` neighbours, `bridge fdb` flags. Ops this encoder does not
- * carry (links, addresses, sysctls, a protocol name it does not know) are `undefined`: the
- * driver hands those to iproute2, in order.
+ * scope and table, `nud permanent` neighbours, `bridge fdb` flags, `ip addr` scopes and flags,
+ * `ip link set`'s order (attributes, then up/down). Ops this encoder does not carry (sysctls,
+ * link kinds other than veth and bridge, renames and moves, a protocol name it does not
+ * know, a name the kernel would refuse) are `undefined`: the driver hands those to iproute2, in
+ * order. An op may be more than one message (link.set: attributes, then up), as iproute2 runs
+ * more than one command for it.
  */
 
 /** Interface index by name in the op's namespace; undefined: no such device. */
 export type IfIndex = (name: string) => number | undefined;
 
+/**
+ * An open descriptor of a namespace, for a veth's peer (IFLA_NET_NS_FD); undefined: this
+ * encoder does not carry the op (the driver's own namespace, say). Throws MissingNetns.
+ */
+export type NetnsFd = (ns: Netns) => number | undefined;
+
 /** The op names a device that is not there: iproute2's words for it, so it classifies alike. */
 export class MissingDevice extends Error {
-  constructor(readonly dev: string) {
-    super(`Cannot find device "${dev}"`);
+  constructor(
+    readonly dev: string,
+    detail = `Cannot find device "${dev}"`,
+    readonly kind: "not-found" | "invalid" = "not-found",
+  ) {
+    super(detail);
+  }
+}
+
+/** A veth's peer namespace that cannot be opened: iproute2's words and kind ("invalid"). */
+export class MissingNetns extends MissingDevice {
+  constructor(path: string, why: string) {
+    super(path, `Error: argument "${path}" is wrong: Invalid "netns" value (${why})`, "invalid");
   }
 }
 
@@ -57,7 +86,130 @@ export const carriedOps = new Set<KernelOp["op"]>([
   "fdb.append",
   "fdb.replace",
   "fdb.delete",
+  "link.add",
+  "link.set",
+  "link.delete",
+  "addr.add",
+  "addr.delete",
 ]);
+
+/** Ops after which the namespace's link names may differ (the driver looks them up again). */
+export const changesLinks = (op: KernelOp): boolean => op.op === "link.add" || op.op === "link.delete";
+
+/** A name the kernel takes as a device name (dev_valid_name); others go to iproute2, which refuses them alike. */
+const validIfName = (name: string) =>
+  name !== "." && name !== ".." && Buffer.byteLength(name) <= 15 && /^[^\s/:\0]+$/.test(name);
+const validMtu = (mtu: number | undefined) => mtu === undefined || (Number.isInteger(mtu) && mtu >= 0);
+const addrScope = { global: 0, link: 253, host: 254 } as const;
+
+/** IFLA_IFNAME, IFLA_MTU and IFLA_ADDRESS of a link or a veth peer; undefined if one is not carried. */
+function linkBasics(name: string, mtu: number | undefined, mac: string | undefined): Attr[] | undefined {
+  if (!validIfName(name) || !validMtu(mtu)) return undefined;
+  const list = [stringAttr(ifla.ifname, name)];
+  if (mtu !== undefined) list.push(u32Attr(ifla.mtu, mtu));
+  if (mac !== undefined) {
+    const m = macBytes(mac);
+    if (!m) return undefined;
+    list.push(bytesAttr(ifla.address, m));
+  }
+  return list;
+}
+
+/** `ip link add name N [mtu] [address] type veth|bridge [peer name P [mtu] [address] [netns NS]]`. */
+function linkAddMessage(spec: LinkSpec, seq: number, nsFd: NetnsFd | undefined): Buffer | undefined {
+  if (spec.kind !== "veth" && spec.kind !== "bridge") return undefined;
+  const list = linkBasics(spec.name, spec.mtu, "mac" in spec ? spec.mac : undefined);
+  if (!list) return undefined;
+  const info: Attr[] = [bytesAttr(iflaInfo.kind, Buffer.from(spec.kind))];
+  if (spec.kind === "veth") {
+    const peer = linkBasics(spec.peer.name, spec.peer.mtu, spec.peer.mac);
+    if (!peer) return undefined;
+    if (spec.peer.netns) {
+      const fd = nsFd?.(spec.peer.netns);
+      if (fd === undefined) return undefined;
+      peer.push(u32Attr(ifla.netNsFd, fd));
+    }
+    const peerInfo = Buffer.concat([ifinfomsg(af.unspec), attrs(peer)]);
+    info.push(bytesAttr(iflaInfo.data, attrs([bytesAttr(vethInfoPeer, peerInfo)])));
+  }
+  list.push(bytesAttr(ifla.linkinfo, attrs(info)));
+  return message(
+    rtm.newLink,
+    nlm.request | nlm.ack | nlm.create | nlm.excl,
+    seq,
+    ifinfomsg(af.unspec),
+    attrs(list),
+  );
+}
+
+/**
+ * `ip link set dev N [mtu] [address] [master M|nomaster]`, then `ip link set dev N up|down`: the
+ * device by name (the kernel looks it up, no index to go stale). Renames and moves: iproute2.
+ */
+function linkSetMessages(
+  op: Extract<KernelOp, { op: "link.set" }>,
+  ifindex: IfIndex,
+  seq: () => number,
+): Buffer | undefined {
+  if (op.rename !== undefined || op.netns !== undefined) return undefined;
+  const basics = linkBasics(op.name, op.mtu, op.mac);
+  if (!basics) return undefined;
+  const out: Buffer[] = [];
+  if (op.master === null) basics.push(u32Attr(ifla.master, 0));
+  else if (op.master !== undefined) basics.push(u32Attr(ifla.master, dev(ifindex, op.master)));
+  if (basics.length > 1)
+    out.push(message(rtm.newLink, nlm.request | nlm.ack, seq(), ifinfomsg(af.unspec), attrs(basics)));
+  if (op.up !== undefined) {
+    const up = ifinfomsg(af.unspec, { flags: op.up ? iffUp : 0, change: iffUp });
+    out.push(
+      message(rtm.newLink, nlm.request | nlm.ack, seq(), up, attrs([stringAttr(ifla.ifname, op.name)])),
+    );
+  }
+  return out.length > 0 ? Buffer.concat(out) : undefined;
+}
+
+/** `ip addr add|del CIDR [peer P] dev D [scope S] [noprefixroute] [nodad]`, with iproute2's defaults. */
+function addrMessage(
+  op: Extract<KernelOp, { op: "addr.add" | "addr.delete" }>,
+  ifindex: IfIndex,
+  seq: number,
+): Buffer | undefined {
+  const [addr, lenText, ...rest] = op.cidr.split("/") as [string, string | undefined];
+  const local = addressBytes(addr);
+  if (!local || rest.length > 0) return undefined;
+  const prefixLen = lenText === undefined ? local.length * 8 : Number(lenText);
+  if (!/^\d+$/.test(lenText ?? "0") || prefixLen > local.length * 8) return undefined;
+  const add = op.op === "addr.add";
+  let address = local;
+  if (add && op.peer !== undefined) {
+    const p = op.peer.includes("/") ? undefined : addressBytes(op.peer);
+    if (!p || p.length !== local.length) return undefined;
+    address = p;
+  }
+  const flags = add ? (op.noDad ? ifaF.nodad : 0) | (op.noPrefixRoute ? ifaF.noprefixroute : 0) : 0;
+  const list: Attr[] = [bytesAttr(ifa.local, local), bytesAttr(ifa.address, address)];
+  if (flags > 0xff) list.push(u32Attr(ifa.flags, flags));
+  // iproute2's default scope: host for 127/8, else universe (the kernel picks IPv6's itself).
+  const scope =
+    add && op.scope !== undefined
+      ? addrScope[op.scope]
+      : add && local.length === 4 && local[0] === 127
+        ? addrScope.host
+        : 0;
+  return message(
+    add ? rtm.newAddr : rtm.delAddr,
+    nlm.request | nlm.ack | (add ? nlm.create | nlm.excl : 0),
+    seq,
+    ifaddrmsg({
+      family: local.length === 4 ? af.inet : af.inet6,
+      prefixLen,
+      flags: flags > 0xff ? 0 : flags,
+      scope,
+      ifindex: dev(ifindex, op.dev),
+    }),
+    attrs(list),
+  );
+}
 
 function family(text: string): number {
   return text.includes(":") ? af.inet6 : af.inet;
@@ -201,13 +353,38 @@ function fdbMessage(
   );
 }
 
-/** Pure: the message for `op`, or undefined when this encoder does not carry it. */
-export function encodeOp(op: KernelOp, ifindex: IfIndex, seq: number): Buffer | undefined {
+/**
+ * Pure (but for `nsFd`): the message(s) for `op`, or undefined when this encoder does not carry
+ * it. `seq` numbers each message; `nsFd` opens a veth peer's namespace (absent: not carried).
+ */
+export function encodeOp(
+  op: KernelOp,
+  ifindex: IfIndex,
+  seq: number | (() => number),
+  nsFd?: NetnsFd,
+): Buffer | undefined {
+  const nextSeq = typeof seq === "number" ? () => seq : seq;
   switch (op.op) {
+    case "link.add":
+      return linkAddMessage(op.spec, nextSeq(), nsFd);
+    case "link.set":
+      return linkSetMessages(op, ifindex, nextSeq);
+    case "link.delete":
+      if (!validIfName(op.name)) return undefined;
+      return message(
+        rtm.delLink,
+        nlm.request | nlm.ack,
+        nextSeq(),
+        ifinfomsg(af.unspec),
+        attrs([stringAttr(ifla.ifname, op.name)]),
+      );
+    case "addr.add":
+    case "addr.delete":
+      return addrMessage(op, ifindex, nextSeq());
     case "route.add":
     case "route.replace":
     case "route.delete":
-      return routeMessage(op.op, op.route, ifindex, seq);
+      return routeMessage(op.op, op.route, ifindex, nextSeq());
     case "neigh.replace": {
       const ip = addressBytes(op.ip);
       const mac = macBytes(op.mac);
@@ -215,7 +392,7 @@ export function encodeOp(op: KernelOp, ifindex: IfIndex, seq: number): Buffer | 
       return message(
         rtm.newNeigh,
         nlm.request | nlm.ack | nlm.create | nlm.replace,
-        seq,
+        nextSeq(),
         ndmsg({
           family: family(op.ip),
           ifindex: dev(ifindex, op.dev),
@@ -231,7 +408,7 @@ export function encodeOp(op: KernelOp, ifindex: IfIndex, seq: number): Buffer | 
       return message(
         rtm.delNeigh,
         nlm.request | nlm.ack,
-        seq,
+        nextSeq(),
         ndmsg({ family: family(op.ip), ifindex: dev(ifindex, op.dev), state: 0, flags: 0 }),
         attrs([bytesAttr(nda.dst, ip)]),
       );
@@ -239,7 +416,7 @@ export function encodeOp(op: KernelOp, ifindex: IfIndex, seq: number): Buffer | 
     case "fdb.append":
     case "fdb.replace":
     case "fdb.delete":
-      return fdbMessage(op.op, op.entry, ifindex, seq);
+      return fdbMessage(op.op, op.entry, ifindex, nextSeq());
     default:
       return undefined;
   }

@@ -9,13 +9,16 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef NETLINK_CAP_ACK
@@ -507,12 +510,92 @@ static napi_value sysctl_write(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A new network namespace, bind-mounted at `path` by a thread of its own (see createNetns). */
+struct netns_job {
+  const char *path;
+  int err;
+};
+
+static void *netns_thread(void *arg) {
+  struct netns_job *j = arg;
+  // Only this short-lived thread enters the new namespace; the mount keeps it alive after.
+  if (unshare(CLONE_NEWNET) < 0 || mount("/proc/thread-self/ns/net", j->path, "none", MS_BIND, NULL) < 0)
+    j->err = errno;
+  return NULL;
+}
+
+static int string_arg(napi_env env, napi_value v, char *out, size_t cap) {
+  size_t len = 0;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_string || napi_get_value_string_utf8(env, v, out, cap, &len) != napi_ok || len == 0 ||
+      len >= cap - 1) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "createNetns(dir, name): non-empty strings");
+    return -1;
+  }
+  return 0;
+}
+
+/*
+ * createNetns(dir, name) — what `ip netns add NAME` does, without a process: `dir` made a shared
+ * mount point (so the namespace's mount propagates to other mount namespaces), DIR/NAME created
+ * exclusively, a new namespace bind-mounted on it. Throws iproute2's words on failure (and removes
+ * the file it made).
+ */
+static napi_value create_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char dir[1024], name[256], path[1400], what[2200];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || string_arg(env, argv[0], dir, sizeof dir) || string_arg(env, argv[1], name, sizeof name))
+    return NULL;
+  if (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "createNetns: a namespace name has no '/'");
+    return NULL;
+  }
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    snprintf(what, sizeof what, "mkdir %s failed", dir);
+    return throw_errno(env, what, errno);
+  }
+  int made_mount = 0;
+  while (mount("", dir, "none", MS_SHARED | MS_REC, NULL) < 0) {
+    if (errno != EINVAL || made_mount) {
+      snprintf(what, sizeof what, "mount --make-shared %s failed", dir);
+      return throw_errno(env, what, errno);
+    }
+    if (mount(dir, dir, "none", MS_BIND | MS_REC, NULL) < 0) {
+      snprintf(what, sizeof what, "mount --bind %s %s failed", dir, dir);
+      return throw_errno(env, what, errno);
+    }
+    made_mount = 1;
+  }
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(what, sizeof what, "Cannot create namespace file \"%s\"", path);
+    return throw_errno(env, what, errno);
+  }
+  close(fd);
+  struct netns_job job = {.path = path, .err = 0};
+  pthread_t t;
+  int perr = pthread_create(&t, NULL, netns_thread, &job);
+  if (perr == 0) pthread_join(t, NULL);
+  else job.err = perr;
+  if (job.err) {
+    unlink(path);
+    snprintf(what, sizeof what, "Bind /proc/self/ns/net -> %s failed", path);
+    return throw_errno(env, what, job.err);
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"apply", NULL, apply, NULL, NULL, NULL, napi_default, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlRead", NULL, sysctl_read, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
+      {"createNetns", NULL, create_netns, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
