@@ -37,6 +37,7 @@ import { countBgpSessions } from "../src/lab/bgp-status.js";
 import { spawnLabProcess, stopLabProcess } from "../src/lab/processes.js";
 import { type LabState, labDown, labUp } from "../src/lab/runner.js";
 import { type LabProcess, readLabStateSync, withProcess, writeLabState } from "../src/lab/state.js";
+import { openFilesLimit } from "../src/process/open-files-limit.js";
 import { benchLabSpec } from "./lab-bench-spec.js";
 import { childrenOf, cpuOf, pssKiB, startedAtS, uptimeS } from "./proc-stats.js";
 import { type SwitchResult, switchAndBack } from "./reflector-switch.js";
@@ -208,7 +209,7 @@ async function runCase(model: string, nodes: number, perProcess: string): Promis
     sessions: s ? `${s.total}/${s.expected}` : "-",
     cpuS: cost.cpu,
     pssPerNode: cost.pss / nodes,
-    perProcess: agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism()),
+    perProcess: agentsPerProcess(spec, spec.agentsPerProcess, availableParallelism(), openFilesLimit()),
   };
   if (switching) {
     try {
