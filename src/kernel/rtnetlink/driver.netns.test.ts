@@ -5,7 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { TestNamespaces, testNetnsPrefix } from "../../../test/support/netns.js";
-import { runProgram } from "../../process/run-program.js";
+import { recordingIproute2Kernel } from "../../../test/support/recording-kernel.js";
 import { type KernelOp, type Netns, namedNetns, netnsAtPath } from "../api.js";
 import { isKernelError } from "../errors.js";
 import { createIproute2Kernel } from "../iproute2/index.js";
@@ -251,16 +251,8 @@ describe("rtnetlink kernel driver against iproute2, in real namespaces", {
     await ip.apply(a.node, nodeOps(a.pod));
     await ip.apply(a.pod, podOps);
     // Through rtnetlink, a pod's wiring runs no program at all (each was a process per ADD).
-    const programs: string[] = [];
-    const counted = withRtnetlink(
-      createIproute2Kernel({
-        runner: (argv, o) => {
-          programs.push(argv.join(" "));
-          return runProgram(argv, o);
-        },
-      }),
-      addon,
-    );
+    const { kernel: recorded, programs } = recordingIproute2Kernel();
+    const counted = withRtnetlink(recorded, addon);
     await counted.apply(b.node, nodeOps(b.pod));
     await counted.apply(b.pod, podOps);
     assert.deepEqual(programs, []);
@@ -317,16 +309,8 @@ describe("rtnetlink kernel driver against iproute2, in real namespaces", {
   });
 
   test("named namespaces are made without a process, as `ip netns add` makes them", async () => {
-    const programs: string[] = [];
-    const counted = withRtnetlink(
-      createIproute2Kernel({
-        runner: (argv, o) => {
-          programs.push(argv.join(" "));
-          return runProgram(argv, o);
-        },
-      }),
-      addon,
-    );
+    const { kernel: recorded, programs } = recordingIproute2Kernel();
+    const counted = withRtnetlink(recorded, addon);
     const name = `${testNetnsPrefix}rtnl-made-${randomBytes(3).toString("hex")}`;
     nss.names.push(name); // removed with the others
     await counted.netns.create(name);

@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { TestNamespaces } from "../../../test/support/netns.js";
-import { runProgram } from "../../process/run-program.js";
+import { recordingIproute2Kernel } from "../../../test/support/recording-kernel.js";
 import { currentNetns, type Kernel, type KernelOp, type Netns, namedNetns, netnsAtPath } from "../api.js";
 import { isKernelError, type KernelError } from "../errors.js";
-import { createIproute2Kernel } from "../iproute2/index.js";
 import { loadRtnetlinkAddon, withRtnetlink } from "./driver.js";
 
 const addon = loadRtnetlinkAddon();
@@ -20,13 +19,7 @@ describe("rtnetlink reads and native sysctls against iproute2, in real namespace
 }, () => {
   const nss = new TestNamespaces("nlrd");
   /** Every program the iproute2 driver starts, for the rtnetlink driver's reads to start none. */
-  const spawned: string[] = [];
-  const ip = createIproute2Kernel({
-    runner: (argv, o) => {
-      spawned.push(argv.join(" "));
-      return runProgram(argv, o);
-    },
-  });
+  const { kernel: ip, programs: spawned } = recordingIproute2Kernel();
   const nl: Kernel = withRtnetlink(ip, addon);
   let a: Netns;
   let aByPath: Netns;
