@@ -786,7 +786,11 @@ export class ClusterAgent {
   }
 
   async #reconcileOnce(): Promise<void> {
-    if (!this.#local) return;
+    // Nothing is planned before the first lease view: knowing only its own lease, a pass would
+    // plan a node with no peers and take every peer's route away (a restart whose datastore is
+    // slow to list the leases, a repair tick or a BGP End-of-RIB that comes first). The view's
+    // arrival asks for the pass; the triggers until then stay due.
+    if (!this.#local || !this.#view) return;
     // Cleared before anything is awaited: a trigger that arrives during this pass sets them again.
     const full = this.#fullPassDue;
     const leases = this.#leasesChanged;

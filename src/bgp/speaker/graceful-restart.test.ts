@@ -32,6 +32,7 @@ describe("BGP speaker: graceful restart", () => {
 
   test("helper: routes stay (stale) while the peer restarts; its End-of-RIB sweeps what it no longer has", async () => {
     const a = await make(11);
+    a.speaker.originate("10.244.5.0/24");
     a.speaker.setPeers([{ address: "127.0.0.12", asn: 64512, passive: true }]);
     const lost = removals(a);
     const b = await bAt(12, a, ["10.244.1.0/24", "10.244.9.0/24"]);
@@ -43,6 +44,13 @@ describe("BGP speaker: graceful restart", () => {
     assert.equal(session(a)?.gracefulRestart.staleRoutes, 2);
     assert.equal(a.routes.size, 2, "nothing removed while b is away");
     const b2 = await bAt(12, a, ["10.244.1.0/24"], { restarting: true });
+    // What b2 had given its kernel when it said selection ran (a backend drops its kept routes then).
+    const routesAtSelection: string[][] = [];
+    const push = b2.events.push.bind(b2.events);
+    b2.events.push = (...es) => {
+      for (const e of es) if (e.event === "selection-done") routesAtSelection.push([...b2.routes.keys()]);
+      return push(...es);
+    };
     await eventually(() => !a.routes.has("10.244.9.0/24"), "End-of-RIB sweeps the route b2 no longer has");
     assert.deepEqual(lost, ["10.244.9.0/24"], "10.244.1.0/24 was never removed");
     assert.equal(session(a)?.gracefulRestart.staleRoutes, 0);
@@ -52,6 +60,11 @@ describe("BGP speaker: graceful restart", () => {
     await eventually(() => b2.events.some((e) => e.event === "selection-done"), "b2 selected");
     const done = b2.events.find((e) => e.event === "selection-done");
     assert.ok(done?.event === "selection-done" && /every peer/.test(done.reason));
+    assert.deepEqual(
+      routesAtSelection,
+      [["10.244.5.0/24"]],
+      "a's route reached onRoutes before selection-done",
+    );
   });
 
   test("helper: the restart time runs out and the stale routes go", async () => {

@@ -428,8 +428,10 @@ export class BgpSpeaker {
     this.#deferring = false;
     clearTimeout(this.#deferralTimer);
     clearTimeout(this.#unreachableTimer);
-    this.o.onEvent?.({ event: "selection-done", reason });
+    // The Loc-RIB goes out first (onRoutes, the peers' tables): whoever follows "selection-done"
+    // to drop what it kept meanwhile finds the routes that replace it already given.
     this.#flush();
+    this.o.onEvent?.({ event: "selection-done", reason });
     for (const peer of this.#peers.values()) {
       const c = peer.established;
       if (c && !peer.endOfRibSent) this.#sendEndOfRib(peer, c);
