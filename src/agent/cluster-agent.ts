@@ -178,7 +178,7 @@ export class ClusterAgent {
   #view: LeaseView | undefined;
   #viewUsed: LeaseView | undefined;
   /** The peer set backend.peersChanged was last told about. */
-  #peersKey: string | undefined;
+  #peersTold: readonly NodeLease[] | undefined;
   /** Routes the last successful pass wanted (by destination), and whose they are (to report missing ones). */
   #routed: { routes: Map<string, Route>; nodeOf: ReadonlyMap<string, string> } = {
     routes: new Map(),
@@ -869,10 +869,9 @@ export class ClusterAgent {
       this.#noteOwnership(view);
     }
     const peers = this.#routedPeers();
-    const peersKey = peers.map((p) => JSON.stringify(p)).join("\n");
-    if (peersKey !== this.#peersKey) {
+    if (!this.#peersTold || !sameLeases(this.#peersTold, peers)) {
       this.o.backend.peersChanged?.(local, peers);
-      this.#peersKey = peersKey;
+      this.#peersTold = peers;
       this.#noteLiveness();
     }
     // Changes handed on so far are part of this state: drained, so no later pass repeats them.
@@ -930,4 +929,16 @@ export class ClusterAgent {
     await bounded(this.#heartbeat.stop());
     if (opts.releaseLease && this.#held) await this.#leases.release(this.#held);
   }
+}
+
+/**
+ * The same leases in the same order. Validation hands back the same object for a lease whose key
+ * did not change (lease-validation.ts' memo), so this is an identity test per lease, and a
+ * comparison of contents only for one rewritten as it was.
+ */
+function sameLeases(a: readonly NodeLease[], b: readonly NodeLease[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== b[i] && JSON.stringify(a[i]) !== JSON.stringify(b[i])) return false;
+  return true;
 }

@@ -378,14 +378,20 @@ export function validateLeases(
   const at = <K>(m: Map<K, Kept>, k: K | undefined) => (k === undefined ? undefined : m.get(k));
   for (const c of candidates) {
     const { subnet, node, publicIp, subnet6, publicIp6 } = c.lease;
-    const conflict: [LeaseRejection, string, Kept | undefined][] = [
-      ["overlap", `subnet ${subnet} overlaps ${bySubnet.get(subnet)?.lease.subnet}`, bySubnet.get(subnet)],
-      ["duplicate-node", `node name ${node} is already the node`, byNode.get(node)],
-      ["duplicate-public-ip", `publicIp ${publicIp} is already the address`, byIp.get(publicIp)],
-      ["overlap", `subnet6 ${subnet6} is already the IPv6 subnet`, at(bySubnet6, subnet6)],
-      ["duplicate-public-ip", `publicIp6 ${publicIp6} is already the address`, at(byIp6, publicIp6)],
+    // Each claim an older lease may hold already; its detail is written only for a conflict (this
+    // runs for every lease at every view).
+    const claims: [LeaseRejection, Kept | undefined, () => string][] = [
+      [
+        "overlap",
+        bySubnet.get(subnet),
+        () => `subnet ${subnet} overlaps ${bySubnet.get(subnet)?.lease.subnet}`,
+      ],
+      ["duplicate-node", byNode.get(node), () => `node name ${node} is already the node`],
+      ["duplicate-public-ip", byIp.get(publicIp), () => `publicIp ${publicIp} is already the address`],
+      ["overlap", at(bySubnet6, subnet6), () => `subnet6 ${subnet6} is already the IPv6 subnet`],
+      ["duplicate-public-ip", at(byIp6, publicIp6), () => `publicIp6 ${publicIp6} is already the address`],
     ];
-    const lost = conflict.find(([, , winner]) => winner !== undefined);
+    const lost = claims.find(([, winner]) => winner !== undefined);
     if (!lost) {
       kept.push(c);
       bySubnet.set(subnet, c);
@@ -395,7 +401,9 @@ export function validateLeases(
       if (publicIp6 !== undefined) byIp6.set(publicIp6, c);
       continue;
     }
-    const [reason, detail, winner] = lost as [LeaseRejection, string, Kept];
+    const [reason, found, describe] = lost;
+    const winner = found as Kept;
+    const detail = describe();
     rejected.push({
       key: c.kv.key,
       node,

@@ -57,7 +57,20 @@ export function clusterImportPolicy(
   return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
 }
 
-const canonicalIp = (a: string): string => (ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a);
+/**
+ * An address in canonical text (RFC 5952 for IPv6), remembered: asked for every node at each lease
+ * change and for every received route's next hop, of a few hundred distinct addresses.
+ */
+const canonicalIps = new Map<string, string>();
+const canonicalIp = (a: string): string => {
+  let c = canonicalIps.get(a);
+  if (c === undefined) {
+    c = ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a;
+    if (canonicalIps.size >= 4096) canonicalIps.delete(canonicalIps.keys().next().value as string);
+    canonicalIps.set(a, c);
+  }
+  return c;
+};
 
 /** What differs between the families: how a prefix is spanned and which lease fields claim one. */
 interface Family<S extends Ipv4Span | Ipv6Span> {

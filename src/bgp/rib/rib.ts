@@ -247,6 +247,15 @@ export class Rib {
   /** Put `source`'s path for `prefix` (undefined: withdraw it); a change of the best is pushed to `out`. */
   #set(prefix: string, source: string, path: Path | undefined, out: BestChange[] = []): BestChange[] {
     const entry = this.#entries.get(prefix);
+    // The same path again, or a withdrawal of nothing (a policy re-run over an unchanged route):
+    // nothing changes, and the decision process need not run again.
+    const held =
+      entry instanceof Candidates
+        ? entry.paths.get(source)
+        : entry && sourceOf(entry) === source
+          ? entry
+          : undefined;
+    if (held === path) return out;
     const before = entry instanceof Candidates ? entry.best : entry;
     let had: boolean;
     let best: Path | undefined;
