@@ -28,6 +28,7 @@ import { missingRoutes, planRouteChanges, planRoutes } from "../kernel/desired/p
 import type { DesiredState } from "../kernel/desired/state.js";
 import { ChangeLatency, type LatencySummary } from "./change-latency.js";
 import { type ChangeWindow, changeArrived, quietWindow, windowEnded } from "./change-window.js";
+import { defaultLeaseBurst, type LeaseBurst, leasePassDelay } from "./lease-burst.js";
 import { clusterMasquerade } from "./masquerade.js";
 import { nextRepairDelay, type RepairSchedule, repairKind } from "./repair-schedule.js";
 import { readPreviousSubnet, subnetFileName } from "./subnet-file.js";
@@ -95,7 +96,7 @@ export interface ClusterAgentOptions {
    * Lease views that arrive in a burst (a cluster coming up) merge into one pass: it runs once no
    * view has come for `quietMs`, at the latest `maxDelayMs` after the first (default 100 / 1000).
    */
-  readonly leaseBurst?: { readonly quietMs: number; readonly maxDelayMs: number };
+  readonly leaseBurst?: LeaseBurst;
   /**
    * The backend's route changes (BGP UPDATEs) merge into one kernel batch per window of this many
    * ms: the first change after a quiet spell goes at once, the ones during the window at its end
@@ -203,6 +204,8 @@ export class ClusterAgent {
   #applied: DesiredState | undefined;
   /** The burst of lease views being merged: when its first view came, and its pending pass. */
   #burst: { since: number; timer: NodeJS.Timeout } | undefined;
+  /** When the last full pass ended and how long it took (lease-burst.ts spaces the next by it). */
+  #lastFullPass: { endedAt: number; ms: number } | undefined;
   /** The backend's route changes: the burst window, its timer, when the oldest undrained change came. */
   #routeWindow: ChangeWindow = quietWindow;
   #routeWindowTimer: NodeJS.Timeout | undefined;
@@ -697,7 +700,6 @@ export class ClusterAgent {
    */
   #leaseViewArrived(): void {
     this.#leasesChanged = true;
-    const { quietMs, maxDelayMs } = this.o.leaseBurst ?? { quietMs: 100, maxDelayMs: 1000 };
     const now = Date.now();
     const since = this.#burst?.since ?? now;
     clearTimeout(this.#burst?.timer);
@@ -706,7 +708,7 @@ export class ClusterAgent {
         this.#burst = undefined;
         void this.#runner.trigger();
       },
-      Math.max(0, Math.min(quietMs, since + maxDelayMs - now)),
+      leasePassDelay(this.o.leaseBurst ?? defaultLeaseBurst, now, since, this.#lastFullPass),
     );
     this.#burst = { since, timer };
   }
@@ -800,7 +802,9 @@ export class ClusterAgent {
     this.#routeRepairDue = false;
     try {
       if (full || leases || !this.#applied) {
+        const started = performance.now();
         await this.#fullPass(this.#local, { fromApplied: !full && leases });
+        this.#lastFullPass = { endedAt: Date.now(), ms: performance.now() - started };
         // A lease change planned without a read does not stand for the repair tick it met.
         if (routeRepair && !full) void this.#repairRoutes();
       } else if (routeRepair) await this.#routeChangesPass({ readRoutes: true });

@@ -50,15 +50,20 @@ function parseCidrCached(cidr: string): Readonly<Parsed> {
   return parsed;
 }
 
-/** An address, its family picked from the text (ipaddr.parse tries IPv6 first, throwing for IPv4). */
-const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 =>
-  ip.includes(":") ? ipaddr.IPv6.parse(ip) : ipaddr.IPv4.parse(ip);
-
-/** An address parsed, its family picked from the text; undefined when it is not an address. */
-export function parseAddress(ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+/**
+ * An address parsed, its family picked from the text (ipaddr.parse tries IPv6 first, throwing for
+ * IPv4); undefined when it is not an address. Remembered like the CIDRs: the same next hops and
+ * node addresses are asked about for every route at every lease change. Callers share the object
+ * and must not change it.
+ */
+export const parseAddress = rememberLast(4096, (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined => {
   if (ip.includes(":")) return ipaddr.IPv6.isValid(ip) ? ipaddr.IPv6.parse(ip) : undefined;
   return ipaddr.IPv4.isValid(ip) ? ipaddr.IPv4.parse(ip) : undefined;
-}
+});
+
+/** An address parsed (as parseAddress), throwing ipaddr.js's error when it is not one. */
+const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 =>
+  parseAddress(ip) ?? (ip.includes(":") ? ipaddr.IPv6.parse(ip) : ipaddr.IPv4.parse(ip));
 
 /** The address part of a CIDR in canonical text (10.1.2.7 for 10.1.2.7/24), from the parse cache. */
 export function cidrHost(cidr: string): string {
