@@ -299,6 +299,13 @@ describe("forged, malformed and overlapping leases (a real store: embedded, and 
         const r = await routesOf(c.ns);
         return r.includes(bSubnet) && r.includes(a.agent.status.subnet as string);
       }, "the new node routes to both");
+      // And they to it (a lease view that comes within a second of an agent's last pass waits for
+      // the next second: lease-burst.ts).
+      for (const peer of [a, b])
+        await eventually(
+          async () => (await routesOf(peer.ns)).includes(cSubnet),
+          `${peer.name} routes to the new node`,
+        );
       assert.ok(ping(c.pod, a.podIp as string) && ping(c.pod, b.podIp as string), "new pod reaches both");
       // Health: the rejections are visible, the node itself is fine.
       const health = await startHealthServer(0, () => a.agent.statusNow());

@@ -10,9 +10,15 @@ test("a view waits the quiet time, and no longer than the burst's cap from its f
   assert.equal(leasePassDelay(b, 2500, 1000, undefined), 0, "past the cap: at once");
 });
 
-test("cheap passes on an idle node change nothing", () => {
-  assert.equal(leasePassDelay(b, 1000, 1000, { endedAt: 990, ms: 5 }), 100);
-  assert.equal(leasePassDelay(b, 1000, 1000, { endedAt: 0, ms: 200 }), 100, "a long pass long ago");
+test("a change long after the last pass waits only the quiet time", () => {
+  assert.equal(leasePassDelay(b, 5000, 5000, { endedAt: 3000, ms: 5 }), 100);
+  assert.equal(leasePassDelay(b, 5000, 5000, { endedAt: 0, ms: 200 }), 100, "a long pass long ago");
+});
+
+test("views that keep coming after a pass get one pass a second, whatever their rate", () => {
+  // A pass ended at 1000; views at 1200, 1400, ...: the next pass at 2000, not at 1300.
+  assert.equal(leasePassDelay(b, 1200, 1200, { endedAt: 1000, ms: 5 }), 800);
+  assert.equal(leasePassDelay(b, 1900, 1200, { endedAt: 1000, ms: 5 }), 100, "the quiet time still applies");
 });
 
 test("after a long pass the next waits three times its length from its end, past the burst's cap", () => {
@@ -21,7 +27,7 @@ test("after a long pass the next waits three times its length from its end, past
   assert.equal(leasePassDelay(b, 2100, 1100, { endedAt: 1000, ms: 400 }), 100);
   assert.equal(
     leasePassDelay({ ...b, spacing: 0 }, 1100, 1100, { endedAt: 1000, ms: 400 }),
-    100,
-    "spacing off",
+    900,
+    "spacing off: the one-a-second rule alone",
   );
 });
