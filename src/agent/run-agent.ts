@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { BackgroundTasks } from "../common/background-tasks.js";
 import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
-import { NftSession, nftArgv } from "../kernel/nft-session.js";
+import { NftSession, nftArgv, nftOneShot } from "../kernel/nft-session.js";
 import { composePlugins } from "../plugins/compose.js";
 import { readSpoofCounts } from "../plugins/strata/source-guard.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
@@ -43,7 +43,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   const hostNs = opts.hostNs ?? currentNetns;
   const nsPath = netnsPath(hostNs);
   // The source guard's resident nft, in the node's namespace; closed when the agent stops.
-  const nft = new NftSession(nftArgv(hostNs));
+  const nft = new NftSession(nftArgv(hostNs), 10_000, {
+    oneShot: nftOneShot((ns, argv, o) => opts.kernel.exec(ns, argv, o), hostNs),
+    residentAfter: 4,
+  });
   const plugins = composePlugins(opts.kernel, { background, hostNs, nft: nft.run });
   const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
   let lastWarned = 0;

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { inNetns, withNamespaces } from "../../test/support/netns.js";
-import { NftSession } from "./nft-session.js";
+import { namedNetns } from "./api.js";
+import { createIproute2Kernel } from "./iproute2/index.js";
+import { NftSession, nftOneShot } from "./nft-session.js";
 
 const elements = (ns: string) =>
   (
@@ -48,6 +50,40 @@ test("nft session: one transaction per script, errors reported per script, recov
       assert.equal(after.code, 0, after.stderr);
       assert.notEqual(session.pid, first, "a new nft was started");
       assert.ok(elements(ns).includes("after"));
+    } finally {
+      session.close();
+    }
+  });
+});
+
+test("nft session, lazy: the first scripts run one-shot (nft -f -, one transaction each), the resident nft only after them", async () => {
+  await withNamespaces("nftlazy", async (nss) => {
+    const ns = nss.create("n");
+    const kernel = createIproute2Kernel();
+    let oneShots = 0;
+    const oneShot = nftOneShot((n, argv, o) => {
+      oneShots++;
+      return kernel.exec(n, argv, o);
+    }, namedNetns(ns));
+    const session = new NftSession(["ip", "netns", "exec", ns, "nft"], 10_000, { oneShot, residentAfter: 2 });
+    try {
+      const setup = await session.run([
+        "add table inet t",
+        "add set inet t s { type ifname; }",
+        'add element inet t s { "a" }',
+      ]);
+      assert.equal(setup.code, 0, setup.stderr);
+      // One transaction one-shot too: the bad line takes "b" with it, and the error names it.
+      const bad = await session.run(['add element inet t s { "b" }', 'add element inet t nope { "c" }']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /nope/);
+      assert.deepEqual(elements(ns), ["a"]);
+      assert.equal(oneShots, 2);
+      assert.equal(session.pid, undefined, "no resident nft yet");
+      assert.equal((await session.run(['add element inet t s { "c" }'])).code, 0);
+      assert.equal(oneShots, 2, "the third script went to the resident nft");
+      assert.ok(session.pid, "now started");
+      assert.deepEqual(elements(ns).sort(), ["a", "c"]);
     } finally {
       session.close();
     }

@@ -5,6 +5,15 @@ import { type ExecResult, type Netns, netnsPath } from "./api.js";
 /** Runs one nftables script (one transaction) and reports nft's exit status and stderr. */
 export type NftScriptRunner = (lines: readonly string[]) => Promise<ExecResult>;
 
+/** A script as one `nft -f -` in `ns` (one transaction), through the kernel's process runner. */
+export const nftOneShot =
+  (
+    exec: (ns: Netns, argv: string[], o: { input: string }) => Promise<ExecResult>,
+    ns: Netns,
+  ): NftScriptRunner =>
+  (lines) =>
+    exec(ns, ["nft", "-f", "-"], { input: `${lines.join("\n")}\n` });
+
 /** How to start nft inside `ns` (the caller's own namespace: plain `nft`). */
 export function nftArgv(ns: Netns): string[] {
   const path = netnsPath(ns);
@@ -28,15 +37,27 @@ export class NftSession {
   #seq = 0;
   #tail: Promise<unknown> = Promise.resolve();
   #wake: (() => void) | undefined;
+  /** Scripts run so far (the first `residentAfter` of them one-shot, when a runner is given). */
+  #runs = 0;
 
   /** `argv`: how to start nft (tests prefix `ip netns exec NS`); `-i` is appended. */
   constructor(
     private readonly argv: readonly string[] = ["nft"],
     private readonly timeoutMs = 10_000,
+    /**
+     * Run the first `residentAfter` scripts with `oneShot` (e.g. `nft -f -` from the agent's spawn
+     * helpers) and start the resident nft only after them: a node with a pod or two never pays for
+     * it. Starting it forks the whole agent process, which blocks its event loop (in a lab host
+     * of 100 agents, 200 such forks were an eighth of the pods step's time).
+     */
+    private readonly lazy?: { readonly oneShot: NftScriptRunner; readonly residentAfter: number },
   ) {}
 
   readonly run: NftScriptRunner = (lines) => {
-    const job = this.#tail.then(() => this.#runOne(lines));
+    const oneShot =
+      !this.#proc && this.lazy && this.#runs < this.lazy.residentAfter ? this.lazy.oneShot : undefined;
+    this.#runs++;
+    const job = this.#tail.then(() => (oneShot ? oneShot(lines) : this.#runOne(lines)));
     this.#tail = job.catch(() => undefined);
     return job;
   };
