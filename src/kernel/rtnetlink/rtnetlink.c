@@ -1,5 +1,6 @@
 // rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs),
-// and /proc/sys reads and writes in a named namespace (opened there, as for sockets below).
+// /proc/sys reads and writes in a named namespace (opened there, as for sockets below), and a
+// link's offload features set with the SIOCETHTOOL ioctl (what `ethtool -K` does, no process).
 // Only the socket and file work is here: messages are encoded and decoded in TypeScript
 // (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
 // calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
@@ -7,7 +8,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -510,6 +515,118 @@ static napi_value sysctl_write(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A datagram socket made inside `path` (or here when !has), for ioctls: the fd, or -errno. */
+static int open_ioctl_socket(const char *path, int has, int *netns_failed) {
+  int self = -1, fd, err;
+  *netns_failed = 0;
+  if (has) {
+    err = enter_netns(path, &self);
+    if (err < 0) {
+      *netns_failed = 1;
+      return err;
+    }
+  }
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // A kernel without IPv4 still answers SIOCETHTOOL on any socket (dev_ioctl).
+  if (fd < 0 && errno == EAFNOSUPPORT) fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  err = fd < 0 ? errno : 0;
+  if (has) leave_netns(self);
+  return fd < 0 ? -err : fd;
+}
+
+/* One legacy ethtool_value command on `dev`: 0, or -errno. */
+static int ethtool_value_ioctl(int fd, const char *dev, uint32_t cmd, uint32_t data) {
+  struct ethtool_value ev = {.cmd = cmd, .data = data};
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
+  ifr.ifr_data = (char *)&ev;
+  int r;
+  do r = ioctl(fd, SIOCETHTOOL, &ifr);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+
+/*
+ * ethtoolSet(nsPath | null, settings: [dev, cmd, value, ...]): { done, errno, error, stage } — each
+ * setting a legacy SIOCETHTOOL set of one feature (ETHTOOL_STSO, ETHTOOL_SGSO or ETHTOOL_SGRO;
+ * value 0 or 1), as `ethtool -K` sets it: the wanted value, which the kernel applies once the
+ * features it depends on allow. All on one socket made with the thread inside the namespace (an
+ * ioctl's device is looked up in the socket's namespace). The first failure stops the run: stage
+ * "netns" | "socket" | "set" with its errno. done: how many settings were made.
+ */
+static napi_value ethtool_set(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  int has, err = 0, netns_failed;
+  uint32_t n = 0, done = 0;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &n) != napi_ok || n % 3 != 0) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "ethtoolSet(nsPath, [dev, cmd, value, ...])");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  uint32_t count = n / 3;
+  char (*devs)[IFNAMSIZ] = calloc(count ? count : 1, IFNAMSIZ);
+  uint32_t *cmds = calloc(count ? count : 1, sizeof *cmds), *values = calloc(count ? count : 1, sizeof *values);
+  if (!devs || !cmds || !values) {
+    free(devs);
+    free(cmds);
+    free(values);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    size_t len = 0;
+    char name[IFNAMSIZ + 1];
+    napi_valuetype t;
+    napi_get_element(env, argv[1], 3 * i, &v);
+    napi_typeof(env, v, &t);
+    int bad = t != napi_string || napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok ||
+              len == 0 || len >= IFNAMSIZ;
+    memcpy(devs[i], name, len < IFNAMSIZ ? len : 0);
+    napi_get_element(env, argv[1], 3 * i + 1, &v);
+    bad = bad || napi_get_value_uint32(env, v, &cmds[i]) != napi_ok ||
+          (cmds[i] != ETHTOOL_STSO && cmds[i] != ETHTOOL_SGSO && cmds[i] != ETHTOOL_SGRO);
+    napi_get_element(env, argv[1], 3 * i + 2, &v);
+    bad = bad || napi_get_value_uint32(env, v, &values[i]) != napi_ok || values[i] > 1;
+    if (bad) {
+      free(devs);
+      free(cmds);
+      free(values);
+      napi_throw_type_error(env, "ERR_STRATA_RTNETLINK",
+                            "ethtoolSet: each setting is a device name (1-15 octets), ETHTOOL_STSO/SGSO/SGRO, 0 or 1");
+      return NULL;
+    }
+  }
+  const char *stage = "";
+  int fd = open_ioctl_socket(path, has, &netns_failed);
+  if (fd < 0) {
+    err = -fd;
+    stage = netns_failed ? "netns" : "socket";
+  } else {
+    for (; done < count; done++) {
+      int r = ethtool_value_ioctl(fd, devs[done], cmds[done], values[done]);
+      if (r < 0) {
+        err = -r;
+        stage = "set";
+        break;
+      }
+    }
+    close(fd);
+  }
+  free(devs);
+  free(cmds);
+  free(values);
+  napi_value out = sysctl_result(env, err, stage), v;
+  napi_create_uint32(env, done, &v);
+  napi_set_named_property(env, out, "done", v);
+  return out;
+}
+
 /* A new network namespace, bind-mounted at `path` by a thread of its own (see createNetns). */
 struct netns_job {
   const char *path;
@@ -596,6 +713,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sysctlRead", NULL, sysctl_read, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
       {"createNetns", NULL, create_netns, NULL, NULL, NULL, napi_default, NULL},
+      {"ethtoolSet", NULL, ethtool_set, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
