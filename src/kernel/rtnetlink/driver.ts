@@ -12,7 +12,7 @@ import { decodeLinkNames, decodeRoutes } from "./decode.js";
 import { decodeAddresses } from "./decode-addresses.js";
 import { decodeLinks, linkReferences } from "./decode-links.js";
 import { carriedOps, changesLinks, encodeOp, MissingDevice, MissingNetns } from "./encode-ops.js";
-import { type EthtoolSetResult, offloadError, offloadSettings } from "./offload.js";
+import { type EthtoolSetResult, ethtoolSetArgs, offloadError, offloadSettings } from "./offload.js";
 import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
@@ -38,7 +38,7 @@ interface RtnetlinkAddon {
   sysctlWrite(nsPath: string | null, pairs: readonly string[]): SysctlFailure & { done: number };
   /** `ip netns add NAME` in-process (absent in an addon built before it had it). */
   createNetns?(dir: string, name: string): void;
-  /** Offload features set with SIOCETHTOOL: [dev, cmd, 0|1, ...] (absent in an older addon). */
+  /** Offload features set with SIOCETHTOOL: [dev, tso, gso, gro, ...] (absent in an older addon). */
   ethtoolSet?(nsPath: string | null, settings: readonly (string | number)[]): EthtoolSetResult;
 }
 
@@ -236,15 +236,12 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     });
   }
 
-  /** A run of link.offload ops: one socket in the namespace, an ioctl set and get per feature. */
+  /** A run of link.offload ops: one socket in the namespace, a get and a set of each device's features. */
   function setOffloads(ns: Netns, run: readonly KernelOp[], offset: number): void {
     const settings = offloadSettings(run);
     if (settings.length === 0) return;
     const r = io("ethtool ioctl", () =>
-      nl?.ethtoolSet?.(
-        nsArg(ns),
-        settings.flatMap((s) => [s.dev, s.cmd, s.value]),
-      ),
+      nl?.ethtoolSet?.(nsArg(ns), ethtoolSetArgs(settings)),
     ) as EthtoolSetResult;
     if (r.stage === "") return;
     const s = settings[r.done] ?? (settings[0] as (typeof settings)[number]);
