@@ -68,8 +68,9 @@ if (!built) {
 }
 
 // The kernel driver's rtnetlink addon (src/kernel/rtnetlink/rtnetlink.c): routes, neighbours, FDB
-// entries, addresses and veth/bridge links written, routes read and named namespaces made from
-// inside the process, no `ip` process per pass (or per pod). Without it
+// entries, addresses and veth/bridge links written, routes read, named namespaces made and
+// offload features set (the ethtool ioctl) from inside the process, no `ip` process per pass (or
+// per pod). Without it
 // the agent drives the kernel through iproute2 alone, as before.
 const rtnetlinkAddon = resolve(root, "dist/native/strata-rtnetlink.node");
 const rtnetlinkBuilt =

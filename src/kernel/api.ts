@@ -211,7 +211,30 @@ export type KernelOp =
   | { readonly op: "neigh.delete"; readonly dev: string; readonly ip: string; readonly ifPresent?: boolean }
   | { readonly op: "fdb.append" | "fdb.replace"; readonly entry: FdbEntry }
   | { readonly op: "fdb.delete"; readonly entry: FdbEntry; readonly ifPresent?: boolean }
-  | { readonly op: "sysctl.set"; readonly key: string; readonly value: string };
+  | { readonly op: "sysctl.set"; readonly key: string; readonly value: string }
+  /**
+   * A link's offload features, as `ethtool -K NAME tso off gso off gro on` sets them: `tso` is every
+   * TCP segmentation offload (tx-tcp-segmentation and its IPv6/ECN/mangleid kin), `gso` generic
+   * segmentation, `gro` generic receive offload; a feature left out is left as it is. Set in that
+   * order, as the wanted value: one held back by a feature it depends on (tso without sg) follows
+   * when that allows, as with ethtool. A feature fixed for the device fails the op ("failed"), a
+   * missing link is "not-found". Nothing is done when none is given.
+   */
+  | ({ readonly op: "link.offload"; readonly name: string } & OffloadFeatures);
+
+/** The offload features `link.offload` sets (true: on, false: off, absent: as it is). */
+export interface OffloadFeatures {
+  readonly tso?: boolean;
+  readonly gso?: boolean;
+  readonly gro?: boolean;
+}
+
+/** The order `link.offload` sets its features in, and ethtool's name of each. */
+export const offloadFeatureNames = [
+  "tso",
+  "gso",
+  "gro",
+] as const satisfies readonly (keyof OffloadFeatures)[];
 
 export interface Link {
   readonly index: number;

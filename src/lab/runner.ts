@@ -11,7 +11,7 @@ import { describeError, StrataError } from "../common/errors.js";
 import { eventually } from "../common/eventually.js";
 import { inWindow } from "../common/in-window.js";
 import { etcdServerTlsArgs, makeEtcdPki } from "../datastore/etcd/pki.js";
-import { type Kernel, namedNetns, netnsRunDir } from "../kernel/api.js";
+import { type Kernel, type KernelOp, namedNetns, netnsRunDir } from "../kernel/api.js";
 import { observeRoutes } from "../kernel/desired/observe.js";
 import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { removeNamespaces } from "../kernel/remove-namespaces.js";
@@ -271,15 +271,19 @@ function buildNamespacesAndUnderlay({ kernel, spec, plan, step }: LabUp): Promis
     for (const n of plan.nodes) await kernel.apply(namedNetns(n.ns), plan.nodeOps[n.name] ?? []);
     await kernel.apply(namedNetns(underlayNs), plan.underlayOps);
     await addUnderlayNeighbours(kernel, plan);
-    for (const o of plan.offloads) {
-      const r = await kernel.exec(namedNetns(o.ns), ["ethtool", "-K", o.dev, ...o.features]);
-      if (r.code !== 0)
-        throw new StrataError(
-          "lab.underlay",
-          `ethtool -K ${o.dev} ${o.features.join(" ")} in ${o.ns}: ${r.stderr.trim()}`,
-        );
-    }
+    for (const o of plan.offloads) await applyOffloads(kernel, o.ns, o.ops);
   });
+}
+
+/** The plan's offload settings in one namespace; a failure says where (the error's kind kept as its cause). */
+async function applyOffloads(kernel: Kernel, ns: string, ops: readonly KernelOp[]): Promise<void> {
+  try {
+    await kernel.apply(namedNetns(ns), ops);
+  } catch (err) {
+    throw new StrataError("lab.underlay", `offload settings in ${ns}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 /** Static ARP on the underlay (underlay-neighbours.ts: the machine-wide ARP limit), from the plan's MACs. */

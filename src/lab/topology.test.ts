@@ -15,9 +15,14 @@ const spec: LabSpec = {
 test("the underlay's veths behave like NICs and wires: ports hand on frames (no TSO/GSO), node uplinks reassemble (GRO)", () => {
   const plan = planLab(spec);
   assert.deepEqual(plan.offloads, [
-    { ns: underlayNs, dev: "p-n1", features: ["tso", "off", "gso", "off"] },
-    { ns: "strata-lab-n1", dev: "eth0", features: ["gro", "on"] },
-    { ns: underlayNs, dev: "p-n2", features: ["tso", "off", "gso", "off"] },
-    { ns: "strata-lab-n2", dev: "eth0", features: ["gro", "on"] },
+    {
+      ns: underlayNs,
+      ops: [
+        { op: "link.offload", name: "p-n1", tso: false, gso: false },
+        { op: "link.offload", name: "p-n2", tso: false, gso: false },
+      ],
+    },
+    { ns: "strata-lab-n1", ops: [{ op: "link.offload", name: "eth0", gro: true }] },
+    { ns: "strata-lab-n2", ops: [{ op: "link.offload", name: "eth0", gro: true }] },
   ]);
 });

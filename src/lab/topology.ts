@@ -148,17 +148,13 @@ export interface LabPlan {
   /** Ops inside each node namespace (its uplink veth is created from the node side). */
   readonly nodeOps: Readonly<Record<string, readonly KernelOp[]>>;
   /**
-   * `ethtool -K` settings that make the underlay's veths carry traffic as NICs and wires do: a
-   * switch or router port hands on frames, not 64 KB TSO packets (tso/gso off), and a node's
-   * uplink reassembles what it receives (gro on; a veth does GRO only for frames from a peer
+   * Offload settings (`link.offload` ops, one list per namespace: the underlay's ports in one) that
+   * make the underlay's veths carry traffic as NICs and wires do: a switch or router port hands on
+   * frames, not 64 KB TSO packets (tso/gso off), and a node's uplink reassembles what it receives (gro on; a veth does GRO only for frames from a peer
    * without TSO). Without them the lab's router cut encapsulated packets in software and no node
    * put them back together, which no real network does to one tunnel and not another.
    */
-  readonly offloads: readonly {
-    readonly ns: string;
-    readonly dev: string;
-    readonly features: readonly string[];
-  }[];
+  readonly offloads: readonly { readonly ns: string; readonly ops: readonly KernelOp[] }[];
 }
 
 const segmentNet = { a: "192.168.10", b: "192.168.20" } as const;
@@ -236,9 +232,12 @@ export function planLab(spec: LabSpec): LabPlan {
     ];
     underlayOps.push({ op: "link.set", name: port, master: `sw-${n.segment}`, up: true });
   }
-  const offloads = nodes.flatMap((n) => [
-    { ns: underlayNs, dev: `p-${n.name}`, features: ["tso", "off", "gso", "off"] },
-    { ns: n.ns, dev: "eth0", features: ["gro", "on"] },
-  ]);
+  const offloads = [
+    {
+      ns: underlayNs,
+      ops: nodes.map((n): KernelOp => ({ op: "link.offload", name: `p-${n.name}`, tso: false, gso: false })),
+    },
+    ...nodes.map((n) => ({ ns: n.ns, ops: [{ op: "link.offload", name: "eth0", gro: true } as const] })),
+  ];
   return { spec, nodes, pods, underlayOps, nodeOps, offloads };
 }

@@ -29,6 +29,7 @@ export interface Iproute2Options {
   readonly ip?: string;
   readonly bridge?: string;
   readonly nsenter?: string;
+  readonly ethtool?: string;
 }
 
 interface Step {
@@ -58,6 +59,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
   const ip = opts.ip ?? "ip";
   const bridge = opts.bridge ?? "bridge";
   const nsenter = opts.nsenter ?? "nsenter";
+  const ethtool = opts.ethtool ?? "ethtool";
   const exe: ProgramRunner = opts.runner ?? ((argv, o) => run(argv, o));
   let capabilities: Promise<KernelCapabilities> | undefined;
 
@@ -111,6 +113,14 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
       if (r.code === 0) return undefined;
       const m = /FAILED (\d+)/.exec(r.stderr);
       return { failed: m ? Number(m[1]) : 0, stderr: r.stderr };
+    }
+    if (tool === "ethtool") {
+      // ethtool has no batch mode: one `ethtool -K` per op, run inside the namespace.
+      for (const [i, s] of steps.entries()) {
+        const r = await exe(inNs(ns, [ethtool, ...s.cmd.args]));
+        if (r.code !== 0) return { failed: i, stderr: r.stderr.trim() || r.stdout };
+      }
+      return undefined;
     }
     const bin = tool === "ip" ? ip : bridge;
     if (steps.length === 1) {

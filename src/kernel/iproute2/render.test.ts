@@ -7,6 +7,14 @@ import { batchLine, renderOp, sysctlPath } from "./render.js";
 const args = (op: Parameters<typeof renderOp>[0]) => renderOp(op).map((r) => `${r.tool} ${r.args.join(" ")}`);
 
 describe("iproute2 renderer", () => {
+  test("link.offload is one ethtool -K with the features given, in tso, gso, gro order; none given, nothing", () => {
+    assert.deepEqual(args({ op: "link.offload", name: "p-n1", gro: true, tso: false, gso: false }), [
+      "ethtool -K p-n1 tso off gso off gro on",
+    ]);
+    assert.deepEqual(args({ op: "link.offload", name: "eth0", gro: true }), ["ethtool -K eth0 gro on"]);
+    assert.deepEqual(args({ op: "link.offload", name: "eth0" }), []);
+  });
+
   test("link add always names the link explicitly (iproute2 would read a bare 'a' as 'address')", () => {
     assert.deepEqual(args({ op: "link.add", spec: { kind: "bridge", name: "a" } }), [
       "ip link add name a type bridge",

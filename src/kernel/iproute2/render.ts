@@ -1,8 +1,8 @@
-import type { KernelOp, LinkSpec, Route } from "../api.js";
+import { type KernelOp, type LinkSpec, offloadFeatureNames, type Route } from "../api.js";
 import { netnsRef } from "./netns-args.js";
 
 /** Which program runs a rendered command; `sysctl` commands are file writes under /proc/sys. */
-export type Tool = "ip" | "bridge" | "sysctl";
+export type Tool = "ip" | "bridge" | "sysctl" | "ethtool";
 
 export interface Rendered {
   readonly tool: Tool;
@@ -216,6 +216,12 @@ export function renderOp(op: KernelOp): Rendered[] {
     }
     case "sysctl.set":
       return [{ tool: "sysctl", args: [sysctlPath(op.key), op.value] }];
+    case "link.offload": {
+      const features = offloadFeatureNames.flatMap((f) =>
+        op[f] === undefined ? [] : [f, op[f] ? "on" : "off"],
+      );
+      return features.length === 0 ? [] : [{ tool: "ethtool", args: ["-K", op.name, ...features] }];
+    }
   }
 }
 

@@ -12,13 +12,15 @@ import { decodeLinkNames, decodeRoutes } from "./decode.js";
 import { decodeAddresses } from "./decode-addresses.js";
 import { decodeLinks, linkReferences } from "./decode-links.js";
 import { carriedOps, changesLinks, encodeOp, MissingDevice, MissingNetns } from "./encode-ops.js";
+import { type EthtoolSetResult, ethtoolSetArgs, offloadError, offloadSettings } from "./offload.js";
 import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
  * The Kernel interface with routes, neighbours, FDB entries, addresses and the common links (veth
  * pairs, bridges; up/down, MTU, MAC, master) written — and routes, links and addresses read — over
  * rtnetlink from inside the agent's process, and sysctls in a named namespace read and written
- * natively (src/kernel/rtnetlink/rtnetlink.c does the socket and file work), everything else
+ * natively, and links' offload features set with the ethtool ioctl (`link.offload`, no `ethtool`
+ * process; src/kernel/rtnetlink/rtnetlink.c does the socket and file work), everything else
  * through the iproute2 driver it wraps. A pass of route changes is then one system call per route
  * instead of an `ip -batch` process: the per-pass cost that dominated an emulated node's CPU, and
  * a pod's veth pair and addresses cost no process either (bench/README.md, issue 16). Ops keep
@@ -36,6 +38,8 @@ interface RtnetlinkAddon {
   sysctlWrite(nsPath: string | null, pairs: readonly string[]): SysctlFailure & { done: number };
   /** `ip netns add NAME` in-process (absent in an addon built before it had it). */
   createNetns?(dir: string, name: string): void;
+  /** Offload features set with SIOCETHTOOL: [dev, tso, gso, gro, ...] (absent in an older addon). */
+  ethtoolSet?(nsPath: string | null, settings: readonly (string | number)[]): EthtoolSetResult;
 }
 
 /** The addon's error for a request the kernel answered with an error (errno). */
@@ -189,13 +193,18 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     }
   }
 
-  /** Which path an op takes: rtnetlink, a native sysctl write (in a named namespace), the base. */
+  /**
+   * Which path an op takes: rtnetlink, a native sysctl write (in a named namespace), the ethtool
+   * ioctl (a name the kernel could hold; others, and an addon without it, go to ethtool), the base.
+   */
   const pathOf = (ns: Netns, op: KernelOp) =>
     carriedOps.has(op.op)
       ? "netlink"
       : op.op === "sysctl.set" && netnsPath(ns) !== undefined
         ? "sysctl"
-        : "base";
+        : op.op === "link.offload" && nl.ethtoolSet && validLinkName(op.name)
+          ? "ethtool"
+          : "base";
 
   async function apply(ns: Netns, ops: readonly KernelOp[]): Promise<void> {
     // As the iproute2 driver does: a key that is not one is refused before anything is applied.
@@ -208,6 +217,7 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
       const run = ops.slice(i, j);
       if (path === "netlink") await applyRun(ns, run, i);
       else if (path === "sysctl") writeSysctls(ns, run, i);
+      else if (path === "ethtool") setOffloads(ns, run, i);
       else await applyThroughBase(ns, run, i);
       i = j;
     }
@@ -223,6 +233,21 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     throw sysctlError("write", pairs[2 * r.done] as string, nsPath, r, {
       operation: describe(op),
       failedOpIndex: offset + r.done,
+    });
+  }
+
+  /** A run of link.offload ops: one socket in the namespace, a get and a set of each device's features. */
+  function setOffloads(ns: Netns, run: readonly KernelOp[], offset: number): void {
+    const settings = offloadSettings(run);
+    if (settings.length === 0) return;
+    const r = io("ethtool ioctl", () =>
+      nl?.ethtoolSet?.(nsArg(ns), ethtoolSetArgs(settings)),
+    ) as EthtoolSetResult;
+    if (r.stage === "") return;
+    const s = settings[r.done] ?? (settings[0] as (typeof settings)[number]);
+    throw offloadError(s, netnsPath(ns), r, {
+      operation: describe(run[s.opIndex] as KernelOp),
+      failedOpIndex: offset + s.opIndex,
     });
   }
 

@@ -1,5 +1,6 @@
 // rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs),
-// and /proc/sys reads and writes in a named namespace (opened there, as for sockets below).
+// /proc/sys reads and writes in a named namespace (opened there, as for sockets below), and
+// links' offload features set with SIOCETHTOOL ioctls (what `ethtool -K` does, no process).
 // Only the socket and file work is here: messages are encoded and decoded in TypeScript
 // (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
 // calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
@@ -7,7 +8,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <sched.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -510,6 +515,209 @@ static napi_value sysctl_write(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* A datagram socket made inside `path` (or here when !has), for ioctls: the fd, or -errno. */
+static int open_ioctl_socket(const char *path, int has, int *netns_failed) {
+  int self = -1, fd, err;
+  *netns_failed = 0;
+  if (has) {
+    err = enter_netns(path, &self);
+    if (err < 0) {
+      *netns_failed = 1;
+      return err;
+    }
+  }
+  fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // A kernel without IPv4 still answers SIOCETHTOOL on any socket (dev_ioctl).
+  if (fd < 0 && errno == EAFNOSUPPORT) fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  err = fd < 0 ? errno : 0;
+  if (has) leave_netns(self);
+  return fd < 0 ? -err : fd;
+}
+
+/* One SIOCETHTOOL command on `dev` with `data` (its struct): 0, or -errno. */
+static int ethtool_ioctl(int fd, const char *dev, void *data) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
+  ifr.ifr_data = data;
+  int r;
+  do r = ioctl(fd, SIOCETHTOOL, &ifr);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : 0;
+}
+
+/*
+ * The features `ethtool -K` means by tso, gso and gro (its off_flag_def table): every
+ * "tx-tcp*-segmentation" (6.18 added tx-tcp-accecn-segmentation, which the legacy ETHTOOL_STSO
+ * mask leaves on), "tx-generic-segmentation", "rx-gro".
+ */
+static int feature_group(const char *name) {
+  size_t n = strnlen(name, ETH_GSTRING_LEN);
+  const char *tail = "-segmentation";
+  if (n >= 6 + strlen(tail) && !strncmp(name, "tx-tcp", 6) && !strncmp(name + n - strlen(tail), tail, strlen(tail)))
+    return 0;
+  if (n == strlen("tx-generic-segmentation") && !strncmp(name, "tx-generic-segmentation", n)) return 1;
+  if (n == strlen("rx-gro") && !strncmp(name, "rx-gro", n)) return 2;
+  return -1;
+}
+
+#define OFFLOAD_GROUPS 3
+
+/* The feature names' groups (feature_group), read with `dev`: a malloc'd array of *count. */
+static int feature_groups(int fd, const char *dev, int8_t **groups, uint32_t *count) {
+  struct ethtool_sset_info *sset = calloc(1, sizeof *sset + sizeof sset->data[0]);
+  if (!sset) return -ENOMEM;
+  sset->cmd = ETHTOOL_GSSET_INFO;
+  sset->sset_mask = 1ULL << ETH_SS_FEATURES;
+  int r = ethtool_ioctl(fd, dev, sset);
+  if (r == 0 && !(sset->sset_mask & (1ULL << ETH_SS_FEATURES))) r = -EOPNOTSUPP;
+  *count = sset->data[0];
+  free(sset);
+  if (r < 0) return r;
+  struct ethtool_gstrings *strings = calloc(1, sizeof *strings + (size_t)*count * ETH_GSTRING_LEN);
+  *groups = calloc(*count ? *count : 1, 1);
+  if (!strings || !*groups) {
+    free(strings);
+    return -ENOMEM;
+  }
+  strings->cmd = ETHTOOL_GSTRINGS;
+  strings->string_set = ETH_SS_FEATURES;
+  strings->len = *count;
+  r = ethtool_ioctl(fd, dev, strings);
+  for (uint32_t i = 0; r == 0 && i < *count; i++)
+    (*groups)[i] = (int8_t)feature_group((const char *)strings->data + (size_t)i * ETH_GSTRING_LEN);
+  free(strings);
+  return r;
+}
+
+/*
+ * One device's tso/gso/gro (want[g]: -1 leave, 0 off, 1 on) with ETHTOOL_GFEATURES and one
+ * ETHTOOL_SFEATURES, as `ethtool -K` sets them: the wanted bits, which the kernel applies once the
+ * features they depend on allow. 0, or -errno; -EOPNOTSUPP with *fixed = the group when a change
+ * was asked of a group none of whose features the device lets change.
+ */
+static int set_offloads(int fd, const char *dev, const int8_t *groups, uint32_t count, const int *want, int *fixed) {
+  uint32_t words = (count + 31) / 32;
+  struct ethtool_gfeatures *get = calloc(1, sizeof *get + words * sizeof get->features[0]);
+  struct ethtool_sfeatures *set = calloc(1, sizeof *set + words * sizeof set->features[0]);
+  int r = -ENOMEM;
+  if (!get || !set) goto out;
+  get->cmd = ETHTOOL_GFEATURES;
+  get->size = words;
+  if ((r = ethtool_ioctl(fd, dev, get)) < 0) goto out;
+  set->cmd = ETHTOOL_SFEATURES;
+  set->size = words;
+  int changeable[OFFLOAD_GROUPS] = {0}, differs[OFFLOAD_GROUPS] = {0};
+  for (uint32_t i = 0; i < count; i++) {
+    int g = groups[i];
+    if (g < 0 || want[g] < 0) continue;
+    uint32_t bit = 1u << (i % 32);
+    const struct ethtool_get_features_block *b = &get->features[i / 32];
+    if (b->available & bit) changeable[g] = 1;
+    if (!!(b->active & bit) != want[g]) differs[g] = 1;
+    set->features[i / 32].valid |= bit;
+    if (want[g]) set->features[i / 32].requested |= bit;
+  }
+  for (int g = 0; g < OFFLOAD_GROUPS; g++)
+    if (want[g] >= 0 && differs[g] && !changeable[g]) {
+      *fixed = g;
+      r = -EOPNOTSUPP;
+      goto out;
+    }
+  // >= 0: ETHTOOL_F_UNSUPPORTED (a fixed bit among them; the others are set) or _WISH is no failure.
+  r = ethtool_ioctl(fd, dev, set);
+out:
+  free(get);
+  free(set);
+  return r;
+}
+
+/*
+ * ethtoolSet(nsPath | null, settings: [dev, tso, gso, gro, ...]): { done, errno, error, stage,
+ * feature } — each setting one device's offload features (-1: leave, 0: off, 1: on), set as
+ * `ethtool -K DEV tso .. gso .. gro ..` sets them when it speaks the SIOCETHTOOL ioctl (the feature
+ * names read once, then a get and a set of the device's feature bits). All on one socket made with
+ * the thread inside the namespace (an ioctl's device is looked up in the socket's namespace). The
+ * first failure stops the run: stage "netns" | "socket" | "set" with its errno; EOPNOTSUPP with
+ * `feature` (0 tso, 1 gso, 2 gro) for a change of a feature fixed for the device. done: how many
+ * settings were made.
+ */
+static napi_value ethtool_set(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  char path[4096];
+  int has, err = 0, netns_failed, fixed = -1;
+  uint32_t n = 0, done = 0;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &n) != napi_ok || n % 4 != 0) {
+    napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "ethtoolSet(nsPath, [dev, tso, gso, gro, ...])");
+    return NULL;
+  }
+  if (get_path(env, argv[0], path, sizeof path, &has)) return NULL;
+  uint32_t count = n / 4;
+  char (*devs)[IFNAMSIZ] = calloc(count ? count : 1, IFNAMSIZ);
+  int *wants = calloc(count ? count * OFFLOAD_GROUPS : 1, sizeof *wants);
+  if (!devs || !wants) {
+    free(devs);
+    free(wants);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    size_t len = 0;
+    char name[IFNAMSIZ + 1] = "";
+    napi_valuetype t;
+    napi_get_element(env, argv[1], 4 * i, &v);
+    napi_typeof(env, v, &t);
+    int bad = t != napi_string || napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok ||
+              len == 0 || len >= IFNAMSIZ;
+    if (!bad) memcpy(devs[i], name, len + 1);
+    for (int g = 0; g < OFFLOAD_GROUPS; g++) {
+      int32_t w = 0;
+      napi_get_element(env, argv[1], 4 * i + 1 + g, &v);
+      bad = bad || napi_get_value_int32(env, v, &w) != napi_ok || w < -1 || w > 1;
+      wants[i * OFFLOAD_GROUPS + g] = w;
+    }
+    if (bad) {
+      free(devs);
+      free(wants);
+      napi_throw_type_error(env, "ERR_STRATA_RTNETLINK",
+                            "ethtoolSet: each setting is a device name (1-15 octets), then -1, 0 or 1 for tso, gso, gro");
+      return NULL;
+    }
+  }
+  const char *stage = "";
+  int fd = open_ioctl_socket(path, has, &netns_failed);
+  if (fd < 0) {
+    err = -fd;
+    stage = netns_failed ? "netns" : "socket";
+  } else {
+    int8_t *groups = NULL;
+    uint32_t features = 0;
+    for (; done < count; done++) {
+      int r = groups ? 0 : feature_groups(fd, devs[done], &groups, &features);
+      if (r == 0) r = set_offloads(fd, devs[done], groups, features, &wants[done * OFFLOAD_GROUPS], &fixed);
+      if (r < 0) {
+        err = -r;
+        stage = "set";
+        break;
+      }
+    }
+    free(groups);
+    close(fd);
+  }
+  free(devs);
+  free(wants);
+  napi_value out = sysctl_result(env, err, stage), v;
+  napi_create_uint32(env, done, &v);
+  napi_set_named_property(env, out, "done", v);
+  napi_create_int32(env, fixed, &v);
+  napi_set_named_property(env, out, "feature", v);
+  return out;
+}
+
 /* A new network namespace, bind-mounted at `path` by a thread of its own (see createNetns). */
 struct netns_job {
   const char *path;
@@ -596,6 +804,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sysctlRead", NULL, sysctl_read, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
       {"createNetns", NULL, create_netns, NULL, NULL, NULL, napi_default, NULL},
+      {"ethtoolSet", NULL, ethtool_set, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
