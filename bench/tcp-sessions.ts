@@ -68,7 +68,8 @@ async function countAll(k: Kernel, names: readonly string[]): Promise<[number, n
 }
 
 const addon = loadRtnetlinkAddon();
-if (!addon?.sockDiagDump) throw new Error("the rtnetlink addon (with sockDiagDump) is not built: npm run build");
+if (!addon?.sockDiagDump)
+  throw new Error("the rtnetlink addon (with sockDiagDump) is not built: npm run build");
 const ip = createIproute2Kernel();
 const nl = withRtnetlink(createIproute2Kernel(), addon);
 const made: string[] = [];
@@ -76,7 +77,9 @@ let child: ChildProcess | undefined;
 const f = (n: number) => n.toFixed(1).padStart(9);
 try {
   console.log(`tcpSessions(ns, { port: 179 }) over N namespaces in turn, ms (median of ${rounds} rounds)`);
-  console.log(`${"N".padStart(4)} ${"ends".padStart(6)} ${"ss (iproute2)".padStart(14)} ${"inet_diag".padStart(10)}  ss/inet_diag  per ns: ss / inet_diag`);
+  console.log(
+    `${"N".padStart(4)} ${"ends".padStart(6)} ${"ss (iproute2)".padStart(14)} ${"inet_diag".padStart(10)}  ss/inet_diag  per ns: ss / inet_diag`,
+  );
   for (const n of sizes) {
     const names = Array.from({ length: n }, (_, i) => `${prefix}${made.length + i}`);
     for (const name of names) {
@@ -91,7 +94,8 @@ try {
     for (let r = 0; r < rounds; r++) {
       const [tIp, eIp] = await countAll(ip, names);
       const [tNl, eNl] = await countAll(nl, names);
-      if (eIp !== 6 * n || eNl !== 6 * n) throw new Error(`ends counted: ss ${eIp}, inet_diag ${eNl}, want ${6 * n}`);
+      if (eIp !== 6 * n || eNl !== 6 * n)
+        throw new Error(`ends counted: ss ${eIp}, inet_diag ${eNl}, want ${6 * n}`);
       times.ss.push(tIp);
       times.diag.push(tNl);
     }

@@ -23,7 +23,7 @@ import { decodeLinkNames, decodeRoutes } from "./decode.js";
 import { decodeAddresses } from "./decode-addresses.js";
 import { decodeLinks, linkReferences } from "./decode-links.js";
 import { carriedOps, changesLinks, encodeOp, MissingDevice, MissingNetns } from "./encode-ops.js";
-import { decodeTcpSessions, tcpDumpRequest, tcpEstablished } from "./sock-diag.js";
+import { decodeTcpSessions, tcpBothFamiliesRequest, tcpDumpRequest, tcpEstablished } from "./sock-diag.js";
 import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
@@ -370,22 +370,37 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     return (r.value ?? "").trim();
   }
 
+  /** Whether the kernel refused TCPDIAG_GETSOCK once (then every read asks a family at a time). */
+  let perFamilyOnly = false;
   /**
    * Established TCP connections from inet_diag (NETLINK_SOCK_DIAG, a socket opened in the
-   * namespace): one dump of IPv4 sockets and one of IPv6, the kernel keeping only the established
-   * ones (idiag_states), the decoder the port. No bytecode filter: a namespace's established
-   * sockets are a few (a node's BGP sessions and its datastore connections), and a filter would
-   * be a second encoder to get right for no measurable saving. The base's `ss` with an older addon.
+   * namespace): one TCPDIAG_GETSOCK dump of both families (one walk of the kernel's connection
+   * table, shared by all namespaces: the cost of a read), or a SOCK_DIAG_BY_FAMILY dump a family
+   * where the kernel refuses it. The kernel keeps only the established ones (idiag_states), the
+   * decoder the port: no bytecode filter, as a namespace's established sockets are a few (a
+   * node's BGP sessions and its datastore connections) and the table walk costs the same with
+   * one. The base's `ss` with an addon built before sockDiagDump.
    */
   async function tcpSessions(ns: Netns, q: TcpSessionQuery = {}): Promise<TcpSession[]> {
     const port = queryPort(q);
     const diag = nl?.sockDiagDump;
     if (!diag) return base.tcpSessions(ns, q);
-    return ([4, 6] as const).flatMap((family) => {
-      const req = tcpDumpRequest(family, 1 << tcpEstablished, next());
-      const dump = io("sock_diag TCP dump", () => diag(nsArg(ns), req));
-      return decodeTcpSessions(dump, { state: tcpEstablished, port });
-    });
+    const o = { state: tcpEstablished, port };
+    const what = "sock_diag TCP dump";
+    if (!perFamilyOnly) {
+      try {
+        return decodeTcpSessions(diag(nsArg(ns), tcpBothFamiliesRequest(1 << tcpEstablished, next())), o);
+      } catch (err) {
+        if ((err as { answer?: boolean }).answer !== true) throw kernelError(what, err);
+        perFamilyOnly = true;
+      }
+    }
+    return ([4, 6] as const).flatMap((family) =>
+      decodeTcpSessions(
+        io(what, () => diag(nsArg(ns), tcpDumpRequest(family, 1 << tcpEstablished, next()))),
+        o,
+      ),
+    );
   }
 
   /**

@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { NetlinkDecodeError } from "./codec.js";
-import { decodeTcpSessions, tcpDumpRequest } from "./sock-diag.js";
+import { decodeTcpSessions, tcpBothFamiliesRequest, tcpDumpRequest } from "./sock-diag.js";
 
-/** One inet_diag_msg, byte by byte as the kernel writes it (header: len, type 20, flags, seq, pid). */
-function diagMsg(family: 2 | 10, state: number, sport: number, dport: number, src: number[], dst: number[]) {
+/** One inet_diag_msg, byte by byte as the kernel writes it (header: len, type, flags, seq, pid). */
+function diagMsg(
+  family: 2 | 10,
+  state: number,
+  sport: number,
+  dport: number,
+  src: number[],
+  dst: number[],
+  type = 20,
+) {
   const b = Buffer.alloc(16 + 72);
   b.writeUInt32LE(b.length, 0);
-  b.writeUInt16LE(20, 4);
+  b.writeUInt16LE(type, 4);
   b.writeUInt16LE(0x2, 6); // NLM_F_MULTI
   b.writeUInt32LE(7, 8);
   b.writeUInt8(family, 16);
@@ -50,6 +58,43 @@ describe("NETLINK_SOCK_DIAG for TCP", () => {
       ].join(""),
     );
     assert.equal(tcpDumpRequest(4, 2, 1).readUInt8(16), 2);
+  });
+
+  test("the older request asks for both families' TCP sockets in one inet_diag_req", () => {
+    assert.equal(
+      tcpBothFamiliesRequest(1 << 1, 9).toString("hex"),
+      [
+        "4c000000", // nlmsg_len 76
+        "1200", // TCPDIAG_GETSOCK
+        "0103", // NLM_F_REQUEST | NLM_F_DUMP
+        "09000000",
+        "00000000",
+        "02000000", // family (the kernel answers both), src_len, dst_len, ext
+        "00".repeat(48), // inet_diag_sockid: any
+        "02000000", // idiag_states
+        "00000000", // idiag_dbs
+      ].join(""),
+    );
+  });
+
+  test("its answer, families interleaved in the kernel's table order: IPv4 first, each in order", () => {
+    const both = Buffer.concat([
+      diagMsg(10, 1, 179, 1, v6(1), v6(1), 18),
+      diagMsg(2, 1, 2, 179, [10, 0, 0, 1], [10, 0, 0, 2], 18),
+      diagMsg(10, 1, 3, 179, v6(1), v6(1), 18),
+      diagMsg(2, 1, 179, 4, [10, 0, 0, 1], [10, 0, 0, 2], 18),
+      diagMsg(2, 1, 5, 6, [10, 0, 0, 1], [10, 0, 0, 2], 18),
+      done(),
+    ]);
+    assert.deepEqual(
+      decodeTcpSessions(both, { state: 1, port: 179 }).map((s) => [s.family, s.local.port, s.remote.port]),
+      [
+        [4, 2, 179],
+        [4, 179, 4],
+        [6, 179, 1],
+        [6, 3, 179],
+      ],
+    );
   });
 
   const dump = Buffer.concat([

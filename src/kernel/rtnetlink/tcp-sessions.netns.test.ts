@@ -125,10 +125,11 @@ describe("TCP sessions from inet_diag against ss, in real namespaces", {
         "6 fd77::1:179 fd77::2:*",
       ].sort(),
     );
-    assert.deepEqual(
-      sorted(await agree(b, 179, 3)),
-      ["4 10.77.0.2:* 10.77.0.1:179", "4 10.77.0.2:179 10.77.0.1:8080", "6 fd77::2:* fd77::1:179"],
-    );
+    assert.deepEqual(sorted(await agree(b, 179, 3)), [
+      "4 10.77.0.2:* 10.77.0.1:179",
+      "4 10.77.0.2:179 10.77.0.1:8080",
+      "6 fd77::2:* fd77::1:179",
+    ]);
     // IPv4 sockets before IPv6 ones, as ss lists them.
     assert.deepEqual(
       inA.map((s) => s.family),
@@ -165,6 +166,31 @@ describe("TCP sessions from inet_diag against ss, in real namespaces", {
     assert.equal((await older.tcpSessions(b, { port: 179 })).length, 3);
     assert.equal(spawned.length, 1);
     assert.match(String(spawned[0]), /\bss -Htn state established \( sport = :179 or dport = :179 \)$/);
+  });
+
+  test("a kernel refusing the both-families request: one dump a family, the same answers", async () => {
+    const real = addon?.sockDiagDump as (p: string | null, r: Buffer) => Buffer;
+    const asked: number[] = [];
+    const refusing = withRtnetlink(
+      ip,
+      addon && {
+        ...addon,
+        sockDiagDump: (p: string | null, r: Buffer) => {
+          asked.push(r.readUInt16LE(4));
+          if (r.readUInt16LE(4) !== 18) return real(p, r);
+          throw Object.assign(new Error("netlink dump: Invalid argument"), { errno: 22, answer: true });
+        },
+      },
+    );
+    for (const ns of [a, b]) {
+      assert.deepEqual(
+        await refusing.tcpSessions(ns, { port: 179 }),
+        await nl.tcpSessions(ns, { port: 179 }),
+      );
+      assert.deepEqual(await refusing.tcpSessions(ns), await nl.tcpSessions(ns));
+    }
+    // Refused once, then asked a family at a time (SOCK_DIAG_BY_FAMILY) for good.
+    assert.deepEqual(asked, [18, ...Array(8).fill(20)]);
   });
 
   test("a namespace that is not there is a not-found error naming it; a bad port a RangeError", async () => {
