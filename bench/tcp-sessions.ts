@@ -5,7 +5,8 @@
  * IPv4 peer of a dual-stack listener: 6 ends) and one on port 8080, then `tcpSessions(ns,
  * { port: 179 })` over all N, one after another, through the iproute2 driver (`ss` under nsenter,
  * a process a namespace: the reference) and the rtnetlink driver (inet_diag dumps, in-process),
- * alternated in the same run. The connections are made by one python3 process that enters each
+ * alternated in the same run; and the rtnetlink driver on a kernel refusing the both-families
+ * request (one dump a family: two walks of the kernel's connection table instead of one). The connections are made by one python3 process that enters each
  * namespace in turn (setns), so the bench itself holds no process per namespace.
  * Usage: node dist/bench/tcp-sessions.js [--sizes 50,200] [--rounds 5]   (root; under both locks)
  */
@@ -72,13 +73,22 @@ if (!addon?.sockDiagDump)
   throw new Error("the rtnetlink addon (with sockDiagDump) is not built: npm run build");
 const ip = createIproute2Kernel();
 const nl = withRtnetlink(createIproute2Kernel(), addon);
+/** The same driver on a kernel refusing TCPDIAG_GETSOCK: one SOCK_DIAG_BY_FAMILY dump a family. */
+const diag = addon.sockDiagDump.bind(addon);
+const perFamily = withRtnetlink(createIproute2Kernel(), {
+  ...addon,
+  sockDiagDump: (p: string | null, r: Buffer) => {
+    if (r.readUInt16LE(4) === 18) throw Object.assign(new Error("refused"), { errno: 22, answer: true });
+    return diag(p, r);
+  },
+});
 const made: string[] = [];
 let child: ChildProcess | undefined;
 const f = (n: number) => n.toFixed(1).padStart(9);
 try {
   console.log(`tcpSessions(ns, { port: 179 }) over N namespaces in turn, ms (median of ${rounds} rounds)`);
   console.log(
-    `${"N".padStart(4)} ${"ends".padStart(6)} ${"ss (iproute2)".padStart(14)} ${"inet_diag".padStart(10)}  ss/inet_diag  per ns: ss / inet_diag`,
+    `${"N".padStart(4)} ${"ends".padStart(6)} ${"ss (iproute2)".padStart(14)} ${"inet_diag".padStart(10)} ${"per family".padStart(11)}  ss/inet_diag  per ns: ss / inet_diag / per family`,
   );
   for (const n of sizes) {
     const names = Array.from({ length: n }, (_, i) => `${prefix}${made.length + i}`);
@@ -89,19 +99,22 @@ try {
     }
     child = await startHolder(names);
     await countAll(nl, names); // warm up
+    await countAll(perFamily, names);
     await countAll(ip, names.slice(0, 5));
-    const times: Record<"ss" | "diag", number[]> = { ss: [], diag: [] };
+    const times: Record<"ss" | "diag" | "fam", number[]> = { ss: [], diag: [], fam: [] };
     for (let r = 0; r < rounds; r++) {
       const [tIp, eIp] = await countAll(ip, names);
       const [tNl, eNl] = await countAll(nl, names);
-      if (eIp !== 6 * n || eNl !== 6 * n)
-        throw new Error(`ends counted: ss ${eIp}, inet_diag ${eNl}, want ${6 * n}`);
+      const [tFam, eFam] = await countAll(perFamily, names);
+      if (eIp !== 6 * n || eNl !== 6 * n || eFam !== 6 * n)
+        throw new Error(`ends counted: ss ${eIp}, inet_diag ${eNl} / ${eFam}, want ${6 * n}`);
+      times.fam.push(tFam);
       times.ss.push(tIp);
       times.diag.push(tNl);
     }
-    const [s, d] = [median(times.ss), median(times.diag)];
+    const [s, d, pf] = [median(times.ss), median(times.diag), median(times.fam)];
     console.log(
-      `${String(n).padStart(4)} ${String(6 * n).padStart(6)} ${f(s).padStart(14)} ${f(d).padStart(10)}  ${`${(s / d).toFixed(0)}×`.padStart(12)}  ${(s / n).toFixed(2)} / ${(d / n).toFixed(3)}`,
+      `${String(n).padStart(4)} ${String(6 * n).padStart(6)} ${f(s).padStart(14)} ${f(d).padStart(10)} ${f(pf).padStart(11)}  ${`${(s / d).toFixed(0)}×`.padStart(12)}  ${(s / n).toFixed(2)} / ${(d / n).toFixed(3)} / ${(pf / n).toFixed(3)}`,
     );
     child.stdin?.end();
     child.kill();
