@@ -277,6 +277,25 @@ export interface RouteQuery {
   readonly dev?: string;
 }
 
+/** One end of a TCP connection: an address as inet_ntop writes it (so `::ffff:a.b.c.d`), a port. */
+export interface TcpEnd {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** An established TCP connection of a namespace, as the kernel holds its socket. */
+export interface TcpSession {
+  /** The socket's family (an IPv4 peer of a dual-stack IPv6 socket is 6, `::ffff:` addresses). */
+  readonly family: 4 | 6;
+  readonly local: TcpEnd;
+  readonly remote: TcpEnd;
+}
+
+export interface TcpSessionQuery {
+  /** Only connections with this local or remote port. */
+  readonly port?: number;
+}
+
 export interface ExecResult {
   readonly code: number;
   readonly stdout: string;
@@ -315,6 +334,11 @@ export interface Kernel {
   neighbours(ns: Netns, dev?: string): Promise<Neighbour[]>;
   fdb(ns: Netns, dev?: string): Promise<FdbEntry[]>;
   sysctl(ns: Netns, key: string): Promise<string>;
+  /**
+   * Established TCP connections (IPv4 sockets, then IPv6, each in the kernel's order), what
+   * `ss -Htn state established` lists; with a port, those with it at either end.
+   */
+  tcpSessions(ns: Netns, query?: TcpSessionQuery): Promise<TcpSession[]>;
   /** Run a program inside `ns` (ping, iperf3, a plugin). */
   exec(
     ns: Netns,

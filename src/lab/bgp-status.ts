@@ -10,15 +10,13 @@ export interface BgpSessionCount {
   readonly expected: number;
 }
 
-/** BGP sessions as the kernel sees them, not as the speakers report them. */
+/**
+ * BGP sessions as the kernel sees them, not as the speakers report them: established TCP
+ * connections with port 179 at either end, IPv4 and IPv6 (kernel.tcpSessions: an inet_diag dump
+ * per namespace with the rtnetlink driver, no process; `ss` with the iproute2 driver alone).
+ */
 export async function countBgpSessions(kernel: Kernel, state: LabState): Promise<BgpSessionCount> {
-  const count = async (ns: string) => {
-    const r = await kernel.exec(namedNetns(ns), [
-      ...["ss", "-Htn", "state", "established"],
-      "( sport = :179 or dport = :179 )",
-    ]);
-    return r.stdout.split("\n").filter(Boolean).length;
-  };
+  const count = async (ns: string) => (await kernel.tcpSessions(namedNetns(ns), { port: 179 })).length;
   const ends: [string, number][] = [];
   for (const n of state.nodes) ends.push([n.name, await count(n.ns)]);
   if (state.spec.underlay === "l3") ends.push(["router", await count(underlayNs)]);

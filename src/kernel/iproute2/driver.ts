@@ -16,11 +16,15 @@ import type {
   NetnsControl,
   Route,
   RouteQuery,
+  TcpSession,
+  TcpSessionQuery,
 } from "../api.js";
 import { KernelError, tolerated } from "../errors.js";
+import { queryPort } from "../tcp-sessions.js";
 import { classifyError } from "./classify.js";
 import { ipNetnsArgs, netnsPath, netnsRunDir } from "./netns-args.js";
 import { parseAddresses, parseFdb, parseLinks, parseNeighbours, parseRoutes } from "./parse.js";
+import { parseSsTcp } from "./parse-ss.js";
 import { batchLine, type Rendered, renderOp, sysctlPath, type Tool } from "./render.js";
 
 export interface Iproute2Options {
@@ -263,6 +267,18 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     return r.stdout.trim();
   }
 
+  /** `ss -Htn state established`, with a port filter at either end (a process a call). */
+  async function tcpSessions(ns: Netns, q: TcpSessionQuery = {}): Promise<TcpSession[]> {
+    const port = queryPort(q);
+    const args = [
+      ...["ss", "-Htn", "state", "established"],
+      ...(port === undefined ? [] : [`( sport = :${port} or dport = :${port} )`]),
+    ];
+    const r = await exe(inNs(ns, args));
+    if (r.code !== 0) throw new KernelError(classifyError(r.stderr), args.join(" "), r.stderr.trim());
+    return parseSsTcp(r.stdout);
+  }
+
   async function exec(
     ns: Netns,
     argv: readonly string[],
@@ -333,6 +349,7 @@ export function createIproute2Kernel(opts: Iproute2Options = {}): Kernel {
     neighbours,
     fdb,
     sysctl,
+    tcpSessions,
     exec,
     probe() {
       capabilities ??= probeOnce();

@@ -2,17 +2,29 @@ import { closeSync, existsSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { endianness } from "node:os";
 import { resolve } from "node:path";
-import type { Address, Kernel, KernelOp, Link, Netns, Route, RouteQuery } from "../api.js";
+import type {
+  Address,
+  Kernel,
+  KernelOp,
+  Link,
+  Netns,
+  Route,
+  RouteQuery,
+  TcpSession,
+  TcpSessionQuery,
+} from "../api.js";
 import { KernelError, tolerated } from "../errors.js";
 import { classifyError } from "../iproute2/classify.js";
 import { netnsPath, netnsRunDir } from "../iproute2/netns-args.js";
 import { renderOp, sysctlPath } from "../iproute2/render.js";
+import { queryPort } from "../tcp-sessions.js";
 import { af, attrs, ifaddrmsg, ifinfomsg, ifla, message, nlm, rtm, rtmsg, splitMessages } from "./codec.js";
 import { decodeLinkNames, decodeRoutes } from "./decode.js";
 import { decodeAddresses } from "./decode-addresses.js";
 import { decodeLinks, linkReferences } from "./decode-links.js";
 import { carriedOps, changesLinks, encodeOp, MissingDevice, MissingNetns } from "./encode-ops.js";
 import { type EthtoolSetResult, ethtoolSetArgs, offloadError, offloadSettings } from "./offload.js";
+import { decodeTcpSessions, tcpBothFamiliesRequest, tcpDumpRequest, tcpEstablished } from "./sock-diag.js";
 import { type SysctlFailure, sysctlError } from "./sysctl-failure.js";
 
 /**
@@ -36,6 +48,8 @@ interface RtnetlinkAddon {
   dump(nsPath: string | null, request: Buffer): Buffer;
   sysctlRead(nsPath: string | null, file: string): SysctlFailure & { value?: string };
   sysctlWrite(nsPath: string | null, pairs: readonly string[]): SysctlFailure & { done: number };
+  /** dump on a NETLINK_SOCK_DIAG socket (absent in an addon built before it had it). */
+  sockDiagDump?(nsPath: string | null, request: Buffer): Buffer;
   /** `ip netns add NAME` in-process (absent in an addon built before it had it). */
   createNetns?(dir: string, name: string): void;
   /** Offload features set with SIOCETHTOOL: [dev, tso, gso, gro, ...] (absent in an older addon). */
@@ -381,6 +395,39 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     return (r.value ?? "").trim();
   }
 
+  /** Whether the kernel refused TCPDIAG_GETSOCK once (then every read asks a family at a time). */
+  let perFamilyOnly = false;
+  /**
+   * Established TCP connections from inet_diag (NETLINK_SOCK_DIAG, a socket opened in the
+   * namespace): one TCPDIAG_GETSOCK dump of both families (one walk of the kernel's connection
+   * table, shared by all namespaces: the cost of a read), or a SOCK_DIAG_BY_FAMILY dump a family
+   * where the kernel refuses it. The kernel keeps only the established ones (idiag_states), the
+   * decoder the port: no bytecode filter, as a namespace's established sockets are a few (a
+   * node's BGP sessions and its datastore connections) and the table walk costs the same with
+   * one. The base's `ss` with an addon built before sockDiagDump.
+   */
+  async function tcpSessions(ns: Netns, q: TcpSessionQuery = {}): Promise<TcpSession[]> {
+    const port = queryPort(q);
+    const diag = nl?.sockDiagDump;
+    if (!diag) return base.tcpSessions(ns, q);
+    const o = { state: tcpEstablished, port };
+    const what = "sock_diag TCP dump";
+    if (!perFamilyOnly) {
+      try {
+        return decodeTcpSessions(diag(nsArg(ns), tcpBothFamiliesRequest(1 << tcpEstablished, next())), o);
+      } catch (err) {
+        if ((err as { answer?: boolean }).answer !== true) throw kernelError(what, err);
+        perFamilyOnly = true;
+      }
+    }
+    return ([4, 6] as const).flatMap((family) =>
+      decodeTcpSessions(
+        io(what, () => diag(nsArg(ns), tcpDumpRequest(family, 1 << tcpEstablished, next()))),
+        o,
+      ),
+    );
+  }
+
   /**
    * Named namespaces made in-process (the addon's createNetns: what `ip netns add` does, without
    * a process per pod of a lab); names iproute2 would judge, and an older addon, go to it.
@@ -401,5 +448,5 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
     },
   };
 
-  return { ...base, apply, routes, links, link, addresses, sysctl, netns };
+  return { ...base, apply, routes, links, link, addresses, sysctl, tcpSessions, netns };
 }

@@ -112,14 +112,14 @@ static void leave_netns(int self) {
   close(self);
 }
 
-/* A NETLINK_ROUTE socket made inside `path` (or here when !has). Returns the fd, or -errno. */
-static int open_route_socket(const char *path, int has) {
+/* A netlink socket of `protocol` made inside `path` (or here when !has). Returns the fd, or -errno. */
+static int open_netlink_socket(const char *path, int has, int protocol) {
   int self = -1, fd, err;
   if (has) {
     err = enter_netns(path, &self);
     if (err < 0) return err;
   }
-  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   err = fd < 0 ? errno : 0;
   if (has) leave_netns(self);
   if (fd < 0) return -err;
@@ -220,7 +220,7 @@ static napi_value apply(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   if (get_call_args(env, info, "apply(nsPath, messages)", 0, path, sizeof path, &has, &data, &len)) return NULL;
-  int fd = open_route_socket(path, has);
+  int fd = open_netlink_socket(path, has, NETLINK_ROUTE);
   if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
   char *buf = malloc(RECV_BUF);
   if (!buf) {
@@ -262,17 +262,17 @@ static napi_value apply(napi_env env, napi_callback_info info) {
 /*
  * dump(nsPath | null, request: Buffer): Buffer — one NLM_F_DUMP request (or a get of one object
  * sent with NLM_F_ACK); every message of the answer up to NLMSG_DONE (or the ACK), concatenated.
- * An NLMSG_ERROR answer throws an Error with `errno` and `answer: true`.
+ * An NLMSG_ERROR answer throws an Error with `errno` and `answer: true`. sockDiagDump is the same
+ * on a NETLINK_SOCK_DIAG socket (inet_diag: the namespace's own sockets).
  */
-static napi_value dump(napi_env env, napi_callback_info info) {
+static napi_value dump_on(napi_env env, napi_callback_info info, int protocol, const char *usage) {
   char path[4096], msg[256] = "";
   int has;
   void *data;
   size_t len;
-  if (get_call_args(env, info, "dump(nsPath, request)", NLMSG_HDRLEN, path, sizeof path, &has, &data, &len))
-    return NULL;
+  if (get_call_args(env, info, usage, NLMSG_HDRLEN, path, sizeof path, &has, &data, &len)) return NULL;
   uint32_t seq = ((struct nlmsghdr *)data)->nlmsg_seq;
-  int fd = open_route_socket(path, has);
+  int fd = open_netlink_socket(path, has, protocol);
   if (fd < 0) return throw_errno(env, has ? path : "netlink socket", -fd);
   struct sockaddr_nl to = {.nl_family = AF_NETLINK};
   ssize_t s;
@@ -341,6 +341,14 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   napi_create_buffer_copy(env, used, out, &copy, &result);
   free(out);
   return result;
+}
+
+static napi_value dump(napi_env env, napi_callback_info info) {
+  return dump_on(env, info, NETLINK_ROUTE, "dump(nsPath, request)");
+}
+
+static napi_value sock_diag_dump(napi_env env, napi_callback_info info) {
+  return dump_on(env, info, NETLINK_SOCK_DIAG, "sockDiagDump(nsPath, request)");
 }
 
 /* A JS string argument as a malloc'd C string (NULL and a JS error thrown when it is not one). */
@@ -801,6 +809,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"apply", NULL, apply, NULL, NULL, NULL, napi_default, NULL},
       {"dump", NULL, dump, NULL, NULL, NULL, napi_default, NULL},
+      {"sockDiagDump", NULL, sock_diag_dump, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlRead", NULL, sysctl_read, NULL, NULL, NULL, napi_default, NULL},
       {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
       {"createNetns", NULL, create_netns, NULL, NULL, NULL, napi_default, NULL},
