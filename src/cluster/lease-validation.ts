@@ -120,7 +120,16 @@ type Compiled = {
   /** An IPv6-only cluster (its primary CIDR is IPv6): leases carry subnet6 and publicIp6 alone. */
   readonly ipv6Only: boolean;
 };
+/** One per policy object (every lease view of an agent validates under the same one). */
+const compiledPolicies = new WeakMap<LeasePolicy, Compiled>();
 const compile = (policy: LeasePolicy): Compiled => {
+  const known = compiledPolicies.get(policy);
+  if (known) return known;
+  const c = compileNow(policy);
+  compiledPolicies.set(policy, c);
+  return c;
+};
+const compileNow = (policy: LeasePolicy): Compiled => {
   const cluster = ipaddr.parseCIDR(policy.clusterCidr);
   return {
     cluster,

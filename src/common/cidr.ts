@@ -146,8 +146,8 @@ export function numberToIpv4(n: number): string {
  * negative when `a` comes first.
  */
 export function compareAddresses(a: string, b: string): number {
-  const x = ipaddr.parse(a).toByteArray();
-  const y = ipaddr.parse(b).toByteArray();
+  const x = parseIp(a).toByteArray();
+  const y = parseIp(b).toByteArray();
   if (x.length !== y.length) return x.length - y.length;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
   return 0;

@@ -194,7 +194,9 @@ export class BgpBackend implements Backend {
       onEvent: (e) => {
         // Selection ran (after onRoutes gave the Loc-RIB): what BGP did not confirm goes now.
         if (e.event === "selection-done") this.#dropPreserved(ctx);
-        if (ns && (e.event === "established" || e.event === "down")) {
+        // Read again only for a session from an address the table does not have (the node's
+        // addresses changed): a mesh agent among 200 saw 199 sessions come up, each a read.
+        if (ns && e.event === "established" && !hasAddress(this.#interfaces, e.local)) {
           this.#interfaceReads ??= new CoalescingRunner(
             () => this.#readInterfaces(ctx),
             () => {}, // #readInterfaces logs its own failure
@@ -426,4 +428,10 @@ export class BgpBackend implements Backend {
   async stop(): Promise<void> {
     await this.#speaker?.stop({ graceful: true });
   }
+}
+
+/** Does the interface table hold this address (undefined: not known, so no)? */
+function hasAddress(table: InterfaceTable | undefined, address: string | undefined): boolean {
+  if (!table || address === undefined) return false;
+  return Object.values(table).some((addrs) => addrs?.some((a) => a.address === address));
 }

@@ -136,9 +136,12 @@ export class BgpConnection {
     return this.#negotiated;
   }
 
+  /** Our end's address, once connected (asked per flush and peer: getsockname each time cost). */
   get localAddress(): string | undefined {
-    return this.#socket?.localAddress?.replace(/^::ffff:/, "");
+    this.#localAddress ??= this.#socket?.localAddress?.replace(/^::ffff:/, "");
+    return this.#localAddress;
   }
+  #localAddress: string | undefined;
 
   /** Outbound: connect to the peer (retrying on the connect-retry timer), TCP-MD5/GTSM as asked. */
   dial(host: string, port: number, localAddress?: string, protection: TcpProtection = {}): void {

@@ -1,4 +1,4 @@
-import ipaddr from "ipaddr.js";
+import { contains, parseAddress } from "../../common/cidr.js";
 
 /** One address of an interface, as node:os networkInterfaces() lists it. */
 export interface InterfaceAddress {
@@ -24,18 +24,22 @@ export interface SessionLink {
 
 const bare = (a: string) => a.replace(/%.*$/, "").replace(/^::ffff:(?=\d+\.)/, "");
 const zoneOf = (a: string) => (a.includes("%") ? a.slice(a.indexOf("%") + 1) : undefined);
-const isLinkLocal = (a: string) => ipaddr.isValid(a) && ipaddr.parse(a).range() === "linkLocal";
-const isGlobal6 = (a: string) =>
-  ipaddr.IPv6.isValid(a) && ["unicast", "uniqueLocal", "reserved"].includes(ipaddr.IPv6.parse(a).range());
-const same = (a: string, b: string) =>
-  ipaddr.isValid(a) && ipaddr.isValid(b) && ipaddr.parse(a).toString() === ipaddr.parse(b).toString();
+// Parses from the address cache (common/cidr.ts): a mesh agent asks this at every session change.
+const isLinkLocal = (a: string) => parseAddress(a)?.range() === "linkLocal";
+const isGlobal6 = (a: string) => {
+  const p = parseAddress(a);
+  return p?.kind() === "ipv6" && ["unicast", "uniqueLocal", "reserved"].includes(p.range());
+};
+const same = (a: string, b: string) => {
+  const x = parseAddress(a);
+  const y = parseAddress(b);
+  return x !== undefined && y !== undefined && x.toString() === y.toString();
+};
 
 function inside(cidr: string | null, address: string): boolean {
-  if (!cidr || !ipaddr.isValid(address)) return false;
+  if (!cidr || !parseAddress(address)) return false;
   try {
-    const [net, len] = ipaddr.parseCIDR(cidr);
-    const a = ipaddr.parse(address);
-    return a.kind() === net.kind() && a.match(net, len);
+    return contains(cidr, address);
   } catch {
     return false;
   }

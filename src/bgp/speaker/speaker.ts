@@ -74,7 +74,13 @@ export interface PeerConfig {
 
 export type SpeakerEvent =
   | { readonly event: "state"; readonly peer: string; readonly state: FsmStateName }
-  | { readonly event: "established"; readonly peer: string; readonly routerId: string }
+  | {
+      readonly event: "established";
+      readonly peer: string;
+      readonly routerId: string;
+      /** Our address on the session. */
+      readonly local?: string;
+    }
   | { readonly event: "down"; readonly peer: string; readonly reason: string }
   | { readonly event: "refused"; readonly peer: string; readonly reason: string }
   | {
@@ -715,7 +721,12 @@ export class BgpSpeaker {
         );
         clearTimeout(peer.redial);
         peer.failedDials = 0;
-        this.o.onEvent?.({ event: "established", peer: peer.config.address, routerId: peer.info.routerId });
+        this.o.onEvent?.({
+          event: "established",
+          peer: peer.config.address,
+          routerId: peer.info.routerId,
+          ...(c.localAddress ? { local: c.localAddress } : {}),
+        });
         this.#restartTermsOnEstablished(peer, c);
         // A restarting speaker sends nothing before its route selection (then the table and End-of-RIB).
         if (!this.#deferring) {
@@ -928,9 +939,18 @@ export class BgpSpeaker {
 
   /** What decides a route's exported attributes and encoding on this session, besides the route. */
   #viewKey(peer: Peer, c: BgpConnection): string {
+    // Written once per session, link, peer info and config (a flush asks for every peer).
+    const k = this.#viewKeys.get(c);
+    if (k && k.link === peer.link && k.info === peer.info && k.config === peer.config) return k.key;
     const n = c.negotiated;
-    return `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}|${peer.link?.global6}`;
+    const key = `${peer.info.ibgp}|${peer.config.nextHopSelf === true}|${c.localAddress}|${n.fourOctetAs}|${n.ipv4Unicast}|${n.ipv6Unicast}|${n.ipv4ViaIpv6}|${peer.link?.linkLocal}|${peer.link?.global6}`;
+    this.#viewKeys.set(c, { link: peer.link, info: peer.info, config: peer.config, key });
+    return key;
   }
+  readonly #viewKeys = new WeakMap<
+    BgpConnection,
+    { link: Peer["link"]; info: Peer["info"]; config: Peer["config"]; key: string }
+  >();
 
   /**
    * The attributes `peer` gets for `path`, NEXT_HOP rewritten to us where the rules say so, and
