@@ -89,3 +89,135 @@ test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by
     await backend.stop();
   }
 });
+
+test("selection with a peer whose session is not up yet (restarting too): its subnet's kept route is retained, not dropped", async () => {
+  const n2 = await speakers.make(62, { nextHop: "127.0.0.62" });
+  const local: LocalNode = {
+    lease: lease("n1", "10.244.1.0/24", "127.0.0.61"),
+    underlayDev: "lo",
+    underlayMtu: 65536,
+  };
+  const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.62");
+  const peer4 = lease("n4", "10.244.4.0/24", "127.0.0.64");
+  const peer5 = lease("n5", "10.244.5.0/24", "127.0.0.65");
+  n2.speaker.originate(peer2.subnet);
+  n2.speaker.setPeers([{ address: local.lease.publicIp, asn: 64512, passive: true }]);
+  const left: Route[] = [
+    { dst: "10.244.2.0/24", via: "127.0.0.62", dev: "lo", proto: "147" },
+    { dst: "10.244.4.0/24", via: "127.0.0.64", dev: "lo", proto: "147" },
+    { dst: "10.244.5.0/24", via: "127.0.0.65", dev: "lo", proto: "147" },
+  ];
+  const kernel = { routes: async () => left } as unknown as Kernel;
+  const backend = new BgpBackend({
+    asn: 64512,
+    mesh: false,
+    routeReflectors: [],
+    // n5 is a peer too, but nothing answers at its address (its agent is still starting).
+    external: [speakers.peerOf(n2), { address: "127.0.0.65", asn: 64512 }],
+    clusterId: "127.0.0.61",
+    holdTime: 9,
+    connectRetrySeconds: 0.2,
+    port: 0,
+    gracefulRestart: { selectionDeferralSeconds: 1 },
+  });
+  const abort = new AbortController();
+  await backend.start({
+    local,
+    kernel,
+    netns: { kind: "current" },
+    logger: pino({ level: "silent" }),
+    signal: abort.signal,
+    onChange: () => {},
+  });
+  const wanted = () =>
+    backend
+      .desired(local, [peer2, peer4, peer5])
+      .routes.map((r) => `${r.dst} via ${r.via}`)
+      .sort();
+  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean };
+  try {
+    backend.peersChanged(local, [peer2, peer4, peer5]);
+    await eventually(() => gr().restarting === false, "selection (n2's End-of-RIB, then the deferral timer)");
+    // n2's confirmed by BGP; n5's kept (its session is not up); n4, no peer of ours, unconfirmed: gone.
+    assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.62", "10.244.5.0/24 via 127.0.0.65"]);
+    assert.deepEqual(backend.status().bgpRetainedRoutes, ["10.244.5.0/24"]);
+    // n5's lease goes: so does the route.
+    backend.peersChanged(local, [peer2, peer4]);
+    assert.deepEqual(
+      wanted().filter((r) => r.startsWith("10.244.5.")),
+      [],
+    );
+  } finally {
+    abort.abort();
+    await backend.stop();
+  }
+});
+
+test("selection with a peer restarting too (R bit, nothing sent before its own selection): its subnet's kept route is retained", async () => {
+  const n2 = await speakers.make(72, { nextHop: "127.0.0.72" });
+  // n5 restarts as well: it waits for a peer that never answers, so it sends n1 nothing for now.
+  const n5 = await speakers.make(75, {
+    nextHop: "127.0.0.75",
+    gracefulRestart: { restarting: true, selectionDeferralSeconds: 60, unreachablePeerSeconds: 60 },
+  });
+  const local: LocalNode = {
+    lease: lease("n1", "10.244.1.0/24", "127.0.0.71"),
+    underlayDev: "lo",
+    underlayMtu: 65536,
+  };
+  const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.72");
+  const peer5 = lease("n5", "10.244.5.0/24", "127.0.0.75");
+  n2.speaker.originate(peer2.subnet);
+  n5.speaker.originate(peer5.subnet);
+  n2.speaker.setPeers([{ address: local.lease.publicIp, asn: 64512, passive: true }]);
+  n5.speaker.setPeers([
+    { address: local.lease.publicIp, asn: 64512, passive: true },
+    { address: "127.0.0.79", asn: 64512 },
+  ]);
+  const left: Route[] = [
+    { dst: "10.244.2.0/24", via: "127.0.0.72", dev: "lo", proto: "147" },
+    { dst: "10.244.5.0/24", via: "127.0.0.75", dev: "lo", proto: "147" },
+  ];
+  const kernel = { routes: async () => left } as unknown as Kernel;
+  const backend = new BgpBackend({
+    asn: 64512,
+    mesh: false,
+    routeReflectors: [],
+    external: [speakers.peerOf(n2), speakers.peerOf(n5)],
+    clusterId: "127.0.0.71",
+    holdTime: 9,
+    connectRetrySeconds: 0.2,
+    port: 0,
+    gracefulRestart: { selectionDeferralSeconds: 30 },
+  });
+  const abort = new AbortController();
+  await backend.start({
+    local,
+    kernel,
+    netns: { kind: "current" },
+    logger: pino({ level: "silent" }),
+    signal: abort.signal,
+    onChange: () => {},
+  });
+  const wanted = () =>
+    backend
+      .desired(local, [peer2, peer5])
+      .routes.map((r) => `${r.dst} via ${r.via}`)
+      .sort();
+  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean };
+  try {
+    backend.peersChanged(local, [peer2, peer5]);
+    await eventually(
+      () => gr().restarting === false,
+      "selection: n2's End-of-RIB; n5, restarting, not waited for",
+    );
+    const n5Session = (backend.status().bgpSessions as { peer: string; state: string }[]).find(
+      (s) => s.peer === "127.0.0.75",
+    );
+    assert.equal(n5Session?.state, "Established", "n5's session is up, it has sent nothing");
+    assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.72", "10.244.5.0/24 via 127.0.0.75"]);
+  } finally {
+    abort.abort();
+    await backend.stop();
+  }
+});

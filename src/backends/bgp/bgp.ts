@@ -67,6 +67,8 @@ export class BgpBackend implements Backend {
   readonly #learned = new Map<string, string>();
   /** Other nodes' leased subnets → their owner ("node address"). */
   #leased = new Map<string, string>();
+  /** The lease of each leased subnet (its node's addresses). */
+  #leaseOf = new Map<string, NodeLease>();
   /**
    * Routes learned for other nodes' leased subnets, kept when their session goes (the peer's
    * agent was killed or restarts; its kernel still forwards), as long as the same node holds the
@@ -286,6 +288,28 @@ export class BgpBackend implements Backend {
 
   /** The preserved routes give way to BGP's (what it re-learned replaced them already). */
   #dropPreserved(ctx: BackendContext): void {
+    // A kept route BGP did not confirm because its owner has not spoken yet — its session is not
+    // up, or it is restarting too (R bit) and sends nothing before its own selection, which RFC
+    // 4724 §4.1 does not wait for — is retained, as the routes of a session that went down are:
+    // until it announces the subnet again or its lease goes. Left to go, nodes restarted together
+    // lost their routes to each other for seconds (the 100-node mesh, 10 agents restarted at once:
+    // 9-35 routes missing in a sweep).
+    const waiting = new Set(
+      (this.#speaker?.sessions() ?? [])
+        .filter(
+          (s) =>
+            s.state !== "Established" ||
+            (s.gracefulRestart.peerRestarting === true && s.gracefulRestart.endOfRibReceived.length === 0),
+        )
+        .map((s) => s.peer),
+    );
+    for (const [prefix, via] of this.#preserved) {
+      const l = this.#leaseOf.get(prefix);
+      if (!l || this.#learned.has(prefix) || this.#retained.has(prefix)) continue;
+      const addresses = [l.publicIp, ...(l.publicIp6 ? [l.publicIp6] : [])];
+      if (addresses.includes(via) && addresses.some((a) => waiting.has(a)))
+        this.#retained.set(prefix, { nextHop: via, owner: owner(l) });
+    }
     const prefixes = [...this.#preserved.keys()];
     this.#preserved.clear();
     for (const p of prefixes) this.#refresh(p);
@@ -313,6 +337,7 @@ export class BgpBackend implements Backend {
       this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
     this.#speaker?.setPeers(clusterPeers(local.lease, all, { ...this.o, routeReflectors: this.#reflectors }));
     this.#leased = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, owner(p)] as const)));
+    this.#leaseOf = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, p] as const)));
     for (const [prefix, nextHop] of this.#learned) {
       const o = this.#leased.get(prefix);
       if (o) this.#retained.set(prefix, { nextHop, owner: o });
