@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { pino } from "pino";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
+import type { PeerConfig } from "../../bgp/speaker/speaker.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { eventually } from "../../common/eventually.js";
 import type { Kernel, Route } from "../../kernel/api.js";
@@ -25,33 +26,35 @@ const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
   backendData: {},
 });
 
-test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by the leases", async () => {
-  const n2 = await speakers.make(52, { nextHop: "127.0.0.52" });
-  const local: LocalNode = {
-    lease: lease("n1", "10.244.1.0/24", "127.0.0.51"),
-    underlayDev: "lo",
-    underlayMtu: 65536,
-  };
-  const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.52");
-  const peer4 = lease("n4", "10.244.4.0/24", "127.0.0.54");
-  n2.speaker.originate(peer2.subnet);
-  // What the earlier run left: routes to n2's, n3's (lease gone since) and n4's subnets.
-  const left: Route[] = [
-    { dst: "10.244.2.0/24", via: "127.0.0.52", dev: "lo", proto: "147" },
-    { dst: "10.244.3.0/24", via: "127.0.0.53", dev: "lo", proto: "147" },
-    { dst: "10.244.4.0/24", via: "127.0.0.54", dev: "lo", proto: "147" },
-  ];
+/** A local node n1 at 127.0.0.`n` on lo. */
+const localAt = (n: number): LocalNode => ({
+  lease: lease("n1", "10.244.1.0/24", `127.0.0.${n}`),
+  underlayDev: "lo",
+  underlayMtu: 65536,
+});
+
+/**
+ * The bgp backend started again over the routes an earlier run `left` in the kernel (so it
+ * restarts: RFC 4724 forwarding state), peering with `external`; `wanted(peers)` is its desired
+ * routes as text, `gr()` its graceful-restart status, `stop()` ends it.
+ */
+async function restartedBackend(
+  local: LocalNode,
+  left: Route[],
+  external: PeerConfig[],
+  selectionDeferralSeconds: number,
+) {
   const kernel = { routes: async () => left } as unknown as Kernel;
   const backend = new BgpBackend({
     asn: 64512,
     mesh: false,
     routeReflectors: [],
-    external: [speakers.peerOf(n2)],
-    clusterId: "127.0.0.51",
+    external,
+    clusterId: local.lease.publicIp,
     holdTime: 9,
     connectRetrySeconds: 0.2,
     port: 0,
-    gracefulRestart: { selectionDeferralSeconds: 30 },
+    gracefulRestart: { selectionDeferralSeconds },
   });
   const abort = new AbortController();
   await backend.start({
@@ -62,12 +65,40 @@ test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by
     signal: abort.signal,
     onChange: () => {},
   });
-  const wanted = () =>
-    backend
-      .desired(local, [peer2, peer4])
-      .routes.map((r) => `${r.dst} via ${r.via}`)
-      .sort();
-  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean; preservedRoutes: number };
+  return {
+    backend,
+    wanted: (peers: NodeLease[]) =>
+      backend
+        .desired(local, peers)
+        .routes.map((r) => `${r.dst} via ${r.via}`)
+        .sort(),
+    gr: () => backend.status().bgpGracefulRestart as { restarting: boolean; preservedRoutes: number },
+    stop: async () => {
+      abort.abort();
+      await backend.stop();
+    },
+  };
+}
+
+test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by the leases", async () => {
+  const n2 = await speakers.make(52, { nextHop: "127.0.0.52" });
+  const local = localAt(51);
+  const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.52");
+  const peer4 = lease("n4", "10.244.4.0/24", "127.0.0.54");
+  n2.speaker.originate(peer2.subnet);
+  // What the earlier run left: routes to n2's, n3's (lease gone since) and n4's subnets.
+  const left: Route[] = [
+    { dst: "10.244.2.0/24", via: "127.0.0.52", dev: "lo", proto: "147" },
+    { dst: "10.244.3.0/24", via: "127.0.0.53", dev: "lo", proto: "147" },
+    { dst: "10.244.4.0/24", via: "127.0.0.54", dev: "lo", proto: "147" },
+  ];
+  const {
+    backend,
+    wanted: wantedFor,
+    gr,
+    stop,
+  } = await restartedBackend(local, left, [speakers.peerOf(n2)], 30);
+  const wanted = () => wantedFor([peer2, peer4]);
   try {
     assert.equal(gr().restarting, true, "came back as a restarting speaker");
     assert.deepEqual(wanted(), [
@@ -85,18 +116,13 @@ test("a restarted agent keeps its kernel BGP routes until End-of-RIB, bounded by
     assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.52"]);
     assert.equal(gr().preservedRoutes, 0);
   } finally {
-    abort.abort();
-    await backend.stop();
+    await stop();
   }
 });
 
 test("selection with a peer whose session is not up yet (restarting too): its subnet's kept route is retained, not dropped", async () => {
   const n2 = await speakers.make(62, { nextHop: "127.0.0.62" });
-  const local: LocalNode = {
-    lease: lease("n1", "10.244.1.0/24", "127.0.0.61"),
-    underlayDev: "lo",
-    underlayMtu: 65536,
-  };
+  const local = localAt(61);
   const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.62");
   const peer4 = lease("n4", "10.244.4.0/24", "127.0.0.64");
   const peer5 = lease("n5", "10.244.5.0/24", "127.0.0.65");
@@ -107,34 +133,14 @@ test("selection with a peer whose session is not up yet (restarting too): its su
     { dst: "10.244.4.0/24", via: "127.0.0.64", dev: "lo", proto: "147" },
     { dst: "10.244.5.0/24", via: "127.0.0.65", dev: "lo", proto: "147" },
   ];
-  const kernel = { routes: async () => left } as unknown as Kernel;
-  const backend = new BgpBackend({
-    asn: 64512,
-    mesh: false,
-    routeReflectors: [],
-    // n5 is a peer too, but nothing answers at its address (its agent is still starting).
-    external: [speakers.peerOf(n2), { address: "127.0.0.65", asn: 64512 }],
-    clusterId: "127.0.0.61",
-    holdTime: 9,
-    connectRetrySeconds: 0.2,
-    port: 0,
-    gracefulRestart: { selectionDeferralSeconds: 1 },
-  });
-  const abort = new AbortController();
-  await backend.start({
-    local,
-    kernel,
-    netns: { kind: "current" },
-    logger: pino({ level: "silent" }),
-    signal: abort.signal,
-    onChange: () => {},
-  });
-  const wanted = () =>
-    backend
-      .desired(local, [peer2, peer4, peer5])
-      .routes.map((r) => `${r.dst} via ${r.via}`)
-      .sort();
-  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean };
+  // n5 is a peer too, but nothing answers at its address (its agent is still starting).
+  const {
+    backend,
+    wanted: wantedFor,
+    gr,
+    stop,
+  } = await restartedBackend(local, left, [speakers.peerOf(n2), { address: "127.0.0.65", asn: 64512 }], 1);
+  const wanted = () => wantedFor([peer2, peer4, peer5]);
   try {
     backend.peersChanged(local, [peer2, peer4, peer5]);
     await eventually(() => gr().restarting === false, "selection (n2's End-of-RIB, then the deferral timer)");
@@ -148,8 +154,7 @@ test("selection with a peer whose session is not up yet (restarting too): its su
       [],
     );
   } finally {
-    abort.abort();
-    await backend.stop();
+    await stop();
   }
 });
 
@@ -160,11 +165,7 @@ test("selection with a peer restarting too (R bit, nothing sent before its own s
     nextHop: "127.0.0.75",
     gracefulRestart: { restarting: true, selectionDeferralSeconds: 60, unreachablePeerSeconds: 60 },
   });
-  const local: LocalNode = {
-    lease: lease("n1", "10.244.1.0/24", "127.0.0.71"),
-    underlayDev: "lo",
-    underlayMtu: 65536,
-  };
+  const local = localAt(71);
   const peer2 = lease("n2", "10.244.2.0/24", "127.0.0.72");
   const peer5 = lease("n5", "10.244.5.0/24", "127.0.0.75");
   n2.speaker.originate(peer2.subnet);
@@ -178,33 +179,13 @@ test("selection with a peer restarting too (R bit, nothing sent before its own s
     { dst: "10.244.2.0/24", via: "127.0.0.72", dev: "lo", proto: "147" },
     { dst: "10.244.5.0/24", via: "127.0.0.75", dev: "lo", proto: "147" },
   ];
-  const kernel = { routes: async () => left } as unknown as Kernel;
-  const backend = new BgpBackend({
-    asn: 64512,
-    mesh: false,
-    routeReflectors: [],
-    external: [speakers.peerOf(n2), speakers.peerOf(n5)],
-    clusterId: "127.0.0.71",
-    holdTime: 9,
-    connectRetrySeconds: 0.2,
-    port: 0,
-    gracefulRestart: { selectionDeferralSeconds: 30 },
-  });
-  const abort = new AbortController();
-  await backend.start({
-    local,
-    kernel,
-    netns: { kind: "current" },
-    logger: pino({ level: "silent" }),
-    signal: abort.signal,
-    onChange: () => {},
-  });
-  const wanted = () =>
-    backend
-      .desired(local, [peer2, peer5])
-      .routes.map((r) => `${r.dst} via ${r.via}`)
-      .sort();
-  const gr = () => backend.status().bgpGracefulRestart as { restarting: boolean };
+  const {
+    backend,
+    wanted: wantedFor,
+    gr,
+    stop,
+  } = await restartedBackend(local, left, [speakers.peerOf(n2), speakers.peerOf(n5)], 30);
+  const wanted = () => wantedFor([peer2, peer5]);
   try {
     backend.peersChanged(local, [peer2, peer5]);
     await eventually(
@@ -217,7 +198,6 @@ test("selection with a peer restarting too (R bit, nothing sent before its own s
     assert.equal(n5Session?.state, "Established", "n5's session is up, it has sent nothing");
     assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.72", "10.244.5.0/24 via 127.0.0.75"]);
   } finally {
-    abort.abort();
-    await backend.stop();
+    await stop();
   }
 });
