@@ -14,6 +14,7 @@ import { type Kernel, type KernelOp, namedNetns } from "../src/kernel/api.js";
 import { createIproute2Kernel } from "../src/kernel/iproute2/index.js";
 import { loadRtnetlinkAddon, withRtnetlink } from "../src/kernel/rtnetlink/driver.js";
 import { planLab, underlayNs } from "../src/lab/topology.js";
+import { benchLabSpec } from "./lab-bench-spec.js";
 import { median } from "./stats.js";
 
 const arg = (name: string, fallback: number) => {
@@ -32,15 +33,7 @@ const ip = createIproute2Kernel();
 const nl = withRtnetlink(createIproute2Kernel(), addon);
 
 // The real plan's offloads, in this bench's own namespaces.
-const plan = planLab({
-  model: "vxlan",
-  nodes,
-  podsPerNode: 0,
-  underlay: "l2",
-  datastore: "embedded",
-  clusterCidr: "10.244.0.0/16",
-  underlayMtu: 1500,
-});
+const plan = planLab(benchLabSpec("vxlan", nodes));
 const rename = (ns: string) => (ns === underlayNs ? `${prefix}u` : `${prefix}${ns.replace(/^.*-/, "")}`);
 const offloads = plan.offloads.map((o) => ({ ns: rename(o.ns), ops: o.ops }));
 const names = [`${prefix}u`, ...plan.nodes.map((n) => rename(n.ns))];

@@ -1,4 +1,3 @@
-import ipaddr from "ipaddr.js";
 import type { PathAttributes } from "../../bgp/codec/types.js";
 import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
@@ -9,6 +8,7 @@ import {
   ipv4Span,
   ipv6Span,
   numberToIpv4,
+  parseAddress,
   spansOverlap,
 } from "../../common/cidr.js";
 
@@ -57,20 +57,8 @@ export function clusterImportPolicy(
   return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
 }
 
-/**
- * An address in canonical text (RFC 5952 for IPv6), remembered: asked for every node at each lease
- * change and for every received route's next hop, of a few hundred distinct addresses.
- */
-const canonicalIps = new Map<string, string>();
-const canonicalIp = (a: string): string => {
-  let c = canonicalIps.get(a);
-  if (c === undefined) {
-    c = ipaddr.isValid(a) ? ipaddr.parse(a).toString() : a;
-    if (canonicalIps.size >= 4096) canonicalIps.delete(canonicalIps.keys().next().value as string);
-    canonicalIps.set(a, c);
-  }
-  return c;
-};
+/** An address in canonical text (RFC 5952 for IPv6), parsed from the address cache; other text as it is. */
+const canonicalIp = (a: string): string => parseAddress(a)?.toString() ?? a;
 
 /** What differs between the families: how a prefix is spanned and which lease fields claim one. */
 interface Family<S extends Ipv4Span | Ipv6Span> {
