@@ -219,3 +219,32 @@ test("with a memo, a lease is re-checked when its modRevision changes, and vanis
   validateLeases([], policy, memo);
   assert.equal(memo.size, 0);
 });
+
+test("validators in one process share checks only under equal rules: same lease object for the same value, not across policies", () => {
+  const a = kv(lease({ node: "shared-1", subnet: "10.244.77.0/24", publicIp: "192.168.10.77" }));
+  // Two agents of one agent host: their own memos and policy objects, the same rules.
+  const first = validateLeases([a], { ...policy }, new Map()).leases[0];
+  const second = validateLeases([{ ...a }], { ...policy }, new Map()).leases[0];
+  assert.ok(first);
+  assert.equal(second, first, "one check of the value, handed to both");
+  // Other rules (a /25 per node): the cached /24 verdict must not be reused.
+  const narrow = validateLeases([a], { ...policy, subnetLen: 25 }, new Map());
+  assert.equal(narrow.leases.length, 0);
+  assert.equal(narrow.rejected[0]?.reason, "wrong-prefix-length");
+  // The same key with another value is checked anew.
+  const moved = {
+    ...a,
+    value: JSON.stringify(lease({ node: "shared-1", subnet: "10.244.77.0/24", publicIp: "127.0.0.1" })),
+  };
+  assert.equal(validateLeases([moved], policy, new Map()).rejected[0]?.reason, "bad-public-ip");
+});
+
+test("a memo keeps exactly the keys of the last list", () => {
+  const memo: LeaseCheckMemo = new Map();
+  const x = kv(lease({ node: "m1", subnet: "10.244.81.0/24", publicIp: "192.168.10.81" }));
+  const y = kv(lease({ node: "m2", subnet: "10.244.82.0/24", publicIp: "192.168.10.82" }));
+  validateLeases([x, y], policy, memo);
+  assert.deepEqual([...memo.keys()].sort(), [x.key, y.key].sort());
+  validateLeases([y], policy, memo);
+  assert.deepEqual([...memo.keys()], [y.key]);
+});

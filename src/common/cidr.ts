@@ -61,6 +61,16 @@ export const parseAddress = rememberLast(4096, (ip: string): ipaddr.IPv4 | ipadd
   return ipaddr.IPv4.isValid(ip) ? ipaddr.IPv4.parse(ip) : undefined;
 });
 
+/**
+ * An address in canonical text (RFC 5952 for IPv6: "fd00::1" for "fd00:0::1"); other text as it
+ * is. Remembered like parseAddress: an import policy is rebuilt from every lease at each lease
+ * change, and ipaddr.js formats the address anew on each toString.
+ */
+export const canonicalAddress = rememberLast(
+  4096,
+  (ip: string): string => parseAddress(ip)?.toString() ?? ip,
+);
+
 /** An address parsed (as parseAddress), throwing ipaddr.js's error when it is not one. */
 const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 =>
   parseAddress(ip) ?? (ip.includes(":") ? ipaddr.IPv6.parse(ip) : ipaddr.IPv4.parse(ip));

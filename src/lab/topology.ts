@@ -62,14 +62,15 @@ export function bgpAgentOptions(spec: LabSpec, node: LabNode, keyFile?: string):
 
 /**
  * Pure: the lab agents' BGP hold time, seconds (undefined: the agent's default, 9 s, up to 25
- * nodes). A full mesh of N agents sends N(N−1) keepalives every hold/3 seconds: 3,300 a second at
- * 100 nodes with 9 s, on one 2-core machine where an agent can go several seconds without CPU
- * while a hundred others run their passes. Past 25 nodes the lab uses RFC 4271 §10's suggested
- * 90 s (keepalives every 30 s); a killed agent's sessions still end at once (its sockets close),
- * so only a peer that hangs is found later.
+ * nodes). A full mesh of N agents sends N(N−1) keepalives every hold/3 seconds, each a TCP-MD5
+ * segment through two namespaces' stacks on one 2-core machine: at 200 nodes and 90 s that was
+ * 1,300 a second, a sixth of the agent hosts' CPU once the mesh was up. Past 25 nodes the lab uses
+ * BIRD's default hold time, 240 s (keepalives every 80 s), which is what a Calico mesh runs with
+ * unless configured otherwise; a killed agent's sessions still end at once (its sockets close), so
+ * only a peer that hangs is found later.
  */
 export function labBgpHoldSeconds(nodes: number): number | undefined {
-  return nodes > 25 ? 90 : undefined;
+  return nodes > 25 ? 240 : undefined;
 }
 
 /** Pure: the nodes that reflect in the bgp model on l2 (the first K; none for a full mesh). */

@@ -51,3 +51,25 @@ test("no mesh: only the configured external peers (a top-of-rack router)", () =>
     [tor],
   );
 });
+
+test("a lease handed in again gets the same session configuration object, a new one when its terms change", () => {
+  const self = node(1);
+  const t = { asn: 64512, mesh: true, routeReflectors: [] as string[], external: [] };
+  const first = clusterPeers(self, nodes, t);
+  const again = clusterPeers(self, nodes, { ...t });
+  for (const [i, c] of first.entries()) assert.equal(again[i], c, "unchanged: the speaker keeps the session");
+  // Another node asking about the same lease objects (agents of one host share them) gets its own.
+  const fromTwo = clusterPeers(node(2), nodes, t).find((p) => p.address === nodes[2]?.publicIp);
+  assert.notEqual(
+    fromTwo,
+    first.find((p) => p.address === nodes[2]?.publicIp),
+  );
+  // A key, a reflector role or an AS: new objects with the new terms.
+  const key = new Uint8Array([1, 2, 3]);
+  const keyed = clusterPeers(self, nodes, { ...t, meshMd5Key: key });
+  assert.ok(keyed.every((c, i) => c !== first[i] && c.md5Key === key));
+  const reflecting = clusterPeers(self, nodes, { ...t, routeReflectors: [self.node] });
+  assert.ok(reflecting.every((c) => c.rrClient === true));
+  const otherAs = clusterPeers(self, nodes, { ...t, asn: 64513 });
+  assert.ok(otherAs.every((c) => c.asn === 64513));
+});

@@ -32,14 +32,36 @@ export function clusterPeers(self: NodeLease, nodes: readonly NodeLease[], t: Bg
     if (n.node === self.node) continue;
     const theyReflect = reflectors.has(n.node);
     if (reflectors.size > 0 && !iAmReflector && !theyReflect) continue;
-    out.push({
-      address: n.publicIp,
-      asn: t.asn,
-      port: t.port,
-      rrClient: iAmReflector && !theyReflect,
-      passive: compareAddresses(self.publicIp, n.publicIp) > 0,
-      ...(t.meshMd5Key ? { md5Key: t.meshMd5Key } : {}),
-    });
+    out.push(meshPeer(self, n, t, iAmReflector && !theyReflect));
   }
   return out;
+}
+
+/**
+ * The last session configuration `self` made for each lease, with the terms it was made on: a lease
+ * change hands every lease to clusterPeers again, and the speaker keeps a session whose
+ * configuration is the same object without comparing it (samePeerConfig). By `self` first: the
+ * agents of one agent host share lease objects (lease-validation.ts), each with its own sessions.
+ */
+const madeBy = new WeakMap<
+  NodeLease,
+  WeakMap<NodeLease, { readonly terms: string; readonly key?: Uint8Array; readonly config: PeerConfig }>
+>();
+
+function meshPeer(self: NodeLease, n: NodeLease, t: BgpTopology, rrClient: boolean): PeerConfig {
+  const terms = `${t.asn} ${t.port} ${rrClient}`;
+  const made = madeBy.get(self) ?? new WeakMap();
+  madeBy.set(self, made);
+  const last = made.get(n);
+  if (last && last.terms === terms && last.key === t.meshMd5Key) return last.config;
+  const config: PeerConfig = {
+    address: n.publicIp,
+    asn: t.asn,
+    port: t.port,
+    rrClient,
+    passive: compareAddresses(self.publicIp, n.publicIp) > 0,
+    ...(t.meshMd5Key ? { md5Key: t.meshMd5Key } : {}),
+  };
+  made.set(n, { terms, ...(t.meshMd5Key ? { key: t.meshMd5Key } : {}), config });
+  return config;
 }

@@ -31,9 +31,17 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly config?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
 }
 
+/** What the import policy depends on in one lease: who owns which subnet at which address. */
+const keyOfLease = new WeakMap<NodeLease, string>();
+const leaseKey = (n: NodeLease): string => {
+  const known = keyOfLease.get(n);
+  if (known !== undefined) return known;
+  const k = `${n.node} ${n.subnet} ${n.publicIp} ${n.subnet6 ?? ""} ${n.publicIp6 ?? ""}`;
+  keyOfLease.set(n, k);
+  return k;
+};
 /** What the import policy depends on: who owns which subnet at which address. */
-const leasesKey = (all: readonly NodeLease[]) =>
-  all.map((n) => `${n.node} ${n.subnet} ${n.publicIp} ${n.subnet6 ?? ""} ${n.publicIp6 ?? ""}`).join("|");
+const leasesKey = (all: readonly NodeLease[]) => all.map(leaseKey).join("|");
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -377,10 +385,29 @@ export class BgpBackend implements Backend {
       this.#learned.get(prefix) ?? this.#retained.get(prefix)?.nextHop ?? this.#preserved.get(prefix);
     const r =
       local && nextHop && !leasedSubnets(local.lease).includes(prefix)
-        ? bgpKernelRoute(prefix, nextHop, underlayNetworks(local))
+        ? this.#kernelRoute(local, prefix, nextHop)
         : undefined;
     if (r && "route" in r) this.#routes.set(r.route);
     else this.#routes.delete(prefix);
+  }
+
+  /**
+   * bgpKernelRoute for this node's underlay, remembered by prefix and next hop while the node is
+   * the same: a lease change refreshes every prefix (200 in a 200-node mesh, at each change).
+   */
+  #kernelRoutes: { local: LocalNode; byHop: Map<string, ReturnType<typeof bgpKernelRoute>> } | undefined;
+  #kernelRoute(local: LocalNode, prefix: string, nextHop: string): ReturnType<typeof bgpKernelRoute> {
+    if (this.#kernelRoutes?.local !== local) this.#kernelRoutes = { local, byHop: new Map() };
+    const key = `${prefix} ${nextHop}`;
+    let r = this.#kernelRoutes.byHop.get(key);
+    if (!r) {
+      r = bgpKernelRoute(prefix, nextHop, underlayNetworks(local));
+      // Bounded: prefixes and next hops come from peers (a flood of them is refused by policy and
+      // max-prefix limits, but nothing here should grow without end).
+      if (this.#kernelRoutes.byHop.size >= 8192) this.#kernelRoutes.byHop.clear();
+      this.#kernelRoutes.byHop.set(key, r);
+    }
+    return r;
   }
 
   #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
@@ -398,7 +425,6 @@ export class BgpBackend implements Backend {
   desired(local: LocalNode, peers: readonly NodeLease[]): BackendDesiredState {
     const unreachable: { node: string; reason: string }[] = [];
     const ownNet = `${local.lease.publicIp}/${local.lease.publicPrefix}`;
-    let sessions: Map<string, { readonly state: string }> | undefined;
     // A peer whose subnet we have no route to: name why (mesh across a router needs the router to peer).
     for (const p of peers) {
       if (this.#routes.get(p.subnet)) {
@@ -407,16 +433,15 @@ export class BgpBackend implements Backend {
           unreachable.push({ node: p.node, reason: `no BGP route to its IPv6 subnet ${p.subnet6} yet` });
         continue;
       }
-      // The sessions' status once per pass, not once per unreachable peer (N² while a mesh comes up).
-      sessions ??= new Map((this.#speaker?.sessions() ?? []).map((x) => [x.peer, x]));
-      const s = sessions.get(p.publicIp);
+      // The one session's state, not every session's status (N² while a mesh comes up).
+      const state = this.#speaker?.sessionState(p.publicIp);
       const behindRouter = !contains(ownNet, p.publicIp);
       unreachable.push({
         node: p.node,
         reason:
           behindRouter && this.o.external.length === 0
             ? `no BGP route to ${p.subnet}: ${p.publicIp} is behind a router; peer with the router (--bgp-peer) so it passes routes on`
-            : `no BGP route to ${p.subnet} yet (session ${s?.state ?? "not configured"})`,
+            : `no BGP route to ${p.subnet} yet (session ${state ?? "not configured"})`,
       });
     }
     return { devices: [], addresses: [], routes: this.#routes.list(), neighbours: [], fdb: [], unreachable };

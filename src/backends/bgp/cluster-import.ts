@@ -3,12 +3,12 @@ import { type ImportPolicy, routeNextHop } from "../../bgp/rib/import-policy.js"
 import type { PeerInfo } from "../../bgp/rib/path.js";
 import { isIpv6OnlyLease, type NodeLease } from "../../cluster/node-lease.js";
 import {
+  canonicalAddress,
   type Ipv4Span,
   type Ipv6Span,
   ipv4Span,
   ipv6Span,
   numberToIpv4,
-  parseAddress,
   spansOverlap,
 } from "../../common/cidr.js";
 
@@ -47,18 +47,15 @@ export function clusterImportPolicy(
   const speakers = new Map<string, NodeLease>();
   for (const n of nodes) {
     if (n.node === self.node) continue;
-    speakers.set(canonicalIp(n.publicIp), n);
-    if (n.publicIp6) speakers.set(canonicalIp(n.publicIp6), n);
+    speakers.set(canonicalAddress(n.publicIp), n);
+    if (n.publicIp6) speakers.set(canonicalAddress(n.publicIp6), n);
   }
-  const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalIp(address));
+  const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalAddress(address));
   const reflectors = new Set(o.routeReflectors);
   const ipv4 = familyRules(ipv4Family, self, nodes, speaker, reflectors, o);
   const ipv6 = familyRules(ipv6Family, self, nodes, speaker, reflectors, o);
   return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
 }
-
-/** An address in canonical text (RFC 5952 for IPv6), parsed from the address cache; other text as it is. */
-const canonicalIp = (a: string): string => parseAddress(a)?.toString() ?? a;
 
 /** What differs between the families: how a prefix is spanned and which lease fields claim one. */
 interface Family<S extends Ipv4Span | Ipv6Span> {
@@ -68,6 +65,27 @@ interface Family<S extends Ipv4Span | Ipv6Span> {
   readonly span: (prefix: string) => { span: S; canonical: string } | undefined;
   /** The node's pod subnet of this family and the address it must be the next hop of. */
   readonly claim: (n: NodeLease) => { subnet: string; address: string } | undefined;
+  /** spanned's answers by lease object (leases are immutable; validation hands back the same one). */
+  readonly spannedOf: WeakMap<NodeLease, Spanned<S> | null>;
+}
+
+/** A lease's claim in one family: its subnet as a span and in canonical text, and its address. */
+interface Spanned<S> {
+  readonly lease: NodeLease;
+  readonly span: S;
+  readonly subnet: string;
+  readonly address: string;
+}
+
+/** A lease's claim in family `f`, once per lease object (policies are rebuilt at every lease change). */
+function spannedIn<S extends Ipv4Span | Ipv6Span>(f: Family<S>, n: NodeLease): Spanned<S> | undefined {
+  const known = f.spannedOf.get(n);
+  if (known !== undefined) return known ?? undefined;
+  const c = f.claim(n);
+  const s = c && f.span(c.subnet);
+  const v = s ? { lease: n, span: s.span, subnet: s.canonical, address: c.address } : null;
+  f.spannedOf.set(n, v);
+  return v ?? undefined;
 }
 
 const ipv4Family: Family<Ipv4Span> = {
@@ -78,6 +96,7 @@ const ipv4Family: Family<Ipv4Span> = {
     return span && { span, canonical: `${numberToIpv4(span.first)}/${prefix.split("/")[1]}` };
   },
   claim: (n) => (isIpv6OnlyLease(n) ? undefined : { subnet: n.subnet, address: n.publicIp }),
+  spannedOf: new WeakMap(),
 };
 
 const ipv6Family: Family<Ipv6Span> = {
@@ -88,9 +107,12 @@ const ipv6Family: Family<Ipv6Span> = {
     return span && { span, canonical: span.canonical };
   },
   claim: (n) => {
-    if (isIpv6OnlyLease(n)) return { subnet: n.subnet, address: canonicalIp(n.publicIp) };
-    return n.subnet6 && n.publicIp6 ? { subnet: n.subnet6, address: canonicalIp(n.publicIp6) } : undefined;
+    if (isIpv6OnlyLease(n)) return { subnet: n.subnet, address: canonicalAddress(n.publicIp) };
+    return n.subnet6 && n.publicIp6
+      ? { subnet: n.subnet6, address: canonicalAddress(n.publicIp6) }
+      : undefined;
   },
+  spannedOf: new WeakMap(),
 };
 
 /** The cluster's rules for one family's prefixes (see clusterImportPolicy). */
@@ -104,11 +126,7 @@ function familyRules<S extends Ipv4Span | Ipv6Span>(
 ): (from: PeerInfo, prefix: string, attributes: PathAttributes) => string | undefined {
   // Leases as numeric spans, computed once per lease change: the checks below run per received
   // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
-  const spanned = (n: NodeLease) => {
-    const c = f.claim(n);
-    const s = c && f.span(c.subnet);
-    return s && { lease: n, span: s.span, subnet: s.canonical, address: c.address };
-  };
+  const spanned = (n: NodeLease) => spannedIn(f, n);
   const own = spanned(self);
   const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
   const bySubnet = new Map(others.map((n) => [n.subnet, n]));
@@ -138,7 +156,7 @@ function familyRules<S extends Ipv4Span | Ipv6Span>(
     if (owner.lease.node !== peerNode.node && !reflectors.has(peerNode.node))
       return `node ${owner.lease.node}'s ${label}pod subnet, announced by node ${peerNode.node} (only the owner or a route reflector may)`;
     const nh = routeNextHop(prefix, attributes);
-    const hop = nh === undefined ? undefined : canonicalIp(nh);
+    const hop = nh === undefined ? undefined : canonicalAddress(nh);
     if (hop !== owner.address)
       return `next hop ${hop ?? "none"} is not node ${owner.lease.node}'s ${label}address ${owner.address}`;
     return undefined;

@@ -530,6 +530,12 @@ export class BgpSpeaker {
   }
 
   /** Session states by peer address, with what import policy accepted and refused. */
+  /** One peer's session state (what sessions() says of it, without the rest); undefined: not a peer. */
+  sessionState(address: string): SessionStatus["state"] | undefined {
+    const p = this.#peers.get(address);
+    return p && (p.established ? "Established" : this.#furthest(p));
+  }
+
   sessions(): SessionStatus[] {
     return [...this.#peers.values()].map((p) => {
       const rejected = this.#rib.rejected(p.info.id);

@@ -14,7 +14,7 @@ export class DesiredRoutes {
   set(route: Route): void {
     const dst = normaliseDst(route.dst);
     const old = this.#routes.get(dst);
-    if (old && routeKey(old) === routeKey(route)) return;
+    if (old === route || (old && routeKey(old) === routeKey(route))) return;
     this.#routes.set(dst, route);
     this.#changed.add(dst);
   }
