@@ -429,6 +429,8 @@ export class BgpBackend implements Backend {
       bgpLocalAddress: this.#localAddress,
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+      // What the sessions cost in TCP connections (issue 16: ideally one per session).
+      ...(this.#speaker ? { bgpConnections: this.#speaker.connectionCounts } : {}),
       bgpRouteReflectors: this.#reflectors,
       bgpTopologyFrom: this.#topologySource.from,
       ...(this.#topologySource.refused ? { bgpTopologyRefused: this.#topologySource.refused } : {}),

@@ -79,7 +79,15 @@ export interface ConnectionEvents {
   /** The connection is finished (Idle); `established` says whether it had been. */
   readonly onClosed: (c: BgpConnection, established: boolean, reason: string) => void;
   readonly onState?: (c: BgpConnection, state: FsmStateName) => void;
+  /**
+   * Outbound TCP work, for counting what a session costs: a connect started ("dial"), one that
+   * failed before the handshake completed ("dial-failed": refused, unreachable), one dropped by the
+   * connect-retry timer while still in flight ("dial-abandoned", RFC 4271 §8.2.2 Connect state).
+   */
+  readonly onTransport?: (c: BgpConnection, what: TransportEvent) => void;
 }
+
+export type TransportEvent = "dial" | "dial-failed" | "dial-abandoned";
 
 export type Direction = "outbound" | "inbound";
 
@@ -220,6 +228,10 @@ export class BgpConnection {
       (before === "Connect" || before === "Active" || before === "OpenSent")
     )
       this.#failedDials++;
+    if (this.direction === "outbound" && before === "Connect") {
+      if (e.name === "TcpConnectionFails") this.events.onTransport?.(this, "dial-failed");
+      else if (e.name === "ConnectRetryTimer_Expires") this.events.onTransport?.(this, "dial-abandoned");
+    }
     const { connectRetrySeconds, connectRetryMaxSeconds } = this.settings;
     const failedDials = this.#failedDials;
     const [next, actions] = step(this.#state, e, {
@@ -256,6 +268,7 @@ export class BgpConnection {
     switch (a.do) {
       case "connect":
         if (this.#dialTo) {
+          this.events.onTransport?.(this, "dial");
           const { host, port, localAddress, protection } = this.#dialTo;
           const netnsPath = this.settings.netnsPath;
           // In another namespace the socket is always made natively (Node can only make them here).
