@@ -30,6 +30,7 @@ import {
 } from "../fsm/graceful-restart.js";
 import { type Negotiated, negotiate } from "../fsm/negotiation.js";
 import { redialSeconds } from "./dial-backoff.js";
+import { connectWaitSeconds } from "./dial-policy.js";
 import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
 export interface ConnectionSettings {
@@ -242,6 +243,10 @@ export class BgpConnection {
           ? connectRetrySeconds
           : redialSeconds(connectRetrySeconds, failedDials, connectRetryMaxSeconds);
       },
+      // A connect in flight gets its SYN retransmitted before it is given up (dial-policy.ts).
+      get connectWaitSeconds() {
+        return connectWaitSeconds(this.connectRetrySeconds);
+      },
       passive: this.direction === "inbound",
       peerAs: this.settings.peerAs,
     });
@@ -432,14 +437,22 @@ export class BgpConnection {
     if (this.#socket && !this.#socket.destroyed) this.#socket.write(encodeMessage(m, this.#ctx));
   }
 
-  /** end() still flushes a NOTIFICATION written just before; destroy after a grace period anyway. */
+  /**
+   * end() still flushes a NOTIFICATION written just before; destroy after a grace period anyway. A
+   * connect still in flight has nothing to flush and goes at once: ended, it would wait for its
+   * handshake (the kernel retransmitting the SYN meanwhile) and reach the peer only to close, an
+   * accept and an OPEN there for nothing.
+   */
   #hangUp(): void {
     const socket = this.#socket;
     this.#socket = undefined;
-    if (socket) {
-      socket.end();
-      setTimeout(() => socket.destroy(), 1000).unref();
+    if (!socket) return;
+    if (socket.connecting) {
+      socket.destroy();
+      return;
     }
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   #finish(reason: string, established = this.#state.name === "Established"): void {
