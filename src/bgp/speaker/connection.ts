@@ -255,6 +255,11 @@ export class BgpConnection {
     for (const a of actions) this.#do(a);
     if (next.name !== before) this.events.onState?.(this, next.name);
     if (next.name === "Idle" && before !== "Idle") this.#finish(this.#reason, before === "Established");
+    // An accepted connection is one TCP connection: once it fails (OpenSent → Active, RFC 4271
+    // §8.2.2) nothing of it can go on — the speaker's listener takes the peer's next one. Kept, it
+    // lingered until a session came up, its connect-retry timer firing to no end.
+    else if (this.direction === "inbound" && next.name === "Active" && before !== "Idle")
+      this.#finish(this.#reason);
   }
 
   /**

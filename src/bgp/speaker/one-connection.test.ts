@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { afterEach, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loopbackSpeakers, type SpeakerHarness } from "../../../test/support/loopback-speakers.js";
@@ -46,5 +47,20 @@ describe("one TCP connection per session", () => {
     assert.equal(a.speaker.connectionCounts.dials, 1);
     assert.equal(b.speaker.connectionCounts.accepted, 1);
     assert.equal(a.speaker.connectionCounts.established + b.speaker.connectionCounts.established, 2);
+  });
+
+  test("an inbound connection closed by the peer before its OPEN ends: nothing of it lingers beside the next one", async () => {
+    const b = await make(166);
+    b.speaker.setPeers([{ address: "127.0.0.165", asn: 64512, passive: true }]);
+    // The peer connects and goes away at once (a dial it gave up): b accepted it and sent its OPEN.
+    const s = connect({ host: b.address, port: b.speaker.port ?? 0, localAddress: "127.0.0.165" });
+    await new Promise<void>((r) => s.once("data", () => r()));
+    s.destroy();
+    await eventually(() => b.speaker.sessions()[0]?.state === "Idle", "the connection gone", { timeoutMs: 2000 });
+    // The peer's real dial then makes the session, with one connection.
+    const a = await make(165);
+    a.speaker.setPeers([peerOf(b)]);
+    await eventually(() => up(a) === 1 && up(b) === 1, "the session");
+    assert.equal(b.speaker.connectionCounts.accepted, 2);
   });
 });
