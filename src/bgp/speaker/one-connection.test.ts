@@ -56,7 +56,9 @@ describe("one TCP connection per session", () => {
     const s = connect({ host: b.address, port: b.speaker.port ?? 0, localAddress: "127.0.0.165" });
     await new Promise<void>((r) => s.once("data", () => r()));
     s.destroy();
-    await eventually(() => b.speaker.sessions()[0]?.state === "Idle", "the connection gone", { timeoutMs: 2000 });
+    await eventually(() => b.speaker.sessions()[0]?.state === "Idle", "the connection gone", {
+      timeoutMs: 2000,
+    });
     // The peer's real dial then makes the session, with one connection.
     const a = await make(165);
     a.speaker.setPeers([peerOf(b)]);
