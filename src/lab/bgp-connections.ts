@@ -17,6 +17,7 @@ export function sumBgpConnections(healths: readonly unknown[]): ConnectionCounts
     total.established += c.established;
     total.redials += c.redials;
     total.dialNow += c.dialNow;
+    total.held += c.held ?? 0;
     total.collisions.established += c.collisions.established;
     total.collisions.sameDirection += c.collisions.sameDirection;
     total.collisions.crossed += c.collisions.crossed;

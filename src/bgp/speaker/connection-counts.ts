@@ -27,6 +27,8 @@ export interface ConnectionCounts {
   redials: number;
   /** dialNow calls for a configured peer without a session (its agent came alive). */
   dialNow: number;
+  /** First dials held until the peer is known to listen (its agent alive). */
+  held: number;
 }
 
 export const noConnections = (): ConnectionCounts => ({
@@ -38,4 +40,5 @@ export const noConnections = (): ConnectionCounts => ({
   collisions: { established: 0, sameDirection: 0, crossed: 0 },
   redials: 0,
   dialNow: 0,
+  held: 0,
 });

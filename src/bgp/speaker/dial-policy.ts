@@ -19,3 +19,18 @@ export function connectWaitSeconds(connectRetrySeconds: number): number {
 
 /** The second SYN retransmission leaves 3 s after the first SYN; half a second more for its answer. */
 export const SYN_RETRANSMITS_SECONDS = 3.5;
+
+/**
+ * Pure: dial a new peer now, or hold the first dial until it is known to listen. A peer's lease
+ * appears before its speaker listens (its agent is still starting); a SYN to it is dropped — with
+ * TCP-MD5 silently — and in a 200-node mesh such dials were 45 % of all (16,000 given up after
+ * 3.5 s). Held, the dial waits for the peer's agent to come alive (dialNow), at most a bound (a
+ * dead or silent peer still gets its session). Passive peers are never dialled.
+ */
+export function firstDial(
+  peer: { readonly address: string; readonly passive?: boolean },
+  notListening: ReadonlySet<string> | undefined,
+): "now" | "hold" | "never" {
+  if (peer.passive) return "never";
+  return notListening?.has(peer.address) ? "hold" : "now";
+}

@@ -65,4 +65,38 @@ describe("one TCP connection per session", () => {
     await eventually(() => up(a) === 1 && up(b) === 1, "the session");
     assert.equal(b.speaker.connectionCounts.accepted, 2);
   });
+
+  test("a peer not known to listen yet is dialled when dialNow says it is back: one dial, not one per retry", async () => {
+    const b = await make(168);
+    const a = await make(167, { heldDialSeconds: 30 });
+    a.speaker.setPeers([peerOf(b)], { held: new Set([b.address]) });
+    b.speaker.setPeers([peerOf(a, { passive: true })]);
+    await sleep(400);
+    assert.equal(a.speaker.connectionCounts.dials, 0, "no dial while held");
+    assert.equal(a.speaker.connectionCounts.held, 1);
+    a.speaker.dialNow(b.address);
+    await eventually(() => up(a) === 1 && up(b) === 1, "the session", { timeoutMs: 2000 });
+    assert.equal(a.speaker.connectionCounts.dials, 1);
+    assert.equal(b.speaker.connectionCounts.accepted, 1);
+  });
+
+  test("a held peer whose agent never says it is alive is still dialled after heldDialSeconds", async () => {
+    const b = await make(170);
+    const a = await make(169, { heldDialSeconds: 0.3 });
+    a.speaker.setPeers([peerOf(b)], { held: new Set([b.address]) });
+    b.speaker.setPeers([peerOf(a, { passive: true })]);
+    await eventually(() => up(a) === 1 && up(b) === 1, "the session", { timeoutMs: 3000 });
+    assert.equal(a.speaker.connectionCounts.dials, 1);
+  });
+
+  test("a held peer that dials us itself gets its session over that connection, and we never dial", async () => {
+    const a = await make(171, { heldDialSeconds: 30 });
+    const b = await make(172);
+    a.speaker.setPeers([peerOf(b)], { held: new Set([b.address]) });
+    b.speaker.setPeers([peerOf(a)]);
+    await eventually(() => up(a) === 1 && up(b) === 1, "the session");
+    await sleep(300);
+    assert.equal(a.speaker.connectionCounts.dials, 0);
+    assert.equal(a.speaker.connectionCounts.accepted, 1);
+  });
 });

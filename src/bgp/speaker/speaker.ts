@@ -27,6 +27,7 @@ import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { type ConnectionCounts, noConnections } from "./connection-counts.js";
 import { redialSeconds } from "./dial-backoff.js";
+import { firstDial } from "./dial-policy.js";
 import { exportNextHops } from "./export-next-hop.js";
 import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
 import { samePeerConfig } from "./same-peer-config.js";
@@ -221,6 +222,11 @@ export interface SpeakerOptions {
    * 30 s; dial-backoff.ts); dialNow dials a peer known to be back at once.
    */
   readonly connectRetryMaxSeconds?: number;
+  /**
+   * How long a peer added as not listening yet (setPeers' `held`) waits for dialNow before it is
+   * dialled anyway (default 10 s): a dead or silent peer still gets its session when it listens.
+   */
+  readonly heldDialSeconds?: number;
   /** Accept connections here (port 179 when absent); omit to never listen. */
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Source address for outgoing connections. */
@@ -467,10 +473,12 @@ export class BgpSpeaker {
   }
 
   /**
-   * Make the peer set exactly `configs` (by address): new ones start, missing ones stop. Throws,
-   * changing nothing, when a peer asks for TCP protection this process cannot give.
+   * Make the peer set exactly `configs` (by address): new ones start, missing ones stop. New
+   * peers in `held` (not known to listen yet) are dialled by dialNow or after heldDialSeconds
+   * (dial-policy.ts). Throws, changing nothing, when a peer asks for TCP protection this process
+   * cannot give.
    */
-  setPeers(configs: readonly PeerConfig[]): void {
+  setPeers(configs: readonly PeerConfig[], o: { readonly held?: ReadonlySet<string> } = {}): void {
     for (const c of configs) checkProtection(c.address, protectionOf(c));
     if (this.o.listen && !this.#listener && configs.some((c) => c.md5Key))
       checkProtection("listener", { md5Key: new Uint8Array(1) });
@@ -499,7 +507,9 @@ export class BgpSpeaker {
         reached: false,
       };
       this.#peers.set(c.address, peer);
-      this.#dial(peer);
+      const first = firstDial(c, o.held);
+      if (first === "now") this.#dial(peer);
+      else if (first === "hold") this.#holdDial(peer);
     }
     this.#syncListenerKeys();
     this.#checkDeferral();
@@ -655,6 +665,13 @@ export class BgpSpeaker {
     const local = this.o.localAddress;
     const source = local !== undefined && isV6(local) === isV6(peer.config.address) ? local : undefined;
     c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config));
+  }
+
+  /** The first dial waits for dialNow (the peer's agent came alive), or heldDialSeconds at most. */
+  #holdDial(peer: Peer): void {
+    this.connectionCounts.held++;
+    clearTimeout(peer.redial);
+    peer.redial = setTimeout(() => this.#dial(peer), (this.o.heldDialSeconds ?? 10) * 1000);
   }
 
   #scheduleDial(peer: Peer): void {
