@@ -874,7 +874,7 @@ export class ClusterAgent {
     }
     const peers = this.#routedPeers();
     if (!this.#peersTold || !sameLeases(this.#peersTold, peers)) {
-      this.o.backend.peersChanged?.(local, peers);
+      this.o.backend.peersChanged?.(local, peers, this.#alive);
       this.#peersTold = peers;
       this.#noteLiveness();
     }

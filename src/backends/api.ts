@@ -71,8 +71,11 @@ export interface Backend {
    * passes still diff desired() against the kernel.
    */
   takeRouteChanges?(): ReadonlyMap<string, Route | undefined>;
-  /** The set of other nodes changed (before desired() is asked). */
-  peersChanged?(local: LocalNode, peers: readonly NodeLease[]): void;
+  /**
+   * The set of other nodes changed (before desired() is asked). `alive`: the nodes whose agents
+   * are known alive now (heartbeats), when known; the others may not answer yet.
+   */
+  peersChanged?(local: LocalNode, peers: readonly NodeLease[], alive?: ReadonlySet<string>): void;
   /**
    * These peers' agents are alive again (their heartbeat is back, or came for the first time after
    * their lease): whatever waits for them to answer can try now (the bgp backend dials them).

@@ -1,6 +1,8 @@
+import type { ConnectionCounts } from "../bgp/speaker/connection-counts.js";
 import type { Kernel } from "../kernel/api.js";
 import { isAlive } from "../process/process-identity.js";
 import { agentHealth } from "./agent-health.js";
+import { formatBgpConnections, sumBgpConnections } from "./bgp-connections.js";
 import { type BgpSessionCount, countBgpSessions } from "./bgp-status.js";
 import { flagValue } from "./control.js";
 import type { LabProcess, LabState } from "./state.js";
@@ -64,6 +66,8 @@ export interface LabStatusReport {
   };
   readonly processes: readonly ProcessStatus[];
   readonly bgpSessions?: BgpSessionCount;
+  /** The agents' BGP connection counts summed: what the sessions cost in TCP connections. */
+  readonly bgpConnections?: ConnectionCounts;
 }
 
 function processStatus(p: LabProcess): ProcessStatus {
@@ -127,6 +131,8 @@ export async function labStatus(kernel: Kernel, state: LabState): Promise<LabSta
       ? { bgpSessions: await countBgpSessions(kernel, state) }
       : {}),
   };
+  const connections = sumBgpConnections(nodes.map((n) => n.agent.health));
+  if (connections) return { ...report, bgpConnections: connections };
   return report;
 }
 
@@ -169,6 +175,7 @@ export function formatLabStatus(r: LabStatusReport): string {
     lines.push(
       `BGP sessions (established, port 179): ${c.ends.map(([n, k]) => `${n} ${k}`).join(" · ")} — ${c.total} in all, ${c.expected} expected`,
     );
+    if (r.bgpConnections) lines.push(formatBgpConnections(r.bgpConnections, c.total));
   }
   lines.push("");
   lines.push(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NodeLease } from "../../cluster/node-lease.js";
-import { clusterPeers } from "./bgp-peers.js";
+import { addressesNotAlive, clusterPeers } from "./bgp-peers.js";
 
 const node = (i: number): NodeLease => ({
   node: `n${i}`,
@@ -72,4 +72,11 @@ test("a lease handed in again gets the same session configuration object, a new 
   assert.ok(reflecting.every((c) => c.rrClient === true));
   const otherAs = clusterPeers(self, nodes, { ...t, asn: 64513 });
   assert.ok(otherAs.every((c) => c.asn === 64513));
+});
+
+test("the peers whose agents are not known alive, by session address (both of a dual-stack node); none when liveness is unknown", () => {
+  const dual: NodeLease = { ...node(3), subnet6: "fd00:10:244:3::/64", publicIp6: "fd00::13" };
+  const held = addressesNotAlive([node(1), node(2), dual], new Set(["n1"]));
+  assert.deepEqual([...(held ?? [])].sort(), ["192.168.10.12", "192.168.10.13", "fd00::13"]);
+  assert.equal(addressesNotAlive([node(1)], undefined), undefined);
 });

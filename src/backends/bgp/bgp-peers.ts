@@ -65,3 +65,22 @@ function meshPeer(self: NodeLease, n: NodeLease, t: BgpTopology, rrClient: boole
   made.set(n, { terms, ...(t.meshMd5Key ? { key: t.meshMd5Key } : {}), config });
   return config;
 }
+
+/**
+ * Pure: the session addresses of the nodes whose agents are not known alive (no heartbeat seen
+ * yet): their speakers may not listen yet. Nothing when liveness is not known (not read yet, or
+ * the datastore unreachable): then every peer is dialled as before.
+ */
+export function addressesNotAlive(
+  peers: readonly NodeLease[],
+  alive: ReadonlySet<string> | undefined,
+): Set<string> | undefined {
+  if (!alive) return undefined;
+  const out = new Set<string>();
+  for (const p of peers) {
+    if (alive.has(p.node)) continue;
+    out.add(p.publicIp);
+    if (p.publicIp6) out.add(p.publicIp6);
+  }
+  return out;
+}

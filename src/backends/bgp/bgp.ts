@@ -9,7 +9,7 @@ import { netnsPath, type Route } from "../../kernel/api.js";
 import { observeRoutes } from "../../kernel/desired/observe.js";
 import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
-import { type BgpTopology, clusterPeers } from "./bgp-peers.js";
+import { addressesNotAlive, type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
 import { type InterfaceTable, interfacesFromAddresses } from "./netns-interfaces.js";
 import { preservedRoutes } from "./preserved-routes.js";
@@ -337,13 +337,20 @@ export class BgpBackend implements Backend {
     }
   }
 
-  peersChanged(local: LocalNode, peers: readonly NodeLease[]): void {
+  peersChanged(local: LocalNode, peers: readonly NodeLease[], alive?: ReadonlySet<string>): void {
     this.#local = local;
     this.#lastPeers = { local, peers };
     const all = [local.lease, ...peers];
     if (leasesKey(all) !== this.#policyKey)
       this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
-    this.#speaker?.setPeers(clusterPeers(local.lease, all, { ...this.o, routeReflectors: this.#reflectors }));
+    // A node whose agent is not known alive yet may not listen yet: its first dial waits for
+    // peersAlive (dialNow) instead of a SYN it would drop.
+    this.#speaker?.setPeers(
+      clusterPeers(local.lease, all, { ...this.o, routeReflectors: this.#reflectors }),
+      {
+        held: addressesNotAlive(peers, alive),
+      },
+    );
     this.#leased = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, owner(p)] as const)));
     this.#leaseOf = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, p] as const)));
     for (const [prefix, nextHop] of this.#learned) {
@@ -454,6 +461,8 @@ export class BgpBackend implements Backend {
       bgpLocalAddress: this.#localAddress,
       bgpSessions: sessions,
       bgpEstablished: sessions.filter((s) => s.state === "Established").length,
+      // What the sessions cost in TCP connections (issue 16: ideally one per session).
+      ...(this.#speaker ? { bgpConnections: this.#speaker.connectionCounts } : {}),
       bgpRouteReflectors: this.#reflectors,
       bgpTopologyFrom: this.#topologySource.from,
       ...(this.#topologySource.refused ? { bgpTopologyRefused: this.#topologySource.refused } : {}),

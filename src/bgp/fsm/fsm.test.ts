@@ -121,6 +121,29 @@ describe("BGP FSM (RFC 4271 §8)", () => {
     assert.equal(actions.filter((a) => a.do === "connect").length, 2);
   });
 
+  test("a connect in flight waits connectWaitSeconds (Connect state); after a failure the redial waits connectRetrySeconds (Active)", () => {
+    const c: FsmConfig = { ...cfg, connectRetrySeconds: 1, connectWaitSeconds: 3.5 };
+    const retryTimers = (events: FsmEvent[]) =>
+      run(events, c)
+        .actions.filter((a) => a.do === "start-timer" && a.timer === "ConnectRetry")
+        .map((a) => (a.do === "start-timer" ? a.seconds : 0));
+    assert.deepEqual(retryTimers([{ name: "ManualStart" }]), [3.5]);
+    assert.deepEqual(
+      retryTimers([{ name: "ManualStart" }, { name: "ConnectRetryTimer_Expires" }]),
+      [3.5, 3.5],
+    );
+    assert.deepEqual(retryTimers([{ name: "ManualStart" }, { name: "TcpConnectionFails" }]), [3.5, 1]);
+    // A passive connection waits for the peer, not for a handshake of its own.
+    const passive = run([{ name: "ManualStart" }], { ...c, passive: true }).actions;
+    assert.ok(passive.some((a) => a.do === "start-timer" && a.timer === "ConnectRetry" && a.seconds === 1));
+    // Without it, the connect-retry time as before.
+    assert.ok(
+      run([{ name: "ManualStart" }]).actions.some(
+        (a) => a.do === "start-timer" && a.timer === "ConnectRetry" && a.seconds === 120,
+      ),
+    );
+  });
+
   test("ManualStop from Established sends Cease (6/2) and resets the retry counter", () => {
     const { state, actions } = run([...established, { name: "ManualStop" }]);
     assert.equal(state.name, "Idle");

@@ -12,6 +12,11 @@ export interface FsmConfig {
   /** Proposed hold time, seconds (RFC 4271 suggests 90). */
   readonly holdTime: number;
   readonly connectRetrySeconds: number;
+  /**
+   * The ConnectRetry timer while a TCP connect is in flight (Connect state), when it should differ
+   * from connectRetrySeconds (which applies when absent): the wait for the handshake, not for a redial.
+   */
+  readonly connectWaitSeconds?: number;
   /** Passive sessions wait for the peer to connect (§8.1.1 PassiveTcpEstablishment). */
   readonly passive: boolean;
   readonly peerAs: number;
@@ -93,6 +98,9 @@ function toIdle(
   ];
 }
 
+/** The ConnectRetry time while a connect is in flight. */
+const connectWait = (cfg: FsmConfig): number => cfg.connectWaitSeconds ?? cfg.connectRetrySeconds;
+
 export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAction[]] {
   if (e.name === "ManualStop") {
     if (s.name === "Idle") return [s, []];
@@ -108,14 +116,16 @@ export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAc
   switch (s.name) {
     case "Idle":
       if (e.name === "ManualStart") {
-        const timer: FsmAction = {
-          do: "start-timer",
-          timer: "ConnectRetry",
-          seconds: cfg.connectRetrySeconds,
-        };
-        return cfg.passive
-          ? [to(s, "Active"), [timer, { do: "listen" }]]
-          : [to(s, "Connect"), [timer, { do: "connect" }, { do: "listen" }]];
+        if (cfg.passive)
+          return [
+            to(s, "Active"),
+            [
+              { do: "start-timer", timer: "ConnectRetry", seconds: cfg.connectRetrySeconds },
+              { do: "listen" },
+            ],
+          ];
+        const timer: FsmAction = { do: "start-timer", timer: "ConnectRetry", seconds: connectWait(cfg) };
+        return [to(s, "Connect"), [timer, { do: "connect" }, { do: "listen" }]];
       }
       return [s, []];
 
@@ -126,7 +136,7 @@ export function step(s: FsmState, e: FsmEvent, cfg: FsmConfig): [FsmState, FsmAc
           to(s, "Connect"),
           [
             { do: "drop-connection" },
-            { do: "start-timer", timer: "ConnectRetry", seconds: cfg.connectRetrySeconds },
+            { do: "start-timer", timer: "ConnectRetry", seconds: connectWait(cfg) },
             { do: "connect" },
           ],
         ];

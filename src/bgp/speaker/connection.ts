@@ -30,6 +30,7 @@ import {
 } from "../fsm/graceful-restart.js";
 import { type Negotiated, negotiate } from "../fsm/negotiation.js";
 import { redialSeconds } from "./dial-backoff.js";
+import { connectWaitSeconds } from "./dial-policy.js";
 import { connectProtected, type TcpProtection } from "./tcp-security.js";
 
 export interface ConnectionSettings {
@@ -79,7 +80,15 @@ export interface ConnectionEvents {
   /** The connection is finished (Idle); `established` says whether it had been. */
   readonly onClosed: (c: BgpConnection, established: boolean, reason: string) => void;
   readonly onState?: (c: BgpConnection, state: FsmStateName) => void;
+  /**
+   * Outbound TCP work, for counting what a session costs: a connect started ("dial"), one that
+   * failed before the handshake completed ("dial-failed": refused, unreachable), one dropped by the
+   * connect-retry timer while still in flight ("dial-abandoned", RFC 4271 §8.2.2 Connect state).
+   */
+  readonly onTransport?: (c: BgpConnection, what: TransportEvent) => void;
 }
+
+export type TransportEvent = "dial" | "dial-failed" | "dial-abandoned";
 
 export type Direction = "outbound" | "inbound";
 
@@ -220,6 +229,10 @@ export class BgpConnection {
       (before === "Connect" || before === "Active" || before === "OpenSent")
     )
       this.#failedDials++;
+    if (this.direction === "outbound" && before === "Connect") {
+      if (e.name === "TcpConnectionFails") this.events.onTransport?.(this, "dial-failed");
+      else if (e.name === "ConnectRetryTimer_Expires") this.events.onTransport?.(this, "dial-abandoned");
+    }
     const { connectRetrySeconds, connectRetryMaxSeconds } = this.settings;
     const failedDials = this.#failedDials;
     const [next, actions] = step(this.#state, e, {
@@ -230,6 +243,10 @@ export class BgpConnection {
           ? connectRetrySeconds
           : redialSeconds(connectRetrySeconds, failedDials, connectRetryMaxSeconds);
       },
+      // A connect in flight gets its SYN retransmitted before it is given up (dial-policy.ts).
+      get connectWaitSeconds() {
+        return connectWaitSeconds(this.connectRetrySeconds);
+      },
       passive: this.direction === "inbound",
       peerAs: this.settings.peerAs,
     });
@@ -238,6 +255,11 @@ export class BgpConnection {
     for (const a of actions) this.#do(a);
     if (next.name !== before) this.events.onState?.(this, next.name);
     if (next.name === "Idle" && before !== "Idle") this.#finish(this.#reason, before === "Established");
+    // An accepted connection is one TCP connection: once it fails (OpenSent → Active, RFC 4271
+    // §8.2.2) nothing of it can go on — the speaker's listener takes the peer's next one. Kept, it
+    // lingered until a session came up, its connect-retry timer firing to no end.
+    else if (this.direction === "inbound" && next.name === "Active" && before !== "Idle")
+      this.#finish(this.#reason);
   }
 
   /**
@@ -256,6 +278,7 @@ export class BgpConnection {
     switch (a.do) {
       case "connect":
         if (this.#dialTo) {
+          this.events.onTransport?.(this, "dial");
           const { host, port, localAddress, protection } = this.#dialTo;
           const netnsPath = this.settings.netnsPath;
           // In another namespace the socket is always made natively (Node can only make them here).
@@ -419,14 +442,22 @@ export class BgpConnection {
     if (this.#socket && !this.#socket.destroyed) this.#socket.write(encodeMessage(m, this.#ctx));
   }
 
-  /** end() still flushes a NOTIFICATION written just before; destroy after a grace period anyway. */
+  /**
+   * end() still flushes a NOTIFICATION written just before; destroy after a grace period anyway. A
+   * connect still in flight has nothing to flush and goes at once: ended, it would wait for its
+   * handshake (the kernel retransmitting the SYN meanwhile) and reach the peer only to close, an
+   * accept and an OPEN there for nothing.
+   */
   #hangUp(): void {
     const socket = this.#socket;
     this.#socket = undefined;
-    if (socket) {
-      socket.end();
-      setTimeout(() => socket.destroy(), 1000).unref();
+    if (!socket) return;
+    if (socket.connecting) {
+      socket.destroy();
+      return;
     }
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   #finish(reason: string, established = this.#state.name === "Established"): void {

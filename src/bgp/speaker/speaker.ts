@@ -25,7 +25,9 @@ import type { PrefixRange } from "../rib/prefix-list.js";
 import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
 import { type BestChange, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
+import { type ConnectionCounts, noConnections } from "./connection-counts.js";
 import { redialSeconds } from "./dial-backoff.js";
+import { firstDial } from "./dial-policy.js";
 import { exportNextHops } from "./export-next-hop.js";
 import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
 import { samePeerConfig } from "./same-peer-config.js";
@@ -220,6 +222,11 @@ export interface SpeakerOptions {
    * 30 s; dial-backoff.ts); dialNow dials a peer known to be back at once.
    */
   readonly connectRetryMaxSeconds?: number;
+  /**
+   * How long a peer added as not listening yet (setPeers' `held`) waits for dialNow before it is
+   * dialled anyway (default 10 s): a dead or silent peer still gets its session when it listens.
+   */
+  readonly heldDialSeconds?: number;
   /** Accept connections here (port 179 when absent); omit to never listen. */
   readonly listen?: { readonly host?: string; readonly port?: number };
   /** Source address for outgoing connections. */
@@ -342,6 +349,8 @@ export class BgpSpeaker {
   #unreachableTimer: NodeJS.Timeout | undefined;
   #unreachableExcused = false;
   updatesReceived = 0;
+  /** Connections made and taken, and why some were wasted (status, /healthz). */
+  readonly connectionCounts: ConnectionCounts = noConnections();
 
   constructor(private readonly o: SpeakerOptions) {
     const gr = o.gracefulRestart;
@@ -464,10 +473,12 @@ export class BgpSpeaker {
   }
 
   /**
-   * Make the peer set exactly `configs` (by address): new ones start, missing ones stop. Throws,
-   * changing nothing, when a peer asks for TCP protection this process cannot give.
+   * Make the peer set exactly `configs` (by address): new ones start, missing ones stop. New
+   * peers in `held` (not known to listen yet) are dialled by dialNow or after heldDialSeconds
+   * (dial-policy.ts). Throws, changing nothing, when a peer asks for TCP protection this process
+   * cannot give.
    */
-  setPeers(configs: readonly PeerConfig[]): void {
+  setPeers(configs: readonly PeerConfig[], o: { readonly held?: ReadonlySet<string> } = {}): void {
     for (const c of configs) checkProtection(c.address, protectionOf(c));
     if (this.o.listen && !this.#listener && configs.some((c) => c.md5Key))
       checkProtection("listener", { md5Key: new Uint8Array(1) });
@@ -496,7 +507,9 @@ export class BgpSpeaker {
         reached: false,
       };
       this.#peers.set(c.address, peer);
-      this.#dial(peer);
+      const first = firstDial(c, o.held);
+      if (first === "now") this.#dial(peer);
+      else if (first === "hold") this.#holdDial(peer);
     }
     this.#syncListenerKeys();
     this.#checkDeferral();
@@ -660,6 +673,13 @@ export class BgpSpeaker {
     c.dial(peer.config.address, peer.config.port ?? 179, source, protectionOf(peer.config));
   }
 
+  /** The first dial waits for dialNow (the peer's agent came alive), or heldDialSeconds at most. */
+  #holdDial(peer: Peer): void {
+    this.connectionCounts.held++;
+    clearTimeout(peer.redial);
+    peer.redial = setTimeout(() => this.#dial(peer), (this.o.heldDialSeconds ?? 10) * 1000);
+  }
+
   #scheduleDial(peer: Peer): void {
     if (peer.config.passive || peer.removed || this.#stopped) return;
     clearTimeout(peer.redial);
@@ -668,6 +688,7 @@ export class BgpSpeaker {
       peer.failedDials,
       this.o.connectRetryMaxSeconds ?? 30,
     );
+    this.connectionCounts.redials++;
     peer.redial = setTimeout(() => this.#dial(peer), wait * 1000);
   }
 
@@ -680,6 +701,7 @@ export class BgpSpeaker {
     if (!peer || peer.config.passive || peer.established || peer.removed || this.#stopped) return;
     clearTimeout(peer.redial);
     peer.failedDials = 0;
+    this.connectionCounts.dialNow++;
     for (const c of peer.connections) if (c.direction === "outbound") c.retryNow();
     this.#dial(peer);
   }
@@ -706,6 +728,7 @@ export class BgpSpeaker {
     }
     const c = new BgpConnection("inbound", this.#settings(peer), this.#events(peer));
     peer.connections.add(c);
+    this.connectionCounts.accepted++;
     c.adopt(socket);
   }
 
@@ -713,7 +736,13 @@ export class BgpSpeaker {
     return {
       onOpen: (c, open) => this.#onOpen(peer, c, open),
       onEstablished: (c) => {
-        for (const other of peer.connections) if (other !== c) other.abort(collision, "collision");
+        this.connectionCounts.established++;
+        for (const other of peer.connections)
+          if (other !== c) {
+            // One still dialling or waiting to redial is no connection lost; a connected one is.
+            if (other.state === "OpenSent" || other.state === "OpenConfirm") this.#countCollision(c, other);
+            other.abort(collision, "collision");
+          }
         // Changes not yet sent go to the other peers first: this one gets them in its table, then End-of-RIB.
         if (!this.#deferring && this.#out.pending > 0) this.#flush();
         peer.established = c;
@@ -754,6 +783,12 @@ export class BgpSpeaker {
         if (!established && c.direction === "outbound") peer.failedDials++;
         if (!peer.established && (established || c.direction === "outbound")) this.#scheduleDial(peer);
       },
+      onTransport: (_c, what) => {
+        const n = this.connectionCounts;
+        if (what === "dial") n.dials++;
+        else if (what === "dial-failed") n.dialsFailed++;
+        else n.dialsAbandoned++;
+      },
       onState: (_c, state) => {
         if (state === "OpenSent" || state === "OpenConfirm" || state === "Established") peer.reached = true;
         this.o.onEvent?.({ event: "state", peer: peer.config.address, state });
@@ -773,17 +808,28 @@ export class BgpSpeaker {
       if (other.state === "Established") {
         // RFC 4724 §4.2: a graceful-restart peer that connects anew while its session looks up has
         // restarted: the old session goes as if its TCP connection had failed; the new one proceeds.
-        if (!(this.#gr && peer.terms && peer.established === other)) return collision;
+        if (!(this.#gr && peer.terms && peer.established === other)) {
+          this.connectionCounts.collisions.established++;
+          return collision;
+        }
         other.closeQuietly("the peer reconnected: it restarted (graceful restart)", "transport");
         continue;
       }
       if (other.state !== "OpenSent" && other.state !== "OpenConfirm") continue;
       const keepOutbound = ipv4ToNumber(this.o.routerId) > ipv4ToNumber(open.bgpId);
       const keepThis = (c.direction === "outbound") === keepOutbound;
+      this.#countCollision(c, other);
       if (!keepThis) return collision;
       other.abort(collision, "collision: the other connection stays");
     }
     return undefined;
+  }
+
+  #countCollision(c: BgpConnection, other: BgpConnection): void {
+    const n = this.connectionCounts.collisions;
+    if (other.state === "Established") n.established++;
+    else if (c.direction === other.direction) n.sameDirection++;
+    else n.crossed++;
   }
 
   #onUpdate(peer: Peer, c: BgpConnection, u: UpdateMessage): void {
