@@ -386,8 +386,9 @@ export function validateLeases(
   const candidates: { kv: KeyValue; lease: NodeLease }[] = [];
   for (const kv of kvs) {
     const hit = memo?.get(kv.key);
-    const r = hit && hit.modRevision === kv.modRevision ? hit.checked : checkShared(kv, policy, compiled);
-    if (hit?.checked !== r) memo?.set(kv.key, { modRevision: kv.modRevision, checked: r });
+    const fresh = hit !== undefined && hit.modRevision === kv.modRevision;
+    const r = fresh ? hit.checked : checkShared(kv, policy, compiled);
+    if (!fresh) memo?.set(kv.key, { modRevision: kv.modRevision, checked: r });
     if (r.ok) candidates.push({ kv, lease: r.lease });
     else rejected.push(r.rejected);
   }

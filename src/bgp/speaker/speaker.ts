@@ -546,7 +546,7 @@ export class BgpSpeaker {
   /** One peer's session state (what sessions() says of it, without the rest); undefined: not a peer. */
   sessionState(address: string): SessionStatus["state"] | undefined {
     const p = this.#peers.get(address);
-    return p && (p.established ? "Established" : this.#furthest(p));
+    return p && this.#stateOf(p);
   }
 
   sessions(): SessionStatus[] {
@@ -555,7 +555,7 @@ export class BgpSpeaker {
       return {
         peer: p.config.address,
         asn: p.config.asn,
-        state: p.established ? "Established" : this.#furthest(p),
+        state: this.#stateOf(p),
         prefixes: this.#rib.prefixCount(p.info.id),
         rejected: rejected.size,
         rejectedTotal: p.rejectedTotal,
@@ -626,6 +626,11 @@ export class BgpSpeaker {
       ibgp: c.asn === this.o.asn,
       rrClient: (c.rrClient ?? false) && this.o.clusterId !== undefined,
     };
+  }
+
+  /** A peer's session state: Established, or the furthest any of its connections got. */
+  #stateOf(p: Peer): FsmStateName {
+    return p.established ? "Established" : this.#furthest(p);
   }
 
   #furthest(p: Peer): FsmStateName {
@@ -809,7 +814,7 @@ export class BgpSpeaker {
         // RFC 4724 §4.2: a graceful-restart peer that connects anew while its session looks up has
         // restarted: the old session goes as if its TCP connection had failed; the new one proceeds.
         if (!(this.#gr && peer.terms && peer.established === other)) {
-          this.connectionCounts.collisions.established++;
+          this.#countCollision(c, other);
           return collision;
         }
         other.closeQuietly("the peer reconnected: it restarted (graceful restart)", "transport");
