@@ -1,6 +1,7 @@
 // rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs),
 // /proc/sys reads and writes in a named namespace (opened there, as for sockets below), and
-// links' offload features set with SIOCETHTOOL ioctls (what `ethtool -K` does, no process).
+// links' offload features set with SIOCETHTOOL ioctls (what `ethtool -K` does, no process), and
+// nf_tables batches on a NETLINK_NETFILTER socket (nfApply: the source guard's writes, no `nft`).
 // Only the socket and file work is here: messages are encoded and decoded in TypeScript
 // (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
 // calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
