@@ -74,16 +74,18 @@ const icmpv6Set: SetSpec = {
 
 const counterName = (kind: SpoofCounterKind) => `spoofed_${kind}`;
 
-type L3 = "ipv4" | "ipv6" | "arp";
 const ethertype = { ipv4: "0800", ipv6: "86dd", arp: "0806" } as const;
 const nfprotoOf = { ipv4: 2, ipv6: 10 } as const;
 
-/** `ether type X` (bridge) or `meta nfproto X` (inet) in register 1. */
-function l3Match(family: GuardFamily, l3: L3) {
-  if (family === "bridge") return [payloadLoad("link", 12, 2, 1), cmpEq(1, hex(ethertype[l3]))];
-  if (l3 === "arp") throw new Error("an inet table has no ARP"); // unreachable: bridge only below
-  return [metaLoad("nfproto", 1), cmpEq(1, Uint8Array.of(nfprotoOf[l3]))];
-}
+/** `ether type X` (a bridge table's frames), in register 1. */
+const etherType = (l3: keyof typeof ethertype) => [
+  payloadLoad("link", 12, 2, 1),
+  cmpEq(1, hex(ethertype[l3])),
+];
+
+/** `ether type X` (bridge) or `meta nfproto X` (inet), in register 1. */
+const l3Match = (family: GuardFamily, l3: "ipv4" | "ipv6") =>
+  family === "bridge" ? etherType(l3) : [metaLoad("nfproto", 1), cmpEq(1, Uint8Array.of(nfprotoOf[l3]))];
 
 const accept = verdict({ kind: "accept" });
 const drop = verdict({ kind: "drop" });
@@ -178,14 +180,14 @@ export function guardTableMessages(family: GuardFamily): NfMessage[] {
     messages.push(
       guard(
         "ether type arp arp saddr ip 0.0.0.0 accept",
-        ...l3Match(family, "arp"),
+        ...etherType("arp"),
         payloadLoad("network", 14, 4, 1),
         cmpEq(1, new Uint8Array(4)),
         accept,
       ),
       guard(
         "ether type arp iifname . arp saddr ip @v4 accept",
-        ...l3Match(family, "arp"),
+        ...etherType("arp"),
         metaLoad("iifname", 1),
         payloadLoad("network", 14, 4, 2),
         lookup(1, v4Set.name, v4Set.id),
@@ -193,7 +195,7 @@ export function guardTableMessages(family: GuardFamily): NfMessage[] {
       ),
       guard(
         "ether type arp counter spoofed_arp drop",
-        ...l3Match(family, "arp"),
+        ...etherType("arp"),
         counterRef(counterName("arp")),
         drop,
       ),
