@@ -68,10 +68,10 @@ if (!built) {
 }
 
 // The kernel driver's rtnetlink addon (src/kernel/rtnetlink/rtnetlink.c): routes, neighbours, FDB
-// entries, addresses and veth/bridge links written, routes read, named namespaces made and
-// offload features set (the ethtool ioctl) from inside the process, no `ip` process per pass (or
-// per pod). Without it
-// the agent drives the kernel through iproute2 alone, as before.
+// entries, addresses and veth/bridge links written, routes read, named namespaces made,
+// offload features set (the ethtool ioctl) and the source guard's nf_tables batches written from
+// inside the process, no `ip` or `nft` process per pass (or per pod). Without it the agent drives
+// the kernel through iproute2 and nft alone, as before.
 const rtnetlinkAddon = resolve(root, "dist/native/strata-rtnetlink.node");
 const rtnetlinkBuilt =
   headerDirs.length > 0 &&

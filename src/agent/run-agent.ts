@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { BackgroundTasks } from "../common/background-tasks.js";
 import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
 import { NftSession, nftArgv, nftOneShot } from "../kernel/nft-session.js";
+import { loadNfApply, NfNetlink } from "../kernel/nftables/apply.js";
 import { composePlugins } from "../plugins/compose.js";
 import { readSpoofCounts } from "../plugins/strata/source-guard.js";
 import { ClusterAgent, type ClusterAgentOptions } from "./cluster-agent.js";
@@ -29,6 +30,12 @@ export interface AgentOptions {
    * every kernel call, socket and program of this agent is made in it. Default: currentNetns.
    */
   readonly hostNs?: Netns;
+  /**
+   * How the source guard writes its nftables: "netlink" (default) from inside the process when the
+   * rtnetlink addon has nfApply, no nft process; "nft" through nft processes (as with an older
+   * addon, or the iproute2 kernel driver).
+   */
+  readonly sourceGuardWrites?: "netlink" | "nft";
 }
 
 /**
@@ -42,12 +49,21 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   );
   const hostNs = opts.hostNs ?? currentNetns;
   const nsPath = netnsPath(hostNs);
-  // The source guard's resident nft, in the node's namespace; closed when the agent stops.
-  const nft = new NftSession(nftArgv(hostNs), 10_000, {
-    oneShot: nftOneShot((ns, argv, o) => opts.kernel.exec(ns, argv, o), hostNs),
-    residentAfter: 4,
+  // The source guard's writes: nf_tables netlink in the node's namespace, or else a resident nft
+  // there (its first scripts one-shot), closed when the agent stops.
+  const nfApply = opts.sourceGuardWrites === "nft" ? undefined : loadNfApply();
+  const nfNetlink = nfApply ? new NfNetlink(nfApply, hostNs) : undefined;
+  const nft = nfNetlink
+    ? undefined
+    : new NftSession(nftArgv(hostNs), 10_000, {
+        oneShot: nftOneShot((ns, argv, o) => opts.kernel.exec(ns, argv, o), hostNs),
+        residentAfter: 4,
+      });
+  const plugins = composePlugins(opts.kernel, {
+    background,
+    hostNs,
+    ...(nfNetlink ? { nfNetlink } : { nft: nft?.run }),
   });
-  const plugins = composePlugins(opts.kernel, { background, hostNs, nft: nft.run });
   const rejected: Record<CniRejection, number> = { overload: 0, "too-large": 0, timeout: 0 };
   let lastWarned = 0;
   // Everything that can be taken by someone else (the socket, the health port) is claimed before
@@ -89,7 +105,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
         netnsPath: nsPath,
         readSpoofCounts: () => readSpoofCounts((argv) => opts.kernel.exec(hostNs, argv)),
       }).catch((err) => {
-        nft.close();
+        nft?.close();
         server.close();
         throw err;
       })
@@ -98,7 +114,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
     try {
       await cluster.start();
     } catch (err) {
-      nft.close();
+      nft?.close();
       health?.close();
       server.close();
       throw err;
@@ -131,7 +147,10 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
           return undefined;
         })
       : undefined;
-  opts.logger.info({ socket: socketPath, cniBinDirs: opts.cniBinDirs }, "agent serving CNI requests");
+  opts.logger.info(
+    { socket: socketPath, cniBinDirs: opts.cniBinDirs, sourceGuardWrites: nfNetlink ? "netlink" : "nft" },
+    "agent serving CNI requests",
+  );
   await new Promise<void>((resolve) => {
     if (opts.signal.aborted) resolve();
     opts.signal.addEventListener("abort", () => resolve(), { once: true });
@@ -142,6 +161,6 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
   health?.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await background.drain();
-  nft.close();
+  nft?.close();
   opts.logger.info("agent stopped");
 }

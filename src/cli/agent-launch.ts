@@ -214,6 +214,8 @@ export async function runParsedAgent(
       signal,
       ...(place.netns !== undefined ? { hostNs: namedNetns(place.netns) } : {}),
       healthPort: flags.healthPort,
+      // The iproute2 driver means no addon: the source guard's writes go through nft then too.
+      sourceGuardWrites: flags.kernelDriver === "rtnetlink" ? "netlink" : "nft",
       cniBinDirs: o.cniBinDir.split(":").filter(Boolean),
       cniSocketDir: o.cniSocketDir,
       cniLimits: {

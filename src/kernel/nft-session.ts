@@ -21,7 +21,9 @@ export function nftArgv(ns: Netns): string[] {
 }
 
 /**
- * A resident `nft -i` for a long-lived process (the agent): each script is one line, so one
+ * A resident `nft -i` for a long-lived process (the agent, when it cannot write nf_tables over
+ * netlink itself: an addon without nfApply, or `--kernel-driver iproute2`; nftables/apply.ts is
+ * cheaper still, no process at all): each script is one line, so one
  * transaction, with no process start or library loading per call. Measured on the shared 2-core
  * machine under load: a spawned `nft -f` with one element took ~55 ms and an `ip -batch` ~38 ms,
  * a script through the session ~1.5 ms (with 0, 200 and 1,000 elements in the set alike).

@@ -4,8 +4,10 @@ import type { BackgroundTasks } from "../common/background-tasks.js";
 import { openDatastoreUrl } from "../datastore/datastore-url.js";
 import { currentNetns, type Kernel, type Netns, netnsPath } from "../kernel/api.js";
 import { type NftScriptRunner, NftSession, nftArgv } from "../kernel/nft-session.js";
+import type { NfNetlink } from "../kernel/nftables/apply.js";
 import type { PluginType } from "./catalog.js";
 import { createStrataPlugin } from "./strata/plugin.js";
+import { netlinkGuardWriter, nftTextWriter } from "./strata/source-guard-writer.js";
 import { createClusterIpamPlugin } from "./strata-cluster-ipam/plugin.js";
 import { ipamPlugin } from "./strata-ipam/plugin.js";
 import { createIpvlanPlugin } from "./strata-ipvlan/plugin.js";
@@ -33,6 +35,8 @@ export function composePlugins(
     hostNs?: Netns;
     /** The source guard's nft writes (a resident session the caller owns and closes). */
     nft?: NftScriptRunner;
+    /** The source guard's writes over nf_tables netlink, in the node's namespace (instead of nft). */
+    nfNetlink?: NfNetlink;
   } = {},
 ): Record<PluginType, PluginRunner> {
   const hostNs = opts.hostNs ?? currentNetns;
@@ -43,14 +47,22 @@ export function composePlugins(
     CniPlugin<unknown>
   >;
   const delegates = { linked: ipamLinked, netnsPath: nsPath };
+  /**
+   * The source guard's writes: netlink when given; else the caller's nft session; else, in a
+   * resident process (it has background tasks), a session of our own; else a `nft -f` per write.
+   */
+  const guardWriter = () => {
+    if (opts.nfNetlink) return netlinkGuardWriter(opts.nfNetlink);
+    const nft = opts.nft ?? (opts.background ? new NftSession(nftArgv(hostNs)).run : undefined);
+    return nft ? nftTextWriter(nft) : undefined;
+  };
   const strata = createStrataPlugin({
     kernel,
     hostNs,
     delegates,
     crashAfterStep: opts.crashAfterStep,
     background: opts.background,
-    // A resident process (it has background tasks) keeps one nft session for the source guard.
-    nft: opts.nft ?? (opts.background ? new NftSession(nftArgv(hostNs)).run : undefined),
+    guardWriter: guardWriter(),
   });
   const multi = createMultiPlugin({
     kernel,

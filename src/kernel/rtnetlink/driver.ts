@@ -54,6 +54,8 @@ interface RtnetlinkAddon {
   createNetns?(dir: string, name: string): void;
   /** Offload features set with SIOCETHTOOL: [dev, tso, gso, gro, ...] (absent in an older addon). */
   ethtoolSet?(nsPath: string | null, settings: readonly (string | number)[]): EthtoolSetResult;
+  /** One nf_tables batch on a NETLINK_NETFILTER socket (absent in an older addon; nftables/apply.ts). */
+  nfApply?(nsPath: string | null, batch: Buffer): unknown;
 }
 
 /** The addon's error for a request the kernel answered with an error (errno). */

@@ -1,6 +1,7 @@
 // rtnetlink I/O for the kernel driver, as a tiny N-API addon (compiled by scripts/build-shim.mjs),
 // /proc/sys reads and writes in a named namespace (opened there, as for sockets below), and
-// links' offload features set with SIOCETHTOOL ioctls (what `ethtool -K` does, no process).
+// links' offload features set with SIOCETHTOOL ioctls (what `ethtool -K` does, no process), and
+// nf_tables batches on a NETLINK_NETFILTER socket (nfApply: the source guard's writes, no `nft`).
 // Only the socket and file work is here: messages are encoded and decoded in TypeScript
 // (src/kernel/rtnetlink/codec.ts). A socket is opened inside the namespace a call names: the
 // calling thread enters it (setns), makes the socket, and returns to its own namespace at once; a
@@ -24,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #ifndef NETLINK_CAP_ACK
@@ -349,6 +351,88 @@ static napi_value dump(napi_env env, napi_callback_info info) {
 
 static napi_value sock_diag_dump(napi_env env, napi_callback_info info) {
   return dump_on(env, info, NETLINK_SOCK_DIAG, "sockDiagDump(nsPath, request)");
+}
+
+/*
+ * nfApply(nsPath | null, batch: Buffer): { done, errno, error, message, seq } — one nfnetlink batch
+ * (NFNL_MSG_BATCH_BEGIN, the messages, NFNL_MSG_BATCH_END; encoded in src/kernel/nftables/) sent
+ * in one datagram on a NETLINK_NETFILTER socket made in the namespace: nf_tables applies all of it
+ * or none of it. The kernel answers every message sent with NLM_F_ACK (an ACK, or its error) while
+ * the send runs; this collects those answers. `done`: how many were acknowledged before the first
+ * error; `errno`: that error's (0: the whole batch committed), `seq` its message's sequence number,
+ * `message` the kernel's extended-ACK text. A failure of the batch itself (no nf_tables: the
+ * kernel refuses BATCH_BEGIN) comes with the begin message's seq.
+ */
+static napi_value nf_apply(napi_env env, napi_callback_info info) {
+  char path[4096], msg[256] = "";
+  int has;
+  void *data;
+  size_t len;
+  if (get_call_args(env, info, "nfApply(nsPath, batch)", NLMSG_HDRLEN, path, sizeof path, &has, &data, &len))
+    return NULL;
+  // Which sequence numbers the kernel will answer: every message that asks for an ACK.
+  uint32_t expected = 0, begin_seq = ((struct nlmsghdr *)data)->nlmsg_seq;
+  for (size_t off = 0; off + NLMSG_HDRLEN <= len;) {
+    const struct nlmsghdr *h = (const struct nlmsghdr *)((char *)data + off);
+    if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > len) {
+      napi_throw_type_error(env, "ERR_STRATA_RTNETLINK", "nfApply: malformed batch");
+      return NULL;
+    }
+    if (h->nlmsg_flags & NLM_F_ACK) expected++;
+    off += NLMSG_ALIGN(h->nlmsg_len);
+  }
+  int fd = open_netlink_socket(path, has, NETLINK_NETFILTER);
+  if (fd < 0) return throw_errno(env, has ? path : "netfilter netlink socket", -fd);
+  // A large batch (GC of many ports) and its answers must fit the socket's buffers; root may
+  // raise them past the sysctl limits. Answers all arrive during the send, so a timeout only
+  // guards against a kernel that does not answer at all.
+  int big = 8 << 20;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  struct timeval tv = {.tv_sec = 10, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char *buf = malloc(RECV_BUF);
+  if (!buf) {
+    close(fd);
+    return throw_errno(env, "malloc", ENOMEM);
+  }
+  struct sockaddr_nl to = {.nl_family = AF_NETLINK};
+  ssize_t s;
+  do s = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
+  while (s < 0 && errno == EINTR);
+  uint32_t done = 0, failed_seq = 0;
+  int err = s < 0 ? errno : 0;
+  if (err) snprintf(msg, sizeof msg, "sending the batch failed");
+  while (!err && done < expected) {
+    ssize_t got = recv(fd, buf, RECV_BUF, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      snprintf(msg, sizeof msg, "%s", errno == EAGAIN ? "no answer from nf_tables" : "receiving the answers failed");
+      break;
+    }
+    int n = (int)got;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      const struct nlmsgerr *e = NLMSG_DATA(h);
+      if (e->error == 0) {
+        done++;
+        continue;
+      }
+      ext_ack_text(h, msg, sizeof msg);
+      err = -e->error;
+      failed_seq = h->nlmsg_seq;
+      break;
+    }
+  }
+  free(buf);
+  close(fd);
+  napi_value out = make_result(env, done, err, msg), v;
+  napi_create_uint32(env, err && !failed_seq ? begin_seq : failed_seq, &v);
+  napi_set_named_property(env, out, "seq", v);
+  return out;
 }
 
 /* A JS string argument as a malloc'd C string (NULL and a JS error thrown when it is not one). */
@@ -814,6 +898,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sysctlWrite", NULL, sysctl_write, NULL, NULL, NULL, napi_default, NULL},
       {"createNetns", NULL, create_netns, NULL, NULL, NULL, napi_default, NULL},
       {"ethtoolSet", NULL, ethtool_set, NULL, NULL, NULL, napi_default, NULL},
+      {"nfApply", NULL, nf_apply, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

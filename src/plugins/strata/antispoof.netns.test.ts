@@ -161,7 +161,10 @@ function startAgent(ns: string, healthPort: number): Promise<ChildProcess> {
   );
   return new Promise((resolve, reject) => {
     proc.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      if (d.includes("agent serving CNI requests")) resolve(proc);
+      // The agent writes the guard over nf_tables netlink (the addon is built with the tests).
+      if (d.includes("agent serving CNI requests"))
+        if (d.includes('"sourceGuardWrites":"netlink"')) resolve(proc);
+        else reject(new Error(`the agent does not write the guard over netlink: ${d}`));
     });
     proc.once("exit", (code) => reject(new Error(`agent exited early with ${code}`)));
   });
@@ -181,9 +184,13 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
     sandbox.cleanup();
   });
 
-  for (const mode of ["bridge", "routed"] as const) {
-    // Bridge mode runs the plugins in the agent (and reads its /metrics), routed mode standalone.
-    const viaAgent = mode === "bridge";
+  // In the agent the guard's nftables writes go over nf_tables netlink (no nft process); standalone
+  // they go through `nft -f`. Both modes (bridge and inet tables) run through the agent.
+  for (const [mode, viaAgent] of [
+    ["bridge", true],
+    ["routed", false],
+    ["routed", true],
+  ] as const) {
     test(`${mode} mode${viaAgent ? " (agent)" : " (standalone)"}: spoofed sources never reach a pod on another node or the outside; own source does; drops are counted`, async () => {
       const nss = new TestNamespaces(`spoof${mode[0]}`);
       try {
@@ -198,7 +205,7 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
         const l1 = conf(sandbox, mode, "10.72.1.0/24");
         const l2 = conf(sandbox, mode, "10.72.2.0/24");
         const pod = (ns: string, label: string) => ({
-          containerId: `c-${mode}-${label}`,
+          containerId: `c-${mode}${viaAgent ? "-agent" : ""}-${label}`,
           netns: nss.path(ns),
           ifName: "eth0",
         });
@@ -251,6 +258,8 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
           const m = /strata_spoofed_packets_dropped_total\{family="ipv4"\} (\d+)/.exec(metrics);
           assert.ok(m, `metric present in /metrics:\n${metrics}`);
           assert.equal(Number(m[1]), after.ipv4, "/metrics shows the kernel's count");
+        }
+        if (viaAgent && mode === "bridge") {
           // ARP spoofing (bridge mode): a claims b's address as ARP sender; dropped and counted.
           const arpBefore = spoofCounts(n1).arp;
           inNetns(a, ["python3", "-c", sendArp, "eth0", ipB, "10.72.1.1"]);
@@ -277,15 +286,21 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
     });
   }
 
-  for (const mode of ["bridge", "routed"] as const) {
-    test(`${mode} mode, dual stack: spoofed IPv6 sources are dropped and counted; own source (and NDP) work`, async () => {
+  for (const [mode, viaAgent] of [
+    ["bridge", false],
+    ["routed", false],
+    ["bridge", true],
+    ["routed", true],
+  ] as const) {
+    test(`${mode} mode${viaAgent ? " (agent)" : ""}, dual stack: spoofed IPv6 sources are dropped and counted; own source (and NDP) work`, async () => {
       const nss = new TestNamespaces(`spoof6${mode[0]}`);
       try {
         const { n1 } = makeTopology(nss);
-        const rt = sandbox.runtime(n1, { STRATA_NO_AGENT: "1" });
+        if (viaAgent) agents.push(await startAgent(n1, 19_948));
+        const rt = viaAgent ? sandbox.runtime(n1) : sandbox.runtime(n1, { STRATA_NO_AGENT: "1" });
         const l: ConfList = {
           cniVersion: "1.1.0",
-          name: `t-spoof6-${mode}`,
+          name: `t-spoof6-${mode}${viaAgent ? "-agent" : ""}`,
           plugins: [
             {
               type: "strata",
@@ -304,8 +319,9 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
           (
             (r as { ips: { address: string }[] }).ips.find((ip) => ip.address.includes(":"))?.address ?? ""
           ).split("/")[0] as string;
-        const ra = await addNetworkList(l, att(a, `c-6${mode}-a`), rt);
-        const rb = await addNetworkList(l, att(b, `c-6${mode}-b`), rt);
+        const id = `${mode}${viaAgent ? "-agent" : ""}`;
+        const ra = await addNetworkList(l, att(a, `c-6${id}-a`), rt);
+        const rb = await addNetworkList(l, att(b, `c-6${id}-b`), rt);
         const [ipA, ipB] = [v6Of(ra), v6Of(rb)];
         assert.ok(ipA && ipB, "both pods have an IPv6 address");
         nftIn(b, receiverRuleset);
@@ -326,9 +342,10 @@ describe("anti-spoofing: a pod sends only from its own addresses", () => {
         for (const [i, src] of spoofed.entries())
           assert.ok(!arrivedPorts(b).has(41_101 + i), `spoofed ${src} must not arrive`);
         assert.equal(spoofCounts(n1).ipv6 - before, spoofed.length * 2, "each spoofed IPv6 packet counted");
-        await delNetworkList(l, att(a, `c-6${mode}-a`), rt, ra);
-        await delNetworkList(l, att(b, `c-6${mode}-b`), rt, rb);
+        await delNetworkList(l, att(a, `c-6${id}-a`), rt, ra);
+        await delNetworkList(l, att(b, `c-6${id}-b`), rt, rb);
       } finally {
+        for (const p of agents.splice(0)) p.kill("SIGTERM");
         nss.cleanup();
       }
     });

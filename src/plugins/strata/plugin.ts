@@ -7,7 +7,6 @@ import { UndoStack } from "../../common/undo-stack.js";
 import { currentNetns, type Kernel, type Netns, netnsAtPath } from "../../kernel/api.js";
 import { isKernelError } from "../../kernel/errors.js";
 import { bridgeMac, randomMac } from "../../kernel/mac-address.js";
-import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import { checkPodInterface, requirePrevResult, stateMismatch } from "../toolkit/check.js";
 import { allocatedAddresses, ipamDelegate } from "../toolkit/ipam.js";
 import { addFailure, kernelToCni } from "../toolkit/kernel-errors.js";
@@ -18,6 +17,7 @@ import { parseStrataConfig, type StrataConfig } from "./config.js";
 import { hostVethName, routedHostMac } from "./names.js";
 import { SourceGuard } from "./source-guard.js";
 import { guardFamily, type PortSources, portSources } from "./source-guard-plan.js";
+import type { GuardWriter } from "./source-guard-writer.js";
 
 export interface StrataPluginDeps {
   readonly kernel: Kernel;
@@ -32,8 +32,11 @@ export interface StrataPluginDeps {
    * for a pending deletion. Standalone processes delete synchronously.
    */
   readonly background?: BackgroundTasks;
-  /** Resident mode: a long-lived `nft -i` for the source guard's writes (see nft-session.ts). */
-  readonly nft?: NftScriptRunner;
+  /**
+   * Resident mode: how the source guard writes (source-guard-writer.ts: nf_tables netlink from
+   * inside the process, or a long-lived `nft -i`); default a spawned `nft -f` per write.
+   */
+  readonly guardWriter?: GuardWriter;
   /** Fault injection for crash tests: exit the process right after the named ADD step. */
   readonly crashAfterStep?: string;
 }
@@ -68,7 +71,7 @@ export function createStrataPlugin(deps: StrataPluginDeps): CniPlugin<StrataConf
   const { kernel } = deps;
   /** The node's namespace: where the plugin runs unless told otherwise (an agent host). */
   const hostNs: Netns = deps.hostNs ?? currentNetns;
-  const guard = new SourceGuard(kernel, hostNs, deps.nft);
+  const guard = new SourceGuard(kernel, hostNs, deps.guardWriter);
   /** Shared node state this process already applied (one entry per distinct network setup). */
   const sharedApplied = new Set<string>();
   const ipamOf = (req: Req) => ipamDelegate(req.config.ipam.type, deps.delegates);

@@ -1,25 +1,21 @@
 import { CniError, CniErrorCode } from "../../cni/errors.js";
 import { describeError } from "../../common/errors.js";
 import type { ExecResult, Kernel, Netns } from "../../kernel/api.js";
-import type { NftScriptRunner } from "../../kernel/nft-session.js";
 import type { ProgramRunner } from "../../process/run-program.js";
 import {
-  allowScript,
-  forgetScript,
   type GuardFamily,
   type GuardTableState,
-  guardTableScript,
   type PortSources,
   parseGuardTable,
   type SpoofCounts,
   sourceGuardTable,
   sourcesOf,
 } from "./source-guard-plan.js";
+import { type GuardChange, type GuardWriter, nftTextWriter, noNftables } from "./source-guard-writer.js";
 
 const noNft = (err: unknown) =>
-  new CniError(
-    CniErrorCode.KernelUnsupported,
-    "anti-spoofing needs nftables, and the nft program could not be run",
+  noNftables(
+    "the nft program could not be run",
     `install nftables (apt-get install nftables), or set "antiSpoofing": false in the network configuration (${describeError(err)})`,
   );
 
@@ -29,20 +25,24 @@ const isMissingTable = (r: ExecResult) => r.code !== 0 && /No such file or direc
 /**
  * Applies the source guard (source-guard-plan.ts) in the node's namespace: one nft transaction per
  * ADD (set elements only, once this process has written the shared rules), a list and one delete
- * per DEL. Writes go to `session` when given (the agent's resident `nft -i`), else to a spawned
- * `nft -f`; reads spawn `nft -j` through the kernel's program runner.
+ * per DEL. Writes go to `writer` when given (the agent's: nf_tables netlink from inside the process,
+ * or its resident `nft -i`), else to a spawned `nft -f`; reads spawn `nft -j` through the kernel's
+ * program runner.
  */
 export class SourceGuard {
   /** Families whose shared table and rules this process has written. */
   readonly #ready = new Set<GuardFamily>();
   /** What this process allowed, by family and port: a resident agent's DEL then needs no read. */
   readonly #allowed = new Map<string, PortSources>();
+  readonly #write: GuardWriter;
 
   constructor(
     private readonly kernel: Kernel,
     private readonly ns: Netns,
-    private readonly session?: NftScriptRunner,
-  ) {}
+    writer?: GuardWriter,
+  ) {
+    this.#write = writer ?? nftTextWriter((lines) => this.#nft(["-f", "-"], `${lines.join("\n")}\n`));
+  }
 
   async #nft(argv: readonly string[], input?: string): Promise<ExecResult> {
     let r: ExecResult;
@@ -55,22 +55,17 @@ export class SourceGuard {
     return r;
   }
 
-  async #apply(lines: readonly string[], what: string): Promise<void> {
-    const r = this.session
-      ? await this.session(lines)
-      : await this.#nft(["-f", "-"], `${lines.join("\n")}\n`);
-    if (r.code !== 0 && /could not be started/.test(r.stderr)) throw noNft(r.stderr);
-    if (r.code !== 0)
-      throw new CniError(CniErrorCode.KernelFailure, `${what} failed (nftables)`, r.stderr.trim());
+  #apply(change: Partial<GuardChange> & { family: GuardFamily }, what: string): Promise<void> {
+    return this.#write({ table: false, allow: [], forget: [], ...change }, what);
   }
 
   /** Guard `s.port`: from now on it may send only from `s`'s addresses. */
   async allow(family: GuardFamily, s: PortSources): Promise<void> {
-    const shared = this.#ready.has(family) ? [] : guardTableScript(family);
+    const table = !this.#ready.has(family);
     try {
-      await this.#apply([...shared, ...allowScript(family, s)], "allowing the pod's source addresses");
+      await this.#apply({ family, table, allow: [s] }, "allowing the pod's source addresses");
     } catch (err) {
-      if (shared.length > 0) throw err;
+      if (table) throw err;
       // Someone removed the table under a resident agent: forget it and write it all again.
       this.#ready.delete(family);
       return this.allow(family, s);
@@ -90,7 +85,7 @@ export class SourceGuard {
 
   /** Remove exactly these elements (an ADD's undo step); already-absent ones are fine. */
   async revoke(family: GuardFamily, s: PortSources): Promise<void> {
-    await this.#apply(forgetScript(family, s), "removing the pod's source addresses");
+    await this.#apply({ family, forget: [s] }, "removing the pod's source addresses");
     this.#allowed.delete(`${family}/${s.port}`);
   }
 
@@ -123,11 +118,8 @@ export class SourceGuard {
     const links = new Set((await this.kernel.links(this.ns)).map((l) => l.name));
     const known = new Set([...state.ports, ...state.sources.keys()]);
     const stale = [...known].filter((p) => !keep.has(p) && !links.has(p));
-    const lines = stale.flatMap((p) => {
-      const s = sourcesOf(state, p);
-      return s ? forgetScript(family, s) : [];
-    });
-    if (lines.length > 0) await this.#apply(lines, "removing stale anti-spoofing elements");
+    const forget = stale.flatMap((p) => sourcesOf(state, p) ?? []);
+    if (forget.length > 0) await this.#apply({ family, forget }, "removing stale anti-spoofing elements");
     for (const p of stale) this.#allowed.delete(`${family}/${p}`);
     return stale;
   }
