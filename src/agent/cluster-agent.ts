@@ -708,7 +708,13 @@ export class ClusterAgent {
         this.#burst = undefined;
         void this.#runner.trigger();
       },
-      leasePassDelay(this.o.leaseBurst ?? defaultLeaseBurst, now, since, this.#lastFullPass),
+      leasePassDelay(
+        this.o.leaseBurst ?? defaultLeaseBurst,
+        now,
+        since,
+        this.#lastFullPass,
+        this.#peers.length,
+      ),
     );
     this.#burst = { since, timer };
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defaultLeaseBurst, leasePassDelay } from "./lease-burst.js";
+import { defaultLeaseBurst, leasePassDelay, stormIntervalMs } from "./lease-burst.js";
 
 const b = defaultLeaseBurst;
 
@@ -30,4 +30,16 @@ test("after a long pass the next waits three times its length from its end, past
     900,
     "spacing off: the one-a-second rule alone",
   );
+});
+
+test("while views keep coming, the interval between passes grows with the peers, within bounds", () => {
+  assert.equal(stormIntervalMs(b, 0), 1000, "never under the burst's cap");
+  assert.equal(stormIntervalMs(b, 100), 1000);
+  assert.equal(stormIntervalMs(b, 200), 2000);
+  assert.equal(stormIntervalMs(b, 5000), 5000, "never over maxStormMs");
+  // A pass over 200 peers ended at 1000; a view at 1200 waits for 3000, not 2000.
+  assert.equal(leasePassDelay(b, 1200, 1200, { endedAt: 1000, ms: 5 }, 200), 1800);
+  assert.equal(leasePassDelay(b, 1200, 1200, { endedAt: 1000, ms: 5 }, 50), 800, "few peers: a second");
+  // After a quiet spell longer than the interval: the quiet time alone.
+  assert.equal(leasePassDelay(b, 4000, 4000, { endedAt: 1000, ms: 5 }, 200), 100);
 });
