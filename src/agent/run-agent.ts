@@ -96,6 +96,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
       logger: opts.logger,
       signal: opts.signal,
       hostNs,
+      ...(nfNetlink ? { nftables: nfNetlink } : {}),
     });
   }
   const health = opts.healthPort

@@ -16,6 +16,7 @@ export const nfnlBatch = { begin: 0x10, end: 0x11 } as const;
 /** NFT_MSG_* (enum nf_tables_msg_types). */
 export const nftMsg = {
   newTable: 0,
+  delTable: 2,
   newChain: 3,
   newRule: 6,
   delRule: 8,

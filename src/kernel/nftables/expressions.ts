@@ -40,8 +40,19 @@ export const payloadLoad = (
   ]);
 
 /** `[ cmp eq reg R VALUE ]` (NFT_CMP_EQ) */
-export const cmpEq = (sreg: Register, value: Uint8Array): Attr =>
-  expr("cmp", [be32(1 /* NFTA_CMP_SREG */, sreg), be32(2 /* NFTA_CMP_OP */, 0), dataValue(3, value)]);
+export const cmpEq = (sreg: Register, value: Uint8Array): Attr => cmp(sreg, 0, value);
+
+/** `[ cmp neq reg R VALUE ]` (NFT_CMP_NEQ) */
+export const cmpNeq = (sreg: Register, value: Uint8Array): Attr => cmp(sreg, 1, value);
+
+const cmp = (sreg: Register, op: number, value: Uint8Array): Attr =>
+  expr("cmp", [be32(1 /* NFTA_CMP_SREG */, sreg), be32(2 /* NFTA_CMP_OP */, op), dataValue(3, value)]);
+
+/** NF_NAT_RANGE_PROTO_RANDOM_FULLY: `masquerade fully-random`. */
+export const masqFullyRandom = 0x10;
+
+/** `[ masq flags F ]`: source NAT to the outgoing interface's address. */
+export const masq = (flags: number): Attr => expr("masq", [be32(1 /* NFTA_MASQ_FLAGS */, flags)]);
 
 /** `[ bitwise reg R = ( reg R & MASK ) ^ XOR ]` (a prefix match's mask, xor all zero) */
 export const bitwiseMask = (reg: Register, mask: Uint8Array): Attr =>

@@ -18,7 +18,15 @@ import {
 } from "./codec.js";
 import { dataValue } from "./expressions.js";
 
-const ref = (family: NfFamily, table: string, what: string) => `${what} ${family} ${table}`;
+/** nft's word for a family ("ip", not "ipv4"). */
+const familyWord: Record<NfFamily, string> = {
+  unspec: "unspec",
+  inet: "inet",
+  ipv4: "ip",
+  bridge: "bridge",
+  ipv6: "ip6",
+};
+const ref = (family: NfFamily, table: string, what: string) => `${what} ${familyWord[family]} ${table}`;
 
 /** `add table FAMILY NAME` (nft sends it without NLM_F_CREATE; the kernel makes it if absent). */
 export const addTable = (family: NfFamily, table: string): NfMessage => ({
@@ -29,11 +37,22 @@ export const addTable = (family: NfFamily, table: string): NfMessage => ({
   what: ref(family, table, "add table"),
 });
 
+/** `delete table FAMILY NAME`: the table and everything in it (an absent one fails the batch). */
+export const deleteTable = (family: NfFamily, table: string): NfMessage => ({
+  type: nftMsg.delTable,
+  flags: 0,
+  family,
+  attrs: [strz(1 /* NFTA_TABLE_NAME */, table)],
+  what: ref(family, table, "delete table"),
+});
+
 /** NF_INET_PRE_ROUTING and NF_BR_PRE_ROUTING are both 0. */
 export const hookPrerouting = 0;
+/** NF_INET_POST_ROUTING. */
+export const hookPostrouting = 4;
 
 export interface BaseChain {
-  readonly type: "filter";
+  readonly type: "filter" | "nat";
   readonly hook: number;
   readonly priority: number;
   readonly policy: "accept" | "drop";
