@@ -41,7 +41,7 @@ for (const cidrs of cidrSets) {
       const [viaNetlink, viaNft] = [nss.create("nl"), nss.create("nft")];
       netlink(viaNetlink).apply(clusterMasqueradeMessages(cidrs));
       execFileSync("ip", ["netns", "exec", viaNft, "nft", "-f", "-"], { input: clusterMasquerade(cidrs) });
-      for (const family of cidrs.map((c) => (c.includes(":") ? "ip6" : "ip") as const)) {
+      for (const family of cidrs.map((c): "ip" | "ip6" => (c.includes(":") ? "ip6" : "ip"))) {
         const [a, b] = [listing(viaNetlink, family), listing(viaNft, family)];
         assert.match(a, /masquerade fully-random/);
         assert.equal(a, b, family);
