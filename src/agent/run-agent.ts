@@ -31,9 +31,9 @@ export interface AgentOptions {
    */
   readonly hostNs?: Netns;
   /**
-   * How the source guard writes its nftables: "netlink" (default) from inside the process when the
-   * rtnetlink addon has nfApply, no nft process; "nft" through nft processes (as with an older
-   * addon, or the iproute2 kernel driver).
+   * How the agent writes nftables (the source guard's table and elements, the masquerade tables):
+   * "netlink" (default) from inside the process when the rtnetlink addon has nfApply, no nft
+   * process; "nft" through nft processes (as with an older addon, or the iproute2 kernel driver).
    */
   readonly sourceGuardWrites?: "netlink" | "nft";
 }
