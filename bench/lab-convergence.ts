@@ -85,7 +85,15 @@ const agentStarts = (state: LabState): number[] =>
     if (p.role !== "agent" || !p.running) return [];
     if (!p.host) return [startedAtS(p.running.pid)];
     const first = readFileSync(p.log, "utf8").split("\n", 1)[0] ?? "";
-    const ms = (JSON.parse(first) as { time?: number }).time;
+    // The logger buffers (agent-launch.ts): a quiet agent's first line may not be written yet.
+    // Such an agent is left out, so the last start can only come out earlier and the time to
+    // converge longer, never shorter (host-gw at 25 nodes failed on an empty first line).
+    let ms: number | undefined;
+    try {
+      ms = (JSON.parse(first) as { time?: number }).time;
+    } catch {
+      ms = undefined;
+    }
     return ms === undefined ? [] : [uptimeS() - (Date.now() - ms) / 1000];
   });
 
