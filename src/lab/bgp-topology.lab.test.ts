@@ -3,14 +3,17 @@ import { after, describe, test } from "node:test";
 import { labSpec, quietProgress } from "../../test/support/lab-spec.js";
 import { labPaths } from "../cli/paths.js";
 import { eventually } from "../common/eventually.js";
+import { namedNetns } from "../kernel/api.js";
+import { strataRouteProto } from "../kernel/desired/route-proto.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { agentHealth } from "./agent-health.js";
 import { countBgpSessions } from "./bgp-status.js";
 import { LabTopologyError, switchRouteReflectors } from "./bgp-topology.js";
 import { runChecks } from "./check.js";
+import { startRecordedProcess, stopRecordedProcess } from "./control.js";
 import { startPingMesh } from "./ping-mesh.js";
 import { labDown, labUp } from "./runner.js";
-import type { LabState } from "./state.js";
+import { type LabState, readLabStateSync } from "./state.js";
 
 const kernel = createIproute2Kernel();
 const paths = labPaths();
@@ -74,6 +77,53 @@ describe("bgp topology switched live (calico#3819)", { concurrency: 1 }, () => {
       switchRouteReflectors(kernel, state, 9, paths),
       /whole number from 0 \(full mesh\) to 5/,
     );
+    await labDown(kernel);
+  });
+
+  test("full mesh → 1 route reflector, then a client's agent restarted: it never lacks a route to another node (the reflector, restarted into its role, does not say R for good)", async () => {
+    let state = await labUp(
+      kernel,
+      labSpec({ model: "bgp", nodes: 4, podsPerNode: 1 }),
+      paths,
+      quietProgress,
+    );
+    await sessionsMatch(state);
+    state = await switchRouteReflectors(kernel, state, 1, paths);
+    await sessionsMatch(state);
+    const n3 = state.nodes[2];
+    assert.ok(n3);
+    const others = state.nodes.filter((n) => n !== n3).map((n) => n.subnet);
+    const missingAtN3 = async () => {
+      const routes = await kernel.routes(namedNetns(n3.ns), { family: 4 });
+      const have = new Set(routes.filter((r) => r.proto === strataRouteProto).map((r) => r.dst));
+      return others.filter((s) => !have.has(s));
+    };
+    await eventually(async () => (await missingAtN3()).length === 0, "n3 has a route to every other node");
+    // Every 20 ms from the stop until 1 s after n3's route selection: which routes n3 lacks.
+    let sampling = true;
+    const lacked = new Set<string>();
+    const sampler = (async () => {
+      while (sampling) {
+        for (const s of await missingAtN3()) lacked.add(s);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      await stopRecordedProcess(state, "agent", "n3");
+      await startRecordedProcess(readLabStateSync() ?? state, "agent", "n3", kernel);
+      type Gr = { restarting: boolean };
+      const gr = async () =>
+        ((await agentHealth(kernel, n3.ns)).body as { backend?: { bgpGracefulRestart?: Gr } } | undefined)
+          ?.backend?.bgpGracefulRestart;
+      await eventually(async () => (await gr())?.restarting === false, "n3's route selection done", {
+        timeoutMs: 30_000,
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    assert.deepEqual([...lacked], [], "routes n3 lacked at some point during its restart");
     await labDown(kernel);
   });
 });

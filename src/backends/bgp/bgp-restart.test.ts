@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { after, test } from "node:test";
 import { pino } from "pino";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
@@ -43,17 +44,20 @@ async function restartedBackend(
   left: Route[],
   external: PeerConfig[],
   selectionDeferralSeconds: number,
+  topology: { mesh: boolean; routeReflectors: string[]; port: number } = {
+    mesh: false,
+    routeReflectors: [],
+    port: 0,
+  },
 ) {
   const kernel = { routes: async () => left } as unknown as Kernel;
   const backend = new BgpBackend({
     asn: 64512,
-    mesh: false,
-    routeReflectors: [],
+    ...topology,
     external,
     clusterId: local.lease.publicIp,
     holdTime: 9,
     connectRetrySeconds: 0.2,
-    port: 0,
     gracefulRestart: { selectionDeferralSeconds },
   });
   const abort = new AbortController();
@@ -197,6 +201,69 @@ test("selection with a peer restarting too (R bit, nothing sent before its own s
     );
     assert.equal(n5Session?.state, "Established", "n5's session is up, it has sent nothing");
     assert.deepEqual(wanted(), ["10.244.2.0/24 via 127.0.0.72", "10.244.5.0/24 via 127.0.0.75"]);
+  } finally {
+    await stop();
+  }
+});
+
+test("a client restarted while its reflector restarts too (R bit, nothing sent yet): the kept routes of the nodes behind the reflector are retained", async () => {
+  // The reflector and the client's speaker listen on one port, as every node's does.
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.85", () => {
+      const p = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  // n5 reflects; it restarts as well and waits for a peer that never answers, so it sends the
+  // client nothing for now (no table, no End-of-RIB).
+  const n5 = await speakers.make(85, {
+    listen: { host: "127.0.0.85", port },
+    nextHop: "127.0.0.85",
+    clusterId: "127.0.0.85",
+    gracefulRestart: { restarting: true, selectionDeferralSeconds: 60, unreachablePeerSeconds: 60 },
+  });
+  const local = localAt(81);
+  const peer5 = lease("n5", "10.244.5.0/24", "127.0.0.85");
+  const peer6 = lease("n6", "10.244.6.0/24", "127.0.0.86");
+  const peer7 = lease("n7", "10.244.7.0/24", "127.0.0.87");
+  n5.speaker.originate(peer5.subnet);
+  n5.speaker.setPeers([
+    { address: local.lease.publicIp, asn: 64512, passive: true, rrClient: true },
+    { address: "127.0.0.89", asn: 64512, port: 1 },
+  ]);
+  // n6 and n7 are clients too: their routes reach n1 only reflected by n5.
+  const left: Route[] = [
+    { dst: "10.244.5.0/24", via: "127.0.0.85", dev: "lo", proto: "147" },
+    { dst: "10.244.6.0/24", via: "127.0.0.86", dev: "lo", proto: "147" },
+    { dst: "10.244.7.0/24", via: "127.0.0.87", dev: "lo", proto: "147" },
+  ];
+  const {
+    backend,
+    wanted: wantedFor,
+    gr,
+    stop,
+  } = await restartedBackend(local, left, [], 30, { mesh: true, routeReflectors: ["n5"], port });
+  const wanted = () => wantedFor([peer5, peer6, peer7]);
+  try {
+    backend.peersChanged(local, [peer5, peer6, peer7]);
+    await eventually(() => gr().restarting === false, "selection: n5, restarting, not waited for");
+    const sessions = backend.status().bgpSessions as { peer: string; state: string }[];
+    assert.deepEqual(
+      sessions.map((s) => `${s.peer} ${s.state}`),
+      ["127.0.0.85 Established"],
+      "one session, to the reflector",
+    );
+    assert.deepEqual(wanted(), [
+      "10.244.5.0/24 via 127.0.0.85",
+      "10.244.6.0/24 via 127.0.0.86",
+      "10.244.7.0/24 via 127.0.0.87",
+    ]);
+    // n7's lease goes: its retained route goes with it; n6's stays.
+    backend.peersChanged(local, [peer5, peer6]);
+    assert.deepEqual(wantedFor([peer5, peer6]), [
+      "10.244.5.0/24 via 127.0.0.85",
+      "10.244.6.0/24 via 127.0.0.86",
+    ]);
   } finally {
     await stop();
   }

@@ -311,11 +311,20 @@ export class BgpBackend implements Backend {
         )
         .map((s) => s.peer),
     );
+    // A subnet whose owner is no peer of ours comes reflected: from any reflector we peer with. One
+    // of them still waited for (restarting too, or its session not up) keeps those routes as well.
+    // Left to go, a client restarted with its reflector restarting (or saying R) lost the route to
+    // every other client until the reflector's table came (1 reflector, 50 nodes: 48 at each).
+    const reflectorWaiting = this.#reflectorAddresses().some((a) => waiting.has(a));
     for (const [prefix, via] of this.#preserved) {
       const l = this.#leaseOf.get(prefix);
       if (!l || this.#learned.has(prefix) || this.#retained.has(prefix)) continue;
       const addresses = [l.publicIp, ...(l.publicIp6 ? [l.publicIp6] : [])];
-      if (addresses.includes(via) && addresses.some((a) => waiting.has(a)))
+      const reflected = addresses.every((a) => this.#speaker?.sessionState(a) === undefined);
+      if (
+        addresses.includes(via) &&
+        (addresses.some((a) => waiting.has(a)) || (reflected && reflectorWaiting))
+      )
         this.#retained.set(prefix, { nextHop: via, owner: owner(l) });
     }
     const prefixes = [...this.#preserved.keys()];
@@ -323,6 +332,14 @@ export class BgpBackend implements Backend {
     for (const p of prefixes) this.#refresh(p);
     ctx.logger.info({ routes: prefixes.length }, "BGP graceful restart: route selection done");
     ctx.onChange();
+  }
+
+  /** The session addresses of the reflectors this node peers with (none in a full mesh). */
+  #reflectorAddresses(): string[] {
+    const self = this.#local?.lease.node;
+    return (this.#lastPeers?.peers ?? [])
+      .filter((p) => p.node !== self && this.#reflectors.includes(p.node))
+      .flatMap((p) => [p.publicIp, ...(p.publicIp6 ? [p.publicIp6] : [])]);
   }
 
   /** The speaker's changes: the learned set, retention of leased subnets, and those prefixes' routes. */

@@ -185,6 +185,27 @@ describe("BGP speaker: graceful restart", () => {
     assert.equal(a.routes.has("10.244.8.0/24"), true);
   });
 
+  test("restarting speaker: the R bit goes with its selection (a later session is no restart, and its peer waits for our End-of-RIB)", async () => {
+    const a = await make(91);
+    a.speaker.setPeers([{ address: "127.0.0.92", asn: 64512, passive: true }]);
+    const c = await make(93);
+    c.speaker.setPeers([{ address: "127.0.0.92", asn: 64512, passive: true }]);
+    const b = await make(92, { gracefulRestart: { restarting: true, selectionDeferralSeconds: 30 } });
+    b.speaker.originate("10.244.2.0/24");
+    b.speaker.setPeers([peerOf(a)]);
+    await eventually(() => session(a)?.state === "Established", "a: session up");
+    assert.equal(session(a)?.gracefulRestart.peerRestarting, true, "b came back restarting: R set");
+    await eventually(
+      () => b.events.some((e) => e.event === "selection-done"),
+      "b's selection (a's End-of-RIB)",
+    );
+    // The session to c comes up after b's restart is over: no R bit, no F bits.
+    b.speaker.setPeers([peerOf(a), peerOf(c)]);
+    await eventually(() => session(c)?.state === "Established", "c: session up");
+    assert.equal(session(c)?.gracefulRestart.peerRestarting, false, "R clear after the selection");
+    await eventually(() => c.routes.has("10.244.2.0/24"), "c learned b's route");
+  });
+
   test("restarting speaker: a peer that never opened a connection is not waited for past the grace time", async () => {
     const a = await make(78);
     a.speaker.setPeers([{ address: "127.0.0.79", asn: 64512, passive: true }]);

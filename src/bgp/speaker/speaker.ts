@@ -662,7 +662,11 @@ export class BgpSpeaker {
       ownAddresses: [this.o.nextHop, this.o.ipv6NextHop, this.o.localAddress].filter(
         (a): a is string => a !== undefined,
       ),
-      gracefulRestart: this.#gr,
+      // The R bit (and with it the F bits) only while this restart lasts: a session that comes up
+      // after our selection is no restart, and a peer that saw R would not wait for our End-of-RIB.
+      // A reflector whose role changed came back restarting and said R for good: every client
+      // restarted later ran its selection before the reflector's table came and dropped its routes.
+      gracefulRestart: this.#gr && !this.#deferring ? { ...this.#gr, restarting: false } : this.#gr,
       netnsPath: this.o.netnsPath,
     };
   }
