@@ -174,6 +174,46 @@ describe("Adj-RIB-Out grouped by attribute set", () => {
     assert.equal(out.groupsFor(ebgp, batch.groups).length, 1);
   });
 
+  test("a speaker that does not reflect: every iBGP peer's table is ours and the eBGP-learned, and its version moves only with those", () => {
+    const local = { asn: 65000, routerId: "10.0.0.100" };
+    const rib = new Rib(local);
+    const out = new AdjRibOut(local);
+    const mark = (changes: BestChange[]) => {
+      for (const c of changes) out.mark(c.prefix, c.kind === "best" ? c.path : undefined);
+    };
+    const ebgp = peer(9, { asn: 65009, ibgp: false, rrClient: false });
+    const [i1, i2] = [peer(1, { rrClient: false }), peer(2, { rrClient: false })];
+    mark(rib.originate(prefix(100), attrs(100)));
+    out.drain([]);
+    const v0 = out.tableVersion;
+    // iBGP-learned routes come and go: the iBGP peers' table does not change.
+    for (let i = 0; i < 5; i++) mark(rib.receive(i1, announce([prefix(i)], attrs(1))));
+    out.drain([i1, i2, ebgp]);
+    assert.equal(out.tableVersion, v0);
+    assert.equal(out.sameForEveryIbgpPeer(i2), true);
+    assert.equal(out.sameForEveryIbgpPeer(ebgp), false);
+    const prefixesOf = (p: PeerInfo) =>
+      out
+        .table(p)
+        .flatMap((g) => g.prefixes)
+        .sort();
+    assert.deepEqual(prefixesOf(i2), [prefix(100)]);
+    assert.deepEqual(prefixesOf(ebgp).length, 6, "an eBGP peer gets every best path");
+    // An eBGP-learned route: every iBGP peer's table grows, the version moves.
+    mark(
+      rib.receive(ebgp, announce([prefix(50)], attrs(9, { asPath: [{ type: "sequence", asns: [65009] }] }))),
+    );
+    out.drain([i1, i2, ebgp]);
+    assert.notEqual(out.tableVersion, v0);
+    assert.deepEqual(prefixesOf(i1), [prefix(100), prefix(50)].sort());
+    // It goes: so does it from the table.
+    const v1 = out.tableVersion;
+    mark(rib.receive(ebgp, withdrawal([prefix(50)])));
+    out.drain([i1, i2, ebgp]);
+    assert.notEqual(out.tableVersion, v1);
+    assert.deepEqual(prefixesOf(i1), [prefix(100)]);
+  });
+
   test("the table for a new session is grouped by attribute set too", () => {
     const { out, receive } = reflector();
     for (let i = 0; i < 20; i++) receive(p1, announce([prefix(i)], attrs(1)));

@@ -773,10 +773,7 @@ export class BgpSpeaker {
         });
         this.#restartTermsOnEstablished(peer, c);
         // A restarting speaker sends nothing before its route selection (then the table and End-of-RIB).
-        if (!this.#deferring) {
-          this.#sendTable(peer, c);
-          this.#sendEndOfRib(peer, c);
-        }
+        if (!this.#deferring) this.#sendTable(peer, c, { endOfRib: true });
         this.#checkDeferral();
       },
       onUpdate: (c, u) => this.#onUpdate(peer, c, u),
@@ -980,12 +977,7 @@ export class BgpSpeaker {
   /** Our End-of-RIB for every family of the session, after the initial table (RFC 4724 §2; sent also to peers without the capability). */
   #sendEndOfRib(peer: Peer, c: BgpConnection): void {
     peer.endOfRibSent = true;
-    c.sendRaw(
-      negotiatedFamilies(c.negotiated).map((k) => {
-        const [afi, safi] = k.split("/").map(Number);
-        return encodeMessage(endOfRib({ afi: afi ?? 1, safi: safi ?? 1 }), c.codecContext);
-      }),
-    );
+    c.sendRaw(endOfRibUpdates(c));
   }
 
   #queue(changes: readonly BestChange[]): void {
@@ -1106,13 +1098,35 @@ export class BgpSpeaker {
   }
 
   /** Everything we advertise that `peer` should have (session up, or a ROUTE-REFRESH). */
-  #sendTable(peer: Peer, c: BgpConnection): void {
-    const cache = new Map<OutGroup, Map<string, Encoded>>();
+  #sendTable(peer: Peer, c: BgpConnection, o: { endOfRib?: boolean } = {}): void {
     const view = this.#viewKey(peer, c);
     const bufs: Uint8Array[] = [];
-    for (const g of this.#out.table(peer.info)) bufs.push(...this.#encode(cache, g, peer, c, view));
+    const { groups, cache } = this.#tableFor(peer);
+    for (const g of groups) bufs.push(...this.#encode(cache, g, peer, c, view));
+    if (o.endOfRib) {
+      peer.endOfRibSent = true;
+      bufs.push(...endOfRibUpdates(c));
+    }
+    // The table and End-of-RIB in one write: a mesh node among 200 comes up with 199 sessions.
     c.sendRaw(bufs);
   }
+
+  /**
+   * The groups `peer`'s table holds, and the encodings cache they go through. The iBGP peers of a
+   * speaker that does not reflect all get one table: it is grouped once and encoded once per export
+   * view until it changes (a full-mesh node among 200 sent the same route to 199 new sessions).
+   */
+  #tableFor(peer: Peer): { groups: OutGroup[]; cache: Map<OutGroup, Map<string, Encoded>> } {
+    if (!this.#out.sameForEveryIbgpPeer(peer.info))
+      return { groups: this.#out.table(peer.info), cache: new Map() };
+    const version = this.#out.tableVersion;
+    if (this.#sharedTable?.version !== version)
+      this.#sharedTable = { version, groups: this.#out.table(peer.info), cache: new Map() };
+    return this.#sharedTable;
+  }
+  #sharedTable:
+    | { version: number; groups: OutGroup[]; cache: Map<OutGroup, Map<string, Encoded>> }
+    | undefined;
 
   /**
    * Send what changed since the last flush (the Adj-RIB-Out's batch): withdrawals to the peers that
@@ -1142,7 +1156,11 @@ export class BgpSpeaker {
       }
     }
     const cache = new Map<OutGroup, Map<string, Encoded>>();
+    // Only iBGP-learned routes changed and we do not reflect: no iBGP peer gets any of them (a
+    // full-mesh node among 200 learns 199 routes, each flush was 199 peers looked at for nothing).
+    const ibgpGetsSome = this.#local.clusterId !== undefined || batch.groups.some((g) => !g.path.from?.ibgp);
     for (const peer of up) {
+      if (peer.info.ibgp && !ibgpGetsSome && !batch.withdraw.has(peer.info.id)) continue;
       const c = peer.established as BgpConnection;
       const bufs: Uint8Array[] = [];
       const w = batch.withdraw.get(peer.info.id)?.filter((p) => familyNegotiated(c.negotiated, p));
@@ -1170,4 +1188,12 @@ interface Encoded {
   readonly bufs: Uint8Array[];
   readonly noV6: boolean;
   readonly noV4: boolean;
+}
+
+/** End-of-RIB for every family the session negotiated (RFC 4724 §2). */
+function endOfRibUpdates(c: BgpConnection): Uint8Array[] {
+  return negotiatedFamilies(c.negotiated).map((k) => {
+    const [afi, safi] = k.split("/").map(Number);
+    return encodeMessage(endOfRib({ afi: afi ?? 1, safi: safi ?? 1 }), c.codecContext);
+  });
 }
