@@ -121,9 +121,16 @@ export function withRtnetlink(base: Kernel, nl: RtnetlinkAddon | undefined = loa
    * names are looked up again (a route may name the device the op before it made).
    */
   async function applyRun(ns: Netns, run: readonly KernelOp[], offset: number): Promise<void> {
-    let byName: Map<string, number> | undefined;
+    // Each name the run uses, got by name once (not a dump of every link: a node's route batch
+    // names one device, and a dump fills every link's attributes and statistics under RTNL).
+    let byName: Map<string, number | undefined> | undefined;
     const ifindex = (name: string) => {
-      byName ??= new Map([...linkNames(ns)].map(([i, n]) => [n, i] as const));
+      byName ??= new Map();
+      if (!byName.has(name)) {
+        const reply = linkMessage(ns, name);
+        const found = reply ? [...decodeLinkNames(reply)].find(([, n]) => n === name) : undefined;
+        byName.set(name, found?.[0]);
+      }
       return byName.get(name);
     };
     // A veth peer's namespace, open while the run is applied (its descriptor is in the message).
