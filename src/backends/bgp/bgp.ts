@@ -12,6 +12,7 @@ import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "..
 import { addressesNotAlive, type BgpTopology, clusterPeers } from "./bgp-peers.js";
 import { clusterImportPolicy } from "./cluster-import.js";
 import { type InterfaceTable, interfacesFromAddresses } from "./netns-interfaces.js";
+import { type PolicyInputs, policyScope } from "./policy-scope.js";
 import { preservedRoutes } from "./preserved-routes.js";
 import { nodeRouterId } from "./router-id.js";
 
@@ -30,18 +31,6 @@ export interface BgpBackendOptions extends BgpTopology {
   /** The datastore's cluster BGP config (it overrides routeReflectors while set), followed live. */
   readonly config?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
 }
-
-/** What the import policy depends on in one lease: who owns which subnet at which address. */
-const keyOfLease = new WeakMap<NodeLease, string>();
-const leaseKey = (n: NodeLease): string => {
-  const known = keyOfLease.get(n);
-  if (known !== undefined) return known;
-  const k = `${n.node} ${n.subnet} ${n.publicIp} ${n.subnet6 ?? ""} ${n.publicIp6 ?? ""}`;
-  keyOfLease.set(n, k);
-  return k;
-};
-/** What the import policy depends on: who owns which subnet at which address. */
-const leasesKey = (all: readonly NodeLease[]) => all.map(leaseKey).join("|");
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -69,8 +58,13 @@ export class BgpBackend implements Backend {
   readonly name = "bgp";
   #speaker: BgpSpeaker | undefined;
   #local: LocalNode | undefined;
-  /** The leases the import policy was last built from (rebuilt only when they change). */
-  #policyKey = "";
+  /**
+   * What the import policy was last built from: a lease change runs only the routes it may judge
+   * differently through the new one (policyScope), none when the leases are the same objects.
+   */
+  #policyInputs: PolicyInputs | undefined;
+  /** The external peers with an import= list of their own (the options', fixed). */
+  readonly #externalWithList: ReadonlySet<string>;
   /** The speaker's learned routes (best paths from peers): prefix → next hop. */
   readonly #learned = new Map<string, string>();
   /** Other nodes' leased subnets → their owner ("node address"). */
@@ -102,6 +96,7 @@ export class BgpBackend implements Backend {
 
   constructor(private readonly o: BgpBackendOptions) {
     this.#reflectors = o.routeReflectors;
+    this.#externalWithList = new Set(o.external.filter((p) => p.importList).map((p) => p.address));
   }
 
   podMtu(underlayMtu: number): number {
@@ -261,7 +256,7 @@ export class BgpBackend implements Backend {
           if (!this.#takeConfig(v.value) || ctx.signal.aborted) continue;
           if (wasReflector !== this.#reflectors.includes(ctx.local.lease.node))
             await this.#replaceSpeaker(ctx);
-          this.#policyKey = "";
+          this.#policyInputs = undefined; // every route through the new policy
           if (this.#lastPeers) this.peersChanged(this.#lastPeers.local, this.#lastPeers.peers);
           ctx.onChange();
         }
@@ -358,8 +353,14 @@ export class BgpBackend implements Backend {
     this.#local = local;
     this.#lastPeers = { local, peers };
     const all = [local.lease, ...peers];
-    if (leasesKey(all) !== this.#policyKey)
-      this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
+    if (this.#speaker) {
+      const scope = policyScope(this.#policyInputs, this.#policyInputsOf(local.lease, all));
+      if (scope !== "none")
+        this.#speaker.setImportPolicy(
+          this.#importPolicy(local.lease, all),
+          scope === "all" ? undefined : scope,
+        );
+    }
     // A node whose agent is not known alive yet may not listen yet: its first dial waits for
     // peersAlive (dialNow) instead of a SYN it would drop.
     this.#speaker?.setPeers(
@@ -434,12 +435,19 @@ export class BgpBackend implements Backend {
     return r;
   }
 
-  #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
-    this.#policyKey = leasesKey(all);
-    return clusterImportPolicy(self, all, {
+  #policyInputsOf(self: NodeLease, all: readonly NodeLease[]): PolicyInputs {
+    return {
+      self,
+      leases: all,
       routeReflectors: this.#reflectors,
-      externalWithList: new Set(this.o.external.filter((p) => p.importList).map((p) => p.address)),
-    });
+      externalWithList: this.#externalWithList,
+    };
+  }
+
+  #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
+    const inputs = this.#policyInputsOf(self, all);
+    this.#policyInputs = inputs;
+    return clusterImportPolicy(self, all, inputs);
   }
 
   takeRouteChanges(): ReadonlyMap<string, Route | undefined> {

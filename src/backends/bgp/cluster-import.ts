@@ -47,14 +47,40 @@ export function clusterImportPolicy(
   const speakers = new Map<string, NodeLease>();
   for (const n of nodes) {
     if (n.node === self.node) continue;
-    speakers.set(canonicalAddress(n.publicIp), n);
-    if (n.publicIp6) speakers.set(canonicalAddress(n.publicIp6), n);
+    for (const a of leaseClaims(n).addresses) speakers.set(a, n);
   }
   const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalAddress(address));
   const reflectors = new Set(o.routeReflectors);
   const ipv4 = familyRules(ipv4Family, self, nodes, speaker, reflectors, o);
   const ipv6 = familyRules(ipv6Family, self, nodes, speaker, reflectors, o);
   return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
+}
+
+/** What the policy reads of a lease: its subnets and addresses in canonical text (see leaseClaims). */
+export interface LeaseClaims {
+  /** Its IPv4 and IPv6 pod subnets as the policy matches prefixes against them. */
+  readonly subnets: readonly string[];
+  /** The addresses it speaks BGP from: publicIp, and publicIp6 when set. */
+  readonly addresses: readonly string[];
+}
+
+const claimsOf = new WeakMap<NodeLease, LeaseClaims>();
+
+/**
+ * A lease's subnets and addresses in the policy's canonical text, once per lease object (the
+ * policy is rebuilt over every lease at each lease change; validation reuses unchanged ones).
+ */
+export function leaseClaims(n: NodeLease): LeaseClaims {
+  const known = claimsOf.get(n);
+  if (known) return known;
+  const subnets = [spannedIn(ipv4Family, n)?.subnet, spannedIn(ipv6Family, n)?.subnet].filter(
+    (s): s is string => s !== undefined,
+  );
+  const addresses = [canonicalAddress(n.publicIp)];
+  if (n.publicIp6) addresses.push(canonicalAddress(n.publicIp6));
+  const c = { subnets, addresses };
+  claimsOf.set(n, c);
+  return c;
 }
 
 /** What differs between the families: how a prefix is spanned and which lease fields claim one. */
