@@ -10,9 +10,9 @@ import { observeRoutes } from "../../kernel/desired/observe.js";
 import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { addressesNotAlive, type BgpTopology, clusterPeers } from "./bgp-peers.js";
-import { clusterImportPolicy } from "./cluster-import.js";
+import { buildClusterPolicy, type ClusterPolicy } from "./cluster-import.js";
 import { type InterfaceTable, interfacesFromAddresses } from "./netns-interfaces.js";
-import { type PolicyInputs, policyScope } from "./policy-scope.js";
+import { policyScope } from "./policy-scope.js";
 import { preservedRoutes } from "./preserved-routes.js";
 import { nodeRouterId } from "./router-id.js";
 
@@ -62,7 +62,7 @@ export class BgpBackend implements Backend {
    * What the import policy was last built from: a lease change runs only the routes it may judge
    * differently through the new one (policyScope), none when the leases are the same objects.
    */
-  #policyInputs: PolicyInputs | undefined;
+  #policy: ClusterPolicy | undefined;
   /** The external peers with an import= list of their own (the options', fixed). */
   readonly #externalWithList: ReadonlySet<string>;
   /** The speaker's learned routes (best paths from peers): prefix → next hop. */
@@ -168,6 +168,8 @@ export class BgpBackend implements Backend {
   /** A speaker for this node's role now; `restarting`: RFC 4724 restarting speaker (forwarding kept). */
   #newSpeaker(ctx: BackendContext, restarting: boolean): BgpSpeaker {
     const lease = ctx.local.lease;
+    const policy = this.#clusterPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]);
+    this.#policy = policy;
     const reflector = this.#reflectors.includes(lease.node);
     const gr = this.o.gracefulRestart;
     // IPv6-only: sessions run over IPv6 between the nodes' IPv6 addresses, IPv6 unicast negotiated
@@ -215,7 +217,7 @@ export class BgpBackend implements Backend {
         this.#learnedChanged(changes);
         ctx.onChange();
       },
-      importPolicy: this.#importPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]),
+      importPolicy: policy.policy,
     });
     for (const subnet of leasedSubnets(lease)) speaker.originate(subnet);
     return speaker;
@@ -256,7 +258,7 @@ export class BgpBackend implements Backend {
           if (!this.#takeConfig(v.value) || ctx.signal.aborted) continue;
           if (wasReflector !== this.#reflectors.includes(ctx.local.lease.node))
             await this.#replaceSpeaker(ctx);
-          this.#policyInputs = undefined; // every route through the new policy
+          this.#policy = undefined; // every route through the new policy
           if (this.#lastPeers) this.peersChanged(this.#lastPeers.local, this.#lastPeers.peers);
           ctx.onChange();
         }
@@ -354,12 +356,10 @@ export class BgpBackend implements Backend {
     this.#lastPeers = { local, peers };
     const all = [local.lease, ...peers];
     if (this.#speaker) {
-      const scope = policyScope(this.#policyInputs, this.#policyInputsOf(local.lease, all));
-      if (scope !== "none")
-        this.#speaker.setImportPolicy(
-          this.#importPolicy(local.lease, all),
-          scope === "all" ? undefined : scope,
-        );
+      const policy = this.#clusterPolicy(local.lease, all);
+      const scope = policyScope(this.#policy, policy);
+      this.#policy = policy;
+      if (scope !== "none") this.#speaker.setImportPolicy(policy.policy, scope === "all" ? undefined : scope);
     }
     // A node whose agent is not known alive yet may not listen yet: its first dial waits for
     // peersAlive (dialNow) instead of a SYN it would drop.
@@ -435,19 +435,11 @@ export class BgpBackend implements Backend {
     return r;
   }
 
-  #policyInputsOf(self: NodeLease, all: readonly NodeLease[]): PolicyInputs {
-    return {
-      self,
-      leases: all,
+  #clusterPolicy(self: NodeLease, all: readonly NodeLease[]): ClusterPolicy {
+    return buildClusterPolicy(self, all, {
       routeReflectors: this.#reflectors,
       externalWithList: this.#externalWithList,
-    };
-  }
-
-  #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
-    const inputs = this.#policyInputsOf(self, all);
-    this.#policyInputs = inputs;
-    return clusterImportPolicy(self, all, inputs);
+    });
   }
 
   takeRouteChanges(): ReadonlyMap<string, Route | undefined> {

@@ -43,17 +43,77 @@ export function clusterImportPolicy(
   nodes: readonly NodeLease[],
   o: ClusterImportOptions,
 ): ImportPolicy {
+  return buildClusterPolicy(self, nodes, o).policy;
+}
+
+/** clusterImportPolicy with what it was built from and its indices (for policyScope). */
+export interface ClusterPolicy {
+  readonly policy: ImportPolicy;
+  readonly self: NodeLease;
+  /** Every lease it was built from (this node's among them). */
+  readonly leases: ReadonlySet<NodeLease>;
+  readonly options: ClusterImportOptions;
+  /**
+   * Two other leases share a subnet or an address, or one node has two (validation refuses
+   * that): which one the policy goes by depends on their order in the list.
+   */
+  readonly ambiguous: boolean;
+  /** The other node's lease whose subnet `prefix` is, in the policy's canonical text exactly. */
+  readonly ownerOf: (prefix: string) => NodeLease | undefined;
+}
+
+/** Pure: clusterImportPolicy, and what policyScope compares two of. */
+export function buildClusterPolicy(
+  self: NodeLease,
+  nodes: readonly NodeLease[],
+  o: ClusterImportOptions,
+): ClusterPolicy {
   // Who is speaking: a node may speak from any of its underlay addresses (IPv4 or IPv6 transport).
   const speakers = new Map<string, NodeLease>();
+  const leases = new Set<NodeLease>();
+  const v4 = new FamilyIndex<Ipv4Span>();
+  const v6 = new FamilyIndex<Ipv6Span>();
+  let addresses = 0;
   for (const n of nodes) {
+    leases.add(n);
     if (n.node === self.node) continue;
-    for (const a of leaseClaims(n).addresses) speakers.set(a, n);
+    const c = leaseClaims(n);
+    for (const a of c.addresses) speakers.set(a, n);
+    addresses += c.addresses.length;
+    v4.add(spannedIn(ipv4Family, n));
+    v6.add(spannedIn(ipv6Family, n));
   }
   const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalAddress(address));
   const reflectors = new Set(o.routeReflectors);
-  const ipv4 = familyRules(ipv4Family, self, nodes, speaker, reflectors, o);
-  const ipv6 = familyRules(ipv6Family, self, nodes, speaker, reflectors, o);
-  return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
+  const ipv4 = familyRules(ipv4Family, spannedIn(ipv4Family, self), v4, speaker, reflectors, o);
+  const ipv6 = familyRules(ipv6Family, spannedIn(ipv6Family, self), v6, speaker, reflectors, o);
+  return {
+    policy: (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes),
+    self,
+    leases,
+    options: o,
+    ambiguous: speakers.size !== addresses || v4.ambiguous || v6.ambiguous,
+    ownerOf: (prefix) => (v4.bySubnet.get(prefix) ?? v6.bySubnet.get(prefix))?.lease,
+  };
+}
+
+/** The other nodes' claims in one family, as the rules look them up. */
+class FamilyIndex<S extends Ipv4Span | Ipv6Span> {
+  readonly list: Spanned<S>[] = [];
+  readonly bySubnet = new Map<string, Spanned<S>>();
+  readonly claimOf = new Map<string, Spanned<S>>();
+
+  add(s: Spanned<S> | undefined): void {
+    if (!s) return;
+    this.list.push(s);
+    this.bySubnet.set(s.subnet, s);
+    this.claimOf.set(s.lease.node, s);
+  }
+
+  /** Two claims of one subnet, or two by one node: the last in the list wins. */
+  get ambiguous(): boolean {
+    return this.bySubnet.size !== this.list.length || this.claimOf.size !== this.list.length;
+  }
 }
 
 /** What the policy reads of a lease: its subnets and addresses in canonical text (see leaseClaims). */
@@ -144,19 +204,15 @@ const ipv6Family: Family<Ipv6Span> = {
 /** The cluster's rules for one family's prefixes (see clusterImportPolicy). */
 function familyRules<S extends Ipv4Span | Ipv6Span>(
   f: Family<S>,
-  self: NodeLease,
-  nodes: readonly NodeLease[],
+  own: Spanned<S> | undefined,
+  index: FamilyIndex<S>,
   speaker: (address: string) => NodeLease | undefined,
   reflectors: ReadonlySet<string>,
   o: ClusterImportOptions,
 ): (from: PeerInfo, prefix: string, attributes: PathAttributes) => string | undefined {
-  // Leases as numeric spans, computed once per lease change: the checks below run per received
+  // Leases as numeric spans, computed once per lease object: the checks below run per received
   // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
-  const spanned = (n: NodeLease) => spannedIn(f, n);
-  const own = spanned(self);
-  const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
-  const bySubnet = new Map(others.map((n) => [n.subnet, n]));
-  const claimOf = new Map(others.map((n) => [n.lease.node, n]));
+  const { list: others, bySubnet, claimOf } = index;
   const { label } = f;
   return (from, prefix, attributes) => {
     const s = f.span(prefix);

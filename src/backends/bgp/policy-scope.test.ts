@@ -4,8 +4,8 @@ import type { PathAttributes } from "../../bgp/codec/types.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
 import { type ImportScope, Rib } from "../../bgp/rib/rib.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
-import { clusterImportPolicy } from "./cluster-import.js";
-import { type PolicyInputs, policyScope } from "./policy-scope.js";
+import { buildClusterPolicy, type ClusterPolicy } from "./cluster-import.js";
+import { policyScope } from "./policy-scope.js";
 
 /**
  * A lease change re-judges only the routes policyScope selects; every verdict (and reason) must be
@@ -36,12 +36,9 @@ const options = (reflectors: readonly string[] = ["n3"]) => ({
   routeReflectors: reflectors,
   externalWithList: new Set([tor]),
 });
-const inputs = (leases: readonly NodeLease[], reflectors?: readonly string[], me = self): PolicyInputs => ({
-  self: me,
-  leases: [me, ...leases],
-  ...options(reflectors),
-});
-const policyOf = (i: PolicyInputs) => clusterImportPolicy(i.self, i.leases, i);
+const inputs = (leases: readonly NodeLease[], reflectors?: readonly string[], me = self): ClusterPolicy =>
+  buildClusterPolicy(me, [me, ...leases], options(reflectors));
+const policyOf = (i: ClusterPolicy) => i.policy;
 
 const announce = (rib: Rib, speaker: string, prefix: string, nextHop: string) => {
   const attributes: PathAttributes = prefix.includes(":")
@@ -66,8 +63,8 @@ function state(rib: Rib): string[] {
 
 /** Two RIBs with the same routes under `before`'s policy; then `after`'s over all, and scoped. */
 function change(
-  before: PolicyInputs,
-  after: PolicyInputs,
+  before: ClusterPolicy,
+  after: ClusterPolicy,
   routes: readonly [speaker: string, prefix: string, nextHop: string][],
   narrower?: ImportScope,
 ) {
