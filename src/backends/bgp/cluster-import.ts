@@ -54,13 +54,29 @@ export interface ClusterPolicy {
   readonly leases: ReadonlySet<NodeLease>;
   readonly options: ClusterImportOptions;
   /**
-   * Two other leases share a subnet or an address, or one node has two (validation refuses
-   * that): which one the policy goes by depends on their order in the list.
+   * Two other leases share a subnet, an address or a node name (validation refuses that): which
+   * one the policy goes by depends on their order in the list.
    */
   readonly ambiguous: boolean;
   /** The other node's lease whose subnet `prefix` is, in the policy's canonical text exactly. */
   readonly ownerOf: (prefix: string) => NodeLease | undefined;
 }
+
+/**
+ * Does `prefix` overlap a subnet of one of `leases` (of its family)? undefined: not a prefix the
+ * policy can span.
+ */
+export function overlapsAny(prefix: string, leases: readonly NodeLease[]): boolean | undefined {
+  if (prefix.includes(":")) {
+    const s = ipv6Family.span(prefix);
+    return s && leases.some((n) => overlapping(s.span, spannedIn(ipv6Family, n)));
+  }
+  const s = ipv4Family.span(prefix);
+  return s && leases.some((n) => overlapping(s.span, spannedIn(ipv4Family, n)));
+}
+
+const overlapping = <S extends Ipv4Span | Ipv6Span>(span: S, claim: Spanned<S> | undefined) =>
+  claim !== undefined && spansOverlap(span, claim.span);
 
 /** Pure: clusterImportPolicy, and what policyScope compares two of. */
 export function buildClusterPolicy(
@@ -73,10 +89,14 @@ export function buildClusterPolicy(
   const leases = new Set<NodeLease>();
   const v4 = new FamilyIndex<Ipv4Span>();
   const v6 = new FamilyIndex<Ipv6Span>();
+  const names = new Set<string>();
   let addresses = 0;
+  let others = 0;
   for (const n of nodes) {
     leases.add(n);
     if (n.node === self.node) continue;
+    names.add(n.node);
+    others++;
     const c = leaseClaims(n);
     for (const a of c.addresses) speakers.set(a, n);
     addresses += c.addresses.length;
@@ -92,7 +112,7 @@ export function buildClusterPolicy(
     self,
     leases,
     options: o,
-    ambiguous: speakers.size !== addresses || v4.ambiguous || v6.ambiguous,
+    ambiguous: speakers.size !== addresses || names.size !== others || v4.ambiguous || v6.ambiguous,
     ownerOf: (prefix) => (v4.bySubnet.get(prefix) ?? v6.bySubnet.get(prefix))?.lease,
   };
 }

@@ -156,6 +156,27 @@ describe("policyScope: the routes a lease change may judge differently", () => {
     assert.equal(full.size, 0);
   });
 
+  test("nobody's prefix is run again only when it overlaps a changed lease or the order changed", () => {
+    const before = inputs([n2, n3]);
+    const scope = policyScope(before, inputs([n2, n3, n4]));
+    assert.equal(typeof scope, "function");
+    const s = scope as ImportScope;
+    assert.equal(s("203.0.113.0/24", from(tor)), false, "overlaps no changed lease");
+    assert.equal(s("10.244.4.0/23", from(tor)), true, "overlaps n4's");
+    assert.equal(s("10.244.0.0/16", from(n2.publicIp)), true);
+    assert.equal(
+      s(n2.subnet, from(n3.publicIp)),
+      false,
+      "an unchanged lease's subnet from an unchanged node",
+    );
+    assert.equal(s(n2.subnet, from(n4.publicIp)), true, "from a changed lease's address");
+    const reordered = policyScope(before, inputs([n3, n2, n4])) as ImportScope;
+    assert.equal(reordered("203.0.113.0/24", from(tor)), true, "another order");
+    assert.equal(reordered(n2.subnet, from(n3.publicIp)), false);
+    // Covering n2's and n3's subnets: named for the first in the list, so another order re-judges it.
+    change(inputs([n2, n3]), inputs([n3, n2, n4]), [[tor, "10.244.2.0/23", tor]], (p) => p === n4.subnet);
+  });
+
   test("the same leases: nothing to run again; this node's lease or the reflectors changed: everything", () => {
     const a = inputs([n2, n3]);
     assert.equal(policyScope(a, inputs([n2, n3])), "none");
@@ -255,7 +276,10 @@ describe("policyScope: scoped re-runs equal full ones over random lease changes"
           }
         }
         if (rnd() < 0.05) reflectors = rnd() < 0.5 ? [] : [`n${2 + Math.floor(rnd() * 4)}`];
-        const next = inputs([...leases.values()], reflectors);
+        // Now and then the same leases in another order (the first overlapped lease is named).
+        const list = [...leases.values()];
+        if (rnd() < 0.15) list.sort(() => rnd() - 0.5);
+        const next = inputs(list, reflectors);
         const scope = policyScope(current, next);
         const policy = policyOf(next);
         full.setImportPolicy(policy);
