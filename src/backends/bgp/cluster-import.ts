@@ -67,12 +67,13 @@ export interface ClusterPolicy {
  * policy can span.
  */
 export function overlapsAny(prefix: string, leases: readonly NodeLease[]): boolean | undefined {
+  // The spans alone (cached by text), not the canonical text the rules build.
   if (prefix.includes(":")) {
-    const s = ipv6Family.span(prefix);
-    return s && leases.some((n) => overlapping(s.span, spannedIn(ipv6Family, n)));
+    const s = ipv6Span(prefix);
+    return s && leases.some((n) => overlapping(s, spannedIn(ipv6Family, n)));
   }
-  const s = ipv4Family.span(prefix);
-  return s && leases.some((n) => overlapping(s.span, spannedIn(ipv4Family, n)));
+  const s = ipv4Span(prefix);
+  return s && leases.some((n) => overlapping(s, spannedIn(ipv4Family, n)));
 }
 
 const overlapping = <S extends Ipv4Span | Ipv6Span>(span: S, claim: Spanned<S> | undefined) =>
