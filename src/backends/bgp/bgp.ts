@@ -10,8 +10,10 @@ import { observeRoutes } from "../../kernel/desired/observe.js";
 import { DesiredRoutes } from "../../kernel/desired/route-set.js";
 import type { Backend, BackendContext, BackendDesiredState, LocalNode } from "../api.js";
 import { addressesNotAlive, type BgpTopology, clusterPeers } from "./bgp-peers.js";
-import { clusterImportPolicy } from "./cluster-import.js";
+import { buildClusterPolicy, type ClusterPolicy } from "./cluster-import.js";
+import { LeasedSubnets, leasedSubnets, leaseOwner } from "./leased-subnets.js";
 import { type InterfaceTable, interfacesFromAddresses } from "./netns-interfaces.js";
+import { policyScope } from "./policy-scope.js";
 import { preservedRoutes } from "./preserved-routes.js";
 import { nodeRouterId } from "./router-id.js";
 
@@ -31,24 +33,7 @@ export interface BgpBackendOptions extends BgpTopology {
   readonly config?: (signal: AbortSignal) => AsyncIterable<BgpConfigView>;
 }
 
-/** What the import policy depends on in one lease: who owns which subnet at which address. */
-const keyOfLease = new WeakMap<NodeLease, string>();
-const leaseKey = (n: NodeLease): string => {
-  const known = keyOfLease.get(n);
-  if (known !== undefined) return known;
-  const k = `${n.node} ${n.subnet} ${n.publicIp} ${n.subnet6 ?? ""} ${n.publicIp6 ?? ""}`;
-  keyOfLease.set(n, k);
-  return k;
-};
-/** What the import policy depends on: who owns which subnet at which address. */
-const leasesKey = (all: readonly NodeLease[]) => all.map(leaseKey).join("|");
-
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-const owner = (p: NodeLease) => `${p.node} ${p.publicIp}`;
-
-/** A lease's pod subnets: IPv4, and IPv6 on a dual-stack node. */
-const leasedSubnets = (p: NodeLease): string[] => (p.subnet6 ? [p.subnet, p.subnet6] : [p.subnet]);
 
 /** The node's underlay networks: where a BGP next hop must be to get a route (no recursion). */
 const underlayNetworks = (local: LocalNode): ConnectedNetwork[] => [
@@ -69,14 +54,19 @@ export class BgpBackend implements Backend {
   readonly name = "bgp";
   #speaker: BgpSpeaker | undefined;
   #local: LocalNode | undefined;
-  /** The leases the import policy was last built from (rebuilt only when they change). */
-  #policyKey = "";
+  /**
+   * What the import policy was last built from: a lease change runs only the routes it may judge
+   * differently through the new one (policyScope), none when the leases are the same objects.
+   */
+  #policy: ClusterPolicy | undefined;
+  /** The external peers with an import= list of their own (the options', fixed). */
+  readonly #externalWithList: ReadonlySet<string>;
   /** The speaker's learned routes (best paths from peers): prefix → next hop. */
   readonly #learned = new Map<string, string>();
-  /** Other nodes' leased subnets → their owner ("node address"). */
-  #leased = new Map<string, string>();
-  /** The lease of each leased subnet (its node's addresses). */
-  #leaseOf = new Map<string, NodeLease>();
+  /** Other nodes' leased subnets → their lease, and owner ("node address"), followed by lease identity. */
+  readonly #leased = new LeasedSubnets();
+  /** The node the routes were last refreshed for (another one: every route again). */
+  #refreshedFor: LocalNode | undefined;
   /**
    * Routes learned for other nodes' leased subnets, kept when their session goes (the peer's
    * agent was killed or restarts; its kernel still forwards), as long as the same node holds the
@@ -102,6 +92,7 @@ export class BgpBackend implements Backend {
 
   constructor(private readonly o: BgpBackendOptions) {
     this.#reflectors = o.routeReflectors;
+    this.#externalWithList = new Set(o.external.filter((p) => p.importList).map((p) => p.address));
   }
 
   podMtu(underlayMtu: number): number {
@@ -173,6 +164,8 @@ export class BgpBackend implements Backend {
   /** A speaker for this node's role now; `restarting`: RFC 4724 restarting speaker (forwarding kept). */
   #newSpeaker(ctx: BackendContext, restarting: boolean): BgpSpeaker {
     const lease = ctx.local.lease;
+    const policy = this.#clusterPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]);
+    this.#policy = policy;
     const reflector = this.#reflectors.includes(lease.node);
     const gr = this.o.gracefulRestart;
     // IPv6-only: sessions run over IPv6 between the nodes' IPv6 addresses, IPv6 unicast negotiated
@@ -220,7 +213,7 @@ export class BgpBackend implements Backend {
         this.#learnedChanged(changes);
         ctx.onChange();
       },
-      importPolicy: this.#importPolicy(lease, this.#lastPeers ? this.#allLeases(this.#lastPeers) : [lease]),
+      importPolicy: policy.policy,
     });
     for (const subnet of leasedSubnets(lease)) speaker.originate(subnet);
     return speaker;
@@ -261,7 +254,7 @@ export class BgpBackend implements Backend {
           if (!this.#takeConfig(v.value) || ctx.signal.aborted) continue;
           if (wasReflector !== this.#reflectors.includes(ctx.local.lease.node))
             await this.#replaceSpeaker(ctx);
-          this.#policyKey = "";
+          this.#policy = undefined; // every route through the new policy
           if (this.#lastPeers) this.peersChanged(this.#lastPeers.local, this.#lastPeers.peers);
           ctx.onChange();
         }
@@ -317,7 +310,7 @@ export class BgpBackend implements Backend {
     // every other client until the reflector's table came (1 reflector, 50 nodes: 48 at each).
     const reflectorWaiting = this.#reflectorAddresses().some((a) => waiting.has(a));
     for (const [prefix, via] of this.#preserved) {
-      const l = this.#leaseOf.get(prefix);
+      const l = this.#leased.lease(prefix);
       if (!l || this.#learned.has(prefix) || this.#retained.has(prefix)) continue;
       const addresses = [l.publicIp, ...(l.publicIp6 ? [l.publicIp6] : [])];
       const reflected = addresses.every((a) => this.#speaker?.sessionState(a) === undefined);
@@ -325,7 +318,7 @@ export class BgpBackend implements Backend {
         addresses.includes(via) &&
         (addresses.some((a) => waiting.has(a)) || (reflected && reflectorWaiting))
       )
-        this.#retained.set(prefix, { nextHop: via, owner: owner(l) });
+        this.#retained.set(prefix, { nextHop: via, owner: leaseOwner(l) });
     }
     const prefixes = [...this.#preserved.keys()];
     this.#preserved.clear();
@@ -347,7 +340,7 @@ export class BgpBackend implements Backend {
     for (const c of changes) {
       if (c.nextHop) {
         this.#learned.set(c.prefix, c.nextHop);
-        const o = this.#leased.get(c.prefix);
+        const o = this.#leased.owner(c.prefix);
         if (o) this.#retained.set(c.prefix, { nextHop: c.nextHop, owner: o });
       } else this.#learned.delete(c.prefix);
       this.#refresh(c.prefix);
@@ -358,8 +351,12 @@ export class BgpBackend implements Backend {
     this.#local = local;
     this.#lastPeers = { local, peers };
     const all = [local.lease, ...peers];
-    if (leasesKey(all) !== this.#policyKey)
-      this.#speaker?.setImportPolicy(this.#importPolicy(local.lease, all));
+    if (this.#speaker) {
+      const policy = this.#clusterPolicy(local.lease, all);
+      const scope = policyScope(this.#policy, policy);
+      this.#policy = policy;
+      if (scope !== "none") this.#speaker.setImportPolicy(policy.policy, scope === "all" ? undefined : scope);
+    }
     // A node whose agent is not known alive yet may not listen yet: its first dial waits for
     // peersAlive (dialNow) instead of a SYN it would drop.
     this.#speaker?.setPeers(
@@ -368,16 +365,31 @@ export class BgpBackend implements Backend {
         held: addressesNotAlive(peers, alive),
       },
     );
-    this.#leased = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, owner(p)] as const)));
-    this.#leaseOf = new Map(peers.flatMap((p) => leasedSubnets(p).map((s) => [s, p] as const)));
+    const touched = this.#leased.update(peers);
+    if (touched && this.#refreshedFor === local) {
+      // Only the subnets whose holder changed: elsewhere retention and preservation are as the
+      // last call left them (a learned route of a leased subnet is retained as it is learned,
+      // #learnedChanged), so their routes are too.
+      for (const prefix of touched) {
+        const o = this.#leased.owner(prefix);
+        const nextHop = this.#learned.get(prefix);
+        if (o && nextHop) this.#retained.set(prefix, { nextHop, owner: o });
+        const r = this.#retained.get(prefix);
+        if (r && r.owner !== o) this.#retained.delete(prefix);
+        if (!o) this.#preserved.delete(prefix);
+        this.#refresh(prefix);
+      }
+      return;
+    }
+    this.#refreshedFor = local;
     for (const [prefix, nextHop] of this.#learned) {
-      const o = this.#leased.get(prefix);
+      const o = this.#leased.owner(prefix);
       if (o) this.#retained.set(prefix, { nextHop, owner: o });
     }
     // A retained route goes with its lease (node removed, lease expired) or when the subnet
     // changes hands; a session that announces the prefix again replaces it.
     for (const [prefix, r] of this.#retained)
-      if (this.#leased.get(prefix) !== r.owner) this.#retained.delete(prefix);
+      if (this.#leased.owner(prefix) !== r.owner) this.#retained.delete(prefix);
     // A preserved route is kept only for a subnet another node leases now.
     const dropped = [...this.#preserved.keys()].filter((prefix) => !this.#leased.has(prefix));
     for (const prefix of dropped) this.#preserved.delete(prefix);
@@ -434,11 +446,10 @@ export class BgpBackend implements Backend {
     return r;
   }
 
-  #importPolicy(self: NodeLease, all: readonly NodeLease[]) {
-    this.#policyKey = leasesKey(all);
-    return clusterImportPolicy(self, all, {
+  #clusterPolicy(self: NodeLease, all: readonly NodeLease[]): ClusterPolicy {
+    return buildClusterPolicy(self, all, {
       routeReflectors: this.#reflectors,
-      externalWithList: new Set(this.o.external.filter((p) => p.importList).map((p) => p.address)),
+      externalWithList: this.#externalWithList,
     });
   }
 

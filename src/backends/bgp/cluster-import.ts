@@ -43,18 +43,125 @@ export function clusterImportPolicy(
   nodes: readonly NodeLease[],
   o: ClusterImportOptions,
 ): ImportPolicy {
+  return buildClusterPolicy(self, nodes, o).policy;
+}
+
+/** clusterImportPolicy with what it was built from and its indices (for policyScope). */
+export interface ClusterPolicy {
+  readonly policy: ImportPolicy;
+  readonly self: NodeLease;
+  /** Every lease it was built from (this node's among them). */
+  readonly leases: ReadonlySet<NodeLease>;
+  readonly options: ClusterImportOptions;
+  /**
+   * Two other leases share a subnet, an address or a node name (validation refuses that): which
+   * one the policy goes by depends on their order in the list.
+   */
+  readonly ambiguous: boolean;
+  /** The other node's lease whose subnet `prefix` is, in the policy's canonical text exactly. */
+  readonly ownerOf: (prefix: string) => NodeLease | undefined;
+}
+
+/**
+ * Does `prefix` overlap a subnet of one of `leases` (of its family)? undefined: not a prefix the
+ * policy can span.
+ */
+export function overlapsAny(prefix: string, leases: readonly NodeLease[]): boolean | undefined {
+  // The spans alone (cached by text), not the canonical text the rules build.
+  if (prefix.includes(":")) {
+    const s = ipv6Span(prefix);
+    return s && leases.some((n) => overlapping(s, spannedIn(ipv6Family, n)));
+  }
+  const s = ipv4Span(prefix);
+  return s && leases.some((n) => overlapping(s, spannedIn(ipv4Family, n)));
+}
+
+const overlapping = <S extends Ipv4Span | Ipv6Span>(span: S, claim: Spanned<S> | undefined) =>
+  claim !== undefined && spansOverlap(span, claim.span);
+
+/** Pure: clusterImportPolicy, and what policyScope compares two of. */
+export function buildClusterPolicy(
+  self: NodeLease,
+  nodes: readonly NodeLease[],
+  o: ClusterImportOptions,
+): ClusterPolicy {
   // Who is speaking: a node may speak from any of its underlay addresses (IPv4 or IPv6 transport).
   const speakers = new Map<string, NodeLease>();
+  const leases = new Set<NodeLease>();
+  const v4 = new FamilyIndex<Ipv4Span>();
+  const v6 = new FamilyIndex<Ipv6Span>();
+  const names = new Set<string>();
+  let addresses = 0;
+  let others = 0;
   for (const n of nodes) {
+    leases.add(n);
     if (n.node === self.node) continue;
-    speakers.set(canonicalAddress(n.publicIp), n);
-    if (n.publicIp6) speakers.set(canonicalAddress(n.publicIp6), n);
+    names.add(n.node);
+    others++;
+    const c = leaseClaims(n);
+    for (const a of c.addresses) speakers.set(a, n);
+    addresses += c.addresses.length;
+    v4.add(spannedIn(ipv4Family, n));
+    v6.add(spannedIn(ipv6Family, n));
   }
   const speaker = (address: string) => speakers.get(address) ?? speakers.get(canonicalAddress(address));
   const reflectors = new Set(o.routeReflectors);
-  const ipv4 = familyRules(ipv4Family, self, nodes, speaker, reflectors, o);
-  const ipv6 = familyRules(ipv6Family, self, nodes, speaker, reflectors, o);
-  return (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes);
+  const ipv4 = familyRules(ipv4Family, spannedIn(ipv4Family, self), v4, speaker, reflectors, o);
+  const ipv6 = familyRules(ipv6Family, spannedIn(ipv6Family, self), v6, speaker, reflectors, o);
+  return {
+    policy: (from, prefix, attributes) => (prefix.includes(":") ? ipv6 : ipv4)(from, prefix, attributes),
+    self,
+    leases,
+    options: o,
+    ambiguous: speakers.size !== addresses || names.size !== others || v4.ambiguous || v6.ambiguous,
+    ownerOf: (prefix) => (v4.bySubnet.get(prefix) ?? v6.bySubnet.get(prefix))?.lease,
+  };
+}
+
+/** The other nodes' claims in one family, as the rules look them up. */
+class FamilyIndex<S extends Ipv4Span | Ipv6Span> {
+  readonly list: Spanned<S>[] = [];
+  readonly bySubnet = new Map<string, Spanned<S>>();
+  readonly claimOf = new Map<string, Spanned<S>>();
+
+  add(s: Spanned<S> | undefined): void {
+    if (!s) return;
+    this.list.push(s);
+    this.bySubnet.set(s.subnet, s);
+    this.claimOf.set(s.lease.node, s);
+  }
+
+  /** Two claims of one subnet, or two by one node: the last in the list wins. */
+  get ambiguous(): boolean {
+    return this.bySubnet.size !== this.list.length || this.claimOf.size !== this.list.length;
+  }
+}
+
+/** What the policy reads of a lease: its subnets and addresses in canonical text (see leaseClaims). */
+export interface LeaseClaims {
+  /** Its IPv4 and IPv6 pod subnets as the policy matches prefixes against them. */
+  readonly subnets: readonly string[];
+  /** The addresses it speaks BGP from: publicIp, and publicIp6 when set. */
+  readonly addresses: readonly string[];
+}
+
+const claimsOf = new WeakMap<NodeLease, LeaseClaims>();
+
+/**
+ * A lease's subnets and addresses in the policy's canonical text, once per lease object (the
+ * policy is rebuilt over every lease at each lease change; validation reuses unchanged ones).
+ */
+export function leaseClaims(n: NodeLease): LeaseClaims {
+  const known = claimsOf.get(n);
+  if (known) return known;
+  const subnets = [spannedIn(ipv4Family, n)?.subnet, spannedIn(ipv6Family, n)?.subnet].filter(
+    (s): s is string => s !== undefined,
+  );
+  const addresses = [canonicalAddress(n.publicIp)];
+  if (n.publicIp6) addresses.push(canonicalAddress(n.publicIp6));
+  const c = { subnets, addresses };
+  claimsOf.set(n, c);
+  return c;
 }
 
 /** What differs between the families: how a prefix is spanned and which lease fields claim one. */
@@ -118,19 +225,15 @@ const ipv6Family: Family<Ipv6Span> = {
 /** The cluster's rules for one family's prefixes (see clusterImportPolicy). */
 function familyRules<S extends Ipv4Span | Ipv6Span>(
   f: Family<S>,
-  self: NodeLease,
-  nodes: readonly NodeLease[],
+  own: Spanned<S> | undefined,
+  index: FamilyIndex<S>,
   speaker: (address: string) => NodeLease | undefined,
   reflectors: ReadonlySet<string>,
   o: ClusterImportOptions,
 ): (from: PeerInfo, prefix: string, attributes: PathAttributes) => string | undefined {
-  // Leases as numeric spans, computed once per lease change: the checks below run per received
+  // Leases as numeric spans, computed once per lease object: the checks below run per received
   // prefix, also for a peer that floods refused ones, so they must stay cheap with 1,000 nodes.
-  const spanned = (n: NodeLease) => spannedIn(f, n);
-  const own = spanned(self);
-  const others = nodes.filter((n) => n.node !== self.node).flatMap((n) => spanned(n) ?? []);
-  const bySubnet = new Map(others.map((n) => [n.subnet, n]));
-  const claimOf = new Map(others.map((n) => [n.lease.node, n]));
+  const { list: others, bySubnet, claimOf } = index;
   const { label } = f;
   return (from, prefix, attributes) => {
     const s = f.span(prefix);

@@ -5,6 +5,12 @@ import { acceptAll, type ImportPolicy } from "./import-policy.js";
 import type { Path, PeerInfo } from "./path.js";
 import { exportAttributes, isReflectionLoop, type LocalSpeaker, shouldAdvertise } from "./reflection.js";
 
+/**
+ * Which routes (prefix, the peer it came from) a new import policy may judge differently from the
+ * old one: Rib.setImportPolicy runs only those through it again.
+ */
+export type ImportScope = (prefix: string, from: PeerInfo) => boolean;
+
 /** A change of the best path for a prefix (what the kernel and Adj-RIBs-Out must follow). */
 export type BestChange =
   | { readonly kind: "best"; readonly prefix: string; readonly path: Path }
@@ -100,17 +106,24 @@ export class Rib {
    * Replace the import policy and run it again over every Adj-RIB-In (soft reconfiguration,
    * RFC 4271 §9.1 — routes are not asked for again): newly refused routes leave the Loc-RIB,
    * newly allowed ones enter it.
+   *
+   * `scope`: the caller knows the new policy judges every other route as the old one did (same
+   * verdict, same reason), so only the routes it selects run through it again — a change that
+   * touches a few prefixes costs those, not the whole table.
    */
-  setImportPolicy(policy: ImportPolicy): BestChange[] {
+  setImportPolicy(policy: ImportPolicy, scope?: ImportScope): BestChange[] {
     this.#policy = policy;
     const learned: [string, Path][] = [];
     for (const [prefix, e] of this.#entries) {
       if (!(e instanceof Candidates)) {
-        if (e.from) learned.push([prefix, e]);
-      } else for (const [id, p] of e.paths) if (id !== "") learned.push([prefix, p]);
+        if (e.from && (!scope || scope(prefix, e.from))) learned.push([prefix, e]);
+      } else
+        for (const [id, p] of e.paths)
+          if (id !== "" && p.from && (!scope || scope(prefix, p.from))) learned.push([prefix, p]);
     }
     for (const rejected of this.#rejected.values())
-      for (const [prefix, r] of rejected) learned.push([prefix, r.path]);
+      for (const [prefix, r] of rejected)
+        if (r.path.from && (!scope || scope(prefix, r.path.from))) learned.push([prefix, r.path]);
     const changes: BestChange[] = [];
     for (const [prefix, p] of learned) if (p.from) this.#admit(p.from.id, prefix, p, changes);
     return changes;

@@ -23,7 +23,7 @@ import { maxPrefixNotification } from "../rib/max-prefix.js";
 import type { Path, PeerInfo } from "../rib/path.js";
 import type { PrefixRange } from "../rib/prefix-list.js";
 import { exportAttributes, type LocalSpeaker } from "../rib/reflection.js";
-import { type BestChange, Rib } from "../rib/rib.js";
+import { type BestChange, type ImportScope, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { type ConnectionCounts, noConnections } from "./connection-counts.js";
 import { redialSeconds } from "./dial-backoff.js";
@@ -453,10 +453,13 @@ export class BgpSpeaker {
     }
   }
 
-  /** Replace the policy on top of the peers' lists; the Adj-RIBs-In are run through it again. */
-  setImportPolicy(policy: ImportPolicy): void {
+  /**
+   * Replace the policy on top of the peers' lists; the Adj-RIBs-In are run through it again (only
+   * the routes `scope` selects: the caller knows the others keep their verdicts, Rib.setImportPolicy).
+   */
+  setImportPolicy(policy: ImportPolicy, scope?: ImportScope): void {
     this.#policy = policy;
-    this.#queue(this.#rib.setImportPolicy(this.#composedPolicy()));
+    this.#queue(this.#rib.setImportPolicy(this.#composedPolicy(), scope));
   }
 
   /** The peer's own list first (and the default-route rule), then the speaker-wide policy. */
