@@ -3,6 +3,7 @@ import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
+import { prng } from "../../../test/support/prng.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { eventually } from "../../common/eventually.js";
 import { createIproute2Kernel } from "../../kernel/iproute2/index.js";
@@ -26,18 +27,6 @@ const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
   backend: "bgp",
   backendData: {},
 });
-
-/** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("incremental lease changes leave the routes and retained routes a full walk gives", async () => {
   // The router passes on every pool subnet (next hop itself); the backends accept those a node leases.

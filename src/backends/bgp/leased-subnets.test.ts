@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { prng } from "../../../test/support/prng.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { LeasedSubnets } from "./leased-subnets.js";
 
@@ -12,18 +13,6 @@ const lease = (i: number, s: number, o: Partial<NodeLease> = {}): NodeLease => (
   backendData: {},
   ...o,
 });
-
-/** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("followed by identity, the holders are a rebuild's, and every subnet whose holder changed is named", () => {
   for (const seed of [1, 2, 3, 4, 5]) {

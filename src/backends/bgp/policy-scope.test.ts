@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { prng } from "../../../test/support/prng.js";
 import type { PathAttributes } from "../../bgp/codec/types.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
 import { type ImportScope, Rib } from "../../bgp/rib/rib.js";
@@ -191,18 +192,6 @@ describe("policyScope: the routes a lease change may judge differently", () => {
     change(inputs([n2, n3], []), inputs([n2, n3]), [[n3.publicIp, n2.subnet, n2.publicIp]], () => false);
   });
 });
-
-/** mulberry32: a small seeded PRNG, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("policyScope: scoped re-runs equal full ones over random lease changes", () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
