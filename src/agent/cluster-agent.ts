@@ -724,13 +724,17 @@ export class ClusterAgent {
    * leasing one after another, every node would otherwise pay N passes, the cluster N².
    */
   #leaseViewArrived(): void {
-    this.#leasesChanged = true;
     const now = Date.now();
     const since = this.#burst?.since ?? now;
     clearTimeout(this.#burst?.timer);
     const timer = setTimeout(
       () => {
         this.#burst = undefined;
+        // Due only now, not when the view came: a pass that runs meanwhile for something else
+        // (a BGP UPDATE's route changes, every quarter second while a cluster comes up) must not
+        // plan every lease at once and so undo the spacing. A full pass meanwhile (a repair
+        // tick) planned the newest view already.
+        if (this.#view !== this.#viewUsed) this.#leasesChanged = true;
         void this.#runner.trigger();
       },
       leasePassDelay(

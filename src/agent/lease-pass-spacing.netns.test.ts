@@ -1,0 +1,129 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { pino } from "pino";
+import { TestNamespaces } from "../../test/support/netns.js";
+import type { Backend, BackendContext } from "../backends/api.js";
+import type { NodeLease } from "../cluster/node-lease.js";
+import { SubnetLeases } from "../cluster/subnet-leases.js";
+import { eventually } from "../common/eventually.js";
+import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
+import { namedNetns, type Route } from "../kernel/api.js";
+import { noDesiredState } from "../kernel/desired/state.js";
+import { createIproute2Kernel } from "../kernel/iproute2/index.js";
+import { ClusterAgent } from "./cluster-agent.js";
+
+/**
+ * A lease view is planned when its burst's delay ends (lease-burst.ts), not by whatever pass
+ * happens to run first. While a cluster comes up, BGP UPDATEs run a route-changes pass every
+ * quarter second; when one of those planned every lease as well, the spacing of lease passes
+ * was undone (a 200-node lab: 37 lease passes per agent instead of one or two a second).
+ */
+
+/** A backend that plans nothing and says when it is told of peers; `signal()` is a BGP UPDATE. */
+function recordingBackend() {
+  const told: { at: number; peers: string[] }[] = [];
+  let ctx: BackendContext | undefined;
+  const backend: Backend = {
+    name: "recording",
+    podMtu: (mtu) => mtu,
+    localBackendData: () => ({}),
+    desired: () => ({ ...noDesiredState, unreachable: [] }),
+    start: async (c) => {
+      ctx = c;
+    },
+    takeRouteChanges: () => new Map<string, Route | undefined>(),
+    peersChanged: (_local, peers) => {
+      told.push({ at: Date.now(), peers: peers.map((p: NodeLease) => p.node) });
+    },
+  };
+  return { backend, told, signal: () => ctx?.onChange() };
+}
+
+describe("lease passes keep their spacing (in-process agent, real namespace)", () => {
+  const nss = new TestNamespaces("lspace");
+  const ac = new AbortController();
+  after(() => {
+    ac.abort();
+    nss.cleanup();
+  });
+
+  test("route-change passes during a lease burst do not plan the new lease before the burst's delay", async () => {
+    const ns = nss.create("n1");
+    const ip = (...a: string[]) => execFileSync("ip", ["-n", ns, ...a]);
+    ip("link", "add", "eth0", "type", "veth", "peer", "name", "p0");
+    ip("addr", "add", "192.168.81.11/24", "dev", "eth0");
+    ip("link", "set", "eth0", "up");
+    ip("link", "set", "p0", "up");
+    const store = new EmbeddedStore();
+    const rec = recordingBackend();
+    const quietMs = 1_500;
+    const agent = new ClusterAgent({
+      kernel: createIproute2Kernel(),
+      store,
+      hostNs: namedNetns(ns),
+      node: "n1",
+      clusterCidr: "10.244.0.0/16",
+      subnetLen: 24,
+      underlayDev: "eth0",
+      backend: rec.backend,
+      leaseTtlSeconds: 86_400,
+      resyncMs: 600_000,
+      leaseBurst: { quietMs, maxDelayMs: quietMs, spacing: 0, stormMsPerPeer: 0, maxStormMs: quietMs },
+      // A pass for every route-change signal, as under a steady trickle of UPDATEs.
+      routeChangeWindowMs: 0,
+      logger: pino({ level: "silent" }),
+      signal: ac.signal,
+      masquerade: false,
+    });
+    try {
+      await agent.start();
+      const running = agent.run();
+      await eventually(() => rec.told.length > 0, "the first pass told the backend of its peers");
+      assert.deepEqual(rec.told.at(-1)?.peers, [], "no peers yet");
+      const passesBefore = agent.status.reconciles;
+
+      const written = Date.now();
+      await new SubnetLeases(store, { clusterCidr: "10.244.0.0/16", subnetLen: 24 }).acquire({
+        node: "n2",
+        publicIp: "192.168.81.12",
+        publicPrefix: 24,
+        backend: "recording",
+        backendData: {},
+        ttlSeconds: 86_400,
+      });
+      // The watch hands the view on within a few ms; then UPDATEs keep coming.
+      await sleep(250);
+      for (let i = 0; i < 6; i++) {
+        rec.signal();
+        await sleep(100);
+      }
+      assert.ok(agent.status.reconciles > passesBefore, "the route-change signals ran passes");
+      const early = rec.told.filter((t) => t.peers.includes("n2"));
+      assert.deepEqual(
+        early.map((t) => t.at - written),
+        [],
+        "no pass planned n2's lease before the burst's delay",
+      );
+
+      await eventually(
+        () => rec.told.some((t) => t.peers.includes("n2")),
+        "n2 planned once the delay ended",
+        {
+          timeoutMs: 5_000,
+        },
+      );
+      const planned = rec.told.find((t) => t.peers.includes("n2"));
+      assert.ok(
+        planned && planned.at - written >= quietMs - 100,
+        `planned ${planned && planned.at - written} ms after the write`,
+      );
+      ac.abort();
+      await running;
+      await agent.stop({ releaseLease: true });
+    } finally {
+      await store.close();
+    }
+  });
+});
