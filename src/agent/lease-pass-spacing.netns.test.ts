@@ -4,13 +4,11 @@ import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { TestNamespaces } from "../../test/support/netns.js";
-import type { Backend, BackendContext } from "../backends/api.js";
-import type { NodeLease } from "../cluster/node-lease.js";
+import { recordingBackend } from "../../test/support/recording-backend.js";
 import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { eventually } from "../common/eventually.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
-import { namedNetns, type Route } from "../kernel/api.js";
-import { noDesiredState } from "../kernel/desired/state.js";
+import { namedNetns } from "../kernel/api.js";
 import { createIproute2Kernel } from "../kernel/iproute2/index.js";
 import { ClusterAgent } from "./cluster-agent.js";
 
@@ -20,26 +18,6 @@ import { ClusterAgent } from "./cluster-agent.js";
  * quarter second; when one of those planned every lease as well, the spacing of lease passes
  * was undone (a 200-node lab: 37 lease passes per agent instead of one or two a second).
  */
-
-/** A backend that plans nothing and says when it is told of peers; `signal()` is a BGP UPDATE. */
-function recordingBackend() {
-  const told: { at: number; peers: string[] }[] = [];
-  let ctx: BackendContext | undefined;
-  const backend: Backend = {
-    name: "recording",
-    podMtu: (mtu) => mtu,
-    localBackendData: () => ({}),
-    desired: () => ({ ...noDesiredState, unreachable: [] }),
-    start: async (c) => {
-      ctx = c;
-    },
-    takeRouteChanges: () => new Map<string, Route | undefined>(),
-    peersChanged: (_local, peers) => {
-      told.push({ at: Date.now(), peers: peers.map((p: NodeLease) => p.node) });
-    },
-  };
-  return { backend, told, signal: () => ctx?.onChange() };
-}
 
 describe("lease passes keep their spacing (in-process agent, real namespace)", () => {
   const nss = new TestNamespaces("lspace");

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { pino } from "pino";
+import { bgpLease } from "../../../test/support/leases.js";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
-import type { NodeLease } from "../../cluster/node-lease.js";
 import { eventually } from "../../common/eventually.js";
 import type { Route } from "../../kernel/api.js";
 import { createIproute2Kernel } from "../../kernel/iproute2/index.js";
@@ -16,14 +16,7 @@ import { BgpBackend } from "./bgp.js";
 const speakers = loopbackSpeakers("10.97.0");
 after(() => speakers.stopAll());
 
-const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
-  node,
-  subnet,
-  publicIp,
-  publicPrefix: 8,
-  backend: "bgp",
-  backendData: {},
-});
+const lease = bgpLease;
 
 test("a BGP UPDATE reaches the agent as the changed route alone; a withdrawn leased route is retained until its lease goes", async () => {
   const n2 = await speakers.make(42, { nextHop: "127.0.0.42" });

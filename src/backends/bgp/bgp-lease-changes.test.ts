@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
+import { bgpLease } from "../../../test/support/leases.js";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
 import { prng } from "../../../test/support/prng.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
@@ -16,25 +17,18 @@ import { BgpBackend } from "./bgp.js";
  * router get the same lease changes, one incremental and one walking: their routes and retained
  * routes must be the same after every change.
  */
-const speakers = loopbackSpeakers("10.96.0");
+const speakers = loopbackSpeakers("10.96.1");
 after(() => speakers.stopAll());
 
-const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
-  node,
-  subnet,
-  publicIp,
-  publicPrefix: 8,
-  backend: "bgp",
-  backendData: {},
-});
+const lease = bgpLease;
 
 test("incremental lease changes leave the routes and retained routes a full walk gives", async () => {
   // The router passes on every pool subnet (next hop itself); the backends accept those a node leases.
-  const router = await speakers.make(52, { nextHop: "127.0.0.52" });
+  const router = await speakers.make(92, { nextHop: "127.0.0.92" });
   const pool = [...Array(12).keys()].map((s) => `10.244.${s + 2}.0/24`);
   const locals: LocalNode[] = [
-    { lease: lease("a", "10.244.100.0/24", "127.0.0.51"), underlayDev: "lo", underlayMtu: 65536 },
-    { lease: lease("b", "10.244.101.0/24", "127.0.0.53"), underlayDev: "lo", underlayMtu: 65536 },
+    { lease: lease("a", "10.244.100.0/24", "127.0.0.91"), underlayDev: "lo", underlayMtu: 65536 },
+    { lease: lease("b", "10.244.101.0/24", "127.0.0.93"), underlayDev: "lo", underlayMtu: 65536 },
   ];
   router.speaker.setPeers(locals.map((l) => ({ address: l.lease.publicIp, asn: 64512, passive: true })));
   const abort = new AbortController();
@@ -45,7 +39,7 @@ test("incremental lease changes leave the routes and retained routes a full walk
         mesh: false,
         routeReflectors: [],
         external: [speakers.peerOf(router)],
-        clusterId: "127.0.0.51",
+        clusterId: "127.0.0.91",
         holdTime: 9,
         connectRetrySeconds: 0.2,
         port: 0,

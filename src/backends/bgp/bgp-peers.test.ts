@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { numberedLease } from "../../../test/support/leases.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { addressesNotAlive, clusterPeers } from "./bgp-peers.js";
 
-const node = (i: number): NodeLease => ({
-  node: `n${i}`,
-  subnet: `10.244.${i}.0/24`,
-  publicIp: `192.168.10.${10 + i}`,
-  publicPrefix: 24,
-  backend: "bgp",
-  backendData: {},
-});
+const node = (i: number): NodeLease => numberedLease(i);
 const nodes = [1, 2, 3, 4, 5].map(node);
 const sessions = (t: { mesh: boolean; routeReflectors: string[] }) => {
   const pairs = new Set<string>();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { after, test } from "node:test";
 import { pino } from "pino";
+import { bgpLease } from "../../../test/support/leases.js";
 import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
 import type { PeerConfig } from "../../bgp/speaker/speaker.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
@@ -18,14 +19,7 @@ import { BgpBackend } from "./bgp.js";
 const speakers = loopbackSpeakers("10.96.0");
 after(() => speakers.stopAll());
 
-const lease = (node: string, subnet: string, publicIp: string): NodeLease => ({
-  node,
-  subnet,
-  publicIp,
-  publicPrefix: 8,
-  backend: "bgp",
-  backendData: {},
-});
+const lease = bgpLease;
 
 /** A local node n1 at 127.0.0.`n` on lo. */
 const localAt = (n: number): LocalNode => ({

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { numberedLease } from "../../../test/support/leases.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { clusterImportPolicy } from "./cluster-import.js";
 
-const node = (i: number): NodeLease => ({
-  node: `n${i}`,
-  subnet: `10.244.${i}.0/24`,
-  publicIp: `192.168.10.${10 + i}`,
-  publicPrefix: 24,
-  backend: "bgp",
-  backendData: {},
-});
+const node = (i: number): NodeLease => numberedLease(i);
 const nodes = [1, 2, 3, 4].map(node);
 const from = (address: string): PeerInfo => ({
   id: address,

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { numberedLease } from "../../../test/support/leases.js";
 import { prng } from "../../../test/support/prng.js";
 import type { NodeLease } from "../../cluster/node-lease.js";
 import { LeasedSubnets } from "./leased-subnets.js";
 
-const lease = (i: number, s: number, o: Partial<NodeLease> = {}): NodeLease => ({
-  node: `n${i}`,
-  subnet: `10.244.${s}.0/24`,
-  publicIp: `192.168.10.${10 + i}`,
-  publicPrefix: 24,
-  backend: "bgp",
-  backendData: {},
-  ...o,
-});
+const lease = (i: number, s: number, o: Partial<NodeLease> = {}): NodeLease =>
+  numberedLease(i, { subnet: `10.244.${s}.0/24`, ...o });
 
 test("followed by identity, the holders are a rebuild's, and every subnet whose holder changed is named", () => {
   for (const seed of [1, 2, 3, 4, 5]) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { numberedLease } from "../../../test/support/leases.js";
 import { prng } from "../../../test/support/prng.js";
 import type { PathAttributes } from "../../bgp/codec/types.js";
 import type { PeerInfo } from "../../bgp/rib/path.js";
@@ -13,15 +14,7 @@ import { policyScope } from "./policy-scope.js";
  * what a run over every route gives. Each case also shows a plausible narrower scope getting it
  * wrong, so the comparison can fail.
  */
-const lease = (i: number, o: Partial<NodeLease> = {}): NodeLease => ({
-  node: `n${i}`,
-  subnet: `10.244.${i}.0/24`,
-  publicIp: `192.168.10.${10 + i}`,
-  publicPrefix: 24,
-  backend: "bgp",
-  backendData: {},
-  ...o,
-});
+const lease = numberedLease;
 const peers = new Map<string, PeerInfo>();
 const from = (address: string): PeerInfo => {
   let p = peers.get(address);

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loopbackSpeakers } from "../../../test/support/loopback-speakers.js";
+import { eventually } from "../../common/eventually.js";
 import { BgpSpeaker } from "./speaker.js";
 
 /** A TCP server that takes each connection and closes it before any OPEN: a dial that fails. */
@@ -46,5 +48,29 @@ test("dials that keep failing back off, and dialNow dials at once", async () => 
   } finally {
     await speaker.stop();
     peerEnd.close();
+  }
+});
+
+test("a peer that dialled before it was configured is dialled at once when added, though held", async () => {
+  const { make, peerOf, stopAll } = loopbackSpeakers("10.0.17");
+  try {
+    // b knows a; a does not know b yet, and refuses its dial. b redials only after 30 s.
+    const a = await make(171, { heldDialSeconds: 30 });
+    const b = await make(172, { connectRetrySeconds: 30, connectRetryMaxSeconds: 30 });
+    b.speaker.setPeers([peerOf(a)]);
+    await eventually(
+      () => a.events.some((e) => e.event === "refused" && e.peer === b.address),
+      "a refused b's dial",
+    );
+    // a is told of b, as not known to listen yet: without the memory its dial would wait 30 s.
+    const asked = performance.now();
+    a.speaker.setPeers([peerOf(b)], { held: new Set([b.address]) });
+    await eventually(() => a.speaker.sessionState(b.address) === "Established", "a's session to b", {
+      timeoutMs: 5_000,
+    });
+    assert.ok(performance.now() - asked < 5_000);
+    assert.equal(a.speaker.connectionCounts.held, 0, "not held");
+  } finally {
+    await stopAll();
   }
 });

@@ -30,7 +30,43 @@ export const SYN_RETRANSMITS_SECONDS = 3.5;
 export function firstDial(
   peer: { readonly address: string; readonly passive?: boolean },
   notListening: ReadonlySet<string> | undefined,
+  /** The peer dialled us lately (refused then: not yet our peer), so its speaker listens. */
+  dialledUs = false,
 ): "now" | "hold" | "never" {
   if (peer.passive) return "never";
-  return notListening?.has(peer.address) ? "hold" : "now";
+  return notListening?.has(peer.address) && !dialledUs ? "hold" : "now";
+}
+
+/**
+ * The addresses whose connections were refused as not a configured peer, lately: a node that
+ * joins dials every peer before they have planned its lease, and is refused. When one of them
+ * is then added as a peer, it listens (it just dialled), so its first dial is not held: the
+ * session comes up now, not at our next heartbeat read or its next redial (its backoff has grown
+ * with each refusal). Anyone can connect to the port, so this is bounded: the newest `max`
+ * addresses, each for `ttlMs`.
+ */
+export class RecentDialers {
+  readonly #at = new Map<string, number>();
+
+  constructor(
+    private readonly max = 4096,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  note(address: string, now: number): void {
+    this.#at.delete(address);
+    this.#at.set(address, now);
+    if (this.#at.size > this.max) {
+      const oldest = this.#at.keys().next().value;
+      if (oldest !== undefined) this.#at.delete(oldest);
+    }
+  }
+
+  /** Whether `address` dialled lately; an answer once: the entry is used up. */
+  take(address: string, now: number): boolean {
+    const at = this.#at.get(address);
+    if (at === undefined) return false;
+    this.#at.delete(address);
+    return now - at <= this.ttlMs;
+  }
 }

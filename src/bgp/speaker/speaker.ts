@@ -27,7 +27,7 @@ import { type BestChange, type ImportScope, Rib } from "../rib/rib.js";
 import { BgpConnection, type ConnectionEvents } from "./connection.js";
 import { type ConnectionCounts, noConnections } from "./connection-counts.js";
 import { redialSeconds } from "./dial-backoff.js";
-import { firstDial } from "./dial-policy.js";
+import { firstDial, RecentDialers } from "./dial-policy.js";
 import { exportNextHops } from "./export-next-hop.js";
 import { type IgnoredFamily, receivedFamilies } from "./received-families.js";
 import { samePeerConfig } from "./same-peer-config.js";
@@ -338,6 +338,8 @@ export class BgpSpeaker {
   #listener: { fd: number; family: 4 | 6 } | undefined;
   /** Peer address → the key now on the listener. */
   readonly #listenerKeys = new Map<string, Uint8Array>();
+  /** Who dialled us before they were our peers (dial-policy.ts): their first dial is not held. */
+  readonly #recentDialers = new RecentDialers();
   #stopped = false;
   #policy: ImportPolicy;
   /** Graceful restart as advertised (undefined: disabled). */
@@ -510,7 +512,7 @@ export class BgpSpeaker {
         reached: false,
       };
       this.#peers.set(c.address, peer);
-      const first = firstDial(c, o.held);
+      const first = firstDial(c, o.held, this.#recentDialers.take(addressKey(c.address), Date.now()));
       if (first === "now") this.#dial(peer);
       else if (first === "hold") this.#holdDial(peer);
     }
@@ -726,6 +728,7 @@ export class BgpSpeaker {
     if (!peer || this.#stopped) {
       // Not a configured neighbour: no session (RFC 4271 §8: connections from unknown peers are refused).
       this.o.onEvent?.({ event: "refused", peer: address, reason: "not a configured peer" });
+      if (!this.#stopped) this.#recentDialers.note(key, Date.now());
       socket.destroy();
       return;
     }
