@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { pino } from "pino";
+import { leaseFor, loneAgent } from "../../test/support/lone-agent.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import { recordingBackend } from "../../test/support/recording-backend.js";
-import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { eventually } from "../common/eventually.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
-import { namedNetns } from "../kernel/api.js";
-import { createIproute2Kernel } from "../kernel/iproute2/index.js";
-import { ClusterAgent } from "./cluster-agent.js";
 
 /**
  * A lease view is planned when its burst's delay ends (lease-burst.ts), not by whatever pass
@@ -28,32 +23,13 @@ describe("lease passes keep their spacing (in-process agent, real namespace)", (
   });
 
   test("route-change passes during a lease burst do not plan the new lease before the burst's delay", async () => {
-    const ns = nss.create("n1");
-    const ip = (...a: string[]) => execFileSync("ip", ["-n", ns, ...a]);
-    ip("link", "add", "eth0", "type", "veth", "peer", "name", "p0");
-    ip("addr", "add", "192.168.81.11/24", "dev", "eth0");
-    ip("link", "set", "eth0", "up");
-    ip("link", "set", "p0", "up");
     const store = new EmbeddedStore();
     const rec = recordingBackend();
     const quietMs = 1_500;
-    const agent = new ClusterAgent({
-      kernel: createIproute2Kernel(),
-      store,
-      hostNs: namedNetns(ns),
-      node: "n1",
-      clusterCidr: "10.244.0.0/16",
-      subnetLen: 24,
-      underlayDev: "eth0",
-      backend: rec.backend,
-      leaseTtlSeconds: 86_400,
-      resyncMs: 600_000,
+    const agent = loneAgent(nss, "192.168.81.11", store, rec.backend, ac.signal, {
       leaseBurst: { quietMs, maxDelayMs: quietMs, spacing: 0, stormMsPerPeer: 0, maxStormMs: quietMs },
       // A pass for every route-change signal, as under a steady trickle of UPDATEs.
       routeChangeWindowMs: 0,
-      logger: pino({ level: "silent" }),
-      signal: ac.signal,
-      masquerade: false,
     });
     try {
       await agent.start();
@@ -63,14 +39,7 @@ describe("lease passes keep their spacing (in-process agent, real namespace)", (
       const passesBefore = agent.status.reconciles;
 
       const written = Date.now();
-      await new SubnetLeases(store, { clusterCidr: "10.244.0.0/16", subnetLen: 24 }).acquire({
-        node: "n2",
-        publicIp: "192.168.81.12",
-        publicPrefix: 24,
-        backend: "recording",
-        backendData: {},
-        ttlSeconds: 86_400,
-      });
+      await leaseFor(store, "n2", "192.168.81.12");
       // The watch hands the view on within a few ms; then UPDATEs keep coming.
       await sleep(250);
       for (let i = 0; i < 6; i++) {

@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
+import { leaseFor, loneAgent } from "../../test/support/lone-agent.js";
 import { TestNamespaces } from "../../test/support/netns.js";
 import { recordingBackend } from "../../test/support/recording-backend.js";
 import { NodeHeartbeat } from "../cluster/heartbeats.js";
-import { SubnetLeases } from "../cluster/subnet-leases.js";
 import { eventually } from "../common/eventually.js";
 import { EmbeddedStore } from "../datastore/embedded/embedded-store.js";
-import { namedNetns } from "../kernel/api.js";
-import { createIproute2Kernel } from "../kernel/iproute2/index.js";
-import { ClusterAgent } from "./cluster-agent.js";
 
 /**
  * A peer that joins is not called "not alive" because the heartbeats were read before it came:
@@ -26,33 +22,15 @@ describe("peer liveness (in-process agent, real namespace)", () => {
   });
 
   test("a peer that joins after the heartbeat read is not reported not alive; one whose heartbeat goes is", async () => {
-    const ns = nss.create("n1");
-    const ip = (...a: string[]) => execFileSync("ip", ["-n", ns, ...a]);
-    ip("link", "add", "eth0", "type", "veth", "peer", "name", "p0");
-    ip("addr", "add", "192.168.82.11/24", "dev", "eth0");
-    ip("link", "set", "eth0", "up");
-    ip("link", "set", "p0", "up");
     const store = new EmbeddedStore();
     const rec = recordingBackend();
     const lines: { msg: string; peer?: string; peers?: string[] }[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const agent = new ClusterAgent({
-      kernel: createIproute2Kernel(),
-      store,
-      hostNs: namedNetns(ns),
-      node: "n1",
-      clusterCidr: "10.244.0.0/16",
-      subnetLen: 24,
-      underlayDev: "eth0",
-      backend: rec.backend,
-      leaseTtlSeconds: 86_400,
+    const agent = loneAgent(nss, "192.168.82.11", store, rec.backend, ac.signal, {
       // Heartbeats read every 2 s.
       heartbeatTtlSeconds: 6,
-      resyncMs: 600_000,
       leaseBurst: { quietMs: 50, maxDelayMs: 100, spacing: 0, stormMsPerPeer: 0, maxStormMs: 100 },
       logger,
-      signal: ac.signal,
-      masquerade: false,
     });
     const names = (l: { peer?: string; peers?: string[] }) => [
       ...(l.peer ? [l.peer] : []),
@@ -68,14 +46,7 @@ describe("peer liveness (in-process agent, real namespace)", () => {
       // n2 joins as a node does: its agent leases, then beats.
       const heartbeat = new NodeHeartbeat(store, "n2", 6);
       await heartbeat.beat();
-      await new SubnetLeases(store, { clusterCidr: "10.244.0.0/16", subnetLen: 24 }).acquire({
-        node: "n2",
-        publicIp: "192.168.82.12",
-        publicPrefix: 24,
-        backend: "recording",
-        backendData: {},
-        ttlSeconds: 86_400,
-      });
+      await leaseFor(store, "n2", "192.168.82.12");
       await eventually(() => rec.told.some((t) => t.peers.includes("n2")), "n2 planned");
       // Two heartbeat reads later: n2 was alive at both.
       await new Promise((r) => setTimeout(r, 4_500));
@@ -85,15 +56,7 @@ describe("peer liveness (in-process agent, real namespace)", () => {
 
       // n3 leases before its agent beats: planned while not seen alive (the backend holds its
       // first dial), then seen. The backend is told, whether or not a read came in between.
-      const leases = new SubnetLeases(store, { clusterCidr: "10.244.0.0/16", subnetLen: 24 });
-      await leases.acquire({
-        node: "n3",
-        publicIp: "192.168.82.13",
-        publicPrefix: 24,
-        backend: "recording",
-        backendData: {},
-        ttlSeconds: 86_400,
-      });
+      await leaseFor(store, "n3", "192.168.82.13");
       await eventually(() => rec.told.some((t) => t.peers.includes("n3")), "n3 planned");
       const heartbeat3 = new NodeHeartbeat(store, "n3", 6);
       await heartbeat3.beat();
